@@ -1,0 +1,61 @@
+/**
+ * Key confirmation of spec §2.3: the responder proves it derived the same record key by sealing
+ * the label `"zeq-keyex/v1 key confirmation"` under it, bound to the transcript and session id.
+ *
+ * Every way a confirmation can fail — not canonical base64, too short, a wrong tag, another
+ * plaintext — is one opaque `confirmation_failed`: an attacker learns nothing about which part
+ * was wrong.
+ * @module
+ */
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL } from './constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
+import { aeadOpen, aeadSeal, constantTimeEqual, randomBytes } from './primitives.js';
+
+const LABEL = utf8(CONFIRM_LABEL);
+const CONFIRMATION_BYTES = AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES;
+
+function confirmationAad(transcript: Uint8Array, sessionId: string): Uint8Array {
+  return lp(LABEL, transcript, sessionId);
+}
+
+/**
+ * Seals a key confirmation with a given nonce. Known-answer tests use this; everything else
+ * calls {@link sealKeyConfirmation}.
+ * @internal
+ */
+export function sealKeyConfirmationWithNonce(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, nonce: Uint8Array): string {
+  return base64Encode(concat(nonce, aeadSeal(recordKey, nonce, LABEL, confirmationAad(transcript, sessionId))));
+}
+
+/**
+ * Seals a key confirmation (responder side) under a fresh random nonce.
+ * @param recordKey - the §2.2 record key.
+ * @param transcript - the §2.2 transcript hash.
+ * @param sessionId - the session id the responder chose.
+ * @returns the `key_confirmation` field (base64).
+ */
+export function sealKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string): string {
+  return sealKeyConfirmationWithNonce(recordKey, transcript, sessionId, randomBytes(AEAD_NONCE_BYTES));
+}
+
+/**
+ * Opens and checks a key confirmation (initiator side).
+ * @param recordKey - the initiator's own record key.
+ * @param transcript - the §2.2 transcript hash.
+ * @param sessionId - the session id from the response.
+ * @param keyConfirmation - the `key_confirmation` field as received.
+ * @throws {ZeqKeyExError} `confirmation_failed` for any failure.
+ */
+export function openKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, keyConfirmation: unknown): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64Decode(keyConfirmation, CONFIRMATION_BYTES, 'key_confirmation');
+  } catch (error) {
+    if (isZeqKeyExError(error)) throw new ZeqKeyExError('confirmation_failed');
+    throw error;
+  }
+  const nonce = bytes.subarray(0, AEAD_NONCE_BYTES);
+  const opened = aeadOpen(recordKey, nonce, bytes.subarray(AEAD_NONCE_BYTES), confirmationAad(transcript, sessionId));
+  if (opened === undefined || !constantTimeEqual(opened, LABEL)) throw new ZeqKeyExError('confirmation_failed');
+}

@@ -1,0 +1,90 @@
+/**
+ * Every wire constant and domain-separation label of ZeqKeyEx v1 and ZeqSSL Mode-B, in one place.
+ *
+ * Changing any value here is a protocol version bump: these strings are hashed into transcripts,
+ * used as HKDF `info`, or bound as AEAD associated data, so a foreign implementation that follows
+ * `keyex-v1` must use exactly the same bytes. Each constant names the spec section it implements.
+ * @module
+ */
+
+/** §1: the only KEM algorithm of protocol v1. */
+export const ALG = 'ML-KEM-768' as const;
+/** The `alg` strings this version of the SDK can speak. */
+export type Alg = typeof ALG;
+
+/** §1 and §7: byte lengths per algorithm (reserved algorithms listed for size checks only). */
+export const ALG_SIZES: Readonly<Record<Alg, { readonly publicKey: number; readonly cipherText: number; readonly sharedSecret: number; readonly seed: number }>> = {
+  'ML-KEM-768': { publicKey: 1184, cipherText: 1088, sharedSecret: 32, seed: 64 },
+};
+
+/** §2.2: first label of the first-contact transcript. */
+export const TRANSCRIPT_LABEL = 'zeq-keyex/v1';
+/** §2.2: HKDF `info` for the record key. */
+export const RECORD_KEY_INFO = 'zeq-keyex/v1 record key';
+/** §2.3: the key-confirmation label; it is both AAD and the sealed plaintext. */
+export const CONFIRM_LABEL = 'zeq-keyex/v1 key confirmation';
+
+/** §3: HKDF `info` for the initiator → responder traffic key of epoch 0. */
+export const I2R_INFO = 'zeq-keyex/v1 i2r';
+/** §3: HKDF `info` for the responder → initiator traffic key of epoch 0. */
+export const R2I_INFO = 'zeq-keyex/v1 r2i';
+/** §3: HKDF `info` that ratchets a traffic key one epoch forward. */
+export const REKEY_INFO = 'zeq-keyex/v1 rekey';
+/** §3: the record version byte. */
+export const RECORD_VERSION = 0x01;
+/** §3: `0x01 ‖ uint32_be(epoch) ‖ uint64_be(seq)`. */
+export const RECORD_HEADER_BYTES = 13;
+/** §3: the highest epoch number; once it is exhausted the session ends. */
+export const MAX_EPOCH = 0xffff_ffff;
+/** §3: records sealed per epoch before the sender must ratchet (2^32). */
+export const MAX_RECORDS_PER_EPOCH: number = 2 ** 32;
+/** §3: how far ahead of its current epoch a receiver follows a sender. */
+export const MAX_EPOCH_SKIP = 1024;
+/** §3: the receiver's anti-replay window, in sequence numbers per epoch (the spec's minimum). */
+export const REPLAY_WINDOW = 1024;
+/** §3: default rekey interval (one Zeqond). */
+export const DEFAULT_REKEY_INTERVAL_MS = 777;
+
+/** §4: first label of the Mode-B transcript. */
+export const MODE_B_TRANSCRIPT_LABEL = 'zeq-ssl/v1 mode-b';
+/** §4: HKDF `info` for the Mode-B seed. */
+export const MODE_B_SEED_INFO = 'zeq-ssl/v1 mode-b seed';
+/** §4: first field of the seed-commitment MAC input. */
+export const SEED_COMMITMENT_LABEL = 'zeq-ssl/v1 seed commitment';
+
+/** §5: HKDF `info` that turns the field key into the seal key. */
+export const SEAL_INFO = 'zeq-keyex/v1 seal';
+/** §5: first AAD field of a sealed secret key. */
+export const SEALED_KEY_LABEL = 'zeq-keyex/v1 sealed key';
+/** §5: first AAD field of a sealed Mode-B seed. */
+export const SEALED_SEED_LABEL = 'zeq-ssl/v1 sealed seed';
+/** §5: field-key length in bytes (given as 64 hex characters). */
+export const FIELD_KEY_BYTES = 32;
+
+/** §1 and §3: AES-256-GCM parameters. */
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 12;
+export const AEAD_TAG_BYTES = 16;
+
+/** §2.1: the most an initiator reads of a key document or handshake response. */
+export const MAX_RESPONSE_BYTES: number = 64 * 1024;
+/** §2.3: the largest handshake request a responder accepts. */
+export const MAX_HANDSHAKE_REQUEST_BYTES: number = 8 * 1024;
+/** §3.1: the largest record the records endpoint accepts. */
+export const MAX_RECORD_REQUEST_BYTES: number = 1024 * 1024;
+
+/** §1: identifier grammars. */
+export const SLUG_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const MACHINE_ID_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const SESSION_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{16,128}$/;
+/** §1: a fingerprint is 64 lowercase hex characters. */
+export const FINGERPRINT_PATTERN: RegExp = /^[0-9a-f]{64}$/;
+
+/** §2, §3.1, §4: HTTP routes, relative to the responder's base path. */
+export const ROUTES = {
+  pubkey: (slug: string): string => `/api/keyex/${slug}/pubkey`,
+  handshake: (slug: string): string => `/api/keyex/${slug}/handshake`,
+  records: (slug: string, sessionId: string): string => `/api/keyex/${slug}/sessions/${sessionId}/records`,
+  modeBInitiate: '/api/ssl/peer-seed/keyex/initiate',
+  modeBRespond: '/api/ssl/peer-seed/keyex/respond',
+} as const;

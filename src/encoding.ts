@@ -1,0 +1,126 @@
+/**
+ * Byte encodings of spec §1: strict base64, lowercase hex, `LP()` framing and big-endian integers.
+ *
+ * The base64 decoder accepts exactly one spelling of every byte string: RFC 4648 §4, standard
+ * alphabet, with padding, no whitespace, zero pad bits, and the decoded length the field requires.
+ * It checks this by re-encoding what it decoded and comparing, so a lenient platform decoder can
+ * never let a second spelling through. Malleable encodings would let one ciphertext be replayed
+ * under another spelling; canonical ones make "the same bytes" and "the same string" one question.
+ * @module
+ */
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+import { ZeqKeyExError } from './errors.js';
+
+const B64_SHAPE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const HEX_SHAPE = /^(?:[0-9a-f]{2})*$/;
+const CHUNK = 0x8000;
+
+/**
+ * Encodes bytes as RFC 4648 base64 with padding.
+ * @param bytes - any bytes.
+ * @returns the canonical base64 string.
+ */
+export function base64Encode(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return btoa(binary);
+}
+
+/**
+ * Decodes canonical base64 (spec §1), optionally of an exact decoded length.
+ * @param text - the base64 string from the wire.
+ * @param length - the exact decoded length the field requires, if fixed.
+ * @param field - the field name, for the error message.
+ * @returns the decoded bytes.
+ * @throws {ZeqKeyExError} `invalid_encoding` on any non-canonical form or wrong length.
+ */
+export function base64Decode(text: unknown, length?: number, field = 'base64 field'): Uint8Array {
+  if (typeof text !== 'string' || !B64_SHAPE.test(text)) {
+    throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64`);
+  }
+  const decodedLength = (text.length / 4) * 3 - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+  if (length !== undefined && decodedLength !== length) {
+    throw new ZeqKeyExError('invalid_encoding', `${field} must decode to ${length} bytes`);
+  }
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  // Non-zero pad bits decode fine on every platform; only a re-encode reveals them.
+  if (base64Encode(out) !== text) {
+    throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64`);
+  }
+  return out;
+}
+
+/**
+ * Encodes bytes as lowercase hex.
+ * @param bytes - any bytes.
+ * @returns lowercase hex, two characters a byte.
+ */
+export function hexEncode(bytes: Uint8Array): string {
+  return bytesToHex(bytes);
+}
+
+/**
+ * Decodes lowercase hex (spec §1), optionally of an exact decoded length.
+ * @param text - the hex string.
+ * @param length - the exact decoded length, if fixed.
+ * @param field - the field name, for the error message.
+ * @returns the decoded bytes.
+ * @throws {ZeqKeyExError} `invalid_encoding` on upper case, odd length, other characters or a wrong length.
+ */
+export function hexDecode(text: unknown, length?: number, field = 'hex field'): Uint8Array {
+  if (typeof text !== 'string' || !HEX_SHAPE.test(text) || (length !== undefined && text.length !== length * 2)) {
+    throw new ZeqKeyExError('invalid_encoding', `${field} must be ${length === undefined ? '' : `${length * 2} `}lowercase hex characters`);
+  }
+  return hexToBytes(text);
+}
+
+/**
+ * UTF-8 encodes a string.
+ * @param text - any string.
+ * @returns its UTF-8 bytes.
+ */
+export function utf8(text: string): Uint8Array {
+  return utf8ToBytes(text);
+}
+
+/**
+ * Concatenates byte arrays into a new one.
+ * @param parts - the arrays, in order.
+ * @returns their concatenation.
+ */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  return concatBytes(...parts);
+}
+
+/**
+ * `uint32_be(n)`.
+ * @param n - an integer in [0, 2^32).
+ * @returns 4 bytes.
+ */
+export function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, false);
+  return out;
+}
+
+/**
+ * `LP(x) = uint32_be(len(x)) ‖ x` over any number of fields (spec §1); strings are UTF-8.
+ * @param fields - the fields, in order.
+ * @returns the concatenated length-prefixed fields.
+ */
+export function lp(...fields: (Uint8Array | string)[]): Uint8Array {
+  const bytes = fields.map((f) => (typeof f === 'string' ? utf8ToBytes(f) : f));
+  const out = new Uint8Array(bytes.reduce((n, b) => n + 4 + b.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const b of bytes) {
+    view.setUint32(at, b.length, false);
+    out.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * Fingerprints (spec §1): `hex(SHA-256(public_key))`, and pins — the fingerprints an app holds in
+ * code to authenticate first contact (§2.1 step 3, §6).
+ *
+ * A pin is compared in constant time, and a set of pins is compared in full (no early exit), so
+ * timing reveals neither how much of a pin matched nor which pin of a set did.
+ * @module
+ */
+import { hexDecode, hexEncode } from './encoding.js';
+import { isFingerprint } from './identifiers.js';
+import { sha256 } from './primitives.js';
+
+const HUMAN_PIN = /^[0-9A-Fa-f]+(?:[: ][0-9A-Fa-f]+)*$/;
+
+/**
+ * Computes a public key's fingerprint.
+ * @param publicKey - the encapsulation key bytes.
+ * @returns 64 lowercase hex characters.
+ * @example
+ * ```ts
+ * const pin = computeFingerprint(publicKey); // '8522cf61…'
+ * ```
+ */
+export function computeFingerprint(publicKey: Uint8Array): string {
+  return hexEncode(sha256(publicKey));
+}
+
+/**
+ * Parses a pin as a person writes it: upper or lower case, optionally grouped with `:` or single
+ * spaces (`85:22:CF:…`, `8522 cf61 …`), into the canonical 64-character lowercase form.
+ * @param pin - the pin from configuration.
+ * @returns the canonical fingerprint.
+ * @throws {TypeError} for anything that is not 32 bytes of hex in one of those forms.
+ */
+export function parsePin(pin: unknown): string {
+  if (typeof pin !== 'string' || !HUMAN_PIN.test(pin)) {
+    throw new TypeError('a pin must be 64 hex characters, optionally separated by ":" or single spaces');
+  }
+  const canonical = pin.replace(/[: ]/g, '').toLowerCase();
+  if (!isFingerprint(canonical)) {
+    throw new TypeError('a pin must be the 64-hex-character SHA-256 fingerprint of a public key');
+  }
+  return canonical;
+}
+
+/**
+ * Parses one pin or a set of pins (e.g. the old and the new key during a rotation).
+ * @param pins - a pin or a non-empty array of pins.
+ * @returns the canonical pins, deduplicated, frozen.
+ * @throws {TypeError} for an empty set or any malformed pin.
+ */
+export function parsePins(pins: unknown): readonly string[] {
+  const list = typeof pins === 'string' ? [pins] : pins;
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError('pins must be a pin or a non-empty array of pins');
+  return Object.freeze([...new Set(list.map(parsePin))]);
+}
+
+/**
+ * Compares a fingerprint with one pin or a set of pins, in constant time.
+ * @param fingerprint - the canonical fingerprint presented by the peer.
+ * @param pins - canonical pins (see {@link parsePins}).
+ * @returns whether the fingerprint equals one of the pins.
+ */
+export function fingerprintMatches(fingerprint: string, pins: string | readonly string[]): boolean {
+  if (!isFingerprint(fingerprint)) return false;
+  const actual = hexDecode(fingerprint, 32);
+  let matched = 0;
+  for (const pin of typeof pins === 'string' ? [pins] : pins) {
+    const expected = hexDecode(parsePin(pin), 32);
+    let diff = 0;
+    for (let i = 0; i < 32; i++) diff |= (actual[i] as number) ^ (expected[i] as number);
+    matched |= diff === 0 ? 1 : 0;
+  }
+  return matched === 1;
+}

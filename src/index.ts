@@ -1,0 +1,28 @@
+/**
+ * `zeq-keyex`: post-quantum first contact over ML-KEM-768 (spec keyex-v1).
+ *
+ * This entry holds what an app needs on the initiator side, plus the pure protocol core for apps
+ * that carry the protocol over their own transport.
+ * @module
+ */
+export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS } from './constants.js';
+export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './errors.js';
+export { base64Decode, base64Encode, hexDecode, hexEncode, lp } from './encoding.js';
+export { computeFingerprint, fingerprintMatches, parsePin, parsePins } from './fingerprint.js';
+export { isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
+export { type Encapsulation, type KemKeyPair, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from './kem.js';
+export { type TranscriptInput, deriveRecordKey, firstContactTranscript } from './transcript.js';
+export { openKeyConfirmation, sealKeyConfirmation } from './confirmation.js';
+export { type Direction, type RecordHeader, deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from './records.js';
+export { type ModeBSeed, type ModeBTranscriptInput, deriveModeBSeed, modeBTranscript } from './modeb.js';
+export {
+  type SecretKeyContext,
+  type SeedContext,
+  deriveSealKey,
+  parseFieldKey,
+  sealSecretKey,
+  sealSeed,
+  unsealSecretKey,
+  unsealSeed,
+} from './sealing.js';
+export { wipe } from './primitives.js';

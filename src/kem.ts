@@ -1,0 +1,153 @@
+/**
+ * The KEM layer: ML-KEM-768 (FIPS 203) from `@noble/post-quantum`, with the input checks of
+ * spec §1 and FIPS 203 §7.2/§7.3 mapped to the SDK's error codes.
+ *
+ * Security caveats:
+ * - ML-KEM decapsulation never fails on a well-formed ciphertext: a ciphertext made for another
+ *   key, or tampered with, silently yields a different (pseudo-random) shared secret ("implicit
+ *   rejection"). A wrong key is therefore only noticed by key confirmation (§2.3), and a swapped
+ *   public key only by a pin checked before encapsulating (§2.1). That is why this SDK pins and
+ *   confirms.
+ * - Secret keys are kept as the 64-byte seed `d‖z`; the 2400-byte decapsulation key is re-derived
+ *   from it. Callers wipe both when done.
+ * @module
+ */
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { ALG, ALG_SIZES, type Alg } from './constants.js';
+import { ZeqKeyExError } from './errors.js';
+
+const KEMS = { 'ML-KEM-768': ml_kem768 } as const satisfies Record<Alg, typeof ml_kem768>;
+
+/** Sizes of the decapsulation key in its expanded FIPS 203 form, per algorithm. */
+const EXPANDED_SECRET_KEY_BYTES = { 'ML-KEM-768': 2400 } as const satisfies Record<Alg, number>;
+
+/** A key pair: the public key and the expanded FIPS 203 decapsulation key. */
+export interface KemKeyPair {
+  /** The encapsulation key (1184 bytes for ML-KEM-768). */
+  publicKey: Uint8Array;
+  /** The expanded decapsulation key (2400 bytes for ML-KEM-768). Wipe after use. */
+  secretKey: Uint8Array;
+}
+
+/** The result of encapsulation. */
+export interface Encapsulation {
+  /** The KEM ciphertext, sent to the key's owner. */
+  cipherText: Uint8Array;
+  /** The 32-byte shared secret. Wipe after use. */
+  sharedSecret: Uint8Array;
+}
+
+/**
+ * Checks that `alg` is a string this SDK speaks and that the caller accepts.
+ * @param alg - the value from the wire or configuration.
+ * @param accepted - the `alg` values the caller accepts.
+ * @throws {ZeqKeyExError} `unsupported_alg`.
+ */
+export function assertAlg(alg: unknown, accepted: readonly Alg[] = [ALG]): asserts alg is Alg {
+  if (typeof alg !== 'string' || !(accepted as readonly string[]).includes(alg) || !Object.hasOwn(KEMS, alg)) {
+    throw new ZeqKeyExError('unsupported_alg');
+  }
+}
+
+function assertLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new ZeqKeyExError(code);
+}
+
+/**
+ * Derives a key pair from a 64-byte FIPS 203 seed `d‖z` (ML-KEM.KeyGen_internal).
+ * @param seed - 64 bytes.
+ * @param alg - the algorithm.
+ * @returns the public key and expanded secret key.
+ * @throws {ZeqKeyExError} `invalid_secret_key` when the seed is not 64 bytes.
+ */
+export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
+  assertLength(seed, ALG_SIZES[alg].seed, 'invalid_secret_key');
+  const { publicKey, secretKey } = KEMS[alg].keygen(seed);
+  return { publicKey, secretKey };
+}
+
+/**
+ * Checks a public key: its length for `alg` and the FIPS 203 §7.2 modulus check.
+ * @param publicKey - the encapsulation key.
+ * @param alg - the algorithm.
+ * @throws {ZeqKeyExError} `invalid_public_key`.
+ */
+export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
+  assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
+  try {
+    KEMS[alg].prepare(publicKey).clean();
+  } catch (cause) {
+    throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+  }
+}
+
+function encapsulateWith(publicKey: Uint8Array, alg: Alg, m: Uint8Array | undefined): Encapsulation {
+  assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
+  let result: Encapsulation;
+  try {
+    result = KEMS[alg].encapsulate(publicKey, m);
+  } catch (cause) {
+    // Lengths were checked above, so noble's only remaining refusal is the §7.2 modulus check.
+    throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+  }
+  return { cipherText: result.cipherText, sharedSecret: result.sharedSecret };
+}
+
+/**
+ * Encapsulates to a public key with fresh randomness, after the FIPS 203 §7.2 input checks.
+ * @param publicKey - the peer's encapsulation key.
+ * @param alg - the algorithm.
+ * @returns the ciphertext and shared secret.
+ * @throws {ZeqKeyExError} `invalid_public_key`.
+ */
+export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsulation {
+  return encapsulateWith(publicKey, alg, undefined);
+}
+
+/**
+ * Deterministic encapsulation (ML-KEM.Encaps_internal with the given 32-byte `m`).
+ * A seam for known-answer tests only: it is not exported from any package entry, and must never
+ * be used with anything but fresh randomness outside tests.
+ * @internal
+ */
+export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array, alg: Alg = ALG): Encapsulation {
+  if (!(m instanceof Uint8Array) || m.length !== 32) throw new TypeError('m must be 32 bytes');
+  return encapsulateWith(publicKey, alg, m);
+}
+
+/**
+ * Decapsulates with an expanded FIPS 203 decapsulation key, after the §7.3 input checks.
+ * @param secretKey - the expanded decapsulation key (2400 bytes for ML-KEM-768).
+ * @param cipherText - the ciphertext.
+ * @param alg - the algorithm.
+ * @returns the 32-byte shared secret (pseudo-random if the ciphertext was not made for this key).
+ * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
+ */
+export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+  assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
+  assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES[alg], 'invalid_secret_key');
+  try {
+    return KEMS[alg].decapsulate(cipherText, secretKey);
+  } catch (cause) {
+    // Lengths were checked above; the remaining refusal is the §7.3 hash check of the key.
+    throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });
+  }
+}
+
+/**
+ * Decapsulates with the 64-byte seed `d‖z` as stored at rest (spec §1), re-deriving the key.
+ * @param seed - 64 bytes.
+ * @param cipherText - the ciphertext.
+ * @param alg - the algorithm.
+ * @returns the 32-byte shared secret.
+ * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
+ */
+export function kemDecapsulateSeed(seed: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+  assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
+  const pair = kemKeygen(seed, alg);
+  try {
+    return kemDecapsulate(pair.secretKey, cipherText, alg);
+  } finally {
+    pair.secretKey.fill(0);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Thin wrappers over noble's SHA-256, HMAC-SHA256, HKDF-SHA256 and AES-256-GCM (spec §1), with
+ * the SDK's input checks. No primitive is implemented here: every computation is noble's.
+ *
+ * Caveat: AES-GCM nonces must never repeat under one key. Every caller in this SDK either draws a
+ * random 96-bit nonce for a key used a handful of times (confirmation, sealing) or derives it from
+ * a strictly increasing `(epoch, seq)` counter (records, §3).
+ * @module
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+import { equalBytes } from '@noble/ciphers/utils.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
+
+/**
+ * SHA-256.
+ * @param message - the bytes to hash.
+ * @returns the 32-byte digest.
+ */
+export function sha256(message: Uint8Array): Uint8Array {
+  return nobleSha256(message);
+}
+
+/**
+ * HMAC-SHA256.
+ * @param key - the MAC key, any length.
+ * @param message - the message.
+ * @returns the 32-byte tag.
+ */
+export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
+  return hmac(nobleSha256, key, message);
+}
+
+/**
+ * HKDF-Extract with SHA-256 (RFC 5869 §2.2). An empty salt acts as 32 zero bytes.
+ * @param salt - the salt.
+ * @param ikm - the input keying material.
+ * @returns the 32-byte pseudorandom key.
+ */
+export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  return extract(nobleSha256, ikm, salt);
+}
+
+/**
+ * HKDF-Expand with SHA-256 (RFC 5869 §2.3).
+ * @param prk - a pseudorandom key of at least 32 bytes.
+ * @param info - the context string.
+ * @param length - output length, at most 8160 bytes.
+ * @returns `length` bytes of output keying material.
+ * @throws {RangeError} when `length` is out of range.
+ */
+export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) {
+    throw new RangeError('HKDF-SHA256 output length must be an integer in [0, 8160]');
+  }
+  return expand(nobleSha256, prk, info, length);
+}
+
+/**
+ * HKDF-SHA256, extract then expand.
+ * @param ikm - the input keying material.
+ * @param salt - the salt (empty: 32 zero bytes).
+ * @param info - the context string.
+ * @param length - output length, at most 8160 bytes.
+ * @returns `length` bytes of output keying material.
+ * @throws {RangeError} when `length` is out of range.
+ */
+export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const prk = hkdfExtract(salt, ikm);
+  try {
+    return hkdfExpand(prk, info, length);
+  } finally {
+    prk.fill(0);
+  }
+}
+
+function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
+  if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES) {
+    throw new TypeError(`AES-256-GCM key must be ${AEAD_KEY_BYTES} bytes`);
+  }
+  if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) {
+    throw new TypeError(`AES-256-GCM nonce must be ${AEAD_NONCE_BYTES} bytes`);
+  }
+}
+
+/**
+ * AES-256-GCM encryption with a 96-bit nonce.
+ * @param key - 32 bytes.
+ * @param nonce - 12 bytes, never reused under `key`.
+ * @param plaintext - the message.
+ * @param aad - associated data.
+ * @returns `ciphertext ‖ tag` (16-byte tag).
+ * @throws {TypeError} on a wrong key or nonce length.
+ */
+export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  checkAeadInputs(key, nonce);
+  return gcm(key, nonce, aad).encrypt(plaintext);
+}
+
+/**
+ * AES-256-GCM decryption with a 96-bit nonce.
+ * @param key - 32 bytes.
+ * @param nonce - 12 bytes.
+ * @param sealed - `ciphertext ‖ tag`.
+ * @param aad - associated data.
+ * @returns the plaintext, or `undefined` when the tag does not verify (or `sealed` is shorter than a tag).
+ * @throws {TypeError} on a wrong key or nonce length.
+ */
+export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  checkAeadInputs(key, nonce);
+  if (sealed.length < AEAD_TAG_BYTES) return undefined;
+  try {
+    return gcm(key, nonce, aad).decrypt(sealed);
+  } catch {
+    // noble throws only on a tag mismatch here; inputs were checked above.
+    return undefined;
+  }
+}
+
+/**
+ * Constant-time equality of two byte strings (the length is not secret).
+ * @param a - bytes.
+ * @param b - bytes.
+ * @returns whether they are equal.
+ */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return equalBytes(a, b);
+}
+
+/**
+ * Cryptographically secure random bytes from the platform CSPRNG.
+ * @param length - how many.
+ * @returns fresh random bytes.
+ */
+export function randomBytes(length: number): Uint8Array {
+  return nobleRandomBytes(length);
+}
+
+/**
+ * Overwrites secrets with zeros.
+ * @param arrays - the buffers to wipe (undefined entries are skipped).
+ */
+export function wipe(...arrays: (Uint8Array | undefined)[]): void {
+  for (const a of arrays) a?.fill(0);
+}

@@ -1,0 +1,128 @@
+/**
+ * Record-layer primitives of spec §3: per-direction traffic keys, the epoch rekey, the 13-byte
+ * header, and sealing/opening one record under one epoch key. The stateful ratchet (which epoch,
+ * which sequence number, the replay window) is built on these by the session.
+ *
+ * Caveat: the nonce is `uint32_be(epoch) ‖ uint64_be(seq)`, unique only while a sender never
+ * seals two records with the same `(epoch, seq)` under one key; the session guarantees that.
+ * @module
+ */
+import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
+import { ZeqKeyExError } from './errors.js';
+import { concat, lp, utf8 } from './encoding.js';
+import { aeadOpen, aeadSeal, hkdfExpand } from './primitives.js';
+
+/** A record direction: initiator → responder, or responder → initiator. */
+export type Direction = 'i2r' | 'r2i';
+
+const I2R = utf8(I2R_INFO);
+const R2I = utf8(R2I_INFO);
+const REKEY = utf8(REKEY_INFO);
+const EMPTY = new Uint8Array(0);
+
+/** The parsed header of a record. */
+export interface RecordHeader {
+  /** The version byte (always 0x01 for records this SDK accepts). */
+  version: number;
+  /** The epoch, in [0, 2^32). */
+  epoch: number;
+  /** The sequence number within the epoch, in [0, 2^32). */
+  seq: number;
+}
+
+/**
+ * The epoch-0 traffic key of one direction: `HKDF-Expand(record_key, "zeq-keyex/v1 i2r"|"… r2i", 32)`.
+ * @param recordKey - the §2.2 record key.
+ * @param direction - `'i2r'` or `'r2i'`.
+ * @returns the 32-byte key. Wipe after use.
+ */
+export function deriveTrafficKey(recordKey: Uint8Array, direction: Direction): Uint8Array {
+  return hkdfExpand(recordKey, direction === 'i2r' ? I2R : R2I, 32);
+}
+
+/**
+ * One epoch forward: `k[e+1] = HKDF-Expand(k[e], "zeq-keyex/v1 rekey", 32)`.
+ * @param key - the key of epoch e.
+ * @returns the key of epoch e+1 (the caller wipes the old one).
+ */
+export function rekey(key: Uint8Array): Uint8Array {
+  return hkdfExpand(key, REKEY, 32);
+}
+
+function assertCounter(value: number, name: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_EPOCH) throw new RangeError(`${name} must be an integer in [0, 2^32)`);
+}
+
+/**
+ * `0x01 ‖ uint32_be(epoch) ‖ uint64_be(seq)`.
+ * @param epoch - in [0, 2^32).
+ * @param seq - in [0, 2^32) (the sender ratchets before 2^32 records).
+ * @returns the 13-byte header.
+ */
+export function encodeRecordHeader(epoch: number, seq: number): Uint8Array {
+  assertCounter(epoch, 'epoch');
+  assertCounter(seq, 'seq');
+  const header = new Uint8Array(RECORD_HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  header[0] = RECORD_VERSION;
+  view.setUint32(1, epoch, false);
+  view.setUint32(5, 0, false);
+  view.setUint32(9, seq, false);
+  return header;
+}
+
+/**
+ * Parses a record's header.
+ * @param record - a whole record.
+ * @returns the header fields.
+ * @throws {ZeqKeyExError} `record_malformed` when the record is shorter than header and tag, or its
+ *   seq is 2^32 or more (no conforming sender reaches it); `record_unsupported_version` for a
+ *   version byte other than 0x01.
+ */
+export function parseRecordHeader(record: Uint8Array): RecordHeader {
+  if (!(record instanceof Uint8Array) || record.length < RECORD_HEADER_BYTES + AEAD_TAG_BYTES) {
+    throw new ZeqKeyExError('record_malformed');
+  }
+  const version = record[0] as number;
+  if (version !== RECORD_VERSION) throw new ZeqKeyExError('record_unsupported_version');
+  const view = new DataView(record.buffer, record.byteOffset, RECORD_HEADER_BYTES);
+  if (view.getUint32(5, false) !== 0) throw new ZeqKeyExError('record_malformed');
+  return { version, epoch: view.getUint32(1, false), seq: view.getUint32(9, false) };
+}
+
+function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): Uint8Array {
+  return concat(header, lp(sessionId, appAad));
+}
+
+/**
+ * Seals one record: `header ‖ AES-256-GCM-Seal(k[epoch], nonce, plaintext, aad)`.
+ * @param key - the traffic key of `epoch`.
+ * @param sessionId - the session id.
+ * @param epoch - the epoch of `key`.
+ * @param seq - the sequence number, never reused in this epoch.
+ * @param plaintext - the message.
+ * @param appAad - optional application associated data.
+ * @returns the record bytes.
+ */
+export function sealRecord(key: Uint8Array, sessionId: string, epoch: number, seq: number, plaintext: Uint8Array, appAad: Uint8Array = EMPTY): Uint8Array {
+  const header = encodeRecordHeader(epoch, seq);
+  const sealed = aeadSeal(key, header.subarray(1), plaintext, recordAad(header, sessionId, appAad));
+  return concat(header, sealed);
+}
+
+/**
+ * Opens one record under the key of the epoch its header names (the caller picks the key).
+ * @param key - the traffic key of the record's epoch.
+ * @param sessionId - the session id.
+ * @param record - the record bytes.
+ * @param appAad - the application associated data it was sealed with.
+ * @returns the plaintext.
+ * @throws {ZeqKeyExError} `record_malformed`, `record_unsupported_version`, or `record_auth_failed`.
+ */
+export function openRecord(key: Uint8Array, sessionId: string, record: Uint8Array, appAad: Uint8Array = EMPTY): Uint8Array {
+  parseRecordHeader(record);
+  const header = record.subarray(0, RECORD_HEADER_BYTES);
+  const opened = aeadOpen(key, header.subarray(1), record.subarray(RECORD_HEADER_BYTES), recordAad(header, sessionId, appAad));
+  if (opened === undefined) throw new ZeqKeyExError('record_auth_failed');
+  return opened;
+}

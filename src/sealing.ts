@@ -1,0 +1,162 @@
+/**
+ * Secrets at rest, spec §5: the deployment's field key, the seal key derived from it, and the
+ * sealing of machine secret keys (as 64-byte seeds) and Mode-B seeds, each bound by its AAD to
+ * what it belongs to — a sealed key cannot be moved to another slug, machine or public key.
+ *
+ * Caveat: a sealed secret that does not open is an error (`unseal_failed`), never a reason to
+ * generate a new one: a new key pair would silently break every pin in the field.
+ * @module
+ */
+import {
+  AEAD_NONCE_BYTES,
+  ALG_SIZES,
+  FIELD_KEY_BYTES,
+  SEAL_INFO,
+  SEALED_KEY_LABEL,
+  SEALED_SEED_LABEL,
+  type Alg,
+} from './constants.js';
+import { ZeqKeyExError } from './errors.js';
+import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
+import { aeadOpen, aeadSeal, hkdf, randomBytes } from './primitives.js';
+
+const FIELD_KEY_SHAPE = /^[0-9a-fA-F]{64}$/;
+
+/** What a sealed secret key is bound to. */
+export interface SecretKeyContext {
+  alg: Alg;
+  slug: string;
+  machineId: string;
+  publicKey: Uint8Array;
+}
+
+/** What a sealed Mode-B seed is bound to. */
+export interface SeedContext {
+  localMachineId: string;
+  peerMachineId: string;
+  seedCommitment: string;
+}
+
+/**
+ * Parses the field key: exactly 64 hex characters (upper case is accepted, as operators paste it).
+ * @param text - the `ZEQ_FIELD_KEY` value.
+ * @returns the 32 key bytes.
+ * @throws {ZeqKeyExError} `invalid_field_key` when missing, short, long or not hex.
+ */
+export function parseFieldKey(text: unknown): Uint8Array {
+  if (typeof text !== 'string' || !FIELD_KEY_SHAPE.test(text)) {
+    throw new ZeqKeyExError('invalid_field_key', `the field key must be ${FIELD_KEY_BYTES * 2} hex characters (${FIELD_KEY_BYTES} bytes)`);
+  }
+  const out = new Uint8Array(FIELD_KEY_BYTES);
+  for (let i = 0; i < FIELD_KEY_BYTES; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/**
+ * `seal_key = HKDF-SHA256(IKM = field_key, salt = "", info = "zeq-keyex/v1 seal", L = 32)`.
+ * @param fieldKey - the 32-byte field key.
+ * @returns the 32-byte seal key. Wipe after use.
+ */
+export function deriveSealKey(fieldKey: Uint8Array): Uint8Array {
+  if (!(fieldKey instanceof Uint8Array) || fieldKey.length !== FIELD_KEY_BYTES) {
+    throw new ZeqKeyExError('invalid_field_key');
+  }
+  return hkdf(fieldKey, new Uint8Array(0), utf8(SEAL_INFO), 32);
+}
+
+/** `LP("zeq-keyex/v1 sealed key") ‖ LP(alg) ‖ LP(slug) ‖ LP(machine_id) ‖ LP(public_key)`. */
+export function secretKeyAad(context: SecretKeyContext): Uint8Array {
+  return lp(SEALED_KEY_LABEL, context.alg, context.slug, context.machineId, context.publicKey);
+}
+
+/** `LP("zeq-ssl/v1 sealed seed") ‖ LP(local_machine_id) ‖ LP(peer_machine_id) ‖ LP(seed_commitment)`. */
+export function seedAad(context: SeedContext): Uint8Array {
+  return lp(SEALED_SEED_LABEL, context.localMachineId, context.peerMachineId, context.seedCommitment);
+}
+
+/**
+ * Seals with a given nonce. Known-answer tests use this; everything else draws a random nonce.
+ * @internal
+ */
+export function sealWithNonce(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, nonce: Uint8Array): string {
+  return base64Encode(concat(nonce, aeadSeal(sealKey, nonce, plaintext, aad)));
+}
+
+/**
+ * Seals a secret under the seal key with a fresh random nonce.
+ * @param sealKey - the §5 seal key.
+ * @param plaintext - the secret.
+ * @param aad - {@link secretKeyAad} or {@link seedAad}.
+ * @returns `base64(nonce ‖ ciphertext ‖ tag)`.
+ */
+export function seal(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): string {
+  return sealWithNonce(sealKey, plaintext, aad, randomBytes(AEAD_NONCE_BYTES));
+}
+
+/**
+ * Opens a sealed secret.
+ * @param sealKey - the §5 seal key.
+ * @param sealed - the stored base64 string.
+ * @param aad - the AAD it was sealed with.
+ * @param length - the plaintext length the secret must have.
+ * @returns the secret. Wipe after use.
+ * @throws {ZeqKeyExError} `unseal_failed` when it is malformed, tampered, bound to something else
+ *   or sealed under another field key.
+ */
+export function unseal(sealKey: Uint8Array, sealed: unknown, aad: Uint8Array, length: number): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64Decode(sealed, AEAD_NONCE_BYTES + length + 16, 'sealed secret');
+  } catch (cause) {
+    throw new ZeqKeyExError('unseal_failed', undefined, { cause });
+  }
+  const opened = aeadOpen(sealKey, bytes.subarray(0, AEAD_NONCE_BYTES), bytes.subarray(AEAD_NONCE_BYTES), aad);
+  if (opened === undefined) throw new ZeqKeyExError('unseal_failed');
+  return opened;
+}
+
+/**
+ * Seals a machine's secret key (its 64-byte seed) bound to its identity and public key.
+ * @param sealKey - the §5 seal key.
+ * @param context - alg, slug, machine_id and public key.
+ * @param seed - the 64-byte FIPS 203 seed.
+ * @returns the sealed string.
+ */
+export function sealSecretKey(sealKey: Uint8Array, context: SecretKeyContext, seed: Uint8Array): string {
+  return seal(sealKey, seed, secretKeyAad(context));
+}
+
+/**
+ * Opens a machine's sealed secret key.
+ * @param sealKey - the §5 seal key.
+ * @param context - alg, slug, machine_id and public key it must be bound to.
+ * @param sealed - the stored string.
+ * @returns the 64-byte seed. Wipe after use.
+ * @throws {ZeqKeyExError} `unseal_failed`.
+ */
+export function unsealSecretKey(sealKey: Uint8Array, context: SecretKeyContext, sealed: unknown): Uint8Array {
+  return unseal(sealKey, sealed, secretKeyAad(context), ALG_SIZES[context.alg].seed);
+}
+
+/**
+ * Seals a Mode-B seed bound to both machines and its commitment.
+ * @param sealKey - the §5 seal key.
+ * @param context - local and peer machine ids and the seed commitment.
+ * @param seed - the 32-byte seed.
+ * @returns the sealed string.
+ */
+export function sealSeed(sealKey: Uint8Array, context: SeedContext, seed: Uint8Array): string {
+  return seal(sealKey, seed, seedAad(context));
+}
+
+/**
+ * Opens a sealed Mode-B seed.
+ * @param sealKey - the §5 seal key.
+ * @param context - what it must be bound to.
+ * @param sealed - the stored string.
+ * @returns the 32-byte seed. Wipe after use.
+ * @throws {ZeqKeyExError} `unseal_failed`.
+ */
+export function unsealSeed(sealKey: Uint8Array, context: SeedContext, sealed: unknown): Uint8Array {
+  return unseal(sealKey, sealed, seedAad(context), 32);
+}

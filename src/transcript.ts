@@ -1,0 +1,44 @@
+/**
+ * The first-contact key schedule of spec §2.2: the transcript hash and the record key.
+ *
+ * The transcript binds everything both sides agreed on — protocol label, `alg`, `slug`,
+ * `machine_id`, the public key and the ciphertext — into the HKDF salt, so a record key can only
+ * be shared by two parties that saw the same first contact.
+ * @module
+ */
+import { RECORD_KEY_INFO, TRANSCRIPT_LABEL, type Alg } from './constants.js';
+import { lp, utf8 } from './encoding.js';
+import { hkdfExpand, hkdfExtract, sha256 } from './primitives.js';
+
+/** What a first-contact transcript binds. */
+export interface TranscriptInput {
+  alg: Alg;
+  slug: string;
+  machineId: string;
+  publicKey: Uint8Array;
+  cipherText: Uint8Array;
+}
+
+/**
+ * `SHA-256(LP("zeq-keyex/v1") ‖ LP(alg) ‖ LP(slug) ‖ LP(machine_id) ‖ LP(public_key) ‖ LP(cipher_text))`.
+ * @param input - the fields.
+ * @returns the 32-byte transcript hash.
+ */
+export function firstContactTranscript(input: TranscriptInput): Uint8Array {
+  return sha256(lp(TRANSCRIPT_LABEL, input.alg, input.slug, input.machineId, input.publicKey, input.cipherText));
+}
+
+/**
+ * `HKDF-Expand(HKDF-Extract(salt = transcript, IKM = ss), "zeq-keyex/v1 record key", 32)`.
+ * @param sharedSecret - the KEM shared secret.
+ * @param transcript - the §2.2 transcript hash.
+ * @returns the 32-byte record key. Wipe after use.
+ */
+export function deriveRecordKey(sharedSecret: Uint8Array, transcript: Uint8Array): Uint8Array {
+  const prk = hkdfExtract(transcript, sharedSecret);
+  try {
+    return hkdfExpand(prk, utf8(RECORD_KEY_INFO), 32);
+  } finally {
+    prk.fill(0);
+  }
+}
