@@ -1,0 +1,55 @@
+/**
+ * Loads a Wycheproof file from `test/vectors/wycheproof/` and flattens its groups, refusing a file
+ * whose declared `numberOfTests` or actual case count differs from the count the copy was taken
+ * with (see `test/vectors/README.md`).
+ */
+import { expectCount, readVectorJson } from './vectors.js';
+
+/** The fields every Wycheproof test case has. */
+export interface WycheproofCase {
+  tcId: number;
+  comment?: string;
+  flags?: string[];
+  result: 'valid' | 'invalid' | 'acceptable';
+}
+
+/** A Wycheproof test group: its own parameters plus its cases. */
+export type WycheproofGroup<G, T extends WycheproofCase> = G & { type: string; tests: T[] };
+
+interface WycheproofFile<G, T extends WycheproofCase> {
+  algorithm: string;
+  numberOfTests: number;
+  testGroups: WycheproofGroup<G, T>[];
+}
+
+/** One case with the group it belongs to. */
+export interface GroupedCase<G, T extends WycheproofCase> {
+  group: WycheproofGroup<G, T>;
+  test: T;
+}
+
+/**
+ * Reads `wycheproof/<name>.json` and returns every case with its group.
+ * @param name - the file name without `.json`.
+ * @param expected - the total number of cases the copy holds.
+ */
+export function readWycheproof<G, T extends WycheproofCase>(name: string, expected: number): readonly GroupedCase<G, T>[] {
+  const file = readVectorJson<WycheproofFile<G, T>>(`wycheproof/${name}.json`);
+  if (file.numberOfTests !== expected) {
+    throw new Error(`${name}: numberOfTests is ${file.numberOfTests}, expected ${expected}`);
+  }
+  const cases = file.testGroups.flatMap((group) => group.tests.map((test) => ({ group, test })));
+  return expectCount(name, cases, expected);
+}
+
+/** Counts cases by `result`, to pin the valid/invalid split of a selection. */
+export function countResults(cases: readonly { test: WycheproofCase }[]): Record<WycheproofCase['result'], number> {
+  const counts = { valid: 0, invalid: 0, acceptable: 0 };
+  for (const { test } of cases) counts[test.result]++;
+  return counts;
+}
+
+/** A short label for a case: its `tcId` and comment. */
+export function label(test: WycheproofCase): string {
+  return `tcId ${test.tcId}${test.comment ? `: ${test.comment}` : ''}`;
+}
