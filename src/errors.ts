@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   response_too_large: 'A response body exceeded the 64 KiB limit of spec §2.1.',
   malformed_response: 'A response body is not a JSON object with every expected field of the expected type.',
   // Records (§3)
-  record_malformed: 'A record is shorter than its header and tag.',
+  record_malformed: 'A record is shorter than its header and tag, or its seq field is 2^32 or more, which no conforming sender reaches.',
   record_unsupported_version: 'A record carries a version byte other than 0x01.',
   record_auth_failed: 'A record did not open: tampered, sealed for another session or direction, or under another key.',
   record_replayed: 'A record’s sequence number was already accepted in its epoch.',

@@ -26,11 +26,12 @@ export function computeFingerprint(publicKey: Uint8Array): string {
 }
 
 /**
- * Parses a pin as a person writes it: upper or lower case, optionally grouped with `:` or single
- * spaces (`85:22:CF:…`, `8522 cf61 …`), into the canonical 64-character lowercase form.
+ * Parses a pin as a person writes it: upper or lower case, with groups of hex digits optionally
+ * separated by `:` or single spaces (`85:22:CF:…`, `8522 cf61 …`; any grouping), into the
+ * canonical 64-character lowercase form. Exactly 64 hex digits are required.
  * @param pin - the pin from configuration.
  * @returns the canonical fingerprint.
- * @throws {TypeError} for anything that is not 32 bytes of hex in one of those forms.
+ * @throws {TypeError} for anything else: other characters, leading, trailing or doubled separators, or a digit count other than 64.
  */
 export function parsePin(pin: unknown): string {
   if (typeof pin !== 'string' || !HUMAN_PIN.test(pin)) {

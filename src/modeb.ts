@@ -49,5 +49,5 @@ export function modeBTranscript(input: ModeBTranscriptInput): Uint8Array {
 export function deriveModeBSeed(sharedSecret: Uint8Array, transcript: Uint8Array): ModeBSeed {
   const seed = hkdf(sharedSecret, transcript, utf8(MODE_B_SEED_INFO), 32);
   const seedCommitment = hexEncode(hmacSha256(seed, lp(SEED_COMMITMENT_LABEL, transcript)));
-  return { seed, seedCommitment, transcript };
+  return { seed, seedCommitment, transcript: transcript.slice() };
 }
