@@ -1,6 +1,6 @@
-import { defineConfig } from 'vitest/config';
+import { type ViteUserConfig, defineConfig } from 'vitest/config';
 
-export default defineConfig({
+const config: ViteUserConfig = defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
@@ -8,3 +8,5 @@ export default defineConfig({
     pool: 'forks',
   },
 });
+
+export default config;

@@ -5,6 +5,11 @@
  * that carry the protocol over their own transport.
  * @module
  */
+export { type CallOptions, type Client, type ClientOptions, createClient } from './client.js';
+export { type ClientSession, type TrustMode } from './session.js';
+export { type StorageLike, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './trust.js';
+export { type KeyDocument, parseKeyDocument } from './document.js';
+export type { RequestOptions, TransportOptions } from './transport.js';
 export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS } from './constants.js';
 export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './errors.js';
 export { base64Decode, base64Encode, hexDecode, hexEncode, lp } from './encoding.js';

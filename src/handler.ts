@@ -1,0 +1,368 @@
+/**
+ * The responder: a standard fetch handler `(Request) => Promise<Response>` serving ZeqKeyEx first
+ * contact (spec §2.1 key documents, §2.3 handshakes) with the error bodies and statuses of §7.
+ *
+ * Each request is checked in the order that keeps a refused request from changing anything:
+ * route and method, slug grammar, machine, content-type, body size (declared, then read), JSON
+ * shape, field encodings, and only then the machine's key. A handshake never generates a key (a
+ * ciphertext cannot have been made for a key that does not exist yet, so that is `key_mismatch`);
+ * a key document does, lazily, once.
+ *
+ * Security caveats:
+ * - ML-KEM decapsulation never fails: a ciphertext made for another key yields an unrelated
+ *   secret, and the initiator notices when the key confirmation does not open. The responder cannot
+ *   tell, so a `200` to a handshake is not proof that anyone holds the same record key.
+ * - The shared secret is wiped as soon as the record key is derived; the record key is wiped once
+ *   the session store holds its own copy. No secret appears in a response or a log line, and a 500
+ *   never carries detail: the log gets the error code, never a caught exception's text.
+ * - A handshake's replay tag is `(fingerprint, SHA-256(cipher_text))`: the same ciphertext is
+ *   refused while a session derived from it can be live (`409 replayed_handshake`).
+ * @module
+ */
+import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { base64Decode, base64Encode } from './encoding.js';
+import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, readBody } from './http.js';
+import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSlug } from './identifiers.js';
+import { kemDecapsulate } from './kem.js';
+import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
+import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
+import { randomBytes, sha256, wipe } from './primitives.js';
+import { type Route, createRouter } from './router.js';
+import { deriveSealKey, parseFieldKey } from './sealing.js';
+import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
+import { sealKeyConfirmation } from './confirmation.js';
+import { deriveRecordKey, firstContactTranscript } from './transcript.js';
+
+/** Resolves a slug to the machine id it serves, or `undefined` when it serves none. */
+export type MachineResolver = (slug: string) => string | undefined | Promise<string | undefined>;
+
+/** Options of {@link createResponder}. */
+export interface ResponderOptions {
+  /** The deployment's field key (spec §5): 64 hex characters, or 32 bytes (copied, not kept). */
+  fieldKey: string | Uint8Array;
+  /** The machines served: a map of slug → machine_id, or a resolver. */
+  machines: Readonly<Record<string, string>> | MachineResolver;
+  /**
+   * Where machine keys are stored, sealed.
+   * @defaultValue a memory store (keys, and so fingerprints, change on every restart)
+   */
+  keyStore?: KeyStore;
+  /**
+   * Where live sessions are kept.
+   * @defaultValue a memory store bounded by `maxSessions`
+   */
+  sessionStore?: SessionStore;
+  /**
+   * Session lifetime.
+   * @defaultValue 600_000 (ten minutes)
+   */
+  sessionTtlMs?: number;
+  /**
+   * The most live sessions of the default memory session store (not allowed with `sessionStore`).
+   * @defaultValue 10_000
+   */
+  maxSessions?: number;
+  /**
+   * A path prefix for every route, e.g. `/zeq`.
+   * @defaultValue `''`
+   */
+  basePath?: string;
+  /**
+   * Where refused requests and server-side failures are reported; never given a secret.
+   * @defaultValue silent
+   */
+  logger?: Logger;
+  /**
+   * The clock, in milliseconds since the Unix epoch.
+   * @defaultValue `Date.now`
+   */
+  now?: () => number;
+}
+
+/** The key document of spec §2.1. */
+export interface KeyDocumentBody {
+  readonly alg: Alg;
+  /** The public key, canonical base64. */
+  readonly public_key: string;
+  /** `hex(SHA-256(public_key))`. */
+  readonly fingerprint: string;
+  readonly machine_id: string;
+}
+
+/** A responder. */
+export interface Responder {
+  /**
+   * Serves one request. Never throws: every failure is a §7 error response.
+   * @param request - the request.
+   * @returns the response.
+   */
+  fetch(request: Request): Promise<Response>;
+  /**
+   * The §2.1 key document of a machine, generating its key on first use.
+   * @param slug - the machine's slug.
+   * @returns the document.
+   * @throws {ZeqKeyExError} `invalid_identifier` for a malformed slug, `unknown_machine`,
+   *   `machine_unavailable` when its stored key cannot be opened, `store_error`.
+   */
+  keyDocument(slug: string): Promise<KeyDocumentBody>;
+  /** Wipes the cached keys and the seal key; later requests fail with `500 internal`. */
+  close(): void;
+}
+
+/** Default session lifetime: ten minutes. */
+export const DEFAULT_SESSION_TTL_MS = 600_000;
+
+/** What a route handler receives. */
+interface RequestContext {
+  readonly request: Request;
+  readonly params: ReadonlyMap<string, string>;
+}
+
+const MAX_TTL_MS = 2 ** 31 - 1;
+const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseFieldKeyOption(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.length !== 32) throw new ZeqKeyExError('invalid_field_key', 'the field key must be 32 bytes');
+    return Uint8Array.from(value);
+  }
+  return parseFieldKey(value);
+}
+
+function parseMachines(value: unknown): MachineResolver {
+  if (typeof value === 'function') return value as MachineResolver;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError('machines must be a record of slug → machine_id or a resolver function');
+  }
+  const table = new Map<string, string>();
+  for (const [slug, machineId] of Object.entries(value)) {
+    assertSlug(slug);
+    assertMachineId(machineId);
+    table.set(slug, machineId);
+  }
+  return (slug) => table.get(slug);
+}
+
+function parseBasePath(value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError('basePath must be a string');
+  const path = value.endsWith('/') ? value.slice(0, -1) : value;
+  if (!/^(?:\/[^/?#\s]+)*$/.test(path)) throw new TypeError('basePath must be "" or a path like "/zeq" (no query, fragment or empty segment)');
+  return path;
+}
+
+function parseDuration(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TTL_MS) {
+    throw new RangeError(`${name} must be an integer number of milliseconds in [1, 2^31 - 1]`);
+  }
+  return value;
+}
+
+function parseCount(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** 16 random bytes as base64url without padding (22 characters, spec §1 `session_id`). */
+function newSessionId(): string {
+  return base64Encode(randomBytes(16)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(UTF8.decode(bytes));
+  } catch {
+    throw new HttpError('invalid_request');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
+  return value as Record<string, unknown>;
+}
+
+function field(body: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(body, name) ? body[name] : undefined;
+}
+
+function documentOf(key: MachineKey): KeyDocumentBody {
+  return { alg: key.alg, public_key: key.publicKeyBase64, fingerprint: key.fingerprint, machine_id: key.machineId };
+}
+
+/**
+ * Creates a responder.
+ * @param options - field key, machines, stores and limits.
+ * @returns the responder.
+ * @throws {ZeqKeyExError} `invalid_field_key` for a missing, short or malformed field key.
+ * @throws {TypeError} for malformed machines, base path, logger, stores or clock.
+ * @throws {RangeError} for a session lifetime or bound out of range.
+ * @example
+ * ```ts
+ * import { createResponder } from 'zeq-keyex/responder';
+ * const responder = createResponder({
+ *   fieldKey: process.env.ZEQ_FIELD_KEY!,
+ *   machines: { 'edge-01': 'machine:edge-01' },
+ * });
+ * export default { fetch: responder.fetch }; // any fetch-handler runtime
+ * ```
+ */
+export function createResponder(options: ResponderOptions): Responder {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createResponder expects an options object');
+  const fieldKey = parseFieldKeyOption(options.fieldKey);
+  const resolve = parseMachines(options.machines);
+  const basePath = parseBasePath(options.basePath ?? '');
+  const sessionTtlMs = parseDuration(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, 'sessionTtlMs');
+  if (options.maxSessions !== undefined && options.sessionStore !== undefined) {
+    throw new TypeError('maxSessions bounds the default memory session store; bound your sessionStore itself');
+  }
+  const maxSessions = parseCount(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (options.logger !== undefined) assertLogger(options.logger);
+  const logger = safeLogger(options.logger ?? silentLogger);
+  const keyStore = options.keyStore ?? createMemoryKeyStore();
+  if (typeof keyStore.get !== 'function' || typeof keyStore.putIfAbsent !== 'function') {
+    throw new TypeError('keyStore must have get(slug) and putIfAbsent(key)');
+  }
+  const sessionStore = options.sessionStore ?? createMemorySessionStore({ maxSessions, now });
+  if (typeof sessionStore.create !== 'function' || typeof sessionStore.get !== 'function' || typeof sessionStore.delete !== 'function') {
+    throw new TypeError('sessionStore must have create, get and delete');
+  }
+
+  const sealKey = deriveSealKey(fieldKey);
+  wipe(fieldKey);
+  const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now });
+
+  /** The machine a slug names, or an HTTP error. */
+  async function machineFor(slug: string): Promise<string> {
+    if (!isSlug(slug)) throw new HttpError('invalid_slug');
+    const machineId: unknown = await resolve(slug);
+    if (machineId === undefined || machineId === null) throw new HttpError('unknown_machine');
+    if (!isMachineId(machineId)) throw new ZeqKeyExError('invalid_identifier', 'the machine resolver returned a malformed machine_id');
+    return machineId;
+  }
+
+  // §2.1
+  async function servePubkey({ params }: RequestContext): Promise<Response> {
+    const slug = params.get('slug') ?? '';
+    const machineId = await machineFor(slug);
+    return jsonResponse(200, documentOf(await keys.obtain(slug, machineId)));
+  }
+
+  // §2.3
+  async function serveHandshake({ request, params }: RequestContext): Promise<Response> {
+    const slug = params.get('slug') ?? '';
+    const machineId = await machineFor(slug);
+    if (!isMediaType(request.headers.get('content-type'), 'application/json')) throw new HttpError('unsupported_media_type');
+    const body = parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
+    const cipherTextField = field(body, 'cipher_text');
+    const fingerprint = field(body, 'fingerprint');
+    if (typeof cipherTextField !== 'string') throw new HttpError('invalid_request');
+    if (fingerprint !== undefined && !isFingerprint(fingerprint)) throw new HttpError('invalid_request');
+    let cipherText: Uint8Array;
+    try {
+      cipherText = base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text');
+    } catch {
+      throw new HttpError('invalid_cipher_text');
+    }
+
+    const key = await keys.find(slug, machineId);
+    if (key === undefined || (fingerprint !== undefined && fingerprint !== key.fingerprint)) {
+      logger.warn('handshake refused: key mismatch', { code: 'key_mismatch', slug, hasKey: key !== undefined });
+      throw new HttpError('key_mismatch');
+    }
+
+    const transcript = firstContactTranscript({ alg: key.alg, slug: key.slug, machineId: key.machineId, publicKey: key.publicKey, cipherText });
+    const sharedSecret = kemDecapsulate(key.secretKey, cipherText, key.alg);
+    let recordKey: Uint8Array;
+    try {
+      recordKey = deriveRecordKey(sharedSecret, transcript);
+    } finally {
+      wipe(sharedSecret);
+    }
+    try {
+      const sessionId = newSessionId();
+      const keyConfirmation = sealKeyConfirmation(recordKey, transcript, sessionId);
+      const expiresAt = now() + sessionTtlMs;
+      const expiresIso = new Date(expiresAt).toISOString();
+      let created: string;
+      try {
+        created = await sessionStore.create(
+          { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
+          { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) },
+        );
+      } catch (cause) {
+        if (isZeqKeyExError(cause)) throw cause;
+        throw new ZeqKeyExError('store_error', 'the session store failed', { cause });
+      }
+      if (created === 'replayed') {
+        logger.warn('handshake refused: replayed cipher_text', { code: 'replayed_handshake', slug });
+        throw new HttpError('replayed_handshake');
+      }
+      if (created !== 'created') throw new ZeqKeyExError('store_error', 'the session store answered neither created nor replayed');
+      return jsonResponse(200, {
+        session_id: sessionId,
+        key_confirmation: keyConfirmation,
+        machine_id: key.machineId,
+        fingerprint: key.fingerprint,
+        alg: key.alg,
+        expires_at: expiresIso,
+      });
+    } finally {
+      wipe(recordKey);
+    }
+  }
+
+  // §3.1 (records) and §4 (Mode-B admin routes) are further entries of this table.
+  const routes: Route<RequestContext>[] = [
+    { pattern: ROUTES.pubkey(':slug'), methods: { GET: servePubkey } },
+    { pattern: ROUTES.handshake(':slug'), methods: { POST: serveHandshake } },
+  ];
+  const router = createRouter(routes);
+
+  async function dispatch(request: Request): Promise<Response> {
+    let pattern: string | undefined;
+    try {
+      const pathname = new URL(request.url).pathname;
+      const path = basePath === '' ? pathname : pathname.startsWith(`${basePath}/`) ? pathname.slice(basePath.length) : undefined;
+      const match = path === undefined ? undefined : router.match(path);
+      if (match === undefined) {
+        discardBody(request);
+        return jsonResponse(404, { error: 'invalid_request', message: 'no such route' });
+      }
+      pattern = match.route.pattern;
+      const handler = Object.hasOwn(match.route.methods, request.method) ? match.route.methods[request.method] : undefined;
+      if (handler === undefined) throw new HttpError('method_not_allowed', { allow: match.allow });
+      const response = await handler({ request, params: match.params });
+      discardBody(request);
+      return response;
+    } catch (error) {
+      discardBody(request);
+      if (error instanceof HttpError) return errorResponse(error.code, error.headers);
+      // The code only: a caught exception's text could quote anything.
+      logger.error('request failed', { code: isZeqKeyExError(error) ? error.code : 'unexpected', method: request.method, route: pattern });
+      return errorResponse('internal');
+    }
+  }
+
+  return {
+    fetch(request: Request): Promise<Response> {
+      return dispatch(request);
+    },
+    async keyDocument(slug: string): Promise<KeyDocumentBody> {
+      let machineId: string;
+      try {
+        machineId = await machineFor(slug);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          throw new ZeqKeyExError(error.code === 'invalid_slug' ? 'invalid_identifier' : 'unknown_machine');
+        }
+        throw error;
+      }
+      return documentOf(await keys.obtain(slug, machineId));
+    },
+    close(): void {
+      keys.close();
+      wipe(sealKey);
+    },
+  };
+}

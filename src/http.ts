@@ -1,0 +1,161 @@
+/**
+ * HTTP plumbing of the responder, over the standard `Request`/`Response` classes: the wire error
+ * codes of spec §7 with their statuses, JSON and error responses, the media-type check, and a body
+ * reader that enforces a byte limit before anything is parsed.
+ *
+ * Security caveats: error bodies carry only a code from {@link WIRE_ERRORS} and its fixed
+ * message — never a caught exception's text, a stack or a secret. Every response is
+ * `cache-control: no-store`. The body reader refuses a declared `content-length` above the limit
+ * without reading, and stops reading (cancelling the stream) as soon as the limit is crossed, so it
+ * never holds more than the limit.
+ * @module
+ */
+import { concat } from './encoding.js';
+
+/** Spec §7: every wire error code, its HTTP status and the message people see. */
+export const WIRE_ERRORS = {
+  invalid_request: { status: 400, message: 'the request is malformed' },
+  invalid_slug: { status: 400, message: 'the slug does not match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+  invalid_cipher_text: { status: 400, message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext' },
+  invalid_record: { status: 400, message: 'the record is malformed or does not open' },
+  unauthorized: { status: 401, message: 'credentials are required' },
+  forbidden: { status: 403, message: 'these credentials may not do that' },
+  unknown_machine: { status: 404, message: 'no machine is served under that slug' },
+  unknown_session: { status: 404, message: 'no such session' },
+  method_not_allowed: { status: 405, message: 'method not allowed on this route' },
+  key_mismatch: { status: 409, message: 'the responder holds a different key than the one the request names' },
+  replayed_handshake: { status: 409, message: 'this cipher_text was already accepted' },
+  replayed_record: { status: 409, message: 'this record was already accepted' },
+  fingerprint_mismatch: { status: 409, message: 'the peer presented another fingerprint than expected' },
+  session_expired: { status: 410, message: 'the session has expired' },
+  payload_too_large: { status: 413, message: 'the request body is too large' },
+  unsupported_media_type: { status: 415, message: 'unsupported content-type' },
+  rate_limited: { status: 429, message: 'too many requests' },
+  internal: { status: 500, message: 'internal error' },
+  peer_unreachable: { status: 502, message: 'the peer could not be reached' },
+  peer_invalid_response: { status: 502, message: 'the peer did not answer with a valid key document' },
+} as const;
+
+/** A wire error code of spec §7. */
+export type WireErrorCode = keyof typeof WIRE_ERRORS;
+
+/**
+ * A request refused with a wire error code. Thrown by route handlers and helpers, turned into an
+ * error response by the dispatcher; never leaves the responder.
+ */
+export class HttpError extends Error {
+  override readonly name = 'HttpError' as const;
+  /** The wire code. */
+  readonly code: WireErrorCode;
+  /** Extra response headers (e.g. `Allow`). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  /**
+   * @param code - the wire code.
+   * @param headers - extra response headers.
+   */
+  constructor(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}) {
+    super(WIRE_ERRORS[code].message);
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+const BASE_HEADERS = {
+  'content-type': 'application/json',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+} as const;
+
+/**
+ * A JSON response with the responder's standard headers.
+ * @param status - the HTTP status.
+ * @param body - a JSON-serialisable object.
+ * @param headers - extra headers.
+ * @returns the response.
+ */
+export function jsonResponse(status: number, body: object, headers: Readonly<Record<string, string>> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { ...BASE_HEADERS, ...headers } });
+}
+
+/**
+ * The §7 error response `{ "error", "message" }` for a wire code.
+ * @param code - the wire code.
+ * @param headers - extra headers.
+ * @returns the response.
+ */
+export function errorResponse(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}): Response {
+  const { status, message } = WIRE_ERRORS[code];
+  return jsonResponse(status, { error: code, message }, headers);
+}
+
+/**
+ * Checks a `content-type` header against a media type: the type compared case-insensitively,
+ * parameters allowed, except a `charset` other than UTF-8 (JSON is UTF-8, RFC 8259 §8.1).
+ * @param header - the header value, or `null`.
+ * @param mediaType - the expected lowercase `type/subtype`.
+ * @returns whether it matches.
+ */
+export function isMediaType(header: string | null, mediaType: string): boolean {
+  if (header === null) return false;
+  const [type, ...parameters] = header.split(';');
+  if (type === undefined || type.trim().toLowerCase() !== mediaType) return false;
+  for (const parameter of parameters) {
+    const at = parameter.indexOf('=');
+    if (at < 0) continue;
+    if (parameter.slice(0, at).trim().toLowerCase() !== 'charset') continue;
+    const charset = parameter.slice(at + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return false;
+  }
+  return true;
+}
+
+/**
+ * Reads a request body of at most `maxBytes`.
+ * @param request - the request.
+ * @param maxBytes - the limit.
+ * @returns the body bytes (empty when there is no body).
+ * @throws {HttpError} `payload_too_large` above the limit (declared or read); `invalid_request` for
+ *   a malformed `content-length` or a body that fails while being read.
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null) {
+    if (!/^[0-9]+$/.test(declared.trim())) throw new HttpError('invalid_request');
+    if (Number(declared.trim()) > maxBytes) throw new HttpError('payload_too_large');
+  }
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw new HttpError('invalid_request');
+      }
+      if (chunk.done) break;
+      total += chunk.value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw new HttpError('payload_too_large');
+      }
+      chunks.push(chunk.value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(...chunks);
+}
+
+/**
+ * Releases a body the handler did not read (a request refused before its body mattered).
+ * @param request - the request.
+ */
+export function discardBody(request: Request): void {
+  if (request.body !== null && !request.bodyUsed && !request.body.locked) {
+    request.body.cancel().catch(() => undefined);
+  }
+}

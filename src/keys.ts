@@ -1,0 +1,257 @@
+/**
+ * The responder's key manager: each machine's ML-KEM-768 key pair, generated lazily on the first
+ * request that needs it (spec §2.1) and stored sealed under the field key (spec §5).
+ *
+ * Generation is single-flight: in one process, concurrent first requests for a slug share one
+ * promise; across processes, {@link KeyStore.putIfAbsent} decides the winner and every loser
+ * discards its own key pair and adopts the stored one. Either way a machine ends with one key pair.
+ *
+ * Security caveats:
+ * - A stored key that does not open — wrong field key, tampered blob, bound to another slug or
+ *   machine id, or a public key that does not match its seed — makes that machine unavailable
+ *   (`machine_unavailable`, logged without secrets). It is never a reason to make a new key: that
+ *   would silently break every pin in the field. The store is not written in that case.
+ * - The seed is wiped as soon as it is sealed (or, when opening, expanded). The expanded
+ *   decapsulation key of each opened machine is cached in memory, per slug, so a handshake costs one
+ *   decapsulation rather than a key derivation as well; {@link KeyManager.close} wipes the cache.
+ *   The cache also means a key rotated in the store by an operator is served from the next start.
+ * @module
+ */
+import { ALG, ALG_SIZES, type Alg } from './constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { base64Decode, base64Encode } from './encoding.js';
+import { computeFingerprint } from './fingerprint.js';
+import { kemKeygen } from './kem.js';
+import type { Logger } from './logger.js';
+import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
+import { sealSecretKey, unsealSecretKey } from './sealing.js';
+import { type KeyStore, type StoredKey, isStoredKey } from './stores.js';
+
+/** An opened machine key, ready to decapsulate. */
+export interface MachineKey {
+  readonly alg: Alg;
+  readonly slug: string;
+  readonly machineId: string;
+  /** The public key bytes. */
+  readonly publicKey: Uint8Array;
+  /** The public key as canonical base64, as served. */
+  readonly publicKeyBase64: string;
+  /** `hex(SHA-256(public_key))`. */
+  readonly fingerprint: string;
+  /** The expanded decapsulation key. Cached; wiped by {@link KeyManager.close}. */
+  readonly secretKey: Uint8Array;
+}
+
+/** Options of {@link createKeyManager}. */
+export interface KeyManagerOptions {
+  /** The §5 seal key. The manager keeps a reference; its owner wipes it after {@link KeyManager.close}. */
+  sealKey: Uint8Array;
+  /** Where sealed keys are stored. */
+  keyStore: KeyStore;
+  /** Where unavailable machines are reported. */
+  logger: Logger;
+  /** The clock, for `createdAt`. */
+  now: () => number;
+}
+
+/** Lazily generated, sealed, cached machine keys. */
+export interface KeyManager {
+  /**
+   * The machine's key, generated and stored on first use.
+   * @param slug - the machine's slug (already validated).
+   * @param machineId - its configured machine id.
+   * @returns the opened key.
+   * @throws {ZeqKeyExError} `machine_unavailable` when the stored key cannot be opened or belongs
+   *   to another machine; `store_error` when the store fails.
+   */
+  obtain(slug: string, machineId: string): Promise<MachineKey>;
+  /**
+   * The machine's key if it has one; never generates.
+   * @param slug - the machine's slug (already validated).
+   * @param machineId - its configured machine id.
+   * @returns the opened key, or `undefined` when none is stored.
+   * @throws {ZeqKeyExError} as {@link KeyManager.obtain}.
+   */
+  find(slug: string, machineId: string): Promise<MachineKey | undefined>;
+  /** Wipes every cached key; later calls fail with `machine_unavailable`. */
+  close(): void;
+}
+
+type Lookup = Promise<MachineKey | undefined>;
+
+/**
+ * Creates a key manager.
+ * @param options - seal key, store, logger and clock.
+ * @returns the manager.
+ */
+export function createKeyManager(options: KeyManagerOptions): KeyManager {
+  const { sealKey, keyStore, logger, now } = options;
+  /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */
+  const entries = new Map<string, Lookup>();
+  const opened = new Set<MachineKey>();
+  let closed = false;
+
+  function unavailable(slug: string, machineId: string, reason: string): ZeqKeyExError {
+    logger.error('machine key unavailable; the machine is not served', { code: 'machine_unavailable', slug, machineId, reason });
+    return new ZeqKeyExError('machine_unavailable');
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
+  }
+
+  function remember(key: MachineKey): MachineKey {
+    if (closed) {
+      wipe(key.secretKey);
+      throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
+    }
+    opened.add(key);
+    return Object.freeze(key);
+  }
+
+  function machineKey(slug: string, machineId: string, publicKey: Uint8Array, secretKey: Uint8Array): MachineKey {
+    return remember({
+      alg: ALG,
+      slug,
+      machineId,
+      publicKey,
+      publicKeyBase64: base64Encode(publicKey),
+      fingerprint: computeFingerprint(publicKey),
+      secretKey,
+    });
+  }
+
+  async function readStore(slug: string): Promise<StoredKey | undefined> {
+    try {
+      return await keyStore.get(slug);
+    } catch (cause) {
+      if (isZeqKeyExError(cause)) throw cause;
+      throw new ZeqKeyExError('store_error', 'the key store failed to read', { cause });
+    }
+  }
+
+  function openStored(stored: unknown, slug: string, machineId: string): MachineKey {
+    if (!isStoredKey(stored)) throw unavailable(slug, machineId, 'malformed_record');
+    if (stored.alg !== ALG) throw unavailable(slug, machineId, 'unsupported_alg');
+    if (stored.slug !== slug) throw unavailable(slug, machineId, 'slug_mismatch');
+    if (stored.machineId !== machineId) throw unavailable(slug, machineId, 'machine_id_mismatch');
+    let publicKey: Uint8Array;
+    try {
+      publicKey = base64Decode(stored.publicKey, ALG_SIZES[ALG].publicKey, 'publicKey');
+    } catch {
+      throw unavailable(slug, machineId, 'invalid_public_key');
+    }
+    let seed: Uint8Array;
+    try {
+      seed = unsealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey }, stored.sealedSecretKey);
+    } catch {
+      throw unavailable(slug, machineId, 'unseal_failed');
+    }
+    let pair: { publicKey: Uint8Array; secretKey: Uint8Array };
+    try {
+      pair = kemKeygen(seed);
+    } finally {
+      wipe(seed);
+    }
+    if (!constantTimeEqual(pair.publicKey, publicKey)) {
+      wipe(pair.secretKey);
+      throw unavailable(slug, machineId, 'public_key_mismatch');
+    }
+    return machineKey(slug, machineId, publicKey, pair.secretKey);
+  }
+
+  async function generate(slug: string, machineId: string): Promise<MachineKey> {
+    const seed = randomBytes(ALG_SIZES[ALG].seed);
+    let pair: { publicKey: Uint8Array; secretKey: Uint8Array };
+    let sealed: string;
+    try {
+      pair = kemKeygen(seed);
+      sealed = sealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey: pair.publicKey }, seed);
+    } finally {
+      wipe(seed);
+    }
+    const record: StoredKey = {
+      alg: ALG,
+      slug,
+      machineId,
+      publicKey: base64Encode(pair.publicKey),
+      sealedSecretKey: sealed,
+      createdAt: new Date(now()).toISOString(),
+    };
+    let winner: StoredKey;
+    try {
+      winner = await keyStore.putIfAbsent(record);
+    } catch (cause) {
+      wipe(pair.secretKey);
+      if (isZeqKeyExError(cause)) throw cause;
+      throw new ZeqKeyExError('store_error', 'the key store failed to write', { cause });
+    }
+    if (winner.publicKey === record.publicKey && winner.sealedSecretKey === record.sealedSecretKey) {
+      return machineKey(slug, machineId, pair.publicKey, pair.secretKey);
+    }
+    // Another process stored a key first: discard ours, serve theirs.
+    wipe(pair.secretKey);
+    return openStored(winner, slug, machineId);
+  }
+
+  function single(slug: string, task: () => Lookup): Lookup {
+    const existing = entries.get(slug);
+    if (existing !== undefined) return existing;
+    const lookup: Lookup = Promise.resolve()
+      .then(task)
+      .then(
+        (key) => {
+          if (key === undefined && entries.get(slug) === lookup) entries.delete(slug);
+          return key;
+        },
+        (error: unknown) => {
+          if (entries.get(slug) === lookup) entries.delete(slug);
+          throw error;
+        },
+      );
+    entries.set(slug, lookup);
+    return lookup;
+  }
+
+  function check(key: MachineKey | undefined, slug: string, machineId: string): MachineKey | undefined {
+    assertOpen();
+    // A resolver may map a slug to another machine id later; the cached key stays bound to the old one.
+    if (key !== undefined && key.machineId !== machineId) throw unavailable(slug, machineId, 'machine_id_mismatch');
+    return key;
+  }
+
+  return {
+    async obtain(slug: string, machineId: string): Promise<MachineKey> {
+      // A concurrent `find` may have found nothing; then look again, this time generating.
+      for (;;) {
+        assertOpen();
+        const key = check(
+          await single(slug, async () => {
+            const stored = await readStore(slug);
+            return stored === undefined ? generate(slug, machineId) : openStored(stored, slug, machineId);
+          }),
+          slug,
+          machineId,
+        );
+        if (key !== undefined) return key;
+      }
+    },
+    async find(slug: string, machineId: string): Promise<MachineKey | undefined> {
+      assertOpen();
+      return check(
+        await single(slug, async () => {
+          const stored = await readStore(slug);
+          return stored === undefined ? undefined : openStored(stored, slug, machineId);
+        }),
+        slug,
+        machineId,
+      );
+    },
+    close(): void {
+      closed = true;
+      for (const key of opened) wipe(key.secretKey);
+      opened.clear();
+      entries.clear();
+    },
+  };
+}

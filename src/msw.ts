@@ -1,0 +1,41 @@
+/**
+ * `zeq-keyex/msw`: request handlers for Mock Service Worker that route a responder's endpoints
+ * to an in-process responder, so an app's test suite can run its real client code (whatever HTTP
+ * library it uses) against a real responder without sockets.
+ *
+ * msw is an optional peer dependency, imported by this entry only.
+ * @module
+ */
+import { http, type HttpHandler } from 'msw';
+
+/** Anything with a standard fetch handler, such as a responder. */
+export interface FetchHandlerLike {
+  fetch(request: Request): Promise<Response>;
+}
+
+/**
+ * Returns msw handlers that serve every ZeqKeyEx route under `origin` with `responder`.
+ * @param responder - a responder (from `zeq-keyex/responder`) or any fetch handler.
+ * @param origin - where the app expects the responder, e.g. `https://edge.example` (with the
+ *   responder's base path appended, if it has one).
+ * @returns handlers to pass to `setupServer(...)` or `setupWorker(...)`.
+ * @throws {TypeError} for an origin that is not an http(s) URL.
+ * @example
+ * ```ts
+ * const responder = createResponder({ fieldKey, machines: { 'edge-01': 'm-1' } });
+ * const server = setupServer(...createResponderHandlers(responder, 'https://edge.example'));
+ * server.listen({ onUnhandledRequest: 'error' });
+ * ```
+ */
+export function createResponderHandlers(responder: FetchHandlerLike, origin: string | URL): HttpHandler[] {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new TypeError('origin must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('origin must be an absolute http(s) URL');
+  const base = (url.origin + url.pathname).replace(/\/+$/, '');
+  const forward = ({ request }: { request: Request }): Promise<Response> => responder.fetch(request);
+  return [http.all(`${base}/api/keyex/*`, forward), http.all(`${base}/api/ssl/peer-seed/keyex/*`, forward)];
+}

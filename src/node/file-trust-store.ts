@@ -1,0 +1,79 @@
+/**
+ * A trust-on-first-use store in one JSON file, for Node (spec §6).
+ *
+ * Writes are atomic (a private temporary file, fsync, rename) and the file is created with mode
+ * 0600. Calls in one process are serialised. An unreadable or corrupt file is a `store_error`: it
+ * is never overwritten, since losing remembered fingerprints would silently re-open first use.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { ZeqKeyExError } from '../errors.js';
+import { isFingerprint } from '../identifiers.js';
+import type { TrustStore } from '../trust.js';
+
+/**
+ * Creates a file-backed TOFU store.
+ * @param path - the JSON file (created on first write, with its directory at mode 0700).
+ * @returns the store.
+ */
+export function createFileTrustStore(path: string): TrustStore {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  async function load(): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new ZeqKeyExError('store_error', 'the trust store file cannot be read', { cause: error });
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (cause) {
+      throw new ZeqKeyExError('store_error', 'the trust store file is not valid JSON', { cause });
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data) || !Object.values(data).every(isFingerprint)) {
+      throw new ZeqKeyExError('store_error', 'the trust store file is not a map of fingerprints');
+    }
+    return data as Record<string, string>;
+  }
+
+  async function save(data: Record<string, string>): Promise<void> {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const handle = await open(temp, 'wx', 0o600);
+      try {
+        await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, path);
+    } catch (cause) {
+      await rm(temp, { force: true });
+      throw new ZeqKeyExError('store_error', 'the trust store file cannot be written', { cause });
+    }
+  }
+
+  return {
+    get: (key) => serial(async () => (await load())[key]),
+    putIfAbsent: (key, fingerprint) =>
+      serial(async () => {
+        const data = await load();
+        const existing = Object.hasOwn(data, key) ? data[key] : undefined;
+        if (existing !== undefined) return existing;
+        await save({ ...data, [key]: fingerprint });
+        return fingerprint;
+      }),
+  };
+}

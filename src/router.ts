@@ -1,0 +1,79 @@
+/**
+ * A minimal path router for the responder: routes are path patterns of literal segments and
+ * `:param` segments (`/api/keyex/:slug/pubkey`), each with a handler per HTTP method. The
+ * first-contact routes (spec §2), the records route (§3.1) and the Mode-B admin routes (§4) are all
+ * entries of one table.
+ *
+ * Parameters are the raw path segments, never percent-decoded: a route validates them against the
+ * spec's grammars, which admit no character that needs encoding, so an encoded segment is simply
+ * refused rather than reinterpreted.
+ * @module
+ */
+
+/** A request handler; `C` is whatever context the dispatcher passes (request, params, …). */
+export type RouteHandler<C> = (context: C) => Promise<Response>;
+
+/** One route: a path pattern and its handlers by method. */
+export interface Route<C> {
+  /** The pattern, e.g. `/api/keyex/:slug/handshake`. */
+  readonly pattern: string;
+  /** Handlers by upper-case method name. */
+  readonly methods: Readonly<Partial<Record<string, RouteHandler<C>>>>;
+}
+
+/** A matched route and its parameters. */
+export interface RouteMatch<C> {
+  readonly route: Route<C>;
+  /** Raw path segments by parameter name. */
+  readonly params: ReadonlyMap<string, string>;
+  /** The methods the route serves, for an `Allow` header. */
+  readonly allow: string;
+}
+
+/** Matches paths against a route table. */
+export interface Router<C> {
+  /**
+   * @param path - the path below the base path, starting with `/`.
+   * @returns the first route whose pattern matches, or `undefined`.
+   */
+  match(path: string): RouteMatch<C> | undefined;
+}
+
+interface CompiledRoute<C> {
+  readonly route: Route<C>;
+  readonly segments: readonly string[];
+  readonly allow: string;
+}
+
+/**
+ * Builds a router.
+ * @param routes - the route table, tried in order.
+ * @returns the router.
+ * @throws {TypeError} for a pattern that does not start with `/`.
+ */
+export function createRouter<C>(routes: readonly Route<C>[]): Router<C> {
+  const compiled: CompiledRoute<C>[] = routes.map((route) => {
+    if (!route.pattern.startsWith('/')) throw new TypeError(`route pattern must start with "/": ${route.pattern}`);
+    return { route, segments: route.pattern.split('/').slice(1), allow: Object.keys(route.methods).join(', ') };
+  });
+  return {
+    match(path: string): RouteMatch<C> | undefined {
+      if (!path.startsWith('/')) return undefined;
+      const parts = path.split('/').slice(1);
+      for (const candidate of compiled) {
+        if (candidate.segments.length !== parts.length) continue;
+        const params = new Map<string, string>();
+        const matched = candidate.segments.every((segment, i) => {
+          const part = parts[i] as string;
+          if (segment.startsWith(':')) {
+            params.set(segment.slice(1), part);
+            return true;
+          }
+          return segment === part;
+        });
+        if (matched) return { route: candidate.route, params, allow: candidate.allow };
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * The responder's storage interfaces and their in-memory implementations: a key store for each
+ * machine's key pair (spec §2.1, §5) and a session store for live first-contact sessions with
+ * replay protection (spec §2.3).
+ *
+ * Security caveats:
+ * - Only the sealed form of a secret key (spec §5) ever reaches a {@link KeyStore}; a stored key is
+ *   plain JSON-able data that is safe to back up, though useless without the field key.
+ * - {@link KeyStore.putIfAbsent} is what makes lazy key generation safe across processes: whoever
+ *   writes first wins, and every other writer adopts the stored key. A store that cannot do that
+ *   atomically breaks the "one key pair per machine" guarantee.
+ * - A session holds its 32-byte record key; the memory store wipes it when the session is deleted,
+ *   evicted or purged. Replayed ciphertexts are refused at least while the session derived from
+ *   them can be live (spec §2.3), and, within a bounded memory, until that session's expiry.
+ * @module
+ */
+import { ZeqKeyExError } from './errors.js';
+import { base64Encode, lp } from './encoding.js';
+import { sha256, wipe } from './primitives.js';
+
+/** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
+export interface StoredKey {
+  /** The KEM algorithm, `"ML-KEM-768"`. */
+  readonly alg: string;
+  /** The slug the key belongs to (bound into the seal's AAD). */
+  readonly slug: string;
+  /** The machine id the key belongs to (bound into the seal's AAD). */
+  readonly machineId: string;
+  /** The public key, canonical base64. */
+  readonly publicKey: string;
+  /** `base64(nonce ‖ AES-256-GCM(seal_key, seed))`, spec §5. */
+  readonly sealedSecretKey: string;
+  /** When the key was generated, RFC 3339 UTC. */
+  readonly createdAt: string;
+}
+
+/** Where machine keys live. Implementations must make {@link KeyStore.putIfAbsent} atomic. */
+export interface KeyStore {
+  /**
+   * Reads a machine's stored key.
+   * @param slug - the machine's slug.
+   * @returns the stored key, or `undefined` when the machine has none yet.
+   */
+  get(slug: string): Promise<StoredKey | undefined>;
+  /**
+   * Stores a key unless one is already stored for its slug, atomically.
+   * @param key - the new key.
+   * @returns the key that ends up stored: `key`, or the existing one if another writer won.
+   */
+  putIfAbsent(key: StoredKey): Promise<StoredKey>;
+}
+
+/** A live first-contact session, as compact as it can be. */
+export interface StoredSession {
+  /** The session id the responder chose (16 random bytes, base64url). */
+  readonly sessionId: string;
+  /** The slug of the machine the session was made with. */
+  readonly slug: string;
+  /** That machine's id. */
+  readonly machineId: string;
+  /** The 32-byte §2.2 record key. It belongs to the store: do not keep or modify it. */
+  readonly recordKey: Uint8Array;
+  /** Expiry, in milliseconds since the Unix epoch. */
+  readonly expiresAt: number;
+}
+
+/** What identifies a handshake for replay protection: the key pair and the ciphertext. */
+export interface ReplayTag {
+  /** The fingerprint of the key pair the ciphertext was decapsulated with. */
+  readonly fingerprint: string;
+  /** SHA-256 of the ciphertext (32 bytes). */
+  readonly cipherTextHash: Uint8Array;
+}
+
+/** The outcome of {@link SessionStore.create}. */
+export type SessionCreateResult = 'created' | 'replayed';
+
+/** Where live sessions live. */
+export interface SessionStore {
+  /**
+   * Stores a new session unless its replay tag was seen, atomically. The store keeps its own copy
+   * of the record key; the caller wipes its copy afterwards. Nothing is stored on `'replayed'`.
+   * @param session - the session.
+   * @param replay - the key pair's fingerprint and the SHA-256 of the ciphertext.
+   * @returns `'created'`, or `'replayed'` when that ciphertext was already accepted for that key pair.
+   */
+  create(session: StoredSession, replay: ReplayTag): Promise<SessionCreateResult>;
+  /**
+   * Reads a session. A session past its `expiresAt` may still be returned until it is purged, so
+   * that callers can tell an expired session from an unknown one: check `expiresAt`.
+   * @param sessionId - the session id.
+   * @returns the session, or `undefined`.
+   */
+  get(sessionId: string): Promise<StoredSession | undefined>;
+  /**
+   * Deletes a session and wipes its record key. Its replay tag stays refused until its expiry.
+   * @param sessionId - the session id.
+   */
+  delete(sessionId: string): Promise<void>;
+}
+
+const STORED_KEY_FIELDS = ['alg', 'slug', 'machineId', 'publicKey', 'sealedSecretKey', 'createdAt'] as const;
+
+/**
+ * Whether a value has the shape of a {@link StoredKey}: an object with each field a string.
+ * Content (lengths, encodings, the seal) is checked by the key manager, not here.
+ * @param value - anything read from storage.
+ * @returns whether it is shaped like a stored key.
+ */
+export function isStoredKey(value: unknown): value is StoredKey {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return STORED_KEY_FIELDS.every((field) => Object.hasOwn(value, field) && typeof (value as Record<string, unknown>)[field] === 'string');
+}
+
+/**
+ * Copies the fields of a stored key into a fresh frozen plain object (dropping anything else).
+ * @param key - a stored key.
+ * @returns the copy.
+ */
+export function copyStoredKey(key: StoredKey): StoredKey {
+  return Object.freeze({
+    alg: key.alg,
+    slug: key.slug,
+    machineId: key.machineId,
+    publicKey: key.publicKey,
+    sealedSecretKey: key.sealedSecretKey,
+    createdAt: key.createdAt,
+  });
+}
+
+/**
+ * A key store in process memory: keys are lost when the process exits, so every restart makes new
+ * key pairs (and breaks every pin). Use it for tests and demos; use a persistent store in service.
+ * @returns an empty key store.
+ */
+export function createMemoryKeyStore(): KeyStore {
+  const keys = new Map<string, StoredKey>();
+  return {
+    get(slug: string): Promise<StoredKey | undefined> {
+      return Promise.resolve(keys.get(slug));
+    },
+    putIfAbsent(key: StoredKey): Promise<StoredKey> {
+      if (!isStoredKey(key)) return Promise.reject(new TypeError('putIfAbsent expects a StoredKey of string fields'));
+      const existing = keys.get(key.slug);
+      if (existing !== undefined) return Promise.resolve(existing);
+      const copy = copyStoredKey(key);
+      keys.set(copy.slug, copy);
+      return Promise.resolve(copy);
+    },
+  };
+}
+
+/** Options of {@link createMemorySessionStore}. */
+export interface MemorySessionStoreOptions {
+  /**
+   * The most live sessions kept; creating one more evicts the oldest.
+   * @defaultValue 10_000
+   */
+  maxSessions?: number;
+  /**
+   * The most replay tags kept for sessions that were deleted or evicted before their expiry.
+   * Tags of live sessions are always kept; these are kept on top, oldest dropped first.
+   * @defaultValue `maxSessions`
+   */
+  maxRetiredReplays?: number;
+  /**
+   * The clock, in milliseconds since the Unix epoch.
+   * @defaultValue `Date.now`
+   */
+  now?: () => number;
+}
+
+/** Default bound of live sessions. */
+export const DEFAULT_MAX_SESSIONS = 10_000;
+
+/** A stored session plus its replay id, in one object (no wrapper) to keep idle sessions small. */
+class MemorySession implements StoredSession {
+  readonly sessionId: string;
+  readonly slug: string;
+  readonly machineId: string;
+  readonly recordKey: Uint8Array;
+  readonly expiresAt: number;
+  readonly #replayId: string;
+
+  constructor(session: StoredSession, replayId: string) {
+    this.sessionId = session.sessionId;
+    this.slug = session.slug;
+    this.machineId = session.machineId;
+    this.recordKey = Uint8Array.from(session.recordKey);
+    this.expiresAt = session.expiresAt;
+    this.#replayId = replayId;
+    Object.freeze(this);
+  }
+
+  /** The replay id a session was created with (kept private so `get()` callers never see it). */
+  static replayIdOf(session: MemorySession): string {
+    return session.#replayId;
+  }
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer`);
+  }
+  return value;
+}
+
+function replayIdFor(replay: ReplayTag): string {
+  if (typeof replay?.fingerprint !== 'string' || !(replay.cipherTextHash instanceof Uint8Array) || replay.cipherTextHash.length !== 32) {
+    throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
+  }
+  // One 44-character string per tag: SHA-256 over both fields, length-prefixed.
+  return base64Encode(sha256(lp(replay.fingerprint, replay.cipherTextHash)));
+}
+
+/**
+ * A session store in process memory, bounded in size. Sessions are kept in insertion order; an
+ * expired one is purged when the store is next written, and a new one beyond `maxSessions` evicts
+ * the oldest. An idle session costs its id, its 32-byte record key, its expiry and its replay tag
+ * (slug and machine id strings are shared with the configuration).
+ *
+ * Replay protection: a replay tag is refused while its session is in the store, and after the
+ * session was deleted or evicted until its expiry (a bounded list of `maxRetiredReplays`).
+ * @param options - bounds and clock.
+ * @returns an empty session store.
+ * @throws {RangeError} when a bound is not a positive integer.
+ * @throws {TypeError} when `now` is not a function.
+ */
+export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
+  const maxSessions = positiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
+  const maxRetired = positiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+
+  const sessions = new Map<string, MemorySession>();
+  /** Replay ids of sessions in `sessions`. */
+  const live = new Set<string>();
+  /** Replay ids of sessions deleted or evicted before their expiry → that expiry. */
+  const retired = new Map<string, number>();
+
+  function drop(session: MemorySession, at: number): void {
+    const replayId = MemorySession.replayIdOf(session);
+    sessions.delete(session.sessionId);
+    live.delete(replayId);
+    wipe(session.recordKey);
+    if (session.expiresAt > at) {
+      retired.set(replayId, session.expiresAt);
+      for (const oldest of retired.keys()) {
+        if (retired.size <= maxRetired) break;
+        retired.delete(oldest);
+      }
+    }
+  }
+
+  function purge(at: number): void {
+    // Insertion order is expiry order while every session has the same lifetime, so sweeping
+    // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
+    for (const session of sessions.values()) {
+      if (session.expiresAt > at) break;
+      sessions.delete(session.sessionId);
+      live.delete(MemorySession.replayIdOf(session));
+      wipe(session.recordKey);
+    }
+    for (const [id, expiresAt] of retired) {
+      if (expiresAt > at) break;
+      retired.delete(id);
+    }
+  }
+
+  return {
+    create(session: StoredSession, replay: ReplayTag): Promise<SessionCreateResult> {
+      try {
+        const replayId = replayIdFor(replay);
+        if (!(session.recordKey instanceof Uint8Array) || session.recordKey.length !== 32) {
+          throw new TypeError('a session record key is 32 bytes');
+        }
+        const at = now();
+        purge(at);
+        const retiredUntil = retired.get(replayId);
+        if (live.has(replayId) || (retiredUntil !== undefined && retiredUntil > at)) return Promise.resolve('replayed');
+        if (sessions.has(session.sessionId)) throw new ZeqKeyExError('store_error', 'session id already in use');
+        const stored = new MemorySession(session, replayId);
+        retired.delete(replayId);
+        sessions.set(stored.sessionId, stored);
+        live.add(replayId);
+        for (const oldest of sessions.values()) {
+          if (sessions.size <= maxSessions) break;
+          drop(oldest, at);
+        }
+        return Promise.resolve('created');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    get(sessionId: string): Promise<StoredSession | undefined> {
+      return Promise.resolve(sessions.get(sessionId));
+    },
+    delete(sessionId: string): Promise<void> {
+      const session = sessions.get(sessionId);
+      if (session !== undefined) drop(session, now());
+      return Promise.resolve();
+    },
+  };
+}
