@@ -8,7 +8,7 @@
  * handshake must not be sent twice.
  * @module
  */
-import ky, { type Hooks, type KyInstance } from 'ky';
+import ky, { type Hooks, type KyInstance, isHTTPError } from 'ky';
 import { MAX_RESPONSE_BYTES } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 
@@ -76,7 +76,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     // The deadline below covers headers and body together; ky's own timer is not used.
     timeout: false,
-    throwHttpErrors: false,
+    throwHttpErrors: (status: number) => [408, 429, 500, 502, 503, 504].includes(status),
   });
 
   async function send(
@@ -94,17 +94,21 @@ export function createTransport(options: TransportOptions = {}): Transport {
       const headers = new Headers(requestOptions.headers);
       headers.set('accept', init.accept);
       if (init.body !== undefined) headers.set('content-type', 'application/octet-stream');
-      const response = await base(url, {
+      const response = await abortable(base(url, {
         method,
         signal,
         headers,
         retry: method === 'get' ? { limit: retry, methods: ['get'] } : 0,
         ...(init.json === undefined ? {} : { json: init.json }),
         ...(init.body === undefined ? {} : { body: init.body as BodyInit }),
-      });
+      }), signal);
       const bytes = await readLimited(response, limit, signal);
       return { response, bytes };
     } catch (error) {
+      if (isHTTPError(error)) {
+        const bytes = await readLimited(error.response, limit, signal).catch(() => new Uint8Array(0));
+        throw httpError(error.response, bytes);
+      }
       throw toTransportError(error, deadline.signal, [options.signal, requestOptions.signal]);
     } finally {
       clearTimeout(timer);
@@ -129,6 +133,31 @@ export function createTransport(options: TransportOptions = {}): Transport {
   };
 }
 
+/**
+ * Settles with `promise`, or rejects with the signal's reason as soon as it aborts — so a
+ * `fetch` (or a body stream) that ignores its signal cannot outlive the deadline.
+ */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 function anySignal(signals: AbortSignal[]): AbortSignal {
   if (signals.length === 1) return signals[0] as AbortSignal;
   if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
@@ -149,7 +178,7 @@ function anySignal(signals: AbortSignal[]): AbortSignal {
 async function readLimited(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array> {
   const declared = response.headers.get('content-length');
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
-    await response.body?.cancel().catch(() => undefined);
+    void response.body?.cancel().catch(() => undefined);
     throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
   }
   if (response.body === null) return new Uint8Array(0);
@@ -161,11 +190,11 @@ async function readLimited(response: Response, limit: number, signal: AbortSigna
   try {
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const { done, value } = await reader.read();
+      const { done, value } = await abortable(reader.read(), signal);
       if (done) break;
       total += value.length;
       if (total > limit) {
-        await reader.cancel().catch(() => undefined);
+        void reader.cancel().catch(() => undefined);
         throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
       }
       chunks.push(value);
