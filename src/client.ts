@@ -10,7 +10,7 @@
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
  */
-import { ALG, ROUTES, type Alg } from './constants.js';
+import { ALG, MAX_RECORD_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Encode } from './encoding.js';
 import { fingerprintMatches, parsePins } from './fingerprint.js';
@@ -19,6 +19,7 @@ import { kemEncapsulate } from './kem.js';
 import { openKeyConfirmation } from './confirmation.js';
 import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from './document.js';
 import { wipe } from './primitives.js';
+import { type RatchetOptions, assertRatchetOptions } from './ratchet.js';
 import { type ClientSession, type TrustMode, createClientSession } from './session.js';
 import { deriveRecordKey, firstContactTranscript } from './transcript.js';
 import { type Transport, type TransportOptions, createTransport } from './transport.js';
@@ -40,6 +41,22 @@ export interface ClientOptions extends TransportOptions {
   insecureUnpinned?: boolean;
   /** The `alg` values accepted. @defaultValue ['ML-KEM-768'] */
   algs?: readonly Alg[];
+  /**
+   * How long a record epoch lasts before the session's sender ratchets (spec §3); also the grace
+   * window in which the previous epoch's replies are still accepted.
+   * @defaultValue 777
+   */
+  rekeyIntervalMs?: number;
+  /**
+   * The clock of the record ratchet, in milliseconds.
+   * @defaultValue `Date.now`
+   */
+  now?: () => number;
+  /**
+   * The largest reply record `session.request()` accepts.
+   * @defaultValue 1048576 (the request limit of spec §3.1)
+   */
+  maxRecordBytes?: number;
 }
 
 /** Per-call options. */
@@ -74,7 +91,7 @@ type TrustDecision = { mode: 'pinned'; pins: readonly string[] } | { mode: 'tofu
  * @param options - origin, trust settings and HTTP options.
  * @returns the client.
  * @throws {TypeError} for an origin that is not an http(s) URL, a malformed pin or slug in `pins`.
- * @throws {RangeError} for invalid HTTP options.
+ * @throws {RangeError} for invalid HTTP or record options.
  * @example
  * ```ts
  * const client = createClient({
@@ -97,6 +114,13 @@ export function createClient(options: ClientOptions): Client {
   const algs = options.algs ?? [ALG];
   if (algs.length === 0 || !algs.every((a) => a === ALG)) throw new TypeError(`algs may only contain ${ALG}`);
   const transport: Transport = createTransport(options);
+  const ratchet: RatchetOptions = {
+    ...(options.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: options.rekeyIntervalMs }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  };
+  assertRatchetOptions(ratchet);
+  const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be a positive integer');
 
   function trustFor(slug: string): TrustDecision {
     const pinned = pins.get(slug);
@@ -174,6 +198,8 @@ export function createClient(options: ClientOptions): Client {
         expiresAt: response.expiresAt,
         trust: mode,
         recordKey,
+        ratchet,
+        records: { transport, url: origin + ROUTES.records(slug, response.sessionId), maxResponseBytes: maxRecordBytes },
       });
     } catch (error) {
       wipe(recordKey);

@@ -1,0 +1,211 @@
+/**
+ * The responder's record state (spec §3): one {@link RecordChannel} per session, created on the
+ * session's first record, shared by the records endpoint (§3.1) and by apps that carry records on
+ * their own transport ({@link ResponderSession}).
+ *
+ * Security caveats:
+ * - The ratchet state lives in this process's memory. A session is served only by the responder
+ *   instance that made its handshake: a session it did not register (made by another process, or
+ *   before a restart, with a shared or persistent session store) is refused as unknown. Serving it
+ *   would start a second r2i sender at seq 0 under the same key, and AES-GCM must never see the
+ *   same nonce twice under one key. Deploy the records endpoint with session affinity.
+ * - Once a session's state is dropped (expiry, eviction beyond the bound, `close()`), the session
+ *   is refused from then on for the same reason; its keys are wiped.
+ * - An idle registered session costs one map entry (its id and expiry); the traffic keys, epochs
+ *   and replay windows exist only once it carried a record.
+ * @module
+ */
+import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from './ratchet.js';
+import type { SessionStore, StoredSession } from './stores.js';
+
+/** A live session on the responder side, for records carried by the app itself. */
+export interface ResponderSession {
+  /** The session id. */
+  readonly sessionId: string;
+  /** The slug of the machine the session was made with. */
+  readonly slug: string;
+  /** That machine's id. */
+  readonly machineId: string;
+  /** When the session expires. */
+  readonly expiresAt: Date;
+  /**
+   * Seals one responder → initiator record.
+   * @throws {ZeqKeyExError} `session_closed` once the session expired or its state was dropped;
+   *   `session_exhausted`.
+   */
+  seal(plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * Opens one initiator → responder record.
+   * @throws {ZeqKeyExError} `record_malformed`, `record_unsupported_version`, `record_auth_failed`,
+   *   `record_replayed`, `record_too_old`, `record_too_far_ahead`, `session_closed`.
+   */
+  open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
+}
+
+/** The per-session record state of one responder instance. */
+export interface RecordSessions {
+  /** How many sessions are registered (for tests and metrics). */
+  readonly size: number;
+  /**
+   * Registers a session this instance just made, so that it may carry records.
+   * @param sessionId - the new session's id.
+   * @param expiresAt - its expiry, in milliseconds.
+   */
+  register(sessionId: string, expiresAt: number): void;
+  /**
+   * The channel of a registered, unexpired session, created on first use from its record key.
+   * @param session - the session as the store returned it (its record key is only read).
+   * @returns the channel, or `undefined` when this instance does not (or no longer) serve it.
+   */
+  channel(session: StoredSession): RecordChannel | undefined;
+  /**
+   * Drops a session's state and wipes its keys; it is refused from then on.
+   * @param sessionId - the session id.
+   */
+  forget(sessionId: string): void;
+  /** Drops every session's state and wipes every key. */
+  close(): void;
+}
+
+/** Options of {@link createRecordSessions}. */
+export interface RecordSessionsOptions {
+  /** The most sessions registered at once; registering one more drops the oldest. */
+  maxSessions: number;
+  /** Rekey interval and clock of the ratchets. */
+  ratchet?: RatchetOptions;
+  /** The clock of session expiry, in milliseconds. @defaultValue `Date.now` */
+  now?: () => number;
+}
+
+interface Entry {
+  readonly expiresAt: number;
+  channel: RecordChannel | undefined;
+}
+
+/**
+ * Creates the record state of one responder instance.
+ * @param options - bound, ratchet options and clock.
+ * @returns an empty registry.
+ * @throws {RangeError} for a bound that is not a positive integer or ratchet options out of range.
+ */
+export function createRecordSessions(options: RecordSessionsOptions): RecordSessions {
+  const { maxSessions } = options;
+  if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
+  const ratchet = options.ratchet ?? {};
+  assertRatchetOptions(ratchet);
+  const now = options.now ?? Date.now;
+  const entries = new Map<string, Entry>();
+  let closed = false;
+
+  function drop(sessionId: string, entry: Entry): void {
+    entries.delete(sessionId);
+    entry.channel?.wipe();
+  }
+
+  function purge(at: number): void {
+    // Insertion order is expiry order while sessions share one lifetime (see the memory store).
+    for (const [sessionId, entry] of entries) {
+      if (entry.expiresAt > at) break;
+      drop(sessionId, entry);
+    }
+  }
+
+  return {
+    get size(): number {
+      return entries.size;
+    },
+    register(sessionId: string, expiresAt: number): void {
+      if (closed) return;
+      purge(now());
+      const existing = entries.get(sessionId);
+      if (existing !== undefined) drop(sessionId, existing);
+      entries.set(sessionId, { expiresAt, channel: undefined });
+      for (const [oldest, entry] of entries) {
+        if (entries.size <= maxSessions) break;
+        drop(oldest, entry);
+      }
+    },
+    channel(session: StoredSession): RecordChannel | undefined {
+      const entry = entries.get(session.sessionId);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt <= now() || session.expiresAt <= now()) {
+        drop(session.sessionId, entry);
+        return undefined;
+      }
+      return (entry.channel ??= createRecordChannel(session.recordKey, session.sessionId, 'responder', ratchet));
+    },
+    forget(sessionId: string): void {
+      const entry = entries.get(sessionId);
+      if (entry !== undefined) drop(sessionId, entry);
+    },
+    close(): void {
+      closed = true;
+      for (const [sessionId, entry] of entries) drop(sessionId, entry);
+    },
+  };
+}
+
+/** The outcome of {@link findRecordSession}. */
+export type RecordSessionLookup =
+  | { readonly status: 'live'; readonly session: StoredSession; readonly channel: RecordChannel }
+  | { readonly status: 'unknown' }
+  | { readonly status: 'expired' };
+
+/**
+ * Finds a session in the store and its record channel in this instance.
+ * @param store - the session store.
+ * @param sessions - this instance's record state.
+ * @param sessionId - the session id (already checked against the §1 grammar).
+ * @param at - the current time, in milliseconds.
+ * @returns `live` with the session and its channel; `expired` for a stored session past its
+ *   expiry; `unknown` for a session the store does not hold or this instance does not serve.
+ * @throws {ZeqKeyExError} `store_error` when the store fails.
+ */
+export async function findRecordSession(store: SessionStore, sessions: RecordSessions, sessionId: string, at: number): Promise<RecordSessionLookup> {
+  let session: StoredSession | undefined;
+  try {
+    session = await store.get(sessionId);
+  } catch (cause) {
+    if (isZeqKeyExError(cause)) throw cause;
+    throw new ZeqKeyExError('store_error', 'the session store failed', { cause });
+  }
+  if (session === undefined || session.sessionId !== sessionId) {
+    sessions.forget(sessionId);
+    return { status: 'unknown' };
+  }
+  if (session.expiresAt <= at) {
+    sessions.forget(sessionId);
+    return { status: 'expired' };
+  }
+  const channel = sessions.channel(session);
+  return channel === undefined ? { status: 'unknown' } : { status: 'live', session, channel };
+}
+
+/**
+ * Wraps a live session for the app: every call first checks the expiry, and an expired session is
+ * forgotten (keys wiped) and refused with `session_closed`.
+ * @param session - the stored session.
+ * @param channel - its channel.
+ * @param sessions - the registry, to forget it on expiry.
+ * @param now - the clock.
+ * @returns the app's view of the session.
+ */
+export function responderSession(session: StoredSession, channel: RecordChannel, sessions: RecordSessions, now: () => number): ResponderSession {
+  const { sessionId, expiresAt } = session;
+  function live(): RecordChannel {
+    if (expiresAt <= now()) {
+      sessions.forget(sessionId);
+      throw new ZeqKeyExError('session_closed');
+    }
+    return channel;
+  }
+  return Object.freeze({
+    sessionId,
+    slug: session.slug,
+    machineId: session.machineId,
+    expiresAt: new Date(expiresAt),
+    seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => live().seal(plaintext, aad),
+    open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => live().open(record, aad),
+  });
+}
