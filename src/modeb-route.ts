@@ -1,0 +1,376 @@
+/**
+ * The responder's ZeqSSL Mode-B admin endpoints, spec §4.1 and §4.2:
+ * `POST /api/ssl/peer-seed/keyex/initiate` (this machine is L: fetch the peer's key document,
+ * check it against the expected fingerprint, encapsulate, derive and store the seed) and
+ * `POST /api/ssl/peer-seed/keyex/respond` (this machine is P: decapsulate, derive and store).
+ *
+ * Each request is checked in an order that keeps a refused request from changing anything: admin
+ * authorization (no hook configured → `403 forbidden` for everyone), content-type, body size
+ * (8 KiB, as for a handshake), JSON shape, field grammars, the local machine, the peer-origin
+ * policy (https only, plain http only for hosts the deployment names), and only then the network
+ * and the key. Nothing is stored unless a seed was derived.
+ *
+ * Security caveats:
+ * - The seed never appears in a response, an error or a log line: it is sealed (§5) under the
+ *   field key the moment it is derived, and wiped. Only its commitment, which reveals nothing about
+ *   it, is answered.
+ * - `initiate` makes the server fetch a URL an admin chose; that is why it is admin-only, why the
+ *   fetch has a time and size limit and follows no redirect, and why plain http is refused unless
+ *   the deployment allows a named host. No credential of the admin request is forwarded.
+ * - ML-KEM decapsulation never fails: `respond` with a ciphertext made for another key stores a
+ *   seed nobody else has. Only equal commitments on both machines confirm the exchange.
+ * @module
+ */
+import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES } from './constants.js';
+import type { AdminOptions } from './admin.js';
+import type { KeyDocument } from './document.js';
+import { base64Decode, base64Encode } from './encoding.js';
+import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, readBody } from './http.js';
+import { isFingerprint, isMachineId, isSlug } from './identifiers.js';
+import type { KeyManager } from './keys.js';
+import type { Logger } from './logger.js';
+import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from './modeb.js';
+import { type FetchFunction, fetchPeerKeyDocument } from './peer.js';
+import { wipe } from './primitives.js';
+import type { Route } from './router.js';
+import { sealSeed } from './sealing.js';
+import { type ModeBRole, type SeedStore, type StoredSeed, createMemorySeedStore } from './seed-store.js';
+
+/** Options of the Mode-B endpoints (the responder's `modeB` option). */
+export interface ModeBOptions {
+  /**
+   * Hosts (names or IP addresses, no port) whose key documents may be fetched over plain http, e.g.
+   * `['127.0.0.1']` for two responders on one machine. Every other peer must be https.
+   * @defaultValue `[]`
+   */
+  allowHttpHosts?: readonly string[];
+  /**
+   * Time limit of the peer key-document fetch, headers and body included.
+   * @defaultValue 10_000
+   */
+  peerTimeoutMs?: number;
+  /** The `fetch` used to reach peers (the global one by default; a peer's handler in tests). */
+  fetch?: FetchFunction;
+}
+
+/** What the endpoints need from the responder that hosts them. */
+export interface ModeBEndpointsOptions {
+  /** The deployment's admin check; without one both endpoints refuse. */
+  admin: AdminOptions | undefined;
+  modeB: ModeBOptions | undefined;
+  /** Where seeds are stored (sealed); a memory store when absent. */
+  seedStore: SeedStore | undefined;
+  /** The responder's key manager (the local machine's key, for `respond`). */
+  keys: KeyManager;
+  /** The §5 seal key; copied, and the copy wiped by {@link ModeBEndpoints.close}. */
+  sealKey: Uint8Array;
+  logger: Logger;
+  now: () => number;
+  /** Resolves a slug to its machine_id, or throws the responder's `invalid_slug` / `unknown_machine`. */
+  machineFor: (slug: string) => Promise<string>;
+}
+
+/** The two routes, ready for the responder's route table. */
+export interface ModeBEndpoints {
+  readonly routes: readonly Route<{ readonly request: Request }>[];
+  /** Wipes the seal key copy; later requests fail with `500 internal`. */
+  close(): void;
+}
+
+/** Default time limit of the peer key-document fetch. */
+export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
+
+const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Transport and §2.1 failures that mean the peer was reached but answered no valid key document. */
+const PEER_INVALID = new Set([
+  'http_error',
+  'response_too_large',
+  'malformed_response',
+  'unsupported_alg',
+  'invalid_public_key',
+  'invalid_encoding',
+  'fingerprint_inconsistent',
+]);
+/** Transport failures that mean the peer was not reached in time. */
+const PEER_UNREACHABLE = new Set(['network_error', 'timeout', 'aborted']);
+
+/**
+ * Canonical hostnames for `allowHttpHosts`.
+ * @throws {TypeError} for anything but a bare host name or IP address.
+ */
+function parseAllowHttpHosts(value: unknown): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new TypeError('modeB.allowHttpHosts must be an array of host names');
+  const hosts = new Set<string>();
+  for (const entry of value as unknown[]) {
+    if (typeof entry !== 'string' || entry.length === 0 || /[\s/?#@]/.test(entry)) {
+      throw new TypeError(`modeB.allowHttpHosts: "${String(entry)}" is not a host name or IP address`);
+    }
+    const bracketed = entry.includes(':') && !entry.startsWith('[') ? `[${entry}]` : entry;
+    let url: URL;
+    try {
+      url = new URL(`http://${bracketed}/`);
+    } catch {
+      throw new TypeError(`modeB.allowHttpHosts: "${entry}" is not a host name or IP address`);
+    }
+    if (url.port !== '' || url.username !== '' || url.password !== '') {
+      throw new TypeError(`modeB.allowHttpHosts: "${entry}" must be a host without port or credentials`);
+    }
+    hosts.add(url.hostname);
+  }
+  return hosts;
+}
+
+function parseTimeout(value: unknown): number {
+  if (value === undefined) return DEFAULT_PEER_TIMEOUT_MS;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
+    throw new RangeError('modeB.peerTimeoutMs must be an integer number of milliseconds in [1, 2^31 - 1]');
+  }
+  return value;
+}
+
+function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(UTF8.decode(bytes));
+  } catch {
+    throw new HttpError('invalid_request');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
+  return value as Record<string, unknown>;
+}
+
+function stringField(body: Record<string, unknown>, name: string): string {
+  const value = Object.hasOwn(body, name) ? body[name] : undefined;
+  if (typeof value !== 'string') throw new HttpError('invalid_request');
+  return value;
+}
+
+/**
+ * Creates the two Mode-B endpoints for a responder, validating their options.
+ * @param options - admin hook, Mode-B options, seed store and what the responder shares.
+ * @returns the routes and a `close` to call when the responder closes.
+ * @throws {TypeError} for a malformed admin hook, seed store, fetch or `allowHttpHosts`.
+ * @throws {RangeError} for a peer timeout out of range.
+ */
+export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpoints {
+  const { admin, keys, logger, now, machineFor } = options;
+  if (admin !== undefined && (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')) {
+    throw new TypeError('admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }');
+  }
+  const modeB = options.modeB ?? {};
+  if (typeof modeB !== 'object' || modeB === null) throw new TypeError('modeB must be an object');
+  const allowHttpHosts = parseAllowHttpHosts(modeB.allowHttpHosts);
+  const peerTimeoutMs = parseTimeout(modeB.peerTimeoutMs);
+  if (modeB.fetch !== undefined && typeof modeB.fetch !== 'function') throw new TypeError('modeB.fetch must be a function');
+  const peerFetch = modeB.fetch;
+  const seedStore = options.seedStore ?? createMemorySeedStore();
+  if (typeof seedStore !== 'object' || seedStore === null || typeof seedStore.get !== 'function' || typeof seedStore.put !== 'function') {
+    throw new TypeError('seedStore must have get(localMachineId, peerMachineId) and put(seed)');
+  }
+  const sealKey = Uint8Array.from(options.sealKey);
+  let closed = false;
+
+  async function authorize(request: Request, route: string): Promise<void> {
+    if (admin === undefined) {
+      logger.warn('mode-b request refused: no admin check is configured', { code: 'forbidden', route });
+      throw new HttpError('forbidden');
+    }
+    const decision: unknown = await admin.authorize(request);
+    if (decision === 'admin') return;
+    // Fail closed: anything but exactly 'admin' is a refusal.
+    const code = decision === 'unauthenticated' ? 'unauthorized' : 'forbidden';
+    logger.warn('mode-b request refused', { code, route });
+    throw new HttpError(code);
+  }
+
+  async function readJson(request: Request): Promise<Record<string, unknown>> {
+    if (!isMediaType(request.headers.get('content-type'), 'application/json')) throw new HttpError('unsupported_media_type');
+    return parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
+  }
+
+  function parsePeerOrigin(text: string): string {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new HttpError('invalid_request');
+    }
+    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new HttpError('invalid_request');
+    if (url.protocol === 'http:') {
+      if (!allowHttpHosts.has(url.hostname)) {
+        logger.warn('mode-b initiate refused: plain http peer not allowed', { code: 'invalid_request', peerHost: url.hostname });
+        throw new HttpError('invalid_request');
+      }
+    } else if (url.protocol !== 'https:') {
+      throw new HttpError('invalid_request');
+    }
+    return (url.origin + url.pathname).replace(/\/+$/, '');
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
+  }
+
+  async function store(role: ModeBRole, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
+    assertOpen();
+    const record: StoredSeed = {
+      ...fields,
+      role,
+      localSlug,
+      sealedSeed: sealSeed(sealKey, fields, seed),
+      createdAt: new Date(now()).toISOString(),
+    };
+    try {
+      await seedStore.put(record);
+    } catch (cause) {
+      if (isZeqKeyExError(cause)) throw cause;
+      throw new ZeqKeyExError('store_error', 'the seed store failed to write', { cause });
+    }
+  }
+
+  // §4.1
+  async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
+    await authorize(request, 'initiate');
+    const body = await readJson(request);
+    const localSlug = stringField(body, 'local_machine');
+    const peerOriginText = stringField(body, 'peer_origin');
+    const peerSlug = stringField(body, 'peer_machine');
+    const expectedFingerprint = stringField(body, 'expected_fingerprint');
+    if (!isSlug(localSlug) || !isSlug(peerSlug)) throw new HttpError('invalid_slug');
+    if (!isFingerprint(expectedFingerprint)) throw new HttpError('invalid_request');
+    const peerOrigin = parsePeerOrigin(peerOriginText);
+    const localMachineId = await machineFor(localSlug);
+    assertOpen();
+
+    let peer: KeyDocument;
+    try {
+      peer = await fetchPeerKeyDocument(peerOrigin, peerSlug, {
+        timeoutMs: peerTimeoutMs,
+        signal: request.signal,
+        ...(peerFetch === undefined ? {} : { fetch: peerFetch }),
+      });
+    } catch (error) {
+      const reason = isZeqKeyExError(error) ? error.code : undefined;
+      if (reason !== undefined && PEER_UNREACHABLE.has(reason)) {
+        logger.warn('mode-b initiate failed: peer unreachable', { code: 'peer_unreachable', reason, peerHost: new URL(peerOrigin).hostname, peerMachine: peerSlug });
+        throw new HttpError('peer_unreachable');
+      }
+      if (reason !== undefined && PEER_INVALID.has(reason)) {
+        logger.warn('mode-b initiate failed: invalid peer response', { code: 'peer_invalid_response', reason, peerHost: new URL(peerOrigin).hostname, peerMachine: peerSlug });
+        throw new HttpError('peer_invalid_response');
+      }
+      throw error;
+    }
+
+    let initiation: ReturnType<typeof deriveModeBSeedAsInitiator>;
+    try {
+      initiation = deriveModeBSeedAsInitiator({ peer, localMachineId, expectedFingerprint });
+    } catch (error) {
+      if (isZeqKeyExError(error, 'fingerprint_mismatch')) {
+        logger.warn('mode-b initiate refused: fingerprint mismatch', {
+          code: 'fingerprint_mismatch',
+          localMachine: localSlug,
+          peerMachine: peerSlug,
+          expectedFingerprint,
+          actualFingerprint: peer.fingerprint,
+        });
+        return jsonResponse(409, {
+          error: 'fingerprint_mismatch',
+          message: WIRE_ERRORS.fingerprint_mismatch.message,
+          expected_fingerprint: expectedFingerprint,
+          actual_fingerprint: peer.fingerprint,
+        });
+      }
+      throw error;
+    }
+    try {
+      await store(
+        'initiator',
+        localSlug,
+        {
+          alg: initiation.alg,
+          localMachineId,
+          peerMachineId: initiation.peerMachineId,
+          fingerprint: initiation.peerFingerprint,
+          seedCommitment: initiation.seedCommitment,
+        },
+        initiation.seed,
+      );
+    } finally {
+      wipe(initiation.seed);
+    }
+    return jsonResponse(200, {
+      cipher_text: base64Encode(initiation.cipherText),
+      seed_commitment: initiation.seedCommitment,
+      peer_machine_id: initiation.peerMachineId,
+      peer_fingerprint: initiation.peerFingerprint,
+      local_machine_id: localMachineId,
+      alg: initiation.alg,
+    });
+  }
+
+  // §4.2
+  async function serveRespond({ request }: { readonly request: Request }): Promise<Response> {
+    await authorize(request, 'respond');
+    const body = await readJson(request);
+    const localSlug = stringField(body, 'local_machine');
+    const peerMachineId = stringField(body, 'peer_machine_id');
+    const cipherTextField = stringField(body, 'cipher_text');
+    if (!isSlug(localSlug)) throw new HttpError('invalid_slug');
+    if (!isMachineId(peerMachineId)) throw new HttpError('invalid_request');
+    let cipherText: Uint8Array;
+    try {
+      cipherText = base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text');
+    } catch {
+      throw new HttpError('invalid_cipher_text');
+    }
+    const localMachineId = await machineFor(localSlug);
+    // Never generates: a ciphertext cannot have been made for a key that does not exist yet.
+    const key = await keys.find(localSlug, localMachineId);
+    if (key === undefined) {
+      logger.warn('mode-b respond refused: the local machine has no key', { code: 'key_mismatch', localMachine: localSlug });
+      throw new HttpError('key_mismatch');
+    }
+    assertOpen();
+    const derived = deriveModeBSeedAsResponder({
+      alg: key.alg,
+      secretKey: key.secretKey,
+      publicKey: key.publicKey,
+      localMachineId,
+      peerMachineId,
+      cipherText,
+    });
+    try {
+      await store(
+        'responder',
+        localSlug,
+        { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
+        derived.seed,
+      );
+    } finally {
+      wipe(derived.seed);
+    }
+    return jsonResponse(200, {
+      seed_commitment: derived.seedCommitment,
+      local_machine_id: localMachineId,
+      fingerprint: key.fingerprint,
+      alg: key.alg,
+    });
+  }
+
+  return {
+    routes: [
+      { pattern: ROUTES.modeBInitiate, methods: { POST: serveInitiate } },
+      { pattern: ROUTES.modeBRespond, methods: { POST: serveRespond } },
+    ],
+    close(): void {
+      closed = true;
+      wipe(sealKey);
+    },
+  };
+}
