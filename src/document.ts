@@ -36,6 +36,18 @@ export interface HandshakeResponse {
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
+/** Rejects dates such as 02-30 that `Date.parse` would silently roll over into the next month. */
+function isCalendarDate(text: string): boolean {
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  const hour = Number(text.slice(11, 13));
+  const minute = Number(text.slice(14, 16));
+  const second = Number(text.slice(17, 19));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60;
+}
+
 function asObject(body: unknown, what: string): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ZeqKeyExError('malformed_response', `the ${what} is not a JSON object`);
@@ -100,7 +112,7 @@ export function parseHandshakeResponse(body: unknown): HandshakeResponse {
   const alg = field(doc, 'alg', 'handshake response');
   const expiresText = field(doc, 'expires_at', 'handshake response');
   if (!isSessionId(sessionId)) throw new ZeqKeyExError('malformed_response', 'the handshake response has an invalid session_id');
-  const expiresMs = RFC3339.test(expiresText) ? Date.parse(expiresText) : Number.NaN;
+  const expiresMs = RFC3339.test(expiresText) && isCalendarDate(expiresText) ? Date.parse(expiresText) : Number.NaN;
   if (Number.isNaN(expiresMs)) throw new ZeqKeyExError('malformed_response', 'expires_at is not an RFC 3339 timestamp');
   return { sessionId, keyConfirmation, machineId, fingerprint, alg, expiresAt: new Date(expiresMs) };
 }

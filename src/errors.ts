@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   invalid_secret_key: 'A secret key or seed has the wrong length or fails the FIPS 203 §7.3 hash check.',
   // First contact, initiator side (§2)
   fingerprint_inconsistent: 'The key document’s `fingerprint` is not the SHA-256 of its own `public_key`.',
-  fingerprint_mismatch: 'The responder’s fingerprint matches none of the pins configured for it.',
+  fingerprint_mismatch: 'The peer’s fingerprint matches none of the pins (or the expected fingerprint) configured for it.',
   pin_required: 'No pin, trust-on-first-use store or explicit unauthenticated mode was configured.',
   tofu_key_changed: 'The responder’s fingerprint differs from the one remembered on first use.',
   confirmation_failed: 'The key confirmation did not open to the expected label under the record key.',

@@ -1,6 +1,10 @@
 /**
  * The responder: a standard fetch handler `(Request) => Promise<Response>` serving ZeqKeyEx first
  * contact (spec §2.1 key documents, §2.3 handshakes) with the error bodies and statuses of §7.
+ * With an `onRecord` callback it also serves the records endpoint of §3.1 (`records-route.ts`),
+ * over per-session ratchet state kept in this instance (`record-sessions.ts`). It always offers
+ * the ZeqSSL Mode-B admin endpoints of §4.1 and §4.2 (`modeb-route.ts`), which refuse every call
+ * unless the deployment configures an `admin` check.
  *
  * Each request is checked in the order that keeps a refused request from changing anything:
  * route and method, slug grammar, machine, content-type, body size (declared, then read), JSON
@@ -23,7 +27,7 @@ import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from '.
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode } from './encoding.js';
 import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, readBody } from './http.js';
-import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSlug } from './identifiers.js';
+import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
 import { kemDecapsulate } from './kem.js';
 import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
@@ -33,6 +37,11 @@ import { deriveSealKey, parseFieldKey } from './sealing.js';
 import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
 import { sealKeyConfirmation } from './confirmation.js';
 import { deriveRecordKey, firstContactTranscript } from './transcript.js';
+import { type RecordSessions, type ResponderSession, createRecordSessions, findRecordSession, responderSession } from './record-sessions.js';
+import { type RecordHandler, createRecordsRoute } from './records-route.js';
+import type { AdminOptions } from './admin.js';
+import { type ModeBEndpoints, type ModeBOptions, createModeBEndpoints } from './modeb-route.js';
+import type { SeedStore } from './seed-store.js';
 
 /** Resolves a slug to the machine id it serves, or `undefined` when it serves none. */
 export type MachineResolver = (slug: string) => string | undefined | Promise<string | undefined>;
@@ -78,6 +87,37 @@ export interface ResponderOptions {
    * @defaultValue `Date.now`
    */
   now?: () => number;
+  /**
+   * Serves the records endpoint (spec §3.1): called with the plaintext of each record, returns the
+   * reply plaintext, which the responder seals. Without it the route is not offered and answers
+   * `404 invalid_request`, like any path the responder does not serve (§3.1 is optional).
+   */
+  onRecord?: RecordHandler;
+  /**
+   * The application associated data of every record on the records endpoint, request and reply
+   * (spec §3 `app_aad`). It is not sent: initiators must use the same bytes.
+   * @defaultValue empty
+   */
+  recordAad?: Uint8Array;
+  /**
+   * How long a record epoch lasts before the responder's sender ratchets (spec §3); also the grace
+   * window for the previous epoch of the initiator's records.
+   * @defaultValue 777
+   */
+  rekeyIntervalMs?: number;
+  /**
+   * Who may call the Mode-B admin endpoints (§4): a hook answering `'admin'`, `'forbidden'` (403)
+   * or `'unauthenticated'` (401), e.g. `createBearerTokenAuthorizer(token)`.
+   * @defaultValue none: both endpoints answer `403 forbidden` to everyone
+   */
+  admin?: AdminOptions;
+  /** Mode-B peer fetches: plain-http hosts allowed, time limit, fetch. */
+  modeB?: ModeBOptions;
+  /**
+   * Where Mode-B seeds are stored, sealed.
+   * @defaultValue a memory store (seeds are lost on restart)
+   */
+  seedStore?: SeedStore;
 }
 
 /** The key document of spec §2.1. */
@@ -106,7 +146,16 @@ export interface Responder {
    *   `machine_unavailable` when its stored key cannot be opened, `store_error`.
    */
   keyDocument(slug: string): Promise<KeyDocumentBody>;
-  /** Wipes the cached keys and the seal key; later requests fail with `500 internal`. */
+  /**
+   * A live session made by this responder, to carry records on the app's own transport (spec §3).
+   * It shares its ratchet with the records endpoint. Its state is created on the first record.
+   * @param sessionId - the session id.
+   * @returns the session, or `undefined` when it is unknown, expired, or was not made by this
+   *   responder instance (its ratchet state would not be here; see `docs/records.md`).
+   * @throws {ZeqKeyExError} `store_error`.
+   */
+  recordSession(sessionId: string): Promise<ResponderSession | undefined>;
+  /** Wipes the cached keys, the seal key and every session's traffic keys; later requests fail. */
   close(): void;
 }
 
@@ -228,6 +277,17 @@ export function createResponder(options: ResponderOptions): Responder {
     throw new TypeError('sessionStore must have create, get and delete');
   }
 
+  if (options.onRecord !== undefined && typeof options.onRecord !== 'function') throw new TypeError('onRecord must be a function');
+  if (options.recordAad !== undefined && !(options.recordAad instanceof Uint8Array)) throw new TypeError('recordAad must be a Uint8Array');
+  const onRecord = options.onRecord;
+  const recordAad = Uint8Array.from(options.recordAad ?? []);
+  // §3: record state per session, created on its first record (record-sessions.ts).
+  const recordSessions: RecordSessions = createRecordSessions({
+    maxSessions,
+    now,
+    ratchet: { now, ...(options.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: options.rekeyIntervalMs }) },
+  });
+
   const sealKey = deriveSealKey(fieldKey);
   wipe(fieldKey);
   const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now });
@@ -299,6 +359,7 @@ export function createResponder(options: ResponderOptions): Responder {
         throw new HttpError('replayed_handshake');
       }
       if (created !== 'created') throw new ZeqKeyExError('store_error', 'the session store answered neither created nor replayed');
+      recordSessions.register(sessionId, expiresAt);
       return jsonResponse(200, {
         session_id: sessionId,
         key_confirmation: keyConfirmation,
@@ -312,10 +373,25 @@ export function createResponder(options: ResponderOptions): Responder {
     }
   }
 
+  // §4: the Mode-B admin endpoints (modeb-route.ts). Their options are checked here; a refusal
+  // must not leave the seal key behind.
+  let modeB: ModeBEndpoints;
+  try {
+    modeB = createModeBEndpoints({ admin: options.admin, modeB: options.modeB, seedStore: options.seedStore, keys, sealKey, logger, now, machineFor });
+  } catch (error) {
+    keys.close();
+    wipe(sealKey);
+    throw error;
+  }
+
   // §3.1 (records) and §4 (Mode-B admin routes) are further entries of this table.
   const routes: Route<RequestContext>[] = [
     { pattern: ROUTES.pubkey(':slug'), methods: { GET: servePubkey } },
     { pattern: ROUTES.handshake(':slug'), methods: { POST: serveHandshake } },
+    ...(onRecord === undefined
+      ? []
+      : [{ pattern: ROUTES.records(':slug', ':session_id'), methods: { POST: createRecordsRoute({ machineFor, sessionStore, sessions: recordSessions, onRecord, aad: recordAad, now, logger }) } }]),
+    ...modeB.routes,
   ];
   const router = createRouter(routes);
 
@@ -360,8 +436,15 @@ export function createResponder(options: ResponderOptions): Responder {
       }
       return documentOf(await keys.obtain(slug, machineId));
     },
+    async recordSession(sessionId: string): Promise<ResponderSession | undefined> {
+      if (!isSessionId(sessionId)) return undefined;
+      const found = await findRecordSession(sessionStore, recordSessions, sessionId, now());
+      return found.status === 'live' ? responderSession(found.session, found.channel, recordSessions, now) : undefined;
+    },
     close(): void {
       keys.close();
+      recordSessions.close();
+      modeB.close();
       wipe(sealKey);
     },
   };

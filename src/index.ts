@@ -6,7 +6,7 @@
  * @module
  */
 export { type CallOptions, type Client, type ClientOptions, createClient } from './client.js';
-export { type ClientSession, type TrustMode } from './session.js';
+export { type ClientSession, type RecordRequestOptions, type TrustMode } from './session.js';
 export { type StorageLike, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './trust.js';
 export { type KeyDocument, parseKeyDocument } from './document.js';
 export type { RequestOptions, TransportOptions } from './transport.js';
@@ -19,7 +19,29 @@ export { type Encapsulation, type KemKeyPair, assertPublicKey, kemDecapsulate, k
 export { type TranscriptInput, deriveRecordKey, firstContactTranscript } from './transcript.js';
 export { openKeyConfirmation, sealKeyConfirmation } from './confirmation.js';
 export { type Direction, type RecordHeader, deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from './records.js';
-export { type ModeBSeed, type ModeBTranscriptInput, deriveModeBSeed, modeBTranscript } from './modeb.js';
+export { type RatchetOptions, type RecordChannel, type Role, createRecordChannel } from './ratchet.js';
+export {
+  type ModeBInitiation,
+  type ModeBInitiatorInput,
+  type ModeBResponderInput,
+  type ModeBSeed,
+  type ModeBTranscriptInput,
+  deriveModeBSeed,
+  deriveModeBSeedAsInitiator,
+  deriveModeBSeedAsResponder,
+  modeBTranscript,
+} from './modeb.js';
+export {
+  DEFAULT_ADMIN_TIMEOUT_MS,
+  type ModeBAdminCallOptions,
+  type ModeBAdminClient,
+  type ModeBAdminClientOptions,
+  type ModeBInitiateRequest,
+  type ModeBInitiateResult,
+  type ModeBRespondRequest,
+  type ModeBRespondResult,
+  createModeBAdminClient,
+} from './admin-client.js';
 export {
   type SecretKeyContext,
   type SeedContext,

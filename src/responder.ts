@@ -1,8 +1,12 @@
 /**
- * `zeq-keyex/responder`: the server side of ZeqKeyEx first contact (spec keyex-v1 §2, §5, §7) as a
- * standard fetch handler, with its store interfaces and in-memory stores.
+ * `zeq-keyex/responder`: the server side of ZeqKeyEx first contact (spec keyex-v1 §2, §5, §7) and,
+ * optionally, of its records endpoint (§3.1), as a standard fetch handler, with its store
+ * interfaces and in-memory stores.
  *
- * A persistent key store for Node ships in `zeq-keyex/node`.
+ * The ZeqSSL Mode-B admin endpoints (§4.1, §4.2) are part of it, behind the deployment's admin
+ * check (`admin` option; none configured means every call is refused).
+ *
+ * Persistent key and seed stores for Node ship in `zeq-keyex/node`.
  * @module
  */
 export {
@@ -13,6 +17,8 @@ export {
   type ResponderOptions,
   createResponder,
 } from './handler.js';
+export { type RecordContext, type RecordHandler } from './records-route.js';
+export { type ResponderSession } from './record-sessions.js';
 export {
   DEFAULT_MAX_SESSIONS,
   type KeyStore,
@@ -26,6 +32,17 @@ export {
   createMemorySessionStore,
   isStoredKey,
 } from './stores.js';
+export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './admin.js';
+export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './modeb-route.js';
+export {
+  type ModeBRole,
+  type SeedStore,
+  type StoredSeed,
+  copyStoredSeed,
+  createMemorySeedStore,
+  isStoredSeed,
+  unsealStoredSeed,
+} from './seed-store.js';
 export { type LogFields, type Logger } from './logger.js';
 export { WIRE_ERRORS, type WireErrorCode } from './http.js';
 export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './errors.js';

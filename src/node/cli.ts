@@ -19,6 +19,7 @@ import { createMemoryKeyStore } from '../stores.js';
 import { createFileKeyStore } from './file-key-store.js';
 import { createFileTrustStore } from './file-trust-store.js';
 import { serve } from './server.js';
+import { SERVE_MODE_B_HELP, SERVE_MODE_B_OPTIONS, runSslCommand, serveModeBOptions } from './cli-ssl.js';
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {
@@ -40,6 +41,7 @@ Usage:
   zeq-keyex field-key                    print a fresh random field key
   zeq-keyex fingerprint ORIGIN SLUG      fetch a key document and print the fingerprint to pin
   zeq-keyex handshake ORIGIN SLUG ...    perform a handshake
+  zeq-keyex ssl initiate|respond ...     ZeqSSL Mode-B seeding between two machines (admin)
 
 Run 'zeq-keyex COMMAND --help' for a command's options.
 Exit status: 0 success, 1 the operation failed, 2 usage error.`,
@@ -47,7 +49,8 @@ Exit status: 0 success, 1 the operation failed, 2 usage error.`,
 
 Starts a responder on 127.0.0.1 (random port, in-memory keys, a throwaway field key), fetches its
 fingerprint, pins it, performs a handshake over real HTTP and prints each step.`,
-  serve: `Usage: zeq-keyex serve [--host 127.0.0.1] [--port 8787] [--store DIR] [--machine SLUG=MACHINE_ID]...
+  serve: `Usage: zeq-keyex serve [--host 127.0.0.1] [--port 8787] [--store DIR] [--machine SLUG=MACHINE_ID]... [--echo]
+                       [--admin-token-file FILE] [--allow-http-peer HOST]...
 
 Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --host HOST                 interface to bind (default 127.0.0.1)
@@ -56,6 +59,9 @@ Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
                               (default: in memory, lost on exit)
   --machine SLUG=MACHINE_ID   serve this machine (repeatable). Without any, every valid slug is
                               served with machine_id equal to the slug (at most 64 of them).
+${SERVE_MODE_B_HELP}
+  --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
+                              every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
 Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTERM.`,
   'field-key': `Usage: zeq-keyex field-key
@@ -67,12 +73,14 @@ it seals every machine key at rest.`,
 Fetches and validates the key document of SLUG at ORIGIN and prints its fingerprint, to pin.
 Compare it with the responder's operator through another channel before you pin it.
   --json    print the whole validated document as one JSON line`,
-  handshake: `Usage: zeq-keyex handshake ORIGIN SLUG (--pin FP | --tofu FILE | --insecure-unpinned) [--json]
+  handshake: `Usage: zeq-keyex handshake ORIGIN SLUG (--pin FP | --tofu FILE | --insecure-unpinned) [--send TEXT] [--json]
 
 Performs a first-contact handshake with SLUG at ORIGIN.
   --pin FP               the fingerprint to require (repeatable, for key rotation)
   --tofu FILE            trust on first use: remember the first fingerprint in FILE, refuse a changed one
   --insecure-unpinned    accept any key (unauthenticated: stops a passive recorder only)
+  --send TEXT            after the handshake, send TEXT as one encrypted record to the records
+                         endpoint and print the opened reply (as UTF-8; "reply" in --json)
   --json                 print one JSON line: {"ok":true,"session_id",...} or {"ok":false,"code","message"}`,
 };
 
@@ -104,6 +112,7 @@ function parseMachines(values: string[]): Record<string, string> | undefined {
     const slug = value.slice(0, at);
     const machineId = value.slice(at + 1);
     if (at < 0 || !isSlug(slug) || !isMachineId(machineId)) throw new UsageError(`--machine expects SLUG=MACHINE_ID, got "${value}"`);
+    if (Object.hasOwn(machines, slug)) throw new UsageError(`--machine names "${slug}" twice`);
     machines[slug] = machineId;
   }
   return machines;
@@ -128,8 +137,9 @@ function originArg(value: string | undefined): string {
   try {
     const url = new URL(value);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+    if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') throw new Error('parts');
   } catch {
-    throw new UsageError(`ORIGIN must be an http(s) URL, got "${value}"`);
+    throw new UsageError(`ORIGIN must be an http(s) URL without query, fragment or credentials, got "${value}"`);
   }
   return value;
 }
@@ -145,6 +155,8 @@ async function cmdServe(args: string[], io: CliIo): Promise<number> {
     port: { type: 'string', default: '8787' },
     store: { type: 'string' },
     machine: { type: 'string', multiple: true, default: [] },
+    ...SERVE_MODE_B_OPTIONS,
+    echo: { type: 'boolean', default: false },
   });
   if (values['help'] === true) return help(io, 'serve');
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -153,17 +165,28 @@ async function cmdServe(args: string[], io: CliIo): Promise<number> {
   const fieldKey = fieldKeyFrom(io);
   const machines = parseMachines(values['machine'] as string[]);
   const storeDir = values['store'] as string | undefined;
+  if (storeDir === '') throw new UsageError('--store needs a directory');
   if (storeDir === undefined) io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
   const responder = createResponder({
     fieldKey,
     machines: machines ?? openMachines(io),
     keyStore: storeDir === undefined ? createMemoryKeyStore() : createFileKeyStore(storeDir),
+    ...(await serveModeBOptions(values, storeDir, io, (message) => new UsageError(message))),
+    ...(values['echo'] === true ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext } : {}),
     logger: {
       warn: (message: string, fields?: Record<string, unknown>) => io.stderr(`warn: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`),
       error: (message: string, fields?: Record<string, unknown>) => io.stderr(`error: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`),
     },
   });
-  const server = await serve(responder.fetch, { host: values['host'] as string, port });
+  let server: Awaited<ReturnType<typeof serve>>;
+  try {
+    server = await serve(responder.fetch, { host: values['host'] as string, port });
+  } catch (error) {
+    responder.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    io.stderr(`error: cannot listen on ${String(values['host'])}:${port}${code === undefined ? '' : ` (${code})`}`);
+    return 1;
+  }
   io.stdout(`listening on ${server.url}`);
   const signal = await io.stopSignal();
   io.stderr(`${signal} received, stopping`);
@@ -184,9 +207,9 @@ function failure(io: CliIo, json: boolean, error: unknown): number {
   const code = isZeqKeyExError(error) ? error.code : 'network_error';
   const message = isZeqKeyExError(error) ? error.message : ERROR_CODES.network_error;
   if (json) {
-    const extra: Record<string, string> = {};
+    const extra: Record<string, string | number> = {};
     if (isZeqKeyExError(error)) {
-      if (error.status !== undefined) extra['status'] = String(error.status);
+      if (error.status !== undefined) extra['status'] = error.status;
       if (error.responseCode !== undefined) extra['response_code'] = error.responseCode;
       if (error.expectedFingerprint !== undefined) extra['expected_fingerprint'] = error.expectedFingerprint;
       if (error.actualFingerprint !== undefined) extra['actual_fingerprint'] = error.actualFingerprint;
@@ -225,9 +248,11 @@ async function cmdHandshake(args: string[], io: CliIo): Promise<number> {
     pin: { type: 'string', multiple: true, default: [] },
     tofu: { type: 'string' },
     'insecure-unpinned': { type: 'boolean', default: false },
+    send: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
   if (values['help'] === true) return help(io, 'handshake');
+  const send = values['send'] as string | undefined;
   if (positionals.length > 2) throw new UsageError(`unexpected argument "${positionals[2]}"`);
   const origin = originArg(positionals[0]);
   const slug = slugArg(positionals[1]);
@@ -237,6 +262,8 @@ async function cmdHandshake(args: string[], io: CliIo): Promise<number> {
   const insecure = values['insecure-unpinned'] === true;
   const chosen = [pins.length > 0, tofu !== undefined, insecure].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('choose exactly one of --pin FP, --tofu FILE or --insecure-unpinned');
+  if (tofu === '') throw new UsageError('--tofu needs a file');
+  const tofuStore = tofu === undefined ? undefined : createFileTrustStore(tofu);
   let parsedPins: string[];
   try {
     parsedPins = pins.map((p) => parsePin(p));
@@ -247,12 +274,14 @@ async function cmdHandshake(args: string[], io: CliIo): Promise<number> {
     const client = createClient({
       origin,
       ...(parsedPins.length > 0 ? { pins: { [slug]: parsedPins } } : {}),
-      ...(tofu === undefined ? {} : { tofu: createFileTrustStore(tofu) }),
+      ...(tofuStore === undefined ? {} : { tofu: tofuStore }),
       ...(insecure ? { insecureUnpinned: true } : {}),
       retry: 0,
     });
     const session = await client.handshake(slug);
     try {
+      // §3.1: one record over the session, its reply opened and shown as UTF-8.
+      const reply = send === undefined ? undefined : new TextDecoder().decode(await session.request(new TextEncoder().encode(send)));
       if (json) {
         io.stdout(
           JSON.stringify({
@@ -262,12 +291,14 @@ async function cmdHandshake(args: string[], io: CliIo): Promise<number> {
             fingerprint: session.fingerprint,
             alg: session.alg,
             authenticated: session.authenticated,
+            ...(reply === undefined ? {} : { reply }),
           }),
         );
       } else {
         io.stdout(`handshake ok: session ${session.sessionId} with ${session.machineId}`);
         io.stdout(`fingerprint ${session.fingerprint} (${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`);
         io.stdout(`expires ${session.expiresAt.toISOString()}`);
+        if (reply !== undefined) io.stdout(`reply: ${reply}`);
       }
     } finally {
       session.wipe();
@@ -337,6 +368,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await cmdFingerprint(rest, io);
       case 'handshake':
         return await cmdHandshake(rest, io);
+      case 'ssl':
+        return await runSslCommand(rest, io);
       case undefined:
       case '--help':
       case '-h':

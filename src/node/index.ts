@@ -5,5 +5,6 @@
  * @module
  */
 export { createFileKeyStore } from './file-key-store.js';
+export { createFileSeedStore } from './file-seed-store.js';
 export { createFileTrustStore } from './file-trust-store.js';
 export { type FetchHandler, type RunningServer, type ServeOptions, serve } from './server.js';

@@ -60,12 +60,33 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
     return;
   }
   const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (!res.write(value)) await new Promise<void>((resolve) => res.once('drain', resolve));
+  // A client that goes away must not leave the body stream (or this loop) waiting forever.
+  let gone = false;
+  const onClose = (): void => {
+    gone = true;
+    void reader.cancel().catch(() => undefined);
+  };
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || gone) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const settle = (): void => {
+            res.off('drain', settle);
+            res.off('close', settle);
+            resolve();
+          };
+          res.once('drain', settle);
+          res.once('close', settle);
+        });
+      }
+    }
+  } finally {
+    res.off('close', onClose);
   }
-  res.end();
+  if (!gone) res.end();
 }
 
 /**

@@ -141,6 +141,8 @@ const MALFORMED_RESPONSES: [string, (response: Doc) => Response][] = [
   ['an "expires_at" without a zone', (response) => json({ ...response, expires_at: '2031-05-06T07:09:39' })],
   ['an "expires_at" with a space for "T"', (response) => json({ ...response, expires_at: '2031-05-06 07:09:39Z' })],
   ['an "expires_at" with month 13', (response) => json({ ...response, expires_at: '2031-13-06T07:09:39Z' })],
+  ['an "expires_at" on 30 February', (response) => json({ ...response, expires_at: '2031-02-30T07:09:39Z' })],
+  ['an "expires_at" at hour 24', (response) => json({ ...response, expires_at: '2031-02-28T24:00:00Z' })],
   ['an "expires_at" as Unix seconds in a string', (response) => json({ ...response, expires_at: '1936336179' })],
 ];
 
