@@ -1,0 +1,256 @@
+/**
+ * The runtime smoke program: what `npm run test:runtimes` checks inside every runtime (Node, Deno,
+ * Bun, workerd), through the public exports of the packed package only.
+ *
+ * The entries (`entry-import.mjs`, `entry-require.cjs`, `worker.mjs`) load `zeq-keyex` and
+ * `zeq-keyex/responder` in their own way and hand the two module namespaces to {@link runSmoke}, so
+ * the same checks run whatever the loader. Nothing here imports a runtime-specific module: the
+ * file runs unchanged in a browser-like worker.
+ *
+ * Checks:
+ * - a pinned handshake, client ↔ responder through fetch injection, and the session's fields;
+ * - a wrong pin refused with `fingerprint_mismatch`, a wiped session refusing with `session_closed`;
+ * - record round trips over the session (`session.request`, the responder's `onRecord`);
+ * - a fresh ML-KEM-768 round trip;
+ * - protocol vectors (keyex case 0, records case 0) through the exported key schedule.
+ */
+
+/** The line prefix an entry prints its JSON result after; the runner looks for it. */
+export const RESULT_PREFIX = 'ZEQ_SMOKE_RESULT ';
+
+const SLUG = 'edge-01';
+const MACHINE_ID = 'm-runtime-smoke';
+/** The slug and machine id the smoke responders serve. */
+export const SMOKE_MACHINE = Object.freeze({ slug: SLUG, machineId: MACHINE_ID });
+const ORIGIN = 'https://responder.invalid';
+
+/**
+ * Names the runtime this code runs in, as the runtime itself reports it.
+ * @returns e.g. `node 22.23.3`, `deno 2.9.6`, `bun 1.4.5`, `workerd (Cloudflare-Workers)`.
+ */
+export function describeRuntime() {
+  const g = /** @type {Record<string, any>} */ (globalThis);
+  if (g.Deno?.version?.deno) return `deno ${g.Deno.version.deno}`;
+  if (g.Bun?.version) return `bun ${g.Bun.version}`;
+  if (g.navigator?.userAgent === 'Cloudflare-Workers') return 'workerd (Cloudflare-Workers)';
+  if (g.process?.versions?.node) return `node ${g.process.versions.node}`;
+  return `unknown (${String(g.navigator?.userAgent)})`;
+}
+
+function bytesEqual(a, b) {
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** Runs `fn`, which must throw the SDK's error with `code`. */
+async function expectCode(lib, code, fn) {
+  try {
+    await fn();
+  } catch (error) {
+    if (lib.isZeqKeyExError(error, code)) return;
+    throw new Error(`expected ${code}, got ${describeError(error)}`);
+  }
+  throw new Error(`expected ${code}, nothing was thrown`);
+}
+
+function describeError(error) {
+  if (error === null || typeof error !== 'object') return String(error);
+  const code = typeof error.code === 'string' ? ` [${error.code}]` : '';
+  return `${error.name ?? 'Error'}${code}: ${error.message ?? ''}`;
+}
+
+/**
+ * Creates a responder and a client pinned to its key, wired by fetch injection.
+ * @returns the responder, the client, the pin and what the responder's `onRecord` saw.
+ */
+export async function createPair(lib, responderLib) {
+  const seen = [];
+  const responder = responderLib.createResponder({
+    fieldKey: lib.hexEncode(crypto.getRandomValues(new Uint8Array(32))),
+    machines: { [SLUG]: MACHINE_ID },
+    // The records endpoint (spec §3.1).
+    onRecord: (plaintext, context) => {
+      seen.push({ plaintext: plaintext.slice(), context });
+      return replyTo(plaintext);
+    },
+  });
+  const pin = (await responder.keyDocument(SLUG)).fingerprint;
+  const client = lib.createClient({ origin: ORIGIN, pins: { [SLUG]: pin }, fetch: (request) => responder.fetch(request), retry: 0 });
+  return { responder, client, pin, seen };
+}
+
+/** The reply the smoke responder gives to a record: the plaintext, reversed, after `echo:`. */
+export function replyTo(plaintext) {
+  const prefix = new TextEncoder().encode('echo:');
+  const reply = new Uint8Array(prefix.length + plaintext.length);
+  reply.set(prefix);
+  reply.set(plaintext.slice().reverse(), prefix.length);
+  return reply;
+}
+
+/**
+ * Checks a confirmed session's fields.
+ * @throws {Error} naming the first field that is wrong.
+ */
+export function checkSession(lib, session, pin, now = Date.now()) {
+  assert(session.authenticated === true, `authenticated is ${String(session.authenticated)}`);
+  assert(session.trust === 'pinned', `trust is ${String(session.trust)}`);
+  assert(session.slug === SLUG, `slug is ${String(session.slug)}`);
+  assert(session.machineId === MACHINE_ID, `machineId is ${String(session.machineId)}`);
+  assert(session.fingerprint === pin, 'fingerprint is not the pinned one');
+  assert(session.alg === lib.ALG && session.alg === 'ML-KEM-768', `alg is ${String(session.alg)}`);
+  assert(lib.isSessionId(session.sessionId), 'sessionId is malformed');
+  assert(session.expiresAt instanceof Date && session.expiresAt.getTime() > now, 'expiresAt is not a future Date');
+  const key = session.recordKey;
+  assert(key instanceof Uint8Array && key.length === 32 && key.some((b) => b !== 0), 'recordKey is not 32 non-zero bytes');
+}
+
+/**
+ * Record round trips over a session (spec §3): `session.request(bytes)` seals, posts to the
+ * records endpoint and opens the reply. Two in sequence, then two at once.
+ * @param seen - what the responder's `onRecord` saw, when it runs in this realm (else undefined).
+ * @returns a short summary.
+ */
+export async function recordRoundTrips(session, seen) {
+  assert(typeof session.request === 'function', 'the session has no request()');
+  const encoder = new TextEncoder();
+  const messages = ['first', 'second', 'concurrent a', 'concurrent b'].map((m) => encoder.encode(`${m} from ${describeRuntime()}`));
+  const replies = [await session.request(messages[0]), await session.request(messages[1])];
+  replies.push(...(await Promise.all([session.request(messages[2]), session.request(messages[3])])));
+  messages.forEach((m, i) => assert(bytesEqual(replies[i], replyTo(m)), `reply ${i} is not the one the responder sent`));
+  if (seen !== undefined) {
+    assert(seen.length === messages.length, `the responder saw ${seen.length} records, not ${messages.length}`);
+    for (const m of messages) assert(seen.some((s) => bytesEqual(s.plaintext, m)), 'the responder did not see a plaintext sent');
+    for (const { context } of seen) {
+      assert(context.sessionId === session.sessionId && context.slug === SLUG && context.machineId === MACHINE_ID, 'onRecord got another context');
+    }
+  }
+  return `${messages.length} records`;
+}
+
+/**
+ * Runs every check.
+ * @param input.lib - the `zeq-keyex` namespace.
+ * @param input.responderLib - the `zeq-keyex/responder` namespace.
+ * @param input.vectors - `{ keyex, records, invalidConfirmations }` from the protocol vectors.
+ * @param input.extra - more named checks for this entry (e.g. module identity under require()).
+ * @returns `{ runtime, checks: [{ name, ok, detail? }] }`.
+ */
+export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
+  const checks = [];
+  async function check(name, fn) {
+    try {
+      const detail = await fn();
+      checks.push(detail === undefined ? { name, ok: true } : { name, ok: true, detail: String(detail) });
+    } catch (error) {
+      checks.push({ name, ok: false, detail: describeError(error) });
+    }
+  }
+
+  await check('exports', () => {
+    for (const name of ['createClient', 'computeFingerprint', 'kemKeygen', 'firstContactTranscript', 'deriveRecordKey', 'openKeyConfirmation', 'isZeqKeyExError']) {
+      assert(typeof lib[name] === 'function', `zeq-keyex has no ${name}`);
+    }
+    for (const name of ['createResponder', 'createMemoryKeyStore', 'createMemorySessionStore']) {
+      assert(typeof responderLib[name] === 'function', `zeq-keyex/responder has no ${name}`);
+    }
+    assert(lib.ZeqKeyExError === responderLib.ZeqKeyExError, 'the two entries carry different ZeqKeyExError classes');
+  });
+
+  for (const [name, fn] of Object.entries(extra)) await check(name, fn);
+
+  let session;
+  let seen = [];
+  await check('handshake (pinned, fetch injection)', async () => {
+    const pair = await createPair(lib, responderLib);
+    seen = pair.seen;
+    session = await pair.client.handshake(SLUG);
+    checkSession(lib, session, pair.pin);
+  });
+
+  await check('wrong pin refused (fingerprint_mismatch)', async () => {
+    const { responder } = await createPair(lib, responderLib);
+    const real = (await responder.keyDocument(SLUG)).fingerprint;
+    const wrong = (real[0] === '0' ? '1' : '0') + real.slice(1);
+    const client = lib.createClient({ origin: ORIGIN, pins: { [SLUG]: wrong }, fetch: (r) => responder.fetch(r), retry: 0 });
+    await expectCode(lib, 'fingerprint_mismatch', () => client.handshake(SLUG));
+  });
+
+  if (session !== undefined) {
+    await check('record round trips (session.request)', () => recordRoundTrips(session, seen));
+    await check('session wipe (session_closed)', async () => {
+      session.wipe();
+      await expectCode(lib, 'session_closed', () => session.recordKey);
+    });
+  }
+
+  await check('ML-KEM-768 round trip (fresh key)', () => {
+    const seed = crypto.getRandomValues(new Uint8Array(64));
+    const { publicKey, secretKey } = lib.kemKeygen(seed);
+    const { cipherText, sharedSecret } = lib.kemEncapsulate(publicKey);
+    assert(bytesEqual(lib.kemDecapsulate(secretKey, cipherText), sharedSecret), 'decapsulation gave another secret');
+    assert(bytesEqual(lib.kemDecapsulateSeed(seed, cipherText), sharedSecret), 'decapsulation from the seed gave another secret');
+  });
+
+  await check('vector keyex[0]', () => keyexVector(lib, vectors.keyex, vectors.invalidConfirmations));
+  await check('vector records[0]', () => recordsVector(lib, vectors.records));
+
+  return { runtime: describeRuntime(), checks };
+}
+
+function keyexVector(lib, v, invalidConfirmations) {
+  const hex = (text) => lib.hexDecode(text);
+  const seed = hex(v.keygen_seed);
+  const publicKey = lib.kemKeygen(seed).publicKey;
+  assert(lib.base64Encode(publicKey) === v.public_key_b64, 'kemKeygen(seed) gave another public key');
+  assert(lib.computeFingerprint(publicKey) === v.fingerprint, 'computeFingerprint gave another fingerprint');
+  const cipherText = lib.base64Decode(v.cipher_text_b64);
+  assert(lib.hexEncode(lib.kemDecapsulateSeed(seed, cipherText)) === v.shared_secret, 'kemDecapsulateSeed gave another shared secret');
+  const transcript = lib.firstContactTranscript({ alg: v.alg, slug: v.slug, machineId: v.machine_id, publicKey, cipherText });
+  assert(lib.hexEncode(transcript) === v.transcript, 'firstContactTranscript gave another transcript');
+  const recordKey = lib.deriveRecordKey(hex(v.shared_secret), transcript);
+  assert(lib.hexEncode(recordKey) === v.record_key, 'deriveRecordKey gave another record key');
+  lib.openKeyConfirmation(recordKey, transcript, v.session_id, v.key_confirmation_b64);
+  let refused = 0;
+  for (const bad of invalidConfirmations) {
+    try {
+      lib.openKeyConfirmation(recordKey, transcript, bad.session_id ?? v.session_id, bad.key_confirmation_b64);
+    } catch (error) {
+      if (!lib.isZeqKeyExError(error, 'confirmation_failed')) throw error;
+      refused++;
+      continue;
+    }
+    throw new Error(`a confirmation that must fail opened (${bad.why})`);
+  }
+  return `${refused} tampered confirmations refused`;
+}
+
+function recordsVector(lib, v) {
+  const hex = (text) => lib.hexDecode(text);
+  const recordKey = hex(v.record_key);
+  const i2r = [lib.deriveTrafficKey(recordKey, 'i2r')];
+  while (i2r.length < v.k_i2r.length) i2r.push(lib.rekey(i2r[i2r.length - 1]));
+  assert(i2r.every((k, i) => lib.hexEncode(k) === v.k_i2r[i]), 'deriveTrafficKey/rekey gave other i2r keys');
+  const r2i = [lib.deriveTrafficKey(recordKey, 'r2i')];
+  assert(lib.hexEncode(r2i[0]) === v.k_r2i_0, 'deriveTrafficKey gave another r2i key');
+  for (const r of v.records) {
+    const keys = r.direction === 'i2r' ? i2r : r2i;
+    while (keys.length <= r.epoch) keys.push(lib.rekey(keys[keys.length - 1]));
+    const key = keys[r.epoch];
+    const sealed = lib.sealRecord(key, v.session_id, r.epoch, r.seq, hex(r.plaintext), hex(r.app_aad));
+    assert(lib.hexEncode(sealed) === r.record, `sealRecord gave another record (${r.direction} ${r.epoch}/${r.seq})`);
+    const opened = lib.openRecord(key, v.session_id, hex(r.record), hex(r.app_aad));
+    assert(lib.hexEncode(opened) === r.plaintext, `openRecord gave another plaintext (${r.direction} ${r.epoch}/${r.seq})`);
+  }
+  return `${v.records.length} records`;
+}
+
+/** Prints a result line the runner parses. */
+export function printResult(result) {
+  console.log(RESULT_PREFIX + JSON.stringify(result));
+}

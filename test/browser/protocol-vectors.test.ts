@@ -1,0 +1,188 @@
+/**
+ * Every case of the protocol vectors, in the page: keyex, records, mode_b, sealing and every
+ * `invalid` case through the protocol core, exactly as test/protocol-vectors.test.ts does in Node.
+ * The vectors come bundled (no file system), so the same bytes are checked in Chromium.
+ */
+import { describe, expect, test } from 'vitest';
+import { ALG } from '../../src/constants.js';
+import { base64Decode, base64Encode } from '../../src/encoding.js';
+import { openKeyConfirmation, sealKeyConfirmationWithNonce } from '../../src/confirmation.js';
+import { computeFingerprint } from '../../src/fingerprint.js';
+import { kemDecapsulateSeed, kemEncapsulateDerandomized, kemKeygen } from '../../src/kem.js';
+import { deriveModeBSeed, modeBTranscript } from '../../src/modeb.js';
+import { deriveTrafficKey, openRecord, rekey, sealRecord } from '../../src/records.js';
+import { deriveSealKey, parseFieldKey, sealWithNonce, secretKeyAad, seedAad, unsealSecretKey, unsealSeed } from '../../src/sealing.js';
+import { deriveRecordKey, firstContactTranscript } from '../../src/transcript.js';
+import { expectCode } from '../helpers/errors.js';
+import { type KeyexCase, type RecordsCase, expectCount, hex, protocolVectors as vectors, toHex } from './vectors.js';
+
+const keyex = expectCount('keyex', vectors.keyex, 3);
+const records = expectCount('records', vectors.records, 1);
+const modeB = expectCount('mode_b', vectors.mode_b, 2);
+const sealing = expectCount('sealing', vectors.sealing, 2);
+const badConfirmations = expectCount('invalid.key_confirmation', vectors.invalid.key_confirmation, 10);
+const badRecords = expectCount('invalid.records', vectors.invalid.records, 7);
+const base64Cases = expectCount('invalid.base64', vectors.invalid.base64, 12);
+
+test('runs in Chromium, not in Node', () => {
+  expect(navigator.userAgent).toMatch(/Chrome\/\d+/);
+  expect(typeof document.createElement).toBe('function');
+  expect('Buffer' in globalThis).toBe(false);
+  expect(globalThis.crypto.subtle).toBeDefined();
+});
+
+describe('keyex (spec §2)', () => {
+  test.each(keyex.map((c, i) => [i, c] as const))('case %i: keygen, encaps, schedule, confirmation', (_, c) => {
+    expect(c.alg).toBe(ALG);
+    const seed = hex(c.keygen_seed);
+    const { publicKey } = kemKeygen(seed);
+    expect(base64Encode(publicKey)).toBe(c.public_key_b64);
+    expect(computeFingerprint(publicKey)).toBe(c.fingerprint);
+
+    const { cipherText, sharedSecret } = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
+    expect(base64Encode(cipherText)).toBe(c.cipher_text_b64);
+    expect(toHex(sharedSecret)).toBe(c.shared_secret);
+    expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(c.shared_secret);
+
+    const transcript = firstContactTranscript({ alg: ALG, slug: c.slug, machineId: c.machine_id, publicKey, cipherText });
+    expect(toHex(transcript)).toBe(c.transcript);
+    const recordKey = deriveRecordKey(sharedSecret, transcript);
+    expect(toHex(recordKey)).toBe(c.record_key);
+
+    expect(sealKeyConfirmationWithNonce(recordKey, transcript, c.session_id, hex(c.confirm_nonce))).toBe(c.key_confirmation_b64);
+    expect(() => openKeyConfirmation(recordKey, transcript, c.session_id, c.key_confirmation_b64)).not.toThrow();
+  });
+});
+
+describe('invalid key confirmations are rejected with confirmation_failed', () => {
+  // As in the Node suite: the vector labelled "not canonical base64 (missing padding)" carries the
+  // very string of case 0's valid confirmation (57 bytes need no padding), so it must be accepted.
+  const erratum = 'not canonical base64 (missing padding)';
+  test.each(badConfirmations.map((c, i) => [i, c.why, c] as const))('invalid %i: %s', (_, why, c) => {
+    const k = keyex[c.case] as KeyexCase;
+    const transcript = hex(k.transcript);
+    const recordKey = hex(k.record_key);
+    const sessionId = c.session_id ?? k.session_id;
+    if (why === erratum) {
+      expect(c.key_confirmation_b64).toBe(k.key_confirmation_b64);
+      expect(sessionId).toBe(k.session_id);
+      expect(() => openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64)).not.toThrow();
+      return;
+    }
+    expectCode(() => openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64), 'confirmation_failed');
+  });
+});
+
+describe('records (spec §3)', () => {
+  const r = records[0] as RecordsCase;
+  const recordKey = hex(r.record_key);
+
+  test('traffic keys and rekey chain', () => {
+    const k0 = deriveTrafficKey(recordKey, 'i2r');
+    expect(toHex(k0)).toBe(r.k_i2r[0]);
+    const k1 = rekey(k0);
+    expect(toHex(k1)).toBe(r.k_i2r[1]);
+    expect(toHex(rekey(k1))).toBe(r.k_i2r[2]);
+    expect(toHex(deriveTrafficKey(recordKey, 'r2i'))).toBe(r.k_r2i_0);
+  });
+
+  const keyFor = (direction: 'i2r' | 'r2i', epoch: number): Uint8Array => {
+    let k = deriveTrafficKey(recordKey, direction);
+    for (let e = 0; e < epoch; e++) k = rekey(k);
+    return k;
+  };
+
+  test.each(expectCount('records[0].records', r.records, 4).map((x, i) => [i, x] as const))('record %i seals and opens', (_, x) => {
+    const key = keyFor(x.direction, x.epoch);
+    const sealed = sealRecord(key, r.session_id, x.epoch, x.seq, hex(x.plaintext), hex(x.app_aad));
+    expect(toHex(sealed)).toBe(x.record);
+    expect(toHex(openRecord(key, r.session_id, hex(x.record), hex(x.app_aad)))).toBe(x.plaintext);
+  });
+
+  const expected: Record<string, string> = {
+    'version byte 0x02': 'record_unsupported_version',
+    'epoch field changed': 'record_auth_failed',
+    'seq field changed': 'record_auth_failed',
+    'tag bit flipped': 'record_auth_failed',
+    'shorter than header and tag': 'record_malformed',
+    'sealed for another session_id': 'record_auth_failed',
+    "sealed with the other direction's key": 'record_auth_failed',
+  };
+  test.each(badRecords.map((x, i) => [i, x.why, x] as const))('invalid record %i: %s', (_, why, x) => {
+    const bytes = hex(x.record);
+    // Open with the key of the epoch the header claims, as a receiver would.
+    const epoch = bytes.length >= 5 ? new DataView(bytes.buffer).getUint32(1) : 0;
+    const code = expected[why];
+    expect(code).toBeDefined();
+    expectCode(() => openRecord(keyFor(x.direction, Math.min(epoch, 2)), r.session_id, bytes), code as never);
+  });
+});
+
+describe('mode_b (spec §4)', () => {
+  test.each(modeB.map((c, i) => [i, c] as const))('case %i: both sides derive seed and commitment', (_, c) => {
+    const seed = hex(c.responder_keygen_seed);
+    const { publicKey } = kemKeygen(seed);
+    expect(base64Encode(publicKey)).toBe(c.responder_public_key_b64);
+    expect(computeFingerprint(publicKey)).toBe(c.responder_fingerprint);
+    const enc = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
+    expect(base64Encode(enc.cipherText)).toBe(c.cipher_text_b64);
+    expect(toHex(enc.sharedSecret)).toBe(c.shared_secret);
+    const transcript = modeBTranscript({
+      alg: ALG,
+      initiatorMachineId: c.initiator_machine_id,
+      responderMachineId: c.responder_machine_id,
+      responderPublicKey: publicKey,
+      cipherText: enc.cipherText,
+    });
+    expect(toHex(transcript)).toBe(c.transcript);
+    const initiator = deriveModeBSeed(enc.sharedSecret, transcript);
+    const responder = deriveModeBSeed(kemDecapsulateSeed(seed, enc.cipherText), transcript);
+    expect(toHex(initiator.seed)).toBe(c.seed);
+    expect(initiator.seedCommitment).toBe(c.seed_commitment);
+    expect(toHex(responder.seed)).toBe(c.seed);
+    expect(responder.seedCommitment).toBe(c.seed_commitment);
+  });
+});
+
+describe('sealing (spec §5)', () => {
+  const otherKey = deriveSealKey(parseFieldKey('00'.repeat(32)));
+
+  test.each(sealing.map((c, i) => [i, c.what, c] as const))('case %i: %s', (_, what, c) => {
+    const sealKey = deriveSealKey(parseFieldKey(c.field_key));
+    if (c.seal_key !== undefined) expect(toHex(sealKey)).toBe(c.seal_key);
+    if (what === 'secret key') {
+      const context = {
+        alg: ALG,
+        slug: c.slug as string,
+        machineId: c.machine_id as string,
+        publicKey: base64Decode(c.public_key_b64, 1184),
+      };
+      expect(toHex(secretKeyAad(context))).toBe(c.aad);
+      expect(sealWithNonce(sealKey, hex(c.plaintext), secretKeyAad(context), hex(c.nonce))).toBe(c.sealed_b64);
+      expect(toHex(unsealSecretKey(sealKey, context, c.sealed_b64))).toBe(c.plaintext);
+      expectCode(() => unsealSecretKey(sealKey, { ...context, slug: 'other' }, c.sealed_b64), 'unseal_failed');
+      expectCode(() => unsealSecretKey(otherKey, context, c.sealed_b64), 'unseal_failed');
+    } else {
+      const context = {
+        localMachineId: c.local_machine_id as string,
+        peerMachineId: c.peer_machine_id as string,
+        seedCommitment: c.seed_commitment as string,
+      };
+      expect(toHex(seedAad(context))).toBe(c.aad);
+      expect(sealWithNonce(sealKey, hex(c.plaintext), seedAad(context), hex(c.nonce))).toBe(c.sealed_b64);
+      expect(toHex(unsealSeed(sealKey, context, c.sealed_b64))).toBe(c.plaintext);
+      expectCode(() => unsealSeed(sealKey, { ...context, peerMachineId: 'm-peer-03' }, c.sealed_b64), 'unseal_failed');
+      expectCode(() => unsealSeed(otherKey, context, c.sealed_b64), 'unseal_failed');
+    }
+  });
+});
+
+describe('base64 (spec §1)', () => {
+  test.each(base64Cases.map((c, i) => [i, c.why ?? 'valid', c] as const))('case %i: %s', (_, _why, c) => {
+    if (c.valid) {
+      expect(base64Encode(base64Decode(c.input, c.length))).toBe(c.input);
+    } else {
+      expectCode(() => base64Decode(c.input, c.length), 'invalid_encoding');
+    }
+  });
+});
