@@ -1,6 +1,6 @@
 /**
- * HTTP plumbing of the responder, over the standard `Request`/`Response` classes: the wire error
- * codes of spec §7 with their statuses, JSON and error responses, the media-type check, and a body
+ * HTTP plumbing of the responder, over the standard `Request`/`Response` classes: JSON and error
+ * responses (wire codes of spec §7, from `constants.ts`), the media-type check, and a body
  * reader that enforces a byte limit before anything is parsed.
  *
  * Security caveats: error bodies carry only a code from {@link WIRE_ERRORS} and its fixed
@@ -10,34 +10,11 @@
  * never holds more than the limit.
  * @module
  */
+import { WIRE_ERRORS, type WireErrorCode } from './constants.js';
 import { concat } from './encoding.js';
 
-/** Spec §7: every wire error code, its HTTP status and the message people see. */
-export const WIRE_ERRORS = {
-  invalid_request: { status: 400, message: 'the request is malformed' },
-  invalid_slug: { status: 400, message: 'the slug does not match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-  invalid_cipher_text: { status: 400, message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext' },
-  invalid_record: { status: 400, message: 'the record is malformed or does not open' },
-  unauthorized: { status: 401, message: 'credentials are required' },
-  forbidden: { status: 403, message: 'these credentials may not do that' },
-  unknown_machine: { status: 404, message: 'no machine is served under that slug' },
-  unknown_session: { status: 404, message: 'no such session' },
-  method_not_allowed: { status: 405, message: 'method not allowed on this route' },
-  key_mismatch: { status: 409, message: 'the responder holds a different key than the one the request names' },
-  replayed_handshake: { status: 409, message: 'this cipher_text was already accepted' },
-  replayed_record: { status: 409, message: 'this record was already accepted' },
-  fingerprint_mismatch: { status: 409, message: 'the peer presented another fingerprint than expected' },
-  session_expired: { status: 410, message: 'the session has expired' },
-  payload_too_large: { status: 413, message: 'the request body is too large' },
-  unsupported_media_type: { status: 415, message: 'unsupported content-type' },
-  rate_limited: { status: 429, message: 'too many requests' },
-  internal: { status: 500, message: 'internal error' },
-  peer_unreachable: { status: 502, message: 'the peer could not be reached' },
-  peer_invalid_response: { status: 502, message: 'the peer did not answer with a valid key document' },
-} as const;
-
-/** A wire error code of spec §7. */
-export type WireErrorCode = keyof typeof WIRE_ERRORS;
+// The table itself lives with the other wire constants; the responder's modules import it here.
+export { WIRE_ERRORS, type WireErrorCode };
 
 /**
  * A request refused with a wire error code. Thrown by route handlers and helpers, turned into an

@@ -29,7 +29,7 @@ test('docs/errors.md lists every SDK error code, and only those, with its descri
 });
 
 test('docs/errors.md lists every wire error code with its status', async () => {
-  const { WIRE_ERRORS } = await import('../src/http.js');
+  const { WIRE_ERRORS } = await import('../src/constants.js');
   const rows = tableRows('Wire error codes (responder)');
   expect([...rows.keys()].sort()).toEqual(Object.keys(WIRE_ERRORS).sort());
   for (const [code, { status }] of Object.entries(WIRE_ERRORS)) {
