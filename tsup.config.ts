@@ -1,24 +1,67 @@
+import { rmSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Options } from 'tsup';
 
-const config: Options = {
-  entry: {
-    index: 'src/index.ts',
-    responder: 'src/responder.ts',
-    msw: 'src/msw.ts',
-    node: 'src/node/index.ts',
-    cli: 'src/node/bin.ts',
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), 'src');
+const PORTABLE_PLATFORM = resolve(SRC, 'platform.ts');
+const NODE_PLATFORM = resolve(SRC, 'node', 'platform.ts');
+
+/**
+ * The Node build swaps the portable platform (`src/platform.ts`: WebCrypto ML-KEM, noble AES-GCM)
+ * for the Node one (`src/node/platform.ts`: `node:crypto` ML-KEM and AES-GCM). Every other module
+ * is the same source in both builds.
+ */
+const nodePlatform: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'zeq-keyex:node-platform',
+  setup(build) {
+    build.onResolve({ filter: /\/platform\.js$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+      return target === PORTABLE_PLATFORM ? { path: NODE_PLATFORM } : undefined;
+    });
   },
+};
+
+const common: Options = {
   format: ['esm'],
   target: 'es2022',
-  // Neutral: the core and client run in browsers, workers, Deno and Bun; only `node` and `cli`
-  // reach `node:*` modules, which stay external.
+  // Neutral: `node:*` modules stay external, and only the Node build reaches them.
   platform: 'neutral',
   external: [/^node:/],
-  dts: true,
-  clean: true,
+  // Keep the `node:` prefix: it names a Node built-in beyond doubt, for Deno and Bun as for bundlers.
+  removeNodeProtocol: false,
   sourcemap: true,
   splitting: true,
   treeshake: true,
+  // Both builds write to one directory, so it is emptied once, below, not by each build.
+  clean: false,
 };
 
-export default config;
+/**
+ * Two builds into one directory:
+ * - the default build (`import` / `default` conditions: browsers, workers, bundlers for the web):
+ *   `index.js`, `responder.js`, `msw.js`, and the type declarations of every entry;
+ * - the Node build (`node` condition, which Node, Deno and Bun take): `index.node.js`,
+ *   `responder.node.js`, and the Node-only `node.js` and `cli.js`, so that everything loaded in
+ *   Node shares one copy of each module (one `ZeqKeyExError` class).
+ */
+export default function config(overrides: Options): Options[] {
+  rmSync(overrides.outDir ?? 'dist', { recursive: true, force: true });
+  return [
+    {
+      ...common,
+      entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts' },
+      dts: { entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts', node: 'src/node/index.ts', cli: 'src/node/bin.ts' } },
+    },
+    {
+      ...common,
+      entry: { 'index.node': 'src/index.ts', 'responder.node': 'src/responder.ts', node: 'src/node/index.ts', cli: 'src/node/bin.ts' },
+      dts: false,
+      esbuildPlugins: [nodePlatform],
+      esbuildOptions(options) {
+        // Distinct chunk names: the two builds write to one directory at the same time.
+        options.chunkNames = '[name]-node-[hash]';
+      },
+    },
+  ];
+}

@@ -45,7 +45,8 @@ const config: ViteUserConfig = defineConfig({
   // test runner's own CommonJS dependencies, which vitest lists itself, are pre-bundled.
   optimizeDeps: { noDiscovery: true },
   test: {
-    include: ['test/browser/**/*.test.ts'],
+    // The protocol vectors run here from the very test body the Node suite runs.
+    include: ['test/browser/**/*.test.ts', 'test/protocol-vectors.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     browser: {

@@ -1,6 +1,23 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type ViteUserConfig, defineConfig } from 'vitest/config';
 
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), 'src');
+
 const config: ViteUserConfig = defineConfig({
+  plugins: [
+    {
+      // The suite runs in Node, so it tests what Node loads: the Node build's platform
+      // (`src/node/platform.ts`, `node:crypto` ML-KEM and AES-GCM), as tsup.config.ts builds it.
+      // The browser suite keeps the portable `src/platform.ts`.
+      name: 'zeq-keyex:node-platform',
+      enforce: 'pre',
+      resolveId(source, importer) {
+        if (source !== './platform.js' || importer === undefined || dirname(importer) !== SRC) return null;
+        return resolve(SRC, 'node', 'platform.ts');
+      },
+    },
+  ],
   test: {
     include: ['test/**/*.test.ts'],
     // test/browser runs in Chromium: `npm run test:browser` (vitest.browser.config.ts).

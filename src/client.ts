@@ -15,7 +15,7 @@ import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Encode } from './encoding.js';
 import { fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertSlug, isFingerprint } from './identifiers.js';
-import { kemEncapsulate } from './kem.js';
+import { type KemChoice, kemLoader } from './kem-backend.js';
 import { openKeyConfirmation } from './confirmation.js';
 import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from './document.js';
 import { wipe } from './primitives.js';
@@ -57,6 +57,14 @@ export interface ClientOptions extends TransportOptions {
    * @defaultValue 1048576 (the request limit of spec §3.1)
    */
   maxRecordBytes?: number;
+  /**
+   * The ML-KEM-768 backend: `'auto'` uses the runtime's native one (`node:crypto` on Node ≥ 24.7,
+   * WebCrypto in Chromium, Deno and Bun) when it passes a probe against noble, and noble otherwise;
+   * `'native'` fails the handshake with `kem_unavailable` when there is none; `'noble'` never
+   * tries. The results are the same byte for byte; `session.kemBackend` says which was used.
+   * @defaultValue 'auto'
+   */
+  kem?: KemChoice;
 }
 
 /** Per-call options. */
@@ -79,7 +87,8 @@ export interface Client {
   /**
    * Performs first contact with the machine `slug` and returns the confirmed session.
    * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`,
-   *   `response_mismatch`, `confirmation_failed`, and the codes of {@link Client.fetchKeyDocument}.
+   *   `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
+   *   the codes of {@link Client.fetchKeyDocument}.
    */
   handshake(slug: string, options?: CallOptions): Promise<ClientSession>;
 }
@@ -90,7 +99,8 @@ type TrustDecision = { mode: 'pinned'; pins: readonly string[] } | { mode: 'tofu
  * Creates an initiator client.
  * @param options - origin, trust settings and HTTP options.
  * @returns the client.
- * @throws {TypeError} for an origin that is not an http(s) URL, a malformed pin or slug in `pins`.
+ * @throws {TypeError} for an origin that is not an http(s) URL, a malformed pin or slug in `pins`,
+ *   an unknown `kem`.
  * @throws {RangeError} for invalid HTTP or record options.
  * @example
  * ```ts
@@ -121,6 +131,7 @@ export function createClient(options: ClientOptions): Client {
   assertRatchetOptions(ratchet);
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be a positive integer');
+  const kem = kemLoader(options.kem);
 
   function trustFor(slug: string): TrustDecision {
     const pinned = pins.get(slug);
@@ -163,10 +174,13 @@ export function createClient(options: ClientOptions): Client {
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
     assertSlug(slug);
     const trust = trustFor(slug);
+    // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
+    const backend = await kem();
     const doc = await fetchKeyDocument(slug, call);
     const mode = await checkTrust(slug, trust, doc);
 
-    const { cipherText, sharedSecret } = kemEncapsulate(doc.publicKey, doc.alg);
+    // Every backend speaks ML-KEM-768, the only alg `algs` may hold.
+    const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ alg: doc.alg, slug, machineId: doc.machineId, publicKey: doc.publicKey, cipherText });
     const recordKey = deriveRecordKey(sharedSecret, transcript);
     wipe(sharedSecret);
@@ -197,6 +211,7 @@ export function createClient(options: ClientOptions): Client {
         alg: doc.alg,
         expiresAt: response.expiresAt,
         trust: mode,
+        kemBackend: backend.backend,
         recordKey,
         ratchet,
         records: { transport, url: origin + ROUTES.records(slug, response.sessionId), maxResponseBytes: maxRecordBytes },

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   invalid_public_key: 'A public key has the wrong length or fails the FIPS 203 §7.2 modulus check.',
   invalid_cipher_text: 'A KEM ciphertext has the wrong length for the `alg` in use.',
   invalid_secret_key: 'A secret key or seed has the wrong length or fails the FIPS 203 §7.3 hash check.',
+  kem_unavailable: 'The `kem` option asked for a native ML-KEM backend and this runtime has none that passes the probe.',
   // First contact, initiator side (§2)
   fingerprint_inconsistent: 'The key document’s `fingerprint` is not the SHA-256 of its own `public_key`.',
   fingerprint_mismatch: 'The peer’s fingerprint matches none of the pins (or the expected fingerprint) configured for it.',

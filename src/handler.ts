@@ -28,7 +28,7 @@ import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode } from './encoding.js';
 import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, readBody } from './http.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
-import { kemDecapsulate } from './kem.js';
+import { type KemBackendName, type KemChoice, kemLoader } from './kem-backend.js';
 import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
 import { randomBytes, sha256, wipe } from './primitives.js';
@@ -114,6 +114,15 @@ export interface ResponderOptions {
   /** Mode-B peer fetches: plain-http hosts allowed, time limit, fetch. */
   modeB?: ModeBOptions;
   /**
+   * The ML-KEM-768 backend for handshakes and Mode-B: `'auto'` uses the runtime's native one
+   * (`node:crypto` on Node ≥ 24.7, WebCrypto in Deno and Bun) when it passes a probe against noble,
+   * and noble otherwise; `'native'` makes every key operation fail (`kem_unavailable`, a `500` on
+   * the wire) when there is none, which {@link Responder.kemBackend} reports at start-up; `'noble'`
+   * never tries. Machine keys are imported into it once and cached. Same bytes whichever is used.
+   * @defaultValue 'auto'
+   */
+  kem?: KemChoice;
+  /**
    * Where Mode-B seeds are stored, sealed.
    * @defaultValue a memory store (seeds are lost on restart)
    */
@@ -155,6 +164,12 @@ export interface Responder {
    * @throws {ZeqKeyExError} `store_error`.
    */
   recordSession(sessionId: string): Promise<ResponderSession | undefined>;
+  /**
+   * The ML-KEM backend this responder uses (option `kem`), probing the runtime on first use.
+   * @returns `'node'`, `'webcrypto'` or `'noble'`.
+   * @throws {ZeqKeyExError} `kem_unavailable` for `kem: 'native'` on a runtime without one.
+   */
+  kemBackend(): Promise<KemBackendName>;
   /** Wipes the cached keys, the seal key and every session's traffic keys; later requests fail. */
   close(): void;
 }
@@ -242,7 +257,7 @@ function documentOf(key: MachineKey): KeyDocumentBody {
  * @param options - field key, machines, stores and limits.
  * @returns the responder.
  * @throws {ZeqKeyExError} `invalid_field_key` for a missing, short or malformed field key.
- * @throws {TypeError} for malformed machines, base path, logger, stores or clock.
+ * @throws {TypeError} for malformed machines, base path, logger, stores, clock or `kem`.
  * @throws {RangeError} for a session lifetime or bound out of range.
  * @example
  * ```ts
@@ -256,6 +271,7 @@ function documentOf(key: MachineKey): KeyDocumentBody {
  */
 export function createResponder(options: ResponderOptions): Responder {
   if (typeof options !== 'object' || options === null) throw new TypeError('createResponder expects an options object');
+  const kem = kemLoader(options.kem);
   const fieldKey = parseFieldKeyOption(options.fieldKey);
   const resolve = parseMachines(options.machines);
   const basePath = parseBasePath(options.basePath ?? '');
@@ -290,7 +306,7 @@ export function createResponder(options: ResponderOptions): Responder {
 
   const sealKey = deriveSealKey(fieldKey);
   wipe(fieldKey);
-  const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now });
+  const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now, kem });
 
   /** The machine a slug names, or an HTTP error. */
   async function machineFor(slug: string): Promise<string> {
@@ -332,7 +348,7 @@ export function createResponder(options: ResponderOptions): Responder {
     }
 
     const transcript = firstContactTranscript({ alg: key.alg, slug: key.slug, machineId: key.machineId, publicKey: key.publicKey, cipherText });
-    const sharedSecret = kemDecapsulate(key.secretKey, cipherText, key.alg);
+    const sharedSecret = await key.secretKey.decapsulate(cipherText);
     let recordKey: Uint8Array;
     try {
       recordKey = deriveRecordKey(sharedSecret, transcript);
@@ -377,7 +393,7 @@ export function createResponder(options: ResponderOptions): Responder {
   // must not leave the seal key behind.
   let modeB: ModeBEndpoints;
   try {
-    modeB = createModeBEndpoints({ admin: options.admin, modeB: options.modeB, seedStore: options.seedStore, keys, sealKey, logger, now, machineFor });
+    modeB = createModeBEndpoints({ admin: options.admin, modeB: options.modeB, seedStore: options.seedStore, keys, kem, sealKey, logger, now, machineFor });
   } catch (error) {
     keys.close();
     wipe(sealKey);
@@ -440,6 +456,9 @@ export function createResponder(options: ResponderOptions): Responder {
       if (!isSessionId(sessionId)) return undefined;
       const found = await findRecordSession(sessionStore, recordSessions, sessionId, now());
       return found.status === 'live' ? responderSession(found.session, found.channel, recordSessions, now) : undefined;
+    },
+    async kemBackend(): Promise<KemBackendName> {
+      return (await kem()).backend;
     },
     close(): void {
       keys.close();

@@ -16,6 +16,8 @@ export { base64Decode, base64Encode, hexDecode, hexEncode, lp } from './encoding
 export { computeFingerprint, fingerprintMatches, parsePin, parsePins } from './fingerprint.js';
 export { isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
 export { type Encapsulation, type KemKeyPair, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from './kem.js';
+export { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, loadKem } from './kem-backend.js';
+export { type AeadBackendName } from './aead.js';
 export { type TranscriptInput, deriveRecordKey, firstContactTranscript } from './transcript.js';
 export { openKeyConfirmation, sealKeyConfirmation } from './confirmation.js';
 export { type Direction, type RecordHeader, deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from './records.js';
@@ -24,6 +26,7 @@ export {
   type ModeBInitiation,
   type ModeBInitiatorInput,
   type ModeBResponderInput,
+  type ModeBResponse,
   type ModeBSeed,
   type ModeBTranscriptInput,
   deriveModeBSeed,
@@ -52,4 +55,4 @@ export {
   unsealSecretKey,
   unsealSeed,
 } from './sealing.js';
-export { wipe } from './primitives.js';
+export { aeadBackend, wipe } from './primitives.js';

@@ -11,17 +11,19 @@
  *   machine id, or a public key that does not match its seed — makes that machine unavailable
  *   (`machine_unavailable`, logged without secrets). It is never a reason to make a new key: that
  *   would silently break every pin in the field. The store is not written in that case.
- * - The seed is wiped as soon as it is sealed (or, when opening, expanded). The expanded
- *   decapsulation key of each opened machine is cached in memory, per slug, so a handshake costs one
- *   decapsulation rather than a key derivation as well; {@link KeyManager.close} wipes the cache.
- *   The cache also means a key rotated in the store by an operator is served from the next start.
+ * - The seed is wiped as soon as it is sealed (or, when opening, imported). Each opened machine's
+ *   key is imported into the KEM backend once (`kem-backend.ts`: noble's expanded key, a
+ *   `node:crypto` `KeyObject` or a non-extractable WebCrypto key) and cached in memory, per slug, so
+ *   a handshake costs one decapsulation and no key import; {@link KeyManager.close} disposes of the
+ *   cache (noble's bytes are zeroed, native keys released). The cache also means a key rotated in
+ *   the store by an operator is served from the next start.
  * @module
  */
 import { ALG, ALG_SIZES, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode } from './encoding.js';
 import { computeFingerprint } from './fingerprint.js';
-import { kemKeygen } from './kem.js';
+import { type Kem, type KemSecretKey, nobleKem } from './kem-backend.js';
 import type { Logger } from './logger.js';
 import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
 import { sealSecretKey, unsealSecretKey } from './sealing.js';
@@ -38,8 +40,8 @@ export interface MachineKey {
   readonly publicKeyBase64: string;
   /** `hex(SHA-256(public_key))`. */
   readonly fingerprint: string;
-  /** The expanded decapsulation key. Cached; wiped by {@link KeyManager.close}. */
-  readonly secretKey: Uint8Array;
+  /** The secret key, imported into the KEM backend. Cached; disposed of by {@link KeyManager.close}. */
+  readonly secretKey: KemSecretKey;
 }
 
 /** Options of {@link createKeyManager}. */
@@ -52,6 +54,11 @@ export interface KeyManagerOptions {
   logger: Logger;
   /** The clock, for `createdAt`. */
   now: () => number;
+  /**
+   * The KEM backend keys are imported into (the responder's `kem` option).
+   * @defaultValue noble
+   */
+  kem?: () => Promise<Kem>;
 }
 
 /** Lazily generated, sealed, cached machine keys. */
@@ -86,6 +93,7 @@ type Lookup = Promise<MachineKey | undefined>;
  */
 export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const { sealKey, keyStore, logger, now } = options;
+  const kem = options.kem ?? (async () => nobleKem);
   /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */
   const entries = new Map<string, Lookup>();
   const opened = new Set<MachineKey>();
@@ -102,14 +110,14 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   function remember(key: MachineKey): MachineKey {
     if (closed) {
-      wipe(key.secretKey);
+      key.secretKey.dispose();
       throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
     }
     opened.add(key);
     return Object.freeze(key);
   }
 
-  function machineKey(slug: string, machineId: string, publicKey: Uint8Array, secretKey: Uint8Array): MachineKey {
+  function machineKey(slug: string, machineId: string, publicKey: Uint8Array, secretKey: KemSecretKey): MachineKey {
     return remember({
       alg: ALG,
       slug,
@@ -130,7 +138,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     }
   }
 
-  function openStored(stored: unknown, slug: string, machineId: string): MachineKey {
+  async function openStored(stored: unknown, slug: string, machineId: string): Promise<MachineKey> {
     if (!isStoredKey(stored)) throw unavailable(slug, machineId, 'malformed_record');
     if (stored.alg !== ALG) throw unavailable(slug, machineId, 'unsupported_alg');
     if (stored.slug !== slug) throw unavailable(slug, machineId, 'slug_mismatch');
@@ -147,34 +155,36 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     } catch {
       throw unavailable(slug, machineId, 'unseal_failed');
     }
-    let pair: { publicKey: Uint8Array; secretKey: Uint8Array };
+    let secretKey: KemSecretKey;
     try {
-      pair = kemKeygen(seed);
+      secretKey = await (await kem()).importSecretKey(seed);
     } finally {
       wipe(seed);
     }
-    if (!constantTimeEqual(pair.publicKey, publicKey)) {
-      wipe(pair.secretKey);
+    if (!constantTimeEqual(secretKey.publicKey, publicKey)) {
+      secretKey.dispose();
       throw unavailable(slug, machineId, 'public_key_mismatch');
     }
-    return machineKey(slug, machineId, publicKey, pair.secretKey);
+    return machineKey(slug, machineId, publicKey, secretKey);
   }
 
   async function generate(slug: string, machineId: string): Promise<MachineKey> {
+    const backend = await kem();
     const seed = randomBytes(ALG_SIZES[ALG].seed);
-    let pair: { publicKey: Uint8Array; secretKey: Uint8Array };
+    let secretKey: KemSecretKey;
     let sealed: string;
     try {
-      pair = kemKeygen(seed);
-      sealed = sealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey: pair.publicKey }, seed);
+      secretKey = await backend.importSecretKey(seed);
+      sealed = sealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey: secretKey.publicKey }, seed);
     } finally {
       wipe(seed);
     }
+    const publicKey = secretKey.publicKey;
     const record: StoredKey = {
       alg: ALG,
       slug,
       machineId,
-      publicKey: base64Encode(pair.publicKey),
+      publicKey: base64Encode(publicKey),
       sealedSecretKey: sealed,
       createdAt: new Date(now()).toISOString(),
     };
@@ -182,15 +192,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     try {
       winner = await keyStore.putIfAbsent(record);
     } catch (cause) {
-      wipe(pair.secretKey);
+      secretKey.dispose();
       if (isZeqKeyExError(cause)) throw cause;
       throw new ZeqKeyExError('store_error', 'the key store failed to write', { cause });
     }
     if (winner.publicKey === record.publicKey && winner.sealedSecretKey === record.sealedSecretKey) {
-      return machineKey(slug, machineId, pair.publicKey, pair.secretKey);
+      return machineKey(slug, machineId, publicKey, secretKey);
     }
     // Another process stored a key first: discard ours, serve theirs.
-    wipe(pair.secretKey);
+    secretKey.dispose();
     return openStored(winner, slug, machineId);
   }
 
@@ -249,7 +259,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     },
     close(): void {
       closed = true;
-      for (const key of opened) wipe(key.secretKey);
+      for (const key of opened) key.secretKey.dispose();
       opened.clear();
       entries.clear();
     },

@@ -30,7 +30,8 @@ import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, readBody } from './h
 import { isFingerprint, isMachineId, isSlug } from './identifiers.js';
 import type { KeyManager } from './keys.js';
 import type { Logger } from './logger.js';
-import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from './modeb.js';
+import type { Kem } from './kem-backend.js';
+import { type ModeBInitiation, initiateModeB, respondModeB } from './modeb.js';
 import { type FetchFunction, fetchPeerKeyDocument } from './peer.js';
 import { wipe } from './primitives.js';
 import type { Route } from './router.js';
@@ -63,6 +64,8 @@ export interface ModeBEndpointsOptions {
   seedStore: SeedStore | undefined;
   /** The responder's key manager (the local machine's key, for `respond`). */
   keys: KeyManager;
+  /** The responder's KEM backend (its `kem` option), for `initiate`. */
+  kem: () => Promise<Kem>;
   /** The §5 seal key; copied, and the copy wiped by {@link ModeBEndpoints.close}. */
   sealKey: Uint8Array;
   logger: Logger;
@@ -158,7 +161,7 @@ function stringField(body: Record<string, unknown>, name: string): string {
  * @throws {RangeError} for a peer timeout out of range.
  */
 export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpoints {
-  const { admin, keys, logger, now, machineFor } = options;
+  const { admin, keys, kem, logger, now, machineFor } = options;
   if (admin !== undefined && (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')) {
     throw new TypeError('admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }');
   }
@@ -267,9 +270,9 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       throw error;
     }
 
-    let initiation: ReturnType<typeof deriveModeBSeedAsInitiator>;
+    let initiation: ModeBInitiation;
     try {
-      initiation = deriveModeBSeedAsInitiator({ peer, localMachineId, expectedFingerprint });
+      initiation = await initiateModeB({ peer, localMachineId, expectedFingerprint }, await kem());
     } catch (error) {
       if (isZeqKeyExError(error, 'fingerprint_mismatch')) {
         logger.warn('mode-b initiate refused: fingerprint mismatch', {
@@ -337,14 +340,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       throw new HttpError('key_mismatch');
     }
     assertOpen();
-    const derived = deriveModeBSeedAsResponder({
-      alg: key.alg,
-      secretKey: key.secretKey,
-      publicKey: key.publicKey,
-      localMachineId,
-      peerMachineId,
-      cipherText,
-    });
+    const derived = await respondModeB({ alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText }, key.secretKey);
     try {
       await store(
         'responder',

@@ -9,6 +9,9 @@
  * without HTTP, for apps that carry the ciphertext and commitments over their own transport; the
  * responder's admin endpoints (§4.1, §4.2) are built on them.
  *
+ * Both run ML-KEM through the backend their `kem` option selects (`kem-backend.ts`: native where the
+ * runtime has it, noble otherwise), and so are asynchronous.
+ *
  * Security caveats: a bare KEM authenticates nobody, so the initiator side requires the peer's
  * expected fingerprint and checks it before encapsulating. ML-KEM decapsulation never fails, so
  * only equal commitments show that both sides hold the same seed.
@@ -20,15 +23,8 @@ import { hexEncode, lp, utf8 } from './encoding.js';
 import { ZeqKeyExError } from './errors.js';
 import { computeFingerprint, fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertMachineId } from './identifiers.js';
-import {
-  type Encapsulation,
-  assertAlg,
-  assertPublicKey,
-  kemDecapsulate,
-  kemEncapsulate,
-  kemEncapsulateDerandomized,
-  kemKeygen,
-} from './kem.js';
+import { type Encapsulation, assertAlg, assertPublicKey, kemDecapsulate, kemEncapsulateDerandomized } from './kem.js';
+import { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, assertKemChoice, loadKem } from './kem-backend.js';
 import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.js';
 
 /** What a Mode-B transcript binds. */
@@ -84,6 +80,11 @@ export interface ModeBInitiatorInput {
    * Checked in constant time before anything is encapsulated.
    */
   expectedFingerprint: string | readonly string[];
+  /**
+   * The ML-KEM backend (see `loadKem`): native when the runtime has one, else noble.
+   * @defaultValue 'auto'
+   */
+  kem?: KemChoice;
 }
 
 /** The initiator's result: the seed, its commitment, and the ciphertext to give the peer. */
@@ -97,6 +98,8 @@ export interface ModeBInitiation extends ModeBSeed {
   /** The local machine's `machine_id`. */
   localMachineId: string;
   alg: Alg;
+  /** The ML-KEM backend that encapsulated. */
+  kemBackend: KemBackendName;
 }
 
 /** What the responder of a Mode-B seeding needs (spec §4, machine P). */
@@ -105,7 +108,7 @@ export interface ModeBResponderInput {
   alg?: Alg;
   /**
    * The local machine's secret key: the 64-byte FIPS 203 seed `d‖z`, or the expanded
-   * decapsulation key (2400 bytes). Not modified; the caller wipes it.
+   * decapsulation key (2400 bytes, noble only). Not modified; the caller wipes it.
    */
   secretKey: Uint8Array;
   /** The local machine's public key; it must be the one `secretKey` belongs to. */
@@ -116,16 +119,34 @@ export interface ModeBResponderInput {
   peerMachineId: string;
   /** The initiator's ciphertext (1088 bytes). */
   cipherText: Uint8Array;
+  /**
+   * The ML-KEM backend (see `loadKem`). Native backends import the 64-byte seed only: an expanded
+   * key is decapsulated by noble under `'auto'`, and refused under `'native'`.
+   * @defaultValue 'auto'
+   */
+  kem?: KemChoice;
 }
 
-/** Encapsulation as the initiator performs it; a parameter only so known-answer tests can fix it. */
-type Encapsulate = (publicKey: Uint8Array, alg: Alg) => Encapsulation;
+/** The responder's result: the seed and its commitment. */
+export interface ModeBResponse extends ModeBSeed {
+  /** The ML-KEM backend that decapsulated. */
+  kemBackend: KemBackendName;
+}
 
-function initiate(input: ModeBInitiatorInput, encapsulate: Encapsulate): ModeBInitiation {
+/** An initiator input that passed its checks, ready to encapsulate to. */
+interface CheckedInitiation {
+  peer: KeyDocument;
+  publicKey: Uint8Array;
+  fingerprint: string;
+  localMachineId: string;
+}
+
+function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
   if (typeof input !== 'object' || input === null) throw new TypeError('expected { peer, localMachineId, expectedFingerprint }');
   const { peer } = input;
   assertMachineId(input.localMachineId);
   const pins = parsePins(input.expectedFingerprint);
+  if (input.kem !== undefined) assertKemChoice(input.kem);
   if (typeof peer !== 'object' || peer === null || !(peer.publicKey instanceof Uint8Array)) {
     throw new TypeError('peer must be a KeyDocument (see parseKeyDocument)');
   }
@@ -144,12 +165,15 @@ function initiate(input: ModeBInitiatorInput, encapsulate: Encapsulate): ModeBIn
       actualFingerprint: computed,
     });
   }
-  const publicKey = peer.publicKey.slice();
-  const { cipherText, sharedSecret } = encapsulate(publicKey, peer.alg);
+  return { peer, publicKey: peer.publicKey.slice(), fingerprint: computed, localMachineId: input.localMachineId };
+}
+
+function finishInitiation(checked: CheckedInitiation, { cipherText, sharedSecret }: Encapsulation, kemBackend: KemBackendName): ModeBInitiation {
+  const { peer, publicKey } = checked;
   try {
     const transcript = modeBTranscript({
       alg: peer.alg,
-      initiatorMachineId: input.localMachineId,
+      initiatorMachineId: checked.localMachineId,
       responderMachineId: peer.machineId,
       responderPublicKey: publicKey,
       cipherText,
@@ -158,9 +182,10 @@ function initiate(input: ModeBInitiatorInput, encapsulate: Encapsulate): ModeBIn
       ...deriveModeBSeed(sharedSecret, transcript),
       cipherText,
       peerMachineId: peer.machineId,
-      peerFingerprint: computed,
-      localMachineId: input.localMachineId,
+      peerFingerprint: checked.fingerprint,
+      localMachineId: checked.localMachineId,
       alg: peer.alg,
+      kemBackend,
     };
   } finally {
     wipe(sharedSecret);
@@ -168,32 +193,99 @@ function initiate(input: ModeBInitiatorInput, encapsulate: Encapsulate): ModeBIn
 }
 
 /**
- * Mode-B as the initiator (spec §4, machine L), without HTTP: checks the peer's key against the
- * expected fingerprint, encapsulates to it, and derives the seed and its commitment. Send
- * `cipherText` to the peer (which runs {@link deriveModeBSeedAsResponder}); compare commitments.
- * @param input - the peer's validated key document, the local machine_id and the expected fingerprint.
- * @returns the seed (secret: seal it, then wipe it), its commitment, the transcript and the ciphertext.
- * @throws {ZeqKeyExError} `fingerprint_mismatch` (with both fingerprints) when the key is not the
- *   expected one, `fingerprint_inconsistent`, `invalid_public_key`, `unsupported_alg`.
- * @throws {TypeError} for a malformed local machine_id, expected fingerprint or document.
- * @example
- * ```ts
- * const peer = parseKeyDocument(await (await fetch(`${peerOrigin}/api/keyex/core/pubkey`)).json());
- * const mine = deriveModeBSeedAsInitiator({ peer, localMachineId: 'machine:edge', expectedFingerprint: pin });
- * await sendToPeer(base64Encode(mine.cipherText)); // the peer answers with its seed_commitment
- * ```
+ * {@link deriveModeBSeedAsInitiator} with an already loaded backend (the responder's admin route).
+ * @internal
  */
-export function deriveModeBSeedAsInitiator(input: ModeBInitiatorInput): ModeBInitiation {
-  return initiate(input, kemEncapsulate);
+export async function initiateModeB(input: ModeBInitiatorInput, kem: Kem): Promise<ModeBInitiation> {
+  const checked = checkInitiation(input);
+  return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
 
 /**
- * {@link deriveModeBSeedAsInitiator} with a fixed encapsulation randomness `m`. A seam for
- * known-answer tests only: not exported from any package entry.
+ * Mode-B as the initiator (spec §4, machine L), without HTTP: checks the peer's key against the
+ * expected fingerprint, encapsulates to it, and derives the seed and its commitment. Send
+ * `cipherText` to the peer (which runs {@link deriveModeBSeedAsResponder}); compare commitments.
+ * @param input - the peer's validated key document, the local machine_id, the expected
+ *   fingerprint and, optionally, the KEM backend.
+ * @returns the seed (secret: seal it, then wipe it), its commitment, the transcript, the
+ *   ciphertext and the backend used.
+ * @throws {ZeqKeyExError} `fingerprint_mismatch` (with both fingerprints) when the key is not the
+ *   expected one, `fingerprint_inconsistent`, `invalid_public_key`, `unsupported_alg`,
+ *   `kem_unavailable` (`kem: 'native'`).
+ * @throws {TypeError} for a malformed local machine_id, expected fingerprint, document or `kem`.
+ * @example
+ * ```ts
+ * const peer = parseKeyDocument(await (await fetch(`${peerOrigin}/api/keyex/core/pubkey`)).json());
+ * const mine = await deriveModeBSeedAsInitiator({ peer, localMachineId: 'machine:edge', expectedFingerprint: pin });
+ * await sendToPeer(base64Encode(mine.cipherText)); // the peer answers with its seed_commitment
+ * ```
+ */
+export async function deriveModeBSeedAsInitiator(input: ModeBInitiatorInput): Promise<ModeBInitiation> {
+  const checked = checkInitiation(input);
+  const kem = await loadKem(input.kem);
+  return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
+}
+
+/**
+ * {@link deriveModeBSeedAsInitiator} with a fixed encapsulation randomness `m`, through noble. A
+ * seam for known-answer tests only: not exported from any package entry.
  * @internal
  */
 export function deriveModeBSeedAsInitiatorDerandomized(input: ModeBInitiatorInput, m: Uint8Array): ModeBInitiation {
-  return initiate(input, (publicKey, alg) => kemEncapsulateDerandomized(publicKey, m, alg));
+  const checked = checkInitiation(input);
+  return finishInitiation(checked, kemEncapsulateDerandomized(checked.publicKey, m, checked.peer.alg), 'noble');
+}
+
+/** The fields of a responder input that passed its checks. */
+interface CheckedResponse {
+  alg: Alg;
+  publicKey: Uint8Array;
+  cipherText: Uint8Array;
+  localMachineId: string;
+  peerMachineId: string;
+}
+
+function checkResponse(input: Omit<ModeBResponderInput, 'secretKey'>): CheckedResponse {
+  if (typeof input !== 'object' || input === null) throw new TypeError('expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }');
+  const alg = input.alg ?? ALG;
+  assertAlg(alg);
+  assertMachineId(input.localMachineId);
+  assertMachineId(input.peerMachineId);
+  if (input.kem !== undefined) assertKemChoice(input.kem);
+  if (!(input.cipherText instanceof Uint8Array) || input.cipherText.length !== ALG_SIZES[alg].cipherText) throw new ZeqKeyExError('invalid_cipher_text');
+  assertPublicKey(input.publicKey, alg);
+  return { alg, publicKey: input.publicKey.slice(), cipherText: input.cipherText.slice(), localMachineId: input.localMachineId, peerMachineId: input.peerMachineId };
+}
+
+function finishResponse(checked: CheckedResponse, sharedSecret: Uint8Array, kemBackend: KemBackendName): ModeBResponse {
+  try {
+    const transcript = modeBTranscript({
+      alg: checked.alg,
+      initiatorMachineId: checked.peerMachineId,
+      responderMachineId: checked.localMachineId,
+      responderPublicKey: checked.publicKey,
+      cipherText: checked.cipherText,
+    });
+    return { ...deriveModeBSeed(sharedSecret, transcript), kemBackend };
+  } finally {
+    wipe(sharedSecret);
+  }
+}
+
+/**
+ * {@link deriveModeBSeedAsResponder} with a secret key already imported into a backend (the
+ * responder's cached machine key, whose public key is `input.publicKey`).
+ * @internal
+ */
+export async function respondModeB(input: Omit<ModeBResponderInput, 'secretKey' | 'kem'>, secretKey: KemSecretKey): Promise<ModeBResponse> {
+  return respondWith(checkResponse(input), secretKey);
+}
+
+async function respondWith(checked: CheckedResponse, secretKey: KemSecretKey): Promise<ModeBResponse> {
+  if (!constantTimeEqual(secretKey.publicKey, checked.publicKey)) {
+    throw new ZeqKeyExError('invalid_secret_key', 'the secret key does not belong to the public key');
+  }
+  return finishResponse(checked, await secretKey.decapsulate(checked.cipherText), secretKey.backend);
 }
 
 /**
@@ -203,47 +295,34 @@ export function deriveModeBSeedAsInitiatorDerandomized(input: ModeBInitiatorInpu
  * ML-KEM never fails decapsulation: a ciphertext made for another key yields an unrelated seed, so
  * agreement is known only when the two commitments are compared. The secret key is checked to
  * belong to `publicKey` first, since a mismatch would silently give a seed nobody else has.
- * @param input - the local key pair, both machine ids and the ciphertext.
- * @returns the seed (secret: seal it, then wipe it), its commitment and the transcript.
+ * @param input - the local key pair, both machine ids, the ciphertext and, optionally, the KEM backend.
+ * @returns the seed (secret: seal it, then wipe it), its commitment, the transcript and the backend used.
  * @throws {ZeqKeyExError} `invalid_cipher_text`, `invalid_public_key`, `invalid_secret_key` (also
- *   when the secret key does not belong to the public key), `unsupported_alg`.
- * @throws {TypeError} for a malformed machine_id.
+ *   when the secret key does not belong to the public key), `unsupported_alg`, `kem_unavailable`.
+ * @throws {TypeError} for a malformed machine_id or `kem`, or an expanded key with `kem: 'native'`.
  */
-export function deriveModeBSeedAsResponder(input: ModeBResponderInput): ModeBSeed {
-  if (typeof input !== 'object' || input === null) throw new TypeError('expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }');
-  const alg = input.alg ?? ALG;
-  assertAlg(alg);
-  assertMachineId(input.localMachineId);
-  assertMachineId(input.peerMachineId);
-  const sizes = ALG_SIZES[alg];
-  if (!(input.cipherText instanceof Uint8Array) || input.cipherText.length !== sizes.cipherText) throw new ZeqKeyExError('invalid_cipher_text');
-  assertPublicKey(input.publicKey, alg);
+export async function deriveModeBSeedAsResponder(input: ModeBResponderInput): Promise<ModeBResponse> {
+  const checked = checkResponse(input);
   if (!(input.secretKey instanceof Uint8Array)) throw new ZeqKeyExError('invalid_secret_key');
-  const cipherText = input.cipherText.slice();
-  const publicKey = input.publicKey.slice();
-  let expanded: Uint8Array;
-  if (input.secretKey.length === sizes.seed) {
-    expanded = kemKeygen(input.secretKey, alg).secretKey;
-  } else {
-    expanded = input.secretKey.slice();
+  if (input.secretKey.length === ALG_SIZES[checked.alg].seed) {
+    const key = await (await loadKem(input.kem)).importSecretKey(input.secretKey);
+    try {
+      return await respondWith(checked, key);
+    } finally {
+      key.dispose();
+    }
   }
-  let sharedSecret: Uint8Array | undefined;
+  // An expanded key: noble only.
+  if (input.kem === 'native') throw new TypeError("kem: 'native' needs the 64-byte seed as secretKey, not an expanded key");
+  const expanded = input.secretKey.slice();
   try {
     // FIPS 203 layout: dk = dk_PKE ‖ ek ‖ H(ek) ‖ z, so the public key sits 64 bytes before the end.
     const end = expanded.length - 64;
-    if (end - publicKey.length < 0 || !constantTimeEqual(expanded.subarray(end - publicKey.length, end), publicKey)) {
+    if (end - checked.publicKey.length < 0 || !constantTimeEqual(expanded.subarray(end - checked.publicKey.length, end), checked.publicKey)) {
       throw new ZeqKeyExError('invalid_secret_key', 'the secret key does not belong to the public key');
     }
-    sharedSecret = kemDecapsulate(expanded, cipherText, alg);
-    const transcript = modeBTranscript({
-      alg,
-      initiatorMachineId: input.peerMachineId,
-      responderMachineId: input.localMachineId,
-      responderPublicKey: publicKey,
-      cipherText,
-    });
-    return deriveModeBSeed(sharedSecret, transcript);
+    return finishResponse(checked, kemDecapsulate(expanded, checked.cipherText, checked.alg), 'noble');
   } finally {
-    wipe(expanded, sharedSecret);
+    wipe(expanded);
   }
 }

@@ -1,19 +1,21 @@
 /**
- * Thin wrappers over noble's SHA-256, HMAC-SHA256, HKDF-SHA256 and AES-256-GCM (spec §1), with
- * the SDK's input checks. No primitive is implemented here: every computation is noble's.
+ * Thin wrappers over noble's SHA-256, HMAC-SHA256 and HKDF-SHA256, and over the platform's
+ * AES-256-GCM (spec §1), with the SDK's input checks. No primitive is implemented here: hashing
+ * is noble's; AES-GCM is noble's or, in the Node build, `node:crypto`'s (`aead.ts`, `platform.ts`).
  *
  * Caveat: AES-GCM nonces must never repeat under one key. Every caller in this SDK either draws a
  * random 96-bit nonce for a key used a handful of times (confirmation, sealing) or derives it from
  * a strictly increasing `(epoch, seq)` counter (records, §3).
  * @module
  */
-import { gcm } from '@noble/ciphers/aes.js';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
+import type { AeadBackendName } from './aead.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
+import { platform } from './platform.js';
 
 /**
  * SHA-256.
@@ -97,7 +99,7 @@ function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
  */
 export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   checkAeadInputs(key, nonce);
-  return gcm(key, nonce, aad).encrypt(plaintext);
+  return platform.aead.seal(key, nonce, plaintext, aad);
 }
 
 /**
@@ -112,12 +114,16 @@ export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Arr
 export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
   checkAeadInputs(key, nonce);
   if (sealed.length < AEAD_TAG_BYTES) return undefined;
-  try {
-    return gcm(key, nonce, aad).decrypt(sealed);
-  } catch {
-    // noble throws only on a tag mismatch here; inputs were checked above.
-    return undefined;
-  }
+  return platform.aead.open(key, nonce, sealed, aad);
+}
+
+/**
+ * Which AES-256-GCM implementation {@link aeadSeal} and {@link aeadOpen} use: `'node'`
+ * (`node:crypto`, in the Node build, which Node, Deno and Bun load) or `'noble'` (elsewhere).
+ * @returns the backend's name.
+ */
+export function aeadBackend(): AeadBackendName {
+  return platform.aead.name;
 }
 
 /**

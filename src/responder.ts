@@ -43,6 +43,7 @@ export {
   isStoredSeed,
   unsealStoredSeed,
 } from './seed-store.js';
+export { type KemBackendName, type KemChoice } from './kem-backend.js';
 export { type LogFields, type Logger } from './logger.js';
 export { WIRE_ERRORS, type WireErrorCode } from './http.js';
 export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './errors.js';

@@ -7,6 +7,7 @@
  */
 import { MAX_RECORD_REQUEST_BYTES, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
+import type { KemBackendName } from './kem-backend.js';
 import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from './ratchet.js';
 import type { Transport } from './transport.js';
 
@@ -34,6 +35,8 @@ export interface ClientSession {
   readonly authenticated: boolean;
   /** How the key was trusted. */
   readonly trust: TrustMode;
+  /** The ML-KEM backend that encapsulated: `'node'`, `'webcrypto'` or `'noble'` (client option `kem`). */
+  readonly kemBackend: KemBackendName;
   /**
    * The 32-byte record key (spec §2.2). A copy: the caller owns it and should wipe it.
    * @throws {ZeqKeyExError} `session_closed` after {@link ClientSession.wipe}.
@@ -104,6 +107,8 @@ export interface ClientSessionInit {
   alg: Alg;
   expiresAt: Date;
   trust: TrustMode;
+  /** The ML-KEM backend that encapsulated. */
+  kemBackend: KemBackendName;
   /** Taken over by the session (not copied); wiped by `wipe()`. */
   recordKey: Uint8Array;
   /** Rekey interval and clock of the record ratchet. */
@@ -138,6 +143,7 @@ export function createClientSession(init: ClientSessionInit): ClientSession {
     alg: init.alg,
     expiresAt: new Date(init.expiresAt.getTime()),
     trust: init.trust,
+    kemBackend: init.kemBackend,
     authenticated: init.trust === 'pinned' || init.trust === 'tofu-match',
     get recordKey(): Uint8Array {
       if (!open) throw new ZeqKeyExError('session_closed');

@@ -1,7 +1,7 @@
 /**
  * The initiator wipes its secrets (spec §2.3: "record_key is wiped, never returned"): the shared
  * secret as soon as the record key is derived, and the record key on every failure after that.
- * The KEM and key-schedule modules are wrapped so the test sees the very arrays the client made;
+ * The KEM backend and key schedule are wrapped so the test sees the very arrays the client made;
  * the responder side runs through fetch injection.
  */
 import { describe, expect, test, vi } from 'vitest';
@@ -34,14 +34,25 @@ const made = vi.hoisted(() => ({
   recordKeys: [] as Uint8Array[],
 }));
 
-vi.mock('../src/kem.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/kem.js')>();
+// The client encapsulates through its KEM backend (noble, node:crypto or WebCrypto, whichever
+// this runtime gives): wrap the backend it loads, so the test sees the very secret it got.
+vi.mock('../src/kem-backend.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/kem-backend.js')>();
   return {
     ...actual,
-    kemEncapsulate: (...args: Parameters<typeof actual.kemEncapsulate>) => {
-      const result = actual.kemEncapsulate(...args);
-      made.sharedSecrets.push(result.sharedSecret);
-      return result;
+    kemLoader: (choice: unknown) => {
+      const load = actual.kemLoader(choice);
+      return async () => {
+        const kem = await load();
+        return {
+          ...kem,
+          encapsulate: async (publicKey: Uint8Array) => {
+            const result = await kem.encapsulate(publicKey);
+            made.sharedSecrets.push(result.sharedSecret);
+            return result;
+          },
+        };
+      };
     },
   };
 });

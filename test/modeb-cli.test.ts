@@ -1,129 +1,25 @@
 /**
- * Mode-B seeding with the built `zeq-keyex` executable as real processes: two `serve` processes on
- * loopback (admin token files, plain http allowed for 127.0.0.1, seeds in `--store`), driven by
- * `zeq-keyex ssl initiate` and `ssl respond --json`; equal commitments and equal sealed seeds on
- * disk; a wrong pin, a wrong token, no admin token, a refused http peer and an unreachable peer;
- * usage errors (exit 2) and help.
- *
- * The package is built once with the project's tsup config into a private directory inside the
- * repository (its runtime dependencies resolve from the repository's node_modules, and a
- * concurrent build of `dist/` cannot pull files from under these processes).
+ * Mode-B seeding with the built `zeq-keyex` executable as real processes (test/helpers/cli-process.ts):
+ * two `serve` processes on loopback (admin token files, plain http allowed for 127.0.0.1, seeds in
+ * `--store`), driven by `zeq-keyex ssl initiate` and `ssl respond --json`; equal commitments and
+ * equal sealed seeds on disk; a wrong pin, a wrong token, no admin token, a refused http peer and
+ * an unreachable peer; usage errors (exit 2) and help.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/constants.js';
 import { runCli } from '../src/node/cli.js';
 import { base64Decode } from '../src/encoding.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/seed-store.js';
+import { type Exit, cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
 import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TOKEN_A = 'cli-token-A-aaaaaaaaaaaaaaaa';
 const TOKEN_B = 'cli-token-B-bbbbbbbbbbbbbbbb';
-const RUN_LIMIT_MS = 15_000;
 
-let buildDir: string;
-let cliPath: string;
-let scratch: string;
-const children = new Set<ChildProcess>();
-
-beforeAll(async () => {
-  await mkdir(join(ROOT, '.tmp'), { recursive: true });
-  buildDir = await mkdtemp(join(ROOT, '.tmp', 'modeb-cli-build-'));
-  scratch = await mkdtemp(join(tmpdir(), 'zeq-keyex-modeb-cli-'));
-  const tsup = join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js');
-  await promisify(execFile)(process.execPath, [tsup, '--out-dir', buildDir, '--no-dts', '--silent'], { cwd: ROOT, timeout: 25_000 });
-  cliPath = join(buildDir, 'cli.js');
-}, 30_000);
-
-afterEach(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  children.clear();
-});
-
-afterAll(async () => {
-  await rm(buildDir, { recursive: true, force: true });
-  await rm(scratch, { recursive: true, force: true });
-});
-
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'] ?? '', ...extra };
-}
-
-function start(args: string[], environment: NodeJS.ProcessEnv): { child: ChildProcess; output: () => { stdout: string; stderr: string }; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, [cliPath, ...args], { env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exit>((resolveExit) => child.once('close', (code) => resolveExit({ code, stdout, stderr })));
-  return { child, output: () => ({ stdout, stderr }), exited };
-}
-
-async function run(args: string[], environment: NodeJS.ProcessEnv = env()): Promise<Exit> {
-  const running = start(args, environment);
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`zeq-keyex ${args.join(' ')} did not exit in time`)), RUN_LIMIT_MS);
-  });
-  return Promise.race([running.exited, limit]).finally(() => clearTimeout(timer));
-}
-
-interface Server {
-  origin: string;
-  output: () => { stdout: string; stderr: string };
-}
-
-async function serve(args: string[], fieldKey: string): Promise<Server> {
-  const server = start(['serve', '--port', '0', ...args], env({ ZEQ_FIELD_KEY: fieldKey }));
-  const origin = await new Promise<string>((resolveLine, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve printed nothing; stderr: ${server.output().stderr}`)), RUN_LIMIT_MS);
-    const check = (): void => {
-      const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(server.output().stdout);
-      if (match === null) return;
-      clearTimeout(timer);
-      resolveLine(match[1] as string);
-    };
-    server.child.stdout?.on('data', check);
-    void server.exited.then((exit) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${exit.code}) before listening; stderr: ${exit.stderr}`));
-    });
-  });
-  return { origin, output: server.output };
-}
-
-async function tokenFile(name: string, token: string): Promise<string> {
-  const path = join(scratch, name);
-  await writeFile(path, `${token}\n`, { mode: 0o600 });
-  return path;
-}
-
-function jsonLine(exit: Exit): Record<string, unknown> {
-  const lines = exit.stdout.split('\n');
-  expect(lines, exit.stdout + exit.stderr).toHaveLength(2);
-  expect(lines[1]).toBe('');
-  return JSON.parse(lines[0] as string) as Record<string, unknown>;
-}
+const { run, startServe, fingerprintOf, scratch, tokenFile } = useCliProcesses('modeb-cli');
 
 async function storedSeeds(dir: string): Promise<StoredSeed[]> {
   let names: string[];
@@ -135,26 +31,20 @@ async function storedSeeds(dir: string): Promise<StoredSeed[]> {
   return Promise.all(names.map(async (name) => JSON.parse(await readFile(join(dir, 'mode-b-seeds', name), 'utf8')) as StoredSeed));
 }
 
-async function fingerprintOf(origin: string, slug: string): Promise<string> {
-  const exit = await run(['fingerprint', origin, slug]);
-  expect(exit.code, exit.stderr).toBe(0);
-  return exit.stdout.trim();
-}
-
 describe('two serve processes on loopback', () => {
   test('ssl initiate on A, ssl respond on B: equal commitments; sealed seeds on disk are equal; refusals', async () => {
-    const storeA = join(scratch, 'a');
-    const storeB = join(scratch, 'b');
+    const storeA = join(scratch(), 'a');
+    const storeB = join(scratch(), 'b');
     const [a, b] = await Promise.all([
-      serve(['--machine', 'edge-01=machine:edge-01', '--store', storeA, '--admin-token-file', await tokenFile('a.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
-      serve(['--machine', 'core-01=machine:core-01', '--store', storeB, '--admin-token-file', await tokenFile('b.token', TOKEN_B), '--allow-http-peer', '127.0.0.1'], OTHER_FIELD_KEY),
+      startServe(['--machine', 'edge-01=machine:edge-01', '--store', storeA, '--admin-token-file', await tokenFile('a.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
+      startServe(['--machine', 'core-01=machine:core-01', '--store', storeB, '--admin-token-file', await tokenFile('b.token', TOKEN_B), '--allow-http-peer', '127.0.0.1'], OTHER_FIELD_KEY),
     ]);
     const pin = await fingerprintOf(b.origin, 'core-01');
 
     const initiate = await run([
       'ssl', 'initiate', a.origin, '--token', TOKEN_A, '--local', 'edge-01', '--peer-origin', b.origin, '--peer', 'core-01', '--pin', pin, '--json',
     ]);
-    expect(initiate.code, initiate.stderr).toBe(0);
+    expect(initiate.code, initiate.stdout + initiate.stderr).toBe(0);
     const l = jsonLine(initiate);
     expect(Object.keys(l).sort()).toEqual(['alg', 'cipher_text', 'local_machine_id', 'ok', 'peer_fingerprint', 'peer_machine_id', 'seed_commitment']);
     expect(l).toMatchObject({ ok: true, alg: ALG, local_machine_id: 'machine:edge-01', peer_machine_id: 'machine:core-01', peer_fingerprint: pin });
@@ -163,7 +53,7 @@ describe('two serve processes on loopback', () => {
     // The token may come from the environment instead of the command line.
     const respond = await run(
       ['ssl', 'respond', b.origin, '--local', 'core-01', '--peer-id', l['local_machine_id'] as string, '--cipher-text', l['cipher_text'] as string, '--json'],
-      env({ ZEQ_ADMIN_TOKEN: TOKEN_B }),
+      cliEnv({ ZEQ_ADMIN_TOKEN: TOKEN_B }),
     );
     expect(respond.code, respond.stderr).toBe(0);
     const p = jsonLine(respond);
@@ -197,18 +87,18 @@ describe('two serve processes on loopback', () => {
     expect(human.stdout).toContain(l['seed_commitment'] as string);
 
     // The seed never reached any output of any process.
-    const everything = [initiate, respond, mismatch, forbidden, human].map((e) => e.stdout + e.stderr).join('\n') + JSON.stringify([a.output(), b.output()]);
+    const everything = [initiate, respond, mismatch, forbidden, human].map((e) => e.stdout + e.stderr).join('\n') + JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()]));
     expect(everything).not.toContain(seed);
     expect(everything).not.toContain(Buffer.from(seed, 'hex').toString('base64'));
     // Nor did the admin tokens reach the servers' logs.
-    expect(JSON.stringify([a.output(), b.output()])).not.toContain(TOKEN_A);
+    expect(JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()]))).not.toContain(TOKEN_A);
   });
 
   test('refusals: no admin token file (403), a plain http peer not allowed (400), an unreachable peer (502)', async () => {
     const [closed, strict, open] = await Promise.all([
-      serve(['--machine', 'edge-01=machine:edge-01'], FIELD_KEY),
-      serve(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('s.token', TOKEN_A)], FIELD_KEY),
-      serve(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('o.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
+      startServe(['--machine', 'edge-01=machine:edge-01'], FIELD_KEY),
+      startServe(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('s.token', TOKEN_A)], FIELD_KEY),
+      startServe(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('o.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
     ]);
     const pin = 'ab'.repeat(32);
     const initiate = (origin: string, peerOrigin: string): Promise<Exit> =>
@@ -267,8 +157,8 @@ describe('usage', () => {
   });
 
   test('serve refuses a missing or malformed token file and a host with a port', async () => {
-    const withKey = env({ ZEQ_FIELD_KEY: FIELD_KEY });
-    expect((await run(['serve', '--port', '0', '--admin-token-file', join(scratch, 'missing.token')], withKey)).code).toBe(2);
+    const withKey = cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY });
+    expect((await run(['serve', '--port', '0', '--admin-token-file', join(scratch(), 'missing.token')], withKey)).code).toBe(2);
     expect((await run(['serve', '--port', '0', '--admin-token-file', await tokenFile('bad.token', 'two words here, long enough')], withKey)).code).toBe(2);
     expect((await run(['serve', '--port', '0', '--allow-http-peer', '127.0.0.1:80'], withKey)).code).toBe(2);
   });

@@ -13,39 +13,13 @@ import { kemKeygen } from '../src/kem.js';
 import { deriveModeBSeedAsInitiator, deriveModeBSeedAsInitiatorDerandomized, deriveModeBSeedAsResponder } from '../src/modeb.js';
 import { type StoredSeed, createMemorySeedStore, isStoredSeed, unsealStoredSeed } from '../src/seed-store.js';
 import { deriveSealKey, sealSeed } from '../src/sealing.js';
-import { expectCode } from './helpers/errors.js';
-import { expectCount, hex, readVectorJson, toHex } from './helpers/vectors.js';
+import { expectCode, expectCodeAsync } from './helpers/errors.js';
+import { type ModeBCase, expectCount, hex, protocolCases, toHex } from './helpers/vector-data.js';
 
-interface ModeBCase {
-  alg: string;
-  initiator_machine_id: string;
-  responder_machine_id: string;
-  responder_keygen_seed: string;
-  responder_public_key_b64: string;
-  responder_fingerprint: string;
-  encaps_m: string;
-  cipher_text_b64: string;
-  shared_secret: string;
-  transcript: string;
-  seed: string;
-  seed_commitment: string;
-}
-interface SealingCase {
-  what: string;
-  field_key: string;
-  local_machine_id?: string;
-  peer_machine_id?: string;
-  seed_commitment?: string;
-  plaintext: string;
-  nonce: string;
-  sealed_b64: string;
-}
-
-const vectors = readVectorJson<{ mode_b: ModeBCase[]; sealing: SealingCase[] }>('protocol/keyex-v1.json');
-const modeB = expectCount('mode_b', vectors.mode_b, 2);
+const { modeB } = protocolCases;
 const seedSealing = expectCount(
   'sealing (mode-b seed)',
-  vectors.sealing.filter((c) => c.what === 'mode-b seed'),
+  protocolCases.sealing.filter((c) => c.what === 'mode-b seed'),
   1,
 );
 
@@ -55,7 +29,7 @@ function documentOf(c: ModeBCase): KeyDocument {
 }
 
 describe('mode_b vectors through the core functions', () => {
-  test.each(modeB.map((c, i) => [i, c] as const))('case %i: initiator and responder derive the vector seed and commitment', (_, c) => {
+  test.each(modeB.map((c, i) => [i, c] as const))('case %i: initiator and responder derive the vector seed and commitment', async (_, c) => {
     const peer = documentOf(c);
     const publicKeyBefore = toHex(peer.publicKey);
     const initiation = deriveModeBSeedAsInitiatorDerandomized(
@@ -80,7 +54,7 @@ describe('mode_b vectors through the core functions', () => {
     const cipherText = base64Decode(c.cipher_text_b64, 1088);
     for (const key of [seed, secretKey]) {
       const keyBefore = toHex(key);
-      const derived = deriveModeBSeedAsResponder({
+      const derived = await deriveModeBSeedAsResponder({
         secretKey: key,
         publicKey: peer.publicKey,
         localMachineId: c.responder_machine_id,
@@ -158,52 +132,58 @@ describe('the Mode-B sealing vector through the seed store functions', () => {
 describe('refusals', () => {
   const c = modeB[0] as ModeBCase;
 
-  test('a wrong pin is fingerprint_mismatch with both fingerprints, before encapsulating', () => {
+  test('a wrong pin is fingerprint_mismatch with both fingerprints, before encapsulating', async () => {
     let thrown: unknown;
     try {
-      deriveModeBSeedAsInitiator({ peer: documentOf(c), localMachineId: c.initiator_machine_id, expectedFingerprint: 'ab'.repeat(32) });
+      await deriveModeBSeedAsInitiator({ peer: documentOf(c), localMachineId: c.initiator_machine_id, expectedFingerprint: 'ab'.repeat(32) });
     } catch (error) {
       thrown = error;
     }
     expect(thrown).toMatchObject({ code: 'fingerprint_mismatch', expectedFingerprint: 'ab'.repeat(32), actualFingerprint: c.responder_fingerprint });
   });
 
-  test('a hand-made document whose fingerprint is not its key is fingerprint_inconsistent', () => {
+  test('a hand-made document whose fingerprint is not its key is fingerprint_inconsistent', async () => {
     const peer = { ...documentOf(c), fingerprint: 'ab'.repeat(32) };
-    expectCode(() => deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: 'ab'.repeat(32) }), 'fingerprint_inconsistent');
+    await expectCodeAsync(deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: 'ab'.repeat(32) }), 'fingerprint_inconsistent');
   });
 
-  test('a public key failing the modulus check is invalid_public_key', () => {
+  test('a public key failing the modulus check is invalid_public_key', async () => {
     const publicKey = new Uint8Array(1184).fill(0xff);
     const peer: KeyDocument = { alg: ALG, publicKey, fingerprint: computeFingerprint(publicKey), machineId: 'm-2' };
-    expectCode(() => deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: peer.fingerprint }), 'invalid_public_key');
+    await expectCodeAsync(deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: peer.fingerprint }), 'invalid_public_key');
   });
 
-  test('programmer input is a TypeError', () => {
+  test('programmer input is a TypeError', async () => {
     const peer = documentOf(c);
-    expect(() => deriveModeBSeedAsInitiator({ peer, localMachineId: 'bad id!', expectedFingerprint: c.responder_fingerprint })).toThrow(TypeError);
-    expect(() => deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: 'xyz' })).toThrow(TypeError);
-    expect(() => deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: [] })).toThrow(TypeError);
-    expect(() =>
+    await expect(deriveModeBSeedAsInitiator({ peer, localMachineId: 'bad id!', expectedFingerprint: c.responder_fingerprint })).rejects.toThrow(TypeError);
+    await expect(deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: 'xyz' })).rejects.toThrow(TypeError);
+    await expect(deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: [] })).rejects.toThrow(TypeError);
+    await expect(
       deriveModeBSeedAsResponder({ secretKey: new Uint8Array(64), publicKey: peer.publicKey, localMachineId: 'm 1', peerMachineId: 'm-2', cipherText: new Uint8Array(1088) }),
-    ).toThrow(TypeError);
+    ).rejects.toThrow(TypeError);
+    const kem = 'fast' as unknown as 'auto';
+    await expect(deriveModeBSeedAsInitiator({ peer, localMachineId: 'm-1', expectedFingerprint: c.responder_fingerprint, kem })).rejects.toThrow(TypeError);
+    // Native backends import seeds only: an expanded key with kem 'native' is a mistake.
+    const expanded = kemKeygen(hex(c.responder_keygen_seed)).secretKey;
+    const input = { publicKey: peer.publicKey, localMachineId: 'm-1', peerMachineId: 'm-2', cipherText: new Uint8Array(1088) };
+    await expect(deriveModeBSeedAsResponder({ ...input, secretKey: expanded, kem: 'native' })).rejects.toThrow(TypeError);
   });
 
-  test('a secret key of another key pair, or of the wrong length, is invalid_secret_key', () => {
+  test('a secret key of another key pair, or of the wrong length, is invalid_secret_key', async () => {
     const peer = documentOf(c);
     const cipherText = base64Decode(c.cipher_text_b64, 1088);
     const other = kemKeygen(new Uint8Array(64).fill(7));
     const base = { publicKey: peer.publicKey, localMachineId: c.responder_machine_id, peerMachineId: c.initiator_machine_id, cipherText };
-    expectCode(() => deriveModeBSeedAsResponder({ ...base, secretKey: new Uint8Array(64).fill(7) }), 'invalid_secret_key');
-    expectCode(() => deriveModeBSeedAsResponder({ ...base, secretKey: other.secretKey }), 'invalid_secret_key');
-    expectCode(() => deriveModeBSeedAsResponder({ ...base, secretKey: new Uint8Array(100) }), 'invalid_secret_key');
-    expectCode(() => deriveModeBSeedAsResponder({ ...base, secretKey: hex(c.responder_keygen_seed), cipherText: new Uint8Array(1087) }), 'invalid_cipher_text');
+    await expectCodeAsync(deriveModeBSeedAsResponder({ ...base, secretKey: new Uint8Array(64).fill(7) }), 'invalid_secret_key');
+    await expectCodeAsync(deriveModeBSeedAsResponder({ ...base, secretKey: other.secretKey }), 'invalid_secret_key');
+    await expectCodeAsync(deriveModeBSeedAsResponder({ ...base, secretKey: new Uint8Array(100) }), 'invalid_secret_key');
+    await expectCodeAsync(deriveModeBSeedAsResponder({ ...base, secretKey: hex(c.responder_keygen_seed), cipherText: new Uint8Array(1087) }), 'invalid_cipher_text');
   });
 
-  test('a ciphertext made for another key gives another seed (implicit rejection), so commitments differ', () => {
+  test('a ciphertext made for another key gives another seed (implicit rejection), so commitments differ', async () => {
     const peer = documentOf(c);
-    const initiation = deriveModeBSeedAsInitiator({ peer, localMachineId: c.initiator_machine_id, expectedFingerprint: c.responder_fingerprint });
-    const responder = deriveModeBSeedAsResponder({
+    const initiation = await deriveModeBSeedAsInitiator({ peer, localMachineId: c.initiator_machine_id, expectedFingerprint: c.responder_fingerprint });
+    const responder = await deriveModeBSeedAsResponder({
       secretKey: hex(c.responder_keygen_seed),
       publicKey: peer.publicKey,
       localMachineId: c.responder_machine_id,
@@ -213,7 +193,7 @@ describe('refusals', () => {
     expect(responder.seedCommitment).toBe(initiation.seedCommitment);
     const tampered = initiation.cipherText.slice();
     tampered[0] = (tampered[0] as number) ^ 1;
-    const wrong = deriveModeBSeedAsResponder({
+    const wrong = await deriveModeBSeedAsResponder({
       secretKey: hex(c.responder_keygen_seed),
       publicKey: peer.publicKey,
       localMachineId: c.responder_machine_id,
@@ -222,7 +202,7 @@ describe('refusals', () => {
     });
     expect(wrong.seedCommitment).not.toBe(initiation.seedCommitment);
     // Another initiator id changes the transcript, so the seed too.
-    const renamed = deriveModeBSeedAsResponder({
+    const renamed = await deriveModeBSeedAsResponder({
       secretKey: hex(c.responder_keygen_seed),
       publicKey: peer.publicKey,
       localMachineId: c.responder_machine_id,

@@ -6,39 +6,15 @@
  * vectors are in `protocol-vectors.test.ts`.)
  */
 import { describe, expect, test } from 'vitest';
-import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState } from '../src/ratchet.js';
-import { createClientSession } from '../src/session.js';
+import { type RatchetOptions, createRecordChannel, createRecordReceiver, createRecordSender, ratchetState } from '../src/ratchet.js';
+import { type ClientSession, createClientSession } from '../src/session.js';
 import { ALG } from '../src/constants.js';
 import type { ErrorCode } from '../src/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
-import { expectCount, hex, readVectorJson, toHex } from './helpers/vectors.js';
+import { BAD_RECORD_CODES, type RecordCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
 
-interface RecordCase {
-  direction: 'i2r' | 'r2i';
-  epoch: number;
-  seq: number;
-  plaintext: string;
-  app_aad: string;
-  record: string;
-}
-interface RecordsCase {
-  case: number;
-  session_id: string;
-  record_key: string;
-  k_i2r: string[];
-  k_r2i_0: string;
-  records: RecordCase[];
-}
-interface Vectors {
-  records: RecordsCase[];
-  invalid: { records: { why: string; direction: 'i2r' | 'r2i'; record: string }[] };
-}
-
-const vectors = readVectorJson<Vectors>('protocol/keyex-v1.json');
-const suite = expectCount('records', vectors.records, 1)[0] as RecordsCase;
-const cases = expectCount('records[0].records', suite.records, 4);
-const invalid = expectCount('invalid.records', vectors.invalid.records, 7);
+const { recordSuite: suite, records: cases, badRecords: invalid } = protocolCases;
 const recordKey = (): Uint8Array => hex(suite.record_key);
 const sid = suite.session_id;
 
@@ -94,17 +70,7 @@ describe('vector records through the ratchet', () => {
   });
 
   test('the initiator session seals the i2r vectors and opens the r2i vector', () => {
-    const session = createClientSession({
-      sessionId: sid,
-      slug: 'edge-01',
-      machineId: 'm-7f3a9c21',
-      fingerprint: '8522cf61b77ef6900bcfec9bb38548c226df25087bb8bfc422e1d4a6780ecaad',
-      alg: ALG,
-      expiresAt: new Date(0),
-      trust: 'pinned',
-      recordKey: recordKey(),
-      ratchet: { now: fakeClock().now },
-    });
+    const session = createClientSessionFor({ now: fakeClock().now });
     const i2r = cases.filter((c) => c.direction === 'i2r' && c.epoch === 0);
     for (const c of i2r) expect(toHex(session.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
     const r2i = cases.find((c) => c.direction === 'r2i') as RecordCase;
@@ -118,7 +84,8 @@ describe('vector records through the ratchet', () => {
   });
 });
 
-function createClientSessionFor(): ReturnType<typeof createClientSession> {
+/** An initiator session on the vector record key (with the ratchet's default clock unless given one). */
+function createClientSessionFor(ratchet?: RatchetOptions): ClientSession {
   return createClientSession({
     sessionId: sid,
     slug: 'edge-01',
@@ -127,26 +94,19 @@ function createClientSessionFor(): ReturnType<typeof createClientSession> {
     alg: ALG,
     expiresAt: new Date(0),
     trust: 'pinned',
+    kemBackend: 'noble',
     recordKey: recordKey(),
+    ...(ratchet === undefined ? {} : { ratchet }),
   });
 }
 
 describe('invalid vector records through a receiver', () => {
   // Through the ratchet, "epoch field changed" (epoch 1) goes down the ratchet-forward path: the
   // candidate key of epoch 1 is derived on the side and the record fails to open under it.
-  const expected: Record<string, ErrorCode> = {
-    'version byte 0x02': 'record_unsupported_version',
-    'epoch field changed': 'record_auth_failed',
-    'seq field changed': 'record_auth_failed',
-    'tag bit flipped': 'record_auth_failed',
-    'shorter than header and tag': 'record_malformed',
-    'sealed for another session_id': 'record_auth_failed',
-    "sealed with the other direction's key": 'record_auth_failed',
-  };
   const valid = cases[0] as RecordCase;
 
   test.each(invalid.map((x, i) => [i, x.why, x] as const))('invalid %i: %s — refused, state unchanged', (_, why, x) => {
-    const code = expected[why];
+    const code = BAD_RECORD_CODES[why];
     expect(code, `a code is expected for "${why}"`).toBeDefined();
     expect(x.direction).toBe('i2r');
     const clock = fakeClock();

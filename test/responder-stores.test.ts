@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/constants.js';
 import { base64Encode } from '../src/encoding.js';
 import { createKeyManager } from '../src/keys.js';
+import { nobleSecretKeyBytes } from '../src/kem-backend.js';
 import { sha256 } from '../src/primitives.js';
 import { createResponder } from '../src/responder.js';
 import { deriveSealKey } from '../src/sealing.js';
@@ -204,10 +205,15 @@ describe('key manager', () => {
   test('close() wipes the cached decapsulation keys', async () => {
     const manager = createKeyManager({ sealKey: deriveSealKey(hex(FIELD_KEY)), keyStore: createMemoryKeyStore(), logger: recordingLogger(), now: Date.now });
     const key = await manager.obtain('edge-01', 'machine:edge-01');
-    expect(key.secretKey.some((b) => b !== 0)).toBe(true);
+    // The default backend of the manager is noble, whose expanded key bytes can be seen and zeroed.
+    expect(key.secretKey.backend).toBe('noble');
+    const bytes = nobleSecretKeyBytes(key.secretKey) ?? new Uint8Array(0);
+    expect(bytes).toHaveLength(2400);
+    expect(bytes.some((b) => b !== 0)).toBe(true);
     expect(await manager.find('edge-01', 'machine:edge-01')).toBe(key);
     manager.close();
-    expect(key.secretKey.every((b) => b === 0)).toBe(true);
+    expect(bytes.every((b) => b === 0)).toBe(true);
+    await expectCodeAsync(key.secretKey.decapsulate(new Uint8Array(1088)), 'invalid_secret_key');
     await expectCodeAsync(manager.obtain('edge-01', 'machine:edge-01'), 'machine_unavailable');
   });
 

@@ -12,8 +12,15 @@
  * - a wrong pin refused with `fingerprint_mismatch`, a wiped session refusing with `session_closed`;
  * - record round trips over the session (`session.request`, the responder's `onRecord`);
  * - a fresh ML-KEM-768 round trip;
- * - protocol vectors (keyex case 0, records case 0) through the exported key schedule.
+ * - protocol vectors (keyex case 0, records case 0) through the exported key schedule;
+ * - the backends: which KEM (`loadKem`) and AES-GCM (`aeadBackend`) the runtime gets, checked
+ *   against what it is known to offer ({@link expectedBackends}), the session and responder on
+ *   them, the Wycheproof/ACVP ML-KEM-768 subset and protocol vectors through every KEM backend
+ *   available (noble, and the native one), and the AES-GCM backend against noble's on records of
+ *   many sizes.
  */
+import { gcm } from '@noble/ciphers/aes.js';
+
 
 /** The line prefix an entry prints its JSON result after; the runner looks for it. */
 export const RESULT_PREFIX = 'ZEQ_SMOKE_RESULT ';
@@ -35,6 +42,21 @@ export function describeRuntime() {
   if (g.navigator?.userAgent === 'Cloudflare-Workers') return 'workerd (Cloudflare-Workers)';
   if (g.process?.versions?.node) return `node ${g.process.versions.node}`;
   return `unknown (${String(g.navigator?.userAgent)})`;
+}
+
+/**
+ * The backends this runtime must get: native ML-KEM in `node:crypto` from Node 24.7 on, WebCrypto
+ * ML-KEM in Deno and Bun, noble elsewhere; `node:crypto` AES-GCM wherever the Node build loads
+ * (Node, Deno and Bun take the `node` export condition), noble's elsewhere.
+ * @returns `{ kem, aead }`.
+ */
+export function expectedBackends() {
+  const g = /** @type {Record<string, any>} */ (globalThis);
+  if (g.Deno?.version?.deno || g.Bun?.version) return { kem: 'webcrypto', aead: 'node' };
+  const node = g.navigator?.userAgent === 'Cloudflare-Workers' ? undefined : g.process?.versions?.node;
+  if (typeof node !== 'string') return { kem: 'noble', aead: 'noble' };
+  const [major, minor] = node.split('.').map(Number);
+  return { kem: major > 24 || (major === 24 && minor >= 7) ? 'node' : 'noble', aead: 'node' };
 }
 
 function bytesEqual(a, b) {
@@ -164,6 +186,28 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
 
   for (const [name, fn] of Object.entries(extra)) await check(name, fn);
 
+  const expected = expectedBackends();
+  const backends = { kem: 'unknown', aead: 'unknown', native: 'unknown' };
+  const kems = [];
+  await check('backends (loadKem, aeadBackend)', async () => {
+    const kem = await lib.loadKem();
+    backends.kem = kem.backend;
+    backends.aead = lib.aeadBackend();
+    kems.push(await lib.loadKem('noble'));
+    try {
+      const native = await lib.loadKem('native');
+      backends.native = native.backend;
+      kems.push(native);
+    } catch (error) {
+      if (!lib.isZeqKeyExError(error, 'kem_unavailable')) throw error;
+      backends.native = 'none (kem_unavailable)';
+    }
+    assert(backends.kem === expected.kem, `'auto' gave the ${backends.kem} KEM backend, expected ${expected.kem}`);
+    assert(backends.aead === expected.aead, `AES-GCM is ${backends.aead}, expected ${expected.aead}`);
+    assert(expected.kem === 'noble' ? kems.length === 1 : backends.native === expected.kem, `'native' gave ${backends.native}`);
+    return `KEM ${backends.kem}, AES-GCM ${backends.aead}, native KEM ${backends.native}`;
+  });
+
   let session;
   let seen = [];
   await check('handshake (pinned, fetch injection)', async () => {
@@ -171,6 +215,10 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
     seen = pair.seen;
     session = await pair.client.handshake(SLUG);
     checkSession(lib, session, pair.pin);
+    assert(session.kemBackend === expected.kem, `session.kemBackend is ${session.kemBackend}`);
+    const responderKem = await pair.responder.kemBackend();
+    assert(responderKem === expected.kem, `responder.kemBackend() is ${responderKem}`);
+    return `client and responder on ${session.kemBackend}`;
   });
 
   await check('wrong pin refused (fingerprint_mismatch)', async () => {
@@ -200,7 +248,109 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
   await check('vector keyex[0]', () => keyexVector(lib, vectors.keyex, vectors.invalidConfirmations));
   await check('vector records[0]', () => recordsVector(lib, vectors.records));
 
-  return { runtime: describeRuntime(), checks };
+  for (const kem of kems) {
+    await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () => kemVectors(lib, kem, vectors.kem, vectors.keyex));
+  }
+  await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(lib));
+
+  return { runtime: describeRuntime(), backends, checks };
+}
+
+async function expectCodeOf(lib, code, promise) {
+  try {
+    await promise;
+  } catch (error) {
+    if (lib.isZeqKeyExError(error, code)) return;
+    throw new Error(`expected ${code}, got ${describeError(error)}`);
+  }
+  throw new Error(`expected ${code}, nothing was thrown`);
+}
+
+/**
+ * The Wycheproof/ACVP ML-KEM-768 subset and the protocol keyex vectors through one backend: keygen
+ * from the seed, decapsulation (implicit rejection included), refusal of invalid seeds,
+ * ciphertexts and public keys. Fixed encapsulation randomness is noble's alone and not asked for.
+ */
+async function kemVectors(lib, kem, v, keyex) {
+  const hex = (text) => lib.hexDecode(text.toLowerCase());
+  const same = (bytes, text, what) => assert(lib.hexEncode(bytes) === text.toLowerCase(), `${what}: another value`);
+  let count = 0;
+  for (const t of v.mlkem) {
+    const seed = hex(t.seed);
+    if (t.result === 'valid') {
+      same(await kem.publicKey(seed), t.ek, `mlkem_768_test tcId ${t.tcId} ek`);
+      same(await kem.decapsulate(seed, hex(t.c)), t.K, `mlkem_768_test tcId ${t.tcId} K`);
+    } else if (seed.length !== 64) {
+      await expectCodeOf(lib, 'invalid_secret_key', kem.publicKey(seed));
+    } else {
+      await expectCodeOf(lib, 'invalid_cipher_text', kem.decapsulate(seed, hex(t.c)));
+    }
+    count++;
+  }
+  for (const t of v.keygen) {
+    same(await kem.publicKey(hex(t.seed)), t.ek, `mlkem_768_keygen_seed_test tcId ${t.tcId}`);
+    count++;
+  }
+  for (const t of v.acvpKeyGen) {
+    same(await kem.publicKey(hex(t.d + t.z)), t.ek, `ACVP keyGen tcId ${t.tcId}`);
+    count++;
+  }
+  for (const t of v.encaps) {
+    if (t.valid) assert((await kem.encapsulate(hex(t.ek))).cipherText.length === 1088, `mlkem_768_encaps_test tcId ${t.tcId}: no ciphertext`);
+    else await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(hex(t.ek)));
+    count++;
+  }
+  for (const t of v.acvpEkCheck) {
+    if (t.testPassed) assert((await kem.encapsulate(hex(t.ek))).cipherText.length === 1088, `ACVP ek check tcId ${t.tcId}: refused`);
+    else await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(hex(t.ek)));
+    count++;
+  }
+  const seed = hex(keyex.keygen_seed);
+  assert(lib.base64Encode(await kem.publicKey(seed)) === keyex.public_key_b64, 'keyex[0]: another public key');
+  same(await kem.decapsulate(seed, lib.base64Decode(keyex.cipher_text_b64)), keyex.shared_secret, 'keyex[0] shared secret');
+  // Both directions against noble's KEM layer.
+  const fresh = crypto.getRandomValues(new Uint8Array(64));
+  const pair = lib.kemKeygen(fresh);
+  const toIt = await kem.encapsulate(pair.publicKey);
+  assert(bytesEqual(lib.kemDecapsulate(pair.secretKey, toIt.cipherText), toIt.sharedSecret), 'noble does not decapsulate its ciphertext');
+  const toNoble = lib.kemEncapsulate(pair.publicKey);
+  assert(bytesEqual(await kem.decapsulate(fresh, toNoble.cipherText), toNoble.sharedSecret), "it does not decapsulate noble's ciphertext");
+  return `${count + 1} vector cases, both directions with noble`;
+}
+
+/**
+ * The AES-GCM backend (through the exported record functions) against noble's AES-GCM computed
+ * here from the record format of spec §3: the same record for plaintexts of 0 to 70 000 bytes and
+ * several AADs, each opened back, and a flipped bit refused.
+ */
+function aeadAgrees(lib) {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const sessionId = 'A'.repeat(22);
+  let count = 0;
+  for (const size of [0, 1, 15, 16, 17, 31, 32, 33, 255, 1024, 4095, 65_536, 70_000]) {
+    for (const aadSize of [0, 1, 17, 300]) {
+      // getRandomValues stops at 64 KiB; the bytes only need to differ from record to record.
+      const plaintext = Uint8Array.from({ length: size }, (_, i) => (i * 131 + size + key[i % 32]) & 0xff);
+      const appAad = crypto.getRandomValues(new Uint8Array(aadSize));
+      const [epoch, seq] = [size % 7, aadSize * 3];
+      const record = lib.sealRecord(key, sessionId, epoch, seq, plaintext, appAad);
+      const header = lib.encodeRecordHeader(epoch, seq);
+      const aad = new Uint8Array([...header, ...lib.lp(sessionId, appAad)]);
+      const expected = new Uint8Array([...header, ...gcm(key, header.subarray(1), aad).encrypt(plaintext)]);
+      assert(bytesEqual(record, expected), `a ${size}-byte record differs from noble's`);
+      assert(bytesEqual(lib.openRecord(key, sessionId, record, appAad), plaintext), `a ${size}-byte record does not open`);
+      const tampered = record.slice();
+      tampered[tampered.length - 1 - (size % 16)] ^= 0x10;
+      try {
+        lib.openRecord(key, sessionId, tampered, appAad);
+        throw new Error(`a tampered ${size}-byte record opened`);
+      } catch (error) {
+        if (!lib.isZeqKeyExError(error, 'record_auth_failed')) throw error;
+      }
+      count++;
+    }
+  }
+  return `${count} records`;
 }
 
 function keyexVector(lib, v, invalidConfirmations) {

@@ -43,5 +43,6 @@ if (session !== undefined) {
 
 printResult({
   runtime: inWorker.runtime,
+  backends: inWorker.backends,
   checks: [...inWorker.checks.map((c) => ({ ...c, name: `in worker: ${c.name}` })), ...checks],
 });

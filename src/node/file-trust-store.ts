@@ -1,17 +1,17 @@
 /**
  * A trust-on-first-use store in one JSON file, for Node (spec §6).
  *
- * Writes are atomic (a private temporary file, fsync, rename) and the file is created with mode
- * 0600. Calls in one process are serialised. An unreadable or corrupt file is a `store_error`: it
- * is never overwritten, since losing remembered fingerprints would silently re-open first use.
+ * Writes are atomic (`atomic-file.ts`: a private temporary file in the same directory, fsync,
+ * rename) and the file is created with mode 0600. Calls in one process are serialised. An
+ * unreadable or corrupt file is a `store_error`: it is never overwritten, since losing remembered
+ * fingerprints would silently re-open first use.
  * @module
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ZeqKeyExError } from '../errors.js';
 import { isFingerprint } from '../identifiers.js';
 import type { TrustStore } from '../trust.js';
+import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
 /**
  * Creates a file-backed TOFU store.
@@ -28,19 +28,9 @@ export function createFileTrustStore(path: string): TrustStore {
   };
 
   async function load(): Promise<Record<string, string>> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw new ZeqKeyExError('store_error', 'the trust store file cannot be read', { cause: error });
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (cause) {
-      throw new ZeqKeyExError('store_error', 'the trust store file is not valid JSON', { cause });
-    }
+    const file = await readJsonFile(path, 'the trust store file');
+    if (file === undefined) return {};
+    const data = file.value;
     if (typeof data !== 'object' || data === null || Array.isArray(data) || !Object.values(data).every(isFingerprint)) {
       throw new ZeqKeyExError('store_error', 'the trust store file is not a map of fingerprints');
     }
@@ -48,21 +38,8 @@ export function createFileTrustStore(path: string): TrustStore {
   }
 
   async function save(data: Record<string, string>): Promise<void> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify(data, null, 2)}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, path);
-    } catch (cause) {
-      await rm(temp, { force: true });
-      throw new ZeqKeyExError('store_error', 'the trust store file cannot be written', { cause });
-    }
+    await makePrivateDirectory(dirname(path), 'the trust store directory');
+    await writeJsonFile(path, data, 'replace', 'the trust store file');
   }
 
   return {

@@ -1,7 +1,8 @@
 /**
  * Client ↔ responder in the page: the real initiator client (ky transport) runs first contact
- * against the real responder through fetch injection, in Chromium. Covers a pinned handshake and
- * the record layer on its key, the client's refusals (`pin_required`, `fingerprint_mismatch`,
+ * against the real responder through fetch injection, in Chromium (checked first: the browser
+ * suite must really run in the browser, not in Node). Covers a pinned handshake and the record
+ * layer on its key, the client's refusals (`pin_required`, `fingerprint_mismatch`,
  * `confirmation_failed`, `response_mismatch`, `http_error`), and TOFU kept in the page's real
  * `localStorage`.
  */
@@ -13,8 +14,15 @@ import { tofuKey } from '../../src/client.js';
 import { createLocalStorageTrustStore } from '../../src/trust.js';
 import { utf8 } from '../../src/encoding.js';
 import { expectCode, expectCodeAsync } from '../helpers/errors.js';
-import { toHex } from './vectors.js';
+import { toHex } from '../helpers/vector-data.js';
 import { FIELD_KEY, ORIGIN, OTHER_FIELD_KEY, flipBit, hostile, logged, makeClient, makeResponder } from './fixtures.js';
+
+test('runs in Chromium, not in Node', () => {
+  expect(navigator.userAgent).toMatch(/Chrome\/\d+/);
+  expect(typeof document.createElement).toBe('function');
+  expect('Buffer' in globalThis).toBe(false);
+  expect(globalThis.crypto.subtle).toBeDefined();
+});
 
 describe('pinned first contact through fetch injection', () => {
   test('succeeds; both sides hold the same record key; records cross both ways', async () => {

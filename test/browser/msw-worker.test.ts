@@ -14,7 +14,7 @@ import { createResponderHandlers } from '../../src/msw.js';
 import { isZeqKeyExError } from '../../src/errors.js';
 import { createMemorySessionStore } from '../../src/responder.js';
 import { expectCodeAsync } from '../helpers/errors.js';
-import { toHex } from './vectors.js';
+import { toHex } from '../helpers/vector-data.js';
 import { MACHINES, ORIGIN, OTHER_FIELD_KEY, makeResponder } from './fixtures.js';
 
 const sessionStore = createMemorySessionStore();

@@ -1,0 +1,43 @@
+/**
+ * AES-256-GCM backends (spec §1): the calls `aeadSeal`/`aeadOpen` in `primitives.ts` make after
+ * checking their inputs. Noble's is the portable one; the Node build swaps in `node:crypto`'s
+ * (`src/node/platform.ts`). Both are synchronous, which the record ratchet relies on: a sender
+ * takes its sequence number and seals in one step, with no `await` in between.
+ *
+ * Every backend must give the same bytes: the Wycheproof AES-GCM vectors run through each one
+ * (`test/backends.test.ts`).
+ * @module
+ */
+import { gcm } from '@noble/ciphers/aes.js';
+
+/** Which AES-256-GCM implementation seals and opens: noble's, or `node:crypto`'s (Node, Deno, Bun). */
+export type AeadBackendName = 'noble' | 'node';
+
+/** One AES-256-GCM implementation. Inputs are checked by the caller (32-byte key, 12-byte nonce). */
+export interface AeadBackend {
+  readonly name: AeadBackendName;
+  /**
+   * Encrypts and authenticates.
+   * @returns `ciphertext ‖ tag` (16-byte tag), in a fresh array.
+   */
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  /**
+   * Verifies and decrypts `ciphertext ‖ tag` (at least 16 bytes, checked by the caller).
+   * @returns the plaintext in a fresh array, or `undefined` when the tag does not verify.
+   */
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+}
+
+/** AES-256-GCM from `@noble/ciphers`: pure JS, runs everywhere. */
+export const nobleAead: AeadBackend = {
+  name: 'noble',
+  seal: (key, nonce, plaintext, aad) => gcm(key, nonce, aad).encrypt(plaintext),
+  open(key, nonce, sealed, aad) {
+    try {
+      return gcm(key, nonce, aad).decrypt(sealed);
+    } catch {
+      // noble throws only on a tag mismatch here; inputs were checked by the caller.
+      return undefined;
+    }
+  },
+};

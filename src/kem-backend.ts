@@ -1,0 +1,303 @@
+/**
+ * KEM backends: ML-KEM-768 (FIPS 203) from the runtime when it has it, from noble otherwise,
+ * chosen at run time with the same results byte for byte.
+ *
+ * - `node`: `node:crypto`'s `encapsulate`/`decapsulate` (OpenSSL, Node ≥ 24.7), in the Node build.
+ * - `webcrypto`: `crypto.subtle.encapsulateBits`/`decapsulateBits` (Chromium, Deno, Bun).
+ * - `noble`: `@noble/post-quantum` (`kem.ts`), everywhere.
+ *
+ * A native backend is used only after it passes a probe against noble on a fresh random key: the
+ * same public key from the seed, a shared secret noble decapsulates to, the same secret from its
+ * own decapsulation, and the same implicit-rejection secret for a modified ciphertext. A runtime
+ * that exposes the API but gets any of it wrong is treated as having none. The probe runs once per
+ * process, on first use; nothing happens at import time.
+ *
+ * Every backend takes secret keys as the 64-byte seed `d‖z` (native APIs import nothing else) and
+ * maps bad inputs to the SDK's codes: `invalid_public_key` (length, §7.2 modulus check),
+ * `invalid_cipher_text`, `invalid_secret_key`.
+ *
+ * Security caveats:
+ * - A native secret key lives inside the runtime (a `KeyObject` or non-extractable `CryptoKey`):
+ *   {@link KemSecretKey.dispose} drops the reference, but only noble's key bytes can be zeroed.
+ * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`kem.ts`).
+ * @module
+ */
+import { ALG, ALG_SIZES } from './constants.js';
+import { ZeqKeyExError } from './errors.js';
+import { type Encapsulation, kemDecapsulate, kemEncapsulate, kemKeygen } from './kem.js';
+import { platform } from './platform.js';
+import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
+
+/** Which KEM backend to use: `'auto'` picks a native one when the runtime has one that passes the probe. */
+export type KemChoice = 'noble' | 'native' | 'auto';
+
+/** The KEM backend in use: noble's pure JS, `node:crypto`, or WebCrypto. */
+export type KemBackendName = 'noble' | 'node' | 'webcrypto';
+
+const CHOICES: readonly string[] = ['noble', 'native', 'auto'] satisfies readonly KemChoice[];
+const SIZES = ALG_SIZES[ALG];
+
+/** A secret key imported into a backend once, for any number of decapsulations. */
+export interface KemSecretKey {
+  /** The backend holding it. */
+  readonly backend: KemBackendName;
+  /** Its public key (1184 bytes), derived by the backend. */
+  readonly publicKey: Uint8Array;
+  /**
+   * Decapsulates (implicit rejection: a ciphertext made for another key gives an unrelated secret).
+   * @param cipherText - 1088 bytes.
+   * @returns the 32-byte shared secret. Wipe after use.
+   * @throws {ZeqKeyExError} `invalid_cipher_text`; `invalid_secret_key` after {@link KemSecretKey.dispose}.
+   */
+  decapsulate(cipherText: Uint8Array): Promise<Uint8Array>;
+  /** Drops the key: noble's bytes are zeroed, a native key is released to the runtime. */
+  dispose(): void;
+}
+
+/** ML-KEM-768 through one backend. Every method gives the same bytes whatever the backend. */
+export interface Kem {
+  /** Which backend this is. */
+  readonly backend: KemBackendName;
+  /**
+   * The public key of a 64-byte seed `d‖z` (ML-KEM.KeyGen_internal).
+   * @throws {ZeqKeyExError} `invalid_secret_key` when the seed is not 64 bytes.
+   */
+  publicKey(seed: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Encapsulates to a public key with fresh randomness.
+   * @throws {ZeqKeyExError} `invalid_public_key` (wrong length or FIPS 203 §7.2 modulus check).
+   */
+  encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
+  /**
+   * Decapsulates with the 64-byte seed (imports it, decapsulates once, drops it).
+   * @throws {ZeqKeyExError} `invalid_secret_key`, `invalid_cipher_text`.
+   */
+  decapsulate(seed: Uint8Array, cipherText: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Imports a 64-byte seed for repeated decapsulation (what a responder keeps per machine).
+   * @throws {ZeqKeyExError} `invalid_secret_key`.
+   */
+  importSecretKey(seed: Uint8Array): Promise<KemSecretKey>;
+}
+
+/** What a platform's native ML-KEM provides; {@link nativeKem} adds the checks around it. */
+export interface KemDriver {
+  readonly name: Exclude<KemBackendName, 'noble'>;
+  /** Imports a 64-byte seed (length checked by the caller). */
+  importSecretKey(seed: Uint8Array): Promise<{ publicKey: Uint8Array; decapsulate(cipherText: Uint8Array): Promise<Uint8Array> }>;
+  /** Encapsulates to a 1184-byte public key; throws `invalid_public_key` when the key is refused. */
+  encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
+}
+
+/** Gives one native ML-KEM driver when the runtime has it, `undefined` otherwise (`platform.ts` lists them). */
+export type KemDriverProbe = () => Promise<KemDriver | undefined>;
+
+function checkLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new ZeqKeyExError(code);
+}
+
+/** The expanded key bytes behind each noble {@link KemSecretKey}, for {@link nobleSecretKeyBytes}. */
+const nobleKeyBytes = new WeakMap<KemSecretKey, Uint8Array>();
+
+/**
+ * Test seam: the expanded decapsulation key held by a noble secret key, by reference.
+ * @internal
+ */
+export function nobleSecretKeyBytes(key: KemSecretKey): Uint8Array | undefined {
+  return nobleKeyBytes.get(key);
+}
+
+function secretKeyOf(
+  backend: KemBackendName,
+  publicKey: Uint8Array,
+  decapsulate: (cipherText: Uint8Array) => Promise<Uint8Array> | Uint8Array,
+  drop: () => void,
+): KemSecretKey {
+  let live = true;
+  return Object.freeze({
+    backend,
+    publicKey,
+    async decapsulate(cipherText: Uint8Array): Promise<Uint8Array> {
+      checkLength(cipherText, SIZES.cipherText, 'invalid_cipher_text');
+      if (!live) throw new ZeqKeyExError('invalid_secret_key', 'the secret key was disposed');
+      return decapsulate(cipherText);
+    },
+    dispose(): void {
+      live = false;
+      drop();
+    },
+  });
+}
+
+function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => Promise<KemSecretKey>, encapsulate: (publicKey: Uint8Array) => Promise<Encapsulation>): Kem {
+  return Object.freeze({
+    backend,
+    importSecretKey,
+    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
+      checkLength(publicKey, SIZES.publicKey, 'invalid_public_key');
+      return encapsulate(publicKey);
+    },
+    async publicKey(seed: Uint8Array): Promise<Uint8Array> {
+      const key = await importSecretKey(seed);
+      key.dispose();
+      return key.publicKey;
+    },
+    async decapsulate(seed: Uint8Array, cipherText: Uint8Array): Promise<Uint8Array> {
+      checkLength(cipherText, SIZES.cipherText, 'invalid_cipher_text');
+      const key = await importSecretKey(seed);
+      try {
+        return await key.decapsulate(cipherText);
+      } finally {
+        key.dispose();
+      }
+    },
+  });
+}
+
+/** The noble backend: the SDK's KEM layer (`kem.ts`) behind the async interface. */
+export const nobleKem: Kem = kemOf(
+  'noble',
+  async (seed) => {
+    const { publicKey, secretKey } = kemKeygen(seed);
+    const key = secretKeyOf('noble', publicKey, (cipherText) => kemDecapsulate(secretKey, cipherText), () => wipe(secretKey));
+    nobleKeyBytes.set(key, secretKey);
+    return key;
+  },
+  async (publicKey) => kemEncapsulate(publicKey),
+);
+
+/**
+ * Wraps a platform driver with the SDK's input checks and error codes.
+ * @param driver - the native operations.
+ * @returns the backend (not yet probed: see {@link agreesWithNoble}).
+ */
+export function nativeKem(driver: KemDriver): Kem {
+  return kemOf(
+    driver.name,
+    async (seed) => {
+      checkLength(seed, SIZES.seed, 'invalid_secret_key');
+      let imported: Awaited<ReturnType<KemDriver['importSecretKey']>>;
+      try {
+        imported = await driver.importSecretKey(seed);
+      } catch (cause) {
+        throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });
+      }
+      let held: typeof imported | undefined = imported;
+      return secretKeyOf(
+        driver.name,
+        imported.publicKey,
+        (cipherText) => {
+          // Disposed keys never get here (secretKeyOf checks first); the guard only narrows the type.
+          if (held === undefined) throw new ZeqKeyExError('invalid_secret_key', 'the secret key was disposed');
+          return held.decapsulate(cipherText);
+        },
+        () => {
+          held = undefined;
+        },
+      );
+    },
+    (publicKey) => driver.encapsulate(publicKey),
+  );
+}
+
+/**
+ * The probe a native backend must pass before it is used: on a fresh random seed it must agree
+ * with noble on the public key, on an encapsulation noble decapsulates, on its own decapsulation,
+ * and on the implicit-rejection secret of a modified ciphertext.
+ * @param kem - the candidate.
+ * @returns whether it agrees; any error is a disagreement.
+ */
+export async function agreesWithNoble(kem: Kem): Promise<boolean> {
+  const seed = randomBytes(SIZES.seed);
+  const reference = kemKeygen(seed);
+  const secrets: Uint8Array[] = [reference.secretKey];
+  let key: KemSecretKey | undefined;
+  try {
+    key = await kem.importSecretKey(seed);
+    if (!constantTimeEqual(key.publicKey, reference.publicKey)) return false;
+    const { cipherText, sharedSecret } = await kem.encapsulate(reference.publicKey);
+    secrets.push(sharedSecret);
+    const viaNoble = kemDecapsulate(reference.secretKey, cipherText);
+    const viaNative = await key.decapsulate(cipherText);
+    secrets.push(viaNoble, viaNative);
+    if (!constantTimeEqual(viaNoble, sharedSecret) || !constantTimeEqual(viaNative, sharedSecret)) return false;
+    cipherText[0] = (cipherText[0] as number) ^ 1;
+    const rejectedByNoble = kemDecapsulate(reference.secretKey, cipherText);
+    const rejectedByNative = await key.decapsulate(cipherText);
+    secrets.push(rejectedByNoble, rejectedByNative);
+    return constantTimeEqual(rejectedByNoble, rejectedByNative) && !constantTimeEqual(rejectedByNoble, sharedSecret);
+  } catch {
+    return false;
+  } finally {
+    key?.dispose();
+    wipe(seed, ...secrets);
+  }
+}
+
+let native: Promise<Kem | undefined> | undefined;
+
+/** The first native backend of this platform that passes the probe; probed once per process. */
+function findNativeKem(): Promise<Kem | undefined> {
+  native ??= (async () => {
+    for (const probe of platform.kemDrivers) {
+      let driver: KemDriver | undefined;
+      try {
+        driver = await probe();
+      } catch {
+        continue;
+      }
+      if (driver === undefined) continue;
+      const kem = nativeKem(driver);
+      if (await agreesWithNoble(kem)) return kem;
+    }
+    return undefined;
+  })();
+  return native;
+}
+
+/**
+ * Checks a `kem` option (programmer input).
+ * @param value - the option.
+ * @throws {TypeError} for anything but `'noble'`, `'native'` or `'auto'`.
+ */
+export function assertKemChoice(value: unknown): asserts value is KemChoice {
+  if (typeof value !== 'string' || !CHOICES.includes(value)) throw new TypeError(`kem must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')}`);
+}
+
+/**
+ * ML-KEM-768 through the backend `choice` selects: `'noble'`, the runtime's native one
+ * (`'native'`, an error when there is none), or native when available and noble otherwise
+ * (`'auto'`). The native probe runs once per process, on the first call that needs it.
+ * @param choice - the backend to use. @defaultValue 'auto'
+ * @returns the backend.
+ * @throws {ZeqKeyExError} `kem_unavailable` for `'native'` when the runtime has no native ML-KEM
+ *   that passes the probe.
+ * @throws {TypeError} for an unknown choice.
+ * @example
+ * ```ts
+ * const kem = await loadKem();
+ * const { cipherText, sharedSecret } = await kem.encapsulate(publicKey);
+ * console.log(kem.backend); // 'node' on Node ≥ 24.7, 'webcrypto' in Chromium, Deno and Bun, else 'noble'
+ * ```
+ */
+export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
+  assertKemChoice(choice);
+  if (choice === 'noble') return nobleKem;
+  const found = await findNativeKem();
+  if (found !== undefined) return found;
+  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
+  return nobleKem;
+}
+
+/**
+ * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once.
+ * @param choice - the option as given.
+ * @returns a function giving the backend.
+ * @throws {TypeError} for an unknown choice.
+ */
+export function kemLoader(choice: unknown): () => Promise<Kem> {
+  const selected = choice ?? 'auto';
+  assertKemChoice(selected);
+  let loaded: Promise<Kem> | undefined;
+  return () => (loaded ??= loadKem(selected));
+}

@@ -1,0 +1,177 @@
+/**
+ * The protocol vectors (`test/vectors/protocol/keyex-v1.json`, see its README for provenance),
+ * typed and loaded without `node:*`, so one test body runs in Node and in Chromium: the JSON is a
+ * module import, and every list is checked against the case count the copy was taken with, so a
+ * truncated copy cannot pass silently. Also the browser-safe byte helpers (`hex`, `toHex`,
+ * `expectCount`); test/helpers/vectors.ts adds the Node-only file loading of the large vector sets.
+ */
+import raw from '../vectors/protocol/keyex-v1.json' with { type: 'json' };
+import type { ErrorCode } from '../../src/errors.js';
+
+/** A `keyex` case (spec §2): keygen, encapsulation, key schedule and confirmation. */
+export interface KeyexCase {
+  alg: string;
+  slug: string;
+  machine_id: string;
+  keygen_seed: string;
+  public_key_b64: string;
+  fingerprint: string;
+  encaps_m: string;
+  cipher_text_b64: string;
+  shared_secret: string;
+  transcript: string;
+  record_key: string;
+  session_id: string;
+  confirm_nonce: string;
+  key_confirmation_b64: string;
+}
+/** One record of a {@link RecordsCase} (spec §3). */
+export interface RecordCase {
+  direction: 'i2r' | 'r2i';
+  epoch: number;
+  seq: number;
+  plaintext: string;
+  app_aad: string;
+  record: string;
+}
+/** A `records` case: the traffic-key chain of one session and records sealed on it. */
+export interface RecordsCase {
+  case: number;
+  session_id: string;
+  record_key: string;
+  k_i2r: string[];
+  k_r2i_0: string;
+  records: RecordCase[];
+}
+/** A `mode_b` case (spec §4). */
+export interface ModeBCase {
+  alg: string;
+  initiator_machine_id: string;
+  responder_machine_id: string;
+  responder_keygen_seed: string;
+  responder_public_key_b64: string;
+  responder_fingerprint: string;
+  encaps_m: string;
+  cipher_text_b64: string;
+  shared_secret: string;
+  transcript: string;
+  seed: string;
+  seed_commitment: string;
+}
+/** A `sealing` case (spec §5): a sealed secret key or a sealed Mode-B seed. */
+export interface SealingCase {
+  what: 'secret key' | 'mode-b seed';
+  field_key: string;
+  seal_key?: string;
+  alg?: string;
+  slug?: string;
+  machine_id?: string;
+  public_key_b64?: string;
+  local_machine_id?: string;
+  peer_machine_id?: string;
+  seed_commitment?: string;
+  plaintext: string;
+  nonce: string;
+  aad: string;
+  sealed_b64: string;
+}
+/** An `invalid.key_confirmation` case, against `keyex[case]`. */
+export interface BadConfirmationCase {
+  case: number;
+  why: string;
+  key_confirmation_b64: string;
+  session_id?: string;
+}
+/** An `invalid.records` case, against `records[0]`. */
+export interface BadRecordCase {
+  why: string;
+  direction: 'i2r' | 'r2i';
+  record: string;
+}
+/** An `invalid.base64` case (spec §1), valid ones included. */
+export interface Base64Case {
+  length: number;
+  input: string;
+  valid: boolean;
+  why?: string;
+}
+/** The whole file. */
+export interface ProtocolVectors {
+  keyex: KeyexCase[];
+  records: RecordsCase[];
+  mode_b: ModeBCase[];
+  sealing: SealingCase[];
+  invalid: {
+    key_confirmation: BadConfirmationCase[];
+    records: BadRecordCase[];
+    base64: Base64Case[];
+  };
+}
+
+/** The protocol vectors as they are in the file. */
+export const protocolVectors: ProtocolVectors = raw as ProtocolVectors;
+
+/**
+ * Asserts a list of cases has exactly the expected length and returns it.
+ * @param name - for the error message.
+ * @param cases - the cases.
+ * @param expected - the count the copy was taken with.
+ */
+export function expectCount<T>(name: string, cases: readonly T[] | undefined, expected: number): readonly T[] {
+  if (cases === undefined || cases.length !== expected) {
+    throw new Error(`${name}: expected ${expected} cases, found ${cases?.length ?? 'none'}`);
+  }
+  return cases;
+}
+
+/** Every list of the protocol vectors, each checked against its count. */
+export interface ProtocolCases {
+  readonly keyex: readonly KeyexCase[];
+  /** `records[0]`, the one records suite. */
+  readonly recordSuite: RecordsCase;
+  /** `records[0].records`. */
+  readonly records: readonly RecordCase[];
+  readonly modeB: readonly ModeBCase[];
+  readonly sealing: readonly SealingCase[];
+  readonly badConfirmations: readonly BadConfirmationCase[];
+  readonly badRecords: readonly BadRecordCase[];
+  readonly base64: readonly Base64Case[];
+}
+
+const recordSuite = expectCount('records', protocolVectors.records, 1)[0] as RecordsCase;
+
+/** The protocol vectors' cases, counted (a changed count fails at load). */
+export const protocolCases: ProtocolCases = {
+  keyex: expectCount('keyex', protocolVectors.keyex, 3),
+  recordSuite,
+  records: expectCount('records[0].records', recordSuite.records, 4),
+  modeB: expectCount('mode_b', protocolVectors.mode_b, 2),
+  sealing: expectCount('sealing', protocolVectors.sealing, 2),
+  badConfirmations: expectCount('invalid.key_confirmation', protocolVectors.invalid.key_confirmation, 10),
+  badRecords: expectCount('invalid.records', protocolVectors.invalid.records, 7),
+  base64: expectCount('invalid.base64', protocolVectors.invalid.base64, 12),
+};
+
+/** The code each `invalid.records` case is refused with, by its `why`. */
+export const BAD_RECORD_CODES: Readonly<Record<string, ErrorCode>> = {
+  'version byte 0x02': 'record_unsupported_version',
+  'epoch field changed': 'record_auth_failed',
+  'seq field changed': 'record_auth_failed',
+  'tag bit flipped': 'record_auth_failed',
+  'shorter than header and tag': 'record_malformed',
+  'sealed for another session_id': 'record_auth_failed',
+  "sealed with the other direction's key": 'record_auth_failed',
+};
+
+/** Hex to bytes (test-side helper, accepts either case; refuses odd lengths and non-hex). */
+export function hex(text: string): Uint8Array {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new Error(`not hex: ${text.slice(0, 16)}…`);
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Bytes to lowercase hex (test-side helper). */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
