@@ -2,26 +2,20 @@
  * The built `zeq-keyex` executable as real child processes, for the tests that need a real
  * process (exit codes, signals, a `serve` listening on a loopback socket).
  *
- * {@link useCliProcesses} is called once at the top of a test file: it builds the package with the
- * project's tsup config into a private directory inside the repository (so the runtime dependencies
- * resolve from its node_modules, and a concurrent build of `dist/` cannot pull files from under
- * these processes), makes a private scratch directory, kills every child still running after each
- * test, and removes both directories at the end. Every wait is bounded.
+ * {@link useCliProcesses} is called once at the top of a test file: it runs the CLI that
+ * test/global-setup.ts built once for the whole run, makes a private scratch directory, kills every
+ * child still running after each test, and removes the directory at the end. Every wait is bounded.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Upper bound for one command, and for `serve` to print its listening line. */
 export const RUN_LIMIT_MS = 15_000;
 /** How long a server may take to stop after a signal. */
 export const STOP_LIMIT_MS = 5_000;
-const BUILD_LIMIT_MS = 25_000;
 
 /** How a process ended, with everything it printed. */
 export interface Exit {
@@ -106,19 +100,15 @@ function withLimit<T>(promise: Promise<T>, limitMs: number, what: () => string):
  * @returns the file's process helpers (usable inside tests, once the build has run).
  */
 export function useCliProcesses(name: string): CliProcesses {
-  let buildDir: string | undefined;
   let scratchDir: string | undefined;
   let cliPath = '';
   const children = new Map<ChildProcess, Promise<Exit>>();
 
   beforeAll(async () => {
-    await mkdir(join(ROOT, '.tmp'), { recursive: true });
-    buildDir = await mkdtemp(join(ROOT, '.tmp', `${name}-build-`));
+    // The CLI itself is built once per run by test/global-setup.ts.
     scratchDir = await mkdtemp(join(tmpdir(), `zeq-keyex-${name}-`));
-    const tsup = join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js');
-    await promisify(execFile)(process.execPath, [tsup, '--out-dir', buildDir, '--no-dts', '--silent'], { cwd: ROOT, timeout: BUILD_LIMIT_MS });
-    cliPath = join(buildDir, 'cli.js');
-  }, BUILD_LIMIT_MS + 5_000);
+    cliPath = join(inject('cliBuildDir'), 'cli.js');
+  });
 
   afterEach(async () => {
     const running = [...children].filter(([child]) => child.exitCode === null && child.signalCode === null);
@@ -128,7 +118,6 @@ export function useCliProcesses(name: string): CliProcesses {
   });
 
   afterAll(async () => {
-    if (buildDir !== undefined) await rm(buildDir, { recursive: true, force: true });
     if (scratchDir !== undefined) await rm(scratchDir, { recursive: true, force: true });
   });
 
