@@ -318,7 +318,12 @@ async function cmdDemo(args: string[], io: CliIo): Promise<number> {
   const sizes = ALG_SIZES[ALG];
   io.stdout(`zeq-keyex demo — ${ALG} first contact over HTTP on loopback\n`);
   let t = performance.now();
-  const responder = createResponder({ fieldKey: randomBytes(32).toString('hex'), machines: { [slug]: 'm-demo-edge-01' } });
+  const responder = createResponder({
+    fieldKey: randomBytes(32).toString('hex'),
+    machines: { [slug]: 'm-demo-edge-01' },
+    // The demo's application: answer every record with its text, upper-cased.
+    onRecord: (plaintext) => new TextEncoder().encode(new TextDecoder().decode(plaintext).toUpperCase()),
+  });
   const server = await serve(responder.fetch, { host: '127.0.0.1', port: 0 });
   io.stdout(`1. responder listening on ${server.url} (throwaway field key, keys in memory)   ${ms(t)}`);
   try {
@@ -333,9 +338,14 @@ async function cmdDemo(args: string[], io: CliIo): Promise<number> {
     io.stdout(`3. pinned handshake: key checked against the pin, encapsulated (${sizes.cipherText}-byte ciphertext),`);
     io.stdout(`   record key derived with HKDF-SHA256, POST /api/keyex/${slug}/handshake, key confirmation verified   ${ms(t)}`);
     io.stdout(`   session ${session.sessionId}, authenticated: ${session.authenticated}, expires ${session.expiresAt.toISOString()}`);
-    io.stdout(`   record key: ${session.recordKey.length} bytes, AES-256-GCM (never printed)`);
+    io.stdout(`   ML-KEM backend: ${session.kemBackend}; record key: 32 bytes (never printed)`);
+    t = performance.now();
+    const message = 'hello, responder';
+    const reply = new TextDecoder().decode(await session.request(new TextEncoder().encode(message)));
+    io.stdout(`4. encrypted record: "${message}" sealed with AES-256-GCM (${13 + message.length + 16} bytes on the wire),`);
+    io.stdout(`   POST /api/keyex/${slug}/sessions/…/records, reply opened: "${reply}"   ${ms(t)}`);
     session.wipe();
-    io.stdout(`4. record key wiped; a recorder of this traffic holds only a public key and a ML-KEM ciphertext\n\ndemo ok`);
+    io.stdout(`5. session keys wiped; a recorder of this traffic holds only a public key, a ML-KEM ciphertext and records\n\ndemo ok`);
     return 0;
   } finally {
     await server.close();
