@@ -120,7 +120,6 @@ export interface ModeBAdminClient {
 export const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
 /** The most of an error body read to find the fingerprints of a mismatch. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
 
 function normaliseOrigin(origin: string | URL, name: string): string {
   let url: URL;
@@ -149,7 +148,7 @@ function text(body: Record<string, unknown>, name: string, valid: (value: string
 const isAlg = (value: string): boolean => value === ALG;
 const isCipherText = (value: string): boolean => {
   try {
-    base64Decode(value, CIPHER_TEXT_BYTES);
+    base64Decode(value, ALG_SIZES[ALG].cipherText);
     return true;
   } catch {
     return false;
@@ -285,10 +284,10 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
     async respond(request: ModeBRespondRequest, call: ModeBAdminCallOptions = {}): Promise<ModeBRespondResult> {
       assertSlug(request.localMachine);
       assertMachineId(request.peerMachineId);
-      if (request.cipherText instanceof Uint8Array && request.cipherText.length !== CIPHER_TEXT_BYTES) throw new ZeqKeyExError('invalid_cipher_text');
+      if (request.cipherText instanceof Uint8Array && request.cipherText.length !== ALG_SIZES[ALG].cipherText) throw new ZeqKeyExError('invalid_cipher_text');
       // Canonical base64 of exactly 1088 bytes, checked before anything is sent.
       const cipherText = base64Encode(
-        request.cipherText instanceof Uint8Array ? request.cipherText : base64Decode(request.cipherText, CIPHER_TEXT_BYTES, 'cipher_text'),
+        request.cipherText instanceof Uint8Array ? request.cipherText : base64Decode(request.cipherText, ALG_SIZES[ALG].cipherText, 'cipher_text'),
       );
       const body = asObject(
         await post(ROUTES.modeBRespond, { local_machine: request.localMachine, peer_machine_id: request.peerMachineId, cipher_text: cipherText }, call),

@@ -18,20 +18,33 @@ export interface AeadBackend {
   readonly name: AeadBackendName;
   /**
    * Encrypts and authenticates.
-   * @returns `ciphertext ‖ tag` (16-byte tag), in a fresh array.
+   * @param prefix - bytes to put in front of the output (a record's header), saving a copy.
+   * @returns `prefix ‖ ciphertext ‖ tag` (16-byte tag), in a fresh array.
    */
-  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array;
   /**
    * Verifies and decrypts `ciphertext ‖ tag` (at least 16 bytes, checked by the caller).
    * @returns the plaintext in a fresh array, or `undefined` when the tag does not verify.
    */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  /**
+   * Drops whatever the backend keeps for `key` (an imported key object); called by `wipe`.
+   * Backends that keep nothing leave it out.
+   */
+  forget?(key: Uint8Array): void;
 }
 
 /** AES-256-GCM from `@noble/ciphers`: pure JS, runs everywhere. */
 export const nobleAead: AeadBackend = {
   name: 'noble',
-  seal: (key, nonce, plaintext, aad) => gcm(key, nonce, aad).encrypt(plaintext),
+  seal(key, nonce, plaintext, aad, prefix) {
+    const sealed = gcm(key, nonce, aad).encrypt(plaintext);
+    if (prefix === undefined || prefix.length === 0) return sealed;
+    const out = new Uint8Array(prefix.length + sealed.length);
+    out.set(prefix);
+    out.set(sealed, prefix.length);
+    return out;
+  },
   open(key, nonce, sealed, aad) {
     try {
       return gcm(key, nonce, aad).decrypt(sealed);

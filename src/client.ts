@@ -17,7 +17,7 @@ import { fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertSlug, isFingerprint } from './identifiers.js';
 import { type KemChoice, kemLoader } from './kem-backend.js';
 import { openKeyConfirmation } from './confirmation.js';
-import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from './document.js';
+import { type KeyDocument, createCheckedKeys, parseHandshakeResponse, parseKeyDocumentChecked } from './document.js';
 import { wipe } from './primitives.js';
 import { type RatchetOptions, assertRatchetOptions } from './ratchet.js';
 import { type ClientSession, type TrustMode, createClientSession } from './session.js';
@@ -132,6 +132,8 @@ export function createClient(options: ClientOptions): Client {
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be a positive integer');
   const kem = kemLoader(options.kem);
+  // The modulus check of a key document runs once per distinct key (its fingerprint), not per fetch.
+  const checkedKeys = createCheckedKeys();
 
   function trustFor(slug: string): TrustDecision {
     const pinned = pins.get(slug);
@@ -144,7 +146,7 @@ export function createClient(options: ClientOptions): Client {
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
     const { body } = await transport.getJson(origin + ROUTES.pubkey(slug), call.signal === undefined ? {} : { signal: call.signal });
-    return parseKeyDocument(body, algs);
+    return parseKeyDocumentChecked(body, algs, checkedKeys);
   }
 
   async function checkTrust(slug: string, trust: TrustDecision, doc: KeyDocument): Promise<TrustMode> {

@@ -12,8 +12,9 @@ import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
 import { aeadOpen, aeadSeal, constantTimeEqual, randomBytes } from './primitives.js';
 
-const LABEL = utf8(CONFIRM_LABEL);
-const CONFIRMATION_BYTES = AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES;
+// Pure, and no module-level `LABEL.length`: bundlers drop unused module-level code only when it
+// is provably free of side effects (kem-backend.ts says why that matters).
+const LABEL = /* @__PURE__ */ utf8(CONFIRM_LABEL);
 
 function confirmationAad(transcript: Uint8Array, sessionId: string): Uint8Array {
   return lp(LABEL, transcript, sessionId);
@@ -50,7 +51,7 @@ export function sealKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Arra
 export function openKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, keyConfirmation: unknown): void {
   let bytes: Uint8Array;
   try {
-    bytes = base64Decode(keyConfirmation, CONFIRMATION_BYTES, 'key_confirmation');
+    bytes = base64Decode(keyConfirmation, AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES, 'key_confirmation');
   } catch (error) {
     if (isZeqKeyExError(error)) throw new ZeqKeyExError('confirmation_failed');
     throw error;

@@ -70,6 +70,53 @@ function field(body: Record<string, unknown>, name: string, what: string): strin
  *   `fingerprint_inconsistent`.
  */
 export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]): KeyDocument {
+  return parseKeyDocumentChecked(body, accepted, undefined);
+}
+
+/**
+ * Fingerprints of public keys that already passed the FIPS 203 §7.2 modulus check, so that a
+ * client fetching the same key document again does not pay the check again. The fingerprint is
+ * SHA-256 of the key, which the parser computes anyway, so a hit is the same key byte for byte.
+ * Bounded: the oldest entry goes first.
+ * @internal
+ */
+export interface CheckedKeys {
+  has(fingerprint: string): boolean;
+  add(fingerprint: string): void;
+}
+
+/**
+ * A {@link CheckedKeys} holding at most `limit` fingerprints.
+ * @param limit - how many keys to remember.
+ * @returns the set.
+ * @internal
+ */
+export function createCheckedKeys(limit = 256): CheckedKeys {
+  const seen = new Set<string>();
+  return {
+    has: (fingerprint) => seen.has(fingerprint),
+    add(fingerprint) {
+      if (seen.has(fingerprint)) return;
+      if (seen.size >= limit) {
+        const oldest = seen.values().next();
+        if (oldest.done !== true) seen.delete(oldest.value);
+      }
+      seen.add(fingerprint);
+    },
+  };
+}
+
+/**
+ * {@link parseKeyDocument}, skipping the modulus check for a key in `checked` and adding the key
+ * to it once it passes. Same checks, same order, same codes.
+ * @param body - the parsed JSON body.
+ * @param accepted - the `alg` values the caller accepts.
+ * @param checked - keys already checked, or `undefined` to check every time.
+ * @returns the validated document.
+ * @throws {ZeqKeyExError} as {@link parseKeyDocument}.
+ * @internal
+ */
+export function parseKeyDocumentChecked(body: unknown, accepted: readonly Alg[], checked: CheckedKeys | undefined): KeyDocument {
   const doc = asObject(body, 'key document');
   const alg = field(doc, 'alg', 'key document');
   const publicKeyText = field(doc, 'public_key', 'key document');
@@ -87,9 +134,12 @@ export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]
     throw error;
   }
   if (publicKey.length !== ALG_SIZES[alg].publicKey) throw new ZeqKeyExError('invalid_public_key');
-  assertPublicKey(publicKey, alg);
-  // 2. the fingerprint is the key's own.
   const computed = computeFingerprint(publicKey);
+  if (checked === undefined || !checked.has(computed)) {
+    assertPublicKey(publicKey, alg);
+    checked?.add(computed);
+  }
+  // 2. the fingerprint is the key's own.
   if (!constantTimeEqual(new TextEncoder().encode(computed), new TextEncoder().encode(fingerprint))) {
     throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: fingerprint });
   }

@@ -35,7 +35,6 @@ export type KemChoice = 'noble' | 'native' | 'auto';
 export type KemBackendName = 'noble' | 'node' | 'webcrypto';
 
 const CHOICES: readonly string[] = ['noble', 'native', 'auto'] satisfies readonly KemChoice[];
-const SIZES = ALG_SIZES[ALG];
 
 /** A secret key imported into a backend once, for any number of decapsulations. */
 export interface KemSecretKey {
@@ -118,7 +117,7 @@ function secretKeyOf(
     backend,
     publicKey,
     async decapsulate(cipherText: Uint8Array): Promise<Uint8Array> {
-      checkLength(cipherText, SIZES.cipherText, 'invalid_cipher_text');
+      checkLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
       if (!live) throw new ZeqKeyExError('invalid_secret_key', 'the secret key was disposed');
       return decapsulate(cipherText);
     },
@@ -134,7 +133,7 @@ function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => P
     backend,
     importSecretKey,
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-      checkLength(publicKey, SIZES.publicKey, 'invalid_public_key');
+      checkLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
       return encapsulate(publicKey);
     },
     async publicKey(seed: Uint8Array): Promise<Uint8Array> {
@@ -143,7 +142,7 @@ function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => P
       return key.publicKey;
     },
     async decapsulate(seed: Uint8Array, cipherText: Uint8Array): Promise<Uint8Array> {
-      checkLength(cipherText, SIZES.cipherText, 'invalid_cipher_text');
+      checkLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
       const key = await importSecretKey(seed);
       try {
         return await key.decapsulate(cipherText);
@@ -154,8 +153,12 @@ function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => P
   });
 }
 
+// Module-level calls in the modules the entries share are marked pure, and no module-level code
+// there reads a property: the build puts those modules into one chunk, so a statement a bundler
+// cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
+// the package (`scripts/bundle-budget.mjs` checks this).
 /** The noble backend: the SDK's KEM layer (`kem.ts`) behind the async interface. */
-export const nobleKem: Kem = kemOf(
+export const nobleKem: Kem = /* @__PURE__ */ kemOf(
   'noble',
   async (seed) => {
     const { publicKey, secretKey } = kemKeygen(seed);
@@ -175,7 +178,7 @@ export function nativeKem(driver: KemDriver): Kem {
   return kemOf(
     driver.name,
     async (seed) => {
-      checkLength(seed, SIZES.seed, 'invalid_secret_key');
+      checkLength(seed, ALG_SIZES[ALG].seed, 'invalid_secret_key');
       let imported: Awaited<ReturnType<KemDriver['importSecretKey']>>;
       try {
         imported = await driver.importSecretKey(seed);
@@ -208,7 +211,7 @@ export function nativeKem(driver: KemDriver): Kem {
  * @returns whether it agrees; any error is a disagreement.
  */
 export async function agreesWithNoble(kem: Kem): Promise<boolean> {
-  const seed = randomBytes(SIZES.seed);
+  const seed = randomBytes(ALG_SIZES[ALG].seed);
   const reference = kemKeygen(seed);
   const secrets: Uint8Array[] = [reference.secretKey];
   let key: KemSecretKey | undefined;

@@ -103,6 +103,17 @@ export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Arr
 }
 
 /**
+ * {@link aeadSeal} with `prefix` in front of the output, in one array (a record's header).
+ * @returns `prefix ‖ ciphertext ‖ tag`.
+ * @throws {TypeError} on a wrong key or nonce length.
+ * @internal
+ */
+export function aeadSealPrefixed(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array): Uint8Array {
+  checkAeadInputs(key, nonce);
+  return platform.aead.seal(key, nonce, plaintext, aad, prefix);
+}
+
+/**
  * AES-256-GCM decryption with a 96-bit nonce.
  * @param key - 32 bytes.
  * @param nonce - 12 bytes.
@@ -150,5 +161,10 @@ export function randomBytes(length: number): Uint8Array {
  * @param arrays - the buffers to wipe (undefined entries are skipped).
  */
 export function wipe(...arrays: (Uint8Array | undefined)[]): void {
-  for (const a of arrays) a?.fill(0);
+  for (const a of arrays) {
+    if (a === undefined) continue;
+    a.fill(0);
+    // A key the AES-GCM backend imported (the Node build keeps a KeyObject per key) goes with it.
+    platform.aead.forget?.(a);
+  }
 }

@@ -96,7 +96,7 @@ export interface RecordChannel {
   wipe(): void;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = /* @__PURE__ */ new Uint8Array(0);
 const WINDOW_WORDS = REPLAY_WINDOW / 32;
 const MAX_INTERVAL_MS = 2 ** 31 - 1;
 

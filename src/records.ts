@@ -9,16 +9,17 @@
  */
 import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { concat, lp, utf8 } from './encoding.js';
-import { aeadOpen, aeadSeal, hkdfExpand } from './primitives.js';
+import { lp, utf8 } from './encoding.js';
+import { aeadOpen, aeadSealPrefixed, hkdfExpand } from './primitives.js';
 
 /** A record direction: initiator → responder, or responder → initiator. */
 export type Direction = 'i2r' | 'r2i';
 
-const I2R = utf8(I2R_INFO);
-const R2I = utf8(R2I_INFO);
-const REKEY = utf8(REKEY_INFO);
-const EMPTY = new Uint8Array(0);
+// Pure, so that bundlers can drop them from apps without records (kem-backend.ts says why).
+const I2R = /* @__PURE__ */ utf8(I2R_INFO);
+const R2I = /* @__PURE__ */ utf8(R2I_INFO);
+const REKEY = /* @__PURE__ */ utf8(REKEY_INFO);
+const EMPTY = /* @__PURE__ */ new Uint8Array(0);
 
 /** The parsed header of a record. */
 export interface RecordHeader {
@@ -90,8 +91,24 @@ export function parseRecordHeader(record: Uint8Array): RecordHeader {
   return { version, epoch: view.getUint32(1, false), seq: view.getUint32(9, false) };
 }
 
+/** `LP(session_id)` of the session that sealed or opened last: a session's records share it. */
+let lastSessionId: string | undefined;
+let lastSessionField: Uint8Array = EMPTY;
+
+/** `header ‖ LP(session_id) ‖ LP(app_aad)` (spec §3), built in one array. */
 function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): Uint8Array {
-  return concat(header, lp(sessionId, appAad));
+  if (sessionId !== lastSessionId) {
+    lastSessionField = lp(sessionId);
+    lastSessionId = sessionId;
+  }
+  const sessionField = lastSessionField;
+  const aad = new Uint8Array(header.length + sessionField.length + 4 + appAad.length);
+  aad.set(header);
+  aad.set(sessionField, header.length);
+  const at = header.length + sessionField.length;
+  new DataView(aad.buffer).setUint32(at, appAad.length, false);
+  aad.set(appAad, at + 4);
+  return aad;
 }
 
 /**
@@ -106,8 +123,7 @@ function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): U
  */
 export function sealRecord(key: Uint8Array, sessionId: string, epoch: number, seq: number, plaintext: Uint8Array, appAad: Uint8Array = EMPTY): Uint8Array {
   const header = encodeRecordHeader(epoch, seq);
-  const sealed = aeadSeal(key, header.subarray(1), plaintext, recordAad(header, sessionId, appAad));
-  return concat(header, sealed);
+  return aeadSealPrefixed(key, header.subarray(1), plaintext, recordAad(header, sessionId, appAad), header);
 }
 
 /**

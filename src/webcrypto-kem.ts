@@ -21,7 +21,7 @@ interface KemSubtle {
   decapsulateBits(algorithm: { name: string }, key: object, cipherText: Uint8Array): Promise<ArrayBuffer>;
 }
 
-const ALGORITHM = Object.freeze({ name: 'ML-KEM-768' });
+const ALGORITHM = /* @__PURE__ */ Object.freeze({ name: 'ML-KEM-768' });
 
 /**
  * The WebCrypto ML-KEM-768 driver, when `crypto.subtle` has the KEM methods.

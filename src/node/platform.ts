@@ -77,42 +77,87 @@ function isNode(): boolean {
   return g['Deno'] === undefined && g['Bun'] === undefined;
 }
 
+/** A key imported once, and a copy of the bytes it was imported from. */
+interface ImportedKey {
+  readonly object: crypto.KeyObject;
+  readonly bytes: Uint8Array;
+}
+
 /**
- * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`: Node 24 takes three times as
- * long to set up a cipher from raw key bytes as from a `KeyObject` made from the same bytes.
+ * The `KeyObject` of each key buffer in use. Keyed by the buffer, so an entry lives no longer than
+ * the key: `wipe` drops it (`forget`), and garbage collection drops the rest. Each use checks that
+ * the buffer still holds the bytes the key was imported from (a caller may reuse a buffer), and
+ * imports afresh if not.
+ */
+const importedKeys = /* @__PURE__ */ new WeakMap<Uint8Array, ImportedKey>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
+}
+
+function keyObjectOf(key: Uint8Array): crypto.KeyObject {
+  const known = importedKeys.get(key);
+  if (known !== undefined && known.bytes.length === key.length && sameBytes(known.bytes, key)) return known.object;
+  if (known !== undefined) known.bytes.fill(0);
+  const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
+  importedKeys.set(key, imported);
+  return imported.object;
+}
+
+/** The bytes of a Buffer `node:crypto` made, as a plain `Uint8Array`: a view when it owns its memory, else a copy (then zeroed). */
+function own(buffer: Buffer): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length) return new Uint8Array(buffer.buffer, 0, buffer.length);
+  return take(buffer);
+}
+
+/**
+ * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`, made once per key buffer:
+ * Node 24 takes three times as long to set up a cipher from raw key bytes as from a `KeyObject`.
  */
 export const nodeAead: AeadBackend = {
   name: 'node',
-  seal(key, nonce, plaintext, aad) {
-    const cipher = crypto.createCipheriv('aes-256-gcm', crypto.createSecretKey(key), nonce, { authTagLength: TAG_BYTES });
+  seal(key, nonce, plaintext, aad, prefix) {
+    const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad);
     const body = cipher.update(plaintext);
     const rest = cipher.final();
     const tag = cipher.getAuthTag();
-    const sealed = new Uint8Array(body.length + rest.length + TAG_BYTES);
-    sealed.set(body);
-    sealed.set(rest, body.length);
-    sealed.set(tag, body.length + rest.length);
+    const at = prefix === undefined ? 0 : prefix.length;
+    const sealed = new Uint8Array(at + body.length + rest.length + TAG_BYTES);
+    if (prefix !== undefined) sealed.set(prefix);
+    sealed.set(body, at);
+    sealed.set(rest, at + body.length);
+    sealed.set(tag, at + body.length + rest.length);
     return sealed;
   },
   open(key, nonce, sealed, aad) {
-    const decipher = crypto.createDecipheriv('aes-256-gcm', crypto.createSecretKey(key), nonce, { authTagLength: TAG_BYTES });
+    const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     // GCM decrypts before it verifies: this output is released only if final() accepts the tag.
     const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-    let rest: Uint8Array;
+    let rest: Buffer;
     try {
       rest = decipher.final();
     } catch {
       body.fill(0);
       return undefined;
     }
+    // GCM's final() yields no bytes; the general case is kept for safety.
+    if (rest.length === 0) return own(body);
     const plaintext = new Uint8Array(body.length + rest.length);
     plaintext.set(body);
     plaintext.set(rest, body.length);
     body.fill(0);
     return plaintext;
+  },
+  forget(key) {
+    const known = importedKeys.get(key);
+    if (known === undefined) return;
+    known.bytes.fill(0);
+    importedKeys.delete(key);
   },
 };
 
