@@ -26,7 +26,7 @@
 import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode } from './encoding.js';
-import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, readBody } from './http.js';
+import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
 import { type KemBackendName, type KemChoice, kemLoader } from './kem-backend.js';
 import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
@@ -185,7 +185,6 @@ interface RequestContext {
 
 const MAX_TTL_MS = 2 ** 31 - 1;
 const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function parseFieldKeyOption(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) {
@@ -231,17 +230,6 @@ function parseCount(value: unknown, name: string): number {
 /** 16 random bytes as base64url without padding (22 characters, spec §1 `session_id`). */
 function newSessionId(): string {
   return base64Encode(randomBytes(16)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
-}
-
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(UTF8.decode(bytes));
-  } catch {
-    throw new HttpError('invalid_request');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
-  return value as Record<string, unknown>;
 }
 
 function field(body: Record<string, unknown>, name: string): unknown {

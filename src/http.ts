@@ -136,3 +136,22 @@ export function discardBody(request: Request): void {
     request.body.cancel().catch(() => undefined);
   }
 }
+
+const UTF8 = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a request body as a JSON object (strict UTF-8).
+ * @param bytes - the body, already read within its limit.
+ * @returns the object.
+ * @throws {HttpError} `invalid_request` for anything that is not a JSON object.
+ */
+export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(UTF8.decode(bytes));
+  } catch {
+    throw new HttpError('invalid_request');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
+  return value as Record<string, unknown>;
+}

@@ -26,7 +26,7 @@ import type { AdminOptions } from './admin.js';
 import type { KeyDocument } from './document.js';
 import { base64Decode, base64Encode } from './encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, readBody } from './http.js';
+import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from './identifiers.js';
 import type { KeyManager } from './keys.js';
 import type { Logger } from './logger.js';
@@ -86,7 +86,6 @@ export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
 
 const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Transport and §2.1 failures that mean the peer was reached but answered no valid key document. */
 const PEER_INVALID = new Set([
@@ -134,17 +133,6 @@ function parseTimeout(value: unknown): number {
     throw new RangeError('modeB.peerTimeoutMs must be an integer number of milliseconds in [1, 2^31 - 1]');
   }
   return value;
-}
-
-function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(UTF8.decode(bytes));
-  } catch {
-    throw new HttpError('invalid_request');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
-  return value as Record<string, unknown>;
 }
 
 function stringField(body: Record<string, unknown>, name: string): string {
