@@ -181,7 +181,7 @@ function breakdownTable(rows) {
   return `${table(
     ['runtime', 'SDK backend', 'handshake', 'GET key document (client + responder)', '… of which modulus check', 'raw encapsulate', 'POST handshake at the responder', '… of which raw decapsulate', 'rest of the client’s POST', 'SDK overhead (vs raw enc + dec)'],
     body,
-  )}\n\nMilliseconds per handshake, from the medians above (1000 / rate): the key document round trip through the client (\`client.fetchKeyDocument\`), the client's modulus check (the SDK's \`assertPublicKey\`, which it runs on every key document), the responder's handshake request from section 2, and what is left of the handshake: the client's POST through ky, key confirmation and session.`;
+  )}\n\nMilliseconds per handshake, from the medians above (1000 / rate): the key document round trip through the client (\`client.fetchKeyDocument\`), the cost of the client's modulus check measured on its own (the SDK's \`assertPublicKey\`; a client runs it once per distinct key), the responder's handshake request from section 2, and what is left of the handshake: the client's POST through ky, key confirmation and session.`;
 }
 
 function nativeTable(inprocess, misses) {

@@ -17,7 +17,7 @@ import { computeFingerprint } from '../../src/fingerprint.js';
 import { kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../../src/kem.js';
 import { randomBytes } from '../../src/primitives.js';
 import { deriveRecordKey, firstContactTranscript } from '../../src/transcript.js';
-import { expectCount, hex, protocolVectors, toHex } from './vectors.js';
+import { expectCount, hex, protocolVectors, toHex } from '../helpers/vector-data.js';
 import { makeResponder } from './fixtures.js';
 
 const keyex = expectCount('keyex', protocolVectors.keyex, 3);
