@@ -53,3 +53,32 @@ export function countResults(cases: readonly { test: WycheproofCase }[]): Record
 export function label(test: WycheproofCase): string {
   return `tcId ${test.tcId}${test.comment ? `: ${test.comment}` : ''}`;
 }
+
+/** Group fields of `aes_gcm_test`. */
+export interface AesGcmGroup {
+  keySize: number;
+  ivSize: number;
+  tagSize: number;
+}
+
+/** A case of `aes_gcm_test`. */
+export interface AesGcmCase extends WycheproofCase {
+  key: string;
+  iv: string;
+  aad: string;
+  msg: string;
+  ct: string;
+  tag: string;
+}
+
+/** Every case of `aes_gcm_test` (316, count-checked). */
+export function readAesGcm(): readonly GroupedCase<AesGcmGroup, AesGcmCase>[] {
+  return readWycheproof<AesGcmGroup, AesGcmCase>('aes_gcm_test', 316);
+}
+
+/** The cases the SDK's AEAD takes: AES-256 with a 96-bit nonce (66, count-checked). */
+export function aesGcm256Cases(all: readonly GroupedCase<AesGcmGroup, AesGcmCase>[] = readAesGcm()): readonly GroupedCase<AesGcmGroup, AesGcmCase>[] {
+  const selected = all.filter(({ group }) => group.keySize === 256 && group.ivSize === 96);
+  if (selected.length !== 66) throw new Error(`aes_gcm 256/96: expected 66 cases, found ${selected.length}`);
+  return selected;
+}
