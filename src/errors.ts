@@ -12,6 +12,10 @@
 /**
  * Every error code, with the sentence the docs use for it. The docs table in `docs/errors.md` is
  * checked against this object by a test, so neither can drift.
+ *
+ * Nothing else in the SDK reads this table, so an app that does not import it does not ship it: a
+ * {@link ZeqKeyExError} made without a message says its code in words (`session closed`), and
+ * `ERROR_CODES[error.code]` gives the longer sentence where an app wants to show it.
  */
 export const ERROR_CODES = {
   // Encodings and inputs (§1)
@@ -96,11 +100,12 @@ export class ZeqKeyExError extends Error {
 
   /**
    * @param code - the stable error code.
-   * @param message - text for people; defaults to the code's description. Never a secret.
+   * @param message - text for people; defaults to the code in words (`session_closed` →
+   *   `session closed`). Never a secret.
    * @param options - status, responder code, fingerprints and cause.
    */
   constructor(code: ErrorCode, message?: string, options: ZeqKeyExErrorOptions = {}) {
-    super(message ?? ERROR_CODES[code], options.cause === undefined ? undefined : { cause: options.cause });
+    super(message ?? code.replaceAll('_', ' '), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options.status;
     this.responseCode = options.responseCode;

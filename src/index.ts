@@ -6,7 +6,8 @@
  * @module
  */
 export { type CallOptions, type Client, type ClientOptions, createClient } from './client.js';
-export { type ClientSession, type RecordRequestOptions, type TrustMode } from './session.js';
+export { type ClientSession, type TrustMode } from './session.js';
+export { type RecordRequestOptions, type SessionRecords, sessionRecords } from './session-records.js';
 export { type StorageLike, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './trust.js';
 export { type KeyDocument, parseKeyDocument } from './document.js';
 export type { RequestOptions, TransportOptions } from './transport.js';

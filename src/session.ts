@@ -1,14 +1,17 @@
 /**
  * The initiator's view of a confirmed session (spec §2.3): who it is with, how that peer was
- * authenticated, and the record key — with a way to wipe it. Records (spec §3) go through the
- * session: raw `seal`/`open` for apps with their own transport, and `request` over the records
- * endpoint (§3.1). The ratchet state is created on the first record, not before.
+ * authenticated, and the record key — with a way to wipe it.
+ *
+ * Records (spec §3) are not methods of the session: {@link sessionRecords} (`session-records.ts`)
+ * gives a session's record channel, so an app that only does first contact does not ship the
+ * record layer. The session keeps what that channel needs (its key, the ratchet options, the
+ * records endpoint) in module-private state, and wipes the channel's keys with its own.
  * @module
  */
-import { MAX_RECORD_REQUEST_BYTES, type Alg } from './constants.js';
+import type { Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import type { KemBackendName } from './kem-backend.js';
-import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from './ratchet.js';
+import type { RatchetOptions } from './ratchet.js';
 import type { Transport } from './transport.js';
 
 /** How the responder's key was trusted for this session. */
@@ -42,50 +45,8 @@ export interface ClientSession {
    * @throws {ZeqKeyExError} `session_closed` after {@link ClientSession.wipe}.
    */
   readonly recordKey: Uint8Array;
-  /**
-   * Seals one initiator → responder record (spec §3), ratcheting the epoch when it is due.
-   * @param plaintext - the message.
-   * @param aad - application associated data; the responder must open with the same bytes.
-   * @returns the record, to carry to the responder by any means.
-   * @throws {ZeqKeyExError} `session_closed` after {@link ClientSession.wipe}; `session_exhausted`.
-   */
-  seal(plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
-  /**
-   * Opens one responder → initiator record (spec §3).
-   * @param record - the record.
-   * @param aad - the application associated data it was sealed with.
-   * @returns the plaintext.
-   * @throws {ZeqKeyExError} `record_malformed`, `record_unsupported_version`, `record_auth_failed`,
-   *   `record_replayed`, `record_too_old`, `record_too_far_ahead`, `session_closed`.
-   */
-  open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
-  /**
-   * Seals `plaintext`, posts it to the responder's records endpoint (spec §3.1) and opens the reply.
-   * Never retried: a record is sent once. Concurrent requests on one session are fine.
-   * @param plaintext - the request.
-   * @param options - `aad` (used for both the request and the reply record) and an abort `signal`.
-   * @returns the opened reply.
-   * @throws {ZeqKeyExError} the codes of {@link ClientSession.seal} and {@link ClientSession.open};
-   *   transport codes; `http_error` with `responseCode` `unknown_session`, `session_expired`,
-   *   `invalid_record` or `replayed_record` when the responder refuses the record.
-   * @throws {TypeError} for a session made without a records endpoint.
-   * @example
-   * ```ts
-   * const session = await client.handshake('edge-01');
-   * const reply = await session.request(new TextEncoder().encode('{"op":"status"}'));
-   * ```
-   */
-  request(plaintext: Uint8Array, options?: RecordRequestOptions): Promise<Uint8Array>;
   /** Wipes the record key and every traffic key; the session is unusable afterwards. */
   wipe(): void;
-}
-
-/** Options of {@link ClientSession.request}. */
-export interface RecordRequestOptions {
-  /** Application associated data of the request and its reply. @defaultValue empty */
-  aad?: Uint8Array;
-  /** Aborts the request. */
-  signal?: AbortSignal;
 }
 
 /** How a session reaches the records endpoint of its responder. */
@@ -113,8 +74,35 @@ export interface ClientSessionInit {
   recordKey: Uint8Array;
   /** Rekey interval and clock of the record ratchet. */
   ratchet?: RatchetOptions;
-  /** Where `request()` posts records; without it, `request()` throws a `TypeError`. */
+  /** Where `sessionRecords(session).request()` posts records; without it, `request()` throws a `TypeError`. */
   records?: SessionRecordsEndpoint;
+}
+
+/** What a session keeps for its record channel; read by `session-records.ts` only. */
+export interface SessionState {
+  readonly sessionId: string;
+  /** The record key; zeroed by `wipe()`. */
+  readonly key: Uint8Array;
+  readonly ratchet: RatchetOptions;
+  readonly records: SessionRecordsEndpoint | undefined;
+  /** False once the session is wiped. */
+  open: boolean;
+  /** The session's record channel, made on first use; wiped with the session. */
+  channel?: { wipe(): void };
+}
+
+const states = new WeakMap<object, SessionState>();
+
+/**
+ * The private state of a session made by {@link createClientSession}.
+ * @param session - the session.
+ * @returns its state.
+ * @throws {TypeError} for anything that is not such a session.
+ */
+export function sessionState(session: ClientSession): SessionState {
+  const state = states.get(session);
+  if (state === undefined) throw new TypeError('not a session of this SDK');
+  return state;
 }
 
 /**
@@ -123,19 +111,8 @@ export interface ClientSessionInit {
  * @returns the session.
  */
 export function createClientSession(init: ClientSessionInit): ClientSession {
-  const key = init.recordKey;
-  const ratchet = init.ratchet ?? {};
-  assertRatchetOptions(ratchet);
-  const records = init.records;
-  let open = true;
-  let channel: RecordChannel | undefined;
-
-  function recordChannel(): RecordChannel {
-    if (!open) throw new ZeqKeyExError('session_closed');
-    return (channel ??= createRecordChannel(key, init.sessionId, 'initiator', ratchet));
-  }
-
-  return Object.freeze({
+  const state: SessionState = { sessionId: init.sessionId, key: init.recordKey, ratchet: init.ratchet ?? {}, records: init.records, open: true };
+  const session: ClientSession = Object.freeze({
     sessionId: init.sessionId,
     slug: init.slug,
     machineId: init.machineId,
@@ -146,29 +123,15 @@ export function createClientSession(init: ClientSessionInit): ClientSession {
     kemBackend: init.kemBackend,
     authenticated: init.trust === 'pinned' || init.trust === 'tofu-match',
     get recordKey(): Uint8Array {
-      if (!open) throw new ZeqKeyExError('session_closed');
-      return key.slice();
-    },
-    seal(plaintext: Uint8Array, aad?: Uint8Array): Uint8Array {
-      return recordChannel().seal(plaintext, aad);
-    },
-    open(record: Uint8Array, aad?: Uint8Array): Uint8Array {
-      return recordChannel().open(record, aad);
-    },
-    async request(plaintext: Uint8Array, options: RecordRequestOptions = {}): Promise<Uint8Array> {
-      if (records === undefined) throw new TypeError('this session has no records endpoint');
-      const record = recordChannel().seal(plaintext, options.aad);
-      const reply = await records.transport.postBytes(records.url, record, {
-        maxResponseBytes: records.maxResponseBytes ?? MAX_RECORD_REQUEST_BYTES,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-      // The session may have been wiped while the request was in flight: that is session_closed.
-      return recordChannel().open(reply.body, options.aad);
+      if (!state.open) throw new ZeqKeyExError('session_closed');
+      return state.key.slice();
     },
     wipe(): void {
-      open = false;
-      key.fill(0);
-      channel?.wipe();
+      state.open = false;
+      state.key.fill(0);
+      state.channel?.wipe();
     },
   });
+  states.set(session, state);
+  return session;
 }

@@ -20,6 +20,7 @@ import { useCliProcesses } from './helpers/cli-process.js';
 import { STRANGER_FP, rejection } from './helpers/client-kit.js';
 import { FIELD_KEY } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
+import { sessionRecords } from '../src/session-records.js';
 
 const SLUG = 'edge-01';
 const MACHINE_ID = 'machine:edge-01';
@@ -160,16 +161,16 @@ describe('session.request() against zeq-keyex serve', () => {
     const fingerprint = await fingerprintOf(server.origin, SLUG);
     const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(SLUG);
 
-    expect(text(await session.request(utf8('hello from the library client')))).toBe('hello from the library client');
+    expect(text(await sessionRecords(session).request(utf8('hello from the library client')))).toBe('hello from the library client');
     const binary = randomBytes(4096);
-    expect(toHex(await session.request(binary))).toBe(toHex(binary));
-    expect(await session.request(new Uint8Array(0))).toHaveLength(0);
+    expect(toHex(await sessionRecords(session).request(binary))).toBe(toHex(binary));
+    expect(await sessionRecords(session).request(new Uint8Array(0))).toHaveLength(0);
     const messages = Array.from({ length: 8 }, (_, i) => `concurrent ${i}`);
-    const replies = await Promise.all(messages.map((m) => session.request(utf8(m))));
+    const replies = await Promise.all(messages.map((m) => sessionRecords(session).request(utf8(m))));
     expect(replies.map(text)).toEqual(messages);
 
     session.wipe();
-    await rejection(session.request(utf8('after wipe')), 'session_closed');
+    await rejection(sessionRecords(session).request(utf8('after wipe')), 'session_closed');
     await stop(server);
   });
 
@@ -177,7 +178,7 @@ describe('session.request() against zeq-keyex serve', () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
     const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(SLUG);
-    const error = await rejection(session.request(utf8('anyone there?')), 'http_error');
+    const error = await rejection(sessionRecords(session).request(utf8('anyone there?')), 'http_error');
     expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 404, responseCode: 'invalid_request' });
     session.wipe();
     await stop(server);

@@ -7,6 +7,7 @@ import { type CliIo, runCli } from '../src/node/cli.js';
 import { createClient } from '../src/client.js';
 import { headerOf, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY } from './helpers/responder.js';
+import { sessionRecords } from '../src/session-records.js';
 
 interface Captured {
   io: CliIo;
@@ -115,9 +116,9 @@ test('serve --echo over real HTTP: 200 records in a row across epochs, and concu
   const session = await client.handshake('edge-01');
   for (let i = 0; i < 200; i++) {
     const message = `#${i} ${'z'.repeat(i * 3)}`;
-    expect(text(await session.request(utf8(message)))).toBe(message);
+    expect(text(await sessionRecords(session).request(utf8(message)))).toBe(message);
   }
   expect(epochs.size).toBeGreaterThan(5);
-  const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => session.request(utf8(`p${i}`))));
+  const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => sessionRecords(session).request(utf8(`p${i}`))));
   expect(replies.map(text)).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`));
 });

@@ -15,6 +15,7 @@ import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { fakeClock, headerOf, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY, ORIGIN, expectError, recordingLogger } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
+import { sessionRecords } from '../src/session-records.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01', 'edge-02': 'machine:edge-02' };
 const echo = (plaintext: Uint8Array): Uint8Array => plaintext;
@@ -61,7 +62,7 @@ describe('session.request over the records endpoint', () => {
       },
     });
     const session = await client.handshake('edge-01');
-    expect(text(await session.request(utf8('hello, responder')))).toBe('reply to hello, responder');
+    expect(text(await sessionRecords(session).request(utf8('hello, responder')))).toBe('reply to hello, responder');
     expect(seen).toHaveLength(1);
     expect(seen[0]?.plaintext).toBe('hello, responder');
     expect(seen[0]?.context).toMatchObject({ slug: 'edge-01', machineId: 'machine:edge-01', sessionId: session.sessionId });
@@ -91,8 +92,8 @@ describe('session.request over the records endpoint', () => {
       },
     );
     const session = await client.handshake('edge-01');
-    await session.request(utf8('one'));
-    await session.request(utf8('two'));
+    await sessionRecords(session).request(utf8('one'));
+    await sessionRecords(session).request(utf8('two'));
     expect(wire.map((w) => [w.status, w.requestType, w.responseType])).toEqual([
       [200, 'application/octet-stream', 'application/octet-stream'],
       [200, 'application/octet-stream', 'application/octet-stream'],
@@ -127,7 +128,7 @@ describe('session.request over the records endpoint', () => {
     const session = await client.handshake('edge-01');
     for (let i = 0; i < 200; i++) {
       const message = `record ${i} ${'x'.repeat(i)}`;
-      expect(text(await session.request(utf8(message)))).toBe(message);
+      expect(text(await sessionRecords(session).request(utf8(message)))).toBe(message);
       clock.advance(23);
     }
     // 200 × 23 ms = 4.6 s with 100 ms epochs: dozens of epochs on each side.
@@ -147,15 +148,15 @@ describe('session.request over the records endpoint', () => {
       },
     });
     const session = await client.handshake('edge-01');
-    const first = Array.from({ length: 25 }, (_, i) => session.request(new Uint8Array([i, 1, 2, 3])));
+    const first = Array.from({ length: 25 }, (_, i) => sessionRecords(session).request(new Uint8Array([i, 1, 2, 3])));
     clock.advance(800); // the next requests are sealed in epoch 1
-    const second = Array.from({ length: 25 }, (_, i) => session.request(new Uint8Array([i + 100, 4, 5])));
+    const second = Array.from({ length: 25 }, (_, i) => sessionRecords(session).request(new Uint8Array([i + 100, 4, 5])));
     const replies = await Promise.all([...first, ...second]);
     expect(pending).toBe(0);
     replies.slice(0, 25).forEach((reply, i) => expect(Array.from(reply)).toEqual([3, 2, 1, i]));
     replies.slice(25).forEach((reply, i) => expect(Array.from(reply)).toEqual([5, 4, i + 100]));
     // The session goes on normally afterwards.
-    expect(Array.from(await session.request(new Uint8Array([9, 8])))).toEqual([8, 9]);
+    expect(Array.from(await sessionRecords(session).request(new Uint8Array([9, 8])))).toEqual([8, 9]);
   });
 
   test('application aad: configured on the responder, given to request(), bound to request and reply', async () => {
@@ -169,30 +170,30 @@ describe('session.request over the records endpoint', () => {
       },
     });
     const session = await client.handshake('edge-01');
-    expect(text(await session.request(utf8('bound'), { aad }))).toBe('bound');
+    expect(text(await sessionRecords(session).request(utf8('bound'), { aad }))).toBe('bound');
     expect(contexts[0]?.aad).toEqual(aad);
-    const error = await session.request(utf8('unbound')).catch((e: unknown) => e);
+    const error = await sessionRecords(session).request(utf8('unbound')).catch((e: unknown) => e);
     expect(isZeqKeyExError(error, 'http_error')).toBe(true);
     expect(error).toMatchObject({ status: 400, responseCode: 'invalid_record' });
-    expect(text(await session.request(utf8('bound again'), { aad }))).toBe('bound again');
+    expect(text(await sessionRecords(session).request(utf8('bound again'), { aad }))).toBe('bound again');
   });
 
   test('a wiped session refuses to send; an expired one is refused by the responder with 410', async () => {
     const { client, clock } = setup({ sessionTtlMs: 60_000 });
     const session = await client.handshake('edge-01');
-    await session.request(utf8('x'));
+    await sessionRecords(session).request(utf8('x'));
     const other = await client.handshake('edge-01');
     session.wipe();
-    await expectCodeAsync(session.request(utf8('y')), 'session_closed');
+    await expectCodeAsync(sessionRecords(session).request(utf8('y')), 'session_closed');
     clock.advance(60_000);
-    const error = await other.request(utf8('late')).catch((e: unknown) => e);
+    const error = await sessionRecords(other).request(utf8('late')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'http_error', status: 410, responseCode: 'session_expired' });
   });
 
   test('the reply size is bounded on the client (maxRecordBytes)', async () => {
     const { client } = setup({ onRecord: () => new Uint8Array(5000) }, { maxRecordBytes: 4096 });
     const session = await client.handshake('edge-01');
-    await expectCodeAsync(session.request(utf8('big please')), 'response_too_large');
+    await expectCodeAsync(sessionRecords(session).request(utf8('big please')), 'response_too_large');
     expect(() => createClient({ origin: ORIGIN, maxRecordBytes: 0 })).toThrow(RangeError);
     expect(() => createClient({ origin: ORIGIN, rekeyIntervalMs: -1 })).toThrow(RangeError);
   });
@@ -210,7 +211,7 @@ describe('session.request over the records endpoint', () => {
     const { client } = setup({ onRecord: () => new Promise<Uint8Array>(() => undefined) }, { fetch: abortable });
     const session = await client.handshake('edge-01');
     const controller = new AbortController();
-    const pending = session.request(utf8('never answered'), { signal: controller.signal });
+    const pending = sessionRecords(session).request(utf8('never answered'), { signal: controller.signal });
     controller.abort();
     await expectCodeAsync(pending, 'aborted');
   });
@@ -220,7 +221,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('unknown, malformed or other-machine session ids: 404 unknown_session', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    const record = session.seal(utf8('x'));
+    const record = sessionRecords(session).seal(utf8('x'));
     await expectError(await postRecord(responder, 'edge-01', 'AAAAAAAAAAAAAAAAAAAAAA', record), 404, 'unknown_session');
     await expectError(await postRecord(responder, 'edge-01', 'short', record), 404, 'unknown_session');
     await expectError(await postRecord(responder, 'edge-01', 'has%20space-aaaaaaaaaa', record), 404, 'unknown_session');
@@ -228,7 +229,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     // None of that touched the session: the record still opens.
     const ok = await postRecord(responder, 'edge-01', session.sessionId, record);
     expect(ok.status).toBe(200);
-    expect(text(session.open(await bytesOf(ok)))).toBe('x');
+    expect(text(sessionRecords(session).open(await bytesOf(ok)))).toBe('x');
   });
 
   test('slug checks come first: 400 invalid_slug, 404 unknown_machine', async () => {
@@ -241,7 +242,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('415 for any content-type but application/octet-stream', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    const record = session.seal(utf8('x'));
+    const record = sessionRecords(session).seal(utf8('x'));
     for (const headers of [{}, { 'content-type': 'application/json' }, { 'content-type': 'text/plain' }] as Record<string, string>[]) {
       await expectError(await postRecord(responder, 'edge-01', session.sessionId, record, headers), 415, 'unsupported_media_type');
     }
@@ -269,17 +270,17 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     );
     await expectError(streamed, 413, 'payload_too_large');
     // A record of exactly the limit is a record: it is read and opened.
-    const exact = session.seal(new Uint8Array(MAX_RECORD_REQUEST_BYTES - 13 - 16));
+    const exact = sessionRecords(session).seal(new Uint8Array(MAX_RECORD_REQUEST_BYTES - 13 - 16));
     expect(exact.length).toBe(MAX_RECORD_REQUEST_BYTES);
     const response = await postRecord(responder, 'edge-01', session.sessionId, exact);
     expect(response.status).toBe(200);
-    expect(session.open(await bytesOf(response)).length).toBe(MAX_RECORD_REQUEST_BYTES - 29);
+    expect(sessionRecords(session).open(await bytesOf(response)).length).toBe(MAX_RECORD_REQUEST_BYTES - 29);
   });
 
   test('400 invalid_record for records that do not open; 409 replayed_record for a replay; state unchanged', async () => {
     const { client, responder, logger } = setup();
     const session = await client.handshake('edge-01');
-    const first = session.seal(utf8('first'));
+    const first = sessionRecords(session).seal(utf8('first'));
     const tampered = Uint8Array.from(first);
     tampered[20] = (tampered[20] as number) ^ 1;
     const bad: Uint8Array[] = [tampered, first.subarray(0, 20), new Uint8Array(0), Uint8Array.from([2, ...first.subarray(1)])];
@@ -289,7 +290,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     for (const body of bad) await expectError(await postRecord(responder, 'edge-01', session.sessionId, body), 400, 'invalid_record');
     const ok = await postRecord(responder, 'edge-01', session.sessionId, first);
     expect(ok.status).toBe(200);
-    expect(text(session.open(await bytesOf(ok)))).toBe('first');
+    expect(text(sessionRecords(session).open(await bytesOf(ok)))).toBe('first');
     await expectError(await postRecord(responder, 'edge-01', session.sessionId, first), 409, 'replayed_record');
     // The refusals were logged with their codes only.
     const codes = logger.lines.map((l) => l.fields?.['code']);
@@ -300,20 +301,20 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     expect(codes).toContain('replayed_record');
     expect(logger.text()).not.toContain(session.sessionId);
     // The session goes on.
-    expect(text(await session.request(utf8('after')))).toBe('after');
+    expect(text(await sessionRecords(session).request(utf8('after')))).toBe('after');
   });
 
   test('a responder → initiator record reflected back to the responder does not open', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    const reply = await bytesOf(await postRecord(responder, 'edge-01', session.sessionId, session.seal(utf8('ping'))));
+    const reply = await bytesOf(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('ping'))));
     // Its seq 0 was already accepted from the initiator: the replay window refuses it first.
     await expectError(await postRecord(responder, 'edge-01', session.sessionId, reply), 409, 'replayed_record');
     // An r2i record at a seq not yet seen fails authentication: directions have their own keys.
     const next = (await responder.recordSession(session.sessionId))?.seal(utf8('pong')) ?? new Uint8Array();
     expect(headerOf(next)).toEqual({ epoch: 0, seq: 1 });
     await expectError(await postRecord(responder, 'edge-01', session.sessionId, next), 400, 'invalid_record');
-    expect(text(session.open(next))).toBe('pong');
+    expect(text(sessionRecords(session).open(next))).toBe('pong');
   });
 
   test('405 method_not_allowed with Allow: POST', async () => {
@@ -327,8 +328,8 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('without onRecord the route is not offered: 404 invalid_request, like any unserved path', async () => {
     const { client, responder } = setup({ onRecord: undefined });
     const session = await client.handshake('edge-01');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, session.seal(utf8('x'))), 404, 'invalid_request');
-    const error = await session.request(utf8('x')).catch((e: unknown) => e);
+    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('x'))), 404, 'invalid_request');
+    const error = await sessionRecords(session).request(utf8('x')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'http_error', status: 404, responseCode: 'invalid_request' });
     expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, onRecord: 'echo' as never })).toThrow(TypeError);
     expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, recordAad: 'x' as never })).toThrow(TypeError);
@@ -343,19 +344,19 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
       },
     });
     const session = await client.handshake('edge-01');
-    const record = session.seal(utf8('boom'));
+    const record = sessionRecords(session).seal(utf8('boom'));
     const response = await postRecord(responder, 'edge-01', session.sessionId, record);
     const body = await expectError(response, 500, 'internal');
     expect(JSON.stringify(body)).not.toContain('secret detail');
     expect(logger.text()).not.toContain('secret detail');
     await expectError(await postRecord(responder, 'edge-01', session.sessionId, record), 409, 'replayed_record');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, session.seal(utf8('bad type'))), 500, 'internal');
+    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('bad type'))), 500, 'internal');
   });
 
   test('410 session_expired once the session is past its expiry', async () => {
     const { client, responder, clock } = setup({ sessionTtlMs: 1000 });
     const session = await client.handshake('edge-01');
-    const record = session.seal(utf8('x'));
+    const record = sessionRecords(session).seal(utf8('x'));
     clock.advance(1000);
     await expectError(await postRecord(responder, 'edge-01', session.sessionId, record), 410, 'session_expired');
   });
@@ -370,26 +371,26 @@ describe('record state lives in the responder instance that made the session', (
     const b = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore, sessionStore, now: clock.now, onRecord: echo });
     const client = createClient({ origin: ORIGIN, fetch: (r) => a.fetch(r), insecureUnpinned: true, retry: 0, now: clock.now });
     const session = await client.handshake('edge-01');
-    expect(text(await session.request(utf8('via a')))).toBe('via a');
-    await expectError(await postRecord(b, 'edge-01', session.sessionId, session.seal(utf8('via b'))), 404, 'unknown_session');
+    expect(text(await sessionRecords(session).request(utf8('via a')))).toBe('via a');
+    await expectError(await postRecord(b, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('via b'))), 404, 'unknown_session');
     expect(await b.recordSession(session.sessionId)).toBeUndefined();
   });
 
   test('beyond maxSessions the oldest session is dropped, and stays refused', async () => {
     const { client, responder } = setup({ maxSessions: 2 });
     const s1 = await client.handshake('edge-01');
-    await s1.request(utf8('x'));
+    await sessionRecords(s1).request(utf8('x'));
     await client.handshake('edge-01');
     await client.handshake('edge-01');
-    await expectError(await postRecord(responder, 'edge-01', s1.sessionId, s1.seal(utf8('y'))), 404, 'unknown_session');
+    await expectError(await postRecord(responder, 'edge-01', s1.sessionId, sessionRecords(s1).seal(utf8('y'))), 404, 'unknown_session');
   });
 
   test('close() wipes the record state: later records are refused', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    await session.request(utf8('x'));
+    await sessionRecords(session).request(utf8('x'));
     responder.close();
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, session.seal(utf8('y'))), 404, 'unknown_session');
+    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('y'))), 404, 'unknown_session');
     expect(await responder.recordSession(session.sessionId)).toBeUndefined();
   });
 });
@@ -403,13 +404,13 @@ describe('responder.recordSession: records on the app’s own transport', () => 
     if (rs === undefined) return;
     expect(rs).toMatchObject({ sessionId: session.sessionId, slug: 'edge-01', machineId: 'machine:edge-01' });
     expect(rs.expiresAt.getTime()).toBe(session.expiresAt.getTime());
-    expect(text(rs.open(session.seal(utf8('over a socket'))))).toBe('over a socket');
-    expect(text(session.open(rs.seal(utf8('and back'))))).toBe('and back');
+    expect(text(rs.open(sessionRecords(session).seal(utf8('over a socket'))))).toBe('over a socket');
+    expect(text(sessionRecords(session).open(rs.seal(utf8('and back'))))).toBe('and back');
     // The endpoint continues the same ratchet: its replies carry the next r2i seq.
-    expect(text(await session.request(utf8('over http')))).toBe('over http');
+    expect(text(await sessionRecords(session).request(utf8('over http')))).toBe('over http');
     const again = await responder.recordSession(session.sessionId);
-    expect(text(session.open(again?.seal(utf8('same state')) ?? new Uint8Array()))).toBe('same state');
-    expectCode(() => rs.open(session.seal(utf8('z')).subarray(0, 10)), 'record_malformed');
+    expect(text(sessionRecords(session).open(again?.seal(utf8('same state')) ?? new Uint8Array()))).toBe('same state');
+    expectCode(() => rs.open(sessionRecords(session).seal(utf8('z')).subarray(0, 10)), 'record_malformed');
   });
 
   test('unknown, malformed and expired sessions give undefined; a held session closes on expiry', async () => {
@@ -422,13 +423,13 @@ describe('responder.recordSession: records on the app’s own transport', () => 
     clock.advance(5000);
     expect(await responder.recordSession(session.sessionId)).toBeUndefined();
     expectCode(() => rs?.seal(utf8('late')), 'session_closed');
-    expectCode(() => rs?.open(session.seal(utf8('late'))), 'session_closed');
+    expectCode(() => rs?.open(sessionRecords(session).seal(utf8('late'))), 'session_closed');
   });
 
   test('works without onRecord (no endpoint) too', async () => {
     const { client, responder } = setup({ onRecord: undefined });
     const session = await client.handshake('edge-01');
     const rs = await responder.recordSession(session.sessionId);
-    expect(text(rs?.open(session.seal(utf8('direct'))) ?? new Uint8Array())).toBe('direct');
+    expect(text(rs?.open(sessionRecords(session).seal(utf8('direct'))) ?? new Uint8Array())).toBe('direct');
   });
 });

@@ -13,6 +13,7 @@ import type { ErrorCode } from '../src/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
 import { BAD_RECORD_CODES, type RecordCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
+import { sessionRecords } from '../src/session-records.js';
 
 const { recordSuite: suite, records: cases, badRecords: invalid } = protocolCases;
 const recordKey = (): Uint8Array => hex(suite.record_key);
@@ -71,16 +72,54 @@ describe('vector records through the ratchet', () => {
 
   test('the initiator session seals the i2r vectors and opens the r2i vector', () => {
     const session = createClientSessionFor({ now: fakeClock().now });
+    const records = sessionRecords(session);
+    // One channel per session: a second channel on the same key would reuse nonces.
+    expect(sessionRecords(session)).toBe(records);
     const i2r = cases.filter((c) => c.direction === 'i2r' && c.epoch === 0);
-    for (const c of i2r) expect(toHex(session.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
+    for (const c of i2r) expect(toHex(records.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
     const r2i = cases.find((c) => c.direction === 'r2i') as RecordCase;
-    expect(toHex(session.open(hex(r2i.record), hex(r2i.app_aad)))).toBe(r2i.plaintext);
-    expectCode(() => session.open(hex(r2i.record), hex(r2i.app_aad)), 'record_replayed');
+    expect(toHex(records.open(hex(r2i.record), hex(r2i.app_aad)))).toBe(r2i.plaintext);
+    expectCode(() => records.open(hex(r2i.record), hex(r2i.app_aad)), 'record_replayed');
     // The wrong app_aad does not open (and does not count as a replay of anything).
-    expectCode(() => createClientSessionFor().open(hex(r2i.record)), 'record_auth_failed');
+    expectCode(() => sessionRecords(createClientSessionFor()).open(hex(r2i.record)), 'record_auth_failed');
     session.wipe();
-    expectCode(() => session.seal(new Uint8Array(1)), 'session_closed');
-    expectCode(() => session.open(hex(r2i.record), hex(r2i.app_aad)), 'session_closed');
+    expectCode(() => records.seal(new Uint8Array(1)), 'session_closed');
+    expectCode(() => records.open(hex(r2i.record), hex(r2i.app_aad)), 'session_closed');
+    expectCode(() => sessionRecords(session).seal(new Uint8Array(1)), 'session_closed');
+  });
+});
+
+describe('sessionRecords', () => {
+  test('refuses what is not a session of this SDK', () => {
+    const lookalike = { ...createClientSessionFor() } as ClientSession;
+    expect(() => sessionRecords(lookalike)).toThrow(TypeError);
+    expect(() => sessionRecords({} as ClientSession)).toThrow(TypeError);
+  });
+
+  test('request() needs a records endpoint: a TypeError from a session made without one', async () => {
+    await expect(sessionRecords(createClientSessionFor()).request(new Uint8Array(1))).rejects.toThrow(TypeError);
+  });
+
+  test('session.wipe() zeroes the record key the channel was made from, and closes the channel', () => {
+    const key = recordKey();
+    const session = createClientSession({
+      sessionId: sid,
+      slug: 'edge-01',
+      machineId: 'm-7f3a9c21',
+      fingerprint: '8522cf61b77ef6900bcfec9bb38548c226df25087bb8bfc422e1d4a6780ecaad',
+      alg: ALG,
+      expiresAt: new Date(0),
+      trust: 'pinned',
+      kemBackend: 'noble',
+      recordKey: key,
+    });
+    const records = sessionRecords(session);
+    const [first] = cases;
+    expect(toHex(records.seal(hex(first?.plaintext ?? ''), hex(first?.app_aad ?? '')))).toBe(first?.record);
+    session.wipe();
+    expect(key.every((b) => b === 0)).toBe(true);
+    expectCode(() => records.seal(new Uint8Array(1)), 'session_closed');
+    expectCode(() => session.recordKey, 'session_closed');
   });
 });
 
@@ -124,11 +163,11 @@ describe('invalid vector records through a receiver', () => {
     if (why === "sealed with the other direction's key") {
       // Sealed under k_r2i[0], it is a genuine responder → initiator record: directions are told
       // apart by their keys alone, so the initiator opens it (and only the initiator).
-      expect(toHex(session.open(hex(x.record)))).toBe(valid.plaintext);
+      expect(toHex(sessionRecords(session).open(hex(x.record)))).toBe(valid.plaintext);
       return;
     }
     // Any other one is malformed, or an i2r record the initiator cannot open.
     const code = why === 'version byte 0x02' ? 'record_unsupported_version' : why === 'shorter than header and tag' ? 'record_malformed' : 'record_auth_failed';
-    expectCode(() => session.open(hex(x.record)), code);
+    expectCode(() => sessionRecords(session).open(hex(x.record)), code);
   });
 });

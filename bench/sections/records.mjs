@@ -97,10 +97,11 @@ export async function run({ timing, smoke, profile }) {
   for (const build of builds.filter((b) => profiledBuild === undefined || b.id === profiledBuild)) {
     const backend = { id: build.id, label: build.id === 'node' ? `${build.label}: node:crypto AES-GCM` : `${build.label}: noble AES-GCM` };
     const pair = await inProcessPair(build.sdk, hasKemOption(build.sdk) ? { kem: 'noble' } : {});
-    const client = await pair.client.handshake(SLUG);
-    const server = await pair.responder.recordSession(client.sessionId);
+    const session = await pair.client.handshake(SLUG);
+    const client = build.sdk.sessionRecords(session);
+    const server = await pair.responder.recordSession(session.sessionId);
     check(server !== undefined, `${backend.id}: the responder has no record session for a fresh handshake`);
-    sessions.push({ backend, pair, client, server });
+    sessions.push({ backend, pair, session, client, server });
   }
 
   const sdkCase = (s, plaintext) => () => s.server.open(s.client.seal(plaintext));
@@ -157,7 +158,7 @@ export async function run({ timing, smoke, profile }) {
     }
   }
   for (const s of sessions) {
-    s.client.wipe();
+    s.session.wipe();
     s.pair.close();
   }
   return results;

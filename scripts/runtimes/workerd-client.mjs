@@ -37,7 +37,7 @@ await check('handshake over HTTP (Node client → workerd responder)', async () 
   checkSession(lib, session, pin);
 });
 if (session !== undefined) {
-  await check('record round trips over HTTP', () => recordRoundTrips(session, undefined));
+  await check('record round trips over HTTP', () => recordRoundTrips(lib, session, undefined));
   session.wipe();
 }
 

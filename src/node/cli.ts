@@ -14,6 +14,7 @@ import { ALG_SIZES, ALG } from '../constants.js';
 import { ERROR_CODES, isZeqKeyExError } from '../errors.js';
 import { parsePin } from '../fingerprint.js';
 import { createResponder } from '../handler.js';
+import { sessionRecords } from '../session-records.js';
 import { isMachineId, isSlug } from '../identifiers.js';
 import { createMemoryKeyStore } from '../stores.js';
 import { createFileKeyStore } from './file-key-store.js';
@@ -281,7 +282,7 @@ async function cmdHandshake(args: string[], io: CliIo): Promise<number> {
     const session = await client.handshake(slug);
     try {
       // §3.1: one record over the session, its reply opened and shown as UTF-8.
-      const reply = send === undefined ? undefined : new TextDecoder().decode(await session.request(new TextEncoder().encode(send)));
+      const reply = send === undefined ? undefined : new TextDecoder().decode(await sessionRecords(session).request(new TextEncoder().encode(send)));
       if (json) {
         io.stdout(
           JSON.stringify({
@@ -341,7 +342,7 @@ async function cmdDemo(args: string[], io: CliIo): Promise<number> {
     io.stdout(`   ML-KEM backend: ${session.kemBackend}; record key: 32 bytes (never printed)`);
     t = performance.now();
     const message = 'hello, responder';
-    const reply = new TextDecoder().decode(await session.request(new TextEncoder().encode(message)));
+    const reply = new TextDecoder().decode(await sessionRecords(session).request(new TextEncoder().encode(message)));
     io.stdout(`4. encrypted record: "${message}" sealed with AES-256-GCM (${13 + message.length + 16} bytes on the wire),`);
     io.stdout(`   POST /api/keyex/${slug}/sessions/…/records, reply opened: "${reply}"   ${ms(t)}`);
     session.wipe();

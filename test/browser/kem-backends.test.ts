@@ -10,6 +10,7 @@ import { aeadBackend } from '../../src/primitives.js';
 import { loadKem, nobleKem } from '../../src/kem-backend.js';
 import { KEM_VECTOR_PATHS, type KemVectorFiles, kemBackendSuite } from '../helpers/kem-backend-suite.js';
 import { makeClient, makeResponder } from './fixtures.js';
+import { sessionRecords } from '../../src/session-records.js';
 
 async function load(path: string): Promise<unknown> {
   const response = await fetch(`/test/vectors/${path}`);
@@ -37,7 +38,7 @@ test('first contact on WebCrypto at both ends; records cross', async () => {
   for (const kem of ['native', 'auto', 'noble'] as const) {
     const session = await makeClient(responder.fetch, { pins: { 'edge-01': pin }, kem }).handshake('edge-01');
     expect(session.kemBackend).toBe(kem === 'noble' ? 'noble' : 'webcrypto');
-    const reply = await session.request(new Uint8Array([1, 2, 3]));
+    const reply = await sessionRecords(session).request(new Uint8Array([1, 2, 3]));
     expect(Array.from(reply)).toEqual([3, 2, 1]);
     session.wipe();
   }

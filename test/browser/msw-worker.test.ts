@@ -16,6 +16,7 @@ import { createMemorySessionStore } from '../../src/responder.js';
 import { expectCodeAsync } from '../helpers/errors.js';
 import { toHex } from '../helpers/vector-data.js';
 import { MACHINES, ORIGIN, OTHER_FIELD_KEY, makeResponder } from './fixtures.js';
+import { sessionRecords } from '../../src/session-records.js';
 
 const sessionStore = createMemorySessionStore();
 // Records are answered with the request's bytes reversed, so a reply proves a round trip.
@@ -61,7 +62,7 @@ test('a pinned handshake and a record round trip over the page fetch, answered t
     expect(toHex(stored?.recordKey ?? new Uint8Array())).toBe(toHex(session.recordKey));
     // Binary bodies (application/octet-stream) cross the service worker both ways.
     const payload = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) & 0xff);
-    const reply = await session.request(payload);
+    const reply = await sessionRecords(session).request(payload);
     expect(toHex(reply)).toBe(toHex(payload.slice().reverse()));
     session.wipe();
   } finally {

@@ -12,6 +12,7 @@ import type { RecordContext } from '../../src/records-route.js';
 import type { ClientSession } from '../../src/session.js';
 import { expectCode } from '../helpers/errors.js';
 import { type FetchLike, makeClient, makeResponder } from './fixtures.js';
+import { sessionRecords } from '../../src/session-records.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 const AAD = utf8('zeq-keyex browser suite');
@@ -47,10 +48,10 @@ describe('session.request over the records endpoint (§3.1)', () => {
     const { responder, seen } = echoResponder();
     const session = await pinnedSession(responder.fetch, responder);
     for (const message of ['one', 'two', 'three']) {
-      expect(text(await session.request(utf8(message), { aad: AAD }))).toBe(`echo:${message}`);
+      expect(text(await sessionRecords(session).request(utf8(message), { aad: AAD }))).toBe(`echo:${message}`);
     }
     const many = Array.from({ length: 12 }, (_, i) => `concurrent-${i}`);
-    const replies = await Promise.all(many.map((m) => session.request(utf8(m), { aad: AAD })));
+    const replies = await Promise.all(many.map((m) => sessionRecords(session).request(utf8(m), { aad: AAD })));
     expect(replies.map(text)).toEqual(many.map((m) => `echo:${m}`));
     expect(seen).toHaveLength(15);
     for (const { context } of seen) {
@@ -71,7 +72,7 @@ describe('session.request over the records endpoint (§3.1)', () => {
     const session = await pinnedSession(flipping, responder);
     let thrown: unknown;
     try {
-      await session.request(utf8('tampered'), { aad: AAD });
+      await sessionRecords(session).request(utf8('tampered'), { aad: AAD });
     } catch (error) {
       thrown = error;
     }
@@ -88,7 +89,7 @@ describe('session.request over the records endpoint (§3.1)', () => {
       return responder.fetch(request);
     };
     const session = await pinnedSession(recording, responder);
-    expect(text(await session.request(utf8('once'), { aad: AAD }))).toBe('echo:once');
+    expect(text(await sessionRecords(session).request(utf8('once'), { aad: AAD }))).toBe('echo:once');
     const first = posted[0];
     expect(first).toBeDefined();
     if (first === undefined) return;
@@ -103,7 +104,7 @@ describe('session.request over the records endpoint (§3.1)', () => {
     const session = await pinnedSession(responder.fetch, responder);
     let thrown: unknown;
     try {
-      await session.request(utf8('other aad'), { aad: utf8('another app') });
+      await sessionRecords(session).request(utf8('other aad'), { aad: utf8('another app') });
     } catch (error) {
       thrown = error;
     }
@@ -121,20 +122,20 @@ describe('raw seal/open against the responder session', () => {
     if (peer === undefined) return;
     expect(peer).toMatchObject({ sessionId: session.sessionId, slug: 'edge-01', machineId: 'machine:edge-01' });
 
-    const i2r = session.seal(utf8('from the page'), AAD);
+    const i2r = sessionRecords(session).seal(utf8('from the page'), AAD);
     expect(text(peer.open(i2r, AAD))).toBe('from the page');
     expectCode(() => peer.open(i2r, AAD), 'record_replayed');
     const r2i = peer.seal(utf8('from the responder'));
     const tampered = r2i.slice();
     tampered[20] = (tampered[20] as number) ^ 1;
-    expectCode(() => session.open(tampered), 'record_auth_failed');
-    expect(text(session.open(r2i))).toBe('from the responder');
+    expectCode(() => sessionRecords(session).open(tampered), 'record_auth_failed');
+    expect(text(sessionRecords(session).open(r2i))).toBe('from the responder');
     // A record is bound to its direction: the initiator's own record does not open as a reply.
-    expectCode(() => session.open(session.seal(utf8('mine'))), 'record_auth_failed');
+    expectCode(() => sessionRecords(session).open(sessionRecords(session).seal(utf8('mine'))), 'record_auth_failed');
 
     session.wipe();
-    expectCode(() => session.seal(utf8('late')), 'session_closed');
-    expectCode(() => session.open(peer.seal(utf8('late'))), 'session_closed');
+    expectCode(() => sessionRecords(session).seal(utf8('late')), 'session_closed');
+    expectCode(() => sessionRecords(session).open(peer.seal(utf8('late'))), 'session_closed');
   });
 
   test('epochs ratchet on the clock and both sides follow', async () => {
@@ -146,10 +147,10 @@ describe('raw seal/open against the responder session', () => {
     if (peer === undefined) throw new Error('no responder session');
     const epochs: number[] = [];
     for (let step = 0; step < 4; step++) {
-      const record = session.seal(utf8(`step ${step}`));
+      const record = sessionRecords(session).seal(utf8(`step ${step}`));
       epochs.push(parseRecordHeader(record).epoch);
       expect(text(peer.open(record))).toBe(`step ${step}`);
-      expect(text(await session.request(utf8(`req ${step}`), { aad: AAD }))).toBe(`echo:req ${step}`);
+      expect(text(await sessionRecords(session).request(utf8(`req ${step}`), { aad: AAD }))).toBe(`echo:req ${step}`);
       clock += 1001;
     }
     // One interval passes between steps, so each step seals in the next epoch.
