@@ -9,6 +9,7 @@
  * @module
  */
 import { gcm } from '@noble/ciphers/aes.js';
+import { concatBytes } from '@noble/hashes/utils.js';
 
 /** Which AES-256-GCM implementation seals and opens: noble's, or `node:crypto`'s (Node, Deno, Bun). */
 export type AeadBackendName = 'noble' | 'node';
@@ -34,23 +35,21 @@ export interface AeadBackend {
   forget?(key: Uint8Array): void;
 }
 
+/** {@link AeadBackend.seal} of noble's AES-256-GCM. */
+export function nobleSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
+  const sealed = gcm(key, nonce, aad).encrypt(plaintext);
+  return prefix?.length ? concatBytes(prefix, sealed) : sealed;
+}
+
+/** {@link AeadBackend.open} of noble's AES-256-GCM. */
+export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  try {
+    return gcm(key, nonce, aad).decrypt(sealed);
+  } catch {
+    // noble throws only on a tag mismatch here; inputs were checked by the caller.
+    return undefined;
+  }
+}
+
 /** AES-256-GCM from `@noble/ciphers`: pure JS, runs everywhere. */
-export const nobleAead: AeadBackend = {
-  name: 'noble',
-  seal(key, nonce, plaintext, aad, prefix) {
-    const sealed = gcm(key, nonce, aad).encrypt(plaintext);
-    if (prefix === undefined || prefix.length === 0) return sealed;
-    const out = new Uint8Array(prefix.length + sealed.length);
-    out.set(prefix);
-    out.set(sealed, prefix.length);
-    return out;
-  },
-  open(key, nonce, sealed, aad) {
-    try {
-      return gcm(key, nonce, aad).decrypt(sealed);
-    } catch {
-      // noble throws only on a tag mismatch here; inputs were checked by the caller.
-      return undefined;
-    }
-  },
-};
+export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };

@@ -10,12 +10,12 @@
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
  */
-import { ALG, MAX_RECORD_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
+import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Encode } from './encoding.js';
 import { fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertSlug, isFingerprint } from './identifiers.js';
-import { type KemChoice, kemLoader } from './kem-backend.js';
+import { type KemChoice, encapsulatorLoader } from './kem-backend.js';
 import { openKeyConfirmation } from './confirmation.js';
 import { type KeyDocument, createCheckedKeys, parseHandshakeResponse, parseKeyDocumentChecked } from './document.js';
 import { wipe } from './primitives.js';
@@ -93,8 +93,6 @@ export interface Client {
   handshake(slug: string, options?: CallOptions): Promise<ClientSession>;
 }
 
-type TrustDecision = { mode: 'pinned'; pins: readonly string[] } | { mode: 'tofu'; store: TrustStore } | { mode: 'unauthenticated' };
-
 /**
  * Creates an initiator client.
  * @param options - origin, trust settings and HTTP options.
@@ -124,99 +122,74 @@ export function createClient(options: ClientOptions): Client {
   const algs = options.algs ?? [ALG];
   if (algs.length === 0 || !algs.every((a) => a === ALG)) throw new TypeError(`algs may only contain ${ALG}`);
   const transport: Transport = createTransport(options);
-  const ratchet: RatchetOptions = {
-    ...(options.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: options.rekeyIntervalMs }),
-    ...(options.now === undefined ? {} : { now: options.now }),
-  };
-  assertRatchetOptions(ratchet);
+  const ratchet: RatchetOptions = assertRatchetOptions(options);
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
-  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be a positive integer');
-  const kem = kemLoader(options.kem);
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be an integer > 0');
+  const kem = encapsulatorLoader(options.kem);
   // The modulus check of a key document runs once per distinct key (its fingerprint), not per fetch.
   const checkedKeys = createCheckedKeys();
 
-  function trustFor(slug: string): TrustDecision {
-    const pinned = pins.get(slug);
-    if (pinned !== undefined) return { mode: 'pinned', pins: pinned };
-    if (options.tofu !== undefined) return { mode: 'tofu', store: options.tofu };
-    if (options.insecureUnpinned === true) return { mode: 'unauthenticated' };
-    throw new ZeqKeyExError('pin_required', `no pin, trust-on-first-use store or insecureUnpinned is configured for "${slug}"`);
-  }
-
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
-    const { body } = await transport.getJson(origin + ROUTES.pubkey(slug), call.signal === undefined ? {} : { signal: call.signal });
+    const { body } = await transport.getJson(origin + machineRoute(slug, 'pubkey'), { signal: call.signal });
     return parseKeyDocumentChecked(body, algs, checkedKeys);
-  }
-
-  async function checkTrust(slug: string, trust: TrustDecision, doc: KeyDocument): Promise<TrustMode> {
-    if (trust.mode === 'pinned') {
-      if (!fingerprintMatches(doc.fingerprint, trust.pins)) {
-        throw new ZeqKeyExError('fingerprint_mismatch', `the key of "${slug}" matches none of its pins`, {
-          expectedFingerprint: trust.pins[0] as string,
-          actualFingerprint: doc.fingerprint,
-        });
-      }
-      return 'pinned';
-    }
-    if (trust.mode === 'tofu') {
-      const known = await storeCall(() => trust.store.get(tofuKey(origin, slug)));
-      if (known === undefined) return 'tofu-first-use';
-      if (!fingerprintMatches(doc.fingerprint, known)) {
-        throw new ZeqKeyExError('tofu_key_changed', `the key of "${slug}" differs from the one first seen`, {
-          expectedFingerprint: known,
-          actualFingerprint: doc.fingerprint,
-        });
-      }
-      return 'tofu-match';
-    }
-    return 'unauthenticated';
   }
 
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
     assertSlug(slug);
-    const trust = trustFor(slug);
+    // The trust choice, in order of precedence: a pin, the TOFU store, an explicit opt-out.
+    const pinned = pins.get(slug);
+    const tofu = pinned === undefined ? options.tofu : undefined;
+    if (pinned === undefined && tofu === undefined && options.insecureUnpinned !== true) {
+      throw new ZeqKeyExError('pin_required', `no pin or TOFU store for ${slug}`);
+    }
     // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
     const backend = await kem();
     const doc = await fetchKeyDocument(slug, call);
-    const mode = await checkTrust(slug, trust, doc);
+    const changed = (code: 'fingerprint_mismatch' | 'tofu_key_changed', expected: string): ZeqKeyExError =>
+      new ZeqKeyExError(code, undefined, { expectedFingerprint: expected, actualFingerprint: doc.fingerprint });
+    const storeKey = tofuKey(origin, slug);
+    let mode: TrustMode = 'unauthenticated';
+    if (pinned !== undefined) {
+      if (!fingerprintMatches(doc.fingerprint, pinned)) throw changed('fingerprint_mismatch', pinned[0] as string);
+      mode = 'pinned';
+    } else if (tofu !== undefined) {
+      const known = await storeCall(() => tofu.get(storeKey));
+      if (known !== undefined && !fingerprintMatches(doc.fingerprint, known)) throw changed('tofu_key_changed', known);
+      mode = known === undefined ? 'tofu-first-use' : 'tofu-match';
+    }
 
     // Every backend speaks ML-KEM-768, the only alg `algs` may hold.
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
-    const transcript = firstContactTranscript({ alg: doc.alg, slug, machineId: doc.machineId, publicKey: doc.publicKey, cipherText });
+    const transcript = firstContactTranscript({ ...doc, slug, cipherText });
     const recordKey = deriveRecordKey(sharedSecret, transcript);
     wipe(sharedSecret);
     try {
       const { body } = await transport.postJson(
-        origin + ROUTES.handshake(slug),
+        origin + machineRoute(slug, 'handshake'),
         { cipher_text: base64Encode(cipherText), fingerprint: doc.fingerprint },
-        call.signal === undefined ? {} : { signal: call.signal },
+        { signal: call.signal },
       );
       const response = parseHandshakeResponse(body);
       if (response.machineId !== doc.machineId || response.fingerprint !== doc.fingerprint || response.alg !== doc.alg) {
         throw new ZeqKeyExError('response_mismatch');
       }
       openKeyConfirmation(recordKey, transcript, response.sessionId, response.keyConfirmation);
-      if (mode === 'tofu-first-use' && trust.mode === 'tofu') {
+      if (mode === 'tofu-first-use' && tofu !== undefined) {
         // Two first contacts may race; the store keeps one fingerprint and both must agree on it.
-        const stored = await storeCall(() => trust.store.putIfAbsent(tofuKey(origin, slug), doc.fingerprint));
-        if (stored === undefined) throw new ZeqKeyExError('store_error', 'the trust-on-first-use store did not keep the fingerprint');
-        if (!fingerprintMatches(doc.fingerprint, stored)) {
-          throw new ZeqKeyExError('tofu_key_changed', undefined, { expectedFingerprint: stored, actualFingerprint: doc.fingerprint });
-        }
+        const stored = await storeCall(() => tofu.putIfAbsent(storeKey, doc.fingerprint));
+        if (stored === undefined) throw new ZeqKeyExError('store_error', 'the TOFU store kept no fingerprint');
+        if (!fingerprintMatches(doc.fingerprint, stored)) throw changed('tofu_key_changed', stored);
       }
       return createClientSession({
-        sessionId: response.sessionId,
+        ...response,
+        ...doc,
         slug,
-        machineId: doc.machineId,
-        fingerprint: doc.fingerprint,
-        alg: doc.alg,
-        expiresAt: response.expiresAt,
         trust: mode,
         kemBackend: backend.backend,
         recordKey,
         ratchet,
-        records: { transport, url: origin + ROUTES.records(slug, response.sessionId), maxResponseBytes: maxRecordBytes },
+        records: { transport, url: origin + machineRoute(slug, `sessions/${response.sessionId}/records`), maxResponseBytes: maxRecordBytes },
       });
     } catch (error) {
       wipe(recordKey);
@@ -227,16 +200,17 @@ export function createClient(options: ClientOptions): Client {
   return Object.freeze({ origin, fetchKeyDocument, handshake });
 }
 
+/** A TOFU store call: its failures are `store_error`, and so is a value that is not a fingerprint. */
 async function storeCall(call: () => Promise<string | undefined>): Promise<string | undefined> {
   let value: string | undefined;
   try {
     value = await call();
   } catch (cause) {
     if (isZeqKeyExError(cause)) throw cause;
-    throw new ZeqKeyExError('store_error', 'the trust-on-first-use store failed', { cause });
+    throw new ZeqKeyExError('store_error', undefined, { cause });
   }
   // A store edited by hand must not turn into a TypeError (or a silent re-trust) here.
-  if (value !== undefined && !isFingerprint(value)) throw new ZeqKeyExError('store_error', 'the trust-on-first-use store holds a malformed fingerprint');
+  if (value !== undefined && !isFingerprint(value)) throw new ZeqKeyExError('store_error', 'malformed fingerprint in the TOFU store');
   return value;
 }
 
@@ -246,13 +220,13 @@ export function tofuKey(origin: string, slug: string): string {
 }
 
 function normaliseOrigin(origin: string | URL): string {
-  let url: URL;
+  let url: URL | undefined;
   try {
     url = new URL(origin);
   } catch {
-    throw new TypeError('origin must be an absolute http(s) URL');
+    // Not a URL: refused below.
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+  if (url === undefined || !/^https?:$/.test(url.protocol) || url.search + url.hash + url.username + url.password !== '') {
     throw new TypeError('origin must be an http(s) URL without query, fragment or credentials');
   }
   return (url.origin + url.pathname).replace(/\/+$/, '');

@@ -8,7 +8,7 @@
  * @module
  */
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL } from './constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { ZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
 import { aeadOpen, aeadSeal, constantTimeEqual, randomBytes } from './primitives.js';
 
@@ -52,9 +52,9 @@ export function openKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Arra
   let bytes: Uint8Array;
   try {
     bytes = base64Decode(keyConfirmation, AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES, 'key_confirmation');
-  } catch (error) {
-    if (isZeqKeyExError(error)) throw new ZeqKeyExError('confirmation_failed');
-    throw error;
+  } catch {
+    // base64Decode throws nothing but invalid_encoding, which is one more opaque failure here.
+    throw new ZeqKeyExError('confirmation_failed');
   }
   const nonce = bytes.subarray(0, AEAD_NONCE_BYTES);
   const opened = aeadOpen(recordKey, nonce, bytes.subarray(AEAD_NONCE_BYTES), confirmationAad(transcript, sessionId));

@@ -37,7 +37,7 @@ export const RECORD_HEADER_BYTES = 13;
 /** §3: the highest epoch number; once it is exhausted the session ends. */
 export const MAX_EPOCH = 0xffff_ffff;
 /** §3: records sealed per epoch before the sender must ratchet (2^32). */
-export const MAX_RECORDS_PER_EPOCH: number = 2 ** 32;
+export const MAX_RECORDS_PER_EPOCH: number = 0x1_0000_0000;
 /** §3: how far ahead of its current epoch a receiver follows a sender. */
 export const MAX_EPOCH_SKIP = 1024;
 /** §3: the receiver's anti-replay window, in sequence numbers per epoch (the spec's minimum). */
@@ -66,12 +66,12 @@ export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 12;
 export const AEAD_TAG_BYTES = 16;
 
-/** §2.1: the most an initiator reads of a key document or handshake response. */
-export const MAX_RESPONSE_BYTES: number = 64 * 1024;
-/** §2.3: the largest handshake request a responder accepts. */
-export const MAX_HANDSHAKE_REQUEST_BYTES: number = 8 * 1024;
-/** §3.1: the largest record the records endpoint accepts. */
-export const MAX_RECORD_REQUEST_BYTES: number = 1024 * 1024;
+/** §2.1: the most an initiator reads of a key document or handshake response (64 KiB). */
+export const MAX_RESPONSE_BYTES: number = 65_536;
+/** §2.3: the largest handshake request a responder accepts (8 KiB). */
+export const MAX_HANDSHAKE_REQUEST_BYTES: number = 8192;
+/** §3.1: the largest record the records endpoint accepts (1 MiB). */
+export const MAX_RECORD_REQUEST_BYTES: number = 1_048_576;
 
 /** §1: identifier grammars. */
 export const SLUG_PATTERN: RegExp = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -80,11 +80,17 @@ export const SESSION_ID_PATTERN: RegExp = /^[A-Za-z0-9_-]{16,128}$/;
 /** §1: a fingerprint is 64 lowercase hex characters. */
 export const FINGERPRINT_PATTERN: RegExp = /^[0-9a-f]{64}$/;
 
+/**
+ * §2, §3.1: the route of `path` (`pubkey`, `handshake`, `sessions/{session_id}/records`) under a
+ * machine's slug, relative to the responder's base path.
+ */
+export const machineRoute = (slug: string, path: string): string => `/api/keyex/${slug}/${path}`;
+
 /** §2, §3.1, §4: HTTP routes, relative to the responder's base path. */
 export const ROUTES = {
-  pubkey: (slug: string): string => `/api/keyex/${slug}/pubkey`,
-  handshake: (slug: string): string => `/api/keyex/${slug}/handshake`,
-  records: (slug: string, sessionId: string): string => `/api/keyex/${slug}/sessions/${sessionId}/records`,
+  pubkey: (slug: string): string => machineRoute(slug, 'pubkey'),
+  handshake: (slug: string): string => machineRoute(slug, 'handshake'),
+  records: (slug: string, sessionId: string): string => machineRoute(slug, `sessions/${sessionId}/records`),
   modeBInitiate: '/api/ssl/peer-seed/keyex/initiate',
   modeBRespond: '/api/ssl/peer-seed/keyex/respond',
 } as const;

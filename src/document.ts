@@ -4,9 +4,9 @@
  * throws a {@link ZeqKeyExError}. Unknown extra fields are ignored (forward compatibility).
  * @module
  */
-import { ALG, ALG_SIZES, type Alg } from './constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { base64Decode } from './encoding.js';
+import { ALG, type Alg } from './constants.js';
+import { ZeqKeyExError } from './errors.js';
+import { base64Decode, utf8 } from './encoding.js';
 import { computeFingerprint } from './fingerprint.js';
 import { isFingerprint, isMachineId, isSessionId } from './identifiers.js';
 import { assertAlg, assertPublicKey } from './kem.js';
@@ -34,31 +34,30 @@ export interface HandshakeResponse {
   expiresAt: Date;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 `date-time` (its `T` and `Z` in either case). */
+const RFC3339 = /^\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d(\.\d{1,9})?(z|[+-]\d\d:\d\d)$/i;
 
 /** Rejects dates such as 02-30 that `Date.parse` would silently roll over into the next month. */
 function isCalendarDate(text: string): boolean {
-  const year = Number(text.slice(0, 4));
-  const month = Number(text.slice(5, 7));
-  const day = Number(text.slice(8, 10));
-  const hour = Number(text.slice(11, 13));
-  const minute = Number(text.slice(14, 16));
-  const second = Number(text.slice(17, 19));
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 60;
+  // An RFC3339 match: the first six runs of digits are year, month, day, hour, minute, second.
+  const [year, month, day, hour, minute, second] = text.split(/\D/, 6).map(Number) as [number, number, number, number, number, number];
+  return month > 0 && month < 13 && day > 0 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate() && hour < 24 && minute < 60 && second < 61;
 }
 
-function asObject(body: unknown, what: string): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ZeqKeyExError('malformed_response', `the ${what} is not a JSON object`);
+function malformed(what: string): ZeqKeyExError {
+  return new ZeqKeyExError('malformed_response', what);
+}
+
+/** The string fields of a JSON object named by `names` (property → wire name), checked in order. */
+function stringFields<K extends string>(body: unknown, names: Readonly<Record<K, string>>): Record<K, string> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw malformed('not a JSON object');
+  const fields = {} as Record<K, string>;
+  for (const [key, name] of Object.entries(names) as [K, string][]) {
+    const value: unknown = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined;
+    if (typeof value !== 'string') throw malformed(`no string ${name}`);
+    fields[key] = value;
   }
-  return body as Record<string, unknown>;
-}
-
-function field(body: Record<string, unknown>, name: string, what: string): string {
-  const value = Object.hasOwn(body, name) ? body[name] : undefined;
-  if (typeof value !== 'string') throw new ZeqKeyExError('malformed_response', `the ${what} has no string field "${name}"`);
-  return value;
+  return fields;
 }
 
 /**
@@ -96,11 +95,7 @@ export function createCheckedKeys(limit = 256): CheckedKeys {
   return {
     has: (fingerprint) => seen.has(fingerprint),
     add(fingerprint) {
-      if (seen.has(fingerprint)) return;
-      if (seen.size >= limit) {
-        const oldest = seen.values().next();
-        if (oldest.done !== true) seen.delete(oldest.value);
-      }
+      if (!seen.has(fingerprint) && seen.size >= limit) seen.delete(seen.values().next().value as string);
       seen.add(fingerprint);
     },
   };
@@ -117,30 +112,27 @@ export function createCheckedKeys(limit = 256): CheckedKeys {
  * @internal
  */
 export function parseKeyDocumentChecked(body: unknown, accepted: readonly Alg[], checked: CheckedKeys | undefined): KeyDocument {
-  const doc = asObject(body, 'key document');
-  const alg = field(doc, 'alg', 'key document');
-  const publicKeyText = field(doc, 'public_key', 'key document');
-  const fingerprint = field(doc, 'fingerprint', 'key document');
-  const machineId = field(doc, 'machine_id', 'key document');
-  if (!isMachineId(machineId)) throw new ZeqKeyExError('malformed_response', 'the key document has an invalid machine_id');
-  if (!isFingerprint(fingerprint)) throw new ZeqKeyExError('malformed_response', 'the key document fingerprint is not 64 lowercase hex characters');
+  const { alg, publicKeyText, fingerprint, machineId } = stringFields(body, { alg: 'alg', publicKeyText: 'public_key', fingerprint: 'fingerprint', machineId: 'machine_id' });
+  if (!isMachineId(machineId)) throw malformed('invalid machine_id');
+  if (!isFingerprint(fingerprint)) throw malformed('invalid fingerprint');
   // 1. alg accepted; public key of the right length, passing the modulus check.
   assertAlg(alg, accepted);
   let publicKey: Uint8Array;
   try {
     publicKey = base64Decode(publicKeyText, undefined, 'public_key');
-  } catch (error) {
-    if (isZeqKeyExError(error)) throw new ZeqKeyExError('malformed_response', 'public_key is not canonical base64', { cause: error });
-    throw error;
+  } catch (cause) {
+    // base64Decode throws nothing but invalid_encoding.
+    throw new ZeqKeyExError('malformed_response', 'invalid public_key', { cause });
   }
-  if (publicKey.length !== ALG_SIZES[alg].publicKey) throw new ZeqKeyExError('invalid_public_key');
   const computed = computeFingerprint(publicKey);
-  if (checked === undefined || !checked.has(computed)) {
+  // A key of the wrong length is never in `checked` (it holds fingerprints of keys that passed),
+  // so `assertPublicKey` refuses it: invalid_public_key, before the fingerprint is compared.
+  if (!checked?.has(computed)) {
     assertPublicKey(publicKey, alg);
     checked?.add(computed);
   }
   // 2. the fingerprint is the key's own.
-  if (!constantTimeEqual(new TextEncoder().encode(computed), new TextEncoder().encode(fingerprint))) {
+  if (!constantTimeEqual(utf8(computed), utf8(fingerprint))) {
     throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: fingerprint });
   }
   return { alg, publicKey, fingerprint, machineId };
@@ -154,15 +146,17 @@ export function parseKeyDocumentChecked(body: unknown, accepted: readonly Alg[],
  * @throws {ZeqKeyExError} `malformed_response`.
  */
 export function parseHandshakeResponse(body: unknown): HandshakeResponse {
-  const doc = asObject(body, 'handshake response');
-  const sessionId = field(doc, 'session_id', 'handshake response');
-  const keyConfirmation = field(doc, 'key_confirmation', 'handshake response');
-  const machineId = field(doc, 'machine_id', 'handshake response');
-  const fingerprint = field(doc, 'fingerprint', 'handshake response');
-  const alg = field(doc, 'alg', 'handshake response');
-  const expiresText = field(doc, 'expires_at', 'handshake response');
-  if (!isSessionId(sessionId)) throw new ZeqKeyExError('malformed_response', 'the handshake response has an invalid session_id');
+  const fields = stringFields(body, {
+    sessionId: 'session_id',
+    keyConfirmation: 'key_confirmation',
+    machineId: 'machine_id',
+    fingerprint: 'fingerprint',
+    alg: 'alg',
+    expiresAt: 'expires_at',
+  });
+  const expiresText = fields.expiresAt;
+  if (!isSessionId(fields.sessionId)) throw malformed('invalid session_id');
   const expiresMs = RFC3339.test(expiresText) && isCalendarDate(expiresText) ? Date.parse(expiresText) : Number.NaN;
-  if (Number.isNaN(expiresMs)) throw new ZeqKeyExError('malformed_response', 'expires_at is not an RFC 3339 timestamp');
-  return { sessionId, keyConfirmation, machineId, fingerprint, alg, expiresAt: new Date(expiresMs) };
+  if (Number.isNaN(expiresMs)) throw malformed('invalid expires_at');
+  return { ...fields, expiresAt: new Date(expiresMs) };
 }

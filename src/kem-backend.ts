@@ -24,8 +24,8 @@
  */
 import { ALG, ALG_SIZES } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { type Encapsulation, kemDecapsulate, kemEncapsulate, kemKeygen } from './kem.js';
-import { platform } from './platform.js';
+import { type Encapsulation, assertLength, kemDecapsulate, kemEncapsulate, kemKeygen, nobleMlKem768 } from './kem.js';
+import { kemDrivers } from './platform.js';
 import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
 
 /** Which KEM backend to use: `'auto'` picks a native one when the runtime has one that passes the probe. */
@@ -33,8 +33,6 @@ export type KemChoice = 'noble' | 'native' | 'auto';
 
 /** The KEM backend in use: noble's pure JS, `node:crypto`, or WebCrypto. */
 export type KemBackendName = 'noble' | 'node' | 'webcrypto';
-
-const CHOICES: readonly string[] = ['noble', 'native', 'auto'] satisfies readonly KemChoice[];
 
 /** A secret key imported into a backend once, for any number of decapsulations. */
 export interface KemSecretKey {
@@ -91,10 +89,6 @@ export interface KemDriver {
 /** Gives one native ML-KEM driver when the runtime has it, `undefined` otherwise (`platform.ts` lists them). */
 export type KemDriverProbe = () => Promise<KemDriver | undefined>;
 
-function checkLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): asserts bytes is Uint8Array {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new ZeqKeyExError(code);
-}
-
 /** The expanded key bytes behind each noble {@link KemSecretKey}, for {@link nobleSecretKeyBytes}. */
 const nobleKeyBytes = new WeakMap<KemSecretKey, Uint8Array>();
 
@@ -106,43 +100,48 @@ export function nobleSecretKeyBytes(key: KemSecretKey): Uint8Array | undefined {
   return nobleKeyBytes.get(key);
 }
 
+/** A {@link KemSecretKey} over `held`, which `dispose` lets go of (and `drop` wipes, for noble). */
 function secretKeyOf(
   backend: KemBackendName,
   publicKey: Uint8Array,
-  decapsulate: (cipherText: Uint8Array) => Promise<Uint8Array> | Uint8Array,
-  drop: () => void,
+  held: { decapsulate(cipherText: Uint8Array): Promise<Uint8Array> | Uint8Array },
+  drop?: () => void,
 ): KemSecretKey {
-  let live = true;
+  let live: typeof held | undefined = held;
   return Object.freeze({
     backend,
     publicKey,
     async decapsulate(cipherText: Uint8Array): Promise<Uint8Array> {
-      checkLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
-      if (!live) throw new ZeqKeyExError('invalid_secret_key', 'the secret key was disposed');
-      return decapsulate(cipherText);
+      assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
+      if (live === undefined) throw new ZeqKeyExError('invalid_secret_key', 'secret key disposed');
+      return live.decapsulate(cipherText);
     },
     dispose(): void {
-      live = false;
-      drop();
+      live = undefined;
+      drop?.();
     },
   });
 }
 
-function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => Promise<KemSecretKey>, encapsulate: (publicKey: Uint8Array) => Promise<Encapsulation>): Kem {
+/** What first contact needs of a backend: its name and encapsulation (all the client loads). */
+export type KemEncapsulator = Pick<Kem, 'backend' | 'encapsulate'>;
+
+/** A backend without the operations on a seed, which {@link kemOf} adds. */
+type KemCore = Pick<Kem, 'backend' | 'encapsulate' | 'importSecretKey'>;
+
+/** A {@link Kem} over a core: an operation on a seed imports it, uses it once and drops it. */
+function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
   return Object.freeze({
     backend,
     importSecretKey,
-    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-      checkLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
-      return encapsulate(publicKey);
-    },
+    encapsulate,
     async publicKey(seed: Uint8Array): Promise<Uint8Array> {
       const key = await importSecretKey(seed);
       key.dispose();
       return key.publicKey;
     },
     async decapsulate(seed: Uint8Array, cipherText: Uint8Array): Promise<Uint8Array> {
-      checkLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
+      assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
       const key = await importSecretKey(seed);
       try {
         return await key.decapsulate(cipherText);
@@ -153,21 +152,35 @@ function kemOf(backend: KemBackendName, importSecretKey: (seed: Uint8Array) => P
   });
 }
 
+/** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
+const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: async (publicKey) => kemEncapsulate(publicKey) };
+
 // Module-level calls in the modules the entries share are marked pure, and no module-level code
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
 // cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
 // the package (`scripts/bundle-budget.mjs` checks this).
 /** The noble backend: the SDK's KEM layer (`kem.ts`) behind the async interface. */
-export const nobleKem: Kem = /* @__PURE__ */ kemOf(
-  'noble',
-  async (seed) => {
+export const nobleKem: Kem = /* @__PURE__ */ kemOf({
+  backend: 'noble',
+  async importSecretKey(seed) {
     const { publicKey, secretKey } = kemKeygen(seed);
-    const key = secretKeyOf('noble', publicKey, (cipherText) => kemDecapsulate(secretKey, cipherText), () => wipe(secretKey));
+    const key = secretKeyOf('noble', publicKey, { decapsulate: (cipherText) => kemDecapsulate(secretKey, cipherText) }, () => wipe(secretKey));
     nobleKeyBytes.set(key, secretKey);
     return key;
   },
-  async (publicKey) => kemEncapsulate(publicKey),
-);
+  encapsulate: async (publicKey) => kemEncapsulate(publicKey),
+});
+
+/** A driver's encapsulation, behind the SDK's check of the key's length. */
+function encapsulatorOf(driver: KemDriver): KemEncapsulator {
+  return {
+    backend: driver.name,
+    async encapsulate(publicKey) {
+      assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
+      return driver.encapsulate(publicKey);
+    },
+  };
+}
 
 /**
  * Wraps a platform driver with the SDK's input checks and error codes.
@@ -175,32 +188,25 @@ export const nobleKem: Kem = /* @__PURE__ */ kemOf(
  * @returns the backend (not yet probed: see {@link agreesWithNoble}).
  */
 export function nativeKem(driver: KemDriver): Kem {
-  return kemOf(
-    driver.name,
-    async (seed) => {
-      checkLength(seed, ALG_SIZES[ALG].seed, 'invalid_secret_key');
+  return kemOf({
+    ...encapsulatorOf(driver),
+    async importSecretKey(seed) {
+      assertLength(seed, ALG_SIZES[ALG].seed, 'invalid_secret_key');
       let imported: Awaited<ReturnType<KemDriver['importSecretKey']>>;
       try {
         imported = await driver.importSecretKey(seed);
       } catch (cause) {
         throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });
       }
-      let held: typeof imported | undefined = imported;
-      return secretKeyOf(
-        driver.name,
-        imported.publicKey,
-        (cipherText) => {
-          // Disposed keys never get here (secretKeyOf checks first); the guard only narrows the type.
-          if (held === undefined) throw new ZeqKeyExError('invalid_secret_key', 'the secret key was disposed');
-          return held.decapsulate(cipherText);
-        },
-        () => {
-          held = undefined;
-        },
-      );
+      return secretKeyOf(driver.name, imported.publicKey, imported);
     },
-    (publicKey) => driver.encapsulate(publicKey),
-  );
+  });
+}
+
+/** What the probe asks of a candidate: a {@link KemDriver} as it is, or a whole {@link Kem}. */
+export interface KemCandidate {
+  importSecretKey(seed: Uint8Array): Promise<{ readonly publicKey: Uint8Array; decapsulate(cipherText: Uint8Array): Promise<Uint8Array>; dispose?(): void }>;
+  encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
 }
 
 /**
@@ -210,48 +216,51 @@ export function nativeKem(driver: KemDriver): Kem {
  * @param kem - the candidate.
  * @returns whether it agrees; any error is a disagreement.
  */
-export async function agreesWithNoble(kem: Kem): Promise<boolean> {
+export async function agreesWithNoble(kem: KemCandidate): Promise<boolean> {
   const seed = randomBytes(ALG_SIZES[ALG].seed);
-  const reference = kemKeygen(seed);
+  const reference = nobleMlKem768.keygen(seed);
   const secrets: Uint8Array[] = [reference.secretKey];
-  let key: KemSecretKey | undefined;
+  let key: Awaited<ReturnType<KemCandidate['importSecretKey']>> | undefined;
   try {
     key = await kem.importSecretKey(seed);
     if (!constantTimeEqual(key.publicKey, reference.publicKey)) return false;
     const { cipherText, sharedSecret } = await kem.encapsulate(reference.publicKey);
     secrets.push(sharedSecret);
-    const viaNoble = kemDecapsulate(reference.secretKey, cipherText);
+    const viaNoble = nobleMlKem768.decapsulate(cipherText, reference.secretKey);
     const viaNative = await key.decapsulate(cipherText);
     secrets.push(viaNoble, viaNative);
     if (!constantTimeEqual(viaNoble, sharedSecret) || !constantTimeEqual(viaNative, sharedSecret)) return false;
     cipherText[0] = (cipherText[0] as number) ^ 1;
-    const rejectedByNoble = kemDecapsulate(reference.secretKey, cipherText);
+    const rejectedByNoble = nobleMlKem768.decapsulate(cipherText, reference.secretKey);
     const rejectedByNative = await key.decapsulate(cipherText);
     secrets.push(rejectedByNoble, rejectedByNative);
     return constantTimeEqual(rejectedByNoble, rejectedByNative) && !constantTimeEqual(rejectedByNoble, sharedSecret);
   } catch {
     return false;
   } finally {
-    key?.dispose();
+    key?.dispose?.();
     wipe(seed, ...secrets);
   }
 }
 
-let native: Promise<Kem | undefined> | undefined;
+let native: Promise<KemDriver | undefined> | undefined;
+let nativeKemObject: Kem | undefined;
 
-/** The first native backend of this platform that passes the probe; probed once per process. */
-function findNativeKem(): Promise<Kem | undefined> {
+/**
+ * The first native driver of this platform that passes the probe; probed once per process. The
+ * driver is probed as it is: the probe's inputs are well-formed, so the SDK's checks around a
+ * driver would change nothing.
+ */
+function findNativeDriver(): Promise<KemDriver | undefined> {
   native ??= (async () => {
-    for (const probe of platform.kemDrivers) {
+    for (const probe of kemDrivers) {
       let driver: KemDriver | undefined;
       try {
         driver = await probe();
       } catch {
         continue;
       }
-      if (driver === undefined) continue;
-      const kem = nativeKem(driver);
-      if (await agreesWithNoble(kem)) return kem;
+      if (driver !== undefined && (await agreesWithNoble(driver))) return driver;
     }
     return undefined;
   })();
@@ -264,7 +273,15 @@ function findNativeKem(): Promise<Kem | undefined> {
  * @throws {TypeError} for anything but `'noble'`, `'native'` or `'auto'`.
  */
 export function assertKemChoice(value: unknown): asserts value is KemChoice {
-  if (typeof value !== 'string' || !CHOICES.includes(value)) throw new TypeError(`kem must be one of ${CHOICES.map((c) => `'${c}'`).join(', ')}`);
+  if (value !== 'noble' && value !== 'native' && value !== 'auto') throw new TypeError("kem must be 'noble', 'native' or 'auto'");
+}
+
+/** The choice of {@link loadKem} (already checked), with noble and a native driver in either form. */
+async function select<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
+  const driver = choice === 'noble' ? undefined : await findNativeDriver();
+  if (driver !== undefined) return native(driver);
+  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
+  return noble;
 }
 
 /**
@@ -285,11 +302,16 @@ export function assertKemChoice(value: unknown): asserts value is KemChoice {
  */
 export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
   assertKemChoice(choice);
-  if (choice === 'noble') return nobleKem;
-  const found = await findNativeKem();
-  if (found !== undefined) return found;
-  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
-  return nobleKem;
+  // One native Kem object per process, as there is one native driver.
+  return select(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
+}
+
+/** Memoises `load` for one object's `kem` option, checked at once. */
+function loader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
+  const selected = choice ?? 'auto';
+  assertKemChoice(selected);
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load(selected));
 }
 
 /**
@@ -299,8 +321,17 @@ export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
  * @throws {TypeError} for an unknown choice.
  */
 export function kemLoader(choice: unknown): () => Promise<Kem> {
-  const selected = choice ?? 'auto';
-  assertKemChoice(selected);
-  let loaded: Promise<Kem> | undefined;
-  return () => (loaded ??= loadKem(selected));
+  return loader(choice, loadKem);
+}
+
+/**
+ * {@link kemLoader} for first contact: the same backend, as far as encapsulation goes, without the
+ * rest of a {@link Kem} (secret keys, operations on a seed), which an initiator never needs.
+ * @param choice - the option as given.
+ * @returns a function giving the backend's encapsulation.
+ * @throws {TypeError} for an unknown choice.
+ * @internal
+ */
+export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
+  return loader(choice, (selected) => select(selected, nobleEncapsulator, encapsulatorOf));
 }

@@ -16,10 +16,15 @@ import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ALG, ALG_SIZES, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 
-const KEMS = { 'ML-KEM-768': ml_kem768 } as const satisfies Record<Alg, typeof ml_kem768>;
+/**
+ * noble's ML-KEM-768 itself, without the SDK's checks: the reference the native backends are
+ * probed against (`kem-backend.ts`), where every failure is a disagreement anyway.
+ * @internal
+ */
+export const nobleMlKem768: typeof ml_kem768 = ml_kem768;
 
-/** Sizes of the decapsulation key in its expanded FIPS 203 form, per algorithm. */
-const EXPANDED_SECRET_KEY_BYTES = { 'ML-KEM-768': 2400 } as const satisfies Record<Alg, number>;
+/** Size of the ML-KEM-768 decapsulation key in its expanded FIPS 203 form. */
+const EXPANDED_SECRET_KEY_BYTES = 2400;
 
 /** A key pair: the public key and the expanded FIPS 203 decapsulation key. */
 export interface KemKeyPair {
@@ -44,12 +49,16 @@ export interface Encapsulation {
  * @throws {ZeqKeyExError} `unsupported_alg`.
  */
 export function assertAlg(alg: unknown, accepted: readonly Alg[] = [ALG]): asserts alg is Alg {
-  if (typeof alg !== 'string' || !(accepted as readonly string[]).includes(alg) || !Object.hasOwn(KEMS, alg)) {
-    throw new ZeqKeyExError('unsupported_alg');
-  }
+  // ML-KEM-768 is the one alg of protocol v1.
+  if (alg !== ALG || !accepted.includes(alg)) throw new ZeqKeyExError('unsupported_alg');
 }
 
-function assertLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): void {
+/**
+ * Checks that `bytes` is a `Uint8Array` of `length` bytes.
+ * @throws {ZeqKeyExError} `code` otherwise.
+ * @internal
+ */
+export function assertLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new ZeqKeyExError(code);
 }
 
@@ -62,8 +71,7 @@ function assertLength(bytes: unknown, length: number, code: 'invalid_public_key'
  */
 export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
   assertLength(seed, ALG_SIZES[alg].seed, 'invalid_secret_key');
-  const { publicKey, secretKey } = KEMS[alg].keygen(seed);
-  return { publicKey, secretKey };
+  return ml_kem768.keygen(seed);
 }
 
 /**
@@ -75,7 +83,7 @@ export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
 export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
   assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
   try {
-    KEMS[alg].prepare(publicKey).clean();
+    ml_kem768.prepare(publicKey).clean();
   } catch (cause) {
     throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
   }
@@ -83,14 +91,12 @@ export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
 
 function encapsulateWith(publicKey: Uint8Array, alg: Alg, m: Uint8Array | undefined): Encapsulation {
   assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
-  let result: Encapsulation;
   try {
-    result = KEMS[alg].encapsulate(publicKey, m);
+    return ml_kem768.encapsulate(publicKey, m);
   } catch (cause) {
     // Lengths were checked above, so noble's only remaining refusal is the §7.2 modulus check.
     throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
   }
-  return { cipherText: result.cipherText, sharedSecret: result.sharedSecret };
 }
 
 /**
@@ -125,9 +131,9 @@ export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array,
  */
 export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
-  assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES[alg], 'invalid_secret_key');
+  assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES, 'invalid_secret_key');
   try {
-    return KEMS[alg].decapsulate(cipherText, secretKey);
+    return ml_kem768.decapsulate(cipherText, secretKey);
   } catch (cause) {
     // Lengths were checked above; the remaining refusal is the §7.3 hash check of the key.
     throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });

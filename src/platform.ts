@@ -5,21 +5,29 @@
  * This is the portable platform of the default build (browsers, workers, anything without the
  * `node` export condition): WebCrypto ML-KEM where it exists, noble's AES-GCM. The Node build
  * (`node` condition, also taken by Deno and Bun) replaces this module with `node/platform.ts` at
- * build time (tsup.config.ts; vitest.config.ts does the same for the Node test run). Nothing is
- * registered at import time, so `sideEffects: false` holds.
+ * build time (tsup.config.ts; vitest.config.ts does the same for the Node test run), which
+ * exports the same names with the same types. Nothing is registered at import time, so
+ * `sideEffects: false` holds.
+ *
+ * Each part is its own export rather than a property of one object, so that a bundle keeps only
+ * the parts it calls (an app that only opens never ships the sealing).
  * @module
  */
-import { type AeadBackend, nobleAead } from './aead.js';
+import { type AeadBackend, type AeadBackendName, nobleOpen, nobleSeal } from './aead.js';
 import type { KemDriverProbe } from './kem-backend.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
 
-/** The platform's cryptography. */
-export interface Platform {
-  /** Native ML-KEM drivers, in order of preference. */
-  readonly kemDrivers: readonly KemDriverProbe[];
-  /** AES-256-GCM; synchronous. */
-  readonly aead: AeadBackend;
-}
+/** Native ML-KEM drivers, in order of preference. */
+export const kemDrivers: readonly KemDriverProbe[] = [webCryptoKemDriver];
 
-/** The portable platform. */
-export const platform: Platform = { kemDrivers: [webCryptoKemDriver], aead: nobleAead };
+/** Which AES-256-GCM implementation {@link aeadSeal} and {@link aeadOpen} are. */
+export const aeadName: AeadBackendName = 'noble';
+
+/** AES-256-GCM encryption; synchronous. */
+export const aeadSeal: AeadBackend['seal'] = nobleSeal;
+
+/** AES-256-GCM decryption; synchronous. */
+export const aeadOpen: AeadBackend['open'] = nobleOpen;
+
+/** Drops what the AES-256-GCM backend keeps for a key, where it keeps anything (not here). */
+export const aeadForget: AeadBackend['forget'] = undefined;

@@ -15,16 +15,14 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import type { AeadBackendName } from './aead.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
-import { platform } from './platform.js';
+import { aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal } from './platform.js';
 
 /**
  * SHA-256.
  * @param message - the bytes to hash.
  * @returns the 32-byte digest.
  */
-export function sha256(message: Uint8Array): Uint8Array {
-  return nobleSha256(message);
-}
+export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;
 
 /**
  * HMAC-SHA256.
@@ -55,9 +53,7 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
  * @throws {RangeError} when `length` is out of range.
  */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > 255 * 32) {
-    throw new RangeError('HKDF-SHA256 output length must be an integer in [0, 8160]');
-  }
+  if (!Number.isInteger(length) || length < 0 || length > 8160) throw new RangeError('HKDF length must be an integer in [0, 8160]');
   return expand(nobleSha256, prk, info, length);
 }
 
@@ -80,12 +76,8 @@ export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length
 }
 
 function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
-  if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES) {
-    throw new TypeError(`AES-256-GCM key must be ${AEAD_KEY_BYTES} bytes`);
-  }
-  if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) {
-    throw new TypeError(`AES-256-GCM nonce must be ${AEAD_NONCE_BYTES} bytes`);
-  }
+  if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES) throw new TypeError('AES-256-GCM key must be 32 bytes');
+  if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) throw new TypeError('AES-256-GCM nonce must be 12 bytes');
 }
 
 /**
@@ -99,7 +91,7 @@ function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
  */
 export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   checkAeadInputs(key, nonce);
-  return platform.aead.seal(key, nonce, plaintext, aad);
+  return platformSeal(key, nonce, plaintext, aad);
 }
 
 /**
@@ -110,7 +102,7 @@ export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Arr
  */
 export function aeadSealPrefixed(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array): Uint8Array {
   checkAeadInputs(key, nonce);
-  return platform.aead.seal(key, nonce, plaintext, aad, prefix);
+  return platformSeal(key, nonce, plaintext, aad, prefix);
 }
 
 /**
@@ -125,7 +117,7 @@ export function aeadSealPrefixed(key: Uint8Array, nonce: Uint8Array, plaintext: 
 export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
   checkAeadInputs(key, nonce);
   if (sealed.length < AEAD_TAG_BYTES) return undefined;
-  return platform.aead.open(key, nonce, sealed, aad);
+  return platformOpen(key, nonce, sealed, aad);
 }
 
 /**
@@ -134,7 +126,7 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
  * @returns the backend's name.
  */
 export function aeadBackend(): AeadBackendName {
-  return platform.aead.name;
+  return aeadName;
 }
 
 /**
@@ -143,18 +135,14 @@ export function aeadBackend(): AeadBackendName {
  * @param b - bytes.
  * @returns whether they are equal.
  */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return equalBytes(a, b);
-}
+export const constantTimeEqual: (a: Uint8Array, b: Uint8Array) => boolean = equalBytes;
 
 /**
  * Cryptographically secure random bytes from the platform CSPRNG.
  * @param length - how many.
  * @returns fresh random bytes.
  */
-export function randomBytes(length: number): Uint8Array {
-  return nobleRandomBytes(length);
-}
+export const randomBytes: (length: number) => Uint8Array = nobleRandomBytes;
 
 /**
  * Overwrites secrets with zeros.
@@ -165,6 +153,6 @@ export function wipe(...arrays: (Uint8Array | undefined)[]): void {
     if (a === undefined) continue;
     a.fill(0);
     // A key the AES-GCM backend imported (the Node build keeps a KeyObject per key) goes with it.
-    platform.aead.forget?.(a);
+    aeadForget?.(a);
   }
 }

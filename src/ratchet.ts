@@ -98,7 +98,8 @@ export interface RecordChannel {
 
 const EMPTY = /* @__PURE__ */ new Uint8Array(0);
 const WINDOW_WORDS = REPLAY_WINDOW / 32;
-const MAX_INTERVAL_MS = 2 ** 31 - 1;
+/** 2^31 − 1 ms: the longest delay timers accept. */
+const MAX_INTERVAL_MS = 0x7fff_ffff;
 
 interface Clock {
   readonly intervalMs: number;
@@ -114,23 +115,24 @@ interface Clock {
  */
 function parseOptions(options: RatchetOptions): Clock {
   const intervalMs = options.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
-  if (typeof intervalMs !== 'number' || !Number.isSafeInteger(intervalMs) || intervalMs < 1 || intervalMs > MAX_INTERVAL_MS) {
-    throw new RangeError('rekeyIntervalMs must be an integer number of milliseconds in [1, 2^31 - 1]');
-  }
+  if (!Number.isSafeInteger(intervalMs) || intervalMs < 1 || intervalMs > MAX_INTERVAL_MS) throw new RangeError('rekeyIntervalMs must be an integer in [1, 2^31 - 1]');
   const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (typeof now !== 'function') throw new TypeError('now must be a function');
   return { intervalMs, now };
 }
 
 /**
  * Checks ratchet options where they are given, so a mistake surfaces when an object is created
  * rather than on its first record.
- * @param options - the options.
+ * @param options - the options (any other properties are ignored).
+ * @returns a copy of the two options, the interval with its default applied.
  * @throws {RangeError} for an interval that is not an integer in [1, 2^31 − 1].
  * @throws {TypeError} for a clock that is not a function.
  */
-export function assertRatchetOptions(options: RatchetOptions): void {
-  parseOptions(options);
+export function assertRatchetOptions(options: RatchetOptions): RatchetOptions {
+  const { intervalMs } = parseOptions(options);
+  // The clock stays as given: without one, `Date.now` is read when a ratchet is made.
+  return { rekeyIntervalMs: intervalMs, ...(options.now === undefined ? {} : { now: options.now }) };
 }
 
 function assertKey(key: unknown): asserts key is Uint8Array {

@@ -8,7 +8,9 @@
  */
 import { RECORD_KEY_INFO, TRANSCRIPT_LABEL, type Alg } from './constants.js';
 import { lp, utf8 } from './encoding.js';
-import { hkdfExpand, hkdfExtract, sha256 } from './primitives.js';
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './primitives.js';
 
 /** What a first-contact transcript binds. */
 export interface TranscriptInput {
@@ -35,9 +37,11 @@ export function firstContactTranscript(input: TranscriptInput): Uint8Array {
  * @returns the 32-byte record key. Wipe after use.
  */
 export function deriveRecordKey(sharedSecret: Uint8Array, transcript: Uint8Array): Uint8Array {
-  const prk = hkdfExtract(transcript, sharedSecret);
+  // noble's HKDF steps directly: the output length is a constant 32, so `hkdfExpand`'s range
+  // check (for callers choosing a length) has nothing to check here.
+  const prk = extract(nobleSha256, sharedSecret, transcript);
   try {
-    return hkdfExpand(prk, utf8(RECORD_KEY_INFO), 32);
+    return expand(nobleSha256, prk, utf8(RECORD_KEY_INFO), 32);
   } finally {
     prk.fill(0);
   }

@@ -8,7 +8,7 @@
  * handshake must not be sent twice.
  * @module
  */
-import ky, { type Hooks, type KyInstance, isHTTPError } from 'ky';
+import ky, { type Hooks, type KyInstance, type Options, isHTTPError } from 'ky';
 import { MAX_RESPONSE_BYTES } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 
@@ -39,7 +39,7 @@ export interface TransportResponse<T> {
 
 /** Per-request options. */
 export interface RequestOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   headers?: HeadersInit;
 }
 
@@ -53,9 +53,6 @@ export interface Transport {
   postBytes(url: string, body: Uint8Array, options?: RequestOptions & { maxResponseBytes?: number }): Promise<TransportResponse<Uint8Array>>;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
-const DEFAULT_RETRY = 2;
-
 /**
  * Validates transport options (programmer input) and creates the transport.
  * @param options - see {@link TransportOptions}.
@@ -63,12 +60,12 @@ const DEFAULT_RETRY = 2;
  * @throws {RangeError} for a non-positive timeout, a negative retry count or response limit.
  */
 export function createTransport(options: TransportOptions = {}): Transport {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
-  const retry = options.retry ?? DEFAULT_RETRY;
-  if (!Number.isInteger(retry) || retry < 0) throw new RangeError('retry must be a non-negative integer');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be > 0');
+  const retry = options.retry ?? 2;
+  if (!Number.isInteger(retry) || retry < 0) throw new RangeError('retry must be an integer >= 0');
   const maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be a positive integer');
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be an integer > 0');
 
   const base: KyInstance = ky.create({
     ...(options.fetch === undefined ? {} : { fetch: options.fetch as typeof fetch }),
@@ -76,60 +73,66 @@ export function createTransport(options: TransportOptions = {}): Transport {
     ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
     // The deadline below covers headers and body together; ky's own timer is not used.
     timeout: false,
+    // ky throws (and may retry a GET) on these; any other status is read as a response.
     throwHttpErrors: (status: number) => [408, 429, 500, 502, 503, 504].includes(status),
   });
 
-  async function send(
-    method: 'get' | 'post',
-    url: string,
-    init: { json?: unknown; body?: Uint8Array; headers?: HeadersInit; accept: string },
-    requestOptions: RequestOptions,
-    limit: number,
-  ): Promise<{ response: Response; bytes: Uint8Array }> {
+  /** One request within the deadline and the body limit; every failure is a {@link ZeqKeyExError}. */
+  async function send(url: string, call: RequestOptions, limit: number, accept: string, init: Options): Promise<TransportResponse<Uint8Array>> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new ZeqKeyExError('timeout')), timeoutMs);
-    const signals = [deadline.signal, options.signal, requestOptions.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = anySignal(signals);
+    const signal = AbortSignal.any([deadline.signal, options.signal, call.signal].filter((s) => s !== undefined));
     try {
-      const headers = new Headers(requestOptions.headers);
-      headers.set('accept', init.accept);
-      if (init.body !== undefined) headers.set('content-type', 'application/octet-stream');
-      const response = await abortable(base(url, {
-        method,
-        signal,
-        headers,
-        retry: method === 'get' ? { limit: retry, methods: ['get'] } : 0,
-        ...(init.json === undefined ? {} : { json: init.json }),
-        ...(init.body === undefined ? {} : { body: init.body as BodyInit }),
-      }), signal);
-      const bytes = await readLimited(response, limit, signal);
-      return { response, bytes };
+      const headers = new Headers(call.headers);
+      headers.set('accept', accept);
+      if (init.body) headers.set('content-type', 'application/octet-stream');
+      let thrown = false;
+      const response = await abortable(base(url, { retry: 0, ...init, signal, headers }), signal).catch((error: unknown) => {
+        if (!isHTTPError(error)) throw error;
+        thrown = true;
+        return error.response;
+      });
+      // A status ky threw on is an http_error whatever its body does.
+      const body = await readLimited(response, limit, signal).catch((error: unknown) => {
+        if (thrown) return new Uint8Array(0);
+        throw error;
+      });
+      if (!response.ok) throw httpError(response.status, body);
+      return { status: response.status, headers: response.headers, body };
     } catch (error) {
-      if (isHTTPError(error)) {
-        const bytes = await readLimited(error.response, limit, signal).catch(() => new Uint8Array(0));
-        throw httpError(error.response, bytes);
-      }
-      throw toTransportError(error, deadline.signal, [options.signal, requestOptions.signal]);
+      if (isZeqKeyExError(error)) throw error;
+      // The deadline first, then the caller's signals (the combined signal aborted, the deadline
+      // not), then what the error itself says.
+      const name = error instanceof Error ? error.name : '';
+      const code = deadline.signal.aborted
+        ? 'timeout'
+        : signal.aborted
+          ? 'aborted'
+          : name === 'TimeoutError'
+            ? 'timeout'
+            : name === 'AbortError'
+              ? 'aborted'
+              : 'network_error';
+      throw new ZeqKeyExError(code, undefined, { cause: error });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async function json(method: 'get' | 'post', url: string, body: unknown, requestOptions: RequestOptions): Promise<TransportResponse<unknown>> {
-    const { response, bytes } = await send(method, url, { json: body, accept: 'application/json' }, requestOptions, maxResponseBytes);
-    if (!response.ok) throw httpError(response, bytes);
-    return { status: response.status, headers: response.headers, body: parseJson(bytes) };
+  async function json(url: string, call: RequestOptions, init: Options): Promise<TransportResponse<unknown>> {
+    const response = await send(url, call, maxResponseBytes, 'application/json', init);
+    try {
+      return { ...response, body: parseJson(response.body, true) };
+    } catch (cause) {
+      throw new ZeqKeyExError('malformed_response', 'the response is not JSON', { cause });
+    }
   }
 
   return {
-    getJson: (url, requestOptions = {}) => json('get', url, undefined, requestOptions),
-    postJson: (url, body, requestOptions = {}) => json('post', url, body, requestOptions),
-    async postBytes(url, body, requestOptions = {}) {
-      const limit = requestOptions.maxResponseBytes ?? maxResponseBytes;
-      const { response, bytes } = await send('post', url, { body, accept: 'application/octet-stream' }, requestOptions, limit);
-      if (!response.ok) throw httpError(response, bytes);
-      return { status: response.status, headers: response.headers, body: bytes };
-    },
+    // Only a GET may be retried: a handshake or a record must not be sent twice.
+    getJson: (url, call = {}) => json(url, call, { method: 'get', retry }),
+    postJson: (url, body, call = {}) => json(url, call, { method: 'post', json: body }),
+    postBytes: (url, body, call = {}) => send(url, call, call.maxResponseBytes ?? maxResponseBytes, 'application/octet-stream', { method: 'post', body: body as BodyInit }),
   };
 }
 
@@ -138,111 +141,66 @@ export function createTransport(options: TransportOptions = {}): Transport {
  * `fetch` (or a body stream) that ignores its signal cannot outlive the deadline.
  */
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
+    // Handled either way: a rejection after an abort is not left unhandled.
+    void promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
 
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  if (signals.length === 1) return signals[0] as AbortSignal;
-  if (typeof AbortSignal.any === 'function') return AbortSignal.any(signals);
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
-}
-
 /**
- * Reads a body, refusing it as soon as it passes `limit` bytes (never buffering more).
+ * Reads a body, refusing it as soon as it passes `limit` bytes (never buffering more). On any
+ * failure the body is cancelled.
  */
 async function readLimited(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array> {
   const declared = response.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
-    void response.body?.cancel().catch(() => undefined);
-    throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
-  }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
+  const reader = response.body?.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const onAbort = (): void => void reader.cancel(signal.reason).catch(() => undefined);
-  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for (;;) {
-      if (signal.aborted) throw signal.reason;
+    if (/^\d+$/.test(declared ?? '') && Number(declared) > limit) {
+      throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
+    }
+    while (reader) {
       const { done, value } = await abortable(reader.read(), signal);
       if (done) break;
       total += value.length;
-      if (total > limit) {
-        void reader.cancel().catch(() => undefined);
-        throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
-      }
+      if (total > limit) throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
       chunks.push(value);
     }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal.throwIfAborted();
+  } catch (error) {
+    void reader?.cancel(error).catch(() => undefined);
+    throw error;
   }
-  if (signal.aborted) throw signal.reason;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
   }
   return out;
 }
 
-function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new ZeqKeyExError('malformed_response', 'the response body is not JSON', { cause });
-  }
+/** JSON from UTF-8 bytes; `fatal` refuses malformed UTF-8 instead of replacing it. */
+function parseJson(bytes: Uint8Array, fatal: boolean): unknown {
+  return JSON.parse(new TextDecoder('utf-8', { fatal }).decode(bytes));
 }
 
-function httpError(response: Response, bytes: Uint8Array): ZeqKeyExError {
-  let responseCode: string | undefined;
+/** An `http_error`, with the responder's wire code when its body names a plain one (spec §7). */
+function httpError(status: number, bytes: Uint8Array): ZeqKeyExError {
+  let code: unknown;
   try {
-    const body = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-    if (typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string') {
-      const code = (body as { error: string }).error;
-      // Only a short, plain code is carried over; the peer's free text never is.
-      if (/^[a-z][a-z0-9_]{0,63}$/.test(code)) responseCode = code;
-    }
+    code = (parseJson(bytes, false) as { error?: unknown } | null)?.error;
   } catch {
-    // A non-JSON error body leaves responseCode undefined.
+    // A non-JSON error body carries no code.
   }
-  return new ZeqKeyExError('http_error', `the responder answered HTTP ${response.status}${responseCode === undefined ? '' : ` (${responseCode})`}`, {
-    status: response.status,
+  // Only a short, plain code is carried over; the peer's free text never is.
+  const responseCode = typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : undefined;
+  return new ZeqKeyExError('http_error', `HTTP ${status}`, {
+    status,
     ...(responseCode === undefined ? {} : { responseCode }),
   });
-}
-
-function toTransportError(error: unknown, deadline: AbortSignal, callerSignals: (AbortSignal | undefined)[]): ZeqKeyExError {
-  if (isZeqKeyExError(error)) return error;
-  if (deadline.aborted) return new ZeqKeyExError('timeout', undefined, { cause: error });
-  if (callerSignals.some((s) => s?.aborted === true)) return new ZeqKeyExError('aborted', undefined, { cause: error });
-  if (error instanceof Error && error.name === 'TimeoutError') return new ZeqKeyExError('timeout', undefined, { cause: error });
-  if (error instanceof Error && error.name === 'AbortError') return new ZeqKeyExError('aborted', undefined, { cause: error });
-  return new ZeqKeyExError('network_error', undefined, { cause: error });
 }

@@ -10,6 +10,7 @@
  */
 import type { Encapsulation } from './kem.js';
 import type { KemDriver } from './kem-backend.js';
+import { ALG } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 
 /** The parts of the WebCrypto KEM API used here (not yet in TypeScript's DOM types). */
@@ -21,30 +22,22 @@ interface KemSubtle {
   decapsulateBits(algorithm: { name: string }, key: object, cipherText: Uint8Array): Promise<ArrayBuffer>;
 }
 
-const ALGORITHM = /* @__PURE__ */ Object.freeze({ name: 'ML-KEM-768' });
+const ALGORITHM = { name: ALG };
 
 /**
  * The WebCrypto ML-KEM-768 driver, when `crypto.subtle` has the KEM methods.
  * @returns the driver, or `undefined` when the API is absent.
  */
 export async function webCryptoKemDriver(): Promise<KemDriver | undefined> {
-  const subtle = (globalThis as unknown as { crypto?: { subtle?: Partial<KemSubtle> } }).crypto?.subtle;
-  if (
-    subtle === undefined ||
-    typeof subtle.encapsulateBits !== 'function' ||
-    typeof subtle.decapsulateBits !== 'function' ||
-    typeof subtle.getPublicKey !== 'function'
-  ) {
-    return undefined;
-  }
-  const api = subtle as KemSubtle;
+  // The KEM methods are there only where the runtime ships the API: checked before any use.
+  const api = (globalThis as unknown as { crypto?: { subtle?: Partial<KemSubtle> } }).crypto?.subtle as KemSubtle | undefined;
+  if (typeof api?.encapsulateBits !== 'function' || typeof api.decapsulateBits !== 'function' || typeof api.getPublicKey !== 'function') return undefined;
   return {
     name: 'webcrypto',
     async importSecretKey(seed: Uint8Array) {
       const privateKey = await api.importKey('raw-seed', seed, ALGORITHM, false, ['decapsulateBits']);
-      const publicKey = new Uint8Array(await api.exportKey('raw-public', await api.getPublicKey(privateKey, ['encapsulateBits'])));
       return {
-        publicKey,
+        publicKey: new Uint8Array(await api.exportKey('raw-public', await api.getPublicKey(privateKey, ['encapsulateBits']))),
         decapsulate: async (cipherText: Uint8Array): Promise<Uint8Array> => new Uint8Array(await api.decapsulateBits(ALGORITHM, privateKey, cipherText)),
       };
     },

@@ -40,8 +40,8 @@ vi.mock('../src/kem-backend.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../src/kem-backend.js')>();
   return {
     ...actual,
-    kemLoader: (choice: unknown) => {
-      const load = actual.kemLoader(choice);
+    encapsulatorLoader: (choice: unknown) => {
+      const load = actual.encapsulatorLoader(choice);
       return async () => {
         const kem = await load();
         return {

@@ -21,7 +21,7 @@ import { type AeadBackend } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
 import type { Encapsulation } from '../kem.js';
 import type { KemDriver } from '../kem-backend.js';
-import type { Platform } from '../platform.js';
+import type * as portable from '../platform.js';
 import { webCryptoKemDriver } from '../webcrypto-kem.js';
 
 const TAG_BYTES = 16;
@@ -112,57 +112,72 @@ function own(buffer: Buffer): Uint8Array {
   return take(buffer);
 }
 
+/** {@link AeadBackend.seal} of `node:crypto`'s AES-256-GCM. */
+function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
+  const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
+  cipher.setAAD(aad);
+  const body = cipher.update(plaintext);
+  const rest = cipher.final();
+  const tag = cipher.getAuthTag();
+  const at = prefix === undefined ? 0 : prefix.length;
+  const sealed = new Uint8Array(at + body.length + rest.length + TAG_BYTES);
+  if (prefix !== undefined) sealed.set(prefix);
+  sealed.set(body, at);
+  sealed.set(rest, at + body.length);
+  sealed.set(tag, at + body.length + rest.length);
+  return sealed;
+}
+
+/** {@link AeadBackend.open} of `node:crypto`'s AES-256-GCM. */
+function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+  const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  // GCM decrypts before it verifies: this output is released only if final() accepts the tag.
+  const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+  let rest: Buffer;
+  try {
+    rest = decipher.final();
+  } catch {
+    body.fill(0);
+    return undefined;
+  }
+  // GCM's final() yields no bytes; the general case is kept for safety.
+  if (rest.length === 0) return own(body);
+  const plaintext = new Uint8Array(body.length + rest.length);
+  plaintext.set(body);
+  plaintext.set(rest, body.length);
+  body.fill(0);
+  return plaintext;
+}
+
+/** {@link AeadBackend.forget}: drops the `KeyObject` imported for `key`. */
+function nodeForget(key: Uint8Array): void {
+  const known = importedKeys.get(key);
+  if (known === undefined) return;
+  known.bytes.fill(0);
+  importedKeys.delete(key);
+}
+
 /**
  * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`, made once per key buffer:
  * Node 24 takes three times as long to set up a cipher from raw key bytes as from a `KeyObject`.
  */
-export const nodeAead: AeadBackend = {
-  name: 'node',
-  seal(key, nonce, plaintext, aad, prefix) {
-    const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
-    cipher.setAAD(aad);
-    const body = cipher.update(plaintext);
-    const rest = cipher.final();
-    const tag = cipher.getAuthTag();
-    const at = prefix === undefined ? 0 : prefix.length;
-    const sealed = new Uint8Array(at + body.length + rest.length + TAG_BYTES);
-    if (prefix !== undefined) sealed.set(prefix);
-    sealed.set(body, at);
-    sealed.set(rest, at + body.length);
-    sealed.set(tag, at + body.length + rest.length);
-    return sealed;
-  },
-  open(key, nonce, sealed, aad) {
-    const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
-    decipher.setAAD(aad);
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    // GCM decrypts before it verifies: this output is released only if final() accepts the tag.
-    const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-    let rest: Buffer;
-    try {
-      rest = decipher.final();
-    } catch {
-      body.fill(0);
-      return undefined;
-    }
-    // GCM's final() yields no bytes; the general case is kept for safety.
-    if (rest.length === 0) return own(body);
-    const plaintext = new Uint8Array(body.length + rest.length);
-    plaintext.set(body);
-    plaintext.set(rest, body.length);
-    body.fill(0);
-    return plaintext;
-  },
-  forget(key) {
-    const known = importedKeys.get(key);
-    if (known === undefined) return;
-    known.bytes.fill(0);
-    importedKeys.delete(key);
-  },
-};
+export const nodeAead: AeadBackend = { name: 'node', seal: nodeSeal, open: nodeOpen, forget: nodeForget };
 
-/** The Node platform. */
-export const platform: Platform = {
-  kemDrivers: [nodeKemDriver, async () => (isNode() ? undefined : webCryptoKemDriver())],
-  aead: nodeAead,
-};
+// The Node platform: the names and types of the portable `platform.ts`, which this module replaces.
+
+/** Native ML-KEM drivers, in order of preference: `node:crypto`, then WebCrypto outside Node. */
+export const kemDrivers: typeof portable.kemDrivers = [nodeKemDriver, async () => (isNode() ? undefined : webCryptoKemDriver())];
+
+/** `'node'`: AES-256-GCM is `node:crypto`'s. */
+export const aeadName: typeof portable.aeadName = 'node';
+
+/** AES-256-GCM encryption; synchronous. */
+export const aeadSeal: typeof portable.aeadSeal = nodeSeal;
+
+/** AES-256-GCM decryption; synchronous. */
+export const aeadOpen: typeof portable.aeadOpen = nodeOpen;
+
+/** Drops the `KeyObject` imported for a key; `wipe` calls it. */
+export const aeadForget: typeof portable.aeadForget = nodeForget;
