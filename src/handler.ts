@@ -25,8 +25,8 @@
  */
 import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { base64Decode, base64Encode } from './encoding.js';
-import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
+import { base64Decode } from './encoding.js';
+import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, jsonTextResponse, parseJsonObject, readBody } from './http.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
 import { type KemBackendName, type KemChoice, kemLoader } from './kem-backend.js';
 import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
@@ -227,9 +227,40 @@ function parseCount(value: unknown, name: string): number {
   return value;
 }
 
-/** 16 random bytes as base64url without padding (22 characters, spec §1 `session_id`). */
-function newSessionId(): string {
-  return base64Encode(randomBytes(16)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const SESSION_ID_BYTES = 16;
+/** Session ids are cut from random bytes drawn this many at a time: one CSPRNG call per 64 ids. */
+const SESSION_ID_POOL_BYTES = 64 * SESSION_ID_BYTES;
+
+/** 16 bytes as base64url without padding (22 characters). */
+function base64Url16(bytes: Uint8Array, at: number): string {
+  let id = '';
+  for (let i = at; i < at + 15; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    id += BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + BASE64URL.charAt((n >>> 6) & 63) + BASE64URL.charAt(n & 63);
+  }
+  const last = bytes[at + 15] as number;
+  return id + BASE64URL.charAt(last >>> 2) + BASE64URL.charAt((last & 3) << 4);
+}
+
+/**
+ * A source of fresh session ids: 16 random bytes each, as base64url without padding (22
+ * characters, spec §1 `session_id`). Each byte of the pool is used once. Session ids are public
+ * (they travel in the clear and authorise nothing without the record key), so holding the next
+ * few in memory costs nothing.
+ */
+function createSessionIds(): () => string {
+  let pool: Uint8Array = new Uint8Array(0);
+  let at = 0;
+  return () => {
+    if (at + SESSION_ID_BYTES > pool.length) {
+      pool = randomBytes(SESSION_ID_POOL_BYTES);
+      at = 0;
+    }
+    const id = base64Url16(pool, at);
+    at += SESSION_ID_BYTES;
+    return id;
+  };
 }
 
 function field(body: Record<string, unknown>, name: string): unknown {
@@ -238,6 +269,22 @@ function field(body: Record<string, unknown>, name: string): unknown {
 
 function documentOf(key: MachineKey): KeyDocumentBody {
   return { alg: key.alg, public_key: key.publicKeyBase64, fingerprint: key.fingerprint, machine_id: key.machineId };
+}
+
+/**
+ * The path of a request's URL. `Request.url` is a serialised absolute URL: for http(s), the path
+ * is everything from the first `/` after `://` up to `?` or `#` (userinfo and host cannot hold
+ * those characters unescaped), so it needs no second parse; any other scheme is parsed.
+ */
+function pathnameOf(url: string): string {
+  const after = url.startsWith('https://') ? 8 : url.startsWith('http://') ? 7 : 0;
+  if (after === 0) return new URL(url).pathname;
+  const start = url.indexOf('/', after);
+  if (start < 0) return '/';
+  let end = url.indexOf('?', start);
+  const hash = url.indexOf('#', start);
+  if (end < 0 || (hash >= 0 && hash < end)) end = hash;
+  return end < 0 ? url.slice(start) : url.slice(start, end);
 }
 
 /**
@@ -292,6 +339,7 @@ export function createResponder(options: ResponderOptions): Responder {
     ratchet: { now, ...(options.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: options.rekeyIntervalMs }) },
   });
 
+  const newSessionId = createSessionIds();
   const sealKey = deriveSealKey(fieldKey);
   wipe(fieldKey);
   const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now, kem });
@@ -305,11 +353,20 @@ export function createResponder(options: ResponderOptions): Responder {
     return machineId;
   }
 
+  /** Each opened key's §2.1 document as JSON text, serialised once (keys are cached objects). */
+  const documents = new WeakMap<MachineKey, string>();
+
   // §2.1
   async function servePubkey({ params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
-    return jsonResponse(200, documentOf(await keys.obtain(slug, machineId)));
+    const key = await keys.obtain(slug, machineId);
+    let json = documents.get(key);
+    if (json === undefined) {
+      json = JSON.stringify(documentOf(key));
+      documents.set(key, json);
+    }
+    return jsonTextResponse(200, json);
   }
 
   // §2.3
@@ -398,12 +455,13 @@ export function createResponder(options: ResponderOptions): Responder {
     ...modeB.routes,
   ];
   const router = createRouter(routes);
+  const basePrefix = `${basePath}/`;
 
   async function dispatch(request: Request): Promise<Response> {
     let pattern: string | undefined;
     try {
-      const pathname = new URL(request.url).pathname;
-      const path = basePath === '' ? pathname : pathname.startsWith(`${basePath}/`) ? pathname.slice(basePath.length) : undefined;
+      const pathname = pathnameOf(request.url);
+      const path = basePath === '' ? pathname : pathname.startsWith(basePrefix) ? pathname.slice(basePath.length) : undefined;
       const match = path === undefined ? undefined : router.match(path);
       if (match === undefined) {
         discardBody(request);

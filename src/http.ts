@@ -38,11 +38,22 @@ export class HttpError extends Error {
   }
 }
 
-const BASE_HEADERS = {
+const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'content-type': 'application/json',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-} as const;
+});
+
+/**
+ * A JSON response with the responder's standard headers, from JSON text already serialised.
+ * @param status - the HTTP status.
+ * @param json - the body, JSON text.
+ * @param headers - extra headers.
+ * @returns the response.
+ */
+export function jsonTextResponse(status: number, json: string, headers?: Readonly<Record<string, string>>): Response {
+  return new Response(json, { status, headers: headers === undefined ? BASE_HEADERS : { ...BASE_HEADERS, ...headers } });
+}
 
 /**
  * A JSON response with the responder's standard headers.
@@ -51,8 +62,8 @@ const BASE_HEADERS = {
  * @param headers - extra headers.
  * @returns the response.
  */
-export function jsonResponse(status: number, body: object, headers: Readonly<Record<string, string>> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...BASE_HEADERS, ...headers } });
+export function jsonResponse(status: number, body: object, headers?: Readonly<Record<string, string>>): Response {
+  return jsonTextResponse(status, JSON.stringify(body), headers);
 }
 
 /**
@@ -61,7 +72,7 @@ export function jsonResponse(status: number, body: object, headers: Readonly<Rec
  * @param headers - extra headers.
  * @returns the response.
  */
-export function errorResponse(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}): Response {
+export function errorResponse(code: WireErrorCode, headers?: Readonly<Record<string, string>>): Response {
   const { status, message } = WIRE_ERRORS[code];
   return jsonResponse(status, { error: code, message }, headers);
 }
@@ -75,6 +86,7 @@ export function errorResponse(code: WireErrorCode, headers: Readonly<Record<stri
  */
 export function isMediaType(header: string | null, mediaType: string): boolean {
   if (header === null) return false;
+  if (header === mediaType) return true;
   const [type, ...parameters] = header.split(';');
   if (type === undefined || type.trim().toLowerCase() !== mediaType) return false;
   for (const parameter of parameters) {

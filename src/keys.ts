@@ -96,6 +96,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   const kem = options.kem ?? (async () => nobleKem);
   /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */
   const entries = new Map<string, Lookup>();
+  /** The keys those lookups opened, per slug: served without another promise once they settled. */
+  const ready = new Map<string, MachineKey>();
   const opened = new Set<MachineKey>();
   let closed = false;
 
@@ -211,7 +213,10 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       .then(task)
       .then(
         (key) => {
-          if (key === undefined && entries.get(slug) === lookup) entries.delete(slug);
+          if (entries.get(slug) === lookup) {
+            if (key === undefined) entries.delete(slug);
+            else ready.set(slug, key);
+          }
           return key;
         },
         (error: unknown) => {
@@ -232,6 +237,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   return {
     async obtain(slug: string, machineId: string): Promise<MachineKey> {
+      const known = ready.get(slug);
+      if (known !== undefined) return check(known, slug, machineId) as MachineKey;
       // A concurrent `find` may have found nothing; then look again, this time generating.
       for (;;) {
         assertOpen();
@@ -248,6 +255,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     },
     async find(slug: string, machineId: string): Promise<MachineKey | undefined> {
       assertOpen();
+      const known = ready.get(slug);
+      if (known !== undefined) return check(known, slug, machineId);
       return check(
         await single(slug, async () => {
           const stored = await readStore(slug);
@@ -262,6 +271,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       for (const key of opened) key.secretKey.dispose();
       opened.clear();
       entries.clear();
+      ready.clear();
     },
   };
 }

@@ -41,7 +41,10 @@ export interface Router<C> {
 
 interface CompiledRoute<C> {
   readonly route: Route<C>;
-  readonly segments: readonly string[];
+  /** Each segment: a literal to compare, or `undefined` for a parameter. */
+  readonly literals: readonly (string | undefined)[];
+  /** The parameter names, by segment index. */
+  readonly names: readonly (string | undefined)[];
   readonly allow: string;
 }
 
@@ -54,24 +57,32 @@ interface CompiledRoute<C> {
 export function createRouter<C>(routes: readonly Route<C>[]): Router<C> {
   const compiled: CompiledRoute<C>[] = routes.map((route) => {
     if (!route.pattern.startsWith('/')) throw new TypeError(`route pattern must start with "/": ${route.pattern}`);
-    return { route, segments: route.pattern.split('/').slice(1), allow: Object.keys(route.methods).join(', ') };
+    const segments = route.pattern.split('/').slice(1);
+    return {
+      route,
+      literals: segments.map((segment) => (segment.startsWith(':') ? undefined : segment)),
+      names: segments.map((segment) => (segment.startsWith(':') ? segment.slice(1) : undefined)),
+      allow: Object.keys(route.methods).join(', '),
+    };
   });
   return {
     match(path: string): RouteMatch<C> | undefined {
       if (!path.startsWith('/')) return undefined;
-      const parts = path.split('/').slice(1);
-      for (const candidate of compiled) {
-        if (candidate.segments.length !== parts.length) continue;
+      const parts = path.split('/');
+      // `parts[0]` is the empty string before the leading `/`.
+      next: for (const candidate of compiled) {
+        const { literals } = candidate;
+        if (literals.length !== parts.length - 1) continue;
+        for (let i = 0; i < literals.length; i++) {
+          const literal = literals[i];
+          if (literal !== undefined && literal !== parts[i + 1]) continue next;
+        }
         const params = new Map<string, string>();
-        const matched = candidate.segments.every((segment, i) => {
-          const part = parts[i] as string;
-          if (segment.startsWith(':')) {
-            params.set(segment.slice(1), part);
-            return true;
-          }
-          return segment === part;
-        });
-        if (matched) return { route: candidate.route, params, allow: candidate.allow };
+        for (let i = 0; i < literals.length; i++) {
+          const name = candidate.names[i];
+          if (name !== undefined) params.set(name, parts[i + 1] as string);
+        }
+        return { route: candidate.route, params, allow: candidate.allow };
       }
       return undefined;
     },

@@ -15,7 +15,7 @@
  * @module
  */
 import { ZeqKeyExError } from './errors.js';
-import { base64Encode, lp } from './encoding.js';
+import { lp } from './encoding.js';
 import { sha256, wipe } from './primitives.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
@@ -209,8 +209,8 @@ function replayIdFor(replay: ReplayTag): string {
   if (typeof replay?.fingerprint !== 'string' || !(replay.cipherTextHash instanceof Uint8Array) || replay.cipherTextHash.length !== 32) {
     throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
   }
-  // One 44-character string per tag: SHA-256 over both fields, length-prefixed.
-  return base64Encode(sha256(lp(replay.fingerprint, replay.cipherTextHash)));
+  // One 32-character string per tag (a byte per character): SHA-256 over both fields, length-prefixed.
+  return String.fromCharCode(...sha256(lp(replay.fingerprint, replay.cipherTextHash)));
 }
 
 /**

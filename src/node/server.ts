@@ -2,13 +2,19 @@
  * Serves a fetch handler `(Request) => Promise<Response>` over Node's HTTP server — the adapter
  * that turns a responder into a real server.
  *
- * The request body is streamed into the `Request` (never buffered here), so the handler's own
- * body limits hold. Errors thrown by the handler become a bare `500 internal` with no detail.
+ * The request body is streamed into the `Request` (never buffered here beyond the stream's
+ * high-water mark), so the handler's own body limits hold: the stream pulls from the socket as
+ * the handler reads, and once the handler cancels it (a body refused, unread or too large) the
+ * rest is read off the socket and dropped, so that the answer still reaches the client. Errors
+ * thrown by the handler become a bare `500 internal` with no detail.
+ *
+ * `request.signal` (and a clone's) aborts when the client goes away before the response is
+ * complete. It is made on first use: most handlers never look at it, and a followed signal is one
+ * of the dearest parts of a `Request`.
  * @module
  */
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -32,41 +38,154 @@ export interface RunningServer {
 }
 
 const INTERNAL = JSON.stringify({ error: 'internal', message: 'internal error' });
+const INTERNAL_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 
-function toRequest(req: IncomingMessage, origin: string, signal: AbortSignal): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+function ignore(): void {}
+
+/**
+ * A request whose `signal` is its connection's: made on first use, aborted (by `NodeRequest.abort`)
+ * when the client goes away before the response is complete. A `Request` made with a `signal`
+ * option follows it through a listener, a weak reference and a finalisation registry; this one
+ * costs nothing until a handler asks for it.
+ */
+class NodeRequest extends Request {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #clones: NodeRequest[] | undefined;
+
+  override get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
   }
+
+  /** A clone whose signal aborts with this one's, as a clone's signal follows its original's. */
+  override clone(): Request {
+    const copy = new NodeRequest(super.clone());
+    if (this.#aborted) NodeRequest.abort(copy);
+    else (this.#clones ??= []).push(copy);
+    return copy;
+  }
+
+  /** Aborts the request's signal (and its clones'), now or when it is made. */
+  static abort(request: NodeRequest): void {
+    if (request.#aborted) return;
+    request.#aborted = true;
+    request.#controller?.abort();
+    for (const copy of request.#clones ?? []) NodeRequest.abort(copy);
+  }
+}
+
+/**
+ * The body of a request as a web stream that pulls from the socket as it is read.
+ *
+ * Like `Readable.toWeb`, with a queue of the message's high-water mark and each chunk copied off
+ * the parser's buffer. Unlike it, nothing is enqueued once the stream was cancelled or closed: a
+ * refused body that was still arriving must not reach a closed stream (that throws, outside any
+ * request, and stops the server). After a cancel the rest is discarded, never buffered.
+ */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let controller: ReadableStreamDefaultController<Uint8Array>;
+  let settled = false;
+  const settle = (): boolean => {
+    if (settled) return false;
+    settled = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+    req.off('close', onClose);
+    // A late error of a message nobody reads any more must not become an uncaught one.
+    req.on('error', ignore);
+    return true;
+  };
+  function onData(chunk: Buffer): void {
+    if (settled) return;
+    controller.enqueue(new Uint8Array(chunk));
+    if ((controller.desiredSize ?? 0) <= 0) req.pause();
+  }
+  function onEnd(): void {
+    if (settle()) controller.close();
+  }
+  function onError(error: unknown): void {
+    if (settle()) controller.error(error);
+  }
+  function onClose(): void {
+    // Closed before its end: the client went away mid-body.
+    if (settle()) controller.error(new Error('the request body was cut short'));
+  }
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c): void {
+        controller = c;
+      },
+      pull(): void {
+        req.resume();
+      },
+      cancel(): void {
+        // The rest of the body is read off the socket and dropped, as Node does with a body
+        // nobody reads: the answer still reaches the client, and the connection stays usable.
+        if (settle()) req.resume();
+      },
+    },
+    { highWaterMark: req.readableHighWaterMark, size: (chunk) => chunk.byteLength },
+  );
+  req.pause();
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onError);
+  req.on('close', onClose);
+  return stream;
+}
+
+/** The message's headers as `Request` init: the parsed object itself when every value is a string. */
+function headersOf(source: IncomingHttpHeaders): HeadersInit {
+  const names = Object.keys(source);
+  for (const name of names) {
+    if (typeof source[name] === 'string') continue;
+    // An array (`set-cookie`): one entry per value.
+    const pairs: [string, string][] = [];
+    for (const key of names) {
+      const value = source[key];
+      if (typeof value === 'string') pairs.push([key, value]);
+      else if (value !== undefined) for (const v of value) pairs.push([key, v]);
+    }
+    return pairs;
+  }
+  return source as Record<string, string>;
+}
+
+function toRequest(req: IncomingMessage, origin: string): NodeRequest {
+  const headers = headersOf(req.headers);
   const method = req.method ?? 'GET';
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  return new Request(new URL(req.url ?? '/', origin), {
-    method,
-    headers,
-    signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  } as RequestInit);
+  const target = req.url ?? '/';
+  // An origin-form target (`/path?query`) needs no second URL parse; anything else (`//host/x`,
+  // absolute-form, `*`) is resolved against the origin as the URL standard says.
+  const url = target.startsWith('/') && !target.startsWith('//') ? origin + target : new URL(target, origin).href;
+  if (method === 'GET' || method === 'HEAD') return new NodeRequest(url, { method, headers });
+  return new NodeRequest(url, { method, headers, body: bodyStream(req), duplex: 'half' } as RequestInit);
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
+  const headers: string[] = [];
   response.headers.forEach((value, name) => {
-    headers[name] = value;
+    headers.push(name, value);
   });
   res.writeHead(response.status, headers);
-  if (response.body === null) {
+  const body = response.body;
+  if (body === null) {
     res.end();
     return;
   }
-  const reader = response.body.getReader();
+  const reader = body.getReader();
   // A client that goes away must not leave the body stream (or this loop) waiting forever.
   let gone = false;
   const onClose = (): void => {
     gone = true;
-    void reader.cancel().catch(() => undefined);
+    reader.cancel().catch(ignore);
   };
-  res.once('close', onClose);
+  res.on('close', onClose);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -78,8 +197,8 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
             res.off('close', settle);
             resolve();
           };
-          res.once('drain', settle);
-          res.once('close', settle);
+          res.on('drain', settle);
+          res.on('close', settle);
         });
       }
     }
@@ -87,6 +206,26 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
     res.off('close', onClose);
   }
   if (!gone) res.end();
+}
+
+async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, origin: string): Promise<void> {
+  let request: NodeRequest | undefined;
+  // Abort only for a client that went away before the response was complete.
+  res.once('close', () => {
+    if (!res.writableFinished && request !== undefined) NodeRequest.abort(request);
+  });
+  let response: Response;
+  try {
+    request = toRequest(req, origin);
+    response = await handler(request);
+  } catch {
+    response = new Response(INTERNAL, { status: 500, headers: INTERNAL_HEADERS });
+  }
+  try {
+    await writeResponse(response, res);
+  } catch {
+    res.destroy();
+  }
 }
 
 /**
@@ -101,25 +240,7 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError('port must be an integer in [0, 65535]');
   let origin = '';
   const server = createServer((req, res) => {
-    const controller = new AbortController();
-    // Abort only for a client that went away before the response was complete: an abort builds
-    // a DOMException, which every finished request would otherwise pay for.
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    void (async () => {
-      let response: Response;
-      try {
-        response = await handler(toRequest(req, origin, controller.signal));
-      } catch {
-        response = new Response(INTERNAL, { status: 500, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
-      }
-      try {
-        await writeResponse(response, res);
-      } catch {
-        res.destroy();
-      }
-    })();
+    void respond(handler, req, res, origin);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -1,0 +1,347 @@
+/**
+ * The Node server adapter (`src/node/server.ts`) over real loopback sockets: how an
+ * `IncomingMessage` becomes a `Request` (URL, headers, a body streamed as it is read, a signal
+ * that aborts when the client goes away) and how a `Response` goes back (status, headers, a body
+ * written as it streams), and that a body the handler refuses or stops reading never reaches a
+ * stream that was already closed: the server keeps serving.
+ */
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, test } from 'vitest';
+import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/constants.js';
+import { createResponder } from '../src/handler.js';
+import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
+import { FIELD_KEY } from './helpers/responder.js';
+
+const SLUG = 'edge-01';
+const running: RunningServer[] = [];
+
+afterEach(async () => {
+  for (const server of running.splice(0)) {
+    server.server.closeAllConnections();
+    await server.close();
+  }
+});
+
+async function start(handler: FetchHandler): Promise<RunningServer> {
+  const server = await serve(handler, { host: '127.0.0.1', port: 0 });
+  running.push(server);
+  return server;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+interface Sent {
+  readonly method?: string;
+  readonly path: string;
+  readonly headers?: Record<string, string | string[]>;
+  /** The body, written in these chunks (chunked transfer encoding unless a content-length is given). */
+  readonly chunks?: readonly (string | Uint8Array)[];
+}
+
+/** One request on its own connection: the answer, or `'reset'` when the connection was cut first. */
+function send(server: RunningServer, sent: Sent): Promise<Answer | 'reset'> {
+  const url = new URL(server.url);
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, method: sent.method ?? 'GET', path: sent.path, headers: sent.headers ?? {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', () => resolve('reset'));
+      },
+    );
+    req.on('error', () => resolve('reset'));
+    for (const chunk of sent.chunks ?? []) req.write(chunk);
+    req.end();
+  });
+}
+
+function responder(): ReturnType<typeof createResponder> {
+  return createResponder({ fieldKey: FIELD_KEY, machines: { [SLUG]: 'machine:edge-01' } });
+}
+
+async function expectServing(server: RunningServer): Promise<void> {
+  const answer = await send(server, { path: `/api/keyex/${SLUG}/pubkey` });
+  expect(answer === 'reset' ? 'reset' : answer.status).toBe(200);
+}
+
+describe('request bodies the responder refuses', () => {
+  const refusals: { name: string; sent: Sent; status: number }[] = [
+    { name: 'a body of the wrong media type (415)', sent: { method: 'POST', path: `/api/keyex/${SLUG}/handshake`, headers: { 'content-type': 'text/plain' }, chunks: ['abc'] }, status: 415 },
+    { name: 'a body for an unknown machine (404)', sent: { method: 'POST', path: '/api/keyex/nobody/handshake', headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 404 },
+    { name: 'a body on a route that takes none (405)', sent: { method: 'PUT', path: `/api/keyex/${SLUG}/pubkey`, headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 405 },
+    { name: 'a body for no route at all (404)', sent: { method: 'POST', path: '/elsewhere', headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 404 },
+  ];
+
+  test.each(refusals)('$name: answered, and the server keeps serving', async ({ sent, status }) => {
+    const server = await start(responder().fetch);
+    for (let i = 0; i < 3; i++) {
+      const answer = await send(server, sent);
+      expect(answer === 'reset' ? 'reset' : answer.status).toBe(status);
+    }
+    await expectServing(server);
+  });
+
+  test('a declared content-length above the limit: 413, and the server keeps serving', async () => {
+    const server = await start(responder().fetch);
+    const body = 'a'.repeat(MAX_HANDSHAKE_REQUEST_BYTES + 1);
+    for (let i = 0; i < 3; i++) {
+      const answer = await send(server, {
+        method: 'POST',
+        path: `/api/keyex/${SLUG}/handshake`,
+        headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+        chunks: [body],
+      });
+      expect(answer === 'reset' ? 'reset' : answer.status).toBe(413);
+      if (answer !== 'reset') expect(JSON.parse(answer.body)).toMatchObject({ error: 'payload_too_large' });
+    }
+    await expectServing(server);
+  });
+
+  test('a chunked body that grows past the limit: 413, and the server keeps serving', async () => {
+    const server = await start(responder().fetch);
+    const chunk = new Uint8Array(4096).fill(0x61);
+    const answer = await send(server, {
+      method: 'POST',
+      path: `/api/keyex/${SLUG}/handshake`,
+      headers: { 'content-type': 'application/json' },
+      chunks: Array.from({ length: 64 }, () => chunk),
+    });
+    expect(answer === 'reset' ? 'reset' : answer.status).toBe(413);
+    await expectServing(server);
+  });
+});
+
+describe('request bodies', () => {
+  test('a large body arrives whole, in order, across many chunks', async () => {
+    const server = await start(async (request) => {
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      let sum = 0;
+      for (const [i, byte] of bytes.entries()) sum = (sum + byte * ((i % 251) + 1)) % 1_000_003;
+      return new Response(JSON.stringify({ length: bytes.length, sum }));
+    });
+    const payload = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) % 256;
+    let sum = 0;
+    for (const [i, byte] of payload.entries()) sum = (sum + byte * ((i % 251) + 1)) % 1_000_003;
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < payload.length; at += 10_000) chunks.push(payload.subarray(at, at + 10_000));
+    const answer = await send(server, { method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, chunks });
+    expect(answer).not.toBe('reset');
+    if (answer === 'reset') return;
+    expect(JSON.parse(answer.body)).toEqual({ length: payload.length, sum });
+  });
+
+  test('a handler that stops reading gets no more, and its answer still arrives', async () => {
+    let read = 0;
+    const server = await start(async (request) => {
+      read = 0;
+      const reader = (request.body as ReadableStream<Uint8Array>).getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        read += value.byteLength;
+        if (read > 1000) {
+          await reader.cancel();
+          break;
+        }
+      }
+      return new Response('enough', { status: 413 });
+    });
+    const chunk = new Uint8Array(16 * 1024).fill(1);
+    const answer = await send(server, { method: 'POST', path: '/upload', chunks: Array.from({ length: 256 }, () => chunk) });
+    expect(answer === 'reset' ? 'reset' : answer.status).toBe(413);
+    // One socket read past the point where it stopped, at most.
+    expect(read).toBeGreaterThan(1000);
+    expect(read).toBeLessThanOrEqual(1000 + 64 * 1024);
+    const after = await send(server, { method: 'POST', path: '/upload', chunks: ['x'] });
+    expect(after === 'reset' ? 'reset' : after.status).toBe(413);
+  });
+
+  test('GET and HEAD have no body; a POST without one has an empty one', async () => {
+    const seen: { method: string; body: boolean; text: string }[] = [];
+    const server = await start(async (request) => {
+      seen.push({ method: request.method, body: request.body !== null, text: request.body === null ? '' : await request.text() });
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { path: '/a' });
+    await send(server, { method: 'HEAD', path: '/a' });
+    await send(server, { method: 'POST', path: '/a', headers: { 'content-length': '0' } });
+    expect(seen).toEqual([
+      { method: 'GET', body: false, text: '' },
+      { method: 'HEAD', body: false, text: '' },
+      { method: 'POST', body: true, text: '' },
+    ]);
+  });
+});
+
+describe('request URL and headers', () => {
+  test('the URL is the server origin plus the request target; repeated headers are joined as Node joins them', async () => {
+    let seen: { url: string; a: string | null; cookie: string | null; type: string | null } | undefined;
+    const server = await start(async (request) => {
+      seen = { url: request.url, a: request.headers.get('x-a'), cookie: request.headers.get('cookie'), type: request.headers.get('content-type') };
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { path: '/p/q?x=1&y=%20', headers: { 'x-a': ['1', '2'], cookie: ['a=1', 'b=2'], 'content-type': 'application/json' } });
+    expect(seen).toEqual({ url: `${server.url}/p/q?x=1&y=%20`, a: '1, 2', cookie: 'a=1; b=2', type: 'application/json' });
+  });
+
+  test('a request carrying set-cookie twice keeps both values', async () => {
+    let cookies: string[] | undefined;
+    const server = await start(async (request) => {
+      cookies = request.headers.getSetCookie();
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { path: '/', headers: { 'set-cookie': ['a=1', 'b=2'] } });
+    expect(cookies).toEqual(['a=1', 'b=2']);
+  });
+
+  test('a target that is not origin-form resolves against the origin as a URL does', async () => {
+    let url: string | undefined;
+    const server = await start(async (request) => {
+      url = request.url;
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { path: '//other.example/x' });
+    expect(url).toBe(new URL('//other.example/x', server.url).href);
+    await send(server, { path: 'http://elsewhere.example/y?z' });
+    expect(url).toBe('http://elsewhere.example/y?z');
+  });
+});
+
+describe('request.signal', () => {
+  test('aborts when the client goes away before the response', async () => {
+    let resolveAborted: () => void = () => undefined;
+    const aborted = new Promise<void>((resolve) => {
+      resolveAborted = resolve;
+    });
+    let resolveEntered: () => void = () => undefined;
+    const entered = new Promise<void>((resolve) => {
+      resolveEntered = resolve;
+    });
+    const server = await start(async (request) => {
+      request.signal.addEventListener('abort', () => resolveAborted());
+      const copy = request.clone();
+      resolveEntered();
+      await new Promise<void>((resolve) => copy.signal.addEventListener('abort', () => resolve()));
+      return new Response('too late');
+    });
+    const url = new URL(server.url);
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/wait', agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await entered;
+    req.destroy();
+    await aborted;
+  });
+
+  test('a signal first looked at after the client went away is already aborted', async () => {
+    let resolveClosed: () => void = () => undefined;
+    const closed = new Promise<void>((resolve) => {
+      resolveClosed = resolve;
+    });
+    let resolveEntered: () => void = () => undefined;
+    const entered = new Promise<void>((resolve) => {
+      resolveEntered = resolve;
+    });
+    let wasAborted: boolean | undefined;
+    const server = await start(async (request) => {
+      resolveEntered();
+      await closed;
+      wasAborted = request.signal.aborted;
+      return new Response('too late');
+    });
+    server.server.on('connection', (socket) => socket.on('close', () => setTimeout(resolveClosed, 20)));
+    const url = new URL(server.url);
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/wait', agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    await entered;
+    req.destroy();
+    await expect.poll(() => wasAborted).toBe(true);
+  });
+
+  test('never aborts for a request that was answered', async () => {
+    const requests: Request[] = [];
+    const server = await start(async (request) => {
+      requests.push(request);
+      return new Response('ok');
+    });
+    const answer = await send(server, { path: '/' });
+    expect(answer === 'reset' ? 'reset' : answer.body).toBe('ok');
+    server.server.closeAllConnections();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(requests.map((r) => r.signal.aborted)).toEqual([false]);
+  });
+});
+
+describe('responses', () => {
+  test('status, headers (every set-cookie) and a body streamed in several chunks', async () => {
+    const server = await start(async () => {
+      const headers = new Headers({ 'content-type': 'text/plain', 'x-b': '2' });
+      headers.append('set-cookie', 'a=1');
+      headers.append('set-cookie', 'b=2');
+      const parts = ['one,', 'two,', 'three'];
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const next = parts.shift();
+          if (next === undefined) return controller.close();
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          controller.enqueue(new TextEncoder().encode(next));
+        },
+      });
+      return new Response(body, { status: 201, headers });
+    });
+    const answer = await send(server, { path: '/' });
+    expect(answer).not.toBe('reset');
+    if (answer === 'reset') return;
+    expect(answer.status).toBe(201);
+    expect(answer.headers['content-type']).toBe('text/plain');
+    expect(answer.headers['x-b']).toBe('2');
+    expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(answer.body).toBe('one,two,three');
+  });
+
+  test('a handler that throws: a bare 500 internal', async () => {
+    const server = await start(async () => {
+      throw new Error('secret detail');
+    });
+    const answer = await send(server, { path: '/' });
+    expect(answer).not.toBe('reset');
+    if (answer === 'reset') return;
+    expect(answer.status).toBe(500);
+    expect(JSON.parse(answer.body)).toEqual({ error: 'internal', message: 'internal error' });
+    expect(answer.body).not.toContain('secret');
+  });
+
+  test('a client that goes away mid-body: the body stream is cancelled', async () => {
+    let resolveCancelled: () => void = () => undefined;
+    const cancelled = new Promise<void>((resolve) => {
+      resolveCancelled = resolve;
+    });
+    const server = await start(async () => {
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(new Uint8Array(1024));
+          return new Promise((resolve) => setTimeout(resolve, 5));
+        },
+        cancel() {
+          resolveCancelled();
+        },
+      });
+      return new Response(body);
+    });
+    const url = new URL(server.url);
+    const req = httpRequest({ host: url.hostname, port: url.port, path: '/', agent: false }, (res) => {
+      res.once('data', () => req.destroy());
+    });
+    req.on('error', () => undefined);
+    req.end();
+    await cancelled;
+  });
+});
