@@ -39,14 +39,21 @@ export function base64Encode(bytes: Uint8Array): string {
 export function base64Decode(text: unknown, length?: number, field = 'base64 field'): Uint8Array {
   let bytes: Uint8Array | undefined;
   try {
-    // `atob` throws on characters outside the alphabet; it tolerates whitespace, missing
-    // padding and non-zero pad bits, which only the re-encoding below reveals.
-    if (typeof text === 'string') bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    // A canonical encoding of `length` bytes has exactly this many characters: text of any other
+    // length is refused without being decoded. `atob` throws on characters outside the alphabet;
+    // it tolerates whitespace, missing padding and non-zero pad bits, which only the re-encoding
+    // below reveals.
+    if (typeof text === 'string' && (length === undefined || text.length === Math.ceil(length / 3) * 4)) {
+      const binary = atob(text);
+      bytes = new Uint8Array(binary.length);
+      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    }
   } catch {
     // Not base64 at all: refused below.
   }
-  if (bytes === undefined || base64Encode(bytes) !== text) throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64`);
-  if (length !== undefined && bytes.length !== length) throw new ZeqKeyExError('invalid_encoding', `${field} must decode to ${length} bytes`);
+  if (bytes === undefined || base64Encode(bytes) !== text || (length !== undefined && bytes.length !== length)) {
+    throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64${length === undefined ? '' : ` of ${length} bytes`}`);
+  }
   return bytes;
 }
 

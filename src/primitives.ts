@@ -15,14 +15,14 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import type { AeadBackendName } from './aead.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
-import { aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal } from './platform.js';
+import { aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from './platform.js';
 
 /**
  * SHA-256.
  * @param message - the bytes to hash.
  * @returns the 32-byte digest.
  */
-export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;
+export const sha256: (message: Uint8Array) => Uint8Array = platformSha256;
 
 /**
  * HMAC-SHA256.

@@ -17,6 +17,8 @@
  * @module
  */
 import * as crypto from 'node:crypto';
+import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { type AeadBackend } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
 import type { Encapsulation } from '../kem.js';
@@ -97,9 +99,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function keyObjectOf(key: Uint8Array): crypto.KeyObject {
+/**
+ * Key buffers used once so far. The first use of a key passes its bytes straight to the cipher;
+ * only a second use imports a `KeyObject`. A key used once — the record key that seals or opens the
+ * key confirmation — is then never imported (an import costs more than one raw setup), while a
+ * traffic key, used for every record of its epoch, is imported on its second record.
+ */
+const usedOnce = /* @__PURE__ */ new WeakSet<Uint8Array>();
+
+function keyObjectOf(key: Uint8Array): crypto.KeyObject | Uint8Array {
   const known = importedKeys.get(key);
   if (known !== undefined && known.bytes.length === key.length && sameBytes(known.bytes, key)) return known.object;
+  if (known === undefined && !usedOnce.has(key)) {
+    usedOnce.add(key);
+    return key;
+  }
   if (known !== undefined) known.bytes.fill(0);
   const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
   importedKeys.set(key, imported);
@@ -153,6 +167,7 @@ function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
 
 /** {@link AeadBackend.forget}: drops the `KeyObject` imported for `key`. */
 function nodeForget(key: Uint8Array): void {
+  usedOnce.delete(key);
   const known = importedKeys.get(key);
   if (known === undefined) return;
   known.bytes.fill(0);
@@ -160,8 +175,9 @@ function nodeForget(key: Uint8Array): void {
 }
 
 /**
- * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`, made once per key buffer:
- * Node 24 takes three times as long to set up a cipher from raw key bytes as from a `KeyObject`.
+ * AES-256-GCM from `node:crypto`. A key used more than once goes in as a `KeyObject`, made once
+ * per key buffer: Node 24 takes three times as long to set up a cipher from raw key bytes as from
+ * a `KeyObject`.
  */
 export const nodeAead: AeadBackend = { name: 'node', seal: nodeSeal, open: nodeOpen, forget: nodeForget };
 
@@ -181,3 +197,14 @@ export const aeadOpen: typeof portable.aeadOpen = nodeOpen;
 
 /** Drops the `KeyObject` imported for a key; `wipe` calls it. */
 export const aeadForget: typeof portable.aeadForget = nodeForget;
+
+/** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
+export const sha256: typeof portable.sha256 = (message) => own(crypto.createHash('sha256').update(message).digest());
+
+/**
+ * {@link portable.hkdfSha256} from `node:crypto`'s `hkdfSync`, where the runtime has it (Node; the
+ * Node build also runs on Deno and Bun), and noble's otherwise. The pseudorandom key lives only
+ * inside the runtime, which cannot be zeroed from here; the output is the caller's to wipe.
+ */
+export const hkdfSha256: typeof portable.hkdfSha256 = (ikm, salt, info, length) =>
+  typeof crypto.hkdfSync === 'function' ? new Uint8Array(crypto.hkdfSync('sha256', ikm, salt, info, length)) : nobleHkdf(nobleSha256, ikm, salt, info, length);
