@@ -12,6 +12,15 @@ import { createResponder } from '../src/handler.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
 
+/** A promise and the function that resolves it. */
+function deferred(): [Promise<void>, () => void] {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return [promise, resolve];
+}
+
 const SLUG = 'edge-01';
 const running: RunningServer[] = [];
 
@@ -214,16 +223,20 @@ describe('request URL and headers', () => {
   });
 });
 
+/** Sends a request to `/wait` and, once the handler has `entered`, goes away without reading the answer. */
+async function leaveMidRequest(origin: string, entered: Promise<void>): Promise<void> {
+  const url = new URL(origin);
+  const req = httpRequest({ host: url.hostname, port: url.port, path: '/wait', agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  await entered;
+  req.destroy();
+}
+
 describe('request.signal', () => {
   test('aborts when the client goes away before the response', async () => {
-    let resolveAborted: () => void = () => undefined;
-    const aborted = new Promise<void>((resolve) => {
-      resolveAborted = resolve;
-    });
-    let resolveEntered: () => void = () => undefined;
-    const entered = new Promise<void>((resolve) => {
-      resolveEntered = resolve;
-    });
+    const [aborted, resolveAborted] = deferred();
+    const [entered, resolveEntered] = deferred();
     const server = await start(async (request) => {
       request.signal.addEventListener('abort', () => resolveAborted());
       const copy = request.clone();
@@ -231,24 +244,13 @@ describe('request.signal', () => {
       await new Promise<void>((resolve) => copy.signal.addEventListener('abort', () => resolve()));
       return new Response('too late');
     });
-    const url = new URL(server.url);
-    const req = httpRequest({ host: url.hostname, port: url.port, path: '/wait', agent: false });
-    req.on('error', () => undefined);
-    req.end();
-    await entered;
-    req.destroy();
+    await leaveMidRequest(server.url, entered);
     await aborted;
   });
 
   test('a signal first looked at after the client went away is already aborted', async () => {
-    let resolveClosed: () => void = () => undefined;
-    const closed = new Promise<void>((resolve) => {
-      resolveClosed = resolve;
-    });
-    let resolveEntered: () => void = () => undefined;
-    const entered = new Promise<void>((resolve) => {
-      resolveEntered = resolve;
-    });
+    const [closed, resolveClosed] = deferred();
+    const [entered, resolveEntered] = deferred();
     let wasAborted: boolean | undefined;
     const server = await start(async (request) => {
       resolveEntered();
@@ -257,12 +259,7 @@ describe('request.signal', () => {
       return new Response('too late');
     });
     server.server.on('connection', (socket) => socket.on('close', () => setTimeout(resolveClosed, 20)));
-    const url = new URL(server.url);
-    const req = httpRequest({ host: url.hostname, port: url.port, path: '/wait', agent: false });
-    req.on('error', () => undefined);
-    req.end();
-    await entered;
-    req.destroy();
+    await leaveMidRequest(server.url, entered);
     await expect.poll(() => wasAborted).toBe(true);
   });
 
@@ -320,10 +317,7 @@ describe('responses', () => {
   });
 
   test('a client that goes away mid-body: the body stream is cancelled', async () => {
-    let resolveCancelled: () => void = () => undefined;
-    const cancelled = new Promise<void>((resolve) => {
-      resolveCancelled = resolve;
-    });
+    const [cancelled, resolveCancelled] = deferred();
     const server = await start(async () => {
       const body = new ReadableStream<Uint8Array>({
         pull(controller) {

@@ -102,17 +102,7 @@ describe('sessionRecords', () => {
 
   test('session.wipe() zeroes the record key the channel was made from, and closes the channel', () => {
     const key = recordKey();
-    const session = createClientSession({
-      sessionId: sid,
-      slug: 'edge-01',
-      machineId: 'm-7f3a9c21',
-      fingerprint: '8522cf61b77ef6900bcfec9bb38548c226df25087bb8bfc422e1d4a6780ecaad',
-      alg: ALG,
-      expiresAt: new Date(0),
-      trust: 'pinned',
-      kemBackend: 'noble',
-      recordKey: key,
-    });
+    const session = createClientSessionFor(undefined, key);
     const records = sessionRecords(session);
     const [first] = cases;
     expect(toHex(records.seal(hex(first?.plaintext ?? ''), hex(first?.app_aad ?? '')))).toBe(first?.record);
@@ -124,7 +114,7 @@ describe('sessionRecords', () => {
 });
 
 /** An initiator session on the vector record key (with the ratchet's default clock unless given one). */
-function createClientSessionFor(ratchet?: RatchetOptions): ClientSession {
+function createClientSessionFor(ratchet?: RatchetOptions, key: Uint8Array = recordKey()): ClientSession {
   return createClientSession({
     sessionId: sid,
     slug: 'edge-01',
@@ -134,7 +124,7 @@ function createClientSessionFor(ratchet?: RatchetOptions): ClientSession {
     expiresAt: new Date(0),
     trust: 'pinned',
     kemBackend: 'noble',
-    recordKey: recordKey(),
+    recordKey: key,
     ...(ratchet === undefined ? {} : { ratchet }),
   });
 }

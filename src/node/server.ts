@@ -92,14 +92,17 @@ function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
   const settle = (): boolean => {
     if (settled) return false;
     settled = true;
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('error', onError);
-    req.off('close', onClose);
+    for (const [event, listener] of listeners) req.off(event, listener);
     // A late error of a message nobody reads any more must not become an uncaught one.
     req.on('error', ignore);
     return true;
   };
+  const listeners: readonly [string, Parameters<IncomingMessage['on']>[1]][] = [
+    ['data', onData],
+    ['end', onEnd],
+    ['error', onError],
+    ['close', onClose],
+  ];
   function onData(chunk: Buffer): void {
     if (settled) return;
     controller.enqueue(new Uint8Array(chunk));
@@ -132,10 +135,7 @@ function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
     { highWaterMark: req.readableHighWaterMark, size: (chunk) => chunk.byteLength },
   );
   req.pause();
-  req.on('data', onData);
-  req.on('end', onEnd);
-  req.on('error', onError);
-  req.on('close', onClose);
+  for (const [event, listener] of listeners) req.on(event, listener);
   return stream;
 }
 
