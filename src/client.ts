@@ -53,7 +53,7 @@ export interface ClientOptions extends TransportOptions {
    */
   now?: () => number;
   /**
-   * The largest reply record `session.request()` accepts.
+   * The largest reply record `sessionRecords(session).request()` accepts.
    * @defaultValue 1048576 (the request limit of spec §3.1)
    */
   maxRecordBytes?: number;
