@@ -15,7 +15,6 @@
  */
 import { type AeadBackend, type AeadBackendName, nobleOpen, nobleSeal } from './aead.js';
 import type { KemDriverProbe } from './kem-backend.js';
-import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
 
@@ -36,11 +35,3 @@ export const aeadForget: AeadBackend['forget'] = undefined;
 
 /** SHA-256. */
 export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;
-
-/**
- * HKDF-SHA256, extract then expand, for an output length in [1, 255 · 32] that the caller checked.
- * The output is the caller's to wipe.
- */
-export const hkdfSha256: (ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number) => Uint8Array = (ikm, salt, info, length) =>
-  nobleHkdf(nobleSha256, ikm, salt, info, length);
-

@@ -2,9 +2,8 @@
  * The shortcuts on the hot paths keep the results of the long way round:
  * - the key document's modulus check, skipped for a key already checked (by fingerprint), still
  *   refuses every invalid key, in the same order of checks and with the same codes;
- * - the Node build's AES-GCM, which uses a key's bytes directly on its first use and keeps one
- *   `KeyObject` per key buffer after that, gives the bytes of a fresh import even when a caller
- *   reuses the buffer for another key, and forgets the key on wipe;
+ * - the Node build's AES-GCM, which keeps one `KeyObject` per key buffer, gives the bytes of a
+ *   fresh import even when a caller reuses the buffer for another key, and forgets the key on wipe;
  * - records built with the per-session `LP(session_id)` and the header written into the sealed
  *   output are the bytes of the spec's construction, for sessions that interleave.
  */
@@ -89,10 +88,9 @@ describe('node:crypto AES-GCM with one KeyObject per key buffer', () => {
     expect(toHex(nodeAead.open(key, nonce, sealed, aad) ?? new Uint8Array(0))).toBe(toHex(plaintext));
   });
 
-  test('first use with the raw bytes, later uses through the imported key: the current bytes every time', () => {
+  test('a buffer changed between uses gives the current bytes every time, cached or re-imported', () => {
     const key = randomBytes(32);
     for (let use = 0; use < 5; use++) {
-      // Uses 0 and 1 change the buffer between first use (raw) and import; later ones hit the cache or re-import.
       if (use % 2 === 1) key.set(randomBytes(32));
       const expected = nobleAead.seal(Uint8Array.from(key), nonce, plaintext, aad);
       expect(toHex(nodeAead.seal(key, nonce, plaintext, aad)), `use ${use}`).toBe(toHex(expected));

@@ -1,5 +1,5 @@
 /**
- * Section 4: records (spec §3). One record sealed by the initiator's session (`ClientSession.seal`)
+ * Section 4: records (spec §3). One record sealed by the initiator's channel (`sessionRecords(session).seal`)
  * and opened by the responder's (`ResponderSession.open`), per size, against raw AES-256-GCM on the
  * same buffers: `@noble/ciphers` (what the SDK is built on), `node:crypto` and WebCrypto.
  *

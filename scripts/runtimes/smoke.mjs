@@ -254,9 +254,31 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
   for (const kem of kems) {
     await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () => kemVectors(lib, kem, vectors.kem, vectors.keyex));
   }
+  for (const kem of kems) {
+    await check(`${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`, () => repeatedEncapsulation(lib, kem));
+  }
   await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(lib));
 
   return { runtime: describeRuntime(), backends, checks };
+}
+
+/**
+ * Encapsulation to more keys than a backend keeps imported (node:crypto keeps the last 16), three
+ * rounds, each decapsulated by the SDK's noble layer; then a key failing the FIPS 203 §7.2
+ * modulus check, refused on every attempt (a refused key must never be kept).
+ */
+async function repeatedEncapsulation(lib, kem) {
+  const keys = Array.from({ length: 20 }, () => lib.kemKeygen(crypto.getRandomValues(new Uint8Array(64))));
+  for (let round = 0; round < 3; round++) {
+    for (const [i, { publicKey, secretKey }] of keys.entries()) {
+      const { cipherText, sharedSecret } = await kem.encapsulate(Uint8Array.from(publicKey));
+      assert(bytesEqual(lib.kemDecapsulate(secretKey, cipherText), sharedSecret), `round ${round}, key ${i}: decapsulation gave another secret`);
+    }
+  }
+  const invalid = Uint8Array.from(keys[0].publicKey);
+  invalid[0] = 0xff;
+  invalid[1] |= 0x0f;
+  for (let attempt = 0; attempt < 3; attempt++) await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(invalid));
 }
 
 async function expectCodeOf(lib, code, promise) {

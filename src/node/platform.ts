@@ -17,8 +17,6 @@
  * @module
  */
 import * as crypto from 'node:crypto';
-import { hkdf as nobleHkdf } from '@noble/hashes/hkdf.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { type AeadBackend } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
 import type { Encapsulation } from '../kem.js';
@@ -44,6 +42,17 @@ function take(buffer: Uint8Array): Uint8Array {
   return copy;
 }
 
+/** How many public keys {@link nodeKemDriver} keeps imported. */
+const RECENT_PUBLIC_KEYS = 16;
+
+/**
+ * The public keys encapsulated to most recently (newest first), with their imported `KeyObject`s:
+ * a client doing handshake after handshake with the same responders imports each key once, not per
+ * handshake (an import with its modulus check costs about as much as the encapsulation). Public
+ * data only; looked up by comparing the bytes.
+ */
+const recentPublicKeys: { readonly bytes: Uint8Array; readonly key: crypto.KeyObject }[] = [];
+
 /**
  * `node:crypto`'s ML-KEM-768, when this Node has it.
  * @returns the driver, or `undefined`.
@@ -60,12 +69,16 @@ export async function nodeKemDriver(): Promise<KemDriver | undefined> {
       return { publicKey, decapsulate: async (cipherText: Uint8Array): Promise<Uint8Array> => take(node.decapsulate(privateKey, cipherText)) };
     },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-      let key: crypto.KeyObject;
-      try {
-        // The import runs the FIPS 203 §7.2 modulus check.
-        key = node.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: KEY_TYPE });
-      } catch (cause) {
-        throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+      let key = recentPublicKeys.find((entry) => Buffer.compare(entry.bytes, publicKey) === 0)?.key;
+      if (key === undefined) {
+        try {
+          // The import runs the FIPS 203 §7.2 modulus check; a key that fails it is never kept.
+          key = node.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: KEY_TYPE });
+        } catch (cause) {
+          throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+        }
+        recentPublicKeys.unshift({ bytes: Uint8Array.from(publicKey), key });
+        if (recentPublicKeys.length > RECENT_PUBLIC_KEYS) recentPublicKeys.pop();
       }
       const { sharedKey, ciphertext } = node.encapsulate(key);
       return { cipherText: take(ciphertext), sharedSecret: take(sharedKey) };
@@ -99,21 +112,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/**
- * Key buffers used once so far. The first use of a key passes its bytes straight to the cipher;
- * only a second use imports a `KeyObject`. A key used once — the record key that seals or opens the
- * key confirmation — is then never imported (an import costs more than one raw setup), while a
- * traffic key, used for every record of its epoch, is imported on its second record.
- */
-const usedOnce = /* @__PURE__ */ new WeakSet<Uint8Array>();
-
-function keyObjectOf(key: Uint8Array): crypto.KeyObject | Uint8Array {
+function keyObjectOf(key: Uint8Array): crypto.KeyObject {
   const known = importedKeys.get(key);
   if (known !== undefined && known.bytes.length === key.length && sameBytes(known.bytes, key)) return known.object;
-  if (known === undefined && !usedOnce.has(key)) {
-    usedOnce.add(key);
-    return key;
-  }
   if (known !== undefined) known.bytes.fill(0);
   const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
   importedKeys.set(key, imported);
@@ -167,7 +168,6 @@ function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
 
 /** {@link AeadBackend.forget}: drops the `KeyObject` imported for `key`. */
 function nodeForget(key: Uint8Array): void {
-  usedOnce.delete(key);
   const known = importedKeys.get(key);
   if (known === undefined) return;
   known.bytes.fill(0);
@@ -175,9 +175,10 @@ function nodeForget(key: Uint8Array): void {
 }
 
 /**
- * AES-256-GCM from `node:crypto`. A key used more than once goes in as a `KeyObject`, made once
- * per key buffer: Node 24 takes three times as long to set up a cipher from raw key bytes as from
- * a `KeyObject`.
+ * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`, made once per key buffer, even
+ * for a key used once (the key confirmation's): Node 24 takes three times as long to set up a
+ * cipher from raw key bytes as from a `KeyObject`, import included (raw bytes are checked with an
+ * exception thrown and caught inside `node:crypto`).
  */
 export const nodeAead: AeadBackend = { name: 'node', seal: nodeSeal, open: nodeOpen, forget: nodeForget };
 
@@ -200,11 +201,3 @@ export const aeadForget: typeof portable.aeadForget = nodeForget;
 
 /** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
 export const sha256: typeof portable.sha256 = (message) => own(crypto.createHash('sha256').update(message).digest());
-
-/**
- * {@link portable.hkdfSha256} from `node:crypto`'s `hkdfSync`, where the runtime has it (Node; the
- * Node build also runs on Deno and Bun), and noble's otherwise. The pseudorandom key lives only
- * inside the runtime, which cannot be zeroed from here; the output is the caller's to wipe.
- */
-export const hkdfSha256: typeof portable.hkdfSha256 = (ikm, salt, info, length) =>
-  typeof crypto.hkdfSync === 'function' ? new Uint8Array(crypto.hkdfSync('sha256', ikm, salt, info, length)) : nobleHkdf(nobleSha256, ikm, salt, info, length);
