@@ -5,9 +5,11 @@
  * - `node:crypto`: `crypto.encapsulate` / `crypto.decapsulate` (Node ≥ 24.7);
  * - `webcrypto`: `crypto.subtle.encapsulateBits` / `decapsulateBits` (Node ≥ 24.7, experimental).
  *
- * What "raw" includes, the same for each: encapsulation starts from the public key as bytes (as it
- * arrives on the wire, so a native backend pays its key import); decapsulation uses a private key
- * already loaded (as a responder keeps it). Shared secrets are returned as `Uint8Array`.
+ * What "raw" includes is what the SDK's backend of the same kind pays: encapsulation starts from
+ * the public key as bytes; WebCrypto imports it on every encapsulation (as the SDK's WebCrypto
+ * backend does), node:crypto once per key (as the SDK's node:crypto backend keeps the keys it
+ * encapsulated to). Decapsulation uses a private key already loaded (as a responder keeps it).
+ * Shared secrets are returned as `Uint8Array`.
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 
@@ -48,6 +50,9 @@ async function nodeCrypto() {
   } catch (error) {
     return { ...base, available: false, reason: `node:crypto refuses ml-kem-768 (${error.message})` };
   }
+  // The public key is imported once per key (a KeyObject kept beside its bytes), as the SDK's
+  // node:crypto backend keeps the keys it encapsulated to: the raw bound pays no import either.
+  const imported = new WeakMap();
   return {
     ...base,
     available: true,
@@ -56,7 +61,12 @@ async function nodeCrypto() {
       return { publicKey: new Uint8Array(publicKey.export({ format: 'raw-public' })), privateKey };
     },
     encapsulate(publicKey) {
-      const { sharedKey, ciphertext } = crypto.encapsulate({ key: publicKey, format: 'raw-public', asymmetricKeyType: 'ml-kem-768' });
+      let key = imported.get(publicKey);
+      if (key === undefined) {
+        key = crypto.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: 'ml-kem-768' });
+        imported.set(publicKey, key);
+      }
+      const { sharedKey, ciphertext } = crypto.encapsulate(key);
       return { cipherText: new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length), sharedSecret: new Uint8Array(sharedKey.buffer, sharedKey.byteOffset, sharedKey.length) };
     },
     decapsulate(privateKey, cipherText) {
