@@ -15,7 +15,7 @@
  * @module
  */
 import { ALG, ALG_SIZES, ROUTES, type Alg } from './constants.js';
-import { base64Decode, base64Encode } from './encoding.js';
+import { base64Decode, base64Encode, joinChunks } from './encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { parsePin } from './fingerprint.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId } from './identifiers.js';
@@ -176,13 +176,7 @@ async function readCapped(body: ReadableStream<Uint8Array>, limit: number, signa
   } finally {
     reader.cancel().catch(() => undefined);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return joinChunks(chunks);
 }
 
 /**

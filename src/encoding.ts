@@ -94,6 +94,26 @@ export const utf8: (text: string) => Uint8Array = utf8ToBytes;
 export const concat: (...parts: Uint8Array[]) => Uint8Array = concatBytes;
 
 /**
+ * Joins the chunks of a body read from a stream. Unlike {@link concat} it takes the list itself,
+ * not one argument per chunk: a peer that sends a body a byte at a time makes more chunks than a
+ * call can take arguments.
+ * @param chunks - the chunks, in order.
+ * @returns their concatenation (the only chunk itself, when there is one).
+ */
+export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  let total = 0;
+  for (const chunk of chunks) total += chunk.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/**
  * `uint32_be(n)`.
  * @param n - an integer in [0, 2^32).
  * @returns 4 bytes.

@@ -11,7 +11,7 @@
  * @module
  */
 import { WIRE_ERRORS, type WireErrorCode } from './constants.js';
-import { concat } from './encoding.js';
+import { joinChunks } from './encoding.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
@@ -136,7 +136,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
   } finally {
     reader.releaseLock();
   }
-  return chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(...chunks);
+  return joinChunks(chunks);
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import ky, { type Hooks, type KyInstance, type Options, isHTTPError } from 'ky';
 import { MAX_RESPONSE_BYTES } from './constants.js';
+import { joinChunks } from './encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 
 /** Options of {@link createTransport}. */
@@ -175,13 +176,7 @@ async function readLimited(response: Response, limit: number, signal: AbortSigna
     void reader?.cancel(error).catch(() => undefined);
     throw error;
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return joinChunks(chunks);
 }
 
 /** JSON from UTF-8 bytes; `fatal` refuses malformed UTF-8 instead of replacing it. */
