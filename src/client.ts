@@ -10,7 +10,7 @@
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
  */
-import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, type Alg } from './constants.js';
+import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, recordsRoute, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Encode } from './encoding.js';
 import { fingerprintMatches, parsePins } from './fingerprint.js';
@@ -189,7 +189,7 @@ export function createClient(options: ClientOptions): Client {
         kemBackend: backend.backend,
         recordKey,
         ratchet,
-        records: { transport, url: origin + machineRoute(slug, `sessions/${response.sessionId}/records`), maxResponseBytes: maxRecordBytes },
+        records: { transport, url: origin + recordsRoute(slug, response.sessionId), maxResponseBytes: maxRecordBytes },
       });
     } catch (error) {
       wipe(recordKey);

@@ -86,11 +86,14 @@ export const FINGERPRINT_PATTERN: RegExp = /^[0-9a-f]{64}$/;
  */
 export const machineRoute = (slug: string, path: string): string => `/api/keyex/${slug}/${path}`;
 
+/** §3.1: the records route of one session. */
+export const recordsRoute = (slug: string, sessionId: string): string => machineRoute(slug, `sessions/${sessionId}/records`);
+
 /** §2, §3.1, §4: HTTP routes, relative to the responder's base path. */
 export const ROUTES = {
   pubkey: (slug: string): string => machineRoute(slug, 'pubkey'),
   handshake: (slug: string): string => machineRoute(slug, 'handshake'),
-  records: (slug: string, sessionId: string): string => machineRoute(slug, `sessions/${sessionId}/records`),
+  records: (slug: string, sessionId: string): string => recordsRoute(slug, sessionId),
   modeBInitiate: '/api/ssl/peer-seed/keyex/initiate',
   modeBRespond: '/api/ssl/peer-seed/keyex/respond',
 } as const;
