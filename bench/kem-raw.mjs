@@ -3,7 +3,8 @@
  * with nothing around it. One object per backend:
  * - `noble`: `@noble/post-quantum` (what the SDK is built on, every runtime);
  * - `node:crypto`: `crypto.encapsulate` / `crypto.decapsulate` (Node ≥ 24.7);
- * - `webcrypto`: `crypto.subtle.encapsulateBits` / `decapsulateBits` (Node ≥ 24.7, experimental).
+ * - `webcrypto`: `crypto.subtle.encapsulateBits` / `decapsulateBits` (Node ≥ 24.7, experimental);
+ * - `noble-prepared`: noble with each public key expanded once (a reference, not a target's bound).
  *
  * What "raw" includes is what the SDK's backend of the same kind pays: encapsulation starts from
  * the public key as bytes; WebCrypto imports it on every encapsulation (as the SDK's WebCrypto
@@ -30,6 +31,44 @@ function noble() {
     },
     decapsulate(privateKey, cipherText) {
       return ml_kem768.decapsulate(cipherText, privateKey);
+    },
+    /** The FIPS 203 §7.2 modulus check alone, as noble runs it (`prepare()` expands the key). */
+    checkPublicKey(publicKey) {
+      ml_kem768.prepare(publicKey).clean();
+    },
+  };
+}
+
+/**
+ * noble with each public key expanded once (`prepare()`: the matrix Â and t̂), as the SDK's noble
+ * backend keeps the keys it checked or encapsulated to, and a responder's key: the stricter bound
+ * for the SDK's noble rows, printed beside the one-shot bound the targets are set against.
+ */
+function noblePrepared() {
+  const prepared = new WeakMap();
+  const expanded = (publicKey) => {
+    let key = prepared.get(publicKey);
+    if (key === undefined) {
+      key = ml_kem768.prepare(publicKey);
+      prepared.set(publicKey, key);
+    }
+    return key;
+  };
+  return {
+    id: 'noble-prepared',
+    label: '@noble/post-quantum, keys expanded once',
+    available: true,
+    sync: true,
+    reference: true,
+    keygen() {
+      const { publicKey, secretKey } = ml_kem768.keygen();
+      return { publicKey, privateKey: { secretKey, publicKey } };
+    },
+    encapsulate(publicKey) {
+      return expanded(publicKey).encapsulate();
+    },
+    decapsulate(privateKey, cipherText) {
+      return expanded(privateKey.publicKey).decapsulate(cipherText, privateKey.secretKey);
     },
   };
 }
@@ -107,11 +146,11 @@ async function webCrypto() {
 
 /**
  * Every raw backend, available or not (with the reason).
- * @returns `[noble, node:crypto, webcrypto]`.
+ * @returns `[noble, noble-prepared, node:crypto, webcrypto]`.
  */
 export async function rawKems() {
   // WebCrypto's ML-KEM prints an ExperimentalWarning once; it says nothing about the numbers.
-  return [noble(), await nodeCrypto(), await webCrypto()];
+  return [noble(), noblePrepared(), await nodeCrypto(), await webCrypto()];
 }
 
 /**

@@ -17,7 +17,7 @@ import { fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertSlug, isFingerprint } from './identifiers.js';
 import { type KemChoice, encapsulatorLoader } from './kem-backend.js';
 import { openKeyConfirmation } from './confirmation.js';
-import { type KeyDocument, createCheckedKeys, parseHandshakeResponse, parseKeyDocumentChecked } from './document.js';
+import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from './document.js';
 import { wipe } from './primitives.js';
 import { type RatchetOptions, assertRatchetOptions } from './ratchet.js';
 import { type ClientSession, type TrustMode, createClientSession } from './session.js';
@@ -126,13 +126,11 @@ export function createClient(options: ClientOptions): Client {
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be an integer > 0');
   const kem = encapsulatorLoader(options.kem);
-  // The modulus check of a key document runs once per distinct key (its fingerprint), not per fetch.
-  const checkedKeys = createCheckedKeys();
 
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
     const { body } = await transport.getJson(origin + machineRoute(slug, 'pubkey'), { signal: call.signal });
-    return parseKeyDocumentChecked(body, algs, checkedKeys);
+    return parseKeyDocument(body, algs);
   }
 
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {

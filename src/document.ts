@@ -62,6 +62,8 @@ function stringFields<K extends string>(body: unknown, names: Readonly<Record<K,
 
 /**
  * Validates a key document: §2.1 checks 1 and 2, in order (check 3, the pin, is the caller's).
+ * The modulus check is not run again for one of the last few keys that passed it (`kem.ts` keeps
+ * them expanded, found by their bytes); the checks, their order and their codes are the same.
  * @param body - the parsed JSON body.
  * @param accepted - the `alg` values the caller accepts.
  * @returns the validated document.
@@ -69,49 +71,6 @@ function stringFields<K extends string>(body: unknown, names: Readonly<Record<K,
  *   `fingerprint_inconsistent`.
  */
 export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]): KeyDocument {
-  return parseKeyDocumentChecked(body, accepted, undefined);
-}
-
-/**
- * Fingerprints of public keys that already passed the FIPS 203 §7.2 modulus check, so that a
- * client fetching the same key document again does not pay the check again. The fingerprint is
- * SHA-256 of the key, which the parser computes anyway, so a hit is the same key byte for byte.
- * Bounded: the oldest entry goes first.
- * @internal
- */
-export interface CheckedKeys {
-  has(fingerprint: string): boolean;
-  add(fingerprint: string): void;
-}
-
-/**
- * A {@link CheckedKeys} holding at most `limit` fingerprints.
- * @param limit - how many keys to remember.
- * @returns the set.
- * @internal
- */
-export function createCheckedKeys(limit = 256): CheckedKeys {
-  const seen = new Set<string>();
-  return {
-    has: (fingerprint) => seen.has(fingerprint),
-    add(fingerprint) {
-      if (!seen.has(fingerprint) && seen.size >= limit) seen.delete(seen.values().next().value as string);
-      seen.add(fingerprint);
-    },
-  };
-}
-
-/**
- * {@link parseKeyDocument}, skipping the modulus check for a key in `checked` and adding the key
- * to it once it passes. Same checks, same order, same codes.
- * @param body - the parsed JSON body.
- * @param accepted - the `alg` values the caller accepts.
- * @param checked - keys already checked, or `undefined` to check every time.
- * @returns the validated document.
- * @throws {ZeqKeyExError} as {@link parseKeyDocument}.
- * @internal
- */
-export function parseKeyDocumentChecked(body: unknown, accepted: readonly Alg[], checked: CheckedKeys | undefined): KeyDocument {
   const { alg, publicKeyText, fingerprint, machineId } = stringFields(body, { alg: 'alg', publicKeyText: 'public_key', fingerprint: 'fingerprint', machineId: 'machine_id' });
   if (!isMachineId(machineId)) throw malformed('invalid machine_id');
   if (!isFingerprint(fingerprint)) throw malformed('invalid fingerprint');
@@ -124,13 +83,8 @@ export function parseKeyDocumentChecked(body: unknown, accepted: readonly Alg[],
     // base64Decode throws nothing but invalid_encoding.
     throw new ZeqKeyExError('malformed_response', 'invalid public_key', { cause });
   }
+  assertPublicKey(publicKey, alg);
   const computed = computeFingerprint(publicKey);
-  // A key of the wrong length is never in `checked` (it holds fingerprints of keys that passed),
-  // so `assertPublicKey` refuses it: invalid_public_key, before the fingerprint is compared.
-  if (!checked?.has(computed)) {
-    assertPublicKey(publicKey, alg);
-    checked?.add(computed);
-  }
   // 2. the fingerprint is the key's own.
   if (!constantTimeEqual(utf8(computed), utf8(fingerprint))) {
     throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: fingerprint });

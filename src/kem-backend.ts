@@ -24,7 +24,7 @@
  */
 import { ALG, ALG_SIZES } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { type Encapsulation, assertLength, kemDecapsulate, kemEncapsulate, kemKeygen, nobleMlKem768 } from './kem.js';
+import { type Encapsulation, assertLength, kemDecapsulator, kemEncapsulate, kemKeygen, nobleMlKem768 } from './kem.js';
 import { kemDrivers } from './platform.js';
 import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
 
@@ -163,9 +163,13 @@ const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: asyn
 export const nobleKem: Kem = /* @__PURE__ */ kemOf({
   backend: 'noble',
   async importSecretKey(seed) {
-    const { publicKey, secretKey } = kemKeygen(seed);
-    const key = secretKeyOf('noble', publicKey, { decapsulate: (cipherText) => kemDecapsulate(secretKey, cipherText) }, () => wipe(secretKey));
-    nobleKeyBytes.set(key, secretKey);
+    const pair = kemKeygen(seed);
+    const decapsulator = kemDecapsulator(pair);
+    const key = secretKeyOf('noble', pair.publicKey, decapsulator, () => {
+      wipe(pair.secretKey);
+      decapsulator.forget();
+    });
+    nobleKeyBytes.set(key, pair.secretKey);
     return key;
   },
   encapsulate: async (publicKey) => kemEncapsulate(publicKey),

@@ -15,6 +15,7 @@
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ALG, ALG_SIZES, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
+import { constantTimeEqual } from './primitives.js';
 
 /**
  * noble's ML-KEM-768 itself, without the SDK's checks: the reference the native backends are
@@ -74,29 +75,63 @@ export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
   return ml_kem768.keygen(seed);
 }
 
+/** A public key expanded by noble's `prepare()`: the matrix Â, t̂ and H(ek), all public. */
+interface PreparedKey {
+  readonly publicKey: Uint8Array;
+  encapsulate(m?: Uint8Array): Encapsulation;
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  clean(): void;
+}
+
+/** How many expanded public keys {@link preparedKey} keeps (~8 KiB each). */
+const PREPARED_KEYS = 8;
+
+/** The public keys most recently checked or encapsulated to, expanded; newest first. */
+const preparedKeys: PreparedKey[] = [];
+
 /**
- * Checks a public key: its length for `alg` and the FIPS 203 §7.2 modulus check.
+ * `publicKey` expanded (noble's `prepare()`: the FIPS 203 §7.2 modulus check, then the matrix Â
+ * and t̂ that every encapsulation to the key would otherwise expand again). The last
+ * {@link PREPARED_KEYS} keys are kept, found by their bytes; a key that fails the check throws and
+ * is never kept, so it is refused every time.
+ */
+function preparedKey(publicKey: Uint8Array, alg: Alg): PreparedKey {
+  assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
+  let key = preparedKeys.find((kept) => constantTimeEqual(kept.publicKey, publicKey));
+  if (key === undefined) {
+    try {
+      key = ml_kem768.prepare(publicKey);
+    } catch (cause) {
+      // The length was checked above, so noble's only remaining refusal is the §7.2 modulus check.
+      throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+    }
+    if (preparedKeys.unshift(key) > PREPARED_KEYS) preparedKeys.pop()?.clean();
+  }
+  return key;
+}
+
+/**
+ * Test seam: whether `publicKey` is among the expanded keys kept.
+ * @internal
+ */
+export function isPreparedKey(publicKey: Uint8Array): boolean {
+  return preparedKeys.some((kept) => constantTimeEqual(kept.publicKey, publicKey));
+}
+
+/**
+ * Checks a public key: its length for `alg` and the FIPS 203 §7.2 modulus check. The key is kept
+ * expanded for the encapsulation that usually follows (one of the last few keys checked is not
+ * checked again: it passed, and its bytes are the same).
  * @param publicKey - the encapsulation key.
  * @param alg - the algorithm.
  * @throws {ZeqKeyExError} `invalid_public_key`.
  */
 export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
-  assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
-  try {
-    ml_kem768.prepare(publicKey).clean();
-  } catch (cause) {
-    throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
-  }
+  preparedKey(publicKey, alg);
 }
 
 function encapsulateWith(publicKey: Uint8Array, alg: Alg, m: Uint8Array | undefined): Encapsulation {
-  assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
-  try {
-    return ml_kem768.encapsulate(publicKey, m);
-  } catch (cause) {
-    // Lengths were checked above, so noble's only remaining refusal is the §7.2 modulus check.
-    throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
-  }
+  return preparedKey(publicKey, alg).encapsulate(m);
 }
 
 /**
@@ -126,18 +161,43 @@ export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array,
  * @param secretKey - the expanded decapsulation key (2400 bytes for ML-KEM-768).
  * @param cipherText - the ciphertext.
  * @param alg - the algorithm.
+ * @param prepared - the key's public half expanded by noble's `prepare()`, kept by a caller that
+ *   decapsulates with the same key again (see {@link kemDecapsulator}).
  * @returns the 32-byte shared secret (pseudo-random if the ciphertext was not made for this key).
  * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
  */
-export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG, prepared?: PreparedKey): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES, 'invalid_secret_key');
   try {
-    return ml_kem768.decapsulate(cipherText, secretKey);
+    return (prepared ?? ml_kem768).decapsulate(cipherText, secretKey);
   } catch (cause) {
-    // Lengths were checked above; the remaining refusal is the §7.3 hash check of the key.
+    // Lengths were checked above; the remaining refusal is the §7.3 hash check of the key (for a
+    // prepared key: the secret key does not embed the prepared public key, the same check).
     throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });
   }
+}
+
+/**
+ * Repeated decapsulation with one key pair, as a responder does with its machine key: the public
+ * half is expanded (Â, t̂) on the first call and kept, so later calls skip the re-encryption's
+ * matrix expansion. Same results as {@link kemDecapsulate}, byte for byte.
+ * @param pair - the key pair (from {@link kemKeygen}); its secret key stays the caller's to wipe.
+ * @returns `decapsulate`, and `forget` to wipe the expansion (public data).
+ * @internal
+ */
+export function kemDecapsulator(pair: KemKeyPair): { decapsulate(cipherText: Uint8Array): Uint8Array; forget(): void } {
+  let prepared: PreparedKey | undefined;
+  return {
+    decapsulate: (cipherText) => {
+      assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
+      return kemDecapsulate(pair.secretKey, cipherText, ALG, (prepared ??= ml_kem768.prepare(pair.publicKey)));
+    },
+    forget: () => {
+      prepared?.clean();
+      prepared = undefined;
+    },
+  };
 }
 
 /**

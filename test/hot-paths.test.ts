@@ -1,7 +1,9 @@
 /**
  * The shortcuts on the hot paths keep the results of the long way round:
- * - the key document's modulus check, skipped for a key already checked (by fingerprint), still
- *   refuses every invalid key, in the same order of checks and with the same codes;
+ * - public keys kept expanded (noble's `prepare()`): the key document's modulus check, skipped for
+ *   one of the last keys that passed it, still refuses every invalid key, in the same order of
+ *   checks and with the same codes, and encapsulation to a kept key decapsulates as before;
+ * - a noble secret key that keeps its public half expanded decapsulates as one-shot does;
  * - the Node build's AES-GCM, which keeps one `KeyObject` per key buffer, gives the bytes of a
  *   fresh import even when a caller reuses the buffer for another key, and forgets the key on wipe;
  * - records built with the per-session `LP(session_id)` and the header written into the sealed
@@ -11,13 +13,14 @@ import { describe, expect, test } from 'vitest';
 import { nobleAead } from '../src/aead.js';
 import { ALG } from '../src/constants.js';
 import { base64Encode, concat, lp } from '../src/encoding.js';
-import { createCheckedKeys, parseKeyDocument, parseKeyDocumentChecked } from '../src/document.js';
+import { parseKeyDocument } from '../src/document.js';
 import { computeFingerprint } from '../src/fingerprint.js';
-import { kemKeygen } from '../src/kem.js';
+import { type KemKeyPair, assertPublicKey, isPreparedKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/kem.js';
+import { nobleKem } from '../src/kem-backend.js';
 import { nodeAead } from '../src/node/platform.js';
 import { randomBytes, wipe } from '../src/primitives.js';
 import { encodeRecordHeader, openRecord, sealRecord } from '../src/records.js';
-import { expectCode } from './helpers/errors.js';
+import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { toHex } from './helpers/vectors.js';
 
 function documentOf(publicKey: Uint8Array, fingerprint = computeFingerprint(publicKey)): Record<string, string> {
@@ -32,44 +35,75 @@ function badModulusKey(): Uint8Array {
   return key;
 }
 
-describe('key document modulus check, once per key', () => {
-  test('a checked key is remembered by fingerprint; the document parses the same', () => {
-    const { publicKey } = kemKeygen(randomBytes(64));
-    const checked = createCheckedKeys();
-    const fingerprint = computeFingerprint(publicKey);
-    expect(checked.has(fingerprint)).toBe(false);
-    const first = parseKeyDocumentChecked(documentOf(publicKey), [ALG], checked);
-    expect(checked.has(fingerprint)).toBe(true);
-    const again = parseKeyDocumentChecked(documentOf(publicKey), [ALG], checked);
+describe('public keys kept expanded: the modulus check once per key, encapsulation without re-expansion', () => {
+  test('a checked key is kept; the document parses the same and encapsulation to it decapsulates', () => {
+    const pair = kemKeygen(randomBytes(64));
+    expect(isPreparedKey(pair.publicKey)).toBe(false);
+    const first = parseKeyDocument(documentOf(pair.publicKey));
+    expect(isPreparedKey(pair.publicKey)).toBe(true);
+    const again = parseKeyDocument(documentOf(pair.publicKey));
     expect(toHex(again.publicKey)).toBe(toHex(first.publicKey));
-    expect(again).toEqual(parseKeyDocument(documentOf(publicKey)));
+    expect(again).toEqual(first);
+    const { cipherText, sharedSecret } = kemEncapsulate(again.publicKey);
+    expect(toHex(kemDecapsulate(pair.secretKey, cipherText))).toBe(toHex(sharedSecret));
   });
 
-  test('an invalid key is refused every time and never remembered', () => {
+  test('an invalid key is refused every time and never kept', () => {
     const key = badModulusKey();
-    const checked = createCheckedKeys();
-    for (let i = 0; i < 3; i++) expectCode(() => parseKeyDocumentChecked(documentOf(key), [ALG], checked), 'invalid_public_key');
-    expect(checked.has(computeFingerprint(key))).toBe(false);
-    expectCode(() => parseKeyDocument(documentOf(key)), 'invalid_public_key');
+    for (let i = 0; i < 3; i++) {
+      expectCode(() => parseKeyDocument(documentOf(key)), 'invalid_public_key');
+      expectCode(() => kemEncapsulate(key), 'invalid_public_key');
+    }
+    expect(isPreparedKey(key)).toBe(false);
+  });
+
+  test('a kept key is a copy: changing the caller\'s bytes afterwards makes a key that is checked afresh', () => {
+    const { publicKey } = kemKeygen(randomBytes(64));
+    assertPublicKey(publicKey);
+    publicKey[0] = 0xff;
+    publicKey[1] = (publicKey[1] as number) | 0x0f;
+    expect(isPreparedKey(publicKey)).toBe(false);
+    expectCode(() => kemEncapsulate(publicKey), 'invalid_public_key');
+    expectCode(() => assertPublicKey(publicKey), 'invalid_public_key');
   });
 
   test('the modulus check still comes before the fingerprint check', () => {
     const key = badModulusKey();
     const other = computeFingerprint(kemKeygen(randomBytes(64)).publicKey);
-    expectCode(() => parseKeyDocumentChecked(documentOf(key, other), [ALG], createCheckedKeys()), 'invalid_public_key');
+    expectCode(() => parseKeyDocument(documentOf(key, other)), 'invalid_public_key');
     const { publicKey } = kemKeygen(randomBytes(64));
-    const checked = createCheckedKeys();
-    parseKeyDocumentChecked(documentOf(publicKey), [ALG], checked);
-    expectCode(() => parseKeyDocumentChecked(documentOf(publicKey, other), [ALG], checked), 'fingerprint_inconsistent');
+    parseKeyDocument(documentOf(publicKey));
+    expect(isPreparedKey(publicKey)).toBe(true);
+    expectCode(() => parseKeyDocument(documentOf(publicKey, other)), 'fingerprint_inconsistent');
   });
 
-  test('the set is bounded, oldest out first', () => {
-    const checked = createCheckedKeys(2);
-    checked.add('a');
-    checked.add('b');
-    checked.add('a');
-    checked.add('c');
-    expect([checked.has('a'), checked.has('b'), checked.has('c')]).toEqual([false, true, true]);
+  test('eight keys are kept, oldest out first; a key let go of is expanded again and still right', () => {
+    const pairs = Array.from({ length: 9 }, () => kemKeygen(randomBytes(64)));
+    for (const pair of pairs) assertPublicKey(pair.publicKey);
+    expect(pairs.map((pair) => isPreparedKey(pair.publicKey))).toEqual([false, ...Array<boolean>(8).fill(true)]);
+    for (const pair of [0, 8, 1].map((i) => pairs[i] as KemKeyPair)) {
+      const { cipherText, sharedSecret } = kemEncapsulate(pair.publicKey);
+      expect(toHex(kemDecapsulate(pair.secretKey, cipherText))).toBe(toHex(sharedSecret));
+    }
+  });
+});
+
+describe('a noble secret key keeps its public half expanded', () => {
+  test('the same secrets as one-shot decapsulation, implicit rejection included, and none after dispose', async () => {
+    const seed = randomBytes(64);
+    const pair = kemKeygen(seed);
+    const key = await nobleKem.importSecretKey(seed);
+    for (let i = 0; i < 3; i++) {
+      const { cipherText, sharedSecret } = kemEncapsulate(pair.publicKey);
+      expect(toHex(await key.decapsulate(cipherText))).toBe(toHex(sharedSecret));
+      cipherText[i] = (cipherText[i] as number) ^ 1;
+      const rejected = await key.decapsulate(cipherText);
+      expect(toHex(rejected)).toBe(toHex(kemDecapsulate(pair.secretKey, cipherText)));
+      expect(toHex(rejected)).not.toBe(toHex(sharedSecret));
+    }
+    await expectCodeAsync(key.decapsulate(new Uint8Array(1087)), 'invalid_cipher_text');
+    key.dispose();
+    await expectCodeAsync(key.decapsulate(kemEncapsulate(pair.publicKey).cipherText), 'invalid_secret_key');
   });
 });
 

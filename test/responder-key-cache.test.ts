@@ -2,7 +2,8 @@
  * The responder imports each machine's key into its KEM backend once and keeps it (spec §2.3
  * handshakes cost one decapsulation, no key derivation): many handshakes, one import; a restart
  * over the same store, one more. The noble backend's key derivation is counted through the KEM
- * module (`kemKeygen`), which is what importing a seed into noble runs.
+ * module (`kemKeygen`), which is what importing a seed into noble runs, and its decapsulations
+ * through the decapsulator the import keeps (`kemDecapsulator`).
  */
 import { describe, expect, test, vi } from 'vitest';
 import { createClient } from '../src/client.js';
@@ -19,9 +20,15 @@ vi.mock('../src/kem.js', async (importOriginal) => {
       calls.keygen++;
       return actual.kemKeygen(...args);
     },
-    kemDecapsulate: (...args: Parameters<typeof actual.kemDecapsulate>) => {
-      calls.decapsulate++;
-      return actual.kemDecapsulate(...args);
+    kemDecapsulator: (...args: Parameters<typeof actual.kemDecapsulator>) => {
+      const decapsulator = actual.kemDecapsulator(...args);
+      return {
+        ...decapsulator,
+        decapsulate: (cipherText: Uint8Array) => {
+          calls.decapsulate++;
+          return decapsulator.decapsulate(cipherText);
+        },
+      };
     },
   };
 });
