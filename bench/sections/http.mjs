@@ -9,6 +9,8 @@
  *   Every answer must be `200` with a session; a real pinned SDK handshake (key confirmation
  *   checked) runs against the same server before and after the load.
  * - Key documents: `GET …/pubkey`.
+ * - Baseline: the handshake load against a bare `node:http` server (`bench/bare-server.mjs`) that
+ *   reads the body and answers a fixed 200: what one Node process can serve here at all.
  *
  * Each scenario starts its own server, so its peak RSS (`VmHWM`) is its own. The bound is raw
  * decapsulation on one core of the backend the server uses (measured here, same run, server idle).
@@ -24,6 +26,7 @@ import { rawKems, selfTest } from '../kem-raw.mjs';
 import { MACHINE_ID, RAW_OF, SLUG, loadSdk, resolveBackend } from '../sdk.mjs';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
+const BARE_SERVER = path.join(ROOT, 'bench', 'bare-server.mjs');
 const HOST = '127.0.0.1';
 const CONNECTIONS = 16;
 
@@ -41,8 +44,9 @@ function loadAutocannon() {
 }
 
 /** Starts `zeq-keyex serve` on a free loopback port; resolves once it listens. */
-async function startServer({ profileDir } = {}) {
-  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--disable-warning=ExperimentalWarning', CLI, 'serve', '--host', HOST, '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`];
+async function startServer({ profileDir, bare = false } = {}) {
+  const command = bare ? [BARE_SERVER, HOST] : [CLI, 'serve', '--host', HOST, '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`];
+  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--disable-warning=ExperimentalWarning', ...command];
   let announce;
   const listening = new Promise((resolve) => {
     announce = resolve;
@@ -215,7 +219,7 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
   const { backend: serverKem = 'noble' } = await resolveBackend(sdk, {});
   const backendRaw = raws.find((r) => r.id === RAW_OF[serverKem] && r.available) ?? raws[0];
   const encapsulator = raws.find((r) => r.id === 'node:crypto' && r.available) ?? raws[0];
-  const durations = smoke ? { handshake: 1_000, pubkey: 500 } : { handshake: 4_000, pubkey: 2_000 };
+  const durations = smoke ? { handshake: 1_000, pubkey: 500, baseline: 500 } : { handshake: 4_000, pubkey: 2_000, baseline: 2_000 };
   const generator = ac ? `autocannon ${ac.version}` : `built-in keep-alive loop${generatorChoice === 'builtin' ? '' : ' (autocannon not installed)'}`;
 
   const bound = await decapsulationBound(backendRaw, timing);
@@ -231,20 +235,23 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
   };
 
   const results = [];
-  for (const scenario of ['handshake', 'pubkey']) {
+  let doc;
+  for (const scenario of ['handshake', 'pubkey', 'baseline']) {
     if (profile !== undefined && profile.case !== scenario) continue;
-    const server = await startServer(profile === undefined ? {} : { profileDir: profile.dir });
+    const bare = scenario === 'baseline';
+    const server = await startServer({ bare, ...(profile === undefined ? {} : { profileDir: profile.dir }) });
     try {
-      const doc = await verifyOverHttp(server.url);
+      // The baseline answers anything: it is loaded with the handshake requests of the real server.
+      if (!bare) doc = await verifyOverHttp(server.url);
       const idle = server.memory();
-      const route = `${server.url}/api/keyex/${SLUG}/${scenario}`;
+      const route = `${server.url}/api/keyex/${SLUG}/${bare ? 'handshake' : scenario}`;
       const base = { url: route, connections: CONNECTIONS, durationMs: durations[scenario] };
       const pubkey = () => ({ method: 'GET', headers: { accept: 'application/json' } });
       // Warm the server's JIT first with the same requests (random ciphertexts cost a
       // decapsulation like real ones); not counted, but its rate sizes the pool of ciphertexts.
       let warmRate = Number.NaN;
       if (!smoke) {
-        const warm = { ...base, durationMs: 1_500, amount: 10_000_000, request: scenario === 'handshake' ? randomHandshake(doc) : pubkey };
+        const warm = { ...base, durationMs: 1_500, amount: 10_000_000, request: scenario === 'pubkey' ? pubkey : randomHandshake(doc) };
         const warmed = ac ? await autocannonLoad(ac, warm) : await ownLoad(warm);
         check(warmed.non2xx + warmed.errors === 0, `${scenario}: the warm-up load had failed requests`);
         warmRate = warmed.completed / warmed.seconds;
@@ -256,7 +263,10 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       let onResponse = (status, body) => {
         if (status === 200 && !body.includes(doc.fingerprint)) malformed++;
       };
-      if (scenario === 'handshake') {
+      if (bare) {
+        request = randomHandshake(doc);
+        onResponse = () => undefined;
+      } else if (scenario === 'handshake') {
         // Fresh ciphertexts for half as much again as the warm-up rate over the duration; should
         // the server go faster, the run ends early when they are used up (the rate stays valid).
         amount = smoke ? 300 : Math.max(500, Math.ceil((warmRate * durations.handshake * 1.5) / 1000));
@@ -288,13 +298,13 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       const options = { ...base, amount, request, onResponse };
       const load = ac ? await autocannonLoad(ac, options) : await ownLoad(options);
       const peak = server.memory();
-      await verifyOverHttp(server.url);
+      if (!bare) await verifyOverHttp(server.url);
       const errors = load.non2xx + load.errors + load.timeouts + malformed;
       const perSec = load.completed / load.seconds;
       results.push({
         section: 'http',
         scenario,
-        backend: `default → ${serverKem}`,
+        backend: bare ? 'bare node:http (fixed answer)' : `default → ${serverKem}`,
         raw: backendRaw.id,
         generator,
         connections: CONNECTIONS,
