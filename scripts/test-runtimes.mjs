@@ -413,7 +413,7 @@ function applyResult(row, result) {
   if (result.runtime) row.notes.push(`reported runtime: ${result.runtime}`);
   if (result.backends) {
     row.backends = `${result.backends.kem}/${result.backends.aead}`;
-    row.notes.push(`backends: KEM ${result.backends.kem} (native: ${result.backends.native}), AES-GCM ${result.backends.aead}`);
+    row.notes.push(`backends: KEM ${result.backends.kem} (native: ${result.backends.native}), AES-GCM ${result.backends.aead} (asynchronous: ${result.backends.aeadAsync})`);
   }
 }
 

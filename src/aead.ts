@@ -2,7 +2,9 @@
  * AES-256-GCM backends (spec §1): the calls `aeadSeal`/`aeadOpen` in `primitives.ts` make after
  * checking their inputs. Noble's is the portable one; the Node build swaps in `node:crypto`'s
  * (`src/node/platform.ts`). Both are synchronous, which the record ratchet relies on: a sender
- * takes its sequence number and seals in one step, with no `await` in between.
+ * takes its sequence number and seals in one step, with no `await` in between. The asynchronous
+ * calls of the records ({@link AsyncAeadKey}) take the sequence number first, synchronously, and
+ * may then use WebCrypto (`webcrypto-aead.ts`).
  *
  * Every backend must give the same bytes: the Wycheproof AES-GCM vectors run through each one
  * (`test/backends.test.ts`).
@@ -13,6 +15,12 @@ import { concatBytes } from '@noble/hashes/utils.js';
 
 /** Which AES-256-GCM implementation seals and opens: noble's, or `node:crypto`'s (Node, Deno, Bun). */
 export type AeadBackendName = 'noble' | 'node';
+
+/**
+ * Which AES-256-GCM implementation the records' asynchronous calls use: `node:crypto`'s in the
+ * Node build; in the portable build WebCrypto's where it passes its probe, else noble's.
+ */
+export type AsyncAeadBackendName = AeadBackendName | 'webcrypto';
 
 /** One AES-256-GCM implementation. Inputs are checked by the caller (32-byte key, 12-byte nonce). */
 export interface AeadBackend {
@@ -53,3 +61,41 @@ export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array
 
 /** AES-256-GCM from `@noble/ciphers`: pure JS, runs everywhere. */
 export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
+
+/**
+ * One AES-256-GCM key for asynchronous use (the records' `sealAsync`/`openAsync`): WebCrypto's in
+ * the portable build where it passes its probe, else the synchronous backend behind promises.
+ * Inputs are checked by the caller, as for {@link AeadBackend}.
+ *
+ * What is read synchronously: the key when the object is made (so the caller may wipe or reuse its
+ * buffer at once); `plaintext`, `aad`, `prefix` and `sealed` when a call is made (a caller may
+ * change its buffers as soon as the call returns its promise).
+ */
+export interface AsyncAeadKey {
+  /** {@link AeadBackend.seal}, settled later. */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Promise<Uint8Array>;
+  /** {@link AeadBackend.open}, settled later: `undefined` when the tag does not verify. */
+  open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined>;
+  /**
+   * Lets go of the key once the calls already made have settled (a WebCrypto key is dropped, a
+   * held copy of the bytes zeroed); later calls reject. The caller still wipes its own buffer.
+   */
+  forget(): void;
+}
+
+/**
+ * An {@link AsyncAeadKey} over a synchronous backend: each call computes at once and returns a
+ * settled promise, so nothing is read later. It holds `key` by reference: wiping the buffer
+ * wipes it, as it does for the synchronous calls.
+ * @param backend - the synchronous backend.
+ * @param key - the 32-byte key.
+ * @returns the key for asynchronous use.
+ */
+export function syncAsyncAeadKey(backend: Pick<AeadBackend, 'seal' | 'open'>, key: Uint8Array): AsyncAeadKey {
+  return {
+    seal: async (nonce, plaintext, aad, prefix) => backend.seal(key, nonce, plaintext, aad, prefix),
+    open: async (nonce, sealed, aad) => backend.open(key, nonce, sealed, aad),
+    // Nothing held beside the caller's buffer, which the caller wipes.
+    forget: () => undefined,
+  };
+}

@@ -18,7 +18,7 @@ export { computeFingerprint, fingerprintMatches, parsePin, parsePins } from './f
 export { isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
 export { type Encapsulation, type KemKeyPair, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from './kem.js';
 export { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, loadKem } from './kem-backend.js';
-export { type AeadBackendName } from './aead.js';
+export { type AeadBackendName, type AsyncAeadBackendName } from './aead.js';
 export { type TranscriptInput, deriveRecordKey, firstContactTranscript } from './transcript.js';
 export { openKeyConfirmation, sealKeyConfirmation } from './confirmation.js';
 export { type Direction, type RecordHeader, deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from './records.js';
@@ -56,4 +56,4 @@ export {
   unsealSecretKey,
   unsealSeed,
 } from './sealing.js';
-export { aeadBackend, wipe } from './primitives.js';
+export { aeadBackend, aeadBackendAsync, wipe } from './primitives.js';

@@ -1,9 +1,11 @@
 /**
  * What the platform provides to the cryptography of the SDK: the native ML-KEM candidates, tried
- * in order (`kem-backend.ts`), and the synchronous AES-256-GCM (`aead.ts`).
+ * in order (`kem-backend.ts`), the synchronous AES-256-GCM (`aead.ts`), and the asynchronous one
+ * of the records (`webcrypto-aead.ts`).
  *
  * This is the portable platform of the default build (browsers, workers, anything without the
- * `node` export condition): WebCrypto ML-KEM where it exists, noble's AES-GCM. The Node build
+ * `node` export condition): WebCrypto ML-KEM where it exists, noble's AES-GCM for synchronous
+ * calls and WebCrypto's for asynchronous ones (noble's where WebCrypto fails its probe). The Node build
  * (`node` condition, also taken by Deno and Bun) replaces this module with `node/platform.ts` at
  * build time (tsup.config.ts; vitest.config.ts does the same for the Node test run), which
  * exports the same names with the same types. Nothing is registered at import time, so
@@ -13,9 +15,10 @@
  * the parts it calls (an app that only opens never ships the sealing).
  * @module
  */
-import { type AeadBackend, type AeadBackendName, nobleOpen, nobleSeal } from './aead.js';
+import { type AeadBackend, type AeadBackendName, type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead.js';
 import type { KemDriverProbe } from './kem-backend.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { webCryptoAeadBackend, webCryptoAeadKey } from './webcrypto-aead.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
 
 /** Native ML-KEM drivers, in order of preference. */
@@ -32,6 +35,12 @@ export const aeadOpen: AeadBackend['open'] = nobleOpen;
 
 /** Drops what the AES-256-GCM backend keeps for a key, where it keeps anything (not here). */
 export const aeadForget: AeadBackend['forget'] = undefined;
+
+/** A key for the records' asynchronous AES-256-GCM: WebCrypto when it passes its probe, noble otherwise. */
+export const aeadKeyAsync: (key: Uint8Array) => AsyncAeadKey = webCryptoAeadKey;
+
+/** Which implementation {@link aeadKeyAsync} uses in this runtime (after the probe). */
+export const aeadAsyncName: () => Promise<AsyncAeadBackendName> = webCryptoAeadBackend;
 
 /** SHA-256. */
 export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;

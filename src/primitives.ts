@@ -13,9 +13,9 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
-import type { AeadBackendName } from './aead.js';
+import type { AeadBackendName, AsyncAeadBackendName } from './aead.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
-import { aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from './platform.js';
+import { aeadAsyncName, aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from './platform.js';
 
 /**
  * SHA-256.
@@ -127,6 +127,17 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
  */
 export function aeadBackend(): AeadBackendName {
   return aeadName;
+}
+
+/**
+ * Which AES-256-GCM implementation the records' asynchronous calls (`sealAsync`, `openAsync`,
+ * `request`) use in this runtime: `'node'` (`node:crypto`, in the Node build); in the portable
+ * build `'webcrypto'` when WebCrypto's AES-GCM passes a probe against noble (run once, on the
+ * first call that needs it), else `'noble'`.
+ * @returns the backend's name.
+ */
+export function aeadBackendAsync(): Promise<AsyncAeadBackendName> {
+  return aeadAsyncName();
 }
 
 /**

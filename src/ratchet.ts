@@ -24,7 +24,9 @@
  */
 import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { type Direction, deriveTrafficKey, openRecord, parseRecordHeader, rekey, sealRecord } from './records.js';
+import type { AsyncAeadKey } from './aead.js';
+import { aeadKeyAsync } from './platform.js';
+import { type Direction, deriveTrafficKey, openRecord, openRecordAsync, parseRecordHeader, rekey, sealRecord, sealRecordAsync } from './records.js';
 import { wipe } from './primitives.js';
 
 /** Options of the ratchet. */
@@ -56,6 +58,12 @@ export interface RecordSender {
    * @throws {ZeqKeyExError} `session_exhausted` past epoch 2^32−1; `session_closed` after `wipe()`.
    */
   seal(plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * {@link RecordSender.seal}, through the platform's asynchronous AES-GCM (WebCrypto in the
+   * portable build): the same record bytes. The sequence number is taken when it is called, so
+   * records sealed concurrently never share one.
+   */
+  sealAsync(plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
   /** Wipes the key; the sender is unusable afterwards. */
   wipe(): void;
 }
@@ -73,6 +81,13 @@ export interface RecordReceiver {
    *   `record_replayed`, `record_too_old`, `record_too_far_ahead`; `session_closed` after `wipe()`.
    */
   open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * {@link RecordReceiver.open}, through the platform's asynchronous AES-GCM: the same checks, in
+   * the same order, and the record is accepted (its seq marked, a later epoch committed) only once
+   * it has opened — checked again then, so that of two concurrent opens of one record, one
+   * is refused with `record_replayed`.
+   */
+  openAsync(record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
   /** Wipes every key; the receiver is unusable afterwards. */
   wipe(): void;
 }
@@ -92,6 +107,10 @@ export interface RecordChannel {
    * @throws {ZeqKeyExError} the codes of {@link RecordReceiver.open}.
    */
   open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** {@link RecordChannel.seal} through the asynchronous AES-GCM ({@link RecordSender.sealAsync}). */
+  sealAsync(plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  /** {@link RecordChannel.open} through the asynchronous AES-GCM ({@link RecordReceiver.openAsync}). */
+  openAsync(record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
   /** Wipes both directions' keys. */
   wipe(): void;
 }
@@ -218,8 +237,41 @@ export function createRecordSender(trafficKey: Uint8Array, sessionId: string, op
   let seq = start.seq ?? 0;
   assertStart(epoch, seq);
   let key: Uint8Array | undefined = trafficKey;
+  /** The current key for asynchronous sealing, made on the first `sealAsync` of the epoch. */
+  let asyncKey: AsyncAeadKey | undefined;
   let startedAt = now();
   let exhausted = false;
+
+  function dropKey(): void {
+    asyncKey?.forget();
+    asyncKey = undefined;
+    wipe(key);
+    key = undefined;
+  }
+
+  /** The checks of a seal, and the ratchet when it is due: the key of the next record. */
+  function nextKey(plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+    if (key === undefined && !exhausted) throw new ZeqKeyExError('session_closed');
+    if (exhausted || key === undefined) throw new ZeqKeyExError('session_exhausted');
+    assertBytes(plaintext, 'plaintext');
+    assertBytes(aad, 'aad');
+    const at = now();
+    if (seq >= MAX_RECORDS_PER_EPOCH || at - startedAt > intervalMs) {
+      if (epoch >= MAX_EPOCH) {
+        // §3: epoch 2^32−1 exhausted ends the session; its last key is of no further use.
+        exhausted = true;
+        dropKey();
+        throw new ZeqKeyExError('session_exhausted');
+      }
+      const next = rekey(key);
+      dropKey();
+      key = next;
+      epoch += 1;
+      seq = 0;
+      startedAt = at;
+    }
+    return key;
+  }
 
   const sender: RecordSender = {
     get epoch(): number {
@@ -229,34 +281,25 @@ export function createRecordSender(trafficKey: Uint8Array, sessionId: string, op
       return seq;
     },
     seal(plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
-      if (key === undefined && !exhausted) throw new ZeqKeyExError('session_closed');
-      if (exhausted || key === undefined) throw new ZeqKeyExError('session_exhausted');
-      assertBytes(plaintext, 'plaintext');
-      assertBytes(aad, 'aad');
-      const at = now();
-      if (seq >= MAX_RECORDS_PER_EPOCH || at - startedAt > intervalMs) {
-        if (epoch >= MAX_EPOCH) {
-          // §3: epoch 2^32−1 exhausted ends the session; its last key is of no further use.
-          exhausted = true;
-          wipe(key);
-          key = undefined;
-          throw new ZeqKeyExError('session_exhausted');
-        }
-        const next = rekey(key);
-        wipe(key);
-        key = next;
-        epoch += 1;
-        seq = 0;
-        startedAt = at;
-      }
+      const current = nextKey(plaintext, aad);
       // Synchronous from here to the increment: no other seal can take this seq.
-      const record = sealRecord(key, sessionId, epoch, seq, plaintext, aad);
+      const record = sealRecord(current, sessionId, epoch, seq, plaintext, aad);
       seq += 1;
       return record;
     },
+    // Not `async`: the seq is taken, and the inputs read, before it returns.
+    sealAsync(plaintext: Uint8Array, aad: Uint8Array = EMPTY): Promise<Uint8Array> {
+      try {
+        const current = nextKey(plaintext, aad);
+        const sealing = sealRecordAsync((asyncKey ??= aeadKeyAsync(current)), sessionId, epoch, seq, plaintext, aad);
+        seq += 1;
+        return sealing;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     wipe(): void {
-      wipe(key);
-      key = undefined;
+      dropKey();
       exhausted = false;
     },
   };
@@ -269,7 +312,19 @@ interface MutableEpoch {
   key: Uint8Array;
   top: number;
   bits: Uint32Array | undefined;
+  /** The key for asynchronous opening, made on the epoch's first `openAsync`. */
+  asyncKey?: AsyncAeadKey | undefined;
 }
+
+/** Wipes an epoch's key, and lets go of its asynchronous key. */
+function retire(state: MutableEpoch): void {
+  state.asyncKey?.forget();
+  state.asyncKey = undefined;
+  wipe(state.key);
+}
+
+/** Thrown by the decryption step of a dry run of `accept`, which only finds the record's key. */
+const FOUND = /* @__PURE__ */ Symbol('found');
 
 /** Whether `seq` may still be accepted in `state`: throws the reason it may not. */
 function checkWindow(state: MutableEpoch, seq: number): void {
@@ -324,13 +379,65 @@ export function createRecordReceiver(trafficKey: Uint8Array, sessionId: string, 
   let previousUntil = 0;
 
   function dropPrevious(): void {
-    if (previous !== undefined) wipe(previous.key);
+    if (previous !== undefined) retire(previous);
     previous = undefined;
   }
 
-  function openIn(state: MutableEpoch, seq: number, record: Uint8Array, aad: Uint8Array): Uint8Array {
+  /**
+   * Everything `open` does once the header is parsed, with the AEAD step given: `decrypt(key,
+   * state)` opens the record under the key of its epoch (`state` is the epoch's, or `undefined`
+   * for a later epoch's key computed on the side) or throws. The window is checked before it and
+   * the record accepted after it.
+   */
+  function accept(epoch: number, seq: number, decrypt: (key: Uint8Array, state: MutableEpoch | undefined) => Uint8Array): Uint8Array {
+    if (current === undefined) throw new ZeqKeyExError('session_closed');
+    const at = now();
+    // Housekeeping that depends on the clock alone, not on this record.
+    if (previous !== undefined && at - previousUntil > 0) dropPrevious();
+
+    if (epoch === current.epoch) return openIn(current, seq, decrypt);
+    if (epoch < current.epoch) {
+      if (previous !== undefined && epoch === previous.epoch) return openIn(previous, seq, decrypt);
+      throw new ZeqKeyExError('record_too_old');
+    }
+    const steps = epoch - current.epoch;
+    if (steps > MAX_EPOCH_SKIP) throw new ZeqKeyExError('record_too_far_ahead');
+
+    // A candidate chain, computed on the side: nothing is committed unless the record opens.
+    let before = current.key;
+    let candidate = rekey(before);
+    for (let i = 1; i < steps; i++) {
+      const next = rekey(candidate);
+      if (before !== current.key) wipe(before);
+      before = candidate;
+      candidate = next;
+    }
+    let plaintext: Uint8Array;
+    try {
+      plaintext = decrypt(candidate, undefined);
+    } catch (error) {
+      wipe(candidate);
+      if (before !== current.key) wipe(before);
+      throw error;
+    }
+    // Commit: epoch e becomes current, e − 1 the previous one (with its window when it was the
+    // current epoch; empty when it was only passed through), every other passed key is wiped.
+    dropPrevious();
+    if (steps === 1) {
+      previous = current;
+    } else {
+      retire(current);
+      previous = { epoch: epoch - 1, key: before, top: -1, bits: undefined };
+    }
+    previousUntil = at + intervalMs;
+    current = { epoch, key: candidate, top: -1, bits: undefined };
+    markSeen(current, seq);
+    return plaintext;
+  }
+
+  function openIn(state: MutableEpoch, seq: number, decrypt: (key: Uint8Array, state: MutableEpoch) => Uint8Array): Uint8Array {
     checkWindow(state, seq);
-    const plaintext = openRecord(state.key, sessionId, record, aad);
+    const plaintext = decrypt(state.key, state);
     markSeen(state, seq);
     return plaintext;
   }
@@ -343,52 +450,51 @@ export function createRecordReceiver(trafficKey: Uint8Array, sessionId: string, 
       if (current === undefined) throw new ZeqKeyExError('session_closed');
       assertBytes(aad, 'aad');
       const { epoch, seq } = parseRecordHeader(record);
-      const at = now();
-      // Housekeeping that depends on the clock alone, not on this record.
-      if (previous !== undefined && at - previousUntil > 0) dropPrevious();
-
-      if (epoch === current.epoch) return openIn(current, seq, record, aad);
-      if (epoch < current.epoch) {
-        if (previous !== undefined && epoch === previous.epoch) return openIn(previous, seq, record, aad);
-        throw new ZeqKeyExError('record_too_old');
+      return accept(epoch, seq, (key) => openRecord(key, sessionId, record, aad));
+    },
+    async openAsync(record: Uint8Array, aad: Uint8Array = EMPTY): Promise<Uint8Array> {
+      if (current === undefined) throw new ZeqKeyExError('session_closed');
+      assertBytes(aad, 'aad');
+      const { epoch, seq } = parseRecordHeader(record);
+      // 1. A dry run: the same checks as `open` up to the decryption, which only finds the key
+      //    (the epoch's own asynchronous key, or a copy of a later epoch's computed on the side).
+      let found: { key: AsyncAeadKey; copy?: Uint8Array } | undefined;
+      try {
+        accept(epoch, seq, (key, state) => {
+          if (state !== undefined) {
+            found = { key: (state.asyncKey ??= aeadKeyAsync(state.key)) };
+          } else {
+            const copy = key.slice();
+            found = { key: aeadKeyAsync(copy), copy };
+          }
+          throw FOUND;
+        });
+      } catch (error) {
+        if (error !== FOUND) throw error;
       }
-      const steps = epoch - current.epoch;
-      if (steps > MAX_EPOCH_SKIP) throw new ZeqKeyExError('record_too_far_ahead');
-
-      // A candidate chain, computed on the side: nothing is committed unless the record opens.
-      let before = current.key;
-      let candidate = rekey(before);
-      for (let i = 1; i < steps; i++) {
-        const next = rekey(candidate);
-        if (before !== current.key) wipe(before);
-        before = candidate;
-        candidate = next;
-      }
+      if (found === undefined) throw new ZeqKeyExError('record_auth_failed');
+      // 2. The decryption (the record and AAD are read before the first await).
       let plaintext: Uint8Array;
       try {
-        plaintext = openRecord(candidate, sessionId, record, aad);
+        plaintext = await openRecordAsync(found.key, sessionId, record, aad);
+      } finally {
+        if (found.copy !== undefined) {
+          found.key.forget();
+          wipe(found.copy);
+        }
+      }
+      // 3. Accepted against the state as it is now: the record opened under its epoch's key, which
+      //    the chain determines, so only the window, the epochs and the session may have moved.
+      try {
+        return accept(epoch, seq, () => plaintext);
       } catch (error) {
-        wipe(candidate);
-        if (before !== current.key) wipe(before);
+        plaintext.fill(0);
         throw error;
       }
-      // Commit: epoch e becomes current, e − 1 the previous one (with its window when it was the
-      // current epoch; empty when it was only passed through), every other passed key is wiped.
-      dropPrevious();
-      if (steps === 1) {
-        previous = current;
-      } else {
-        wipe(current.key);
-        previous = { epoch: epoch - 1, key: before, top: -1, bits: undefined };
-      }
-      previousUntil = at + intervalMs;
-      current = { epoch, key: candidate, top: -1, bits: undefined };
-      markSeen(current, seq);
-      return plaintext;
     },
     wipe(): void {
       dropPrevious();
-      if (current !== undefined) wipe(current.key);
+      if (current !== undefined) retire(current);
       current = undefined;
     },
   };
@@ -424,6 +530,8 @@ export function createRecordChannel(recordKey: Uint8Array, sessionId: string, ro
   return Object.freeze({
     seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => sender.seal(plaintext, aad),
     open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => receiver.open(record, aad),
+    sealAsync: (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => sender.sealAsync(plaintext, aad),
+    openAsync: (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => receiver.openAsync(record, aad),
     wipe(): void {
       sender.wipe();
       receiver.wipe();

@@ -41,6 +41,18 @@ export interface ResponderSession {
    *   `record_replayed`, `record_too_old`, `record_too_far_ahead`, `session_closed`.
    */
   open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * {@link ResponderSession.seal} through the platform's asynchronous AES-GCM (WebCrypto in the
+   * portable build, e.g. in workers): the same record bytes; the sequence number is taken at once.
+   * @throws {ZeqKeyExError} the codes of {@link ResponderSession.seal}, as rejections.
+   */
+  sealAsync(plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * {@link ResponderSession.open} through the platform's asynchronous AES-GCM: the same checks;
+   * the record is accepted only once it has opened.
+   * @throws {ZeqKeyExError} the codes of {@link ResponderSession.open}, as rejections.
+   */
+  openAsync(record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** The per-session record state of one responder instance. */
@@ -207,5 +219,7 @@ export function responderSession(session: StoredSession, channel: RecordChannel,
     expiresAt: new Date(expiresAt),
     seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => live().seal(plaintext, aad),
     open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => live().open(record, aad),
+    sealAsync: async (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().sealAsync(plaintext, aad),
+    openAsync: async (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().openAsync(record, aad),
   });
 }

@@ -95,7 +95,7 @@ export function createRecordsRoute(deps: RecordsRouteDeps): (context: RouteConte
 
     let plaintext: Uint8Array;
     try {
-      plaintext = channel.open(record, aad);
+      plaintext = await channel.openAsync(record, aad);
     } catch (error) {
       if (isZeqKeyExError(error, 'record_replayed')) {
         logger.warn('record refused: replayed', { code: 'replayed_record', slug });
@@ -117,7 +117,7 @@ export function createRecordsRoute(deps: RecordsRouteDeps): (context: RouteConte
     }
     let sealed: Uint8Array;
     try {
-      sealed = channel.seal(reply, aad);
+      sealed = await channel.sealAsync(reply, aad);
     } catch (error) {
       // The session ended while the callback ran: expired and wiped, or its last epoch used up.
       if (isZeqKeyExError(error, 'session_closed')) throw new HttpError('unknown_session');

@@ -10,6 +10,7 @@
 import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import { lp, utf8 } from './encoding.js';
+import type { AsyncAeadKey } from './aead.js';
 import { aeadOpen, aeadSealPrefixed, hkdfExpand } from './primitives.js';
 
 /** A record direction: initiator → responder, or responder → initiator. */
@@ -139,6 +140,40 @@ export function openRecord(key: Uint8Array, sessionId: string, record: Uint8Arra
   parseRecordHeader(record);
   const header = record.subarray(0, RECORD_HEADER_BYTES);
   const opened = aeadOpen(key, header.subarray(1), record.subarray(RECORD_HEADER_BYTES), recordAad(header, sessionId, appAad));
+  if (opened === undefined) throw new ZeqKeyExError('record_auth_failed');
+  return opened;
+}
+
+/**
+ * {@link sealRecord} through an asynchronous AES-GCM key (`aeadKeyAsync` of the platform): the
+ * same bytes. The header, nonce and AAD are built now; the caller has taken `seq` already.
+ * @param key - the traffic key of `epoch`, for asynchronous use.
+ * @param sessionId - the session id.
+ * @param epoch - the epoch of `key`.
+ * @param seq - the sequence number, never reused in this epoch.
+ * @param plaintext - the message (read before this returns).
+ * @param appAad - optional application associated data.
+ * @returns the record bytes.
+ * @internal
+ */
+export function sealRecordAsync(key: AsyncAeadKey, sessionId: string, epoch: number, seq: number, plaintext: Uint8Array, appAad: Uint8Array = EMPTY): Promise<Uint8Array> {
+  const header = encodeRecordHeader(epoch, seq);
+  return key.seal(header.subarray(1), plaintext, recordAad(header, sessionId, appAad), header);
+}
+
+/**
+ * {@link openRecord} through an asynchronous AES-GCM key, for a record whose header was parsed.
+ * @param key - the traffic key of the record's epoch, for asynchronous use.
+ * @param sessionId - the session id.
+ * @param record - the record bytes (read before this returns).
+ * @param appAad - the application associated data it was sealed with.
+ * @returns the plaintext.
+ * @throws {ZeqKeyExError} `record_auth_failed` (as a rejection).
+ * @internal
+ */
+export async function openRecordAsync(key: AsyncAeadKey, sessionId: string, record: Uint8Array, appAad: Uint8Array = EMPTY): Promise<Uint8Array> {
+  const header = record.subarray(0, RECORD_HEADER_BYTES);
+  const opened = await key.open(header.subarray(1), record.subarray(RECORD_HEADER_BYTES), recordAad(header, sessionId, appAad));
   if (opened === undefined) throw new ZeqKeyExError('record_auth_failed');
   return opened;
 }

@@ -42,7 +42,22 @@ export interface SessionRecords {
    */
   open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
   /**
-   * Seals `plaintext`, posts it to the responder's records endpoint (spec §3.1) and opens the reply.
+   * {@link SessionRecords.seal} through the platform's asynchronous AES-GCM: `node:crypto` in the
+   * Node build, WebCrypto in the portable build (browsers, workers) where it passes a probe
+   * against noble — native AES, many times faster than the synchronous noble `seal` there for
+   * large records. The same record bytes; the sequence number is taken when it is called.
+   * @throws {ZeqKeyExError} the codes of {@link SessionRecords.seal}, as rejections.
+   */
+  sealAsync(plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * {@link SessionRecords.open} through the platform's asynchronous AES-GCM: the same checks;
+   * the record is accepted (and a replay of it refused) only once it has opened.
+   * @throws {ZeqKeyExError} the codes of {@link SessionRecords.open}, as rejections.
+   */
+  openAsync(record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Seals `plaintext` (as {@link SessionRecords.sealAsync} does), posts it to the responder's
+   * records endpoint (spec §3.1) and opens the reply (as {@link SessionRecords.openAsync} does).
    * Never retried: a record is sent once. Concurrent requests on one session are fine.
    * @param plaintext - the request.
    * @param options - `aad` (used for both the request and the reply record) and an abort `signal`.
@@ -83,16 +98,18 @@ export function sessionRecords(session: ClientSession): SessionRecords {
   const channel: Channel = Object.freeze({
     seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => live().seal(plaintext, aad),
     open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => live().open(record, aad),
+    sealAsync: async (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().sealAsync(plaintext, aad),
+    openAsync: async (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().openAsync(record, aad),
     async request(plaintext: Uint8Array, options: RecordRequestOptions = {}): Promise<Uint8Array> {
       const endpoint = state.records;
       if (endpoint === undefined) throw new TypeError('this session has no records endpoint');
-      const record = live().seal(plaintext, options.aad);
+      const record = await live().sealAsync(plaintext, options.aad);
       const reply = await endpoint.transport.postBytes(endpoint.url, record, {
         maxResponseBytes: endpoint.maxResponseBytes ?? MAX_RECORD_REQUEST_BYTES,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
       // The session may have been wiped while the request was in flight: that is session_closed.
-      return live().open(reply.body, options.aad);
+      return live().openAsync(reply.body, options.aad);
     },
     wipe(): void {
       ratchet?.wipe();

@@ -52,11 +52,12 @@ export function describeRuntime() {
  */
 export function expectedBackends() {
   const g = /** @type {Record<string, any>} */ (globalThis);
-  if (g.Deno?.version?.deno || g.Bun?.version) return { kem: 'webcrypto', aead: 'node' };
+  if (g.Deno?.version?.deno || g.Bun?.version) return { kem: 'webcrypto', aead: 'node', aeadAsync: 'node' };
   const node = g.navigator?.userAgent === 'Cloudflare-Workers' ? undefined : g.process?.versions?.node;
-  if (typeof node !== 'string') return { kem: 'noble', aead: 'noble' };
+  // The portable build (workerd): noble for synchronous AES-GCM, WebCrypto's for the asynchronous calls.
+  if (typeof node !== 'string') return { kem: 'noble', aead: 'noble', aeadAsync: 'webcrypto' };
   const [major, minor] = node.split('.').map(Number);
-  return { kem: major > 24 || (major === 24 && minor >= 7) ? 'node' : 'noble', aead: 'node' };
+  return { kem: major > 24 || (major === 24 && minor >= 7) ? 'node' : 'noble', aead: 'node', aeadAsync: 'node' };
 }
 
 function bytesEqual(a, b) {
@@ -190,12 +191,13 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
   for (const [name, fn] of Object.entries(extra)) await check(name, fn);
 
   const expected = expectedBackends();
-  const backends = { kem: 'unknown', aead: 'unknown', native: 'unknown' };
+  const backends = { kem: 'unknown', aead: 'unknown', aeadAsync: 'unknown', native: 'unknown' };
   const kems = [];
-  await check('backends (loadKem, aeadBackend)', async () => {
+  await check('backends (loadKem, aeadBackend, aeadBackendAsync)', async () => {
     const kem = await lib.loadKem();
     backends.kem = kem.backend;
     backends.aead = lib.aeadBackend();
+    backends.aeadAsync = await lib.aeadBackendAsync();
     kems.push(await lib.loadKem('noble'));
     try {
       const native = await lib.loadKem('native');
@@ -207,8 +209,9 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
     }
     assert(backends.kem === expected.kem, `'auto' gave the ${backends.kem} KEM backend, expected ${expected.kem}`);
     assert(backends.aead === expected.aead, `AES-GCM is ${backends.aead}, expected ${expected.aead}`);
+    assert(backends.aeadAsync === expected.aeadAsync, `asynchronous AES-GCM is ${backends.aeadAsync}, expected ${expected.aeadAsync}`);
     assert(expected.kem === 'noble' ? kems.length === 1 : backends.native === expected.kem, `'native' gave ${backends.native}`);
-    return `KEM ${backends.kem}, AES-GCM ${backends.aead}, native KEM ${backends.native}`;
+    return `KEM ${backends.kem}, AES-GCM ${backends.aead} (asynchronous: ${backends.aeadAsync}), native KEM ${backends.native}`;
   });
 
   let session;
@@ -258,6 +261,7 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
     await check(`${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`, () => repeatedEncapsulation(lib, kem));
   }
   await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(lib));
+  await check(`asynchronous records (${backends.aeadAsync}) give the synchronous ones' bytes`, () => asyncRecordsAgree(lib));
 
   return { runtime: describeRuntime(), backends, checks };
 }
@@ -341,6 +345,33 @@ async function kemVectors(lib, kem, v, keyex) {
   const toNoble = lib.kemEncapsulate(pair.publicKey);
   assert(bytesEqual(await kem.decapsulate(fresh, toNoble.cipherText), toNoble.sharedSecret), "it does not decapsulate noble's ciphertext");
   return `${count + 1} vector cases, both directions with noble`;
+}
+
+/**
+ * The records' asynchronous calls (`sealAsync`/`openAsync`: WebCrypto's AES-GCM in the portable
+ * build) against the synchronous ones: two initiator channels on one record key give the same
+ * records, sealed concurrently or not, and the responder's channel opens them either way.
+ */
+async function asyncRecordsAgree(lib) {
+  const recordKey = crypto.getRandomValues(new Uint8Array(32));
+  const sessionId = 'B'.repeat(22);
+  const sync = lib.createRecordChannel(recordKey, sessionId, 'initiator');
+  const async = lib.createRecordChannel(recordKey, sessionId, 'initiator');
+  const responder = lib.createRecordChannel(recordKey, sessionId, 'responder');
+  const sizes = [0, 1, 16, 1000, 65_536, 200_000];
+  const plaintexts = sizes.map((size) => Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff));
+  const sealed = await Promise.all(plaintexts.map((p) => async.sealAsync(p)));
+  for (let i = 0; i < sizes.length; i++) {
+    assert(bytesEqual(sealed[i], sync.seal(plaintexts[i])), `a ${sizes[i]}-byte record sealed asynchronously differs`);
+    const opened = i % 2 === 0 ? await responder.openAsync(sealed[i]) : responder.open(sealed[i]);
+    assert(bytesEqual(opened, plaintexts[i]), `a ${sizes[i]}-byte record does not open`);
+  }
+  await expectCode(lib, 'record_replayed', () => responder.openAsync(sealed[0]));
+  const reply = await responder.sealAsync(plaintexts[3]);
+  assert(bytesEqual(await async.openAsync(reply), plaintexts[3]), 'a reply sealed asynchronously does not open');
+  reply[reply.length - 1] ^= 1;
+  await expectCode(lib, 'record_auth_failed', () => sync.openAsync(reply));
+  return `${sizes.length} records each way`;
 }
 
 /**

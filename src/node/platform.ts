@@ -17,7 +17,7 @@
  * @module
  */
 import * as crypto from 'node:crypto';
-import { type AeadBackend } from '../aead.js';
+import { type AeadBackend, syncAsyncAeadKey } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
 import type { Encapsulation } from '../kem.js';
 import type { KemDriver } from '../kem-backend.js';
@@ -198,6 +198,12 @@ export const aeadOpen: typeof portable.aeadOpen = nodeOpen;
 
 /** Drops the `KeyObject` imported for a key; `wipe` calls it. */
 export const aeadForget: typeof portable.aeadForget = nodeForget;
+
+/** The records' asynchronous AES-256-GCM: `node:crypto`'s, synchronous, behind promises. */
+export const aeadKeyAsync: typeof portable.aeadKeyAsync = (key) => syncAsyncAeadKey(nodeAead, key);
+
+/** {@link portable.aeadAsyncName}: always `'node'` here. */
+export const aeadAsyncName: typeof portable.aeadAsyncName = async () => 'node';
 
 /** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
 export const sha256: typeof portable.sha256 = (message) => own(crypto.createHash('sha256').update(message).digest());

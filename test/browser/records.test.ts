@@ -1,12 +1,14 @@
 /**
  * Records (spec §3) in the page, between the real client session and the real responder: the
  * records endpoint of §3.1 through fetch injection (`session.request`), raw `seal`/`open` against
- * the responder's own session object, the epoch ratchet on a shared clock, and the refusals a
- * tampered or replayed record gets on the wire.
+ * the responder's own session object, the epoch ratchet on a shared clock, the refusals a
+ * tampered or replayed record gets on the wire, and the asynchronous calls through the page's
+ * WebCrypto AES-GCM.
  */
 import { describe, expect, test } from 'vitest';
 import { isZeqKeyExError } from '../../src/errors.js';
 import { utf8 } from '../../src/encoding.js';
+import { aeadBackendAsync } from '../../src/primitives.js';
 import { parseRecordHeader } from '../../src/records.js';
 import type { RecordContext } from '../../src/records-route.js';
 import type { ClientSession } from '../../src/session.js';
@@ -155,6 +157,31 @@ describe('raw seal/open against the responder session', () => {
     }
     // One interval passes between steps, so each step seals in the next epoch.
     expect(epochs).toEqual([0, 1, 2, 3]);
+    session.wipe();
+  });
+});
+
+describe('sealAsync/openAsync through the page\'s WebCrypto AES-GCM', () => {
+  test('WebCrypto passes its probe; records cross both ways, sync and async mixed, replay and tamper refused', async () => {
+    expect(await aeadBackendAsync()).toBe('webcrypto');
+    const { responder } = echoResponder();
+    const session = await pinnedSession(responder.fetch, responder);
+    const peer = await responder.recordSession(session.sessionId);
+    if (peer === undefined) throw new Error('no responder session');
+    const records = sessionRecords(session);
+    const big = new Uint8Array(256 * 1024).map((_, i) => i % 251);
+    const sealed = await records.sealAsync(big, AAD);
+    expect(Array.from(await peer.openAsync(sealed, AAD)).every((b, i) => b === i % 251)).toBe(true);
+    let replayed: unknown;
+    await peer.openAsync(sealed, AAD).catch((error: unknown) => (replayed = error));
+    expect(isZeqKeyExError(replayed, 'record_replayed')).toBe(true);
+    expect(text(peer.open(await records.sealAsync(utf8('async then sync'))))).toBe('async then sync');
+    expect(text(await records.openAsync(peer.seal(utf8('sync then async'))))).toBe('sync then async');
+    const reply = await peer.sealAsync(utf8('reply'));
+    reply[reply.length - 1] = (reply[reply.length - 1] as number) ^ 1;
+    let refused: unknown;
+    await records.openAsync(reply).catch((error: unknown) => (refused = error));
+    expect(isZeqKeyExError(refused, 'record_auth_failed')).toBe(true);
     session.wipe();
   });
 });
