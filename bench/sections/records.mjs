@@ -1,7 +1,9 @@
 /**
  * Section 4: records (spec §3). One record sealed by the initiator's channel (`sessionRecords(session).seal`)
- * and opened by the responder's (`ResponderSession.open`), per size, against raw AES-256-GCM on the
- * same buffers: `@noble/ciphers` (what the SDK is built on), `node:crypto` and WebCrypto.
+ * and opened by the responder's (`ResponderSession.open`), per size, and the same through the
+ * asynchronous calls (`sealAsync` / `openAsync`: WebCrypto's AES-GCM in the portable build), against
+ * raw AES-256-GCM on the same buffers: `@noble/ciphers` (what the SDK is built on), `node:crypto`
+ * and WebCrypto.
  *
  * MB/s counts each plaintext byte once per seal+open pair (MB = 10^6 bytes). The raw rows use a
  * fresh counter nonce per record, associated data of the SDK's size for these records (13-byte
@@ -93,7 +95,8 @@ export async function run({ timing, smoke, profile }) {
   // with node:crypto, the portable build with @noble/ciphers.
   const sessions = [];
   // A profile (`sdk:<build>:<size>`) sets up only what it runs, so that the profile shows it alone.
-  const [, profiledBuild, profiledSize] = profile?.case.split(':') ?? [];
+  const [, profiledCase, profiledSize] = profile?.case.split(':') ?? [];
+  const profiledBuild = profiledCase?.replace(/-async$/, '');
   for (const build of builds.filter((b) => profiledBuild === undefined || b.id === profiledBuild)) {
     const backend = { id: build.id, label: build.id === 'node' ? `${build.label}: node:crypto AES-GCM` : `${build.label}: noble AES-GCM` };
     const pair = await inProcessPair(build.sdk, hasKemOption(build.sdk) ? { kem: 'noble' } : {});
@@ -101,24 +104,35 @@ export async function run({ timing, smoke, profile }) {
     const client = build.sdk.sessionRecords(session);
     const server = await pair.responder.recordSession(session.sessionId);
     check(server !== undefined, `${backend.id}: the responder has no record session for a fresh handshake`);
-    sessions.push({ backend, pair, session, client, server });
+    const asyncAead = typeof build.sdk.aeadBackendAsync === 'function' ? await build.sdk.aeadBackendAsync() : 'n/a';
+    sessions.push({ backend, build, pair, session, client, server, asyncAead });
   }
 
   const sdkCase = (s, plaintext) => () => s.server.open(s.client.seal(plaintext));
+  // The asynchronous calls: WebCrypto's AES-GCM in the portable build, node:crypto in the Node build.
+  const sdkAsyncCase = (s, plaintext) => async () => s.server.openAsync(await s.client.sealAsync(plaintext));
+  const hasAsync = (s) => typeof s.client.sealAsync === 'function';
+  // Rows: each build's synchronous calls, and its asynchronous ones. The target is read on each
+  // build's fastest path: the Node build's `seal`/`open` (node:crypto), the portable build's
+  // `sealAsync`/`openAsync` (WebCrypto; its `seal`/`open` are noble's JavaScript).
+  const cases = sessions.flatMap((s) => [
+    { s, id: s.backend.id, label: `${s.backend.label}, seal/open`, fn: sdkCase, targeted: s.backend.id === 'node' },
+    ...(hasAsync(s) ? [{ s, id: `${s.backend.id}-async`, label: `${s.build.label}: ${s.asyncAead === 'node' ? 'node:crypto' : s.asyncAead} AES-GCM, sealAsync/openAsync`, fn: sdkAsyncCase, targeted: s.backend.id !== 'node' }] : []),
+  ]);
 
   // Every path must give the plaintext back before any of it is timed.
   for (const [size, plaintext] of plaintexts) {
     if (profiledSize !== undefined && size !== Number(profiledSize)) continue;
-    for (const s of sessions) check(sameBytes(sdkCase(s, plaintext)(), plaintext), `SDK ${s.backend.id}: a ${size}-byte record does not round-trip`);
+    for (const c of cases) check(sameBytes(await c.fn(c.s, plaintext)(), plaintext), `SDK ${c.id}: a ${size}-byte record does not round-trip`);
     for (const r of raw.list.filter((x) => x.unavailable === undefined)) {
       check(sameBytes(new Uint8Array(await r.make(plaintext)(0)), plaintext), `${r.label}: a ${size}-byte record does not round-trip`);
     }
   }
 
   if (profile !== undefined) {
-    const s = sessions.find((x) => x.backend.id === profiledBuild);
-    check(s !== undefined, `no build ${profiledBuild} to profile`);
-    await loopFor(sdkCase(s, plaintexts.get(Number(profiledSize))), profile.ms);
+    const c = cases.find((x) => x.id === profiledCase);
+    check(c !== undefined, `no case ${profiledCase} to profile`);
+    await loopFor(c.fn(c.s, plaintexts.get(Number(profiledSize))), profile.ms);
     return [];
   }
 
@@ -130,7 +144,7 @@ export async function run({ timing, smoke, profile }) {
     const warmed = size === SIZES[0] || smoke ? recordTiming : { ...recordTiming, warmupMs: 150 };
     const rates = await measureRates(
       [
-        ...sessions.map((s) => ({ name: `sdk:${s.backend.id}`, fn: sdkCase(s, plaintext) })),
+        ...cases.map((c) => ({ name: `sdk:${c.id}`, fn: c.fn(c.s, plaintext) })),
         ...raw.list.filter((r) => r.unavailable === undefined).map((r) => ({ name: `raw:${r.id}`, fn: r.make(plaintext) })),
       ],
       size >= 2 ** 20 && !smoke ? { ...warmed, sampleMs: 220 } : warmed,
@@ -141,19 +155,20 @@ export async function run({ timing, smoke, profile }) {
     // WebCrypto; for the portable build (browsers, workers), WebCrypto, the only one it could use.
     const nativeIds = ['node:crypto', 'webcrypto'].filter((id) => Number.isFinite(rawMbps[id]));
     const fastestOf = (ids) => ids.filter((id) => nativeIds.includes(id)).sort((a, b) => rawMbps[b] - rawMbps[a])[0];
-    for (const s of sessions) {
-      const fastest = s.backend.id === 'node' ? fastestOf(nativeIds) : fastestOf(['webcrypto']);
-      const value = mbps(`sdk:${s.backend.id}`);
+    for (const c of cases) {
+      const fastest = c.s.backend.id === 'node' ? fastestOf(nativeIds) : fastestOf(['webcrypto']);
+      const value = mbps(`sdk:${c.id}`);
       results.push({
         section: 'records',
         size,
-        backend: s.backend.label ?? s.backend.id,
-        sdkBackend: s.backend.id,
+        backend: c.label,
+        sdkBackend: c.id,
+        targeted: c.targeted,
         sdkMBps: value,
         rawMBps: rawMbps,
         fastest,
-        ratio: fastest === undefined ? Number.NaN : pairedRatio(rates[`sdk:${s.backend.id}`].samples, rates[`raw:${fastest}`].samples),
-        ratioNoble: pairedRatio(rates[`sdk:${s.backend.id}`].samples, rates['raw:noble'].samples),
+        ratio: fastest === undefined ? Number.NaN : pairedRatio(rates[`sdk:${c.id}`].samples, rates[`raw:${fastest}`].samples),
+        ratioNoble: pairedRatio(rates[`sdk:${c.id}`].samples, rates['raw:noble'].samples),
       });
     }
   }
