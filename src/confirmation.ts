@@ -21,8 +21,9 @@ function confirmationAad(transcript: Uint8Array, sessionId: string): Uint8Array 
 }
 
 /**
- * Seals a key confirmation with a given nonce. Known-answer tests use this; everything else
- * calls {@link sealKeyConfirmation}.
+ * Seals a key confirmation with a given nonce: known-answer tests, and the responder, which cuts
+ * its fresh random nonces from a pooled CSPRNG draw (`handler.ts`). Everything else calls
+ * {@link sealKeyConfirmation}. The nonce must be fresh random bytes outside tests.
  * @internal
  */
 export function sealKeyConfirmationWithNonce(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, nonce: Uint8Array): string {

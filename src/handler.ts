@@ -23,7 +23,7 @@
  *   refused while a session derived from it can be live (`409 replayed_handshake`).
  * @module
  */
-import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
+import { AEAD_NONCE_BYTES, ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
 import { base64Decode } from './encoding.js';
 import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, jsonTextResponse, parseJsonObject, readBody } from './http.js';
@@ -35,7 +35,7 @@ import { randomBytes, sha256, wipe } from './primitives.js';
 import { type Route, createRouter } from './router.js';
 import { deriveSealKey, parseFieldKey } from './sealing.js';
 import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
-import { sealKeyConfirmation } from './confirmation.js';
+import { sealKeyConfirmationWithNonce } from './confirmation.js';
 import { deriveRecordKey, firstContactTranscript } from './transcript.js';
 import { type RecordSessions, type ResponderSession, createRecordSessions, findRecordSession, responderSession } from './record-sessions.js';
 import { type RecordHandler, createRecordsRoute } from './records-route.js';
@@ -229,37 +229,37 @@ function parseCount(value: unknown, name: string): number {
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const SESSION_ID_BYTES = 16;
-/** Session ids are cut from random bytes drawn this many at a time: one CSPRNG call per 64 ids. */
-const SESSION_ID_POOL_BYTES = 64 * SESSION_ID_BYTES;
+/** Public random bytes are cut from draws of this many: one CSPRNG call per 64 session ids. */
+const PUBLIC_RANDOM_POOL_BYTES = 1024;
 
 /** 16 bytes as base64url without padding (22 characters). */
-function base64Url16(bytes: Uint8Array, at: number): string {
+function base64Url16(bytes: Uint8Array): string {
   let id = '';
-  for (let i = at; i < at + 15; i += 3) {
+  for (let i = 0; i < 15; i += 3) {
     const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
     id += BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + BASE64URL.charAt((n >>> 6) & 63) + BASE64URL.charAt(n & 63);
   }
-  const last = bytes[at + 15] as number;
+  const last = bytes[15] as number;
   return id + BASE64URL.charAt(last >>> 2) + BASE64URL.charAt((last & 3) << 4);
 }
 
 /**
- * A source of fresh session ids: 16 random bytes each, as base64url without padding (22
- * characters, spec §1 `session_id`). Each byte of the pool is used once. Session ids are public
- * (they travel in the clear and authorise nothing without the record key), so holding the next
- * few in memory costs nothing.
+ * A source of random bytes that are public once used: session ids (they travel in the clear and
+ * authorise nothing without the record key) and key-confirmation nonces (sent beside the
+ * ciphertext, under a record key used for that one confirmation). Cut from one CSPRNG draw per
+ * 1 KiB, each byte used once; holding the next few in memory costs nothing.
  */
-function createSessionIds(): () => string {
+function createPublicRandom(): (length: number) => Uint8Array {
   let pool: Uint8Array = new Uint8Array(0);
   let at = 0;
-  return () => {
-    if (at + SESSION_ID_BYTES > pool.length) {
-      pool = randomBytes(SESSION_ID_POOL_BYTES);
+  return (length) => {
+    if (at + length > pool.length) {
+      pool = randomBytes(PUBLIC_RANDOM_POOL_BYTES);
       at = 0;
     }
-    const id = base64Url16(pool, at);
-    at += SESSION_ID_BYTES;
-    return id;
+    const bytes = pool.subarray(at, at + length);
+    at += length;
+    return bytes;
   };
 }
 
@@ -339,7 +339,7 @@ export function createResponder(options: ResponderOptions): Responder {
     ratchet: { now, ...(options.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: options.rekeyIntervalMs }) },
   });
 
-  const newSessionId = createSessionIds();
+  const publicRandom = createPublicRandom();
   const sealKey = deriveSealKey(fieldKey);
   wipe(fieldKey);
   const keys: KeyManager = createKeyManager({ sealKey, keyStore, logger, now, kem });
@@ -401,8 +401,8 @@ export function createResponder(options: ResponderOptions): Responder {
       wipe(sharedSecret);
     }
     try {
-      const sessionId = newSessionId();
-      const keyConfirmation = sealKeyConfirmation(recordKey, transcript, sessionId);
+      const sessionId = base64Url16(publicRandom(SESSION_ID_BYTES));
+      const keyConfirmation = sealKeyConfirmationWithNonce(recordKey, transcript, sessionId, publicRandom(AEAD_NONCE_BYTES));
       const expiresAt = now() + sessionTtlMs;
       const expiresIso = new Date(expiresAt).toISOString();
       let created: string;

@@ -164,6 +164,21 @@ describe('POST /api/keyex/:slug/handshake', () => {
     expect(toHex(first.recordKey)).not.toBe(toHex(second.recordKey));
   });
 
+  test('session ids and key-confirmation nonces never repeat across pool refills, and never share bytes', async () => {
+    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
+    // 100 handshakes draw 2,800 public random bytes: the 1 KiB pool is refilled twice.
+    const answers = [];
+    for (let i = 0; i < 100; i++) answers.push((await clientHandshake(responder.fetch, 'edge-01')).response);
+    const ids = answers.map((a) => a.session_id);
+    const nonces = answers.map((a) => toHex(Uint8Array.from(atob(a.key_confirmation), (c) => c.charCodeAt(0)).subarray(0, 12)));
+    expect(new Set(ids).size).toBe(100);
+    expect(new Set(nonces).size).toBe(100);
+    // A nonce is not cut from the bytes of a session id (each pooled byte is used once).
+    const idBytes = ids.map((id) => toHex(Uint8Array.from(atob(id.replace(/-/g, '+').replace(/_/g, '/') + '=='), (c) => c.charCodeAt(0))));
+    for (const nonce of nonces) expect(idBytes.some((id) => id.includes(nonce.slice(0, 16)))).toBe(false);
+    responder.close();
+  });
+
   test('accepts a request without a fingerprint (older initiators) and a charset parameter', async () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     const doc = await fetchKeyDoc(responder.fetch, 'edge-01');
