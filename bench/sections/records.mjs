@@ -32,6 +32,22 @@ function rawAeads() {
   const aad = crypto.randomBytes(AAD_BYTES);
   const subtle = globalThis.crypto?.subtle;
   let webKey;
+  // One update and final each way, the key a KeyObject made once.
+  const nodeSeal = (nonce, plaintext) => {
+    const cipher = crypto.createCipheriv('aes-256-gcm', keyObject, nonce, TAG);
+    cipher.setAAD(aad);
+    const body = cipher.update(plaintext);
+    cipher.final();
+    return { body, tag: cipher.getAuthTag() };
+  };
+  const nodeOpen = (nonce, body, tag) => {
+    const decipher = crypto.createDecipheriv('aes-256-gcm', keyObject, nonce, TAG);
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    const opened = decipher.update(body);
+    decipher.final();
+    return opened;
+  };
   return {
     async init() {
       if (subtle !== undefined) webKey = await subtle.importKey('raw', key, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
@@ -54,17 +70,8 @@ function rawAeads() {
         // bytes), one update and final each way, no copies.
         make: (plaintext) => (i) => {
           const nonce = nonceAt(i);
-          const cipher = crypto.createCipheriv('aes-256-gcm', keyObject, nonce, TAG);
-          cipher.setAAD(aad);
-          const body = cipher.update(plaintext);
-          cipher.final();
-          const tag = cipher.getAuthTag();
-          const decipher = crypto.createDecipheriv('aes-256-gcm', keyObject, nonce, TAG);
-          decipher.setAAD(aad);
-          decipher.setAuthTag(tag);
-          const opened = decipher.update(body);
-          decipher.final();
-          return opened;
+          const { body, tag } = nodeSeal(nonce, plaintext);
+          return nodeOpen(nonce, body, tag);
         },
       },
       {
@@ -76,19 +83,11 @@ function rawAeads() {
         reference: true,
         make: (plaintext) => (i) => {
           const nonce = nonceAt(i);
-          const cipher = crypto.createCipheriv('aes-256-gcm', keyObject, nonce, TAG);
-          cipher.setAAD(aad);
-          const body = cipher.update(plaintext);
-          cipher.final();
+          const { body, tag } = nodeSeal(nonce, plaintext);
           const record = new Uint8Array(13 + body.length + 16);
           record.set(body, 13);
-          record.set(cipher.getAuthTag(), 13 + body.length);
-          const decipher = crypto.createDecipheriv('aes-256-gcm', keyObject, nonce, TAG);
-          decipher.setAAD(aad);
-          decipher.setAuthTag(record.subarray(record.length - 16));
-          const opened = decipher.update(record.subarray(13, record.length - 16));
-          decipher.final();
-          return opened;
+          record.set(tag, 13 + body.length);
+          return nodeOpen(nonce, record.subarray(13, record.length - 16), record.subarray(record.length - 16));
         },
       },
       {
