@@ -162,6 +162,33 @@ export async function run({ timing, profile }) {
   const available = raws.filter((r) => r.available);
   const results = [];
 
+  /** A section's rows from its rates: each SDK backend against its raw bound, the raw ones no SDK row uses, and what is not available. */
+  function sectionRows(section, rates) {
+    const rows = pairs.map((p) => {
+      const sdkRate = rates[`sdk:${p.backend.id}`];
+      const rawRate = rates[`raw:${p.raw.id}`];
+      return {
+        section,
+        backend: p.backend.label,
+        sdkBackend: p.backend.id,
+        resolved: p.backend.backend,
+        raw: p.raw.id,
+        sdkPerSec: sdkRate.opsPerSec,
+        rawPerSec: rawRate.opsPerSec,
+        ratio: pairedRatio(sdkRate.samples, rawRate.samples),
+        ...referenceOf(p, sdkRate, rates),
+        samples: { sdk: sdkRate.samples, raw: rawRate.samples },
+      };
+    });
+    for (const raw of available) {
+      if (pairs.some((p) => p.raw.id === raw.id)) continue;
+      rows.push({ section, backend: raw.id, raw: raw.id, sdkPerSec: Number.NaN, rawPerSec: rates[`raw:${raw.id}`].opsPerSec, ratio: Number.NaN, note: unusedNote(raw) });
+    }
+    for (const b of sdkInfo.backends.filter((x) => x.unavailable !== undefined)) rows.push({ section, backend: b.label, sdkBackend: b.id, unavailable: b.unavailable });
+    for (const raw of raws.filter((r) => !r.available)) rows.push({ section, backend: raw.id, raw: raw.id, unavailable: raw.reason });
+    return rows;
+  }
+
   // 1. In process: every SDK backend and every raw encapsulate+decapsulate, interleaved.
   const inProcess = await measureRates(
     [
@@ -170,28 +197,7 @@ export async function run({ timing, profile }) {
     ],
     timing,
   );
-  for (const p of pairs) {
-    const sdkRate = inProcess[`sdk:${p.backend.id}`];
-    const rawRate = inProcess[`raw:${p.raw.id}`];
-    results.push({
-      section: 'inprocess',
-      backend: p.backend.label,
-      sdkBackend: p.backend.id,
-      resolved: p.backend.backend,
-      raw: p.raw.id,
-      sdkPerSec: sdkRate.opsPerSec,
-      rawPerSec: rawRate.opsPerSec,
-      ratio: pairedRatio(sdkRate.samples, rawRate.samples),
-      ...referenceOf(p, sdkRate, inProcess),
-      samples: { sdk: sdkRate.samples, raw: rawRate.samples },
-    });
-  }
-  for (const raw of available) {
-    if (pairs.some((p) => p.raw.id === raw.id)) continue;
-    results.push({ section: 'inprocess', backend: raw.id, raw: raw.id, sdkPerSec: Number.NaN, rawPerSec: inProcess[`raw:${raw.id}`].opsPerSec, ratio: Number.NaN, note: unusedNote(raw) });
-  }
-  for (const b of sdkInfo.backends.filter((x) => x.unavailable !== undefined)) results.push({ section: 'inprocess', backend: b.label, sdkBackend: b.id, unavailable: b.unavailable });
-  for (const raw of raws.filter((r) => !r.available)) results.push({ section: 'inprocess', backend: raw.id, raw: raw.id, unavailable: raw.reason });
+  results.push(...sectionRows('inprocess', inProcess));
 
   // 2. The responder alone, against raw decapsulation.
   const responderRates = await measureRates(
@@ -202,29 +208,8 @@ export async function run({ timing, profile }) {
     // The same code ran warm in section 1: a shorter warm-up.
     { ...timing, warmupMs: Math.min(timing.warmupMs, 400) },
   );
-  for (const p of pairs) {
-    await p.requests.verify();
-    const sdkRate = responderRates[`sdk:${p.backend.id}`];
-    const rawRate = responderRates[`raw:${p.raw.id}`];
-    results.push({
-      section: 'responder',
-      backend: p.backend.label,
-      sdkBackend: p.backend.id,
-      resolved: p.backend.backend,
-      raw: p.raw.id,
-      sdkPerSec: sdkRate.opsPerSec,
-      rawPerSec: rawRate.opsPerSec,
-      ratio: pairedRatio(sdkRate.samples, rawRate.samples),
-      ...referenceOf(p, sdkRate, responderRates),
-      samples: { sdk: sdkRate.samples, raw: rawRate.samples },
-    });
-  }
-  for (const raw of available) {
-    if (pairs.some((p) => p.raw.id === raw.id)) continue;
-    results.push({ section: 'responder', backend: raw.id, raw: raw.id, sdkPerSec: Number.NaN, rawPerSec: responderRates[`raw:${raw.id}`].opsPerSec, ratio: Number.NaN, note: unusedNote(raw) });
-  }
-  for (const b of sdkInfo.backends.filter((x) => x.unavailable !== undefined)) results.push({ section: 'responder', backend: b.label, sdkBackend: b.id, unavailable: b.unavailable });
-  for (const raw of raws.filter((r) => !r.available)) results.push({ section: 'responder', backend: raw.id, raw: raw.id, unavailable: raw.reason });
+  for (const p of pairs) await p.requests.verify();
+  results.push(...sectionRows('responder', responderRates));
 
   // Where a handshake's time goes, in milliseconds per handshake: the parts measured alone (the
   // code is warm by now, so shorter), with the rates above.
