@@ -4,29 +4,24 @@
  * The base64 decoder accepts exactly one spelling of every byte string: RFC 4648 §4, standard
  * alphabet, with padding, no whitespace, zero pad bits, and the decoded length the field requires.
  * It checks this by re-encoding what it decoded and comparing (the encoder writes only
- * that spelling), so a lenient platform decoder can never let a second spelling through. Malleable
+ * that spelling), so a lenient platform decoder (`atob`, or `Buffer` in the Node build) can never
+ * let a second spelling through. Malleable
  * encodings would let one ciphertext be replayed under another spelling; canonical ones make "the
  * same bytes" and "the same string" one question.
  * @module
  */
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ZeqKeyExError } from './errors.js';
+import { base64Bytes, base64Of } from './platform.js';
 
 const HEX_SHAPE = /^(?:[0-9a-f]{2})*$/;
-const CHUNK = 0x8000;
 
 /**
  * Encodes bytes as RFC 4648 base64 with padding.
  * @param bytes - any bytes.
  * @returns the canonical base64 string.
  */
-export function base64Encode(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
-  }
-  return btoa(binary);
-}
+export const base64Encode: (bytes: Uint8Array) => string = base64Of;
 
 /**
  * Decodes canonical base64 (spec §1), optionally of an exact decoded length.
@@ -37,21 +32,12 @@ export function base64Encode(bytes: Uint8Array): string {
  * @throws {ZeqKeyExError} `invalid_encoding` on any non-canonical form or wrong length.
  */
 export function base64Decode(text: unknown, length?: number, field = 'base64 field'): Uint8Array {
-  let bytes: Uint8Array | undefined;
-  try {
-    // A canonical encoding of `length` bytes has exactly this many characters: text of any other
-    // length is refused without being decoded. `atob` throws on characters outside the alphabet;
-    // it tolerates whitespace, missing padding and non-zero pad bits, which only the re-encoding
-    // below reveals.
-    if (typeof text === 'string' && (length === undefined || text.length === Math.ceil(length / 3) * 4)) {
-      const binary = atob(text);
-      bytes = new Uint8Array(binary.length);
-      for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    }
-  } catch {
-    // Not base64 at all: refused below.
-  }
-  if (bytes === undefined || base64Encode(bytes) !== text || (length !== undefined && bytes.length !== length)) {
+  // A canonical encoding of `length` bytes has exactly this many characters: text of any other
+  // length is refused without being decoded. The platform's decoder is lenient (whitespace,
+  // missing padding, non-zero pad bits; `Buffer` also skips stray characters): only the
+  // re-encoding below makes it strict.
+  const bytes = typeof text === 'string' && (length === undefined || text.length === Math.ceil(length / 3) * 4) ? base64Bytes(text) : undefined;
+  if (bytes === undefined || base64Of(bytes) !== text || (length !== undefined && bytes.length !== length)) {
     throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64${length === undefined ? '' : ` of ${length} bytes`}`);
   }
   return bytes;

@@ -42,5 +42,39 @@ export const aeadKeyAsync: (key: Uint8Array) => AsyncAeadKey = webCryptoAeadKey;
 /** Which implementation {@link aeadKeyAsync} uses in this runtime (after the probe). */
 export const aeadAsyncName: () => Promise<AsyncAeadBackendName> = webCryptoAeadBackend;
 
+/** Characters per `String.fromCharCode` call in {@link base64Of} (below the engines' argument limits). */
+const CHUNK = 0x8000;
+
+/**
+ * RFC 4648 base64, standard alphabet, with padding: the one spelling `encoding.ts` accepts.
+ * @param bytes - any bytes.
+ * @returns the base64 text.
+ */
+export function base64Of(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  }
+  return btoa(binary);
+}
+
+/**
+ * The bytes base64 text spells, leniently: `atob` tolerates whitespace, missing padding and
+ * non-zero pad bits, which `encoding.ts` refuses by re-encoding with {@link base64Of}.
+ * @param text - the text.
+ * @returns fresh bytes, or `undefined` for characters outside the alphabet.
+ */
+export function base64Bytes(text: string): Uint8Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 /** SHA-256. */
 export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;

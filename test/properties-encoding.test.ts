@@ -1,10 +1,14 @@
 /**
  * Property tests of the spec §1 encodings: strict base64 (one spelling per byte string), lowercase
- * hex, and `LP()` framing.
+ * hex, and `LP()` framing. The suite runs with the Node build's platform (`Buffer` decodes and
+ * encodes base64); the two builds' base64 primitives are also checked against each other (the
+ * portable one is `atob`/`btoa`), so neither is its own oracle.
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { base64Decode, base64Encode, hexDecode, hexEncode, lp, u32be, utf8 } from '../src/encoding.js';
+import * as nodePlatform from '../src/node/platform.js';
+import * as portablePlatform from '../src/platform.js';
 import { B64_ALPHABET, attempt, base64ishString, expectRejected } from './helpers/properties.js';
 import { toHex } from './helpers/vectors.js';
 
@@ -49,6 +53,26 @@ describe('base64', () => {
     expect(outcome.ok).toBe(canonical);
     if (outcome.ok) expect(base64Encode(outcome.value as Uint8Array)).toBe(text);
     else expectRejected(() => base64Decode(text), 'invalid_encoding');
+  });
+
+  test.prop([bytes], RUNS)('the two builds encode alike', (b) => {
+    expect(nodePlatform.base64Of(b)).toBe(portablePlatform.base64Of(b));
+    expect(nodePlatform.base64Of(b.subarray(1))).toBe(portablePlatform.base64Of(b.subarray(1)));
+  });
+
+  test.prop([candidate], { numRuns: 1000 })('the two builds accept exactly the same texts, as the same bytes', (text) => {
+    const strict = (platform: typeof portablePlatform): string | undefined => {
+      const decoded = platform.base64Bytes(text);
+      return decoded !== undefined && platform.base64Of(decoded) === text ? toHex(decoded) : undefined;
+    };
+    expect(strict(nodePlatform)).toBe(strict(portablePlatform));
+  });
+
+  test.prop([bytes], RUNS)('decoded bytes own their memory (nothing of Buffer\'s shared pool shows through)', (b) => {
+    const decoded = base64Decode(base64Encode(b));
+    expect(decoded.byteOffset).toBe(0);
+    expect(decoded.buffer.byteLength).toBe(b.length);
+    expect(Object.getPrototypeOf(decoded)).toBe(Uint8Array.prototype);
   });
 
   test.prop([bytes, fc.nat(), whitespace], RUNS)('rejects whitespace or a line break inserted anywhere', (b, where, space) => {

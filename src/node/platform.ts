@@ -16,6 +16,7 @@
  * its own copies, and drops its references to native keys on close.
  * @module
  */
+import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
 import { type AeadBackend, syncAsyncAeadKey } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
@@ -204,6 +205,16 @@ export const aeadKeyAsync: typeof portable.aeadKeyAsync = (key) => syncAsyncAead
 
 /** {@link portable.aeadAsyncName}: always `'node'` here. */
 export const aeadAsyncName: typeof portable.aeadAsyncName = async () => 'node';
+
+/** {@link portable.base64Of} through `Buffer` (native code). */
+export const base64Of: typeof portable.base64Of = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+/**
+ * {@link portable.base64Bytes} through `Buffer`, which skips characters outside the alphabet
+ * instead of refusing them (and reads the URL-safe one): `encoding.ts` refuses every such text
+ * by re-encoding. The bytes are copied out of `Buffer`'s shared pool into an array of their own.
+ */
+export const base64Bytes: typeof portable.base64Bytes = (text) => new Uint8Array(Buffer.from(text, 'base64'));
 
 /** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
 export const sha256: typeof portable.sha256 = (message) => own(crypto.createHash('sha256').update(message).digest());
