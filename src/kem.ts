@@ -161,16 +161,19 @@ export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array,
  * @param secretKey - the expanded decapsulation key (2400 bytes for ML-KEM-768).
  * @param cipherText - the ciphertext.
  * @param alg - the algorithm.
- * @param prepared - the key's public half expanded by noble's `prepare()`, kept by a caller that
- *   decapsulates with the same key again (see {@link kemDecapsulator}).
  * @returns the 32-byte shared secret (pseudo-random if the ciphertext was not made for this key).
  * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
  */
-export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG, prepared?: PreparedKey): Uint8Array {
+export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+  return decapsulateWith(ml_kem768, secretKey, cipherText, alg);
+}
+
+/** {@link kemDecapsulate} through noble's one-shot call or a key prepared for it. */
+function decapsulateWith(via: Pick<PreparedKey, 'decapsulate'>, secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES, 'invalid_secret_key');
   try {
-    return (prepared ?? ml_kem768).decapsulate(cipherText, secretKey);
+    return via.decapsulate(cipherText, secretKey);
   } catch (cause) {
     // Lengths were checked above; the remaining refusal is the §7.3 hash check of the key (for a
     // prepared key: the secret key does not embed the prepared public key, the same check).
@@ -191,7 +194,7 @@ export function kemDecapsulator(pair: KemKeyPair): { decapsulate(cipherText: Uin
   return {
     decapsulate: (cipherText) => {
       assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
-      return kemDecapsulate(pair.secretKey, cipherText, ALG, (prepared ??= ml_kem768.prepare(pair.publicKey)));
+      return decapsulateWith((prepared ??= ml_kem768.prepare(pair.publicKey)), pair.secretKey, cipherText, ALG);
     },
     forget: () => {
       prepared?.clean();
