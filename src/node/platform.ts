@@ -17,6 +17,7 @@
  * @module
  */
 import { Buffer } from 'node:buffer';
+import { equalBytes } from '@noble/ciphers/utils.js';
 import * as crypto from 'node:crypto';
 import { type AeadBackend, syncAsyncAeadKey } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
@@ -107,15 +108,9 @@ interface ImportedKey {
  */
 const importedKeys = /* @__PURE__ */ new WeakMap<Uint8Array, ImportedKey>();
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
-}
-
 function keyObjectOf(key: Uint8Array): crypto.KeyObject {
   const known = importedKeys.get(key);
-  if (known !== undefined && known.bytes.length === key.length && sameBytes(known.bytes, key)) return known.object;
+  if (known !== undefined && equalBytes(known.bytes, key)) return known.object;
   if (known !== undefined) known.bytes.fill(0);
   const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
   importedKeys.set(key, imported);
