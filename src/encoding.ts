@@ -106,8 +106,32 @@ export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
  */
 export function u32be(n: number): Uint8Array {
   const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, false);
+  writeU32be(out, 0, n);
   return out;
+}
+
+/**
+ * Writes `uint32_be(n)` into `bytes` at `at` (no `DataView`: making one per record costs more than
+ * the four writes).
+ * @param bytes - the array written to.
+ * @param at - the offset.
+ * @param n - an integer in [0, 2^32).
+ */
+export function writeU32be(bytes: Uint8Array, at: number, n: number): void {
+  bytes[at] = n >>> 24;
+  bytes[at + 1] = (n >>> 16) & 0xff;
+  bytes[at + 2] = (n >>> 8) & 0xff;
+  bytes[at + 3] = n & 0xff;
+}
+
+/**
+ * Reads a `uint32_be` from `bytes` at `at`.
+ * @param bytes - the array read.
+ * @param at - the offset (four bytes from it must exist).
+ * @returns the integer.
+ */
+export function readU32be(bytes: Uint8Array, at: number): number {
+  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
 }
 
 /**
@@ -118,10 +142,9 @@ export function u32be(n: number): Uint8Array {
 export function lp(...fields: (Uint8Array | string)[]): Uint8Array {
   const bytes = fields.map((f) => (typeof f === 'string' ? utf8ToBytes(f) : f));
   const out = new Uint8Array(bytes.reduce((n, b) => n + 4 + b.length, 0));
-  const view = new DataView(out.buffer);
   let at = 0;
   for (const b of bytes) {
-    view.setUint32(at, b.length, false);
+    writeU32be(out, at, b.length);
     out.set(b, at + 4);
     at += 4 + b.length;
   }

@@ -9,7 +9,7 @@
  */
 import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { lp, utf8 } from './encoding.js';
+import { lp, readU32be, utf8, writeU32be } from './encoding.js';
 import type { AsyncAeadKey } from './aead.js';
 import { aeadOpen, aeadSealPrefixed, hkdfExpand } from './primitives.js';
 
@@ -55,19 +55,6 @@ function assertCounter(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_EPOCH) throw new RangeError(`${name} must be an integer in [0, 2^32)`);
 }
 
-/** Writes `uint32_be(value)` at `at` (no `DataView`: one per record costs more than the writes). */
-function writeUint32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = (value >>> 16) & 0xff;
-  bytes[at + 2] = (value >>> 8) & 0xff;
-  bytes[at + 3] = value & 0xff;
-}
-
-/** Reads a `uint32_be` at `at`. */
-function readUint32(bytes: Uint8Array, at: number): number {
-  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
-}
-
 /**
  * `0x01 ‖ uint32_be(epoch) ‖ uint64_be(seq)`.
  * @param epoch - in [0, 2^32).
@@ -79,9 +66,9 @@ export function encodeRecordHeader(epoch: number, seq: number): Uint8Array {
   assertCounter(seq, 'seq');
   const header = new Uint8Array(RECORD_HEADER_BYTES);
   header[0] = RECORD_VERSION;
-  writeUint32(header, 1, epoch);
+  writeU32be(header, 1, epoch);
   // Bytes 5–8, the high half of uint64_be(seq), stay zero: seq < 2^32.
-  writeUint32(header, 9, seq);
+  writeU32be(header, 9, seq);
   return header;
 }
 
@@ -99,8 +86,8 @@ export function parseRecordHeader(record: Uint8Array): RecordHeader {
   }
   const version = record[0] as number;
   if (version !== RECORD_VERSION) throw new ZeqKeyExError('record_unsupported_version');
-  if (readUint32(record, 5) !== 0) throw new ZeqKeyExError('record_malformed');
-  return { version, epoch: readUint32(record, 1), seq: readUint32(record, 9) };
+  if (readU32be(record, 5) !== 0) throw new ZeqKeyExError('record_malformed');
+  return { version, epoch: readU32be(record, 1), seq: readU32be(record, 9) };
 }
 
 /** `LP(session_id)` of the session that sealed or opened last: a session's records share it. */
@@ -118,7 +105,7 @@ function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): U
   aad.set(header);
   aad.set(sessionField, header.length);
   const at = header.length + sessionField.length;
-  writeUint32(aad, at, appAad.length);
+  writeU32be(aad, at, appAad.length);
   aad.set(appAad, at + 4);
   return aad;
 }
