@@ -138,7 +138,7 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
     });
 
   /** Runs `call` now once the key is settled, else on copies of its inputs when it is. */
-  function when<T>(inputs: Uint8Array[], call: (inputs: Uint8Array[]) => Promise<T> | T): Promise<T> {
+  function when<A extends Uint8Array[], T>(inputs: [...A], call: (inputs: [...A]) => Promise<T> | T): Promise<T> {
     if (forgotten) return Promise.reject(new TypeError('this AES-GCM key was forgotten'));
     if (settled) {
       try {
@@ -147,7 +147,7 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
         return Promise.reject(error);
       }
     }
-    const copies = inputs.map((input) => input.slice());
+    const copies = inputs.map((input) => input.slice()) as [...A];
     pending += 1;
     return ready
       .then(() => call(copies))
@@ -160,15 +160,11 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
   return {
     seal: (nonce, plaintext, aad, prefix) =>
       when([nonce, plaintext, aad, prefix ?? new Uint8Array(0)], ([n, p, a, h]) =>
-        subtle !== undefined && cryptoKey !== undefined
-          ? sealWith(subtle, cryptoKey, n as Uint8Array, p as Uint8Array, a as Uint8Array, h)
-          : nobleSeal(material as Uint8Array, n as Uint8Array, p as Uint8Array, a as Uint8Array, h),
+        subtle !== undefined && cryptoKey !== undefined ? sealWith(subtle, cryptoKey, n, p, a, h) : nobleSeal(material as Uint8Array, n, p, a, h),
       ),
     open: (nonce, sealed, aad) =>
       when([nonce, sealed, aad], ([n, c, a]) =>
-        subtle !== undefined && cryptoKey !== undefined
-          ? openWith(subtle, cryptoKey, n as Uint8Array, c as Uint8Array, a as Uint8Array)
-          : nobleOpen(material as Uint8Array, n as Uint8Array, c as Uint8Array, a as Uint8Array),
+        subtle !== undefined && cryptoKey !== undefined ? openWith(subtle, cryptoKey, n, c, a) : nobleOpen(material as Uint8Array, n, c, a),
       ),
     forget(): void {
       forgotten = true;
