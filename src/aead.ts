@@ -63,8 +63,8 @@ export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array
 export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
 
 /**
- * One AES-256-GCM key for asynchronous use (the records' `sealAsync`/`openAsync`): WebCrypto's in
- * the portable build where it passes its probe, else the synchronous backend behind promises.
+ * One AES-256-GCM key for asynchronous use (the records' `sealAsync`/`openAsync` in the portable
+ * build): WebCrypto's where it passes its probe, else noble's behind promises.
  * Inputs are checked by the caller, as for {@link AeadBackend}.
  *
  * What is read synchronously: the key when the object is made (so the caller may wipe or reuse its
@@ -81,21 +81,4 @@ export interface AsyncAeadKey {
    * held copy of the bytes zeroed); later calls reject. The caller still wipes its own buffer.
    */
   forget(): void;
-}
-
-/**
- * An {@link AsyncAeadKey} over a synchronous backend: each call computes at once and returns a
- * settled promise, so nothing is read later. It holds `key` by reference: wiping the buffer
- * wipes it, as it does for the synchronous calls.
- * @param backend - the synchronous backend.
- * @param key - the 32-byte key.
- * @returns the key for asynchronous use.
- */
-export function syncAsyncAeadKey(backend: Pick<AeadBackend, 'seal' | 'open'>, key: Uint8Array): AsyncAeadKey {
-  return {
-    seal: async (nonce, plaintext, aad, prefix) => backend.seal(key, nonce, plaintext, aad, prefix),
-    open: async (nonce, sealed, aad) => backend.open(key, nonce, sealed, aad),
-    // Nothing held beside the caller's buffer, which the caller wipes.
-    forget: () => undefined,
-  };
 }

@@ -36,8 +36,12 @@ export const aeadOpen: AeadBackend['open'] = nobleOpen;
 /** Drops what the AES-256-GCM backend keeps for a key, where it keeps anything (not here). */
 export const aeadForget: AeadBackend['forget'] = undefined;
 
-/** A key for the records' asynchronous AES-256-GCM: WebCrypto when it passes its probe, noble otherwise. */
-export const aeadKeyAsync: (key: Uint8Array) => AsyncAeadKey = webCryptoAeadKey;
+/**
+ * A key for the records' asynchronous AES-256-GCM: WebCrypto when it passes its probe, noble
+ * otherwise. A platform whose synchronous AES-GCM is the fastest it has leaves it out, and the
+ * asynchronous record calls run the synchronous ones.
+ */
+export const aeadKeyAsync: ((key: Uint8Array) => AsyncAeadKey) | undefined = webCryptoAeadKey;
 
 /** Which implementation {@link aeadKeyAsync} uses in this runtime (after the probe). */
 export const aeadAsyncName: () => Promise<AsyncAeadBackendName> = webCryptoAeadBackend;

@@ -1,7 +1,7 @@
 /**
- * The records' asynchronous calls (`sealAsync`, `openAsync`, and `request`, which uses them) over
- * both asynchronous AES-GCM keys: the Node build's `node:crypto` one and the portable build's
- * WebCrypto one (swapped into the Node platform here, as the portable build has it). The same
+ * The records' asynchronous calls (`sealAsync`, `openAsync`, and `request`, which uses them) in
+ * both builds: the Node build's, which run the synchronous `node:crypto` calls, and the portable
+ * build's over WebCrypto (its key swapped into the Node platform here, as the portable build has it). The same
  * record bytes as the synchronous calls; the seq taken at call time, so concurrent seals never
  * share one; a record accepted only once it opened, so one of two concurrent opens of a record is
  * refused as replayed; a rejected record changes nothing; one asynchronous key per epoch, let go
@@ -30,19 +30,24 @@ const keys = vi.hoisted(() => ({
 
 vi.mock('../src/node/platform.js', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../src/node/platform.js')>();
+  const counted = (key: Uint8Array): AsyncAeadKey => {
+    keys.made += 1;
+    const made = (keys.make as (key: Uint8Array) => AsyncAeadKey)(key);
+    return {
+      seal: made.seal,
+      open: made.open,
+      forget: () => {
+        keys.forgotten += 1;
+        made.forget();
+      },
+    };
+  };
   return {
     ...actual,
-    aeadKeyAsync: (key: Uint8Array): AsyncAeadKey => {
-      keys.made += 1;
-      const made = (keys.make ?? actual.aeadKeyAsync)(key);
-      return {
-        seal: made.seal,
-        open: made.open,
-        forget: () => {
-          keys.forgotten += 1;
-          made.forget();
-        },
-      };
+    // The Node build has none (its asynchronous calls run the synchronous ones); the portable
+    // build's WebCrypto key when a test sets one.
+    get aeadKeyAsync() {
+      return keys.make === undefined ? actual.aeadKeyAsync : counted;
     },
   };
 });
@@ -68,7 +73,7 @@ function shuffle<T>(items: T[]): T[] {
 }
 
 describe.each([
-  ['node:crypto (Node build)', undefined],
+  ['node:crypto (Node build): the synchronous calls', undefined],
   ['WebCrypto (portable build)', webCryptoAeadKey],
 ] as const)('asynchronous records through %s', (_, make) => {
   beforeEach(() => {
@@ -89,10 +94,11 @@ describe.each([
       expect(toHex(await async.sealAsync(message, aad))).toBe(toHex(sync.seal(message, aad)));
     }
     expect(async.epoch).toBe(4);
-    // One asynchronous key per epoch, and each old one let go of when its key was wiped.
-    expect([keys.made, keys.forgotten]).toEqual([5, 4]);
+    // With WebCrypto, one asynchronous key per epoch, and each old one let go of when its key was
+    // wiped; the Node build makes none.
+    expect([keys.made, keys.forgotten]).toEqual(make === undefined ? [0, 0] : [5, 4]);
     async.wipe();
-    expect(keys.forgotten).toBe(5);
+    expect(keys.forgotten).toBe(make === undefined ? 0 : 5);
   });
 
   test('records sealed either way open either way, in both directions and across epochs', async () => {
@@ -171,7 +177,12 @@ describe.each([
     const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const opening = receiver.openAsync(await sender.sealAsync(utf8('late')));
     receiver.wipe();
-    await expectCodeAsync(opening, 'session_closed');
+    if (make === undefined) {
+      // The Node build opens within the call: the record was accepted before the wipe.
+      expect(text(await opening)).toBe('late');
+    } else {
+      await expectCodeAsync(opening, 'session_closed');
+    }
     await expectCodeAsync(receiver.openAsync(i2rRecord(0, 1)), 'session_closed');
     sender.wipe();
     await expectCodeAsync(sender.sealAsync(utf8('after')), 'session_closed');

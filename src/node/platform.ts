@@ -19,7 +19,7 @@
 import { Buffer } from 'node:buffer';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import * as crypto from 'node:crypto';
-import { type AeadBackend, syncAsyncAeadKey } from '../aead.js';
+import { type AeadBackend } from '../aead.js';
 import { ZeqKeyExError } from '../errors.js';
 import type { Encapsulation } from '../kem.js';
 import type { KemDriver } from '../kem-backend.js';
@@ -195,8 +195,11 @@ export const aeadOpen: typeof portable.aeadOpen = nodeOpen;
 /** Drops the `KeyObject` imported for a key; `wipe` calls it. */
 export const aeadForget: typeof portable.aeadForget = nodeForget;
 
-/** The records' asynchronous AES-256-GCM: `node:crypto`'s, synchronous, behind promises. */
-export const aeadKeyAsync: typeof portable.aeadKeyAsync = (key) => syncAsyncAeadKey(nodeAead, key);
+/**
+ * None: `node:crypto`'s synchronous AES-GCM is the fastest here, so the records' asynchronous
+ * calls run the synchronous ones (one pass, no key of their own).
+ */
+export const aeadKeyAsync: typeof portable.aeadKeyAsync = undefined;
 
 /** {@link portable.aeadAsyncName}: always `'node'` here. */
 export const aeadAsyncName: typeof portable.aeadAsyncName = async () => 'node';
