@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { Options } from 'tsup';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), 'src');
-const PORTABLE_PLATFORM = resolve(SRC, 'platform.ts');
-const NODE_PLATFORM = resolve(SRC, 'node', 'platform.ts');
+const PORTABLE_PLATFORM = resolve(SRC, 'backends', 'platform.ts');
+const NODE_PLATFORM = resolve(SRC, 'backends', 'platform.node.ts');
 
 /**
- * The Node build swaps the portable platform (`src/platform.ts`: WebCrypto ML-KEM, noble AES-GCM)
- * for the Node one (`src/node/platform.ts`: `node:crypto` ML-KEM and AES-GCM). Every other module
+ * The Node build swaps the portable platform (`src/backends/platform.ts`: WebCrypto ML-KEM, noble AES-GCM)
+ * for the Node one (`src/backends/platform.node.ts`: `node:crypto` ML-KEM and AES-GCM). Every other module
  * is the same source in both builds.
  */
 const nodePlatform: NonNullable<Options['esbuildPlugins']>[number] = {
@@ -51,11 +51,11 @@ export default function config(overrides: Options): Options[] {
     {
       ...common,
       entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts' },
-      dts: { entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts', node: 'src/node/index.ts', cli: 'src/node/bin.ts' } },
+      dts: { entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts', node: 'src/node.ts', cli: 'src/node/bin.ts' } },
     },
     {
       ...common,
-      entry: { 'index.node': 'src/index.ts', 'responder.node': 'src/responder.ts', node: 'src/node/index.ts', cli: 'src/node/bin.ts' },
+      entry: { 'index.node': 'src/index.ts', 'responder.node': 'src/responder.ts', node: 'src/node.ts', cli: 'src/node/bin.ts' },
       dts: false,
       esbuildPlugins: [nodePlatform],
       esbuildOptions(options) {

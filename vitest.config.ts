@@ -3,18 +3,23 @@ import { fileURLToPath } from 'node:url';
 import { type ViteUserConfig, defineConfig } from 'vitest/config';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), 'src');
+const BACKENDS = resolve(SRC, 'backends');
+const PORTABLE_PLATFORM = resolve(BACKENDS, 'platform.ts');
+const NODE_PLATFORM = resolve(BACKENDS, 'platform.node.ts');
 
 const config: ViteUserConfig = defineConfig({
   plugins: [
     {
       // The suite runs in Node, so it tests what Node loads: the Node build's platform
-      // (`src/node/platform.ts`, `node:crypto` ML-KEM and AES-GCM), as tsup.config.ts builds it.
-      // The browser suite keeps the portable `src/platform.ts`.
+      // (`src/backends/platform.node.ts`, `node:crypto` ML-KEM and AES-GCM), as tsup.config.ts builds it.
+      // The browser suite keeps the portable `src/backends/platform.ts`.
       name: 'zeq-keyex:node-platform',
       enforce: 'pre',
       resolveId(source, importer) {
-        if (source !== './platform.js' || importer === undefined || dirname(importer) !== SRC) return null;
-        return resolve(SRC, 'node', 'platform.ts');
+        // Only the SDK's own imports: a test that imports the portable platform gets it.
+        if (importer === undefined || !importer.startsWith(SRC) || !source.endsWith('/platform.js')) return null;
+        const target = resolve(dirname(importer), source.replace(/\.js$/, '.ts'));
+        return target === PORTABLE_PLATFORM && importer !== NODE_PLATFORM ? NODE_PLATFORM : null;
       },
     },
   ],

@@ -16,9 +16,9 @@ export {
   type Responder,
   type ResponderOptions,
   createResponder,
-} from './handler.js';
-export { type RecordContext, type RecordHandler } from './records-route.js';
-export { type ResponderSession } from './record-sessions.js';
+} from './responder/responder.js';
+export { type RecordContext, type RecordHandler } from './responder/records-route.js';
+export { type ResponderSession } from './responder/record-sessions.js';
 export {
   DEFAULT_MAX_SESSIONS,
   type KeyStore,
@@ -31,9 +31,9 @@ export {
   createMemoryKeyStore,
   createMemorySessionStore,
   isStoredKey,
-} from './stores.js';
-export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './admin.js';
-export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './modeb-route.js';
+} from './responder/stores.js';
+export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './responder/admin.js';
+export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
 export {
   type ModeBRole,
   type SeedStore,
@@ -42,8 +42,8 @@ export {
   createMemorySeedStore,
   isStoredSeed,
   unsealStoredSeed,
-} from './seed-store.js';
-export { type KemBackendName, type KemChoice } from './kem-backend.js';
-export { type LogFields, type Logger } from './logger.js';
-export { WIRE_ERRORS, type WireErrorCode } from './http.js';
-export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './errors.js';
+} from './responder/seed-store.js';
+export { type KemBackendName, type KemChoice } from './backends/kem-backend.js';
+export { type LogFields, type Logger } from './responder/logger.js';
+export { WIRE_ERRORS, type WireErrorCode } from './responder/http.js';
+export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';

@@ -8,11 +8,11 @@
  */
 import { fc, test as prop } from '@fast-check/vitest';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type AsyncAeadKey, nobleAead } from '../src/aead.js';
-import { concat } from '../src/encoding.js';
-import { aeadKeyAsync } from '../src/node/platform.js';
-import { aeadBackendAsync, randomBytes } from '../src/primitives.js';
-import { webCryptoAeadBackend, webCryptoAeadKey } from '../src/webcrypto-aead.js';
+import { type AsyncAeadKey, nobleAead } from '../src/backends/aead-backend.js';
+import { concat } from '../src/core/encoding.js';
+import { aeadKeyAsync } from '../src/backends/platform.node.js';
+import { aeadBackendAsync, randomBytes } from '../src/core/primitives.js';
+import { webCryptoAeadBackend, webCryptoAeadKey } from '../src/backends/webcrypto-aead.js';
 import { hex, toHex } from './helpers/vectors.js';
 import { aesGcm256Cases, label } from './helpers/wycheproof.js';
 
@@ -112,12 +112,12 @@ describe('forgetting a WebCrypto key', () => {
 });
 
 describe('a runtime whose WebCrypto cannot be used gets noble', () => {
-  async function freshModule(): Promise<typeof import('../src/webcrypto-aead.js')> {
+  async function freshModule(): Promise<typeof import('../src/backends/webcrypto-aead.js')> {
     vi.resetModules();
-    return import('../src/webcrypto-aead.js');
+    return import('../src/backends/webcrypto-aead.js');
   }
 
-  async function roundTrip(module: typeof import('../src/webcrypto-aead.js')): Promise<void> {
+  async function roundTrip(module: typeof import('../src/backends/webcrypto-aead.js')): Promise<void> {
     const keyBytes = randomBytes(32);
     const [nonce, plaintext, aad] = [randomBytes(12), randomBytes(100), randomBytes(9)];
     const key = module.webCryptoAeadKey(keyBytes);

@@ -8,10 +8,10 @@
  */
 import { fc, test as prop } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
-import { type AeadBackend, nobleAead } from '../src/aead.js';
-import { concat } from '../src/encoding.js';
-import { nodeAead } from '../src/node/platform.js';
-import { aeadBackend, aeadOpen, aeadSeal } from '../src/primitives.js';
+import { type AeadBackend, nobleAead } from '../src/backends/aead-backend.js';
+import { concat } from '../src/core/encoding.js';
+import { nodeAead } from '../src/backends/platform.node.js';
+import { aeadBackend, aeadOpen, aeadSeal } from '../src/core/primitives.js';
 import { hex, toHex } from './helpers/vectors.js';
 import { aesGcm256Cases, countResults, label } from './helpers/wycheproof.js';
 

@@ -4,9 +4,9 @@
  * the chunks into one call.
  */
 import { describe, expect, test } from 'vitest';
-import { joinChunks } from '../src/encoding.js';
-import { readBody } from '../src/http.js';
-import { createTransport } from '../src/transport.js';
+import { joinChunks } from '../src/core/encoding.js';
+import { readBody } from '../src/responder/http.js';
+import { createTransport } from '../src/initiator/transport.js';
 
 /** Far more than the ~120 000 arguments a call takes. */
 const CHUNKS = 300_000;

@@ -2,7 +2,7 @@
  * The default build's module graph never reaches `node:*`: the public entries `.` and
  * `./responder`, bundled from source for the browser by esbuild as a web app's bundler would,
  * contain no `node:` import and no module of `src/node/`. The Node build swaps in
- * `src/node/platform.ts` through the `node` export condition only (tsup.config.ts); the packed
+ * `src/backends/platform.node.ts` through the `node` export condition only (tsup.config.ts); the packed
  * package is bundled the same way by `npm run test:runtimes`.
  */
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,8 @@ test.each(['src/index.ts', 'src/responder.ts'])('%s bundled for the browser reac
   });
   const inputs = Object.keys(result.metafile.inputs);
   expect(inputs.filter((p) => p.startsWith('src/node/'))).toEqual([]);
-  expect(inputs).toContain('src/platform.ts');
-  expect(inputs).toContain('src/webcrypto-kem.ts');
+  expect(inputs).toContain('src/backends/platform.ts');
+  expect(inputs).toContain('src/backends/webcrypto-kem.ts');
   const imports = Object.values(result.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
   expect(imports.filter((p) => p.startsWith('node:'))).toEqual([]);
   const code = result.outputFiles.map((f) => f.text).join('\n');

@@ -6,9 +6,9 @@
  */
 import { shake128 } from '@noble/hashes/sha3.js';
 import { describe, expect, test } from 'vitest';
-import { concat } from '../src/encoding.js';
-import { kemDecapsulate, kemEncapsulateDerandomized, kemKeygen } from '../src/kem.js';
-import { constantTimeEqual } from '../src/primitives.js';
+import { concat } from '../src/core/encoding.js';
+import { kemDecapsulate, kemEncapsulateDerandomized, kemKeygen } from '../src/core/kem.js';
+import { constantTimeEqual } from '../src/core/primitives.js';
 import { readVectorJson, toHex } from './helpers/vectors.js';
 
 type Hashes = Record<string, Record<string, string> | string>;

@@ -7,8 +7,8 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import { isSessionId } from '../src/identifiers.js';
+import { ALG } from '../src/core/constants.js';
+import { isSessionId } from '../src/core/identifiers.js';
 import { cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
 import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
 

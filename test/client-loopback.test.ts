@@ -4,7 +4,7 @@
  */
 import { type Server, type Socket, createServer } from 'node:net';
 import { afterAll, describe, expect, test } from 'vitest';
-import { createClient } from '../src/client.js';
+import { createClient } from '../src/initiator/client.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { type FetchHandler, type Layer, type Mount, SLUG, makeFixture, rejection } from './helpers/client-kit.js';
 import { describeClientSuite } from './helpers/client-suite.js';

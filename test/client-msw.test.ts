@@ -5,7 +5,7 @@
  */
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { createClient } from '../src/client.js';
+import { createClient } from '../src/initiator/client.js';
 import { createResponderHandlers } from '../src/msw.js';
 import { type FetchHandler, type Layer, type Mount, SLUG, makeFixture, rejection, spy } from './helpers/client-kit.js';
 import { describeClientSuite } from './helpers/client-suite.js';

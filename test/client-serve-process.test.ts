@@ -10,17 +10,17 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type Client, type ClientOptions, createClient, tofuKey } from '../src/client.js';
-import { ALG } from '../src/constants.js';
-import { utf8 } from '../src/encoding.js';
-import { isSessionId } from '../src/identifiers.js';
+import { type Client, type ClientOptions, createClient, tofuKey } from '../src/initiator/client.js';
+import { ALG } from '../src/core/constants.js';
+import { utf8 } from '../src/core/encoding.js';
+import { isSessionId } from '../src/core/identifiers.js';
 import { createFileTrustStore } from '../src/node/file-trust-store.js';
-import { randomBytes } from '../src/primitives.js';
+import { randomBytes } from '../src/core/primitives.js';
 import { useCliProcesses } from './helpers/cli-process.js';
 import { STRANGER_FP, rejection } from './helpers/client-kit.js';
 import { FIELD_KEY } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
-import { sessionRecords } from '../src/session-records.js';
+import { sessionRecords } from '../src/initiator/records.js';
 
 const SLUG = 'edge-01';
 const MACHINE_ID = 'machine:edge-01';

@@ -5,9 +5,9 @@
  * the responder side runs through fetch injection.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { type ClientOptions, createClient } from '../src/client.js';
-import type { ErrorCode } from '../src/errors.js';
-import { type TrustStore, createMemoryTrustStore } from '../src/trust.js';
+import { type ClientOptions, createClient } from '../src/initiator/client.js';
+import type { ErrorCode } from '../src/core/errors.js';
+import { type TrustStore, createMemoryTrustStore } from '../src/initiator/trust.js';
 import {
   type FetchHandler,
   SLUG,
@@ -36,8 +36,8 @@ const made = vi.hoisted(() => ({
 
 // The client encapsulates through its KEM backend (noble, node:crypto or WebCrypto, whichever
 // this runtime gives): wrap the backend it loads, so the test sees the very secret it got.
-vi.mock('../src/kem-backend.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/kem-backend.js')>();
+vi.mock('../src/backends/kem-backend.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/backends/kem-backend.js')>();
   return {
     ...actual,
     encapsulatorLoader: (choice: unknown) => {
@@ -57,8 +57,8 @@ vi.mock('../src/kem-backend.js', async (importOriginal) => {
   };
 });
 
-vi.mock('../src/transcript.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/transcript.js')>();
+vi.mock('../src/core/transcript.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/core/transcript.js')>();
   return {
     ...actual,
     deriveRecordKey: (sharedSecret: Uint8Array, transcript: Uint8Array) => {

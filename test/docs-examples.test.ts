@@ -8,7 +8,7 @@ import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { createClient, isZeqKeyExError } from '../src/index.js';
 import { createResponderHandlers } from '../src/msw.js';
-import { type RunningServer, serve } from '../src/node/index.js';
+import { type RunningServer, serve } from '../src/node.js';
 import { createResponder } from '../src/responder.js';
 
 /** Where each entry point of the package lives in this repository. */
@@ -16,7 +16,7 @@ const ENTRY_POINTS: Record<string, string> = {
   'zeq-keyex': '../src/index.js',
   'zeq-keyex/responder': '../src/responder.js',
   'zeq-keyex/msw': '../src/msw.js',
-  'zeq-keyex/node': '../src/node/index.js',
+  'zeq-keyex/node': '../src/node.js',
 };
 
 /** `import { a, type B } from 'x';` statements → module → imported names. */

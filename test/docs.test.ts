@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { ERROR_CODES } from '../src/errors.js';
+import { ERROR_CODES } from '../src/core/errors.js';
 
 const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
 
@@ -29,7 +29,7 @@ test('docs/errors.md lists every SDK error code, and only those, with its descri
 });
 
 test('docs/errors.md lists every wire error code with its status', async () => {
-  const { WIRE_ERRORS } = await import('../src/constants.js');
+  const { WIRE_ERRORS } = await import('../src/core/constants.js');
   const rows = tableRows('Wire error codes (responder)');
   expect([...rows.keys()].sort()).toEqual(Object.keys(WIRE_ERRORS).sort());
   for (const [code, { status }] of Object.entries(WIRE_ERRORS)) {

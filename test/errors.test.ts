@@ -3,7 +3,7 @@
  * bundles (a registered symbol, not `instanceof`).
  */
 import { describe, expect, test } from 'vitest';
-import { ERROR_CODES, type ErrorCode, ZeqKeyExError, isZeqKeyExError } from '../src/errors.js';
+import { ERROR_CODES, type ErrorCode, ZeqKeyExError, isZeqKeyExError } from '../src/core/errors.js';
 
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
 

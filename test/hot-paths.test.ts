@@ -10,16 +10,16 @@
  *   output are the bytes of the spec's construction, for sessions that interleave.
  */
 import { describe, expect, test } from 'vitest';
-import { nobleAead } from '../src/aead.js';
-import { ALG } from '../src/constants.js';
-import { base64Encode, concat, lp } from '../src/encoding.js';
-import { parseKeyDocument } from '../src/document.js';
-import { computeFingerprint } from '../src/fingerprint.js';
-import { type KemKeyPair, assertPublicKey, isPreparedKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/kem.js';
-import { nobleKem } from '../src/kem-backend.js';
-import { nodeAead } from '../src/node/platform.js';
-import { randomBytes, wipe } from '../src/primitives.js';
-import { encodeRecordHeader, openRecord, sealRecord } from '../src/records.js';
+import { nobleAead } from '../src/backends/aead-backend.js';
+import { ALG } from '../src/core/constants.js';
+import { base64Encode, concat, lp } from '../src/core/encoding.js';
+import { parseKeyDocument } from '../src/core/document.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { type KemKeyPair, assertPublicKey, isPreparedKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { nobleKem } from '../src/backends/kem-backend.js';
+import { nodeAead } from '../src/backends/platform.node.js';
+import { randomBytes, wipe } from '../src/core/primitives.js';
+import { encodeRecordHeader, openRecord, sealRecord } from '../src/core/record-format.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { toHex } from './helpers/vectors.js';
 

@@ -4,7 +4,7 @@
  * The browser suite runs the same body through noble and WebCrypto.
  */
 import { expect, test } from 'vitest';
-import { type Kem, loadKem, nobleKem } from '../src/kem-backend.js';
+import { type Kem, loadKem, nobleKem } from '../src/backends/kem-backend.js';
 import { KEM_VECTOR_PATHS, type KemVectorFiles, kemBackendSuite } from './helpers/kem-backend-suite.js';
 import { nodeHasNativeKem } from './helpers/runtime.js';
 import { readVectorJson } from './helpers/vectors.js';

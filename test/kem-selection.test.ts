@@ -6,17 +6,17 @@
  * implementation out, and the responder's cache of imported keys.
  */
 import { describe, expect, test } from 'vitest';
-import { createClient } from '../src/client.js';
-import { ALG } from '../src/constants.js';
-import { base64Decode } from '../src/encoding.js';
-import { type ErrorCode, isZeqKeyExError } from '../src/errors.js';
-import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/kem.js';
-import { type Kem, type KemDriver, agreesWithNoble, loadKem, nativeKem, nobleKem } from '../src/kem-backend.js';
-import { createKeyManager } from '../src/keys.js';
-import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from '../src/modeb.js';
-import { nodeKemDriver } from '../src/node/platform.js';
+import { createClient } from '../src/initiator/client.js';
+import { ALG } from '../src/core/constants.js';
+import { base64Decode } from '../src/core/encoding.js';
+import { type ErrorCode, isZeqKeyExError } from '../src/core/errors.js';
+import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { type Kem, type KemDriver, agreesWithNoble, loadKem, nativeKem, nobleKem } from '../src/backends/kem-backend.js';
+import { createKeyManager } from '../src/responder/key-manager.js';
+import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from '../src/core/modeb.js';
+import { nodeKemDriver } from '../src/backends/platform.node.js';
 import { createMemoryKeyStore, createResponder } from '../src/responder.js';
-import { deriveSealKey } from '../src/sealing.js';
+import { deriveSealKey } from '../src/core/sealing.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY, recordingLogger } from './helpers/responder.js';
 import { nodeHasNativeKem } from './helpers/runtime.js';

@@ -10,8 +10,8 @@ import {
   kemEncapsulate,
   kemEncapsulateDerandomized,
   kemKeygen,
-} from '../src/kem.js';
-import type { ErrorCode } from '../src/errors.js';
+} from '../src/core/kem.js';
+import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { expectCount, hex, readVectorJson, readVectorText, toHex } from './helpers/vectors.js';
 import { countResults, label, readWycheproof, type WycheproofCase } from './helpers/wycheproof.js';

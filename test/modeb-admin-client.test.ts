@@ -5,12 +5,12 @@
  * anything is sent, time limit, and no redirects.
  */
 import { describe, expect, test } from 'vitest';
-import { createModeBAdminClient } from '../src/admin-client.js';
-import { ALG } from '../src/constants.js';
-import { base64Encode } from '../src/encoding.js';
-import { isZeqKeyExError } from '../src/errors.js';
-import type { FetchFunction } from '../src/peer.js';
-import { unsealStoredSeed } from '../src/seed-store.js';
+import { createModeBAdminClient } from '../src/initiator/admin-client.js';
+import { ALG } from '../src/core/constants.js';
+import { base64Encode } from '../src/core/encoding.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
+import type { FetchFunction } from '../src/responder/modeb-peer.js';
+import { unsealStoredSeed } from '../src/responder/seed-store.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY, ORIGIN_A, ORIGIN_B, OTHER_FIELD_KEY, TOKEN_A, TOKEN_B, twoResponders } from './helpers/modeb.js';
 import { fetchKeyDoc } from './helpers/responder.js';

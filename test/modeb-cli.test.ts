@@ -8,10 +8,10 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
+import { ALG } from '../src/core/constants.js';
 import { runCli } from '../src/node/cli.js';
-import { base64Decode } from '../src/encoding.js';
-import { type StoredSeed, unsealStoredSeed } from '../src/seed-store.js';
+import { base64Decode } from '../src/core/encoding.js';
+import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { type Exit, cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
 import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';

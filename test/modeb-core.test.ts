@@ -5,14 +5,14 @@
  * public key's), with inputs left unmodified.
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import type { KeyDocument } from '../src/document.js';
-import { base64Decode, base64Encode } from '../src/encoding.js';
-import { computeFingerprint } from '../src/fingerprint.js';
-import { kemKeygen } from '../src/kem.js';
-import { deriveModeBSeedAsInitiator, deriveModeBSeedAsInitiatorDerandomized, deriveModeBSeedAsResponder } from '../src/modeb.js';
-import { type StoredSeed, createMemorySeedStore, isStoredSeed, unsealStoredSeed } from '../src/seed-store.js';
-import { deriveSealKey, sealSeed } from '../src/sealing.js';
+import { ALG } from '../src/core/constants.js';
+import type { KeyDocument } from '../src/core/document.js';
+import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { kemKeygen } from '../src/core/kem.js';
+import { deriveModeBSeedAsInitiator, deriveModeBSeedAsInitiatorDerandomized, deriveModeBSeedAsResponder } from '../src/core/modeb.js';
+import { type StoredSeed, createMemorySeedStore, isStoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
+import { deriveSealKey, sealSeed } from '../src/core/sealing.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { type ModeBCase, expectCount, hex, protocolCases, toHex } from './helpers/vector-data.js';
 

@@ -6,9 +6,9 @@ import { copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import { createFileSeedStore } from '../src/node/index.js';
-import { type StoredSeed, unsealStoredSeed } from '../src/seed-store.js';
+import { ALG } from '../src/core/constants.js';
+import { createFileSeedStore } from '../src/node.js';
+import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY, INITIATE, ORIGIN_A, ORIGIN_B, TOKEN_A, adminRequest, bearer, twoResponders } from './helpers/modeb.js';
 import { fetchKeyDoc } from './helpers/responder.js';

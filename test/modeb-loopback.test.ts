@@ -7,9 +7,9 @@
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createModeBAdminClient } from '../src/admin-client.js';
-import { createBearerTokenAuthorizer } from '../src/admin.js';
-import { createResponder } from '../src/handler.js';
+import { createModeBAdminClient } from '../src/initiator/admin-client.js';
+import { createBearerTokenAuthorizer } from '../src/responder/admin.js';
+import { createResponder } from '../src/responder/responder.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { expectError, fetchKeyDoc } from './helpers/responder.js';
 import { FIELD_KEY, INITIATE, OTHER_FIELD_KEY, TOKEN_A, TOKEN_B, adminRequest, bearer } from './helpers/modeb.js';

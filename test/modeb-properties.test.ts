@@ -6,12 +6,12 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { createModeBAdminClient } from '../src/admin-client.js';
-import { createBearerTokenAuthorizer } from '../src/admin.js';
-import { ALG } from '../src/constants.js';
-import { isZeqKeyExError } from '../src/errors.js';
-import { deriveSealKey, sealSeed } from '../src/sealing.js';
-import { type StoredSeed, unsealStoredSeed } from '../src/seed-store.js';
+import { createModeBAdminClient } from '../src/initiator/admin-client.js';
+import { createBearerTokenAuthorizer } from '../src/responder/admin.js';
+import { ALG } from '../src/core/constants.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
+import { deriveSealKey, sealSeed } from '../src/core/sealing.js';
+import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { anyString } from './helpers/properties.js';
 import { FIELD_KEY, INITIATE, ORIGIN_A, RESPOND, TOKEN_A, adminRequest, bearer, twoResponders } from './helpers/modeb.js';
 import { hex } from './helpers/vectors.js';

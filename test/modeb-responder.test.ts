@@ -5,13 +5,13 @@
  * request validation; and a scan of every response and log line for the seed.
  */
 import { describe, expect, test } from 'vitest';
-import { createBearerTokenAuthorizer } from '../src/admin.js';
-import { ALG } from '../src/constants.js';
-import { base64Decode, base64Encode } from '../src/encoding.js';
-import { computeFingerprint } from '../src/fingerprint.js';
-import { createResponder } from '../src/handler.js';
-import type { FetchFunction } from '../src/peer.js';
-import { type StoredSeed, unsealStoredSeed } from '../src/seed-store.js';
+import { createBearerTokenAuthorizer } from '../src/responder/admin.js';
+import { ALG } from '../src/core/constants.js';
+import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { createResponder } from '../src/responder/responder.js';
+import type { FetchFunction } from '../src/responder/modeb-peer.js';
+import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import {
   FIELD_KEY,
   INITIATE,

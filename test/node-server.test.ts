@@ -7,8 +7,8 @@
  */
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
-import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/constants.js';
-import { createResponder } from '../src/handler.js';
+import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
+import { createResponder } from '../src/responder/responder.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
 

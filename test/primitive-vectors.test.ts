@@ -3,8 +3,8 @@
  * (`src/primitives.ts`). Provenance and schemas: `test/vectors/README.md`.
  */
 import { describe, expect, test } from 'vitest';
-import { aeadOpen, aeadSeal, constantTimeEqual, hkdf, hmacSha256 } from '../src/primitives.js';
-import { concat } from '../src/encoding.js';
+import { aeadOpen, aeadSeal, constantTimeEqual, hkdf, hmacSha256 } from '../src/core/primitives.js';
+import { concat } from '../src/core/encoding.js';
 import { expectCount, hex, toHex } from './helpers/vectors.js';
 import { aesGcm256Cases, countResults, label, readAesGcm, readWycheproof, type WycheproofCase } from './helpers/wycheproof.js';
 

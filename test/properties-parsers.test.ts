@@ -4,13 +4,13 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { ALG, type Alg } from '../src/constants.js';
-import { base64Decode, base64Encode, hexDecode, hexEncode, lp } from '../src/encoding.js';
-import { openKeyConfirmation, sealKeyConfirmation } from '../src/confirmation.js';
-import { parsePin } from '../src/fingerprint.js';
-import { assertAlg, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../src/kem.js';
-import { deriveModeBSeed, modeBTranscript } from '../src/modeb.js';
-import { deriveTrafficKey, openRecord, parseRecordHeader, rekey, sealRecord } from '../src/records.js';
+import { ALG, type Alg } from '../src/core/constants.js';
+import { base64Decode, base64Encode, hexDecode, hexEncode, lp } from '../src/core/encoding.js';
+import { openKeyConfirmation, sealKeyConfirmation } from '../src/core/confirmation.js';
+import { parsePin } from '../src/core/fingerprint.js';
+import { assertAlg, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { deriveModeBSeed, modeBTranscript } from '../src/core/modeb.js';
+import { deriveTrafficKey, openRecord, parseRecordHeader, rekey, sealRecord } from '../src/core/record-format.js';
 import {
   deriveSealKey,
   parseFieldKey,
@@ -20,8 +20,8 @@ import {
   unsealSeed,
   type SecretKeyContext,
   type SeedContext,
-} from '../src/sealing.js';
-import { deriveRecordKey, firstContactTranscript } from '../src/transcript.js';
+} from '../src/core/sealing.js';
+import { deriveRecordKey, firstContactTranscript } from '../src/core/transcript.js';
 import {
   anyString,
   anyValue,

@@ -4,7 +4,7 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { fingerprintMatches, parsePin, parsePins } from '../src/fingerprint.js';
+import { fingerprintMatches, parsePin, parsePins } from '../src/core/fingerprint.js';
 import { anyString, anyValue, attempt, bytesOf, flipBit } from './helpers/properties.js';
 import { toHex } from './helpers/vectors.js';
 

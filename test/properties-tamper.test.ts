@@ -4,12 +4,12 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { ALG, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL, RECORD_HEADER_BYTES } from '../src/constants.js';
-import type { ErrorCode } from '../src/errors.js';
-import { base64Decode, base64Encode, utf8 } from '../src/encoding.js';
-import { openKeyConfirmation, sealKeyConfirmation } from '../src/confirmation.js';
-import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/kem.js';
-import { deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from '../src/records.js';
+import { ALG, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL, RECORD_HEADER_BYTES } from '../src/core/constants.js';
+import type { ErrorCode } from '../src/core/errors.js';
+import { base64Decode, base64Encode, utf8 } from '../src/core/encoding.js';
+import { openKeyConfirmation, sealKeyConfirmation } from '../src/core/confirmation.js';
+import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from '../src/core/record-format.js';
 import {
   deriveSealKey,
   parseFieldKey,
@@ -19,8 +19,8 @@ import {
   unsealSeed,
   type SecretKeyContext,
   type SeedContext,
-} from '../src/sealing.js';
-import { deriveRecordKey, firstContactTranscript } from '../src/transcript.js';
+} from '../src/core/sealing.js';
+import { deriveRecordKey, firstContactTranscript } from '../src/core/transcript.js';
 import { bytesOf, expectRejected, flipBit, sessionId } from './helpers/properties.js';
 import { toHex } from './helpers/vectors.js';
 

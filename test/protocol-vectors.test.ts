@@ -5,14 +5,14 @@
  * protocol core and the browser-safe vector data.
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import type { ErrorCode } from '../src/errors.js';
-import { base64Decode, base64Encode } from '../src/encoding.js';
-import { openKeyConfirmation, sealKeyConfirmationWithNonce } from '../src/confirmation.js';
-import { computeFingerprint } from '../src/fingerprint.js';
-import { kemDecapsulateSeed, kemEncapsulateDerandomized, kemKeygen } from '../src/kem.js';
-import { deriveModeBSeed, modeBTranscript } from '../src/modeb.js';
-import { deriveTrafficKey, openRecord, rekey, sealRecord } from '../src/records.js';
+import { ALG } from '../src/core/constants.js';
+import type { ErrorCode } from '../src/core/errors.js';
+import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { openKeyConfirmation, sealKeyConfirmationWithNonce } from '../src/core/confirmation.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { kemDecapsulateSeed, kemEncapsulateDerandomized, kemKeygen } from '../src/core/kem.js';
+import { deriveModeBSeed, modeBTranscript } from '../src/core/modeb.js';
+import { deriveTrafficKey, openRecord, rekey, sealRecord } from '../src/core/record-format.js';
 import {
   deriveSealKey,
   parseFieldKey,
@@ -21,8 +21,8 @@ import {
   seedAad,
   unsealSecretKey,
   unsealSeed,
-} from '../src/sealing.js';
-import { deriveRecordKey, firstContactTranscript } from '../src/transcript.js';
+} from '../src/core/sealing.js';
+import { deriveRecordKey, firstContactTranscript } from '../src/core/transcript.js';
 import { expectCode } from './helpers/errors.js';
 import { BAD_RECORD_CODES, type KeyexCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
 

@@ -8,14 +8,14 @@
  * of when the epoch's key is wiped; errors as rejections.
  */
 import { beforeEach, describe, expect, test, vi } from 'vitest';
-import type { AsyncAeadKey } from '../src/aead.js';
-import { createClient } from '../src/client.js';
-import { isZeqKeyExError } from '../src/errors.js';
-import { createResponder } from '../src/handler.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState } from '../src/ratchet.js';
-import { sealRecord } from '../src/records.js';
-import { sessionRecords } from '../src/session-records.js';
-import { webCryptoAeadKey } from '../src/webcrypto-aead.js';
+import type { AsyncAeadKey } from '../src/backends/aead-backend.js';
+import { createClient } from '../src/initiator/client.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
+import { createResponder } from '../src/responder/responder.js';
+import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState } from '../src/core/record-channel.js';
+import { sealRecord } from '../src/core/record-format.js';
+import { sessionRecords } from '../src/initiator/records.js';
+import { webCryptoAeadKey } from '../src/backends/webcrypto-aead.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { fakeClock, headerOf, keyAt, snapshot, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY, ORIGIN } from './helpers/responder.js';
@@ -28,8 +28,8 @@ const keys = vi.hoisted(() => ({
   forgotten: 0,
 }));
 
-vi.mock('../src/node/platform.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/node/platform.js')>();
+vi.mock('../src/backends/platform.node.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/backends/platform.node.js')>();
   const counted = (key: Uint8Array): AsyncAeadKey => {
     keys.made += 1;
     const made = (keys.make as (key: Uint8Array) => AsyncAeadKey)(key);

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type CliIo, runCli } from '../src/node/cli.js';
-import { createClient } from '../src/client.js';
+import { createClient } from '../src/initiator/client.js';
 import { headerOf, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY } from './helpers/responder.js';
-import { sessionRecords } from '../src/session-records.js';
+import { sessionRecords } from '../src/initiator/records.js';
 
 interface Captured {
   io: CliIo;

@@ -5,17 +5,17 @@
  * the responder-side session API, and the refusal of sessions this responder instance did not make.
  */
 import { describe, expect, test } from 'vitest';
-import { createClient } from '../src/client.js';
-import { MAX_RECORD_REQUEST_BYTES, ROUTES } from '../src/constants.js';
-import { isZeqKeyExError } from '../src/errors.js';
-import { type ResponderOptions, createResponder } from '../src/handler.js';
-import type { RecordContext } from '../src/records-route.js';
-import { createMemoryKeyStore, createMemorySessionStore } from '../src/stores.js';
+import { createClient } from '../src/initiator/client.js';
+import { MAX_RECORD_REQUEST_BYTES, ROUTES } from '../src/core/constants.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
+import { type ResponderOptions, createResponder } from '../src/responder/responder.js';
+import type { RecordContext } from '../src/responder/records-route.js';
+import { createMemoryKeyStore, createMemorySessionStore } from '../src/responder/stores.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { fakeClock, headerOf, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY, ORIGIN, expectError, recordingLogger } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
-import { sessionRecords } from '../src/session-records.js';
+import { sessionRecords } from '../src/initiator/records.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01', 'edge-02': 'machine:edge-02' };
 const echo = (plaintext: Uint8Array): Uint8Array => plaintext;

@@ -4,12 +4,12 @@
  */
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createClient } from '../src/client.js';
-import { createResponder } from '../src/handler.js';
+import { createClient } from '../src/initiator/client.js';
+import { createResponder } from '../src/responder/responder.js';
 import { createResponderHandlers } from '../src/msw.js';
 import { fakeClock, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY, ORIGIN } from './helpers/responder.js';
-import { sessionRecords } from '../src/session-records.js';
+import { sessionRecords } from '../src/initiator/records.js';
 
 const clock = fakeClock();
 const responder = createResponder({

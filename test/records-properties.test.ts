@@ -6,8 +6,8 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { AEAD_TAG_BYTES, RECORD_HEADER_BYTES } from '../src/constants.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender } from '../src/ratchet.js';
+import { AEAD_TAG_BYTES, RECORD_HEADER_BYTES } from '../src/core/constants.js';
+import { createRecordChannel, createRecordReceiver, createRecordSender } from '../src/core/record-channel.js';
 import { expectRejected, flipBit } from './helpers/properties.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
 import { toHex } from './helpers/vectors.js';

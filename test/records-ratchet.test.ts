@@ -6,9 +6,9 @@
  * through the ratchet's start seam, never by sealing 2^32 records.
  */
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from '../src/constants.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState, type SenderState } from '../src/ratchet.js';
-import { rekey, sealRecord } from '../src/records.js';
+import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from '../src/core/constants.js';
+import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState, type SenderState } from '../src/core/record-channel.js';
+import { rekey, sealRecord } from '../src/core/record-format.js';
 import { expectCode } from './helpers/errors.js';
 import { fakeClock, headerOf, keyAt, snapshot, text, utf8 } from './helpers/records.js';
 import { toHex } from './helpers/vectors.js';

@@ -6,14 +6,14 @@
  * vectors are in `protocol-vectors.test.ts`.)
  */
 import { describe, expect, test } from 'vitest';
-import { type RatchetOptions, createRecordChannel, createRecordReceiver, createRecordSender, ratchetState } from '../src/ratchet.js';
-import { type ClientSession, createClientSession } from '../src/session.js';
-import { ALG } from '../src/constants.js';
-import type { ErrorCode } from '../src/errors.js';
+import { type RatchetOptions, createRecordChannel, createRecordReceiver, createRecordSender, ratchetState } from '../src/core/record-channel.js';
+import { type ClientSession, createClientSession } from '../src/initiator/session.js';
+import { ALG } from '../src/core/constants.js';
+import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
 import { BAD_RECORD_CODES, type RecordCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
-import { sessionRecords } from '../src/session-records.js';
+import { sessionRecords } from '../src/initiator/records.js';
 
 const { recordSuite: suite, records: cases, badRecords: invalid } = protocolCases;
 const recordKey = (): Uint8Array => hex(suite.record_key);

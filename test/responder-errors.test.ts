@@ -3,10 +3,10 @@
  * each refused request neither the key store nor the session store has changed.
  */
 import { beforeEach, describe, expect, test } from 'vitest';
-import { base64Decode, base64Encode } from '../src/encoding.js';
-import { kemEncapsulate } from '../src/kem.js';
+import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { kemEncapsulate } from '../src/core/kem.js';
 import { type Responder, createResponder } from '../src/responder.js';
-import type { KeyStore, SessionStore } from '../src/stores.js';
+import type { KeyStore, SessionStore } from '../src/responder/stores.js';
 import {
   FIELD_KEY,
   ORIGIN,

@@ -7,10 +7,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import { createFileKeyStore } from '../src/node/index.js';
+import { ALG } from '../src/core/constants.js';
+import { createFileKeyStore } from '../src/node.js';
 import { createResponder } from '../src/responder.js';
-import type { StoredKey } from '../src/stores.js';
+import type { StoredKey } from '../src/responder/stores.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, clientHandshake, fetchKeyDoc, getRequest, recordingLogger } from './helpers/responder.js';
 

@@ -6,14 +6,14 @@
  * through the decapsulator the import keeps (`kemDecapsulator`).
  */
 import { describe, expect, test, vi } from 'vitest';
-import { createClient } from '../src/client.js';
+import { createClient } from '../src/initiator/client.js';
 import { createMemoryKeyStore, createResponder } from '../src/responder.js';
 import { FIELD_KEY } from './helpers/responder.js';
 
 const calls = vi.hoisted(() => ({ keygen: 0, decapsulate: 0 }));
 
-vi.mock('../src/kem.js', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../src/kem.js')>();
+vi.mock('../src/core/kem.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../src/core/kem.js')>();
   return {
     ...actual,
     kemKeygen: (...args: Parameters<typeof actual.kemKeygen>) => {

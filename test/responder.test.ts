@@ -3,13 +3,13 @@
  * generation, options validation, and a scan of every response and log line for secrets.
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/constants.js';
-import { base64Decode } from '../src/encoding.js';
-import { computeFingerprint } from '../src/fingerprint.js';
-import { kemEncapsulate, kemKeygen } from '../src/kem.js';
-import { deriveSealKey, unsealSecretKey } from '../src/sealing.js';
+import { ALG } from '../src/core/constants.js';
+import { base64Decode } from '../src/core/encoding.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { deriveSealKey, unsealSecretKey } from '../src/core/sealing.js';
 import { createResponder } from '../src/responder.js';
-import { createMemoryKeyStore } from '../src/stores.js';
+import { createMemoryKeyStore } from '../src/responder/stores.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import {
   FIELD_KEY,

@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ZeqKeyExError } from '../errors.js';
+import { ZeqKeyExError } from '../core/errors.js';
 
 /** The mode of every directory made here: usable by its owner only. */
 export const PRIVATE_DIRECTORY_MODE = 0o700;

@@ -13,15 +13,15 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from '../admin.js';
-import { createModeBAdminClient } from '../admin-client.js';
-import { ALG_SIZES, ALG } from '../constants.js';
-import { base64Decode } from '../encoding.js';
-import { isZeqKeyExError } from '../errors.js';
-import { parsePin } from '../fingerprint.js';
-import { isMachineId, isSlug } from '../identifiers.js';
-import type { ModeBOptions } from '../modeb-route.js';
-import type { SeedStore } from '../seed-store.js';
+import { type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from '../responder/admin.js';
+import { createModeBAdminClient } from '../initiator/admin-client.js';
+import { ALG_SIZES, ALG } from '../core/constants.js';
+import { base64Decode } from '../core/encoding.js';
+import { isZeqKeyExError } from '../core/errors.js';
+import { parsePin } from '../core/fingerprint.js';
+import { isMachineId, isSlug } from '../core/identifiers.js';
+import type { ModeBOptions } from '../responder/modeb-route.js';
+import type { SeedStore } from '../responder/seed-store.js';
 import type { CliIo } from './cli.js';
 import { createFileSeedStore } from './file-seed-store.js';
 

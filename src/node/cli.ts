@@ -9,14 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { createClient } from '../client.js';
-import { ALG_SIZES, ALG } from '../constants.js';
-import { ERROR_CODES, isZeqKeyExError } from '../errors.js';
-import { parsePin } from '../fingerprint.js';
-import { createResponder } from '../handler.js';
-import { sessionRecords } from '../session-records.js';
-import { isMachineId, isSlug } from '../identifiers.js';
-import { createMemoryKeyStore } from '../stores.js';
+import { createClient } from '../initiator/client.js';
+import { ALG_SIZES, ALG } from '../core/constants.js';
+import { ERROR_CODES, isZeqKeyExError } from '../core/errors.js';
+import { parsePin } from '../core/fingerprint.js';
+import { createResponder } from '../responder/responder.js';
+import { sessionRecords } from '../initiator/records.js';
+import { isMachineId, isSlug } from '../core/identifiers.js';
+import { createMemoryKeyStore } from '../responder/stores.js';
 import { createFileKeyStore } from './file-key-store.js';
 import { createFileTrustStore } from './file-trust-store.js';
 import { serve } from './server.js';

@@ -20,9 +20,9 @@
  * @module
  */
 import { join, resolve } from 'node:path';
-import { ZeqKeyExError } from '../errors.js';
-import { assertSlug } from '../identifiers.js';
-import { type KeyStore, type StoredKey, copyStoredKey, isStoredKey } from '../stores.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { assertSlug } from '../core/identifiers.js';
+import { type KeyStore, type StoredKey, copyStoredKey, isStoredKey } from '../responder/stores.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
 function fileName(slug: string): string {

@@ -18,11 +18,11 @@
  * @module
  */
 import { join, resolve } from 'node:path';
-import { hexEncode, lp } from '../encoding.js';
-import { ZeqKeyExError } from '../errors.js';
-import { assertMachineId } from '../identifiers.js';
-import { sha256 } from '../primitives.js';
-import { type SeedStore, type StoredSeed, copyStoredSeed, isStoredSeed } from '../seed-store.js';
+import { hexEncode, lp } from '../core/encoding.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { assertMachineId } from '../core/identifiers.js';
+import { sha256 } from '../core/primitives.js';
+import { type SeedStore, type StoredSeed, copyStoredSeed, isStoredSeed } from '../responder/seed-store.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
 function fileName(localMachineId: string, peerMachineId: string): string {

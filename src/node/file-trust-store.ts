@@ -8,9 +8,9 @@
  * @module
  */
 import { dirname } from 'node:path';
-import { ZeqKeyExError } from '../errors.js';
-import { isFingerprint } from '../identifiers.js';
-import type { TrustStore } from '../trust.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { isFingerprint } from '../core/identifiers.js';
+import type { TrustStore } from '../initiator/trust.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
 /**

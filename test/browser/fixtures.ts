@@ -4,8 +4,8 @@
  * hostile handler that rewrites handshake responses. Nothing here imports `node:*`.
  */
 import { expect } from 'vitest';
-import { type Client, type ClientOptions, createClient } from '../../src/client.js';
-import { base64Decode, base64Encode } from '../../src/encoding.js';
+import { type Client, type ClientOptions, createClient } from '../../src/initiator/client.js';
+import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { type Responder, type ResponderOptions, createResponder } from '../../src/responder.js';
 
 export const ORIGIN = 'https://responder.test';

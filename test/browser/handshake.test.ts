@@ -7,12 +7,12 @@
  * `localStorage`.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { isZeqKeyExError } from '../../src/errors.js';
-import { deriveTrafficKey, openRecord, sealRecord } from '../../src/records.js';
+import { isZeqKeyExError } from '../../src/core/errors.js';
+import { deriveTrafficKey, openRecord, sealRecord } from '../../src/core/record-format.js';
 import { createMemorySessionStore } from '../../src/responder.js';
-import { tofuKey } from '../../src/client.js';
-import { createLocalStorageTrustStore } from '../../src/trust.js';
-import { utf8 } from '../../src/encoding.js';
+import { tofuKey } from '../../src/initiator/client.js';
+import { createLocalStorageTrustStore } from '../../src/initiator/trust.js';
+import { utf8 } from '../../src/core/encoding.js';
 import { expectCode, expectCodeAsync } from '../helpers/errors.js';
 import { toHex } from '../helpers/vector-data.js';
 import { FIELD_KEY, ORIGIN, OTHER_FIELD_KEY, flipBit, hostile, logged, makeClient, makeResponder } from './fixtures.js';

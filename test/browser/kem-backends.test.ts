@@ -6,11 +6,11 @@
  * the test server (no file system in the page).
  */
 import { expect, test } from 'vitest';
-import { aeadBackend } from '../../src/primitives.js';
-import { loadKem, nobleKem } from '../../src/kem-backend.js';
+import { aeadBackend } from '../../src/core/primitives.js';
+import { loadKem, nobleKem } from '../../src/backends/kem-backend.js';
 import { KEM_VECTOR_PATHS, type KemVectorFiles, kemBackendSuite } from '../helpers/kem-backend-suite.js';
 import { makeClient, makeResponder } from './fixtures.js';
-import { sessionRecords } from '../../src/session-records.js';
+import { sessionRecords } from '../../src/initiator/records.js';
 
 async function load(path: string): Promise<unknown> {
   const response = await fetch(`/test/vectors/${path}`);

@@ -9,14 +9,14 @@
 import { setupWorker } from 'msw/browser';
 import { http, HttpResponse } from 'msw';
 import { afterAll, afterEach, beforeAll, expect, test, vi } from 'vitest';
-import { createClient } from '../../src/client.js';
+import { createClient } from '../../src/initiator/client.js';
 import { createResponderHandlers } from '../../src/msw.js';
-import { isZeqKeyExError } from '../../src/errors.js';
+import { isZeqKeyExError } from '../../src/core/errors.js';
 import { createMemorySessionStore } from '../../src/responder.js';
 import { expectCodeAsync } from '../helpers/errors.js';
 import { toHex } from '../helpers/vector-data.js';
 import { MACHINES, ORIGIN, OTHER_FIELD_KEY, makeResponder } from './fixtures.js';
-import { sessionRecords } from '../../src/session-records.js';
+import { sessionRecords } from '../../src/initiator/records.js';
 
 const sessionStore = createMemorySessionStore();
 // Records are answered with the request's bytes reversed, so a reply proves a round trip.

@@ -6,15 +6,15 @@
  * WebCrypto AES-GCM.
  */
 import { describe, expect, test } from 'vitest';
-import { isZeqKeyExError } from '../../src/errors.js';
-import { utf8 } from '../../src/encoding.js';
-import { aeadBackendAsync } from '../../src/primitives.js';
-import { parseRecordHeader } from '../../src/records.js';
-import type { RecordContext } from '../../src/records-route.js';
-import type { ClientSession } from '../../src/session.js';
+import { isZeqKeyExError } from '../../src/core/errors.js';
+import { utf8 } from '../../src/core/encoding.js';
+import { aeadBackendAsync } from '../../src/core/primitives.js';
+import { parseRecordHeader } from '../../src/core/record-format.js';
+import type { RecordContext } from '../../src/responder/records-route.js';
+import type { ClientSession } from '../../src/initiator/session.js';
 import { expectCode } from '../helpers/errors.js';
 import { type FetchLike, makeClient, makeResponder } from './fixtures.js';
-import { sessionRecords } from '../../src/session-records.js';
+import { sessionRecords } from '../../src/initiator/records.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 const AAD = utf8('zeq-keyex browser suite');

@@ -10,13 +10,13 @@
  */
 import { ml_kem768 as native } from '@noble/post-quantum/webcrypto.js';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { ALG } from '../../src/constants.js';
-import { base64Decode, base64Encode } from '../../src/encoding.js';
-import { openKeyConfirmation } from '../../src/confirmation.js';
-import { computeFingerprint } from '../../src/fingerprint.js';
-import { kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../../src/kem.js';
-import { randomBytes } from '../../src/primitives.js';
-import { deriveRecordKey, firstContactTranscript } from '../../src/transcript.js';
+import { ALG } from '../../src/core/constants.js';
+import { base64Decode, base64Encode } from '../../src/core/encoding.js';
+import { openKeyConfirmation } from '../../src/core/confirmation.js';
+import { computeFingerprint } from '../../src/core/fingerprint.js';
+import { kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../../src/core/kem.js';
+import { randomBytes } from '../../src/core/primitives.js';
+import { deriveRecordKey, firstContactTranscript } from '../../src/core/transcript.js';
 import { expectCount, hex, protocolVectors, toHex } from '../helpers/vector-data.js';
 import { makeResponder } from './fixtures.js';
 

@@ -5,18 +5,18 @@
  * socket).
  */
 import { expect } from 'vitest';
-import type { ClientOptions } from '../../src/client.js';
-import { ALG } from '../../src/constants.js';
-import { base64Decode, base64Encode } from '../../src/encoding.js';
-import { type ErrorCode, type ZeqKeyExError, isZeqKeyExError } from '../../src/errors.js';
-import { computeFingerprint } from '../../src/fingerprint.js';
-import { type KeyDocumentBody, type Responder, createResponder } from '../../src/handler.js';
-import { kemDecapsulate, kemKeygen } from '../../src/kem.js';
-import { randomBytes } from '../../src/primitives.js';
-import { sealKeyConfirmation } from '../../src/confirmation.js';
-import { createMemoryKeyStore } from '../../src/stores.js';
-import { deriveRecordKey, firstContactTranscript } from '../../src/transcript.js';
-import type { StorageLike } from '../../src/trust.js';
+import type { ClientOptions } from '../../src/initiator/client.js';
+import { ALG } from '../../src/core/constants.js';
+import { base64Decode, base64Encode } from '../../src/core/encoding.js';
+import { type ErrorCode, type ZeqKeyExError, isZeqKeyExError } from '../../src/core/errors.js';
+import { computeFingerprint } from '../../src/core/fingerprint.js';
+import { type KeyDocumentBody, type Responder, createResponder } from '../../src/responder/responder.js';
+import { kemDecapsulate, kemKeygen } from '../../src/core/kem.js';
+import { randomBytes } from '../../src/core/primitives.js';
+import { sealKeyConfirmation } from '../../src/core/confirmation.js';
+import { createMemoryKeyStore } from '../../src/responder/stores.js';
+import { deriveRecordKey, firstContactTranscript } from '../../src/core/transcript.js';
+import type { StorageLike } from '../../src/initiator/trust.js';
 import { FIELD_KEY, type ObservedSessionStore, observedSessionStore } from './responder.js';
 
 /** A standard fetch handler. */

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { type ErrorCode, isZeqKeyExError } from '../../src/errors.js';
+import { type ErrorCode, isZeqKeyExError } from '../../src/core/errors.js';
 
 /** Asserts that `fn` throws the SDK's error with `code` (never asserts on message text). */
 export function expectCode(fn: () => unknown, code: ErrorCode): void {

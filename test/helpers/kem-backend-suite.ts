@@ -13,13 +13,13 @@
  * other backends decapsulate to the same secret.
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../../src/constants.js';
-import { base64Decode } from '../../src/encoding.js';
-import type { ErrorCode } from '../../src/errors.js';
-import type { Kem } from '../../src/kem-backend.js';
-import { deriveModeBSeedAsInitiatorDerandomized, deriveModeBSeedAsResponder } from '../../src/modeb.js';
-import { computeFingerprint } from '../../src/fingerprint.js';
-import { randomBytes } from '../../src/primitives.js';
+import { ALG } from '../../src/core/constants.js';
+import { base64Decode } from '../../src/core/encoding.js';
+import type { ErrorCode } from '../../src/core/errors.js';
+import type { Kem } from '../../src/backends/kem-backend.js';
+import { deriveModeBSeedAsInitiatorDerandomized, deriveModeBSeedAsResponder } from '../../src/core/modeb.js';
+import { computeFingerprint } from '../../src/core/fingerprint.js';
+import { randomBytes } from '../../src/core/primitives.js';
 import { expectCodeAsync } from './errors.js';
 import { expectCount, hex, protocolCases, toHex } from './vector-data.js';
 

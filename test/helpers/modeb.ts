@@ -2,11 +2,11 @@
  * Test helpers for Mode-B (spec §4): an observable seed store, admin requests, and two responders
  * wired to each other in process (each one's peer fetch is the other's handler).
  */
-import type { AdminOptions } from '../../src/admin.js';
-import { createBearerTokenAuthorizer } from '../../src/admin.js';
-import { type Responder, type ResponderOptions, createResponder } from '../../src/handler.js';
-import type { FetchFunction } from '../../src/peer.js';
-import { type SeedStore, type StoredSeed, createMemorySeedStore } from '../../src/seed-store.js';
+import type { AdminOptions } from '../../src/responder/admin.js';
+import { createBearerTokenAuthorizer } from '../../src/responder/admin.js';
+import { type Responder, type ResponderOptions, createResponder } from '../../src/responder/responder.js';
+import type { FetchFunction } from '../../src/responder/modeb-peer.js';
+import { type SeedStore, type StoredSeed, createMemorySeedStore } from '../../src/responder/seed-store.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type RecordingLogger, recordingLogger } from './responder.js';
 
 export const TOKEN_A = 'token-of-responder-A-0123456789';

@@ -3,7 +3,7 @@
  */
 import { fc } from '@fast-check/vitest';
 import { expect } from 'vitest';
-import { type ErrorCode, isZeqKeyExError } from '../../src/errors.js';
+import { type ErrorCode, isZeqKeyExError } from '../../src/core/errors.js';
 
 /** The standard base64 alphabet of RFC 4648 §4 (without the pad character). */
 export const B64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

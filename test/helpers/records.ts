@@ -2,8 +2,8 @@
  * Helpers of the record tests (`test/records-*.test.ts`): a fake clock, a serialisation of a
  * ratchet's whole internal state (keys and replay windows included), and key-chain derivation.
  */
-import { type RecordReceiver, type RecordSender, ratchetState } from '../../src/ratchet.js';
-import { type Direction, deriveTrafficKey, rekey } from '../../src/records.js';
+import { type RecordReceiver, type RecordSender, ratchetState } from '../../src/core/record-channel.js';
+import { type Direction, deriveTrafficKey, rekey } from '../../src/core/record-format.js';
 import { toHex } from './vectors.js';
 
 /** A clock the test moves by hand. */

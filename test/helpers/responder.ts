@@ -3,12 +3,12 @@
  * a recording logger, and a minimal initiator that runs the §2 handshake against `responder.fetch`.
  */
 import { expect } from 'vitest';
-import { ALG } from '../../src/constants.js';
-import { base64Decode } from '../../src/encoding.js';
-import { openKeyConfirmation } from '../../src/confirmation.js';
-import { computeFingerprint } from '../../src/fingerprint.js';
-import { kemEncapsulate } from '../../src/kem.js';
-import type { LogFields, Logger } from '../../src/logger.js';
+import { ALG } from '../../src/core/constants.js';
+import { base64Decode } from '../../src/core/encoding.js';
+import { openKeyConfirmation } from '../../src/core/confirmation.js';
+import { computeFingerprint } from '../../src/core/fingerprint.js';
+import { kemEncapsulate } from '../../src/core/kem.js';
+import type { LogFields, Logger } from '../../src/responder/logger.js';
 import {
   type KeyStore,
   type ReplayTag,
@@ -18,8 +18,8 @@ import {
   type StoredSession,
   createMemorySessionStore,
   type MemorySessionStoreOptions,
-} from '../../src/stores.js';
-import { deriveRecordKey, firstContactTranscript } from '../../src/transcript.js';
+} from '../../src/responder/stores.js';
+import { deriveRecordKey, firstContactTranscript } from '../../src/core/transcript.js';
 
 export const ORIGIN = 'https://responder.test';
 export const FIELD_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';

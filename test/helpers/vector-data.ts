@@ -6,7 +6,7 @@
  * `expectCount`); test/helpers/vectors.ts adds the Node-only file loading of the large vector sets.
  */
 import raw from '../vectors/protocol/keyex-v1.json' with { type: 'json' };
-import type { ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/core/errors.js';
 
 /** A `keyex` case (spec §2): keygen, encapsulation, key schedule and confirmation. */
 export interface KeyexCase {

@@ -10,7 +10,7 @@
 import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import { lp, readU32be, utf8, writeU32be } from './encoding.js';
-import type { AsyncAeadKey } from './aead.js';
+import type { AsyncAeadKey } from '../backends/aead-backend.js';
 import { aeadOpen, aeadSealPrefixed, hkdfExpand } from './primitives.js';
 
 /** A record direction: initiator → responder, or responder → initiator. */

@@ -12,7 +12,7 @@
  */
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { ZeqKeyExError } from './errors.js';
-import { base64Bytes, base64Of } from './platform.js';
+import { base64Bytes, base64Of } from '../backends/platform.js';
 
 const HEX_SHAPE = /^(?:[0-9a-f]{2})*$/;
 

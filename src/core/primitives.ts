@@ -13,9 +13,9 @@ import { expand, extract } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
-import type { AeadBackendName, AsyncAeadBackendName } from './aead.js';
+import type { AeadBackendName, AsyncAeadBackendName } from '../backends/aead-backend.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
-import { aeadAsyncName, aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from './platform.js';
+import { aeadAsyncName, aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from '../backends/platform.js';
 
 /**
  * SHA-256.

@@ -9,9 +9,9 @@
  * `session.wipe()` wipes it.
  * @module
  */
-import { MAX_RECORD_REQUEST_BYTES } from './constants.js';
-import { ZeqKeyExError } from './errors.js';
-import { type RecordChannel, createRecordChannel } from './ratchet.js';
+import { MAX_RECORD_REQUEST_BYTES } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { type RecordChannel, createRecordChannel } from '../core/record-channel.js';
 import { type ClientSession, sessionState } from './session.js';
 
 /** Options of {@link SessionRecords.request}. */

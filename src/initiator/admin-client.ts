@@ -14,13 +14,13 @@
  * commitments to confirm that both machines derived the same seed.
  * @module
  */
-import { ALG, ALG_SIZES, ROUTES, type Alg } from './constants.js';
-import { base64Decode, base64Encode, joinChunks } from './encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { parsePin } from './fingerprint.js';
-import { assertMachineId, assertSlug, isFingerprint, isMachineId } from './identifiers.js';
-import { type FetchFunction, refuseRedirects } from './peer.js';
-import { assertAdminToken } from './admin.js';
+import { ALG, ALG_SIZES, ROUTES, type Alg } from '../core/constants.js';
+import { base64Decode, base64Encode, joinChunks } from '../core/encoding.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { parsePin } from '../core/fingerprint.js';
+import { assertMachineId, assertSlug, isFingerprint, isMachineId } from '../core/identifiers.js';
+import { type FetchFunction, refuseRedirects } from '../responder/modeb-peer.js';
+import { assertAdminToken } from '../responder/admin.js';
 import { type Transport, createTransport } from './transport.js';
 
 /** Options of {@link createModeBAdminClient}. */

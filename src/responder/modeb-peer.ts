@@ -9,9 +9,9 @@
  * the fetch to another host or from https to plain http.
  * @module
  */
-import { ALG, ROUTES } from './constants.js';
-import { type KeyDocument, parseKeyDocument } from './document.js';
-import { type TransportOptions, createTransport } from './transport.js';
+import { ALG, ROUTES } from '../core/constants.js';
+import { type KeyDocument, parseKeyDocument } from '../core/document.js';
+import { type TransportOptions, createTransport } from '../initiator/transport.js';
 
 /** A `fetch` as the transport calls it. */
 export type FetchFunction = NonNullable<TransportOptions['fetch']>;

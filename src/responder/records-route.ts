@@ -18,10 +18,10 @@
  * - The callback's errors are logged by code only; its exception text never reaches a response.
  * @module
  */
-import { MAX_RECORD_REQUEST_BYTES } from './constants.js';
-import { isZeqKeyExError } from './errors.js';
+import { MAX_RECORD_REQUEST_BYTES } from '../core/constants.js';
+import { isZeqKeyExError } from '../core/errors.js';
 import { HttpError, isMediaType, readBody } from './http.js';
-import { isSessionId } from './identifiers.js';
+import { isSessionId } from '../core/identifiers.js';
 import type { Logger } from './logger.js';
 import { type RecordSessions, findRecordSession } from './record-sessions.js';
 import type { SessionStore } from './stores.js';

@@ -22,11 +22,11 @@
  * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`kem.ts`).
  * @module
  */
-import { ALG, ALG_SIZES } from './constants.js';
-import { ZeqKeyExError } from './errors.js';
-import { type Encapsulation, assertLength, kemDecapsulator, kemEncapsulate, kemKeygen, nobleMlKem768 } from './kem.js';
+import { ALG, ALG_SIZES } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { type Encapsulation, assertLength, kemDecapsulator, kemEncapsulate, kemKeygen, nobleMlKem768 } from '../core/kem.js';
 import { kemDrivers } from './platform.js';
-import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
+import { constantTimeEqual, randomBytes, wipe } from '../core/primitives.js';
 
 /** Which KEM backend to use: `'auto'` picks a native one when the runtime has one that passes the probe. */
 export type KemChoice = 'noble' | 'native' | 'auto';

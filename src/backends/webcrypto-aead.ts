@@ -20,7 +20,7 @@
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead.js';
+import { type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead-backend.js';
 
 const GCM = 'AES-GCM';
 

@@ -10,8 +10,8 @@
  * never holds more than the limit.
  * @module
  */
-import { WIRE_ERRORS, type WireErrorCode } from './constants.js';
-import { joinChunks } from './encoding.js';
+import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
+import { joinChunks } from '../core/encoding.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };

@@ -9,9 +9,9 @@
  * @module
  */
 import ky, { type Hooks, type KyInstance, type Options, isHTTPError } from 'ky';
-import { MAX_RESPONSE_BYTES } from './constants.js';
-import { joinChunks } from './encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import { MAX_RESPONSE_BYTES } from '../core/constants.js';
+import { joinChunks } from '../core/encoding.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 
 /** Options of {@link createTransport}. */
 export interface TransportOptions {

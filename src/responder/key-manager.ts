@@ -19,14 +19,14 @@
  *   the store by an operator is served from the next start.
  * @module
  */
-import { ALG, ALG_SIZES, type Alg } from './constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { base64Decode, base64Encode } from './encoding.js';
-import { computeFingerprint } from './fingerprint.js';
-import { type Kem, type KemSecretKey, nobleKem } from './kem-backend.js';
+import { ALG, ALG_SIZES, type Alg } from '../core/constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { base64Decode, base64Encode } from '../core/encoding.js';
+import { computeFingerprint } from '../core/fingerprint.js';
+import { type Kem, type KemSecretKey, nobleKem } from '../backends/kem-backend.js';
 import type { Logger } from './logger.js';
-import { constantTimeEqual, randomBytes, wipe } from './primitives.js';
-import { sealSecretKey, unsealSecretKey } from './sealing.js';
+import { constantTimeEqual, randomBytes, wipe } from '../core/primitives.js';
+import { sealSecretKey, unsealSecretKey } from '../core/sealing.js';
 import { type KeyStore, type StoredKey, isStoredKey } from './stores.js';
 
 /** An opened machine key, ready to decapsulate. */

@@ -14,9 +14,9 @@
  *   them can be live (spec §2.3), and, within a bounded memory, until that session's expiry.
  * @module
  */
-import { ZeqKeyExError } from './errors.js';
-import { lp } from './encoding.js';
-import { sha256, wipe } from './primitives.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { lp } from '../core/encoding.js';
+import { sha256, wipe } from '../core/primitives.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {

@@ -10,18 +10,18 @@
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
  */
-import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, recordsRoute, type Alg } from './constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { base64Encode } from './encoding.js';
-import { fingerprintMatches, parsePins } from './fingerprint.js';
-import { assertSlug, isFingerprint } from './identifiers.js';
-import { type KemChoice, encapsulatorLoader } from './kem-backend.js';
-import { openKeyConfirmation } from './confirmation.js';
-import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from './document.js';
-import { wipe } from './primitives.js';
-import { type RatchetOptions, assertRatchetOptions } from './ratchet.js';
+import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, recordsRoute, type Alg } from '../core/constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { base64Encode } from '../core/encoding.js';
+import { fingerprintMatches, parsePins } from '../core/fingerprint.js';
+import { assertSlug, isFingerprint } from '../core/identifiers.js';
+import { type KemChoice, encapsulatorLoader } from '../backends/kem-backend.js';
+import { openKeyConfirmation } from '../core/confirmation.js';
+import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from '../core/document.js';
+import { wipe } from '../core/primitives.js';
+import { type RatchetOptions, assertRatchetOptions } from '../core/record-channel.js';
 import { type ClientSession, type TrustMode, createClientSession } from './session.js';
-import { deriveRecordKey, firstContactTranscript } from './transcript.js';
+import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { type Transport, type TransportOptions, createTransport } from './transport.js';
 import type { TrustStore } from './trust.js';
 

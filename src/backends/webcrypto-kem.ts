@@ -8,10 +8,10 @@
  * imported, so the caller wipes its own copy.
  * @module
  */
-import type { Encapsulation } from './kem.js';
+import type { Encapsulation } from '../core/kem.js';
 import type { KemDriver } from './kem-backend.js';
-import { ALG } from './constants.js';
-import { ZeqKeyExError } from './errors.js';
+import { ALG } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
 
 /** The parts of the WebCrypto KEM API used here (not yet in TypeScript's DOM types). */
 interface KemSubtle {

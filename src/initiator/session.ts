@@ -8,10 +8,10 @@
  * records endpoint) in module-private state, and wipes the channel's keys with its own.
  * @module
  */
-import type { Alg } from './constants.js';
-import { ZeqKeyExError } from './errors.js';
-import type { KemBackendName } from './kem-backend.js';
-import type { RatchetOptions } from './ratchet.js';
+import type { Alg } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import type { KemBackendName } from '../backends/kem-backend.js';
+import type { RatchetOptions } from '../core/record-channel.js';
 import type { Transport } from './transport.js';
 
 /** How the responder's key was trusted for this session. */

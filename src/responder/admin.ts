@@ -11,8 +11,8 @@
  * hook must not read the request body: the endpoint reads it after the hook has decided.
  * @module
  */
-import { sha256, constantTimeEqual } from './primitives.js';
-import { utf8 } from './encoding.js';
+import { sha256, constantTimeEqual } from '../core/primitives.js';
+import { utf8 } from '../core/encoding.js';
 
 /** The answer of an admin authorization hook. */
 export type AdminDecision = 'admin' | 'forbidden' | 'unauthenticated';

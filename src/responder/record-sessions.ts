@@ -15,8 +15,8 @@
  *   and replay windows exist only once it carried a record.
  * @module
  */
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from './ratchet.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
 
 /** A live session on the responder side, for records carried by the app itself. */

@@ -11,11 +11,11 @@
  * is safe to back up, though useless without the field key. An opened seed is the caller's to wipe.
  * @module
  */
-import { FINGERPRINT_PATTERN } from './constants.js';
-import { ZeqKeyExError } from './errors.js';
-import { isMachineId } from './identifiers.js';
-import { deriveSealKey, parseFieldKey, unsealSeed } from './sealing.js';
-import { wipe } from './primitives.js';
+import { FINGERPRINT_PATTERN } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { isMachineId } from '../core/identifiers.js';
+import { deriveSealKey, parseFieldKey, unsealSeed } from '../core/sealing.js';
+import { wipe } from '../core/primitives.js';
 
 /** Which side of the exchange a machine was. */
 export type ModeBRole = 'initiator' | 'responder';

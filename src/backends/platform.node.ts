@@ -19,12 +19,12 @@
 import { Buffer } from 'node:buffer';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import * as crypto from 'node:crypto';
-import { type AeadBackend } from '../aead.js';
-import { ZeqKeyExError } from '../errors.js';
-import type { Encapsulation } from '../kem.js';
-import type { KemDriver } from '../kem-backend.js';
-import type * as portable from '../platform.js';
-import { webCryptoKemDriver } from '../webcrypto-kem.js';
+import { type AeadBackend } from './aead-backend.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import type { Encapsulation } from '../core/kem.js';
+import type { KemDriver } from './kem-backend.js';
+import type * as portable from './platform.js';
+import { webCryptoKemDriver } from './webcrypto-kem.js';
 
 const TAG_BYTES = 16;
 const KEY_TYPE = 'ml-kem-768';

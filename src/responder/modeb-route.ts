@@ -21,21 +21,21 @@
  *   seed nobody else has. Only equal commitments on both machines confirm the exchange.
  * @module
  */
-import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES } from './constants.js';
+import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES } from '../core/constants.js';
 import type { AdminOptions } from './admin.js';
-import type { KeyDocument } from './document.js';
-import { base64Decode, base64Encode } from './encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
+import type { KeyDocument } from '../core/document.js';
+import { base64Decode, base64Encode } from '../core/encoding.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
-import { isFingerprint, isMachineId, isSlug } from './identifiers.js';
-import type { KeyManager } from './keys.js';
+import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
+import type { KeyManager } from './key-manager.js';
 import type { Logger } from './logger.js';
-import type { Kem } from './kem-backend.js';
-import { type ModeBInitiation, initiateModeB, respondModeB } from './modeb.js';
-import { type FetchFunction, fetchPeerKeyDocument } from './peer.js';
-import { wipe } from './primitives.js';
+import type { Kem } from '../backends/kem-backend.js';
+import { type ModeBInitiation, initiateModeB, respondModeB } from '../core/modeb.js';
+import { type FetchFunction, fetchPeerKeyDocument } from './modeb-peer.js';
+import { wipe } from '../core/primitives.js';
 import type { Route } from './router.js';
-import { sealSeed } from './sealing.js';
+import { sealSeed } from '../core/sealing.js';
 import { type ModeBRole, type SeedStore, type StoredSeed, createMemorySeedStore } from './seed-store.js';
 
 /** Options of the Mode-B endpoints (the responder's `modeB` option). */

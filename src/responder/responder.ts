@@ -23,20 +23,20 @@
  *   refused while a session derived from it can be live (`409 replayed_handshake`).
  * @module
  */
-import { AEAD_NONCE_BYTES, ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from './constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from './errors.js';
-import { base64Decode } from './encoding.js';
+import { AEAD_NONCE_BYTES, ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Alg } from '../core/constants.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { base64Decode } from '../core/encoding.js';
 import { HttpError, discardBody, errorResponse, isMediaType, jsonResponse, jsonTextResponse, parseJsonObject, readBody } from './http.js';
-import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from './identifiers.js';
-import { type KemBackendName, type KemChoice, kemLoader } from './kem-backend.js';
-import { type KeyManager, type MachineKey, createKeyManager } from './keys.js';
+import { assertMachineId, assertSlug, isFingerprint, isMachineId, isSessionId, isSlug } from '../core/identifiers.js';
+import { type KemBackendName, type KemChoice, kemLoader } from '../backends/kem-backend.js';
+import { type KeyManager, type MachineKey, createKeyManager } from './key-manager.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
-import { randomBytes, sha256, wipe } from './primitives.js';
+import { randomBytes, sha256, wipe } from '../core/primitives.js';
 import { type Route, createRouter } from './router.js';
-import { deriveSealKey, parseFieldKey } from './sealing.js';
+import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
 import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
-import { sealKeyConfirmationWithNonce } from './confirmation.js';
-import { deriveRecordKey, firstContactTranscript } from './transcript.js';
+import { sealKeyConfirmationWithNonce } from '../core/confirmation.js';
+import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { type RecordSessions, type ResponderSession, createRecordSessions, findRecordSession, responderSession } from './record-sessions.js';
 import { type RecordHandler, createRecordsRoute } from './records-route.js';
 import type { AdminOptions } from './admin.js';

@@ -24,7 +24,7 @@ import { ZeqKeyExError } from './errors.js';
 import { computeFingerprint, fingerprintMatches, parsePins } from './fingerprint.js';
 import { assertMachineId } from './identifiers.js';
 import { type Encapsulation, assertAlg, assertPublicKey, kemDecapsulate, kemEncapsulateDerandomized } from './kem.js';
-import { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, assertKemChoice, loadKem } from './kem-backend.js';
+import { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, assertKemChoice, loadKem } from '../backends/kem-backend.js';
 import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.js';
 
 /** What a Mode-B transcript binds. */

@@ -24,9 +24,9 @@
  */
 import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import type { AsyncAeadKey } from './aead.js';
-import { aeadKeyAsync } from './platform.js';
-import { type Direction, deriveTrafficKey, openRecord, openRecordAsync, parseRecordHeader, rekey, sealRecord, sealRecordAsync } from './records.js';
+import type { AsyncAeadKey } from '../backends/aead-backend.js';
+import { aeadKeyAsync } from '../backends/platform.js';
+import { type Direction, deriveTrafficKey, openRecord, openRecordAsync, parseRecordHeader, rekey, sealRecord, sealRecordAsync } from './record-format.js';
 import { wipe } from './primitives.js';
 
 /** Options of the ratchet. */
