@@ -12,6 +12,12 @@ export const ALG = 'ML-KEM-768' as const;
 /** The `alg` strings this version of the SDK can speak. */
 export type Alg = typeof ALG;
 
+/**
+ * §2, §3, §4: which end of an exchange a party is. The initiator encapsulates to the responder's
+ * key; for records (§3) it seals `i2r` and opens `r2i`, for Mode-B (§4) it is machine L.
+ */
+export type Role = 'initiator' | 'responder';
+
 /** §1 and §7: byte lengths per algorithm (reserved algorithms listed for size checks only). */
 export const ALG_SIZES: Readonly<Record<Alg, { readonly publicKey: number; readonly cipherText: number; readonly sharedSecret: number; readonly seed: number }>> = {
   'ML-KEM-768': { publicKey: 1184, cipherText: 1088, sharedSecret: 32, seed: 64 },
