@@ -170,7 +170,8 @@ export async function recordRoundTrips(lib, session, seen) {
 }
 
 /**
- * Runs every check.
+ * Runs every check. Long on purpose: it is the list of checks, in the order the report shows
+ * them, each a named step; the work of each is in the functions below.
  * @param input.lib - the `zeq-keyex` namespace.
  * @param input.protocolLib - the `zeq-keyex/protocol` namespace.
  * @param input.responderLib - the `zeq-keyex/responder` namespace.
