@@ -37,25 +37,44 @@ const common: Options = {
   clean: false,
 };
 
+/** The entries of the default build, by output name. */
+const PORTABLE_ENTRIES = {
+  index: 'src/index.ts',
+  protocol: 'src/protocol.ts',
+  'mode-b': 'src/mode-b.ts',
+  responder: 'src/responder.ts',
+  msw: 'src/msw.ts',
+};
+
 /**
  * Two builds into one directory:
  * - the default build (`import` / `default` conditions: browsers, workers, bundlers for the web):
- *   `index.js`, `responder.js`, `msw.js`, and the type declarations of every entry;
+ *   `index.js`, `protocol.js`, `mode-b.js`, `responder.js`, `msw.js`, and the type declarations of
+ *   every entry;
  * - the Node build (`node` condition, which Node, Deno and Bun take): `index.node.js`,
- *   `responder.node.js`, and the Node-only `node.js` and `cli.js`, so that everything loaded in
- *   Node shares one copy of each module (one `ZeqKeyExError` class).
+ *   `protocol.node.js`, `mode-b.node.js`, `responder.node.js`, and the Node-only `node.js` and
+ *   `cli.js`, so that everything loaded in Node shares one copy of each module (one
+ *   `ZeqKeyExError` class). Every entry whose module graph reaches the platform is in both builds;
+ *   `msw.js` imports none of the SDK's modules and is in the default build only.
  */
 export default function config(overrides: Options): Options[] {
   rmSync(overrides.outDir ?? 'dist', { recursive: true, force: true });
   return [
     {
       ...common,
-      entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts' },
-      dts: { entry: { index: 'src/index.ts', responder: 'src/responder.ts', msw: 'src/msw.ts', node: 'src/node.ts', cli: 'src/node/bin.ts' } },
+      entry: PORTABLE_ENTRIES,
+      dts: { entry: { ...PORTABLE_ENTRIES, node: 'src/node.ts', cli: 'src/node/bin.ts' } },
     },
     {
       ...common,
-      entry: { 'index.node': 'src/index.ts', 'responder.node': 'src/responder.ts', node: 'src/node.ts', cli: 'src/node/bin.ts' },
+      entry: {
+        'index.node': 'src/index.ts',
+        'protocol.node': 'src/protocol.ts',
+        'mode-b.node': 'src/mode-b.ts',
+        'responder.node': 'src/responder.ts',
+        node: 'src/node.ts',
+        cli: 'src/node/bin.ts',
+      },
       dts: false,
       esbuildPlugins: [nodePlatform],
       esbuildOptions(options) {

@@ -34,16 +34,17 @@ function describe(error) {
 
 /**
  * The builds in `dist/`: `[{ id: 'node' | 'portable' | 'single', label, sdk }]`.
- * `sdk` merges the exports of the main and responder entries.
+ * `sdk` merges the exports of the main, protocol and responder entries.
  */
 export async function loadBuilds() {
   if (!existsSync(path.join(DIST, 'index.js'))) throw new Error('dist/ is missing: build first (npm run build)');
-  const byName = { ...(await import('zeq-keyex')), ...(await import('zeq-keyex/responder')) };
+  const byName = { ...(await import('zeq-keyex')), ...(await import('zeq-keyex/protocol')), ...(await import('zeq-keyex/responder')) };
   const resolved = fileURLToPath(import.meta.resolve('zeq-keyex'));
   const portableFile = path.join(DIST, 'index.js');
   if (path.resolve(resolved) === path.resolve(portableFile)) return [{ id: 'single', label: 'dist', sdk: byName }];
   const portable = {
     ...(await import(pathToFileURL(portableFile).href)),
+    ...(await import(pathToFileURL(path.join(DIST, 'protocol.js')).href)),
     ...(await import(pathToFileURL(path.join(DIST, 'responder.js')).href)),
   };
   return [

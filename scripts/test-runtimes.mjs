@@ -519,8 +519,17 @@ async function bundleBrowser() {
   try {
     const result = await esbuild.build({
       absWorkingDir: CONSUMER,
-      // Everything both entries export, kept: the largest browser bundle an app could make of them.
-      stdin: { contents: "import * as lib from 'zeq-keyex'; import * as responder from 'zeq-keyex/responder'; console.log(lib, responder);", resolveDir: CONSUMER },
+      // Everything the SDK's own entries export, kept: the largest browser bundle an app could make of them.
+      stdin: {
+        contents: [
+          "import * as lib from 'zeq-keyex';",
+          "import * as protocol from 'zeq-keyex/protocol';",
+          "import * as modeB from 'zeq-keyex/mode-b';",
+          "import * as responder from 'zeq-keyex/responder';",
+          'console.log(lib, protocol, modeB, responder);',
+        ].join('\n'),
+        resolveDir: CONSUMER,
+      },
       bundle: true,
       write: false,
       format: 'esm',

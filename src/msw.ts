@@ -3,19 +3,23 @@
  * to an in-process responder, so an app's test suite can run its real client code (whatever HTTP
  * library it uses) against a real responder without sockets.
  *
- * msw is an optional peer dependency, imported by this entry only.
+ * msw is an optional peer dependency, imported by this entry only. It is the one entry whose
+ * signature shows a third-party type, msw's `HttpHandler`, on purpose: the handlers are for msw
+ * (`setupServer` / `setupWorker`), and only an app that already uses msw imports this entry.
+ *
+ * Security caveat: for tests only; the handlers forward every matching request, unchanged, to the
+ * in-process responder.
  * @module
  */
 import { http, type HttpHandler } from 'msw';
+import type { FetchHandler } from './node/server.js';
 
-/** Anything with a standard fetch handler, such as a responder. */
-export interface FetchHandlerLike {
-  fetch(request: Request): Promise<Response>;
-}
+export type { FetchHandler };
 
 /**
  * Returns msw handlers that serve every ZeqKeyEx route under `origin` with `responder`.
- * @param responder - a responder (from `zeq-keyex/responder`) or any fetch handler.
+ * @param responder - a responder (from `zeq-keyex/responder`), or any object whose `fetch` is a
+ *   {@link FetchHandler}.
  * @param origin - where the app expects the responder, e.g. `https://edge.example` (with the
  *   responder's base path appended, if it has one).
  * @returns handlers to pass to `setupServer(...)` or `setupWorker(...)`.
@@ -27,7 +31,7 @@ export interface FetchHandlerLike {
  * server.listen({ onUnhandledRequest: 'error' });
  * ```
  */
-export function createResponderHandlers(responder: FetchHandlerLike, origin: string | URL): HttpHandler[] {
+export function createResponderHandlers(responder: { readonly fetch: FetchHandler }, origin: string | URL): HttpHandler[] {
   let url: URL;
   try {
     url = new URL(origin);

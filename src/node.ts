@@ -2,9 +2,19 @@
  * `zeq-keyex/node`: the parts of the SDK that need Node.js (`node:*` modules), kept out of the
  * other entries so they run in browsers and edge runtimes: file-backed stores and an HTTP server
  * adapter for a responder.
+ *
+ * The store interfaces these implement are re-exported as types, so that this entry names every
+ * type its functions show; they are the same types as those of `zeq-keyex/responder` and
+ * `zeq-keyex`.
+ *
+ * Security caveat: the file stores hold sealed secrets only (spec §5), written atomically with
+ * mode 0600; the server adapter serves plain HTTP, so put TLS in front of it.
  * @module
  */
 export { createFileKeyStore } from './node/file-key-store.js';
 export { createFileSeedStore } from './node/file-seed-store.js';
 export { createFileTrustStore } from './node/file-trust-store.js';
 export { type FetchHandler, type RunningServer, type ServeOptions, serve } from './node/server.js';
+export type { KeyStore, StoredKey } from './responder/stores.js';
+export type { ModeBRole, SeedStore, StoredSeed } from './responder/seed-store.js';
+export type { TrustStore } from './initiator/trust.js';

@@ -34,6 +34,7 @@ export {
 } from './responder/stores.js';
 export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './responder/admin.js';
 export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
+export type { FetchFunction } from './responder/modeb-peer.js';
 export {
   type ModeBRole,
   type SeedStore,
@@ -43,6 +44,7 @@ export {
   isStoredSeed,
   unsealStoredSeed,
 } from './responder/seed-store.js';
+export { ALG, type Alg } from './core/constants.js';
 export { type KemBackendName, type KemChoice } from './backends/kem-backend.js';
 export { type LogFields, type Logger } from './responder/logger.js';
 export { WIRE_ERRORS, type WireErrorCode } from './responder/http.js';

@@ -1,6 +1,6 @@
 /**
- * The default build's module graph never reaches `node:*`: the public entries `.` and
- * `./responder`, bundled from source for the browser by esbuild as a web app's bundler would,
+ * The default build's module graph never reaches `node:*`: the public entries `.`, `./protocol`,
+ * `./mode-b` and `./responder`, bundled from source for the browser by esbuild as a web app's bundler would,
  * contain no `node:` import and no module of `src/node/`. The Node build swaps in
  * `src/backends/platform.node.ts` through the `node` export condition only (tsup.config.ts); the packed
  * package is bundled the same way by `npm run test:runtimes`.
@@ -11,7 +11,7 @@ import { expect, test } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-test.each(['src/index.ts', 'src/responder.ts'])('%s bundled for the browser reaches no node:* module', async (entry) => {
+test.each(['src/index.ts', 'src/protocol.ts', 'src/mode-b.ts', 'src/responder.ts'])('%s bundled for the browser reaches no node:* module', async (entry) => {
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints: [entry],

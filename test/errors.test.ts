@@ -42,3 +42,12 @@ describe('ZeqKeyExError', () => {
     for (const value of [undefined, null, 'timeout', { code: 'timeout' }, new Error('timeout')]) expect(isZeqKeyExError(value)).toBe(false);
   });
 });
+
+test('every entry that can throw it exports the one class, its guard and its codes', async () => {
+  const entries = await Promise.all([import('../src/index.js'), import('../src/protocol.js'), import('../src/mode-b.js'), import('../src/responder.js')]);
+  for (const entry of entries) {
+    expect(entry.ZeqKeyExError).toBe(ZeqKeyExError);
+    expect(entry.isZeqKeyExError).toBe(isZeqKeyExError);
+    expect(entry.ERROR_CODES).toBe(ERROR_CODES);
+  }
+});

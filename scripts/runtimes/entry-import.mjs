@@ -4,8 +4,9 @@
  * package; used for Node, Deno and Bun.
  */
 import * as lib from 'zeq-keyex';
+import * as protocolLib from 'zeq-keyex/protocol';
 import * as responderLib from 'zeq-keyex/responder';
 import vectors from './vectors.mjs';
 import { printResult, runSmoke } from './smoke.mjs';
 
-printResult(await runSmoke({ lib, responderLib, vectors }));
+printResult(await runSmoke({ lib, protocolLib, responderLib, vectors }));

@@ -6,6 +6,7 @@
 'use strict';
 
 const lib = require('zeq-keyex');
+const protocolLib = require('zeq-keyex/protocol');
 const responderLib = require('zeq-keyex/responder');
 
 (async () => {
@@ -19,9 +20,11 @@ const responderLib = require('zeq-keyex/responder');
         throw new Error('zeq-keyex loaded twice');
       }
       if (responderLib.createResponder !== importedResponder.createResponder) throw new Error('zeq-keyex/responder loaded twice');
+      const importedProtocol = await import('zeq-keyex/protocol');
+      if (protocolLib.loadKem !== importedProtocol.loadKem) throw new Error('zeq-keyex/protocol loaded twice');
     },
   };
-  printResult(await runSmoke({ lib, responderLib, vectors, extra }));
+  printResult(await runSmoke({ lib, protocolLib, responderLib, vectors, extra }));
 })().catch((error) => {
   console.error(error);
   process.exitCode = 1;

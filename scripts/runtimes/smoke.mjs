@@ -2,16 +2,16 @@
  * The runtime smoke program: what `npm run test:runtimes` checks inside every runtime (Node, Deno,
  * Bun, workerd), through the public exports of the packed package only.
  *
- * The entries (`entry-import.mjs`, `entry-require.cjs`, `worker.mjs`) load `zeq-keyex` and
- * `zeq-keyex/responder` in their own way and hand the two module namespaces to {@link runSmoke}, so
- * the same checks run whatever the loader. Nothing here imports a runtime-specific module: the
+ * The entries (`entry-import.mjs`, `entry-require.cjs`, `worker.mjs`) load `zeq-keyex`,
+ * `zeq-keyex/protocol` and `zeq-keyex/responder` in their own way and hand the three module
+ * namespaces to {@link runSmoke}, so the same checks run whatever the loader. Nothing here imports a runtime-specific module: the
  * file runs unchanged in a browser-like worker.
  *
  * Checks:
  * - a pinned handshake, client ↔ responder through fetch injection, and the session's fields;
  * - a wrong pin refused with `fingerprint_mismatch`, a wiped session refusing with `session_closed`;
  * - record round trips over the session (`session.request`, the responder's `onRecord`);
- * - a fresh ML-KEM-768 round trip;
+ * - a fresh ML-KEM-768 round trip through `loadKem()`;
  * - protocol vectors (keyex case 0, records case 0) through the exported key schedule;
  * - the backends: which KEM (`loadKem`) and AES-GCM (`aeadBackend`) the runtime gets, checked
  *   against what it is known to offer ({@link expectedBackends}), the session and responder on
@@ -30,6 +30,16 @@ const MACHINE_ID = 'm-runtime-smoke';
 /** The slug and machine id the smoke responders serve. */
 export const SMOKE_MACHINE = Object.freeze({ slug: SLUG, machineId: MACHINE_ID });
 const ORIGIN = 'https://responder.invalid';
+/** A session id as spec §2.2 allows it, checked here independently of the SDK. */
+const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
+
+/**
+ * A fresh random field key for a smoke responder.
+ * @returns 64 lowercase hex characters.
+ */
+export function randomFieldKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 /**
  * Names the runtime this code runs in, as the runtime itself reports it.
@@ -94,7 +104,7 @@ function describeError(error) {
 export async function createPair(lib, responderLib) {
   const seen = [];
   const responder = responderLib.createResponder({
-    fieldKey: lib.hexEncode(crypto.getRandomValues(new Uint8Array(32))),
+    fieldKey: randomFieldKey(),
     machines: { [SLUG]: MACHINE_ID },
     // The records endpoint (spec §3.1).
     onRecord: (plaintext, context) => {
@@ -127,7 +137,7 @@ export function checkSession(lib, session, pin, now = Date.now()) {
   assert(session.machineId === MACHINE_ID, `machineId is ${String(session.machineId)}`);
   assert(session.fingerprint === pin, 'fingerprint is not the pinned one');
   assert(session.alg === lib.ALG && session.alg === 'ML-KEM-768', `alg is ${String(session.alg)}`);
-  assert(lib.isSessionId(session.sessionId), 'sessionId is malformed');
+  assert(typeof session.sessionId === 'string' && SESSION_ID.test(session.sessionId), 'sessionId is malformed');
   assert(session.expiresAt instanceof Date && session.expiresAt.getTime() > now, 'expiresAt is not a future Date');
   const key = session.recordKey;
   assert(key instanceof Uint8Array && key.length === 32 && key.some((b) => b !== 0), 'recordKey is not 32 non-zero bytes');
@@ -160,14 +170,16 @@ export async function recordRoundTrips(lib, session, seen) {
 }
 
 /**
- * Runs every check.
+ * Runs every check. Long on purpose: it is the list of checks, in the order the report shows
+ * them, each a named step; the work of each is in the functions below.
  * @param input.lib - the `zeq-keyex` namespace.
+ * @param input.protocolLib - the `zeq-keyex/protocol` namespace.
  * @param input.responderLib - the `zeq-keyex/responder` namespace.
  * @param input.vectors - `{ keyex, records, invalidConfirmations }` from the protocol vectors.
  * @param input.extra - more named checks for this entry (e.g. module identity under require()).
  * @returns `{ runtime, checks: [{ name, ok, detail? }] }`.
  */
-export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
+export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra = {} }) {
   const checks = [];
   async function check(name, fn) {
     try {
@@ -179,13 +191,16 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
   }
 
   await check('exports', () => {
-    for (const name of ['createClient', 'computeFingerprint', 'kemKeygen', 'firstContactTranscript', 'deriveRecordKey', 'openKeyConfirmation', 'isZeqKeyExError']) {
+    for (const name of ['createClient', 'sessionRecords', 'isZeqKeyExError']) {
       assert(typeof lib[name] === 'function', `zeq-keyex has no ${name}`);
+    }
+    for (const name of ['computeFingerprint', 'loadKem', 'firstContactTranscript', 'deriveRecordKey', 'openKeyConfirmation', 'createRecordChannel']) {
+      assert(typeof protocolLib[name] === 'function', `zeq-keyex/protocol has no ${name}`);
     }
     for (const name of ['createResponder', 'createMemoryKeyStore', 'createMemorySessionStore']) {
       assert(typeof responderLib[name] === 'function', `zeq-keyex/responder has no ${name}`);
     }
-    assert(lib.ZeqKeyExError === responderLib.ZeqKeyExError, 'the two entries carry different ZeqKeyExError classes');
+    assert(lib.ZeqKeyExError === protocolLib.ZeqKeyExError && lib.ZeqKeyExError === responderLib.ZeqKeyExError, 'the entries carry different ZeqKeyExError classes');
   });
 
   for (const [name, fn] of Object.entries(extra)) await check(name, fn);
@@ -194,13 +209,13 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
   const backends = { kem: 'unknown', aead: 'unknown', aeadAsync: 'unknown', native: 'unknown' };
   const kems = [];
   await check('backends (loadKem, aeadBackend, aeadBackendAsync)', async () => {
-    const kem = await lib.loadKem();
+    const kem = await protocolLib.loadKem();
     backends.kem = kem.backend;
-    backends.aead = lib.aeadBackend();
-    backends.aeadAsync = await lib.aeadBackendAsync();
-    kems.push(await lib.loadKem('noble'));
+    backends.aead = protocolLib.aeadBackend();
+    backends.aeadAsync = await protocolLib.aeadBackendAsync();
+    kems.push(await protocolLib.loadKem('noble'));
     try {
-      const native = await lib.loadKem('native');
+      const native = await protocolLib.loadKem('native');
       backends.native = native.backend;
       kems.push(native);
     } catch (error) {
@@ -243,40 +258,50 @@ export async function runSmoke({ lib, responderLib, vectors, extra = {} }) {
     });
   }
 
-  await check('ML-KEM-768 round trip (fresh key)', () => {
+  await check('ML-KEM-768 round trip (fresh key, loadKem())', async () => {
+    const kem = await protocolLib.loadKem();
     const seed = crypto.getRandomValues(new Uint8Array(64));
-    const { publicKey, secretKey } = lib.kemKeygen(seed);
-    const { cipherText, sharedSecret } = lib.kemEncapsulate(publicKey);
-    assert(bytesEqual(lib.kemDecapsulate(secretKey, cipherText), sharedSecret), 'decapsulation gave another secret');
-    assert(bytesEqual(lib.kemDecapsulateSeed(seed, cipherText), sharedSecret), 'decapsulation from the seed gave another secret');
+    const publicKey = await kem.publicKey(seed);
+    const { cipherText, sharedSecret } = await kem.encapsulate(publicKey);
+    assert(bytesEqual(await kem.decapsulate(seed, cipherText), sharedSecret), 'decapsulation from the seed gave another secret');
+    const secretKey = await kem.importSecretKey(seed);
+    try {
+      assert(bytesEqual(secretKey.publicKey, publicKey), 'the imported key has another public key');
+      assert(bytesEqual(await secretKey.decapsulate(cipherText), sharedSecret), 'decapsulation with the imported key gave another secret');
+    } finally {
+      secretKey.dispose();
+    }
   });
 
-  await check('vector keyex[0]', () => keyexVector(lib, vectors.keyex, vectors.invalidConfirmations));
-  await check('vector records[0]', () => recordsVector(lib, vectors.records));
+  // noble is the reference the native backends are checked against: the first of `kems`.
+  const [noble] = kems;
+  await check('vector keyex[0]', () => keyexVector(protocolLib, noble, vectors.keyex, vectors.invalidConfirmations));
+  await check('vector records[0]', () => recordsVector(protocolLib, vectors.records));
 
   for (const kem of kems) {
-    await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () => kemVectors(lib, kem, vectors.kem, vectors.keyex));
+    await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () => kemVectors(protocolLib, kem, noble, vectors.kem, vectors.keyex));
   }
   for (const kem of kems) {
-    await check(`${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`, () => repeatedEncapsulation(lib, kem));
+    await check(`${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`, () => repeatedEncapsulation(protocolLib, kem, noble));
   }
-  await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(lib));
-  await check(`asynchronous records (${backends.aeadAsync}) give the synchronous ones' bytes`, () => asyncRecordsAgree(lib));
+  await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(protocolLib));
+  await check(`asynchronous records (${backends.aeadAsync}) give the synchronous ones' bytes`, () => asyncRecordsAgree(protocolLib));
 
   return { runtime: describeRuntime(), backends, checks };
 }
 
 /**
  * Encapsulation to more keys than a backend keeps imported (node:crypto keeps the last 16), three
- * rounds, each decapsulated by the SDK's noble layer; then a key failing the FIPS 203 §7.2
+ * rounds, each decapsulated by the SDK's noble backend; then a key failing the FIPS 203 §7.2
  * modulus check, refused on every attempt (a refused key must never be kept).
  */
-async function repeatedEncapsulation(lib, kem) {
-  const keys = Array.from({ length: 20 }, () => lib.kemKeygen(crypto.getRandomValues(new Uint8Array(64))));
+async function repeatedEncapsulation(lib, kem, noble) {
+  const seeds = Array.from({ length: 20 }, () => crypto.getRandomValues(new Uint8Array(64)));
+  const keys = await Promise.all(seeds.map(async (seed) => ({ seed, publicKey: await noble.publicKey(seed) })));
   for (let round = 0; round < 3; round++) {
-    for (const [i, { publicKey, secretKey }] of keys.entries()) {
+    for (const [i, { seed, publicKey }] of keys.entries()) {
       const { cipherText, sharedSecret } = await kem.encapsulate(Uint8Array.from(publicKey));
-      assert(bytesEqual(lib.kemDecapsulate(secretKey, cipherText), sharedSecret), `round ${round}, key ${i}: decapsulation gave another secret`);
+      assert(bytesEqual(await noble.decapsulate(seed, cipherText), sharedSecret), `round ${round}, key ${i}: decapsulation gave another secret`);
     }
   }
   const invalid = Uint8Array.from(keys[0].publicKey);
@@ -300,7 +325,7 @@ async function expectCodeOf(lib, code, promise) {
  * from the seed, decapsulation (implicit rejection included), refusal of invalid seeds,
  * ciphertexts and public keys. Fixed encapsulation randomness is noble's alone and not asked for.
  */
-async function kemVectors(lib, kem, v, keyex) {
+async function kemVectors(lib, kem, noble, v, keyex) {
   const hex = (text) => lib.hexDecode(text.toLowerCase());
   const same = (bytes, text, what) => assert(lib.hexEncode(bytes) === text.toLowerCase(), `${what}: another value`);
   let count = 0;
@@ -337,12 +362,12 @@ async function kemVectors(lib, kem, v, keyex) {
   const seed = hex(keyex.keygen_seed);
   assert(lib.base64Encode(await kem.publicKey(seed)) === keyex.public_key_b64, 'keyex[0]: another public key');
   same(await kem.decapsulate(seed, lib.base64Decode(keyex.cipher_text_b64)), keyex.shared_secret, 'keyex[0] shared secret');
-  // Both directions against noble's KEM layer.
+  // Both directions against noble's backend.
   const fresh = crypto.getRandomValues(new Uint8Array(64));
-  const pair = lib.kemKeygen(fresh);
-  const toIt = await kem.encapsulate(pair.publicKey);
-  assert(bytesEqual(lib.kemDecapsulate(pair.secretKey, toIt.cipherText), toIt.sharedSecret), 'noble does not decapsulate its ciphertext');
-  const toNoble = lib.kemEncapsulate(pair.publicKey);
+  const publicKey = await noble.publicKey(fresh);
+  const toIt = await kem.encapsulate(publicKey);
+  assert(bytesEqual(await noble.decapsulate(fresh, toIt.cipherText), toIt.sharedSecret), 'noble does not decapsulate its ciphertext');
+  const toNoble = await noble.encapsulate(publicKey);
   assert(bytesEqual(await kem.decapsulate(fresh, toNoble.cipherText), toNoble.sharedSecret), "it does not decapsulate noble's ciphertext");
   return `${count + 1} vector cases, both directions with noble`;
 }
@@ -409,14 +434,14 @@ function aeadAgrees(lib) {
   return `${count} records`;
 }
 
-function keyexVector(lib, v, invalidConfirmations) {
+async function keyexVector(lib, noble, v, invalidConfirmations) {
   const hex = (text) => lib.hexDecode(text);
   const seed = hex(v.keygen_seed);
-  const publicKey = lib.kemKeygen(seed).publicKey;
-  assert(lib.base64Encode(publicKey) === v.public_key_b64, 'kemKeygen(seed) gave another public key');
+  const publicKey = await noble.publicKey(seed);
+  assert(lib.base64Encode(publicKey) === v.public_key_b64, 'kem.publicKey(seed) gave another public key');
   assert(lib.computeFingerprint(publicKey) === v.fingerprint, 'computeFingerprint gave another fingerprint');
   const cipherText = lib.base64Decode(v.cipher_text_b64);
-  assert(lib.hexEncode(lib.kemDecapsulateSeed(seed, cipherText)) === v.shared_secret, 'kemDecapsulateSeed gave another shared secret');
+  assert(lib.hexEncode(await noble.decapsulate(seed, cipherText)) === v.shared_secret, 'kem.decapsulate(seed) gave another shared secret');
   const transcript = lib.firstContactTranscript({ alg: v.alg, slug: v.slug, machineId: v.machine_id, publicKey, cipherText });
   assert(lib.hexEncode(transcript) === v.transcript, 'firstContactTranscript gave another transcript');
   const recordKey = lib.deriveRecordKey(hex(v.shared_secret), transcript);

@@ -9,9 +9,10 @@
  * is created by the first request that needs it.
  */
 import * as lib from 'zeq-keyex';
+import * as protocolLib from 'zeq-keyex/protocol';
 import * as responderLib from 'zeq-keyex/responder';
 import vectors from './vectors.mjs';
-import { SMOKE_MACHINE, replyTo, runSmoke } from './smoke.mjs';
+import { SMOKE_MACHINE, randomFieldKey, replyTo, runSmoke } from './smoke.mjs';
 
 /** @type {import('zeq-keyex/responder').Responder | undefined} */
 let responder;
@@ -20,9 +21,9 @@ export default {
   /** @param {Request} request */
   async fetch(request) {
     const url = new URL(request.url);
-    if (url.pathname === '/__smoke') return Response.json(await runSmoke({ lib, responderLib, vectors }));
+    if (url.pathname === '/__smoke') return Response.json(await runSmoke({ lib, protocolLib, responderLib, vectors }));
     responder ??= responderLib.createResponder({
-      fieldKey: lib.hexEncode(crypto.getRandomValues(new Uint8Array(32))),
+      fieldKey: randomFieldKey(),
       machines: { [SMOKE_MACHINE.slug]: SMOKE_MACHINE.machineId },
       onRecord: (plaintext) => replyTo(plaintext),
     });
