@@ -114,6 +114,8 @@ type Lookup = Promise<MachineKey | undefined>;
  * @returns the manager.
  */
 export function createKeyManager(options: KeyManagerOptions): KeyManager {
+  // One closure over the manager's state (in-flight lookups, opened keys, `closed`), which every
+  // step below reads or changes; the steps are the inner functions, each short.
   const { sealKey, keyStore, logger, now } = options;
   const kem = options.kem ?? (async () => nobleKem);
   /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */

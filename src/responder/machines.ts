@@ -1,6 +1,6 @@
 /**
  * Which machine a slug names (spec §1, §2): the responder's `machines` option, a table or a
- * resolver, and the one lookup every route and {@link Responder.keyDocument} go through.
+ * resolver, and the one lookup every route and `Responder.keyDocument` go through.
  *
  * A lookup answers a {@link MachineLookup}: the machine id, or why the slug names none. That
  * answer is mapped once on each side: {@link machineForRequest} for the routes (a §7 wire error)

@@ -1,6 +1,7 @@
 /**
- * The options of {@link createResponder} and their one check: {@link resolveResponderOptions}
- * turns what a deployment passes into a {@link ResponderConfig} the rest of the responder trusts.
+ * The options of `createResponder` (`responder.ts`) and their one check:
+ * {@link resolveResponderOptions} turns what a deployment passes into a {@link ResponderConfig}
+ * the rest of the responder trusts.
  * Everything a programmer can get wrong is refused here, when the responder is created, with a
  * `TypeError` or `RangeError` (a malformed field key is `ZeqKeyExError('invalid_field_key')`, as
  * `ZEQ_FIELD_KEY` comes from the environment); a request never meets a bad option.
@@ -25,7 +26,7 @@ import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
 import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
 
-/** Options of {@link createResponder}. */
+/** Options of `createResponder`. */
 export interface ResponderOptions {
   /** The deployment's field key (spec §5): 64 hex characters, or 32 bytes (copied, not kept). */
   fieldKey: string | Uint8Array;
