@@ -184,6 +184,19 @@ describe('malformed and refused requests', () => {
     expect(sessionStore.created).toHaveLength(0);
   });
 
+  test('a path the responder does not serve: 404 with the same bytes as ever', async () => {
+    for (const path of ['/nothing', '/api/keyex/edge-01/pubkey/', '/']) {
+      const response = await responder.fetch(getRequest(path));
+      expect(response.status).toBe(404);
+      expect(await response.text()).toBe('{"error":"invalid_request","message":"no such route"}');
+      expect(Object.fromEntries(response.headers)).toEqual({
+        'cache-control': 'no-store',
+        'content-type': 'application/json',
+        'x-content-type-options': 'nosniff',
+      });
+    }
+  });
+
   test('an oversized stream is not read past the limit', async () => {
     let pulled = 0;
     const stream = new ReadableStream<Uint8Array>({

@@ -300,6 +300,16 @@ describe('options', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     await expectCodeAsync(responder.keyDocument('-bad'), 'invalid_identifier');
     await expectCodeAsync(responder.keyDocument('nobody'), 'unknown_machine');
+    const misconfigured = createResponder({ fieldKey: FIELD_KEY, machines: () => 'not a machine id' });
+    await expectCodeAsync(misconfigured.keyDocument('edge-01'), 'invalid_identifier');
+  });
+
+  test('keyDocument gives the document the route serves, byte for byte, as a fresh object', async () => {
+    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
+    const served = await (await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'))).text();
+    const doc = await responder.keyDocument('edge-01');
+    expect(JSON.stringify(doc)).toBe(served);
+    expect(await responder.keyDocument('edge-01')).not.toBe(doc);
   });
 
   test('close() wipes the cached keys; the responder then refuses with 500', async () => {

@@ -1,20 +1,35 @@
 /**
- * HTTP plumbing of the responder, over the standard `Request`/`Response` classes: JSON and error
- * responses (wire codes of spec §7, from `constants.ts`), the media-type check, and a body
- * reader that enforces a byte limit before anything is parsed.
+ * HTTP plumbing of the responder, over the standard `Request`/`Response` classes: the refusal
+ * type every route throws ({@link HttpError}), JSON and error responses (wire codes of spec §7,
+ * from `constants.ts`), the media-type check, and a body reader that enforces a byte limit before
+ * anything is parsed.
  *
  * Security caveats: error bodies carry only a code from {@link WIRE_ERRORS} and its fixed
  * message — never a caught exception's text, a stack or a secret. Every response is
  * `cache-control: no-store`. The body reader refuses a declared `content-length` above the limit
- * without reading, and stops reading (cancelling the stream) as soon as the limit is crossed, so it
- * never holds more than the limit.
+ * without reading, and stops reading (cancelling the stream) as soon as the limit is crossed
+ * (`readCapped`), so it never holds more than the limit plus one chunk.
  * @module
  */
 import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
-import { joinChunks } from '../core/encoding.js';
+import { parseJsonObject as parseJsonObjectOrUndefined } from '../core/json.js';
+import { readCapped } from '../core/read-capped.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
+
+/** What an error response says besides its code: its status and message. */
+export interface WireReply {
+  readonly status: number;
+  readonly message: string;
+}
+
+/**
+ * A path the responder does not serve: `404` with the `invalid_request` code, the one refusal
+ * whose status and message are not its code's. Spec §7 has since named `not_found` for it (the
+ * 2026-12-07 erratum); that is a wire change, left to the next protocol version.
+ */
+const NO_SUCH_ROUTE: WireReply = { status: 404, message: 'no such route' };
 
 /**
  * A request refused with a wire error code. Thrown by route handlers and helpers, turned into an
@@ -24,17 +39,30 @@ export class HttpError extends Error {
   override readonly name = 'HttpError' as const;
   /** The wire code. */
   readonly code: WireErrorCode;
+  /** The HTTP status: the code's, from {@link WIRE_ERRORS}, except for {@link HttpError.noSuchRoute}. */
+  readonly status: number;
   /** Extra response headers (e.g. `Allow`). */
   readonly headers: Readonly<Record<string, string>>;
 
   /**
    * @param code - the wire code.
    * @param headers - extra response headers.
+   * @param reply - the status and message, when they are not the code's (only for
+   *   {@link HttpError.noSuchRoute}).
    */
-  constructor(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}) {
-    super(WIRE_ERRORS[code].message);
+  constructor(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}, reply: WireReply = WIRE_ERRORS[code]) {
+    super(reply.message);
     this.code = code;
+    this.status = reply.status;
     this.headers = headers;
+  }
+
+  /**
+   * The refusal of a path the responder does not serve: `404 invalid_request`, "no such route".
+   * @returns the error.
+   */
+  static noSuchRoute(): HttpError {
+    return new HttpError('invalid_request', {}, NO_SUCH_ROUTE);
   }
 }
 
@@ -67,14 +95,23 @@ export function jsonResponse(status: number, body: object, headers?: Readonly<Re
 }
 
 /**
+ * The §7 error response `{ "error", "message" }` of a refusal: every wire error the responder
+ * sends is made here.
+ * @param error - the refusal.
+ * @returns the response.
+ */
+export function refusalResponse(error: HttpError): Response {
+  return jsonResponse(error.status, { error: error.code, message: error.message }, error.headers);
+}
+
+/**
  * The §7 error response `{ "error", "message" }` for a wire code.
  * @param code - the wire code.
  * @param headers - extra headers.
  * @returns the response.
  */
 export function errorResponse(code: WireErrorCode, headers?: Readonly<Record<string, string>>): Response {
-  const { status, message } = WIRE_ERRORS[code];
-  return jsonResponse(status, { error: code, message }, headers);
+  return refusalResponse(new HttpError(code, headers));
 }
 
 /**
@@ -113,30 +150,14 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (!/^[0-9]+$/.test(declared.trim())) throw new HttpError('invalid_request');
     if (Number(declared.trim()) > maxBytes) throw new HttpError('payload_too_large');
   }
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let body: Uint8Array | undefined;
   try {
-    for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } catch {
-        throw new HttpError('invalid_request');
-      }
-      if (chunk.done) break;
-      total += chunk.value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw new HttpError('payload_too_large');
-      }
-      chunks.push(chunk.value);
-    }
-  } finally {
-    reader.releaseLock();
+    body = await readCapped(request.body, maxBytes);
+  } catch {
+    throw new HttpError('invalid_request');
   }
-  return joinChunks(chunks);
+  if (body === undefined) throw new HttpError('payload_too_large');
+  return body;
 }
 
 /**
@@ -149,21 +170,14 @@ export function discardBody(request: Request): void {
   }
 }
 
-const UTF8 = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Parses a request body as a JSON object (strict UTF-8).
+ * Parses a request body as a JSON object (strict UTF-8), as `core/json.ts` does.
  * @param bytes - the body, already read within its limit.
  * @returns the object.
  * @throws {HttpError} `invalid_request` for anything that is not a JSON object.
  */
 export function parseJsonObject(bytes: Uint8Array): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(UTF8.decode(bytes));
-  } catch {
-    throw new HttpError('invalid_request');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError('invalid_request');
-  return value as Record<string, unknown>;
+  const body = parseJsonObjectOrUndefined(bytes);
+  if (body === undefined) throw new HttpError('invalid_request');
+  return body;
 }

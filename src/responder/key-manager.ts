@@ -11,6 +11,7 @@
  *   machine id, or a public key that does not match its seed — makes that machine unavailable
  *   (`machine_unavailable`, logged without secrets). It is never a reason to make a new key: that
  *   would silently break every pin in the field. The store is not written in that case.
+ * - An opened key carries its §2.1 key document, serialised once: it holds public data only.
  * - The seed is wiped as soon as it is sealed (or, when opening, imported). Each opened machine's
  *   key is imported into the KEM backend once (`kem-backend.ts`: noble's expanded key, a
  *   `node:crypto` `KeyObject` or a non-extractable WebCrypto key) and cached in memory, per slug, so
@@ -29,6 +30,16 @@ import { constantTimeEqual, randomBytes, wipe } from '../core/primitives.js';
 import { sealSecretKey, unsealSecretKey } from '../core/sealing.js';
 import { type KeyStore, type StoredKey, isStoredKey } from './stores.js';
 
+/** The key document of spec §2.1, as the responder serves it (the wire JSON form). */
+export interface KeyDocumentJson {
+  readonly alg: Alg;
+  /** The public key, canonical base64. */
+  readonly public_key: string;
+  /** `hex(SHA-256(public_key))`. */
+  readonly fingerprint: string;
+  readonly machine_id: string;
+}
+
 /** An opened machine key, ready to decapsulate. */
 export interface MachineKey {
   readonly alg: Alg;
@@ -40,8 +51,19 @@ export interface MachineKey {
   readonly publicKeyBase64: string;
   /** `hex(SHA-256(public_key))`. */
   readonly fingerprint: string;
+  /** The §2.1 key document as JSON text, serialised once when the key is opened: served as is. */
+  readonly documentJson: string;
   /** The secret key, imported into the KEM backend. Cached; disposed of by {@link KeyManager.close}. */
   readonly secretKey: KemSecretKey;
+}
+
+/**
+ * A machine key's §2.1 key document.
+ * @param key - the opened key (or its public fields).
+ * @returns a fresh document object.
+ */
+export function keyDocumentOf(key: Pick<MachineKey, 'alg' | 'publicKeyBase64' | 'fingerprint' | 'machineId'>): KeyDocumentJson {
+  return { alg: key.alg, public_key: key.publicKeyBase64, fingerprint: key.fingerprint, machine_id: key.machineId };
 }
 
 /** Options of {@link createKeyManager}. */
@@ -92,6 +114,8 @@ type Lookup = Promise<MachineKey | undefined>;
  * @returns the manager.
  */
 export function createKeyManager(options: KeyManagerOptions): KeyManager {
+  // One closure over the manager's state (in-flight lookups, opened keys, `closed`), which every
+  // step below reads or changes; the steps are the inner functions, each short.
   const { sealKey, keyStore, logger, now } = options;
   const kem = options.kem ?? (async () => nobleKem);
   /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */
@@ -120,15 +144,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   }
 
   function machineKey(slug: string, machineId: string, publicKey: Uint8Array, secretKey: KemSecretKey): MachineKey {
-    return remember({
-      alg: ALG,
-      slug,
-      machineId,
-      publicKey,
-      publicKeyBase64: base64Encode(publicKey),
-      fingerprint: computeFingerprint(publicKey),
-      secretKey,
-    });
+    const described = { alg: ALG, slug, machineId, publicKey, publicKeyBase64: base64Encode(publicKey), fingerprint: computeFingerprint(publicKey) };
+    return remember({ ...described, documentJson: JSON.stringify(keyDocumentOf(described)), secretKey });
   }
 
   async function readStore(slug: string): Promise<StoredKey | undefined> {

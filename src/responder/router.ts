@@ -4,6 +4,7 @@
  * first-contact routes (spec §2), the records route (§3.1) and the Mode-B admin routes (§4) are all
  * entries of one table.
  *
+ * The router takes a request's URL, strips the deployment's base path, and matches what is left.
  * Parameters are the raw path segments, never percent-decoded: a route validates them against the
  * spec's grammars, which admit no character that needs encoding, so an encoded segment is simply
  * refused rather than reinterpreted.
@@ -12,6 +13,13 @@
 
 /** A request handler; `C` is whatever context the dispatcher passes (request, params, …). */
 export type RouteHandler<C> = (context: C) => Promise<Response>;
+
+/** What the responder's dispatcher passes to a route handler. */
+export interface RequestContext {
+  readonly request: Request;
+  /** Raw path segments by parameter name. */
+  readonly params: ReadonlyMap<string, string>;
+}
 
 /** One route: a path pattern and its handlers by method. */
 export interface Route<C> {
@@ -30,13 +38,14 @@ export interface RouteMatch<C> {
   readonly allow: string;
 }
 
-/** Matches paths against a route table. */
+/** Matches request URLs against a route table. */
 export interface Router<C> {
   /**
-   * @param path - the path below the base path, starting with `/`.
-   * @returns the first route whose pattern matches, or `undefined`.
+   * @param url - the request's URL (`Request.url`, absolute).
+   * @returns the first route whose pattern matches the path below the base path, or `undefined`
+   *   (also for a path outside the base path).
    */
-  match(path: string): RouteMatch<C> | undefined;
+  match(url: string): RouteMatch<C> | undefined;
 }
 
 interface CompiledRoute<C> {
@@ -49,12 +58,31 @@ interface CompiledRoute<C> {
 }
 
 /**
+ * The path of a request's URL. `Request.url` is a serialised absolute URL: for http(s), the path
+ * is everything from the first `/` after `://` up to `?` or `#` (userinfo and host cannot hold
+ * those characters unescaped), so it needs no second parse; any other scheme is parsed.
+ * @param url - an absolute URL.
+ * @returns its path, starting with `/`.
+ */
+function pathnameOf(url: string): string {
+  const after = url.startsWith('https://') ? 8 : url.startsWith('http://') ? 7 : 0;
+  if (after === 0) return new URL(url).pathname;
+  const start = url.indexOf('/', after);
+  if (start < 0) return '/';
+  let end = url.indexOf('?', start);
+  const hash = url.indexOf('#', start);
+  if (end < 0 || (hash >= 0 && hash < end)) end = hash;
+  return end < 0 ? url.slice(start) : url.slice(start, end);
+}
+
+/**
  * Builds a router.
  * @param routes - the route table, tried in order.
+ * @param basePath - `''` or a prefix like `/zeq` (no trailing slash) under which every route lives.
  * @returns the router.
  * @throws {TypeError} for a pattern that does not start with `/`.
  */
-export function createRouter<C>(routes: readonly Route<C>[]): Router<C> {
+export function createRouter<C>(routes: readonly Route<C>[], basePath = ''): Router<C> {
   const compiled: CompiledRoute<C>[] = routes.map((route) => {
     if (!route.pattern.startsWith('/')) throw new TypeError(`route pattern must start with "/": ${route.pattern}`);
     const segments = route.pattern.split('/').slice(1);
@@ -65,10 +93,12 @@ export function createRouter<C>(routes: readonly Route<C>[]): Router<C> {
       allow: Object.keys(route.methods).join(', '),
     };
   });
+  const basePrefix = `${basePath}/`;
   return {
-    match(path: string): RouteMatch<C> | undefined {
-      if (!path.startsWith('/')) return undefined;
-      const parts = path.split('/');
+    match(url: string): RouteMatch<C> | undefined {
+      const pathname = pathnameOf(url);
+      if (!pathname.startsWith(basePrefix)) return undefined;
+      const parts = pathname.slice(basePath.length).split('/');
       // `parts[0]` is the empty string before the leading `/`.
       next: for (const candidate of compiled) {
         const { literals } = candidate;

@@ -11,21 +11,24 @@
  * is safe to back up, though useless without the field key. An opened seed is the caller's to wipe.
  * @module
  */
-import { FINGERPRINT_PATTERN } from '../core/constants.js';
+import { FINGERPRINT_PATTERN, type Role } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import { isMachineId } from '../core/identifiers.js';
 import { deriveSealKey, parseFieldKey, unsealSeed } from '../core/sealing.js';
 import { wipe } from '../core/primitives.js';
 
-/** Which side of the exchange a machine was. */
-export type ModeBRole = 'initiator' | 'responder';
+/**
+ * Which side of the exchange a machine was.
+ * @deprecated Use `Role` (`core/constants.ts`), the one role type of records and Mode-B alike.
+ */
+export type ModeBRole = Role;
 
 /** A Mode-B seed as stored: public data plus the sealed seed (spec §5). */
 export interface StoredSeed {
   /** The KEM algorithm, `"ML-KEM-768"`. */
   readonly alg: string;
   /** `'initiator'` (machine L, `initiate`) or `'responder'` (machine P, `respond`). */
-  readonly role: ModeBRole;
+  readonly role: Role;
   /** The slug of the local machine. */
   readonly localSlug: string;
   /** The local machine's id (bound into the seal's AAD; half of the store key). */

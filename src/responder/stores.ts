@@ -232,6 +232,8 @@ export function createMemorySessionStore(options: MemorySessionStoreOptions = {}
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
 
+  // One closure over three collections that must change together (sessions, live and retired
+  // replay ids); `drop` and `purge` are the steps they share.
   const sessions = new Map<string, MemorySession>();
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();

@@ -1,0 +1,37 @@
+/**
+ * The responder's key-document route, spec §2.1: `GET /api/keyex/{slug}/pubkey` answers the
+ * machine's key document `{ alg, public_key, fingerprint, machine_id }`, generating the machine's
+ * key on the first request that asks for it (`key-manager.ts`).
+ *
+ * Checks, in order: slug grammar, machine, then the key. The document is served as the JSON text
+ * the key manager serialised when it opened the key.
+ *
+ * Security caveat: the document is public; it is what initiators pin (spec §6). A stored key that
+ * does not open makes the machine unavailable (`500`), never a reason to make a new key.
+ * @module
+ */
+import { jsonTextResponse } from './http.js';
+import type { KeyManager } from './key-manager.js';
+import type { RequestContext, RouteHandler } from './router.js';
+
+/** What the route needs from the responder. */
+export interface KeyDocumentRouteDeps {
+  /** Resolves a slug to its machine id, throwing `invalid_slug` / `unknown_machine` as HTTP errors. */
+  readonly machineFor: (slug: string) => Promise<string>;
+  readonly keys: KeyManager;
+}
+
+/**
+ * Builds the §2.1 route handler.
+ * @param deps - the responder's machine lookup and key manager.
+ * @returns the handler for `GET`.
+ */
+export function createKeyDocumentRoute(deps: KeyDocumentRouteDeps): RouteHandler<RequestContext> {
+  const { machineFor, keys } = deps;
+  return async function serveKeyDocument({ params }: RequestContext): Promise<Response> {
+    const slug = params.get('slug') ?? '';
+    const machineId = await machineFor(slug);
+    const key = await keys.obtain(slug, machineId);
+    return jsonTextResponse(200, key.documentJson);
+  };
+}

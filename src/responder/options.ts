@@ -1,0 +1,231 @@
+/**
+ * The options of `createResponder` (`responder.ts`) and their one check:
+ * {@link resolveResponderOptions} turns what a deployment passes into a {@link ResponderConfig}
+ * the rest of the responder trusts.
+ * Everything a programmer can get wrong is refused here, when the responder is created, with a
+ * `TypeError` or `RangeError` (a malformed field key is `ZeqKeyExError('invalid_field_key')`, as
+ * `ZEQ_FIELD_KEY` comes from the environment); a request never meets a bad option.
+ *
+ * Security caveats:
+ * - The field key (spec §5) is copied, used once to derive the seal key, and the copy wiped, on
+ *   success and on failure alike; the caller's bytes are not modified and not kept.
+ * - The seal key in the returned config is the responder's to wipe when it closes.
+ * @module
+ */
+import { FIELD_KEY_BYTES } from '../core/constants.js';
+import { ZeqKeyExError } from '../core/errors.js';
+import { assertDurationMs } from '../core/limits.js';
+import { wipe } from '../core/primitives.js';
+import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
+import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js';
+import type { AdminOptions } from './admin.js';
+import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
+import { type LookupMachine, type MachineResolver, parseMachines } from './machines.js';
+import type { ModeBOptions } from './modeb-route.js';
+import type { RecordHandler } from './records-route.js';
+import type { SeedStore } from './seed-store.js';
+import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
+
+/** Options of `createResponder`. */
+export interface ResponderOptions {
+  /** The deployment's field key (spec §5): 64 hex characters, or 32 bytes (copied, not kept). */
+  fieldKey: string | Uint8Array;
+  /** The machines served: a map of slug → machine_id, or a resolver. */
+  machines: Readonly<Record<string, string>> | MachineResolver;
+  /**
+   * Where machine keys are stored, sealed.
+   * @defaultValue a memory store (keys, and so fingerprints, change on every restart)
+   */
+  keyStore?: KeyStore;
+  /**
+   * Where live sessions are kept.
+   * @defaultValue a memory store bounded by `maxSessions`
+   */
+  sessionStore?: SessionStore;
+  /**
+   * Session lifetime.
+   * @defaultValue 600_000 (ten minutes)
+   */
+  sessionTtlMs?: number;
+  /**
+   * The most live sessions of the default memory session store (not allowed with `sessionStore`).
+   * @defaultValue 10_000
+   */
+  maxSessions?: number;
+  /**
+   * A path prefix for every route, e.g. `/zeq`.
+   * @defaultValue `''`
+   */
+  basePath?: string;
+  /**
+   * Where refused requests and server-side failures are reported; never given a secret.
+   * @defaultValue silent
+   */
+  logger?: Logger;
+  /**
+   * The clock, in milliseconds since the Unix epoch.
+   * @defaultValue `Date.now`
+   */
+  now?: () => number;
+  /**
+   * Serves the records endpoint (spec §3.1): called with the plaintext of each record, returns the
+   * reply plaintext, which the responder seals. Without it the route is not offered and answers
+   * `404 invalid_request`, like any path the responder does not serve (§3.1 is optional).
+   */
+  onRecord?: RecordHandler;
+  /**
+   * The application associated data of every record on the records endpoint, request and reply
+   * (spec §3 `app_aad`). It is not sent: initiators must use the same bytes.
+   * @defaultValue empty
+   */
+  recordAad?: Uint8Array;
+  /**
+   * How long a record epoch lasts before the responder's sender ratchets (spec §3); also the grace
+   * window for the previous epoch of the initiator's records.
+   * @defaultValue 777
+   */
+  rekeyIntervalMs?: number;
+  /**
+   * Who may call the Mode-B admin endpoints (§4): a hook answering `'admin'`, `'forbidden'` (403)
+   * or `'unauthenticated'` (401), e.g. `createBearerTokenAuthorizer(token)`.
+   * @defaultValue none: both endpoints answer `403 forbidden` to everyone
+   */
+  admin?: AdminOptions;
+  /** Mode-B peer fetches: plain-http hosts allowed, time limit, fetch. */
+  modeB?: ModeBOptions;
+  /**
+   * The ML-KEM-768 backend for handshakes and Mode-B: `'auto'` uses the runtime's native one
+   * (`node:crypto` on Node ≥ 24.7, WebCrypto in Deno and Bun) when it passes a probe against noble,
+   * and noble otherwise; `'native'` makes every key operation fail (`kem_unavailable`, a `500` on
+   * the wire) when there is none, which `Responder.kemBackend` reports at start-up; `'noble'`
+   * never tries. Machine keys are imported into it once and cached. Same bytes whichever is used.
+   * @defaultValue 'auto'
+   */
+  kem?: KemChoice;
+  /**
+   * Where Mode-B seeds are stored, sealed.
+   * @defaultValue a memory store (seeds are lost on restart)
+   */
+  seedStore?: SeedStore;
+}
+
+/** Default session lifetime: ten minutes. */
+export const DEFAULT_SESSION_TTL_MS = 600_000;
+
+/** The records endpoint's settings (spec §3.1), present only when `onRecord` was given. */
+export interface RecordsConfig {
+  readonly onRecord: RecordHandler;
+  /** A copy of `recordAad`. */
+  readonly aad: Uint8Array;
+}
+
+/** {@link ResponderOptions} checked, defaulted and ready to wire. */
+export interface ResponderConfig {
+  /** The §5 seal key, derived from the field key (which is already wiped). Secret: wipe on close. */
+  readonly sealKey: Uint8Array;
+  readonly kem: () => Promise<Kem>;
+  readonly lookupMachine: LookupMachine;
+  /** `''` or a prefix like `/zeq`, without a trailing slash. */
+  readonly basePath: string;
+  readonly sessionTtlMs: number;
+  /** The bound of the memory session store and of the record state kept per session. */
+  readonly maxSessions: number;
+  readonly now: () => number;
+  /** The configured logger, wrapped so that it never throws. */
+  readonly logger: Logger;
+  readonly keyStore: KeyStore;
+  readonly sessionStore: SessionStore;
+  readonly records: RecordsConfig | undefined;
+  /** Passed on unchecked: the record layer checks it (`record-sessions.ts`). */
+  readonly rekeyIntervalMs: number | undefined;
+  /** Passed on unchecked: the Mode-B endpoints check them (`modeb-route.ts`). */
+  readonly admin: AdminOptions | undefined;
+  readonly modeB: ModeBOptions | undefined;
+  readonly seedStore: SeedStore | undefined;
+}
+
+/** The field key as given, copied into fresh bytes. */
+function parseFieldKeyOption(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.length !== FIELD_KEY_BYTES) throw new ZeqKeyExError('invalid_field_key', `the field key must be ${FIELD_KEY_BYTES} bytes`);
+    return Uint8Array.from(value);
+  }
+  return parseFieldKey(value);
+}
+
+function parseBasePath(value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError('basePath must be a string');
+  const path = value.endsWith('/') ? value.slice(0, -1) : value;
+  if (!/^(?:\/[^/?#\s]+)*$/.test(path)) throw new TypeError('basePath must be "" or a path like "/zeq" (no query, fragment or empty segment)');
+  return path;
+}
+
+/** The key and session stores, in the order of checks the responder has always made. */
+function resolveStores(options: ResponderOptions, now: () => number, maxSessions: number): Pick<ResponderConfig, 'keyStore' | 'sessionStore'> {
+  const keyStore = options.keyStore ?? createMemoryKeyStore();
+  if (typeof keyStore.get !== 'function' || typeof keyStore.putIfAbsent !== 'function') {
+    throw new TypeError('keyStore must have get(slug) and putIfAbsent(key)');
+  }
+  const sessionStore = options.sessionStore ?? createMemorySessionStore({ maxSessions, now });
+  if (typeof sessionStore.create !== 'function' || typeof sessionStore.get !== 'function' || typeof sessionStore.delete !== 'function') {
+    throw new TypeError('sessionStore must have create, get and delete');
+  }
+  return { keyStore, sessionStore };
+}
+
+function resolveRecords(options: ResponderOptions): RecordsConfig | undefined {
+  if (options.onRecord !== undefined && typeof options.onRecord !== 'function') throw new TypeError('onRecord must be a function');
+  if (options.recordAad !== undefined && !(options.recordAad instanceof Uint8Array)) throw new TypeError('recordAad must be a Uint8Array');
+  return options.onRecord === undefined ? undefined : { onRecord: options.onRecord, aad: Uint8Array.from(options.recordAad ?? []) };
+}
+
+/** Everything but the keys, in the order the checks are made. */
+function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'sealKey' | 'kem'> {
+  const lookupMachine = parseMachines(options.machines);
+  const basePath = parseBasePath(options.basePath ?? '');
+  const sessionTtlMs = assertDurationMs(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, 'sessionTtlMs');
+  if (options.maxSessions !== undefined && options.sessionStore !== undefined) {
+    throw new TypeError('maxSessions bounds the default memory session store; bound your sessionStore itself');
+  }
+  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
+  const now = options.now ?? Date.now;
+  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (options.logger !== undefined) assertLogger(options.logger);
+  const logger = safeLogger(options.logger ?? silentLogger);
+  return {
+    lookupMachine,
+    basePath,
+    sessionTtlMs,
+    maxSessions,
+    now,
+    logger,
+    ...resolveStores(options, now, maxSessions),
+    records: resolveRecords(options),
+    rekeyIntervalMs: options.rekeyIntervalMs,
+    admin: options.admin,
+    modeB: options.modeB,
+    seedStore: options.seedStore,
+  };
+}
+
+/**
+ * Checks a responder's options and fills in the defaults.
+ * @param options - the options as given.
+ * @returns the resolved configuration, holding the derived seal key (the caller's to wipe).
+ * @throws {ZeqKeyExError} `invalid_field_key` for a missing, short or malformed field key.
+ * @throws {TypeError} for malformed options, machines, base path, logger, stores, clock,
+ *   `onRecord`, `recordAad` or `kem`.
+ * @throws {RangeError} for a session lifetime or bound out of range.
+ */
+export function resolveResponderOptions(options: ResponderOptions): ResponderConfig {
+  if (typeof options !== 'object' || options === null) throw new TypeError('createResponder expects an options object');
+  const kem = kemLoader(options.kem);
+  const fieldKey = parseFieldKeyOption(options.fieldKey);
+  try {
+    const settings = resolveSettings(options);
+    return { ...settings, kem, sealKey: deriveSealKey(fieldKey) };
+  } finally {
+    wipe(fieldKey);
+  }
+}
