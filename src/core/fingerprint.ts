@@ -35,12 +35,13 @@ export function computeFingerprint(publicKey: Uint8Array): string {
  * @param stated - the fingerprint the document states.
  * @returns the computed fingerprint.
  * @throws {ZeqKeyExError} `fingerprint_inconsistent`, with `expectedFingerprint` (the computed
- *   one) and `actualFingerprint` (the stated one).
+ *   one) and `actualFingerprint` (the stated one, when it is a string).
  */
 export function assertOwnFingerprint(publicKey: Uint8Array, stated: unknown): string {
   const computed = computeFingerprint(publicKey);
-  if (typeof stated !== 'string' || !constantTimeEqual(utf8(computed), utf8(stated))) {
-    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: String(stated) });
+  if (typeof stated !== 'string') throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed });
+  if (!constantTimeEqual(utf8(computed), utf8(stated))) {
+    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: stated });
   }
   return computed;
 }
