@@ -7,13 +7,13 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Client, type ClientOptions, createClient, tofuKey } from '../../src/initiator/client.js';
+import { type Client, type ClientOptions, createClient } from '../../src/initiator/client.js';
 import { ALG } from '../../src/core/constants.js';
 import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
 import { isSessionId } from '../../src/core/identifiers.js';
 import { createFileTrustStore } from '../../src/node/file-trust-store.js';
-import { type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from '../../src/initiator/trust.js';
+import { type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore, tofuKey } from '../../src/initiator/trust.js';
 import { expectCode } from './errors.js';
 import {
   CHUNK_BYTES,
