@@ -175,6 +175,7 @@ function adminCallError(error: unknown): unknown {
  * ```
  */
 export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBAdminClient {
+  // Long only as a closure: the options are validated once here; each call below is short.
   if (typeof options !== 'object' || options === null) throw new TypeError('createModeBAdminClient expects an options object');
   const origin = normaliseOrigin(options.origin, 'origin');
   if (options.token !== undefined) assertAdminToken(options.token);

@@ -81,7 +81,7 @@ export interface Client {
   fetchKeyDocument(slug: string, options?: CallOptions): Promise<KeyDocument>;
   /**
    * Performs first contact with the machine `slug` and returns the confirmed session.
-   * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`,
+   * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`, `store_error`,
    *   `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
    *   the codes of {@link Client.fetchKeyDocument}.
    */
@@ -93,7 +93,7 @@ export interface Client {
  * @param options - origin, trust settings and HTTP options.
  * @returns the client.
  * @throws {TypeError} for an origin that is not an http(s) URL, a malformed pin or slug in `pins`,
- *   an unknown `kem`.
+ *   a `tofu` that is not a `TrustStore`, an unknown `kem`.
  * @throws {RangeError} for invalid HTTP or record options.
  * @example
  * ```ts
@@ -105,6 +105,7 @@ export interface Client {
  * ```
  */
 export function createClient(options: ClientOptions): Client {
+  // Long only as a closure: the options are validated once here, and each step below is short.
   const origin = normaliseOrigin(options.origin);
   const trust = createTrustPolicy(options);
   const algs = options.algs ?? [ALG];
@@ -137,20 +138,20 @@ export function createClient(options: ClientOptions): Client {
 
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
     assertSlug(slug);
-    trust.assertChoice(slug);
+    trust.assertChoice(slug); // §6: no trust choice, nothing sent
     // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
     const backend = await kem();
-    const doc = await fetchKeyDocument(slug, call);
-    const decision = await trust.check(origin, slug, doc);
-    // Every backend speaks ML-KEM-768, the only alg `algs` may hold.
+    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
+    const decision = await trust.check(origin, slug, doc); // §2.1 check 3
+    // §2.2. Every backend speaks ML-KEM-768, the only alg `algs` may hold.
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ ...doc, slug, cipherText });
     const recordKey = deriveRecordKey(sharedSecret, transcript);
     wipe(sharedSecret);
     try {
-      const response = await postHandshake(slug, doc, cipherText, call);
+      const response = await postHandshake(slug, doc, cipherText, call); // §2.3
       openKeyConfirmation(recordKey, transcript, response.sessionId, response.keyConfirmation);
-      await decision.confirmed();
+      await decision.confirmed(); // a TOFU first use is remembered only now
       return createClientSession({
         ...response,
         ...doc,

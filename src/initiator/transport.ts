@@ -90,6 +90,7 @@ export interface Transport {
  * @throws {TypeError} for hooks that are not functions.
  */
 export function createTransport(options: TransportOptions = {}): Transport {
+  // Long only as a closure: the options are validated once here; `send` is the one request path.
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be > 0');
   const retry = options.retry ?? 2;

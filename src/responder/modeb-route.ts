@@ -145,6 +145,8 @@ function stringField(body: Readonly<Record<string, unknown>>, name: string): str
  * @throws {RangeError} for a peer timeout out of range.
  */
 export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpoints {
+  // Long only as a closure: the options are validated once here, and every step of the two routes
+  // below is its own short function over them.
   const { admin, keys, kem, logger, now, machineFor } = options;
   if (admin !== undefined && (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')) {
     throw new TypeError('admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }');
