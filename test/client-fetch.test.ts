@@ -3,8 +3,8 @@
  * client's `fetch`, so no socket and no global state is involved (spec §2, §6).
  */
 import { describe, expect, test, vi } from 'vitest';
-import { createClient, tofuKey } from '../src/initiator/client.js';
-import { createLocalStorageTrustStore } from '../src/initiator/trust.js';
+import { createClient } from '../src/initiator/client.js';
+import { createLocalStorageTrustStore, tofuKey } from '../src/initiator/trust.js';
 import {
   type FetchHandler,
   type Layer,

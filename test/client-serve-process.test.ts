@@ -10,7 +10,8 @@
  */
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type Client, type ClientOptions, createClient, tofuKey } from '../src/initiator/client.js';
+import { type Client, type ClientOptions, createClient } from '../src/initiator/client.js';
+import { tofuKey } from '../src/initiator/trust.js';
 import { ALG } from '../src/core/constants.js';
 import { utf8 } from '../src/core/encoding.js';
 import { isSessionId } from '../src/core/identifiers.js';

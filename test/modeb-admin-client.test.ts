@@ -9,7 +9,7 @@ import { createModeBAdminClient } from '../src/initiator/admin-client.js';
 import { ALG } from '../src/core/constants.js';
 import { base64Encode } from '../src/core/encoding.js';
 import { isZeqKeyExError } from '../src/core/errors.js';
-import type { FetchFunction } from '../src/responder/modeb-peer.js';
+import type { FetchFunction } from '../src/initiator/transport.js';
 import { unsealStoredSeed } from '../src/responder/seed-store.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY, ORIGIN_A, ORIGIN_B, OTHER_FIELD_KEY, TOKEN_A, TOKEN_B, twoResponders } from './helpers/modeb.js';

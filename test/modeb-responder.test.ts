@@ -10,7 +10,7 @@ import { ALG } from '../src/core/constants.js';
 import { base64Decode, base64Encode } from '../src/core/encoding.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
 import { createResponder } from '../src/responder/responder.js';
-import type { FetchFunction } from '../src/responder/modeb-peer.js';
+import type { FetchFunction } from '../src/initiator/transport.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import {
   FIELD_KEY,

@@ -1,10 +1,12 @@
 /**
  * Property tests of pins (spec §2.1 step 3, §6): the human forms `parsePin` accepts, everything it
- * refuses with a `TypeError`, and set membership through `fingerprintMatches`.
+ * refuses with a `TypeError`, set membership through `fingerprintMatches`, and the two checks that
+ * throw: `assertFingerprintPinned` (§2.1 check 3) and `assertOwnFingerprint` (§2.1 check 2).
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { fingerprintMatches, parsePin, parsePins } from '../src/core/fingerprint.js';
+import { hexDecode } from '../src/core/encoding.js';
+import { assertFingerprintPinned, assertOwnFingerprint, computeFingerprint, fingerprintMatches, parsePin, parsePins } from '../src/core/fingerprint.js';
 import { anyString, anyValue, attempt, bytesOf, flipBit } from './helpers/properties.js';
 import { toHex } from './helpers/vectors.js';
 
@@ -172,5 +174,45 @@ describe('fingerprintMatches', () => {
   test.prop([humanPin], RUNS)('is false for a fingerprint that is not in canonical form', ([canonical, text]) => {
     fc.pre(text !== canonical);
     expect(fingerprintMatches(text, canonical)).toBe(false);
+  });
+});
+
+describe('assertFingerprintPinned', () => {
+  const pinSet = fc.uniqueArray(fingerprint, { minLength: 1, maxLength: 6 });
+  const refusal = (fn: () => unknown): unknown => {
+    const outcome = attempt(fn);
+    return outcome.ok ? outcome : outcome.error;
+  };
+
+  test.prop([humanPin, pinSet], RUNS)('passes when the fingerprint is in the set, in any spelling', ([canonical, text], others) => {
+    expect(() => assertFingerprintPinned(canonical, [...others, text])).not.toThrow();
+    expect(() => assertFingerprintPinned(canonical, text, 'tofu_key_changed')).not.toThrow();
+  });
+
+  test.prop([fingerprint, pinSet, fc.constantFrom('fingerprint_mismatch' as const, 'tofu_key_changed' as const)], RUNS)(
+    'refuses one that is not, with its code, the first pin as expected and the fingerprint as actual',
+    (canonical, others, code) => {
+      const pins = others.filter((p) => p !== canonical);
+      fc.pre(pins[0] !== undefined);
+      expect(refusal(() => assertFingerprintPinned(canonical, pins, code))).toMatchObject({ code, expectedFingerprint: pins[0], actualFingerprint: canonical });
+      expect(refusal(() => assertFingerprintPinned(canonical, pins))).toMatchObject({ code: 'fingerprint_mismatch' });
+    },
+  );
+
+  describe('assertOwnFingerprint', () => {
+    const publicKey = fc.uint8Array({ minLength: 1, maxLength: 64 });
+
+    test.prop([publicKey], RUNS)('returns the key’s fingerprint when the document states it', (key) => {
+      const own = computeFingerprint(key);
+      expect(assertOwnFingerprint(key, own)).toBe(own);
+    });
+
+    test.prop([publicKey, fc.nat(255), anyValue], RUNS)('refuses any other statement as fingerprint_inconsistent', (key, bit, other) => {
+      const own = computeFingerprint(key);
+      const near = toHex(flipBit(hexDecode(own), bit));
+      for (const stated of [near, own.toUpperCase(), other]) {
+        expect(refusal(() => assertOwnFingerprint(key, stated))).toMatchObject({ code: 'fingerprint_inconsistent', expectedFingerprint: own });
+      }
+    });
   });
 });

@@ -1,16 +1,17 @@
 /**
  * Parsers for the JSON documents of first contact (spec §2.1 and §2.3), shared by the initiator
  * client and the Mode-B peer fetch. They are total: any input either yields a validated value or
- * throws a {@link ZeqKeyExError}. Unknown extra fields are ignored (forward compatibility).
+ * throws a {@link ZeqKeyExError}. Unknown extra fields are ignored (forward compatibility), and
+ * fields are read as own properties only (`json.ts`), so a body cannot reach `Object.prototype`.
  * @module
  */
 import { ALG, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { base64Decode, utf8 } from './encoding.js';
-import { computeFingerprint } from './fingerprint.js';
+import { base64Decode } from './encoding.js';
+import { assertOwnFingerprint } from './fingerprint.js';
 import { isFingerprint, isMachineId, isSessionId } from './identifiers.js';
+import { isJsonObject, jsonString } from './json.js';
 import { assertAlg, assertPublicKey } from './kem.js';
-import { constantTimeEqual } from './primitives.js';
 
 /** A validated key document (§2.1). */
 export interface KeyDocument {
@@ -50,11 +51,11 @@ function malformed(what: string): ZeqKeyExError {
 
 /** The string fields of a JSON object named by `names` (property → wire name), checked in order. */
 function stringFields<K extends string>(body: unknown, names: Readonly<Record<K, string>>): Record<K, string> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw malformed('not a JSON object');
+  if (!isJsonObject(body)) throw malformed('not a JSON object');
   const fields = {} as Record<K, string>;
   for (const [key, name] of Object.entries(names) as [K, string][]) {
-    const value: unknown = Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined;
-    if (typeof value !== 'string') throw malformed(`no string ${name}`);
+    const value = jsonString(body, name);
+    if (value === undefined) throw malformed(`no string ${name}`);
     fields[key] = value;
   }
   return fields;
@@ -84,11 +85,8 @@ export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]
     throw new ZeqKeyExError('malformed_response', 'invalid public_key', { cause });
   }
   assertPublicKey(publicKey, alg);
-  const computed = computeFingerprint(publicKey);
   // 2. the fingerprint is the key's own.
-  if (!constantTimeEqual(utf8(computed), utf8(fingerprint))) {
-    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: fingerprint });
-  }
+  assertOwnFingerprint(publicKey, fingerprint);
   return { alg, publicKey, fingerprint, machineId };
 }
 

@@ -4,9 +4,12 @@
  *
  * A pin is compared in constant time, and a set of pins is compared in full (no early exit), so
  * timing reveals neither how much of a pin matched nor which pin of a set did.
+ * {@link assertFingerprintPinned} is the one pin check of the SDK: the initiator's trust policy
+ * (pins and TOFU, §6) and Mode-B's initiator side (§4.1) both call it before anything is sent.
  * @module
  */
 import { hexEncode, utf8 } from './encoding.js';
+import { ZeqKeyExError } from './errors.js';
 import { isFingerprint } from './identifiers.js';
 import { constantTimeEqual, sha256 } from './primitives.js';
 
@@ -23,6 +26,24 @@ const HUMAN_PIN = /^[\da-f]+([: ][\da-f]+)*$/i;
  */
 export function computeFingerprint(publicKey: Uint8Array): string {
   return hexEncode(sha256(publicKey));
+}
+
+/**
+ * §2.1 check 2: the fingerprint a key document states must be its key's own, compared in
+ * constant time (a responder that lies about its own fingerprint is broken or hostile).
+ * @param publicKey - the document's public key bytes.
+ * @param stated - the fingerprint the document states.
+ * @returns the computed fingerprint.
+ * @throws {ZeqKeyExError} `fingerprint_inconsistent`, with `expectedFingerprint` (the computed
+ *   one) and `actualFingerprint` (the stated one, when it is a string).
+ */
+export function assertOwnFingerprint(publicKey: Uint8Array, stated: unknown): string {
+  const computed = computeFingerprint(publicKey);
+  if (typeof stated !== 'string') throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed });
+  if (!constantTimeEqual(utf8(computed), utf8(stated))) {
+    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: stated });
+  }
+  return computed;
 }
 
 /**
@@ -63,4 +84,24 @@ export function fingerprintMatches(fingerprint: string, pins: string | readonly 
   // Every pin is compared in full, in constant time: no early exit tells which one matched.
   for (const pin of typeof pins === 'string' ? [pins] : pins) matched |= Number(constantTimeEqual(utf8(fingerprint), utf8(parsePin(pin))));
   return matched === 1;
+}
+
+/**
+ * §2.1 check 3: the peer's fingerprint must be one of the pins, compared as
+ * {@link fingerprintMatches} does (constant time, the full set).
+ * @param fingerprint - the canonical fingerprint the peer presented.
+ * @param pins - canonical pins (see {@link parsePins}); a TOFU store's remembered fingerprint is one.
+ * @param code - the code of the refusal: `fingerprint_mismatch` for pins, `tofu_key_changed` for a
+ *   fingerprint remembered on first use.
+ * @throws {ZeqKeyExError} `code`, with `expectedFingerprint` (the first pin) and
+ *   `actualFingerprint`, when it matches none.
+ */
+export function assertFingerprintPinned(
+  fingerprint: string,
+  pins: string | readonly string[],
+  code: 'fingerprint_mismatch' | 'tofu_key_changed' = 'fingerprint_mismatch',
+): void {
+  if (fingerprintMatches(fingerprint, pins)) return;
+  const expectedFingerprint = typeof pins === 'string' ? pins : (pins[0] as string);
+  throw new ZeqKeyExError(code, undefined, { expectedFingerprint, actualFingerprint: fingerprint });
 }

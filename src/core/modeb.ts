@@ -21,7 +21,7 @@ import { ALG, ALG_SIZES, MODE_B_SEED_INFO, MODE_B_TRANSCRIPT_LABEL, SEED_COMMITM
 import type { KeyDocument } from './document.js';
 import { hexEncode, lp, utf8 } from './encoding.js';
 import { ZeqKeyExError } from './errors.js';
-import { computeFingerprint, fingerprintMatches, parsePins } from './fingerprint.js';
+import { assertFingerprintPinned, assertOwnFingerprint, parsePins } from './fingerprint.js';
 import { assertMachineId } from './identifiers.js';
 import { type Encapsulation, assertAlg, assertPublicKey, kemDecapsulate, kemEncapsulateDerandomized } from './kem.js';
 import { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, assertKemChoice, loadKem } from '../backends/kem-backend.js';
@@ -154,17 +154,9 @@ function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
   assertAlg(peer.alg);
   assertPublicKey(peer.publicKey, peer.alg);
   // A document assembled by hand gets the same self-check parseKeyDocument applies (§2.1 check 2).
-  const computed = computeFingerprint(peer.publicKey);
-  if (typeof peer.fingerprint !== 'string' || !constantTimeEqual(utf8(computed), utf8(peer.fingerprint))) {
-    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: String(peer.fingerprint) });
-  }
+  const computed = assertOwnFingerprint(peer.publicKey, peer.fingerprint);
   // §2.1 check 3, before anything is encapsulated (§6).
-  if (!fingerprintMatches(computed, pins)) {
-    throw new ZeqKeyExError('fingerprint_mismatch', 'the peer key matches none of the expected fingerprints', {
-      expectedFingerprint: pins[0] as string,
-      actualFingerprint: computed,
-    });
-  }
+  assertFingerprintPinned(computed, pins);
   return { peer, publicKey: peer.publicKey.slice(), fingerprint: computed, localMachineId: input.localMachineId };
 }
 

@@ -3,7 +3,8 @@
  * machine L to `initiate` a seeding with a peer, and machine P to `respond` to it, with the
  * caller's credentials (a bearer token, or any headers such as a session cookie).
  *
- * Errors: transport failures keep their codes (`network_error`, `timeout`, …). A `409
+ * Requests go through the initiator's transport (`transport.ts`: time limit, 64 KiB body limit,
+ * error mapping), so transport failures keep their codes (`network_error`, `timeout`, …). A `409
  * fingerprint_mismatch` answer becomes the SDK's `fingerprint_mismatch` carrying both
  * fingerprints; every other error status is `http_error` with `status` and `responseCode`. A
  * success body is validated field by field (`malformed_response`), and `initiate` checks that the
@@ -15,13 +16,14 @@
  * @module
  */
 import { ALG, ALG_SIZES, ROUTES, type Alg } from '../core/constants.js';
-import { base64Decode, base64Encode, joinChunks } from '../core/encoding.js';
+import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { parsePin } from '../core/fingerprint.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId } from '../core/identifiers.js';
-import { type FetchFunction, refuseRedirects } from '../responder/modeb-peer.js';
+import { jsonString } from '../core/json.js';
+import { normaliseOrigin } from '../core/origin.js';
 import { assertAdminToken } from '../responder/admin.js';
-import { type Transport, createTransport } from './transport.js';
+import { type FetchFunction, type Transport, createTransport, refuseRedirects } from './transport.js';
 
 /** Options of {@link createModeBAdminClient}. */
 export interface ModeBAdminClientOptions {
@@ -118,30 +120,10 @@ export interface ModeBAdminClient {
 
 /** Default time limit of an admin call. */
 export const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
-/** The most of an error body read to find the fingerprints of a mismatch. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-
-function normaliseOrigin(origin: string | URL, name: string): string {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    throw new TypeError(`${name} must be an absolute http(s) URL`);
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new TypeError(`${name} must be an http(s) URL without query, fragment or credentials`);
-  }
-  return (url.origin + url.pathname).replace(/\/+$/, '');
-}
-
-function asObject(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ZeqKeyExError('malformed_response', 'the response is not a JSON object');
-  return body as Record<string, unknown>;
-}
-
-function text(body: Record<string, unknown>, name: string, valid: (value: string) => boolean): string {
-  const value = Object.hasOwn(body, name) ? body[name] : undefined;
-  if (typeof value !== 'string' || !valid(value)) throw new ZeqKeyExError('malformed_response', `the response has no valid "${name}"`);
+/** One field of a success body, checked by `valid`; anything else is `malformed_response`. */
+function responseField(body: Readonly<Record<string, unknown>>, name: string, valid: (value: string) => boolean): string {
+  const value = jsonString(body, name);
+  if (value === undefined || !valid(value)) throw new ZeqKeyExError('malformed_response', `the response has no valid "${name}"`);
   return value;
 }
 
@@ -155,28 +137,26 @@ const isCipherText = (value: string): boolean => {
   }
 };
 
-/** Reads at most `limit` bytes of a body (then gives up on it), honouring an abort signal. */
-async function readCapped(body: ReadableStream<Uint8Array>, limit: number, signal: AbortSignal | null): Promise<Uint8Array | undefined> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const aborted = new Promise<never>((_, reject) => {
-    if (signal?.aborted === true) reject(signal.reason);
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-  aborted.catch(() => undefined);
-  try {
-    for (;;) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
-      if (done) break;
-      total += value.length;
-      if (total > limit) return undefined;
-      chunks.push(value);
-    }
-  } finally {
-    reader.cancel().catch(() => undefined);
+/**
+ * A failed call's error as the admin client reports it: a §4.1 `409 fingerprint_mismatch` naming
+ * both fingerprints (the transport keeps them on its `http_error`) becomes the SDK's
+ * `fingerprint_mismatch`; a 409 whose body is too large to read is reported by its status, as
+ * any other 409 (`http_error`). Everything else is unchanged.
+ */
+function adminCallError(error: unknown): unknown {
+  if (!isZeqKeyExError(error) || error.status !== 409) return error;
+  const { expectedFingerprint, actualFingerprint } = error;
+  if (error.code === 'http_error' && error.responseCode === 'fingerprint_mismatch' && expectedFingerprint !== undefined && actualFingerprint !== undefined) {
+    return new ZeqKeyExError('fingerprint_mismatch', 'the peer presented another fingerprint than expected', {
+      status: 409,
+      responseCode: 'fingerprint_mismatch',
+      expectedFingerprint,
+      actualFingerprint,
+      cause: error,
+    });
   }
-  return joinChunks(chunks);
+  if (error.code === 'response_too_large') return new ZeqKeyExError('http_error', 'HTTP 409', { status: 409, cause: error });
+  return error;
 }
 
 /**
@@ -195,6 +175,7 @@ async function readCapped(body: ReadableStream<Uint8Array>, limit: number, signa
  * ```
  */
 export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBAdminClient {
+  // Long only as a closure: the options are validated once here; each call below is short.
   if (typeof options !== 'object' || options === null) throw new TypeError('createModeBAdminClient expects an options object');
   const origin = normaliseOrigin(options.origin, 'origin');
   if (options.token !== undefined) assertAdminToken(options.token);
@@ -203,50 +184,19 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
   const timeoutMs = options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
   if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('fetch must be a function');
-  const baseFetch = refuseRedirects(options.fetch);
+  const transport: Transport = createTransport({
+    fetch: refuseRedirects(options.fetch),
+    headers,
+    timeoutMs,
+    retry: 0,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
 
-  /**
-   * One transport per call, whose fetch reads a 409 body itself (the transport keeps only the wire
-   * code of an error) and hands the response on unchanged.
-   */
-  async function post(path: string, body: unknown, call: ModeBAdminCallOptions): Promise<unknown> {
-    let mismatch: { expected: string; actual: string } | undefined;
-    const fetchImpl: FetchFunction = async (input, init) => {
-      const response = await baseFetch(input, init);
-      if (response.status !== 409 || response.body === null) return response;
-      const bytes = await readCapped(response.body, MAX_ERROR_BODY_BYTES, input.signal);
-      if (bytes !== undefined) {
-        try {
-          const parsed = asObject(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
-          const expected = parsed['expected_fingerprint'];
-          const actual = parsed['actual_fingerprint'];
-          if (parsed['error'] === 'fingerprint_mismatch' && isFingerprint(expected) && isFingerprint(actual)) mismatch = { expected, actual };
-        } catch {
-          // Not the §4.1 mismatch body: the transport reports the status as it is.
-        }
-      }
-      return new Response(bytes === undefined ? null : (bytes as BodyInit), { status: response.status, statusText: response.statusText, headers: response.headers });
-    };
-    const transport: Transport = createTransport({
-      fetch: fetchImpl,
-      headers,
-      timeoutMs,
-      retry: 0,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-    });
+  async function post(path: string, body: unknown, call: ModeBAdminCallOptions): Promise<Record<string, unknown>> {
     try {
       return (await transport.postJson(origin + path, body, call.signal === undefined ? {} : { signal: call.signal })).body;
     } catch (error) {
-      if (isZeqKeyExError(error, 'http_error') && error.responseCode === 'fingerprint_mismatch' && mismatch !== undefined) {
-        throw new ZeqKeyExError('fingerprint_mismatch', 'the peer presented another fingerprint than expected', {
-          status: error.status ?? 409,
-          responseCode: 'fingerprint_mismatch',
-          expectedFingerprint: mismatch.expected,
-          actualFingerprint: mismatch.actual,
-          cause: error,
-        });
-      }
-      throw error;
+      throw adminCallError(error);
     }
   }
 
@@ -257,20 +207,18 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
       assertSlug(request.peerMachine);
       const peerOrigin = normaliseOrigin(request.peerOrigin, 'peerOrigin');
       const expected = parsePin(request.expectedFingerprint);
-      const body = asObject(
-        await post(
-          ROUTES.modeBInitiate,
-          { local_machine: request.localMachine, peer_origin: peerOrigin, peer_machine: request.peerMachine, expected_fingerprint: expected },
-          call,
-        ),
+      const body = await post(
+        ROUTES.modeBInitiate,
+        { local_machine: request.localMachine, peer_origin: peerOrigin, peer_machine: request.peerMachine, expected_fingerprint: expected },
+        call,
       );
       const result: ModeBInitiateResult = {
-        cipherText: text(body, 'cipher_text', isCipherText),
-        seedCommitment: text(body, 'seed_commitment', isFingerprint),
-        peerMachineId: text(body, 'peer_machine_id', isMachineId),
-        peerFingerprint: text(body, 'peer_fingerprint', isFingerprint),
-        localMachineId: text(body, 'local_machine_id', isMachineId),
-        alg: text(body, 'alg', isAlg) as Alg,
+        cipherText: responseField(body, 'cipher_text', isCipherText),
+        seedCommitment: responseField(body, 'seed_commitment', isFingerprint),
+        peerMachineId: responseField(body, 'peer_machine_id', isMachineId),
+        peerFingerprint: responseField(body, 'peer_fingerprint', isFingerprint),
+        localMachineId: responseField(body, 'local_machine_id', isMachineId),
+        alg: responseField(body, 'alg', isAlg) as Alg,
       };
       if (result.peerFingerprint !== expected) throw new ZeqKeyExError('response_mismatch', 'the responder encapsulated to another key than the expected one');
       return result;
@@ -283,14 +231,12 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
       const cipherText = base64Encode(
         request.cipherText instanceof Uint8Array ? request.cipherText : base64Decode(request.cipherText, ALG_SIZES[ALG].cipherText, 'cipher_text'),
       );
-      const body = asObject(
-        await post(ROUTES.modeBRespond, { local_machine: request.localMachine, peer_machine_id: request.peerMachineId, cipher_text: cipherText }, call),
-      );
+      const body = await post(ROUTES.modeBRespond, { local_machine: request.localMachine, peer_machine_id: request.peerMachineId, cipher_text: cipherText }, call);
       return {
-        seedCommitment: text(body, 'seed_commitment', isFingerprint),
-        localMachineId: text(body, 'local_machine_id', isMachineId),
-        fingerprint: text(body, 'fingerprint', isFingerprint),
-        alg: text(body, 'alg', isAlg) as Alg,
+        seedCommitment: responseField(body, 'seed_commitment', isFingerprint),
+        localMachineId: responseField(body, 'local_machine_id', isMachineId),
+        fingerprint: responseField(body, 'fingerprint', isFingerprint),
+        alg: responseField(body, 'alg', isAlg) as Alg,
       };
     },
   });

@@ -3,6 +3,11 @@
  * check it and its fingerprint against the caller's trust choice, encapsulate, derive the record
  * key, post the ciphertext and verify the responder's key confirmation.
  *
+ * A handshake runs the steps of §2.1–§2.3 in order, one line each in {@link createClient}'s
+ * `handshake`: the trust choice, the key document (checks 1–2), the trust decision (check 3,
+ * `trust.ts`), encapsulation and the key schedule (§2.2), the handshake request and its checks
+ * (§2.3), the key confirmation, and only then a TOFU first use is remembered.
+ *
  * Security caveats:
  * - Trust is an explicit choice (spec §6): a pin per slug, a trust-on-first-use store, or an
  *   unauthenticated mode chosen by name. With none, nothing is sent (`pin_required`).
@@ -11,34 +16,24 @@
  * @module
  */
 import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, recordsRoute, type Alg } from '../core/constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError } from '../core/errors.js';
 import { base64Encode } from '../core/encoding.js';
-import { fingerprintMatches, parsePins } from '../core/fingerprint.js';
-import { assertSlug, isFingerprint } from '../core/identifiers.js';
+import { assertSlug } from '../core/identifiers.js';
 import { type KemChoice, encapsulatorLoader } from '../backends/kem-backend.js';
 import { openKeyConfirmation } from '../core/confirmation.js';
-import { type KeyDocument, parseHandshakeResponse, parseKeyDocument } from '../core/document.js';
+import { type HandshakeResponse, type KeyDocument, parseHandshakeResponse, parseKeyDocument } from '../core/document.js';
+import { normaliseOrigin } from '../core/origin.js';
 import { wipe } from '../core/primitives.js';
 import { type RatchetOptions, assertRatchetOptions } from '../core/record-channel.js';
-import { type ClientSession, type TrustMode, createClientSession } from './session.js';
+import { type ClientSession, createClientSession } from './session.js';
 import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { type Transport, type TransportOptions, createTransport } from './transport.js';
-import type { TrustStore } from './trust.js';
+import { type TrustOptions, createTrustPolicy } from './trust.js';
 
 /** Options of {@link createClient}. */
-export interface ClientOptions extends TransportOptions {
+export interface ClientOptions extends TransportOptions, TrustOptions {
   /** The responder's origin, optionally with a base path (`https://edge.example/zeq`). */
   origin: string | URL;
-  /** Pins per slug: one fingerprint, or several during a key rotation. */
-  pins?: Readonly<Record<string, string | readonly string[]>>;
-  /** Trust on first use for slugs without a pin: remembers the first fingerprint seen. */
-  tofu?: TrustStore;
-  /**
-   * Accept an unauthenticated first contact for slugs with neither a pin nor a TOFU store.
-   * Sessions made this way say `authenticated: false`. Stops a passive recorder only.
-   * @defaultValue false
-   */
-  insecureUnpinned?: boolean;
   /** The `alg` values accepted. @defaultValue ['ML-KEM-768'] */
   algs?: readonly Alg[];
   /**
@@ -86,7 +81,7 @@ export interface Client {
   fetchKeyDocument(slug: string, options?: CallOptions): Promise<KeyDocument>;
   /**
    * Performs first contact with the machine `slug` and returns the confirmed session.
-   * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`,
+   * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`, `store_error`,
    *   `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
    *   the codes of {@link Client.fetchKeyDocument}.
    */
@@ -98,7 +93,7 @@ export interface Client {
  * @param options - origin, trust settings and HTTP options.
  * @returns the client.
  * @throws {TypeError} for an origin that is not an http(s) URL, a malformed pin or slug in `pins`,
- *   an unknown `kem`.
+ *   a `tofu` that is not a `TrustStore`, an unknown `kem`.
  * @throws {RangeError} for invalid HTTP or record options.
  * @example
  * ```ts
@@ -110,15 +105,9 @@ export interface Client {
  * ```
  */
 export function createClient(options: ClientOptions): Client {
+  // Long only as a closure: the options are validated once here, and each step below is short.
   const origin = normaliseOrigin(options.origin);
-  const pins = new Map<string, readonly string[]>();
-  for (const [slug, value] of Object.entries(options.pins ?? {})) {
-    assertSlug(slug);
-    pins.set(slug, parsePins(value));
-  }
-  if (options.tofu !== undefined && (typeof options.tofu.get !== 'function' || typeof options.tofu.putIfAbsent !== 'function')) {
-    throw new TypeError('tofu must be a TrustStore');
-  }
+  const trust = createTrustPolicy(options);
   const algs = options.algs ?? [ALG];
   if (algs.length === 0 || !algs.every((a) => a === ALG)) throw new TypeError(`algs may only contain ${ALG}`);
   const transport: Transport = createTransport(options);
@@ -133,57 +122,41 @@ export function createClient(options: ClientOptions): Client {
     return parseKeyDocument(body, algs);
   }
 
+  /** §2.3: posts the ciphertext and checks that the response names the key it was made for. */
+  async function postHandshake(slug: string, doc: KeyDocument, cipherText: Uint8Array, call: CallOptions): Promise<HandshakeResponse> {
+    const { body } = await transport.postJson(
+      origin + machineRoute(slug, 'handshake'),
+      { cipher_text: base64Encode(cipherText), fingerprint: doc.fingerprint },
+      { signal: call.signal },
+    );
+    const response = parseHandshakeResponse(body);
+    if (response.machineId !== doc.machineId || response.fingerprint !== doc.fingerprint || response.alg !== doc.alg) {
+      throw new ZeqKeyExError('response_mismatch');
+    }
+    return response;
+  }
+
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
     assertSlug(slug);
-    // The trust choice, in order of precedence: a pin, the TOFU store, an explicit opt-out.
-    const pinned = pins.get(slug);
-    const tofu = pinned === undefined ? options.tofu : undefined;
-    if (pinned === undefined && tofu === undefined && options.insecureUnpinned !== true) {
-      throw new ZeqKeyExError('pin_required', `no pin or TOFU store for ${slug}`);
-    }
+    trust.assertChoice(slug); // §6: no trust choice, nothing sent
     // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
     const backend = await kem();
-    const doc = await fetchKeyDocument(slug, call);
-    const changed = (code: 'fingerprint_mismatch' | 'tofu_key_changed', expected: string): ZeqKeyExError =>
-      new ZeqKeyExError(code, undefined, { expectedFingerprint: expected, actualFingerprint: doc.fingerprint });
-    const storeKey = tofuKey(origin, slug);
-    let mode: TrustMode = 'unauthenticated';
-    if (pinned !== undefined) {
-      if (!fingerprintMatches(doc.fingerprint, pinned)) throw changed('fingerprint_mismatch', pinned[0] as string);
-      mode = 'pinned';
-    } else if (tofu !== undefined) {
-      const known = await storeCall(() => tofu.get(storeKey));
-      if (known !== undefined && !fingerprintMatches(doc.fingerprint, known)) throw changed('tofu_key_changed', known);
-      mode = known === undefined ? 'tofu-first-use' : 'tofu-match';
-    }
-
-    // Every backend speaks ML-KEM-768, the only alg `algs` may hold.
+    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
+    const decision = await trust.check(origin, slug, doc); // §2.1 check 3
+    // §2.2. Every backend speaks ML-KEM-768, the only alg `algs` may hold.
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ ...doc, slug, cipherText });
     const recordKey = deriveRecordKey(sharedSecret, transcript);
     wipe(sharedSecret);
     try {
-      const { body } = await transport.postJson(
-        origin + machineRoute(slug, 'handshake'),
-        { cipher_text: base64Encode(cipherText), fingerprint: doc.fingerprint },
-        { signal: call.signal },
-      );
-      const response = parseHandshakeResponse(body);
-      if (response.machineId !== doc.machineId || response.fingerprint !== doc.fingerprint || response.alg !== doc.alg) {
-        throw new ZeqKeyExError('response_mismatch');
-      }
+      const response = await postHandshake(slug, doc, cipherText, call); // §2.3
       openKeyConfirmation(recordKey, transcript, response.sessionId, response.keyConfirmation);
-      if (mode === 'tofu-first-use' && tofu !== undefined) {
-        // Two first contacts may race; the store keeps one fingerprint and both must agree on it.
-        const stored = await storeCall(() => tofu.putIfAbsent(storeKey, doc.fingerprint));
-        if (stored === undefined) throw new ZeqKeyExError('store_error', 'the TOFU store kept no fingerprint');
-        if (!fingerprintMatches(doc.fingerprint, stored)) throw changed('tofu_key_changed', stored);
-      }
+      await decision.confirmed(); // a TOFU first use is remembered only now
       return createClientSession({
         ...response,
         ...doc,
         slug,
-        trust: mode,
+        trust: decision.mode,
         kemBackend: backend.backend,
         recordKey,
         ratchet,
@@ -196,36 +169,4 @@ export function createClient(options: ClientOptions): Client {
   }
 
   return Object.freeze({ origin, fetchKeyDocument, handshake });
-}
-
-/** A TOFU store call: its failures are `store_error`, and so is a value that is not a fingerprint. */
-async function storeCall(call: () => Promise<string | undefined>): Promise<string | undefined> {
-  let value: string | undefined;
-  try {
-    value = await call();
-  } catch (cause) {
-    if (isZeqKeyExError(cause)) throw cause;
-    throw new ZeqKeyExError('store_error', undefined, { cause });
-  }
-  // A store edited by hand must not turn into a TypeError (or a silent re-trust) here.
-  if (value !== undefined && !isFingerprint(value)) throw new ZeqKeyExError('store_error', 'malformed fingerprint in the TOFU store');
-  return value;
-}
-
-/** The key under which a TOFU store remembers a responder's fingerprint. */
-export function tofuKey(origin: string, slug: string): string {
-  return `${origin} ${slug}`;
-}
-
-function normaliseOrigin(origin: string | URL): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(origin);
-  } catch {
-    // Not a URL: refused below.
-  }
-  if (url === undefined || !/^https?:$/.test(url.protocol) || url.search + url.hash + url.username + url.password !== '') {
-    throw new TypeError('origin must be an http(s) URL without query, fragment or credentials');
-  }
-  return (url.origin + url.pathname).replace(/\/+$/, '');
 }

@@ -1,30 +1,58 @@
 /**
- * HTTP for the initiator, through ky — the only module that imports it.
+ * HTTP for the initiator, through ky — the only module that imports it. The client, the Mode-B
+ * admin client and the responder's Mode-B peer fetch all send their requests here.
  *
  * Every failure becomes a {@link ZeqKeyExError}: `network_error`, `timeout`, `aborted`,
- * `http_error` (with the status and the responder's wire `error` code), `response_too_large`
+ * `http_error` (with the status and the responder's wire `error` code, spec §7), `response_too_large`
  * (spec §2.1: a body over the limit is refused without buffering more than the limit), and
- * `malformed_response`. GET requests may be retried with backoff; POST requests never are, since a
- * handshake must not be sent twice.
+ * `malformed_response` (a JSON answer that is not a JSON object). GET requests may be retried with
+ * backoff; POST requests never are, since a handshake must not be sent twice.
+ *
+ * Caveats: the options take the SDK's own types ({@link FetchFunction}, {@link TransportHooks}),
+ * never ky's, so ky can change without changing the API. Only short checked fields of an error
+ * body (its code, the fingerprints of a mismatch) reach an error; the peer's free text never does.
  * @module
  */
-import ky, { type Hooks, type KyInstance, type Options, isHTTPError } from 'ky';
+import ky, { type KyInstance, type Options, isHTTPError } from 'ky';
 import { MAX_RESPONSE_BYTES } from '../core/constants.js';
-import { joinChunks } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { isFingerprint } from '../core/identifiers.js';
+import { isJsonObject, jsonString, parseJsonObject } from '../core/json.js';
+import { readCapped } from '../core/read-capped.js';
+
+/** A `fetch` as the SDK calls it: the client's, the Mode-B admin client's and the Mode-B peer fetch's. */
+export type FetchFunction = (input: Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The SDK's request hooks; the transport adapts them to ky's, so no ky type reaches an option.
+ * A hook that throws fails the request (`network_error`).
+ */
+export interface TransportHooks {
+  /**
+   * Called before every request is sent, e.g. to add a header: `request.headers.set('authorization', …)`.
+   * @param request - the request about to be sent; its headers may be changed.
+   */
+  beforeRequest?: (request: Request) => void | Promise<void>;
+  /**
+   * Called with every response before its body is read, to observe it (status, headers, timing).
+   * @param request - the request it answers.
+   * @param response - a copy of the response.
+   */
+  afterResponse?: (request: Request, response: Response) => void | Promise<void>;
+}
 
 /** Options of {@link createTransport}. */
 export interface TransportOptions {
   /** A `fetch` to use instead of the global one (e.g. a responder's handler, for tests). */
-  fetch?: (input: Request, init?: RequestInit) => Promise<Response>;
+  fetch?: FetchFunction;
   /** Headers sent with every request. */
   headers?: HeadersInit;
   /** Time limit per request, headers and body included. @defaultValue 10000 */
   timeoutMs?: number;
   /** How many times a GET may be retried (never a POST). @defaultValue 2 */
   retry?: number;
-  /** ky hooks, e.g. to add authentication or log requests. */
-  hooks?: Hooks;
+  /** Request hooks, e.g. to add authentication or log requests. */
+  hooks?: TransportHooks;
   /** A signal that aborts every request of this transport. */
   signal?: AbortSignal;
   /** Largest response body accepted. @defaultValue 65536 (spec §2.1) */
@@ -46,10 +74,10 @@ export interface RequestOptions {
 
 /** The initiator's HTTP surface. */
 export interface Transport {
-  /** GET a JSON document (retried on transient failures). */
-  getJson(url: string, options?: RequestOptions): Promise<TransportResponse<unknown>>;
-  /** POST a JSON body and read a JSON answer (never retried). */
-  postJson(url: string, body: unknown, options?: RequestOptions): Promise<TransportResponse<unknown>>;
+  /** GET a JSON object (retried on transient failures). */
+  getJson(url: string, options?: RequestOptions): Promise<TransportResponse<Record<string, unknown>>>;
+  /** POST a JSON body and read a JSON object as the answer (never retried). */
+  postJson(url: string, body: unknown, options?: RequestOptions): Promise<TransportResponse<Record<string, unknown>>>;
   /** POST bytes and read bytes (never retried). */
   postBytes(url: string, body: Uint8Array, options?: RequestOptions & { maxResponseBytes?: number }): Promise<TransportResponse<Uint8Array>>;
 }
@@ -59,8 +87,10 @@ export interface Transport {
  * @param options - see {@link TransportOptions}.
  * @returns the transport.
  * @throws {RangeError} for a non-positive timeout, a negative retry count or response limit.
+ * @throws {TypeError} for hooks that are not functions.
  */
 export function createTransport(options: TransportOptions = {}): Transport {
+  // Long only as a closure: the options are validated once here; `send` is the one request path.
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be > 0');
   const retry = options.retry ?? 2;
@@ -71,7 +101,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const base: KyInstance = ky.create({
     ...(options.fetch === undefined ? {} : { fetch: options.fetch as typeof fetch }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
-    ...(options.hooks === undefined ? {} : { hooks: options.hooks }),
+    ...(options.hooks === undefined ? {} : { hooks: kyHooks(options.hooks) }),
     // The deadline below covers headers and body together; ky's own timer is not used.
     timeout: false,
     // ky throws (and may retry a GET) on these; any other status is read as a response.
@@ -96,7 +126,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
         return error.response;
       });
       // A status ky threw on is an http_error whatever its body does.
-      const body = await readLimited(response, limit, signal).catch((error: unknown) => {
+      const body = await readBody(response, limit, signal).catch((error: unknown) => {
         if (thrown) return new Uint8Array(0);
         throw error;
       });
@@ -122,13 +152,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
     }
   }
 
-  async function json(url: string, call: RequestOptions, init: Options): Promise<TransportResponse<unknown>> {
+  async function json(url: string, call: RequestOptions, init: Options): Promise<TransportResponse<Record<string, unknown>>> {
     const response = await send(url, call, maxResponseBytes, 'application/json', init);
-    try {
-      return { ...response, body: parseJson(response.body, true) };
-    } catch (cause) {
-      throw new ZeqKeyExError('malformed_response', 'the response is not JSON', { cause });
-    }
+    const body = parseJsonObject(response.body);
+    if (body === undefined) throw new ZeqKeyExError('malformed_response', 'the response is not a JSON object');
+    return { ...response, body };
   }
 
   return {
@@ -153,51 +181,75 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** ky hooks that call the SDK's own. */
+function kyHooks(hooks: TransportHooks): NonNullable<Options['hooks']> {
+  if (typeof hooks !== 'object' || hooks === null) throw new TypeError('hooks must be an object');
+  const { beforeRequest, afterResponse } = hooks;
+  if (beforeRequest !== undefined && typeof beforeRequest !== 'function') throw new TypeError('hooks.beforeRequest must be a function');
+  if (afterResponse !== undefined && typeof afterResponse !== 'function') throw new TypeError('hooks.afterResponse must be a function');
+  return {
+    // Each returns nothing, so ky sends the request and keeps the response it was given.
+    beforeRequest: beforeRequest === undefined ? [] : [async (request) => void (await beforeRequest(request))],
+    afterResponse: afterResponse === undefined ? [] : [async (request, _options, response) => void (await afterResponse(request, response))],
+  };
+}
+
 /**
- * Reads a body, refusing it as soon as it passes `limit` bytes (never buffering more). On any
- * failure the body is cancelled.
+ * Reads a body within `limit` bytes (spec §2.1): a larger declared length is refused unread, and a
+ * body that grows past the limit is refused as soon as it does, never buffering more.
  */
-async function readLimited(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array> {
+async function readBody(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array> {
   const declared = response.headers.get('content-length');
-  const reader = response.body?.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    if (/^\d+$/.test(declared ?? '') && Number(declared) > limit) {
-      throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
-    }
-    while (reader) {
-      const { done, value } = await abortable(reader.read(), signal);
-      if (done) break;
-      total += value.length;
-      if (total > limit) throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
-      chunks.push(value);
-    }
-    signal.throwIfAborted();
-  } catch (error) {
-    void reader?.cancel(error).catch(() => undefined);
-    throw error;
+  const declaredTooLarge = /^\d+$/.test(declared ?? '') && Number(declared) > limit;
+  const body = declaredTooLarge ? undefined : await readCapped(response.body, limit, signal);
+  if (body === undefined) {
+    void response.body?.cancel().catch(() => undefined);
+    throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
   }
-  return joinChunks(chunks);
+  // A body that ended as the deadline or the caller aborted still counts as aborted.
+  signal.throwIfAborted();
+  return body;
 }
 
-/** JSON from UTF-8 bytes; `fatal` refuses malformed UTF-8 instead of replacing it. */
-function parseJson(bytes: Uint8Array, fatal: boolean): unknown {
-  return JSON.parse(new TextDecoder('utf-8', { fatal }).decode(bytes));
-}
-
-/** An `http_error`, with the responder's wire code when its body names a plain one (spec §7). */
-function httpError(status: number, bytes: Uint8Array): ZeqKeyExError {
-  let code: unknown;
+/**
+ * An error body as a JSON object. Decoded leniently (malformed UTF-8 is replaced, not refused): an
+ * error answer whose free-text message is mangled still names its code.
+ */
+function parseErrorBody(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
-    code = (parseJson(bytes, false) as { error?: unknown } | null)?.error;
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return isJsonObject(value) ? value : undefined;
   } catch {
-    // A non-JSON error body carries no code.
+    return undefined;
   }
-  // Only a short, plain code is carried over; the peer's free text never is.
-  const responseCode = typeof code === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : undefined;
+}
+
+/**
+ * An `http_error`, with the responder's wire code when its body names a plain one (spec §7), and
+ * the two fingerprints a `fingerprint_mismatch` body names (§4.1) when both are fingerprints. Only
+ * these bounded, checked fields are carried over; the peer's free text never is.
+ */
+function httpError(status: number, bytes: Uint8Array): ZeqKeyExError {
+  const body = parseErrorBody(bytes);
+  const code = body === undefined ? undefined : jsonString(body, 'error');
+  const responseCode = code !== undefined && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : undefined;
+  const expectedFingerprint = body === undefined ? undefined : jsonString(body, 'expected_fingerprint');
+  const actualFingerprint = body === undefined ? undefined : jsonString(body, 'actual_fingerprint');
   return new ZeqKeyExError('http_error', `HTTP ${status}`, {
     status,
     ...(responseCode === undefined ? {} : { responseCode }),
+    ...(isFingerprint(expectedFingerprint) && isFingerprint(actualFingerprint) ? { expectedFingerprint, actualFingerprint } : {}),
   });
+}
+
+/**
+ * Wraps a fetch so that it never follows a redirect: a 3xx comes back as a response (an error
+ * status to the transport), so credentials are never replayed elsewhere and https never turns
+ * into http. For the Mode-B admin client and the Mode-B peer fetch.
+ * @param base - the fetch to wrap; the global one (looked up at call time) when absent.
+ * @returns the wrapped fetch.
+ */
+export function refuseRedirects(base: FetchFunction | undefined): FetchFunction {
+  const fetchImpl: FetchFunction = base ?? ((input, init) => globalThis.fetch(input, init));
+  return (input, init) => fetchImpl(input, { ...init, redirect: 'manual' });
 }

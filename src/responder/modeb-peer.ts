@@ -11,22 +11,7 @@
  */
 import { ALG, ROUTES } from '../core/constants.js';
 import { type KeyDocument, parseKeyDocument } from '../core/document.js';
-import { type TransportOptions, createTransport } from '../initiator/transport.js';
-
-/** A `fetch` as the transport calls it. */
-export type FetchFunction = NonNullable<TransportOptions['fetch']>;
-
-/**
- * Wraps a fetch so that it never follows a redirect: a 3xx comes back as a response (an error
- * status to the transport), so credentials are never replayed elsewhere and https never turns
- * into http.
- * @param base - the fetch to wrap; the global one (looked up at call time) when absent.
- * @returns the wrapped fetch.
- */
-export function refuseRedirects(base: FetchFunction | undefined): FetchFunction {
-  const fetchImpl: FetchFunction = base ?? ((input, init) => globalThis.fetch(input, init));
-  return (input, init) => fetchImpl(input, { ...init, redirect: 'manual' });
-}
+import { type FetchFunction, createTransport, refuseRedirects } from '../initiator/transport.js';
 
 /** Options of {@link fetchPeerKeyDocument}. */
 export interface PeerFetchOptions {

@@ -28,11 +28,15 @@ import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
+import { jsonString } from '../core/json.js';
+import { assertDurationMs } from '../core/limits.js';
+import { parseOrigin } from '../core/origin.js';
 import type { KeyManager } from './key-manager.js';
 import type { Logger } from './logger.js';
 import type { Kem } from '../backends/kem-backend.js';
 import { type ModeBInitiation, initiateModeB, respondModeB } from '../core/modeb.js';
-import { type FetchFunction, fetchPeerKeyDocument } from './modeb-peer.js';
+import type { FetchFunction } from '../initiator/transport.js';
+import { fetchPeerKeyDocument } from './modeb-peer.js';
 import { wipe } from '../core/primitives.js';
 import type { Route } from './router.js';
 import { sealSeed } from '../core/sealing.js';
@@ -85,7 +89,6 @@ export interface ModeBEndpoints {
 export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
 
 const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** Transport and §2.1 failures that mean the peer was reached but answered no valid key document. */
 const PEER_INVALID = new Set([
@@ -127,17 +130,10 @@ function parseAllowHttpHosts(value: unknown): ReadonlySet<string> {
   return hosts;
 }
 
-function parseTimeout(value: unknown): number {
-  if (value === undefined) return DEFAULT_PEER_TIMEOUT_MS;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMEOUT_MS) {
-    throw new RangeError('modeB.peerTimeoutMs must be an integer number of milliseconds in [1, 2^31 - 1]');
-  }
-  return value;
-}
-
-function stringField(body: Record<string, unknown>, name: string): string {
-  const value = Object.hasOwn(body, name) ? body[name] : undefined;
-  if (typeof value !== 'string') throw new HttpError('invalid_request');
+/** A field of an admin request that must be a string; anything else is `400 invalid_request`. */
+function stringField(body: Readonly<Record<string, unknown>>, name: string): string {
+  const value = jsonString(body, name);
+  if (value === undefined) throw new HttpError('invalid_request');
   return value;
 }
 
@@ -149,6 +145,8 @@ function stringField(body: Record<string, unknown>, name: string): string {
  * @throws {RangeError} for a peer timeout out of range.
  */
 export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpoints {
+  // Long only as a closure: the options are validated once here, and every step of the two routes
+  // below is its own short function over them.
   const { admin, keys, kem, logger, now, machineFor } = options;
   if (admin !== undefined && (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')) {
     throw new TypeError('admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }');
@@ -156,7 +154,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   const modeB = options.modeB ?? {};
   if (typeof modeB !== 'object' || modeB === null) throw new TypeError('modeB must be an object');
   const allowHttpHosts = parseAllowHttpHosts(modeB.allowHttpHosts);
-  const peerTimeoutMs = parseTimeout(modeB.peerTimeoutMs);
+  const peerTimeoutMs = modeB.peerTimeoutMs === undefined ? DEFAULT_PEER_TIMEOUT_MS : assertDurationMs(modeB.peerTimeoutMs, 'modeB.peerTimeoutMs');
   if (modeB.fetch !== undefined && typeof modeB.fetch !== 'function') throw new TypeError('modeB.fetch must be a function');
   const peerFetch = modeB.fetch;
   const seedStore = options.seedStore ?? createMemorySeedStore();
@@ -184,23 +182,16 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     return parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
   }
 
+  /** The peer origin of an initiate request: an origin (`core/origin.ts`), then the scheme policy. */
   function parsePeerOrigin(text: string): string {
-    let url: URL;
-    try {
-      url = new URL(text);
-    } catch {
+    const peerOrigin = parseOrigin(text);
+    if (peerOrigin === undefined) throw new HttpError('invalid_request');
+    const url = new URL(peerOrigin);
+    if (url.protocol === 'http:' && !allowHttpHosts.has(url.hostname)) {
+      logger.warn('mode-b initiate refused: plain http peer not allowed', { code: 'invalid_request', peerHost: url.hostname });
       throw new HttpError('invalid_request');
     }
-    if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new HttpError('invalid_request');
-    if (url.protocol === 'http:') {
-      if (!allowHttpHosts.has(url.hostname)) {
-        logger.warn('mode-b initiate refused: plain http peer not allowed', { code: 'invalid_request', peerHost: url.hostname });
-        throw new HttpError('invalid_request');
-      }
-    } else if (url.protocol !== 'https:') {
-      throw new HttpError('invalid_request');
-    }
-    return (url.origin + url.pathname).replace(/\/+$/, '');
+    return peerOrigin;
   }
 
   function assertOpen(): void {
@@ -224,27 +215,21 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
   }
 
-  // §4.1
-  async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
-    await authorize(request, 'initiate');
-    const body = await readJson(request);
+  /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */
+  function parseInitiateRequest(body: Record<string, unknown>): { localSlug: string; peerOrigin: string; peerSlug: string; expectedFingerprint: string } {
     const localSlug = stringField(body, 'local_machine');
     const peerOriginText = stringField(body, 'peer_origin');
     const peerSlug = stringField(body, 'peer_machine');
     const expectedFingerprint = stringField(body, 'expected_fingerprint');
     if (!isSlug(localSlug) || !isSlug(peerSlug)) throw new HttpError('invalid_slug');
     if (!isFingerprint(expectedFingerprint)) throw new HttpError('invalid_request');
-    const peerOrigin = parsePeerOrigin(peerOriginText);
-    const localMachineId = await machineFor(localSlug);
-    assertOpen();
+    return { localSlug, peerOrigin: parsePeerOrigin(peerOriginText), peerSlug, expectedFingerprint };
+  }
 
-    let peer: KeyDocument;
+  /** The peer's key document (§2.1 checks 1–2); a peer that fails them is a `502`. */
+  async function fetchPeer(peerOrigin: string, peerSlug: string, signal: AbortSignal): Promise<KeyDocument> {
     try {
-      peer = await fetchPeerKeyDocument(peerOrigin, peerSlug, {
-        timeoutMs: peerTimeoutMs,
-        signal: request.signal,
-        ...(peerFetch === undefined ? {} : { fetch: peerFetch }),
-      });
+      return await fetchPeerKeyDocument(peerOrigin, peerSlug, { timeoutMs: peerTimeoutMs, signal, ...(peerFetch === undefined ? {} : { fetch: peerFetch }) });
     } catch (error) {
       const reason = isZeqKeyExError(error) ? error.code : undefined;
       if (reason !== undefined && PEER_UNREACHABLE.has(reason)) {
@@ -257,6 +242,15 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       }
       throw error;
     }
+  }
+
+  // §4.1
+  async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
+    await authorize(request, 'initiate');
+    const { localSlug, peerOrigin, peerSlug, expectedFingerprint } = parseInitiateRequest(await readJson(request));
+    const localMachineId = await machineFor(localSlug);
+    assertOpen();
+    const peer = await fetchPeer(peerOrigin, peerSlug, request.signal);
 
     let initiation: ModeBInitiation;
     try {

@@ -7,13 +7,13 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Client, type ClientOptions, createClient, tofuKey } from '../../src/initiator/client.js';
+import { type Client, type ClientOptions, createClient } from '../../src/initiator/client.js';
 import { ALG } from '../../src/core/constants.js';
 import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
 import { isSessionId } from '../../src/core/identifiers.js';
 import { createFileTrustStore } from '../../src/node/file-trust-store.js';
-import { type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from '../../src/initiator/trust.js';
+import { type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore, tofuKey } from '../../src/initiator/trust.js';
 import { expectCode } from './errors.js';
 import {
   CHUNK_BYTES,
@@ -224,22 +224,27 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const f = await makeFixture();
         const s = spy(f.handler);
         const hooked: string[] = [];
+        const observed: string[] = [];
         const { client } = await connect(s.handler, {
           pins: { [SLUG]: f.doc.fingerprint },
           headers: { 'x-app': 'acceptance' },
           hooks: {
-            beforeRequest: [
-              (request) => {
-                hooked.push(`${request.method} ${new URL(request.url).pathname}`);
-              },
-            ],
+            beforeRequest(request) {
+              hooked.push(`${request.method} ${new URL(request.url).pathname}`);
+              request.headers.set('x-hooked', 'yes');
+            },
+            async afterResponse(request, response) {
+              observed.push(`${request.method} ${response.status}`);
+            },
           },
         });
         await client.handshake(SLUG);
         expect(hooked).toEqual([`GET /api/keyex/${SLUG}/pubkey`, `POST /api/keyex/${SLUG}/handshake`]);
+        expect(observed).toEqual(['GET 200', 'POST 200']);
         const [get, post] = s.requests;
         for (const request of [get, post]) {
           expect(request?.headers.get('x-app')).toBe('acceptance');
+          expect(request?.headers.get('x-hooked')).toBe('yes');
           expect(request?.headers.get('accept')).toBe('application/json');
         }
         expect(post?.headers.get('content-type')).toMatch(/^application\/json\b/);

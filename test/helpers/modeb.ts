@@ -5,7 +5,7 @@
 import type { AdminOptions } from '../../src/responder/admin.js';
 import { createBearerTokenAuthorizer } from '../../src/responder/admin.js';
 import { type Responder, type ResponderOptions, createResponder } from '../../src/responder/responder.js';
-import type { FetchFunction } from '../../src/responder/modeb-peer.js';
+import type { FetchFunction } from '../../src/initiator/transport.js';
 import { type SeedStore, type StoredSeed, createMemorySeedStore } from '../../src/responder/seed-store.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type RecordingLogger, recordingLogger } from './responder.js';
 
