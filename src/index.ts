@@ -17,9 +17,8 @@
 export { type CallOptions, type Client, type ClientOptions, createClient } from './initiator/client.js';
 export { type ClientSession, type TrustMode } from './initiator/session.js';
 export { type RecordRequestOptions, type SessionRecords, sessionRecords } from './initiator/records.js';
-export { type StorageLike, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './initiator/trust.js';
-export type { TransportOptions } from './initiator/transport.js';
-export type { FetchFunction } from './responder/modeb-peer.js';
+export { type StorageLike, type TrustOptions, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './initiator/trust.js';
+export type { FetchFunction, TransportHooks, TransportOptions } from './initiator/transport.js';
 export type { KeyDocument } from './core/document.js';
 export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS } from './core/constants.js';
 export type { KemBackendName, KemChoice } from './backends/kem-backend.js';

@@ -22,5 +22,5 @@ export {
   createModeBAdminClient,
 } from './initiator/admin-client.js';
 export { ALG, type Alg } from './core/constants.js';
-export type { FetchFunction } from './responder/modeb-peer.js';
+export type { FetchFunction } from './initiator/transport.js';
 export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';

@@ -34,7 +34,7 @@ export {
 } from './responder/stores.js';
 export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './responder/admin.js';
 export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
-export type { FetchFunction } from './responder/modeb-peer.js';
+export type { FetchFunction } from './initiator/transport.js';
 export {
   type ModeBRole,
   type SeedStore,

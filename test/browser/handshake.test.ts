@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isZeqKeyExError } from '../../src/core/errors.js';
 import { deriveTrafficKey, openRecord, sealRecord } from '../../src/core/record-format.js';
 import { createMemorySessionStore } from '../../src/responder.js';
-import { tofuKey } from '../../src/initiator/client.js';
+import { tofuKey } from '../../src/initiator/trust.js';
 import { createLocalStorageTrustStore } from '../../src/initiator/trust.js';
 import { utf8 } from '../../src/core/encoding.js';
 import { expectCode, expectCodeAsync } from '../helpers/errors.js';
