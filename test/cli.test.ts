@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
 import { isSessionId } from '../src/core/identifiers.js';
-import { type CliIo, runCli } from '../src/node/cli.js';
+import { type CliIo, runCli } from '../src/node/cli/index.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { type Responder, createResponder } from '../src/responder.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type ObservedSessionStore, observedSessionStore } from './helpers/responder.js';

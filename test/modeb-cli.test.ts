@@ -9,7 +9,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
-import { runCli } from '../src/node/cli.js';
+import { runCli } from '../src/node/cli/index.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { type Exit, cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
