@@ -7,7 +7,7 @@
  * Caveat: a token given with `--token` is visible in the process list; `ZEQ_ADMIN_TOKEN` is not.
  * @module
  */
-import { createModeBAdminClient } from '../../initiator/admin-client.js';
+import { type ModeBAdminClient, createModeBAdminClient } from '../../initiator/admin-client.js';
 import { ALG, ALG_SIZES } from '../../core/constants.js';
 import { base64Decode } from '../../core/encoding.js';
 import {
@@ -17,6 +17,7 @@ import {
   type CommandArgs,
   EXIT,
   JSON_OPTION,
+  type OptionTable,
   UsageError,
   adminTokenArg,
   machineIdArg,
@@ -26,6 +27,23 @@ import {
   slugArg,
   stringOption,
 } from './args.js';
+
+/** The options of both commands: the admin token of ORIGIN, the local machine, `--json`. */
+const ADMIN_CALL_OPTIONS: OptionTable = { token: { type: 'string' }, local: { type: 'string' }, json: JSON_OPTION };
+
+/** Where both commands call: ORIGIN's admin endpoints, about its machine `--local`. */
+interface AdminCall {
+  origin: string;
+  localMachine: string;
+  client: ModeBAdminClient;
+}
+
+function adminCall(args: CommandArgs, io: CliIo): AdminCall {
+  const origin = originArg(args.positionals[0], 'ORIGIN');
+  const token = adminTokenFrom(args, io);
+  const localMachine = slugArg(stringOption(args, 'local'), '--local');
+  return { origin, localMachine, client: createModeBAdminClient({ origin, token }) };
+}
 
 const initiateCommand: CliCommand = {
   path: 'ssl initiate',
@@ -40,23 +58,14 @@ Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/
   --json               print one JSON line: {"ok":true,"cipher_text","seed_commitment","peer_machine_id",
                        "peer_fingerprint","local_machine_id","alg"} or {"ok":false,"code","message",...}
 Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`,
-  options: {
-    token: { type: 'string' },
-    local: { type: 'string' },
-    'peer-origin': { type: 'string' },
-    peer: { type: 'string' },
-    pin: { type: 'string' },
-    json: JSON_OPTION,
-  },
+  options: { ...ADMIN_CALL_OPTIONS, 'peer-origin': { type: 'string' }, peer: { type: 'string' }, pin: { type: 'string' } },
   maxPositionals: 1,
   async run(args, io) {
-    const origin = originArg(args.positionals[0], 'ORIGIN');
-    const token = adminTokenFrom(args, io);
-    const localMachine = slugArg(stringOption(args, 'local'), '--local');
+    const { origin, localMachine, client } = adminCall(args, io);
     const peerOrigin = originArg(stringOption(args, 'peer-origin'), '--peer-origin');
     const peerMachine = slugArg(stringOption(args, 'peer'), '--peer');
     const expectedFingerprint = pinArg(requiredOption(args, 'pin'), '--pin');
-    const result = await createModeBAdminClient({ origin, token }).initiate({ localMachine, peerOrigin, peerMachine, expectedFingerprint });
+    const result = await client.initiate({ localMachine, peerOrigin, peerMachine, expectedFingerprint });
     if (args.values['json'] === true) {
       io.stdout(
         JSON.stringify({
@@ -94,21 +103,13 @@ text (POST /api/ssl/peer-seed/keyex/respond).
   --json               print one JSON line: {"ok":true,"seed_commitment","local_machine_id","fingerprint",
                        "alg"} or {"ok":false,"code","message",...}
 Compare the printed seed commitment with the initiator's: they must be equal.`,
-  options: {
-    token: { type: 'string' },
-    local: { type: 'string' },
-    'peer-id': { type: 'string' },
-    'cipher-text': { type: 'string' },
-    json: JSON_OPTION,
-  },
+  options: { ...ADMIN_CALL_OPTIONS, 'peer-id': { type: 'string' }, 'cipher-text': { type: 'string' } },
   maxPositionals: 1,
   async run(args, io) {
-    const origin = originArg(args.positionals[0], 'ORIGIN');
-    const token = adminTokenFrom(args, io);
-    const localMachine = slugArg(stringOption(args, 'local'), '--local');
+    const { origin, localMachine, client } = adminCall(args, io);
     const peerMachineId = machineIdArg(stringOption(args, 'peer-id'), '--peer-id');
     const cipherText = cipherTextArg(requiredOption(args, 'cipher-text'));
-    const result = await createModeBAdminClient({ origin, token }).respond({ localMachine, peerMachineId, cipherText });
+    const result = await client.respond({ localMachine, peerMachineId, cipherText });
     if (args.values['json'] === true) {
       io.stdout(JSON.stringify({ ok: true, seed_commitment: result.seedCommitment, local_machine_id: result.localMachineId, fingerprint: result.fingerprint, alg: result.alg }));
       return EXIT.ok;
