@@ -10,7 +10,8 @@
  * {@link ZeqKeyExError} code, or `internal` for anything unexpected (no detail is shown).
  *
  * Origins follow the one grammar of src/core/origin.ts (http(s), no query, fragment or
- * credentials). Secrets never reach a message: a rejected value is echoed only where it is not one.
+ * credentials); slugs, machine_ids and pins the grammars of spec §1. Secrets never reach a message:
+ * a rejected value is echoed only where it is not one (never a field key or an admin token).
  * @module
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
@@ -57,7 +58,9 @@ export interface CommandArgs {
 export interface CliCommand {
   /** The words after `zeq-keyex` that name it (`handshake`, `ssl initiate`), for the help hint. */
   readonly path: string;
+  /** What `--help` prints (on stdout, exit status 0). */
   readonly help: string;
+  /** Its options besides `--help`; `json` names the `--json` switch the failure reporter obeys. */
   readonly options: OptionTable;
   /** How many positional arguments it takes at most; one more is a usage error. */
   readonly maxPositionals: number;
@@ -72,7 +75,9 @@ export interface CliCommand {
 export interface CliGroup {
   /** The words after `zeq-keyex` that name the group: `''` for the program itself, `'ssl'`. */
   readonly path: string;
+  /** What the group's word alone, `--help`, `-h` or `help` prints. */
   readonly help: string;
+  /** Its commands and subgroups, by the word that names them. */
   readonly commands: Readonly<Record<string, CliCommand | CliGroup>>;
 }
 
