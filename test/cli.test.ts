@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
 import { isSessionId } from '../src/core/identifiers.js';
-import { type CliIo, runCli } from '../src/node/cli.js';
+import { type CliIo, runCli } from '../src/node/cli/index.js';
+import { MAX_OPEN_MACHINES } from '../src/node/cli/serve.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { type Responder, createResponder } from '../src/responder.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type ObservedSessionStore, observedSessionStore } from './helpers/responder.js';
@@ -379,7 +380,9 @@ describe('handshake', () => {
     const plain = await cli(['handshake', origin, SLUG, '--pin', fingerprintB]);
     expect(plain.code).toBe(1);
     expect(plain.stdout).toEqual([]);
-    expect(plain.stderr.length).toBeGreaterThan(0);
+    // The same report as every command gives: the code, then the pinned and the presented key.
+    expect(plain.stderr[0]).toMatch(/^error: fingerprint_mismatch: /);
+    expect(plain.stderr.slice(1)).toEqual([`expected fingerprint ${fingerprintB}`, `actual fingerprint   ${fingerprintA}`]);
   });
 
   test('--tofu FILE: first use remembered, same key accepted, a changed key refused with tofu_key_changed', async () => {
@@ -429,7 +432,13 @@ describe('handshake', () => {
 });
 
 describe('serve (in process)', () => {
-  test('--port 0 prints the real port once, serves the machine, and returns 0 on the stop signal', async () => {
+  /** A `serve` running in process: its listening line, and `stop` to send the signal and await its run. */
+  interface ServingCli {
+    line: string;
+    stop(signal: string): Promise<CliRun>;
+  }
+
+  async function serveInProcess(args: string[]): Promise<ServingCli> {
     let stop: (signal: string) => void = () => undefined;
     const stopped = new Promise<string>((resolve) => {
       stop = resolve;
@@ -438,14 +447,21 @@ describe('serve (in process)', () => {
     const ready = new Promise<string>((resolve) => {
       listening = resolve;
     });
-    const running = cli(['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`], {
-      env: { ZEQ_FIELD_KEY: OTHER_FIELD_KEY },
-      onStdout: listening,
-      stop: stopped,
-    });
+    const running = cli(['serve', '--port', '0', ...args], { env: { ZEQ_FIELD_KEY: OTHER_FIELD_KEY }, onStdout: listening, stop: stopped });
+    const line = await Promise.race([ready, running.then((run) => Promise.reject(new Error(`serve exited early: ${run.stderr.join('\n')}`)))]);
+    return {
+      line,
+      stop: (signal) => {
+        stop(signal);
+        return running;
+      },
+    };
+  }
+
+  test('--port 0 prints the real port once, serves the machine, and returns 0 on the stop signal', async () => {
+    const serving = await serveInProcess(['--machine', `${SLUG}=${MACHINE_ID}`]);
     try {
-      const line = await ready;
-      const match = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(line);
+      const match = /^listening on http:\/\/127\.0\.0\.1:(\d+)$/.exec(serving.line);
       expect(match).not.toBeNull();
       const port = Number(match?.[1]);
       expect(port).toBeGreaterThan(0);
@@ -455,14 +471,37 @@ describe('serve (in process)', () => {
       expect(out).toMatchObject({ alg: ALG, machine_id: MACHINE_ID });
       const hs = jsonLine(await cli(['handshake', served, SLUG, '--pin', out['fingerprint'] as string, '--json']));
       expect(hs).toMatchObject({ ok: true, authenticated: true, fingerprint: out['fingerprint'] });
-    } finally {
-      stop('SIGINT');
+    } catch (error) {
+      await serving.stop('SIGINT');
+      throw error;
     }
-    const run = await running;
+    const run = await serving.stop('SIGINT');
     expect(run.code).toBe(0);
     expect(run.stdout).toHaveLength(1);
     expect(run.stopRequested).toBe(true);
     expect([...run.stdout, ...run.stderr].join('\n')).not.toContain(OTHER_FIELD_KEY);
+  });
+
+  test(`without --machine: any valid slug is its own machine_id, up to ${MAX_OPEN_MACHINES} of them`, async () => {
+    const serving = await serveInProcess([]);
+    try {
+      const served = serving.line.replace('listening on ', '');
+      const status = async (slug: string): Promise<number> => {
+        const response = await fetch(`${served}/api/keyex/${slug}/pubkey`);
+        await response.arrayBuffer();
+        return response.status;
+      };
+      for (let i = 0; i < MAX_OPEN_MACHINES; i++) expect(await status(`open-${i}`)).toBe(200);
+      expect(await status('open-one-too-many')).toBe(404);
+      // The ones already served stay served.
+      expect(await status('open-0')).toBe(200);
+    } catch (error) {
+      await serving.stop('SIGTERM');
+      throw error;
+    }
+    const run = await serving.stop('SIGTERM');
+    expect(run.code).toBe(0);
+    expect(run.stderr.join('\n')).toContain('no --machine given');
   });
 
   test('a port already in use: exit 1, never listening', async () => {

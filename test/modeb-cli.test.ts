@@ -9,7 +9,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
-import { runCli } from '../src/node/cli.js';
+import { runCli } from '../src/node/cli/index.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { type Exit, cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
@@ -137,6 +137,13 @@ describe('usage', () => {
     ['a malformed --pin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', 'abc']],
     ['a bad --local', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a/b', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
     ['a bad --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'p.example', '--peer', 'b', '--pin', pin]],
+    // ORIGIN and --peer-origin follow the one origin grammar: no credentials, query or fragment.
+    ['credentials in ORIGIN', ['ssl', 'initiate', 'https://u:p@x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
+    ['a query in ORIGIN', ['ssl', 'respond', 'https://x/?q=1', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
+    ['a query in --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p/?q=1', '--peer', 'b', '--pin', pin, '--json']],
+    ['a fragment in --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p/#x', '--peer', 'b', '--pin', pin]],
+    ['a non-http ORIGIN', ['ssl', 'respond', 'ftp://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
+    ['an extra argument', ['ssl', 'respond', 'https://x', 'extra', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
     ['an unknown option', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin, '--nope']],
     ['a bad --peer-id', ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'a b', '--cipher-text', ct]],
     ['a short --cipher-text', ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', 'AAAA']],

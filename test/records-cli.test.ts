@@ -3,7 +3,7 @@
  * through `runCli` over real HTTP: the reply is the opened echo, in `--json` and in human output.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type CliIo, runCli } from '../src/node/cli.js';
+import { type CliIo, runCli } from '../src/node/cli/index.js';
 import { createClient } from '../src/initiator/client.js';
 import { headerOf, text, utf8 } from './helpers/records.js';
 import { FIELD_KEY } from './helpers/responder.js';

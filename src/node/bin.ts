@@ -3,7 +3,7 @@
  * The `zeq-keyex` executable: wires {@link runCli} to the process.
  * @module
  */
-import { runCli } from './cli.js';
+import { runCli } from './cli/index.js';
 
 const stopSignal = (): Promise<string> =>
   new Promise((resolve) => {

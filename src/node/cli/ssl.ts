@@ -1,0 +1,157 @@
+/**
+ * The `zeq-keyex ssl` commands: ZeqSSL Mode-B seeding between two machines (spec §4) through
+ * their responders' admin endpoints. `ssl initiate` asks machine L's responder to seed with a
+ * peer; `ssl respond` gives the resulting cipher text to the peer's responder. Both print the seed
+ * commitment — never the seed, which stays sealed on each responder.
+ *
+ * Caveat: a token given with `--token` is visible in the process list; `ZEQ_ADMIN_TOKEN` is not.
+ * @module
+ */
+import { type ModeBAdminClient, createModeBAdminClient } from '../../initiator/admin-client.js';
+import { ALG, ALG_SIZES } from '../../core/constants.js';
+import { base64Decode } from '../../core/encoding.js';
+import {
+  type CliCommand,
+  type CliGroup,
+  type CliIo,
+  type CommandArgs,
+  EXIT,
+  JSON_OPTION,
+  type OptionTable,
+  UsageError,
+  adminTokenArg,
+  machineIdArg,
+  originArg,
+  pinArg,
+  requiredOption,
+  slugArg,
+  stringOption,
+} from './args.js';
+
+/** The options of both commands: the admin token of ORIGIN, the local machine, `--json`. */
+const ADMIN_CALL_OPTIONS: OptionTable = { token: { type: 'string' }, local: { type: 'string' }, json: JSON_OPTION };
+
+/** Where both commands call: ORIGIN's admin endpoints, about its machine `--local`. */
+interface AdminCall {
+  origin: string;
+  localMachine: string;
+  client: ModeBAdminClient;
+}
+
+function adminCall(args: CommandArgs, io: CliIo): AdminCall {
+  const origin = originArg(args.positionals[0], 'ORIGIN');
+  const token = adminTokenFrom(args, io);
+  const localMachine = slugArg(stringOption(args, 'local'), '--local');
+  return { origin, localMachine, client: createModeBAdminClient({ origin, token }) };
+}
+
+const initiateCommand: CliCommand = {
+  path: 'ssl initiate',
+  help: `Usage: zeq-keyex ssl initiate ORIGIN --token T --local SLUG --peer-origin URL --peer SLUG --pin FP [--json]
+
+Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/ssl/peer-seed/keyex/initiate).
+  --token T            admin bearer token of ORIGIN (or set ZEQ_ADMIN_TOKEN, which ps does not show)
+  --local SLUG         L's slug on ORIGIN
+  --peer-origin URL    the peer's responder (https, unless ORIGIN allows plain http for that host)
+  --peer SLUG          the peer machine's slug there
+  --pin FP             the peer key's fingerprint, obtained out of band ('zeq-keyex fingerprint')
+  --json               print one JSON line: {"ok":true,"cipher_text","seed_commitment","peer_machine_id",
+                       "peer_fingerprint","local_machine_id","alg"} or {"ok":false,"code","message",...}
+Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`,
+  options: { ...ADMIN_CALL_OPTIONS, 'peer-origin': { type: 'string' }, peer: { type: 'string' }, pin: { type: 'string' } },
+  maxPositionals: 1,
+  async run(args, io) {
+    const { origin, localMachine, client } = adminCall(args, io);
+    const peerOrigin = originArg(stringOption(args, 'peer-origin'), '--peer-origin');
+    const peerMachine = slugArg(stringOption(args, 'peer'), '--peer');
+    const expectedFingerprint = pinArg(requiredOption(args, 'pin'), '--pin');
+    const result = await client.initiate({ localMachine, peerOrigin, peerMachine, expectedFingerprint });
+    if (args.values['json'] === true) {
+      io.stdout(
+        JSON.stringify({
+          ok: true,
+          cipher_text: result.cipherText,
+          seed_commitment: result.seedCommitment,
+          peer_machine_id: result.peerMachineId,
+          peer_fingerprint: result.peerFingerprint,
+          local_machine_id: result.localMachineId,
+          alg: result.alg,
+        }),
+      );
+      return EXIT.ok;
+    }
+    io.stdout(`mode-b initiate ok: ${localMachine} (${result.localMachineId}) with ${peerMachine} (${result.peerMachineId}) at ${peerOrigin}`);
+    io.stdout(`peer fingerprint ${result.peerFingerprint} (matches --pin)`);
+    io.stdout(`seed commitment  ${result.seedCommitment}`);
+    io.stdout(`the seed is stored sealed on ${origin} and never shown.`);
+    io.stdout(`next, on the peer's responder (use its own admin token):`);
+    io.stdout(`  zeq-keyex ssl respond ${peerOrigin} --local ${peerMachine} --peer-id ${result.localMachineId} --cipher-text ${result.cipherText}`);
+    return EXIT.ok;
+  },
+};
+
+const respondCommand: CliCommand = {
+  path: 'ssl respond',
+  help: `Usage: zeq-keyex ssl respond ORIGIN --token T --local SLUG --peer-id ID --cipher-text B64 [--json]
+
+Asks the responder at ORIGIN (the peer, machine P) to derive the seed from the initiator's cipher
+text (POST /api/ssl/peer-seed/keyex/respond).
+  --token T            admin bearer token of ORIGIN (or set ZEQ_ADMIN_TOKEN)
+  --local SLUG         P's slug on ORIGIN
+  --peer-id ID         the initiator's machine_id ("local_machine_id" of 'ssl initiate')
+  --cipher-text B64    the cipher text 'ssl initiate' printed
+  --json               print one JSON line: {"ok":true,"seed_commitment","local_machine_id","fingerprint",
+                       "alg"} or {"ok":false,"code","message",...}
+Compare the printed seed commitment with the initiator's: they must be equal.`,
+  options: { ...ADMIN_CALL_OPTIONS, 'peer-id': { type: 'string' }, 'cipher-text': { type: 'string' } },
+  maxPositionals: 1,
+  async run(args, io) {
+    const { origin, localMachine, client } = adminCall(args, io);
+    const peerMachineId = machineIdArg(stringOption(args, 'peer-id'), '--peer-id');
+    const cipherText = cipherTextArg(requiredOption(args, 'cipher-text'));
+    const result = await client.respond({ localMachine, peerMachineId, cipherText });
+    if (args.values['json'] === true) {
+      io.stdout(JSON.stringify({ ok: true, seed_commitment: result.seedCommitment, local_machine_id: result.localMachineId, fingerprint: result.fingerprint, alg: result.alg }));
+      return EXIT.ok;
+    }
+    io.stdout(`mode-b respond ok: ${localMachine} (${result.localMachineId}) with ${peerMachineId}`);
+    io.stdout(`fingerprint      ${result.fingerprint}`);
+    io.stdout(`seed commitment  ${result.seedCommitment}`);
+    io.stdout(`the seed is stored sealed on ${origin} and never shown; compare the commitment with the initiator's.`);
+    return EXIT.ok;
+  },
+};
+
+/** `zeq-keyex ssl initiate | respond`. */
+export const sslGroup: CliGroup = {
+  path: 'ssl',
+  help: `Usage: zeq-keyex ssl (initiate | respond) ORIGIN [options]
+
+ZeqSSL Mode-B seeding between two machines that never shared a secret (spec §4):
+  zeq-keyex ssl initiate ORIGIN ...   on machine L's responder: fetch the peer's key, check the pin,
+                                      derive and store the seed; prints the commitment and the
+                                      cipher text for the peer
+  zeq-keyex ssl respond ORIGIN ...    on the peer P's responder: derive and store the same seed
+Equal seed commitments on both sides confirm that both machines hold the same seed. The seed
+itself is never printed; each responder keeps it sealed under its field key.
+Run 'zeq-keyex ssl initiate --help' or 'zeq-keyex ssl respond --help' for the options.`,
+  commands: { initiate: initiateCommand, respond: respondCommand },
+};
+
+/** The admin token, from `--token` or else `ZEQ_ADMIN_TOKEN`; never echoed. */
+function adminTokenFrom(args: CommandArgs, io: CliIo): string {
+  const token = stringOption(args, 'token') ?? io.env['ZEQ_ADMIN_TOKEN'];
+  if (token === undefined || token === '') throw new UsageError('--token T (or ZEQ_ADMIN_TOKEN) is required');
+  return adminTokenArg(token, 'the admin token');
+}
+
+/** §4: the initiator's ML-KEM cipher text, canonical base64 of the `alg`'s length. */
+function cipherTextArg(value: string): string {
+  const bytes = ALG_SIZES[ALG].cipherText;
+  try {
+    base64Decode(value, bytes);
+  } catch {
+    throw new UsageError(`--cipher-text must be canonical base64 of ${bytes} bytes`);
+  }
+  return value;
+}
