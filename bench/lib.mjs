@@ -104,7 +104,7 @@ export async function measureRates(cases, timing) {
     const warmupMs = c.warmupMs ?? timing.warmupMs;
     const warmStart = performance.now();
     let n = 1;
-    let elapsed = 0;
+    let elapsed;
     for (;;) {
       elapsed = await timeBatch(c.fn, n, isAsync, index);
       index += n;

@@ -287,7 +287,10 @@ describe('responses', () => {
       const body = new ReadableStream<Uint8Array>({
         async pull(controller) {
           const next = parts.shift();
-          if (next === undefined) return controller.close();
+          if (next === undefined) {
+            controller.close();
+            return;
+          }
           await new Promise((resolve) => setTimeout(resolve, 5));
           controller.enqueue(new TextEncoder().encode(next));
         },

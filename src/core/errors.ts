@@ -86,6 +86,7 @@ const BRAND = Symbol.for('zeq-keyex.error');
  * ```
  */
 export class ZeqKeyExError extends Error {
+  /** Always `'ZeqKeyExError'`, a string literal (a minifier renames classes, not strings). */
   override readonly name = 'ZeqKeyExError' as const;
   /** Stable machine-readable code; see {@link ERROR_CODES}. */
   readonly code: ErrorCode;
