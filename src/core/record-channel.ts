@@ -190,6 +190,42 @@ function assertSessionId(sessionId: unknown): void {
   if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
 }
 
+/** Wipes a sender's key, and lets go of its asynchronous key. */
+function dropSenderKey(state: SenderState): void {
+  state.asyncKey?.forget();
+  state.asyncKey = undefined;
+  wipe(state.key);
+  state.key = undefined;
+}
+
+/**
+ * The checks of a seal, and the ratchet when it is due (the epoch older than the interval, or
+ * full): the key of the next record, whose epoch and seq are then `state.epoch` and `state.seq`.
+ * @throws {ZeqKeyExError} `session_closed`, `session_exhausted`.
+ * @throws {TypeError} for a plaintext or AAD that is not a `Uint8Array`.
+ */
+function nextSenderKey(state: SenderState, clock: Clock, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const key = state.key;
+  if (key === undefined) throw new ZeqKeyExError(state.exhausted ? 'session_exhausted' : 'session_closed');
+  assertBytes(plaintext, 'plaintext');
+  assertBytes(aad, 'aad');
+  const at = clock.now();
+  if (state.seq < MAX_RECORDS_PER_EPOCH && at - state.startedAt <= clock.intervalMs) return key;
+  if (state.epoch >= MAX_EPOCH) {
+    // §3: epoch 2^32−1 exhausted ends the session; its last key is of no further use.
+    state.exhausted = true;
+    dropSenderKey(state);
+    throw new ZeqKeyExError('session_exhausted');
+  }
+  const next = rekey(key);
+  dropSenderKey(state);
+  state.key = next;
+  state.epoch += 1;
+  state.seq = 0;
+  state.startedAt = at;
+  return next;
+}
+
 /**
  * Creates the sender of one direction over its state.
  * @param state - where it starts; taken over: the sender changes it, and wipes each key it moves
@@ -202,41 +238,10 @@ function assertSessionId(sessionId: unknown): void {
  */
 export function createRecordSender(state: SenderState, sessionId: string, options: RatchetOptions = {}): RecordSender {
   assertSessionId(sessionId);
-  const { intervalMs, now } = parseOptions(options);
-
-  function dropKey(): void {
-    state.asyncKey?.forget();
-    state.asyncKey = undefined;
-    wipe(state.key);
-    state.key = undefined;
-  }
-
-  /** The checks of a seal, and the ratchet when it is due: the key of the next record. */
-  function nextKey(plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-    const key = state.key;
-    if (key === undefined) throw new ZeqKeyExError(state.exhausted ? 'session_exhausted' : 'session_closed');
-    assertBytes(plaintext, 'plaintext');
-    assertBytes(aad, 'aad');
-    const at = now();
-    if (state.seq < MAX_RECORDS_PER_EPOCH && at - state.startedAt <= intervalMs) return key;
-    if (state.epoch >= MAX_EPOCH) {
-      // §3: epoch 2^32−1 exhausted ends the session; its last key is of no further use.
-      state.exhausted = true;
-      dropKey();
-      throw new ZeqKeyExError('session_exhausted');
-    }
-    const next = rekey(key);
-    dropKey();
-    state.key = next;
-    state.epoch += 1;
-    state.seq = 0;
-    state.startedAt = at;
-    return next;
-  }
-
+  const clock = parseOptions(options);
   const sender: RecordSender = {
     seal(plaintext: Uint8Array, aad: Uint8Array = EMPTY): Uint8Array {
-      const key = nextKey(plaintext, aad);
+      const key = nextSenderKey(state, clock, plaintext, aad);
       // Synchronous from here to the increment: no other seal can take this seq.
       const record = sealRecord(key, sessionId, state.epoch, state.seq, plaintext, aad);
       state.seq += 1;
@@ -247,7 +252,7 @@ export function createRecordSender(state: SenderState, sessionId: string, option
       try {
         // Without an asynchronous AES-GCM (the Node build), the synchronous seal is the fast one.
         if (aeadKeyAsync === undefined) return Promise.resolve(sender.seal(plaintext, aad));
-        const key = nextKey(plaintext, aad);
+        const key = nextSenderKey(state, clock, plaintext, aad);
         const sealing = sealRecordAsync((state.asyncKey ??= aeadKeyAsync(key)), sessionId, state.epoch, state.seq, plaintext, aad);
         state.seq += 1;
         return sealing;
@@ -256,7 +261,7 @@ export function createRecordSender(state: SenderState, sessionId: string, option
       }
     },
     wipe(): void {
-      dropKey();
+      dropSenderKey(state);
       state.exhausted = false;
     },
   };
