@@ -12,7 +12,8 @@ import type { AsyncAeadKey } from '../src/backends/aead-backend.js';
 import { createClient } from '../src/initiator/client.js';
 import { isZeqKeyExError } from '../src/core/errors.js';
 import { createResponder } from '../src/responder/responder.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState } from '../src/core/record-channel.js';
+import { createRecordChannel } from '../src/core/record-channel.js';
+import { createReceiverAt, createSenderAt, receiverState, senderState } from '../src/internal/record-state.js';
 import { sealRecord } from '../src/core/record-format.js';
 import { sessionRecords } from '../src/initiator/records.js';
 import { webCryptoAeadKey } from '../src/backends/webcrypto-aead.js';
@@ -56,8 +57,6 @@ const SID = 'async-records-0001';
 const RECORD_KEY = Uint8Array.from({ length: 32 }, (_, i) => 255 - i * 3);
 const INTERVAL = 777;
 
-const receiverState = (r: Parameters<typeof ratchetState>[0]): ReceiverState => ratchetState(r) as ReceiverState;
-
 /** A record of `epoch`/`seq` sealed directly under k_i2r[epoch]. */
 function i2rRecord(epoch: number, seq: number, message = `e${epoch} s${seq}`): Uint8Array {
   return sealRecord(keyAt(RECORD_KEY, 'i2r', epoch), SID, epoch, seq, utf8(message));
@@ -85,15 +84,15 @@ describe.each([
   test('sealAsync gives the bytes seal gives, epoch after epoch', async () => {
     const clock = fakeClock();
     const options = { now: clock.now, rekeyIntervalMs: INTERVAL };
-    const sync = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
-    const async = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
+    const sync = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
+    const async = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
     for (let i = 0; i < 24; i++) {
       if (i % 6 === 5) clock.advance(INTERVAL + 1);
       const message = utf8(`record ${i}`.repeat(i));
       const aad = utf8(i % 2 === 0 ? '' : `aad ${i}`);
       expect(toHex(await async.sealAsync(message, aad))).toBe(toHex(sync.seal(message, aad)));
     }
-    expect(async.epoch).toBe(4);
+    expect(senderState(async).epoch).toBe(4);
     // With WebCrypto, one asynchronous key per epoch, and each old one let go of when its key was
     // wiped; the Node build makes none.
     expect([keys.made, keys.forgotten]).toEqual(make === undefined ? [0, 0] : [5, 4]);
@@ -117,8 +116,8 @@ describe.each([
   });
 
   test('concurrent seals take distinct seqs; the records open concurrently in any order', async () => {
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const records = await Promise.all(Array.from({ length: 64 }, (_, i) => sender.sealAsync(utf8(`m${i}`))));
     expect(records.map((r) => headerOf(r).seq)).toEqual(Array.from({ length: 64 }, (_, i) => i));
     const order = shuffle(records.map((record, i) => ({ record, i })));
@@ -128,7 +127,7 @@ describe.each([
   });
 
   test('of two concurrent opens of one record, one is refused as replayed — in the current epoch and for a later one', async () => {
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     for (const record of [i2rRecord(0, 5), i2rRecord(3, 0)]) {
       const results = await Promise.allSettled([receiver.openAsync(record), receiver.openAsync(record), receiver.openAsync(record)]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
@@ -136,14 +135,14 @@ describe.each([
         if (result.status === 'rejected') expect(isZeqKeyExError(result.reason, 'record_replayed')).toBe(true);
       }
     }
-    expect(receiver.epoch).toBe(3);
+    expect(receiverState(receiver).current?.epoch).toBe(3);
     expect(receiverState(receiver).previous?.epoch).toBe(2);
     expect(text(await receiver.openAsync(i2rRecord(2, 9)))).toBe('e2 s9');
   });
 
   test('a record that does not open changes nothing; the checks come in the order of open', async () => {
     const clock = fakeClock();
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: INTERVAL });
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: INTERVAL });
     await receiver.openAsync(i2rRecord(0, 0));
     const before = snapshot(receiver);
     for (const epoch of [0, 2]) {
@@ -161,20 +160,20 @@ describe.each([
   });
 
   test('errors are rejections, never throws', async () => {
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const badSeal = sender.sealAsync('text' as unknown as Uint8Array);
     await expect(badSeal).rejects.toThrow(TypeError);
     const badOpen = receiver.openAsync(i2rRecord(0, 0), 'aad' as unknown as Uint8Array);
     await expect(badOpen).rejects.toThrow(TypeError);
     // Neither consumed anything.
-    expect(sender.seq).toBe(0);
+    expect(senderState(sender).seq).toBe(0);
     expect(text(await receiver.openAsync(i2rRecord(0, 0)))).toBe('e0 s0');
   });
 
   test('wiped while a record is being opened: session_closed, and nothing accepted', async () => {
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const opening = receiver.openAsync(await sender.sealAsync(utf8('late')));
     receiver.wipe();
     if (make === undefined) {
@@ -189,8 +188,8 @@ describe.each([
   });
 
   test('the plaintext and record may change as soon as the calls return', async () => {
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const message = utf8('read at call time');
     const sealing = sender.sealAsync(message);
     message.fill(0x21);

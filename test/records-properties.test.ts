@@ -7,7 +7,8 @@
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { AEAD_TAG_BYTES, RECORD_HEADER_BYTES } from '../src/core/constants.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender } from '../src/core/record-channel.js';
+import { createRecordChannel } from '../src/core/record-channel.js';
+import { createReceiverAt, createSenderAt } from '../src/internal/record-state.js';
 import { expectRejected, flipBit } from './helpers/properties.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
 import { toHex } from './helpers/vectors.js';
@@ -21,15 +22,15 @@ const aad = fc.uint8Array({ maxLength: 64 });
 
 function pair(intervalMs = 777): {
   clock: ReturnType<typeof fakeClock>;
-  sender: ReturnType<typeof createRecordSender>;
-  receiver: ReturnType<typeof createRecordReceiver>;
+  sender: ReturnType<typeof createSenderAt>;
+  receiver: ReturnType<typeof createReceiverAt>;
 } {
   const clock = fakeClock();
   const options = { now: clock.now, rekeyIntervalMs: intervalMs };
   return {
     clock,
-    sender: createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
-    receiver: createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
+    sender: createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
+    receiver: createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
   };
 }
 
@@ -134,8 +135,8 @@ describe('replay and reordering', () => {
     (offsets, top) => {
       // Sealed by a sender that skips ahead: only the window position matters to the receiver.
       const clock = fakeClock();
-      const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
-      const at = (seq: number): Uint8Array => createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(new Uint8Array([seq & 255]));
+      const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
+      const at = (seq: number): Uint8Array => createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(new Uint8Array([seq & 255]));
       receiver.open(at(top));
       const unique = [...new Set(offsets)];
       for (const offset of unique) expect(Array.from(receiver.open(at(top - 1 - offset)))).toEqual([(top - 1 - offset) & 255]);
@@ -170,7 +171,7 @@ describe('no state change after any rejection', () => {
     'a receiver given any rejected input is byte-for-byte what it was, and goes on as if nothing happened',
     (messages, mutations, step) => {
       const { clock, sender, receiver } = pair(100);
-      const twin = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: 100 });
+      const twin = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: 100 });
       const accepted: Uint8Array[] = [];
       for (const [i, message] of messages.entries()) {
         const record = sender.seal(message);

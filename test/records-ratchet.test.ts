@@ -3,13 +3,17 @@
  * interval or 2^32 records and wipes the old key; exhaustion of epoch 2^32−1; the receiver follows
  * up to 1024 epochs ahead and refuses 1025, keeps the previous epoch for one interval, wipes the
  * keys it passes, and keeps a replay window of 1024 per epoch. States near the limits are built
- * through the ratchet's start seam, never by sealing 2^32 records.
+ * through the test seam `src/internal/record-state.ts`, never by sealing 2^32 records; no other
+ * module of `src/` imports that seam.
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from '../src/core/constants.js';
-import { createRecordChannel, createRecordReceiver, createRecordSender, ratchetState, type ReceiverState, type SenderState } from '../src/core/record-channel.js';
+import { type RecordChannel, createRecordChannel, recordCallsVia } from '../src/core/record-channel.js';
+import { createReceiverAt, createSenderAt, receiverState, senderState } from '../src/internal/record-state.js';
+import { ZeqKeyExError } from '../src/core/errors.js';
 import { rekey, sealRecord } from '../src/core/record-format.js';
-import { expectCode } from './helpers/errors.js';
+import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { fakeClock, headerOf, keyAt, snapshot, text, utf8 } from './helpers/records.js';
 import { toHex } from './helpers/vectors.js';
 
@@ -17,8 +21,6 @@ const SID = 'ratchet-session-0001';
 const RECORD_KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
 const INTERVAL = DEFAULT_REKEY_INTERVAL_MS;
 
-const senderState = (s: Parameters<typeof ratchetState>[0]): SenderState => ratchetState(s) as SenderState;
-const receiverState = (r: Parameters<typeof ratchetState>[0]): ReceiverState => ratchetState(r) as ReceiverState;
 const zeroed = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** A record of `epoch`/`seq` sealed directly under k_i2r[epoch] (a sender at any position). */
@@ -26,15 +28,15 @@ function i2rRecord(epoch: number, seq: number, message = `e${epoch} s${seq}`): U
   return sealRecord(keyAt(RECORD_KEY, 'i2r', epoch), SID, epoch, seq, utf8(message));
 }
 
-function newReceiver(clock = fakeClock(), intervalMs = INTERVAL): ReturnType<typeof createRecordReceiver> {
-  return createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: intervalMs });
+function newReceiver(clock = fakeClock(), intervalMs = INTERVAL): ReturnType<typeof createReceiverAt> {
+  return createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: intervalMs });
 }
 
 describe('sender', () => {
   test('the default rekey interval is 777 ms', () => {
     expect(DEFAULT_REKEY_INTERVAL_MS).toBe(777);
     const clock = fakeClock();
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
     sender.seal(utf8('a'));
     clock.advance(777);
     expect(headerOf(sender.seal(utf8('b')))).toEqual({ epoch: 0, seq: 1 });
@@ -45,7 +47,7 @@ describe('sender', () => {
   test('ratchets before sealing once the epoch is older than the interval, wiping the old key', () => {
     const clock = fakeClock();
     const k0 = keyAt(RECORD_KEY, 'i2r', 0);
-    const sender = createRecordSender(k0, SID, { now: clock.now, rekeyIntervalMs: 100 });
+    const sender = createSenderAt(k0, SID, { now: clock.now, rekeyIntervalMs: 100 });
     const seen: { epoch: number; seq: number }[] = [];
     for (let i = 0; i < 3; i++) seen.push(headerOf(sender.seal(utf8(`${i}`))));
     expect(seen).toEqual([
@@ -72,14 +74,14 @@ describe('sender', () => {
   test('ratchets after 2^32 records in an epoch (state built at seq 2^32 − 1)', () => {
     const clock = fakeClock();
     const k5 = keyAt(RECORD_KEY, 'i2r', 5);
-    const sender = createRecordSender(k5, SID, { now: clock.now }, { epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 });
+    const sender = createSenderAt(k5, SID, { now: clock.now }, { epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 });
     const last = sender.seal(utf8('last of epoch 5'));
     expect(headerOf(last)).toEqual({ epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 });
     expect(zeroed(k5)).toBe(false);
     const first = sender.seal(utf8('first of epoch 6'));
     expect(headerOf(first)).toEqual({ epoch: 6, seq: 0 });
     expect(zeroed(k5)).toBe(true);
-    const receiver = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 5), SID, { now: clock.now }, 5);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 5), SID, { now: clock.now }, 5);
     expect(text(receiver.open(last))).toBe('last of epoch 5');
     expect(text(receiver.open(first))).toBe('first of epoch 6');
   });
@@ -87,7 +89,7 @@ describe('sender', () => {
   test('epoch 2^32 − 1 exhausted by count ends the session: session_exhausted, key wiped', () => {
     const clock = fakeClock();
     const key = keyAt(RECORD_KEY, 'i2r', 3); // any key: the position is what is tested
-    const sender = createRecordSender(key, SID, { now: clock.now }, { epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 });
+    const sender = createSenderAt(key, SID, { now: clock.now }, { epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 });
     expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 });
     expect(headerOf(sender.seal(utf8('b')))).toEqual({ epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 1 });
     expectCode(() => sender.seal(utf8('c')), 'session_exhausted');
@@ -100,7 +102,7 @@ describe('sender', () => {
 
   test('epoch 2^32 − 1 past its interval cannot move on either: session_exhausted', () => {
     const clock = fakeClock();
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH });
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH });
     expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: 0 });
     clock.advance(INTERVAL + 1);
     expectCode(() => sender.seal(utf8('b')), 'session_exhausted');
@@ -108,12 +110,12 @@ describe('sender', () => {
 
   test('the epoch before the last one still moves to the last one', () => {
     const clock = fakeClock();
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH - 1, seq: MAX_RECORDS_PER_EPOCH });
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH - 1, seq: MAX_RECORDS_PER_EPOCH });
     expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: 0 });
   });
 
   test('a seal that throws for bad input consumes no sequence number', () => {
-    const sender = createRecordSender(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: fakeClock().now });
+    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: fakeClock().now });
     expect(() => sender.seal('text' as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => sender.seal(utf8('x'), 'aad' as unknown as Uint8Array)).toThrow(TypeError);
     expect(headerOf(sender.seal(utf8('x')))).toEqual({ epoch: 0, seq: 0 });
@@ -121,7 +123,7 @@ describe('sender', () => {
 
   test('wipe() zeroes the key and refuses further seals', () => {
     const key = keyAt(RECORD_KEY, 'i2r', 0);
-    const sender = createRecordSender(key, SID, { now: fakeClock().now });
+    const sender = createSenderAt(key, SID, { now: fakeClock().now });
     sender.seal(utf8('x'));
     sender.wipe();
     expect(zeroed(key)).toBe(true);
@@ -137,7 +139,7 @@ describe('receiver: epochs', () => {
     expect(text(receiver.open(i2rRecord(0, 0)))).toBe('e0 s0');
     expect(MAX_EPOCH_SKIP).toBe(1024);
     expect(text(receiver.open(i2rRecord(1024, 0)))).toBe('e1024 s0');
-    expect(receiver.epoch).toBe(1024);
+    expect(receiverState(receiver).current?.epoch).toBe(1024);
     expect(zeroed(k0)).toBe(true);
     const state = receiverState(receiver);
     expect(state.previous?.epoch).toBe(1023);
@@ -153,10 +155,10 @@ describe('receiver: epochs', () => {
     const before = snapshot(receiver);
     expectCode(() => receiver.open(i2rRecord(1025, 0)), 'record_too_far_ahead');
     expect(snapshot(receiver)).toBe(before);
-    expect(receiver.epoch).toBe(0);
+    expect(receiverState(receiver).current?.epoch).toBe(0);
     // Relative to the current epoch: from epoch 10, 1034 is fine and 1035 is not.
     const clock = fakeClock();
-    const at10 = createRecordReceiver(keyAt(RECORD_KEY, 'i2r', 10), SID, { now: clock.now }, 10);
+    const at10 = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 10), SID, { now: clock.now }, 10);
     expectCode(() => at10.open(i2rRecord(1035, 0)), 'record_too_far_ahead');
     expect(text(at10.open(i2rRecord(1034, 0)))).toBe('e1034 s0');
   });
@@ -230,10 +232,10 @@ describe('receiver: epochs', () => {
   test('a receiver at epoch 2^32 − 2 follows to the last epoch', () => {
     const start = MAX_EPOCH - 1;
     const key = keyAt(RECORD_KEY, 'i2r', 2); // stands in for k[2^32 − 2]
-    const receiver = createRecordReceiver(Uint8Array.from(key), SID, { now: fakeClock().now }, start);
+    const receiver = createReceiverAt(Uint8Array.from(key), SID, { now: fakeClock().now }, start);
     const next = sealRecord(rekey(key), SID, MAX_EPOCH, 0, utf8('last epoch'));
     expect(text(receiver.open(next))).toBe('last epoch');
-    expect(receiver.epoch).toBe(MAX_EPOCH);
+    expect(receiverState(receiver).current?.epoch).toBe(MAX_EPOCH);
   });
 });
 
@@ -324,8 +326,50 @@ describe('channels', () => {
     expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { now: 5 as unknown as () => number })).toThrow(TypeError);
     expect(() => createRecordChannel(RECORD_KEY, SID, 'other' as 'initiator')).toThrow(TypeError);
     expect(() => createRecordChannel(new Uint8Array(31), SID, 'initiator')).toThrow(TypeError);
-    expect(() => createRecordSender(new Uint8Array(32), SID, {}, { epoch: 2 ** 32 })).toThrow(RangeError);
-    expect(() => createRecordSender(new Uint8Array(32), SID, {}, { seq: 2 ** 32 + 1 })).toThrow(RangeError);
-    expect(() => createRecordReceiver(new Uint8Array(32), SID, {}, -1)).toThrow(RangeError);
+    expect(() => createRecordChannel(RECORD_KEY, 7 as unknown as string, 'initiator')).toThrow(TypeError);
+    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { epoch: 2 ** 32 })).toThrow(RangeError);
+    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { seq: 2 ** 32 + 1 })).toThrow(RangeError);
+    expect(() => createReceiverAt(new Uint8Array(32), SID, {}, -1)).toThrow(RangeError);
+  });
+});
+
+describe('recordCallsVia', () => {
+  test('every call reaches the channel through live(); its errors are rejections for the asynchronous calls', async () => {
+    const clock = fakeClock();
+    const initiator = createRecordChannel(RECORD_KEY, SID, 'initiator', { now: clock.now });
+    const responder = createRecordChannel(RECORD_KEY, SID, 'responder', { now: clock.now });
+    let open = true;
+    let reached = 0;
+    const calls = recordCallsVia((): RecordChannel => {
+      reached += 1;
+      if (!open) throw new ZeqKeyExError('session_closed');
+      return initiator;
+    });
+    expect(text(responder.open(calls.seal(utf8('a'))))).toBe('a');
+    expect(text(responder.open(await calls.sealAsync(utf8('b'))))).toBe('b');
+    expect(text(calls.open(responder.seal(utf8('c'))))).toBe('c');
+    expect(text(await calls.openAsync(responder.seal(utf8('d'))))).toBe('d');
+    expect(reached).toBe(4);
+    open = false;
+    expectCode(() => calls.seal(utf8('e')), 'session_closed');
+    expectCode(() => calls.open(responder.seal(utf8('f'))), 'session_closed');
+    const rejected = [calls.sealAsync(utf8('g')), calls.openAsync(responder.seal(utf8('h')))];
+    for (const call of rejected) await expectCodeAsync(call, 'session_closed');
+    expect(reached).toBe(8);
+  });
+});
+
+describe('the test seam', () => {
+  test('reads only ratchets it built', () => {
+    const channel = createRecordChannel(RECORD_KEY, SID, 'initiator');
+    expect(() => senderState(channel)).toThrow(TypeError);
+    expect(() => receiverState(channel)).toThrow(TypeError);
+  });
+
+  test('no module of src/ outside src/internal imports it', () => {
+    const root = new URL('../src/', import.meta.url);
+    const files = (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('internal'));
+    expect(files).toContain('index.ts');
+    for (const file of files) expect(readFileSync(new URL(file, root), 'utf8'), file).not.toMatch(/from '[./]*\/?internal\//);
   });
 });

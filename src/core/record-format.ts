@@ -1,10 +1,11 @@
 /**
  * Record-layer primitives of spec §3: per-direction traffic keys, the epoch rekey, the 13-byte
  * header, and sealing/opening one record under one epoch key. The stateful ratchet (which epoch,
- * which sequence number, the replay window) is built on these by the session.
+ * which sequence number, the replay window) is built on these in `record-channel.ts`.
  *
  * Caveat: the nonce is `uint32_be(epoch) ‖ uint64_be(seq)`, unique only while a sender never
- * seals two records with the same `(epoch, seq)` under one key; the session guarantees that.
+ * seals two records with the same `(epoch, seq)` under one key; the record channel's sender
+ * guarantees that.
  * @module
  */
 import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';

@@ -2,16 +2,21 @@
  * The initiator's view of a confirmed session (spec §2.3): who it is with, how that peer was
  * authenticated, and the record key — with a way to wipe it.
  *
- * Records (spec §3) are not methods of the session: {@link sessionRecords} (`session-records.ts`)
- * gives a session's record channel, so an app that only does first contact does not ship the
- * record layer. The session keeps what that channel needs (its key, the ratchet options, the
- * records endpoint) in module-private state, and wipes the channel's keys with its own.
+ * Records (spec §3) are not methods of the session: {@link sessionRecords} (`records.ts`) gives a
+ * session's record channel, so an app that only does first contact does not ship the record layer.
+ * What that channel needs (the record key, the ratchet options, the records endpoint) and the
+ * channel itself are kept in a {@link SessionState} that only `records.ts` reaches, through
+ * {@link sessionState}; `wipe()` wipes the channel's keys with the record key.
+ *
+ * Security caveat: `recordKey` hands out a copy, which the caller must wipe; the session's own copy
+ * is zeroed by `wipe()`.
  * @module
  */
 import type { Alg } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
-import type { RatchetOptions } from '../core/record-channel.js';
+import type { RatchetOptions, RecordChannel } from '../core/record-channel.js';
+import type { SessionRecords } from './records.js';
 import type { Transport } from './transport.js';
 
 /** How the responder's key was trusted for this session. */
@@ -78,20 +83,26 @@ export interface ClientSessionInit {
   records?: SessionRecordsEndpoint;
 }
 
-/** What a session keeps for its record channel; read by `session-records.ts` only. */
+/** What a session keeps for its records; read by `records.ts` only. */
 export interface SessionState {
   readonly sessionId: string;
   /** The record key; zeroed by `wipe()`. */
   readonly key: Uint8Array;
   readonly ratchet: RatchetOptions;
-  readonly records: SessionRecordsEndpoint | undefined;
+  /** Where `request()` posts records, when the session has a records endpoint. */
+  readonly endpoint: SessionRecordsEndpoint | undefined;
   /** False once the session is wiped. */
   open: boolean;
-  /** The session's record channel, made on first use; wiped with the session. */
-  channel?: { wipe(): void };
+  /** The session's record channel, made by the first `sessionRecords(session)`; wiped with the session. */
+  channel?: SessionRecords & Pick<RecordChannel, 'wipe'>;
 }
 
-const states = new WeakMap<object, SessionState>();
+/**
+ * Session → its state. A WeakMap rather than properties of the session: the record key and the
+ * channel stay off the frozen session object (nothing to enumerate, spread or serialise, and a
+ * copy of the session is refused), and session.ts imports nothing of the record layer at run time.
+ */
+const states = new WeakMap<ClientSession, SessionState>();
 
 /**
  * The private state of a session made by {@link createClientSession}.
@@ -111,7 +122,7 @@ export function sessionState(session: ClientSession): SessionState {
  * @returns the session.
  */
 export function createClientSession(init: ClientSessionInit): ClientSession {
-  const state: SessionState = { sessionId: init.sessionId, key: init.recordKey, ratchet: init.ratchet ?? {}, records: init.records, open: true };
+  const state: SessionState = { sessionId: init.sessionId, key: init.recordKey, ratchet: init.ratchet ?? {}, endpoint: init.records, open: true };
   const session: ClientSession = Object.freeze({
     sessionId: init.sessionId,
     slug: init.slug,

@@ -16,11 +16,16 @@
  * @module
  */
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
-import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel } from '../core/record-channel.js';
+import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel, recordCallsVia } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
 
-/** A live session on the responder side, for records carried by the app itself. */
-export interface ResponderSession {
+/**
+ * A live session on the responder side, for records the app carries itself: the calls of a
+ * {@link RecordChannel} (sealing responder → initiator records, opening initiator → responder
+ * ones), on the channel the records endpoint uses too. They throw `session_closed` once the session
+ * expired or its state was dropped; its keys are wiped by the responder, not by the app.
+ */
+export interface ResponderSession extends Omit<RecordChannel, 'wipe'> {
   /** The session id. */
   readonly sessionId: string;
   /** The slug of the machine the session was made with. */
@@ -29,30 +34,6 @@ export interface ResponderSession {
   readonly machineId: string;
   /** When the session expires. */
   readonly expiresAt: Date;
-  /**
-   * Seals one responder → initiator record.
-   * @throws {ZeqKeyExError} `session_closed` once the session expired or its state was dropped;
-   *   `session_exhausted`.
-   */
-  seal(plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
-  /**
-   * Opens one initiator → responder record.
-   * @throws {ZeqKeyExError} `record_malformed`, `record_unsupported_version`, `record_auth_failed`,
-   *   `record_replayed`, `record_too_old`, `record_too_far_ahead`, `session_closed`.
-   */
-  open(record: Uint8Array, aad?: Uint8Array): Uint8Array;
-  /**
-   * {@link ResponderSession.seal} through the platform's asynchronous AES-GCM (WebCrypto in the
-   * portable build, e.g. in workers): the same record bytes; the sequence number is taken at once.
-   * @throws {ZeqKeyExError} the codes of {@link ResponderSession.seal}, as rejections.
-   */
-  sealAsync(plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
-  /**
-   * {@link ResponderSession.open} through the platform's asynchronous AES-GCM: the same checks;
-   * the record is accepted only once it has opened.
-   * @throws {ZeqKeyExError} the codes of {@link ResponderSession.open}, as rejections.
-   */
-  openAsync(record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** The per-session record state of one responder instance. */
@@ -217,9 +198,6 @@ export function responderSession(session: StoredSession, channel: RecordChannel,
     slug: session.slug,
     machineId: session.machineId,
     expiresAt: new Date(expiresAt),
-    seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => live().seal(plaintext, aad),
-    open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => live().open(record, aad),
-    sealAsync: async (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().sealAsync(plaintext, aad),
-    openAsync: async (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().openAsync(record, aad),
+    ...recordCallsVia(live),
   });
 }
