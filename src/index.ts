@@ -17,6 +17,7 @@
 export { type CallOptions, type Client, type ClientOptions, createClient } from './initiator/client.js';
 export { type ClientSession, type TrustMode } from './initiator/session.js';
 export { type RecordRequestOptions, type SessionRecords, sessionRecords } from './initiator/records.js';
+export type { RecordChannel } from './core/record-channel.js';
 export { type StorageLike, type TrustOptions, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './initiator/trust.js';
 export type { FetchFunction, TransportHooks, TransportOptions } from './initiator/transport.js';
 export type { KeyDocument } from './core/document.js';

@@ -12,6 +12,7 @@
  * @module
  */
 import { http, type HttpHandler } from 'msw';
+import { normaliseOrigin } from './core/origin.js';
 import type { FetchHandler } from './node/server.js';
 
 export type { FetchHandler };
@@ -23,7 +24,7 @@ export type { FetchHandler };
  * @param origin - where the app expects the responder, e.g. `https://edge.example` (with the
  *   responder's base path appended, if it has one).
  * @returns handlers to pass to `setupServer(...)` or `setupWorker(...)`.
- * @throws {TypeError} for an origin that is not an http(s) URL.
+ * @throws {TypeError} for an origin that is not an http(s) URL without query, fragment or credentials.
  * @example
  * ```ts
  * const responder = createResponder({ fieldKey, machines: { 'edge-01': 'm-1' } });
@@ -32,14 +33,7 @@ export type { FetchHandler };
  * ```
  */
 export function createResponderHandlers(responder: { readonly fetch: FetchHandler }, origin: string | URL): HttpHandler[] {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    throw new TypeError('origin must be an absolute http(s) URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('origin must be an absolute http(s) URL');
-  const base = (url.origin + url.pathname).replace(/\/+$/, '');
+  const base = normaliseOrigin(origin);
   const forward = ({ request }: { request: Request }): Promise<Response> => responder.fetch(request);
   return [http.all(`${base}/api/keyex/*`, forward), http.all(`${base}/api/ssl/peer-seed/keyex/*`, forward)];
 }

@@ -16,5 +16,6 @@ export { createFileSeedStore } from './node/file-seed-store.js';
 export { createFileTrustStore } from './node/file-trust-store.js';
 export { type FetchHandler, type RunningServer, type ServeOptions, serve } from './node/server.js';
 export type { KeyStore, StoredKey } from './responder/stores.js';
-export type { ModeBRole, SeedStore, StoredSeed } from './responder/seed-store.js';
+export type { SeedStore, StoredSeed } from './responder/seed-store.js';
+export type { Role } from './core/constants.js';
 export type { TrustStore } from './initiator/trust.js';

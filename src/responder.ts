@@ -9,16 +9,13 @@
  * Persistent key and seed stores for Node ship in `zeq-keyex/node`.
  * @module
  */
-export {
-  DEFAULT_SESSION_TTL_MS,
-  type KeyDocumentBody,
-  type MachineResolver,
-  type Responder,
-  type ResponderOptions,
-  createResponder,
-} from './responder/responder.js';
+export { type Responder, createResponder } from './responder/responder.js';
+export { DEFAULT_SESSION_TTL_MS, type ResponderOptions } from './responder/options.js';
+export type { MachineResolver } from './responder/machines.js';
+export type { KeyDocumentJson } from './responder/key-manager.js';
 export { type RecordContext, type RecordHandler } from './responder/records-route.js';
 export { type ResponderSession } from './responder/record-sessions.js';
+export type { RecordChannel } from './core/record-channel.js';
 export {
   DEFAULT_MAX_SESSIONS,
   type KeyStore,
@@ -32,11 +29,11 @@ export {
   createMemorySessionStore,
   isStoredKey,
 } from './responder/stores.js';
-export { type AdminDecision, type AdminOptions, MIN_ADMIN_TOKEN_LENGTH, assertAdminToken, createBearerTokenAuthorizer } from './responder/admin.js';
+export { type AdminDecision, type AdminOptions, createBearerTokenAuthorizer } from './responder/admin.js';
+export { MIN_ADMIN_TOKEN_LENGTH, assertAdminToken } from './core/admin-token.js';
 export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
 export type { FetchFunction } from './initiator/transport.js';
 export {
-  type ModeBRole,
   type SeedStore,
   type StoredSeed,
   copyStoredSeed,
@@ -44,7 +41,7 @@ export {
   isStoredSeed,
   unsealStoredSeed,
 } from './responder/seed-store.js';
-export { ALG, type Alg } from './core/constants.js';
+export { ALG, type Alg, type Role } from './core/constants.js';
 export { type KemBackendName, type KemChoice } from './backends/kem-backend.js';
 export { type LogFields, type Logger } from './responder/logger.js';
 export { WIRE_ERRORS, type WireErrorCode } from './responder/http.js';

@@ -38,7 +38,6 @@ import { type Direction, deriveTrafficKey, openRecord, openRecordAsync, parseRec
 import { wipe } from './primitives.js';
 
 // The public entry takes the third parameter's type of `createRecordChannel` from here.
-export type { Role } from './constants.js';
 
 /** Options of the ratchet. */
 export interface RatchetOptions {

@@ -22,7 +22,7 @@ import { parsePin } from '../core/fingerprint.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId } from '../core/identifiers.js';
 import { jsonString } from '../core/json.js';
 import { normaliseOrigin } from '../core/origin.js';
-import { assertAdminToken } from '../responder/admin.js';
+import { assertAdminToken } from '../core/admin-token.js';
 import { type FetchFunction, type Transport, createTransport, refuseRedirects } from './transport.js';
 
 /** Options of {@link createModeBAdminClient}. */

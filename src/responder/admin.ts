@@ -13,6 +13,7 @@
  */
 import { sha256, constantTimeEqual } from '../core/primitives.js';
 import { utf8 } from '../core/encoding.js';
+import { assertAdminToken } from '../core/admin-token.js';
 
 /** The answer of an admin authorization hook. */
 export type AdminDecision = 'admin' | 'forbidden' | 'unauthenticated';
@@ -26,22 +27,6 @@ export interface AdminOptions {
    * @returns `'admin'`, `'forbidden'` or `'unauthenticated'`.
    */
   authorize(request: Request): AdminDecision | Promise<AdminDecision>;
-}
-
-/** RFC 6750 §2.1 `b64token`. */
-const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-/** The shortest token {@link createBearerTokenAuthorizer} accepts. */
-export const MIN_ADMIN_TOKEN_LENGTH = 16;
-
-/**
- * Checks an admin token given by the operator.
- * @param token - the token.
- * @throws {TypeError} unless it is an RFC 6750 `b64token` of at least 16 characters.
- */
-export function assertAdminToken(token: unknown): asserts token is string {
-  if (typeof token !== 'string' || token.length < MIN_ADMIN_TOKEN_LENGTH || !BEARER_TOKEN.test(token)) {
-    throw new TypeError(`an admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then optional "=")`);
-  }
 }
 
 /**

@@ -21,7 +21,7 @@
  *   seed nobody else has. Only equal commitments on both machines confirm the exchange.
  * @module
  */
-import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES } from '../core/constants.js';
+import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Role } from '../core/constants.js';
 import type { AdminOptions } from './admin.js';
 import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
@@ -40,7 +40,7 @@ import { fetchPeerKeyDocument } from './modeb-peer.js';
 import { wipe } from '../core/primitives.js';
 import type { Route } from './router.js';
 import { sealSeed } from '../core/sealing.js';
-import { type ModeBRole, type SeedStore, type StoredSeed, createMemorySeedStore } from './seed-store.js';
+import { type SeedStore, type StoredSeed, createMemorySeedStore } from './seed-store.js';
 
 /** Options of the Mode-B endpoints (the responder's `modeB` option). */
 export interface ModeBOptions {
@@ -198,7 +198,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (closed) throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
   }
 
-  async function store(role: ModeBRole, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
+  async function store(role: Role, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
     assertOpen();
     const record: StoredSeed = {
       ...fields,

@@ -37,15 +37,6 @@ import { createRecordsRoute } from './records-route.js';
 import { type RequestContext, type Route, createRouter } from './router.js';
 
 // Re-exported for the public entry (`src/responder.ts`), which names this module for them.
-export { DEFAULT_SESSION_TTL_MS, type ResponderOptions } from './options.js';
-export type { MachineResolver } from './machines.js';
-export type { KeyDocumentJson } from './key-manager.js';
-
-/**
- * The key document of spec §2.1, as {@link Responder.keyDocument} returns it.
- * @deprecated Renamed {@link KeyDocumentJson} (the initiator's parsed form is `KeyDocument`).
- */
-export type KeyDocumentBody = KeyDocumentJson;
 
 /** A responder. */
 export interface Responder {

@@ -17,12 +17,6 @@ import { isMachineId } from '../core/identifiers.js';
 import { deriveSealKey, parseFieldKey, unsealSeed } from '../core/sealing.js';
 import { wipe } from '../core/primitives.js';
 
-/**
- * Which side of the exchange a machine was.
- * @deprecated Use `Role` (`core/constants.ts`), the one role type of records and Mode-B alike.
- */
-export type ModeBRole = Role;
-
 /** A Mode-B seed as stored: public data plus the sealed seed (spec §5). */
 export interface StoredSeed {
   /** The KEM algorithm, `"ML-KEM-768"`. */

@@ -10,7 +10,8 @@ import { ALG } from '../../src/core/constants.js';
 import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { type ErrorCode, type ZeqKeyExError, isZeqKeyExError } from '../../src/core/errors.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
-import { type KeyDocumentBody, type Responder, createResponder } from '../../src/responder/responder.js';
+import { type Responder, createResponder } from '../../src/responder/responder.js';
+import type { KeyDocumentJson } from '../../src/responder/key-manager.js';
 import { kemDecapsulate, kemKeygen } from '../../src/core/kem.js';
 import { randomBytes } from '../../src/core/primitives.js';
 import { sealKeyConfirmation } from '../../src/core/confirmation.js';
@@ -58,7 +59,7 @@ export interface Fixture {
   readonly responder: Responder;
   readonly sessions: ObservedSessionStore;
   /** The key document of {@link SLUG} (generating its key). */
-  readonly doc: KeyDocumentBody;
+  readonly doc: KeyDocumentJson;
   readonly handler: FetchHandler;
 }
 

@@ -4,7 +4,8 @@
  */
 import type { AdminOptions } from '../../src/responder/admin.js';
 import { createBearerTokenAuthorizer } from '../../src/responder/admin.js';
-import { type Responder, type ResponderOptions, createResponder } from '../../src/responder/responder.js';
+import { type Responder, createResponder } from '../../src/responder/responder.js';
+import type { ResponderOptions } from '../../src/responder/options.js';
 import type { FetchFunction } from '../../src/initiator/transport.js';
 import { type SeedStore, type StoredSeed, createMemorySeedStore } from '../../src/responder/seed-store.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type RecordingLogger, recordingLogger } from './responder.js';

@@ -20,7 +20,7 @@ import { isZeqKeyExError } from '../../core/errors.js';
 import { parsePin } from '../../core/fingerprint.js';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseOrigin } from '../../core/origin.js';
-import { MIN_ADMIN_TOKEN_LENGTH, assertAdminToken } from '../../responder/admin.js';
+import { MIN_ADMIN_TOKEN_LENGTH, assertAdminToken } from '../../core/admin-token.js';
 
 /** Where the CLI writes; injectable for tests. */
 export interface CliIo {

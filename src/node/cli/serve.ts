@@ -11,7 +11,8 @@
  */
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
-import { type ResponderOptions, createResponder } from '../../responder/responder.js';
+import { createResponder } from '../../responder/responder.js';
+import type { ResponderOptions } from '../../responder/options.js';
 import { createMemoryKeyStore } from '../../responder/stores.js';
 import { createFileKeyStore } from '../file-key-store.js';
 import { type RunningServer, serve } from '../server.js';
