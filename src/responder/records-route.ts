@@ -24,6 +24,7 @@ import { HttpError, isMediaType, readBody } from './http.js';
 import { isSessionId } from '../core/identifiers.js';
 import type { Logger } from './logger.js';
 import { type RecordSessions, findRecordSession } from './record-sessions.js';
+import type { RequestContext, RouteHandler } from './router.js';
 import type { SessionStore } from './stores.js';
 
 /** What the application's record callback learns about a record besides its plaintext. */
@@ -57,12 +58,6 @@ export interface RecordsRouteDeps {
   readonly logger: Logger;
 }
 
-/** The route's request context (the dispatcher's). */
-interface RouteContext {
-  readonly request: Request;
-  readonly params: ReadonlyMap<string, string>;
-}
-
 const RECORD_HEADERS = {
   'content-type': 'application/octet-stream',
   'cache-control': 'no-store',
@@ -74,10 +69,10 @@ const RECORD_HEADERS = {
  * @param deps - the responder's machine resolution, stores, callback, AAD, clock and logger.
  * @returns the handler for `POST`.
  */
-export function createRecordsRoute(deps: RecordsRouteDeps): (context: RouteContext) => Promise<Response> {
+export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<RequestContext> {
   const { sessionStore, sessions, onRecord, aad, now, logger } = deps;
 
-  return async function serveRecord({ request, params }: RouteContext): Promise<Response> {
+  return async function serveRecord({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await deps.machineFor(slug);
     const sessionId = params.get('session_id') ?? '';
