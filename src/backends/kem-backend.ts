@@ -1,6 +1,8 @@
 /**
- * KEM backends: ML-KEM-768 (FIPS 203) from the runtime when it has it, from noble otherwise,
- * chosen at run time with the same results byte for byte.
+ * The asynchronous KEM API, `loadKem()` → {@link Kem}: ML-KEM-768 (FIPS 203) from the runtime
+ * when it has it, from noble otherwise, chosen at run time with the same results byte for byte.
+ * This is the KEM apps use (spec §1, §2.1, §4); the synchronous noble layer under it
+ * (`core/kem.ts`) is internal.
  *
  * - `node`: `node:crypto`'s `encapsulate`/`decapsulate` (OpenSSL, Node ≥ 24.7), in the Node build.
  * - `webcrypto`: `crypto.subtle.encapsulateBits`/`decapsulateBits` (Chromium, Deno, Bun).
@@ -12,8 +14,9 @@
  * that exposes the API but gets any of it wrong is treated as having none. The probe runs once per
  * process, on first use; nothing happens at import time.
  *
- * Every backend takes secret keys as the 64-byte seed `d‖z` (native APIs import nothing else) and
- * maps bad inputs to the SDK's codes: `invalid_public_key` (length, §7.2 modulus check),
+ * Key form: every backend takes secret keys as the **64-byte seed** `d‖z` (native APIs import
+ * nothing else; keys are stored at rest as seeds), never the expanded 2400-byte key of
+ * `core/kem.ts`. Every backend maps bad inputs to the SDK's codes: `invalid_public_key` (length, §7.2 modulus check),
  * `invalid_cipher_text`, `invalid_secret_key`.
  *
  * Security caveats:
@@ -89,11 +92,17 @@ export interface KemDriver {
 /** Gives one native ML-KEM driver when the runtime has it, `undefined` otherwise (`platform.ts` lists them). */
 export type KemDriverProbe = () => Promise<KemDriver | undefined>;
 
-/** The expanded key bytes behind each noble {@link KemSecretKey}, for {@link nobleSecretKeyBytes}. */
+/**
+ * The expanded key bytes behind each noble {@link KemSecretKey}: the one way in to them, for
+ * {@link nobleSecretKeyBytes}. Weak, so it keeps no key alive.
+ */
 const nobleKeyBytes = new WeakMap<KemSecretKey, Uint8Array>();
 
 /**
- * Test seam: the expanded decapsulation key held by a noble secret key, by reference.
+ * Test seam (tests import it from `src/internal/testing.ts`): the expanded decapsulation key held
+ * by a noble secret key, by reference, so a test can see `dispose` zero it.
+ * @param key - a key from {@link nobleKem}.
+ * @returns its bytes, or `undefined` for another backend's key.
  * @internal
  */
 export function nobleSecretKeyBytes(key: KemSecretKey): Uint8Array | undefined {
@@ -123,7 +132,7 @@ function secretKeyOf(
   });
 }
 
-/** What first contact needs of a backend: its name and encapsulation (all the client loads). */
+/** What first contact needs of a {@link Kem}: its name and encapsulation. */
 export type KemEncapsulator = Pick<Kem, 'backend' | 'encapsulate'>;
 
 /** A backend without the operations on a seed, which {@link kemOf} adds. */
@@ -152,9 +161,6 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
   });
 }
 
-/** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
-const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: async (publicKey) => kemEncapsulate(publicKey) };
-
 // Module-level calls in the modules the entries share are marked pure, and no module-level code
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
 // cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
@@ -175,17 +181,6 @@ export const nobleKem: Kem = /* @__PURE__ */ kemOf({
   encapsulate: async (publicKey) => kemEncapsulate(publicKey),
 });
 
-/** A driver's encapsulation, behind the SDK's check of the key's length. */
-function encapsulatorOf(driver: KemDriver): KemEncapsulator {
-  return {
-    backend: driver.name,
-    async encapsulate(publicKey) {
-      assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
-      return driver.encapsulate(publicKey);
-    },
-  };
-}
-
 /**
  * Wraps a platform driver with the SDK's input checks and error codes.
  * @param driver - the native operations.
@@ -193,7 +188,11 @@ function encapsulatorOf(driver: KemDriver): KemEncapsulator {
  */
 export function nativeKem(driver: KemDriver): Kem {
   return kemOf({
-    ...encapsulatorOf(driver),
+    backend: driver.name,
+    async encapsulate(publicKey) {
+      assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
+      return driver.encapsulate(publicKey);
+    },
     async importSecretKey(seed) {
       assertLength(seed, ALG_SIZES[ALG].seed, 'invalid_secret_key');
       let imported: Awaited<ReturnType<KemDriver['importSecretKey']>>;
@@ -247,7 +246,9 @@ export async function agreesWithNoble(kem: KemCandidate): Promise<boolean> {
   }
 }
 
-let native: Promise<KemDriver | undefined> | undefined;
+/** The probe's answer, kept for the process: a probe costs a key pair and four KEM operations. */
+let nativeDriver: Promise<KemDriver | undefined> | undefined;
+/** The {@link Kem} over {@link nativeDriver}, made once. */
 let nativeKemObject: Kem | undefined;
 
 /**
@@ -256,7 +257,7 @@ let nativeKemObject: Kem | undefined;
  * driver would change nothing.
  */
 function findNativeDriver(): Promise<KemDriver | undefined> {
-  native ??= (async () => {
+  nativeDriver ??= (async () => {
     for (const probe of kemDrivers) {
       let driver: KemDriver | undefined;
       try {
@@ -268,7 +269,7 @@ function findNativeDriver(): Promise<KemDriver | undefined> {
     }
     return undefined;
   })();
-  return native;
+  return nativeDriver;
 }
 
 /**
@@ -278,14 +279,6 @@ function findNativeDriver(): Promise<KemDriver | undefined> {
  */
 export function assertKemChoice(value: unknown): asserts value is KemChoice {
   if (value !== 'noble' && value !== 'native' && value !== 'auto') throw new TypeError("kem must be 'noble', 'native' or 'auto'");
-}
-
-/** The choice of {@link loadKem} (already checked), with noble and a native driver in either form. */
-async function select<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
-  const driver = choice === 'noble' ? undefined : await findNativeDriver();
-  if (driver !== undefined) return native(driver);
-  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
-  return noble;
 }
 
 /**
@@ -306,36 +299,29 @@ async function select<T>(choice: KemChoice, noble: T, native: (driver: KemDriver
  */
 export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
   assertKemChoice(choice);
+  const driver = choice === 'noble' ? undefined : await findNativeDriver();
   // One native Kem object per process, as there is one native driver.
-  return select(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
-}
-
-/** Memoises `load` for one object's `kem` option, checked at once. */
-function loader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
-  const selected = choice ?? 'auto';
-  assertKemChoice(selected);
-  let loaded: Promise<T> | undefined;
-  return () => (loaded ??= load(selected));
+  if (driver !== undefined) return (nativeKemObject ??= nativeKem(driver));
+  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
+  return nobleKem;
 }
 
 /**
- * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once.
- * @param choice - the option as given.
- * @returns a function giving the backend.
+ * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once (the responder's
+ * and the client's).
+ * @param choice - the option as given (`undefined`: `'auto'`).
+ * @returns a function giving the backend, loaded on its first call.
  * @throws {TypeError} for an unknown choice.
  */
 export function kemLoader(choice: unknown): () => Promise<Kem> {
-  return loader(choice, loadKem);
+  const selected = choice ?? 'auto';
+  assertKemChoice(selected);
+  let loaded: Promise<Kem> | undefined;
+  return () => (loaded ??= loadKem(selected));
 }
 
 /**
- * {@link kemLoader} for first contact: the same backend, as far as encapsulation goes, without the
- * rest of a {@link Kem} (secret keys, operations on a seed), which an initiator never needs.
- * @param choice - the option as given.
- * @returns a function giving the backend's encapsulation.
- * @throws {TypeError} for an unknown choice.
+ * {@link kemLoader} as first contact sees it: only encapsulation is used. The same function.
  * @internal
  */
-export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
-  return loader(choice, (selected) => select(selected, nobleEncapsulator, encapsulatorOf));
-}
+export const encapsulatorLoader: (choice: unknown) => () => Promise<KemEncapsulator> = kemLoader;
