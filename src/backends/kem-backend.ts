@@ -6,7 +6,7 @@
  *
  * - `node`: `node:crypto`'s `encapsulate`/`decapsulate` (OpenSSL, Node ≥ 24.7), in the Node build.
  * - `webcrypto`: `crypto.subtle.encapsulateBits`/`decapsulateBits` (Chromium, Deno, Bun).
- * - `noble`: `@noble/post-quantum` (`kem.ts`), everywhere.
+ * - `noble`: `@noble/post-quantum` (`core/kem.ts`), everywhere.
  *
  * A native backend is used only after it passes a probe against noble on a fresh random key: the
  * same public key from the seed, a shared secret noble decapsulates to, the same secret from its
@@ -22,7 +22,7 @@
  * Security caveats:
  * - A native secret key lives inside the runtime (a `KeyObject` or non-extractable `CryptoKey`):
  *   {@link KemSecretKey.dispose} drops the reference, but only noble's key bytes can be zeroed.
- * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`kem.ts`).
+ * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`core/kem.ts`).
  * @module
  */
 import { ALG, ALG_SIZES } from '../core/constants.js';
@@ -165,7 +165,7 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
 // cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
 // the package (`scripts/bundle-budget.mjs` checks this).
-/** The noble backend: the SDK's KEM layer (`kem.ts`) behind the async interface. */
+/** The noble backend: the SDK's synchronous KEM layer (`core/kem.ts`) behind the async interface. */
 export const nobleKem: Kem = /* @__PURE__ */ kemOf({
   backend: 'noble',
   async importSecretKey(seed) {
