@@ -132,7 +132,7 @@ function secretKeyOf(
   });
 }
 
-/** What first contact needs of a {@link Kem}: its name and encapsulation. */
+/** What first contact needs of a backend: its name and encapsulation (all the client loads). */
 export type KemEncapsulator = Pick<Kem, 'backend' | 'encapsulate'>;
 
 /** A backend without the operations on a seed, which {@link kemOf} adds. */
@@ -161,6 +161,11 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
   });
 }
 
+// The client loads encapsulation only ({@link encapsulatorLoader}), never a whole Kem: this keeps
+// secret-key import and seed decapsulation out of the client app, 331 B gzip (`npm run size`).
+/** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
+const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: async (publicKey) => kemEncapsulate(publicKey) };
+
 // Module-level calls in the modules the entries share are marked pure, and no module-level code
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
 // cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
@@ -181,6 +186,17 @@ export const nobleKem: Kem = /* @__PURE__ */ kemOf({
   encapsulate: async (publicKey) => kemEncapsulate(publicKey),
 });
 
+/** A driver's encapsulation, behind the SDK's check of the key's length. */
+function encapsulatorOf(driver: KemDriver): KemEncapsulator {
+  return {
+    backend: driver.name,
+    async encapsulate(publicKey) {
+      assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
+      return driver.encapsulate(publicKey);
+    },
+  };
+}
+
 /**
  * Wraps a platform driver with the SDK's input checks and error codes.
  * @param driver - the native operations.
@@ -188,11 +204,7 @@ export const nobleKem: Kem = /* @__PURE__ */ kemOf({
  */
 export function nativeKem(driver: KemDriver): Kem {
   return kemOf({
-    backend: driver.name,
-    async encapsulate(publicKey) {
-      assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
-      return driver.encapsulate(publicKey);
-    },
+    ...encapsulatorOf(driver),
     async importSecretKey(seed) {
       assertLength(seed, ALG_SIZES[ALG].seed, 'invalid_secret_key');
       let imported: Awaited<ReturnType<KemDriver['importSecretKey']>>;
@@ -282,6 +294,17 @@ export function assertKemChoice(value: unknown): asserts value is KemChoice {
 }
 
 /**
+ * The backend a checked `choice` selects, in either form: a whole {@link Kem} ({@link loadKem}) or
+ * encapsulation alone ({@link encapsulatorLoader}).
+ */
+async function selectBackend<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
+  const driver = choice === 'noble' ? undefined : await findNativeDriver();
+  if (driver !== undefined) return native(driver);
+  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
+  return noble;
+}
+
+/**
  * ML-KEM-768 through the backend `choice` selects: `'noble'`, the runtime's native one
  * (`'native'`, an error when there is none), or native when available and noble otherwise
  * (`'auto'`). The native probe runs once per process, on the first call that needs it.
@@ -299,29 +322,36 @@ export function assertKemChoice(value: unknown): asserts value is KemChoice {
  */
 export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
   assertKemChoice(choice);
-  const driver = choice === 'noble' ? undefined : await findNativeDriver();
   // One native Kem object per process, as there is one native driver.
-  if (driver !== undefined) return (nativeKemObject ??= nativeKem(driver));
-  if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
-  return nobleKem;
+  return selectBackend(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
+}
+
+/** Memoises `load` for one object's `kem` option, checked at once: the one loader behind both below. */
+function memoisedLoader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
+  const selected = choice ?? 'auto';
+  assertKemChoice(selected);
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load(selected));
 }
 
 /**
- * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once (the responder's
- * and the client's).
- * @param choice - the option as given (`undefined`: `'auto'`).
- * @returns a function giving the backend, loaded on its first call.
+ * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once.
+ * @param choice - the option as given.
+ * @returns a function giving the backend.
  * @throws {TypeError} for an unknown choice.
  */
 export function kemLoader(choice: unknown): () => Promise<Kem> {
-  const selected = choice ?? 'auto';
-  assertKemChoice(selected);
-  let loaded: Promise<Kem> | undefined;
-  return () => (loaded ??= loadKem(selected));
+  return memoisedLoader(choice, loadKem);
 }
 
 /**
- * {@link kemLoader} as first contact sees it: only encapsulation is used. The same function.
+ * {@link kemLoader} for first contact: the same backend, as far as encapsulation goes, without the
+ * rest of a {@link Kem} (secret keys, operations on a seed), which an initiator never needs.
+ * @param choice - the option as given.
+ * @returns a function giving the backend's encapsulation.
+ * @throws {TypeError} for an unknown choice.
  * @internal
  */
-export const encapsulatorLoader: (choice: unknown) => () => Promise<KemEncapsulator> = kemLoader;
+export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
+  return memoisedLoader(choice, (selected) => selectBackend(selected, nobleEncapsulator, encapsulatorOf));
+}
