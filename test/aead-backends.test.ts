@@ -8,9 +8,9 @@
  */
 import { fc, test as prop } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
-import { type AeadBackend, nobleAead } from '../src/backends/aead-backend.js';
+import type { AeadBackend } from '../src/backends/aead-backend.js';
+import { nobleAead, nodeAead } from '../src/internal/testing.js';
 import { concat } from '../src/core/encoding.js';
-import { nodeAead } from '../src/backends/platform.node.js';
 import { aeadBackend, aeadOpen, aeadSeal } from '../src/core/primitives.js';
 import { hex, toHex } from './helpers/vectors.js';
 import { aesGcm256Cases, countResults, label } from './helpers/wycheproof.js';

@@ -10,14 +10,13 @@
  *   output are the bytes of the spec's construction, for sessions that interleave.
  */
 import { describe, expect, test } from 'vitest';
-import { nobleAead } from '../src/backends/aead-backend.js';
+import { isPreparedKey, nobleAead, nodeAead } from '../src/internal/testing.js';
 import { ALG } from '../src/core/constants.js';
 import { base64Encode, concat, lp } from '../src/core/encoding.js';
 import { parseKeyDocument } from '../src/core/document.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
-import { type KemKeyPair, assertPublicKey, isPreparedKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import { type KemKeyPair, assertPublicKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
 import { nobleKem } from '../src/backends/kem-backend.js';
-import { nodeAead } from '../src/backends/platform.node.js';
 import { randomBytes, wipe } from '../src/core/primitives.js';
 import { encodeRecordHeader, openRecord, sealRecord } from '../src/core/record-format.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';

@@ -8,9 +8,9 @@ import {
   assertPublicKey,
   kemDecapsulate,
   kemEncapsulate,
-  kemEncapsulateDerandomized,
   kemKeygen,
 } from '../src/core/kem.js';
+import { kemEncapsulateDerandomized } from '../src/internal/testing.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { expectCount, hex, readVectorJson, readVectorText, toHex } from './helpers/vectors.js';

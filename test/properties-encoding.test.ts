@@ -6,7 +6,8 @@
  */
 import { describe, expect } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
-import { base64Decode, base64Encode, hexDecode, hexEncode, lp, u32be, utf8 } from '../src/core/encoding.js';
+import { base64Decode, base64Encode, hexDecode, hexEncode, lp, utf8 } from '../src/core/encoding.js';
+import { u32be } from '../src/internal/testing.js';
 import * as nodePlatform from '../src/backends/platform.node.js';
 import * as portablePlatform from '../src/backends/platform.js';
 import { B64_ALPHABET, attempt, base64ishString, expectRejected } from './helpers/properties.js';

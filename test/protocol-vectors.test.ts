@@ -10,7 +10,8 @@ import type { ErrorCode } from '../src/core/errors.js';
 import { base64Decode, base64Encode } from '../src/core/encoding.js';
 import { openKeyConfirmation, sealKeyConfirmationWithNonce } from '../src/core/confirmation.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
-import { kemDecapsulateSeed, kemEncapsulateDerandomized, kemKeygen } from '../src/core/kem.js';
+import { kemDecapsulateSeed, kemKeygen } from '../src/core/kem.js';
+import { kemEncapsulateDerandomized } from '../src/internal/testing.js';
 import { deriveModeBSeed, modeBTranscript } from '../src/core/modeb.js';
 import { deriveTrafficKey, openRecord, rekey, sealRecord } from '../src/core/record-format.js';
 import {

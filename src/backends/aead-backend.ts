@@ -1,13 +1,13 @@
 /**
  * AES-256-GCM backends (spec §1): the calls `aeadSeal`/`aeadOpen` in `primitives.ts` make after
  * checking their inputs. Noble's is the portable one; the Node build swaps in `node:crypto`'s
- * (`src/node/platform.ts`). Both are synchronous, which the record ratchet relies on: a sender
+ * (`platform.node.ts`). Both are synchronous, which the record ratchet relies on: a sender
  * takes its sequence number and seals in one step, with no `await` in between. The asynchronous
  * calls of the records ({@link AsyncAeadKey}) take the sequence number first, synchronously, and
  * may then use WebCrypto (`webcrypto-aead.ts`).
  *
  * Every backend must give the same bytes: the Wycheproof AES-GCM vectors run through each one
- * (`test/backends.test.ts`).
+ * (`test/aead-backends.test.ts`).
  * @module
  */
 import { gcm } from '@noble/ciphers/aes.js';
@@ -59,7 +59,11 @@ export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array
   }
 }
 
-/** AES-256-GCM from `@noble/ciphers`: pure JS, runs everywhere. */
+/**
+ * AES-256-GCM from `@noble/ciphers` as one object. A test seam, reached through
+ * `src/internal/testing.ts`; it moves there once `test/aead-async.test.ts` imports it from there.
+ * @internal
+ */
 export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
 
 /**

@@ -1,10 +1,12 @@
 /**
- * KEM backends: ML-KEM-768 (FIPS 203) from the runtime when it has it, from noble otherwise,
- * chosen at run time with the same results byte for byte.
+ * The asynchronous KEM API, `loadKem()` → {@link Kem}: ML-KEM-768 (FIPS 203) from the runtime
+ * when it has it, from noble otherwise, chosen at run time with the same results byte for byte.
+ * This is the KEM apps use (spec §1, §2.1, §4); the synchronous noble layer under it
+ * (`core/kem.ts`) is internal.
  *
  * - `node`: `node:crypto`'s `encapsulate`/`decapsulate` (OpenSSL, Node ≥ 24.7), in the Node build.
  * - `webcrypto`: `crypto.subtle.encapsulateBits`/`decapsulateBits` (Chromium, Deno, Bun).
- * - `noble`: `@noble/post-quantum` (`kem.ts`), everywhere.
+ * - `noble`: `@noble/post-quantum` (`core/kem.ts`), everywhere.
  *
  * A native backend is used only after it passes a probe against noble on a fresh random key: the
  * same public key from the seed, a shared secret noble decapsulates to, the same secret from its
@@ -12,14 +14,15 @@
  * that exposes the API but gets any of it wrong is treated as having none. The probe runs once per
  * process, on first use; nothing happens at import time.
  *
- * Every backend takes secret keys as the 64-byte seed `d‖z` (native APIs import nothing else) and
- * maps bad inputs to the SDK's codes: `invalid_public_key` (length, §7.2 modulus check),
+ * Key form: every backend takes secret keys as the **64-byte seed** `d‖z` (native APIs import
+ * nothing else; keys are stored at rest as seeds), never the expanded 2400-byte key of
+ * `core/kem.ts`. Every backend maps bad inputs to the SDK's codes: `invalid_public_key` (length, §7.2 modulus check),
  * `invalid_cipher_text`, `invalid_secret_key`.
  *
  * Security caveats:
  * - A native secret key lives inside the runtime (a `KeyObject` or non-extractable `CryptoKey`):
  *   {@link KemSecretKey.dispose} drops the reference, but only noble's key bytes can be zeroed.
- * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`kem.ts`).
+ * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`core/kem.ts`).
  * @module
  */
 import { ALG, ALG_SIZES } from '../core/constants.js';
@@ -89,11 +92,17 @@ export interface KemDriver {
 /** Gives one native ML-KEM driver when the runtime has it, `undefined` otherwise (`platform.ts` lists them). */
 export type KemDriverProbe = () => Promise<KemDriver | undefined>;
 
-/** The expanded key bytes behind each noble {@link KemSecretKey}, for {@link nobleSecretKeyBytes}. */
+/**
+ * The expanded key bytes behind each noble {@link KemSecretKey}: the one way in to them, for
+ * {@link nobleSecretKeyBytes}. Weak, so it keeps no key alive.
+ */
 const nobleKeyBytes = new WeakMap<KemSecretKey, Uint8Array>();
 
 /**
- * Test seam: the expanded decapsulation key held by a noble secret key, by reference.
+ * Test seam (tests import it from `src/internal/testing.ts`): the expanded decapsulation key held
+ * by a noble secret key, by reference, so a test can see `dispose` zero it.
+ * @param key - a key from {@link nobleKem}.
+ * @returns its bytes, or `undefined` for another backend's key.
  * @internal
  */
 export function nobleSecretKeyBytes(key: KemSecretKey): Uint8Array | undefined {
@@ -152,6 +161,8 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
   });
 }
 
+// The client loads encapsulation only ({@link encapsulatorLoader}), never a whole Kem: this keeps
+// secret-key import and seed decapsulation out of the client app, 331 B gzip (`npm run size`).
 /** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
 const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: async (publicKey) => kemEncapsulate(publicKey) };
 
@@ -159,7 +170,7 @@ const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: asyn
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
 // cannot drop would keep its dependencies — here ML-KEM — in every app that imports anything from
 // the package (`scripts/bundle-budget.mjs` checks this).
-/** The noble backend: the SDK's KEM layer (`kem.ts`) behind the async interface. */
+/** The noble backend: the SDK's synchronous KEM layer (`core/kem.ts`) behind the async interface. */
 export const nobleKem: Kem = /* @__PURE__ */ kemOf({
   backend: 'noble',
   async importSecretKey(seed) {
@@ -247,7 +258,9 @@ export async function agreesWithNoble(kem: KemCandidate): Promise<boolean> {
   }
 }
 
-let native: Promise<KemDriver | undefined> | undefined;
+/** The probe's answer, kept for the process: a probe costs a key pair and four KEM operations. */
+let nativeDriver: Promise<KemDriver | undefined> | undefined;
+/** The {@link Kem} over {@link nativeDriver}, made once. */
 let nativeKemObject: Kem | undefined;
 
 /**
@@ -256,7 +269,7 @@ let nativeKemObject: Kem | undefined;
  * driver would change nothing.
  */
 function findNativeDriver(): Promise<KemDriver | undefined> {
-  native ??= (async () => {
+  nativeDriver ??= (async () => {
     for (const probe of kemDrivers) {
       let driver: KemDriver | undefined;
       try {
@@ -268,7 +281,7 @@ function findNativeDriver(): Promise<KemDriver | undefined> {
     }
     return undefined;
   })();
-  return native;
+  return nativeDriver;
 }
 
 /**
@@ -280,8 +293,11 @@ export function assertKemChoice(value: unknown): asserts value is KemChoice {
   if (value !== 'noble' && value !== 'native' && value !== 'auto') throw new TypeError("kem must be 'noble', 'native' or 'auto'");
 }
 
-/** The choice of {@link loadKem} (already checked), with noble and a native driver in either form. */
-async function select<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
+/**
+ * The backend a checked `choice` selects, in either form: a whole {@link Kem} ({@link loadKem}) or
+ * encapsulation alone ({@link encapsulatorLoader}).
+ */
+async function selectBackend<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
   const driver = choice === 'noble' ? undefined : await findNativeDriver();
   if (driver !== undefined) return native(driver);
   if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
@@ -307,11 +323,11 @@ async function select<T>(choice: KemChoice, noble: T, native: (driver: KemDriver
 export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
   assertKemChoice(choice);
   // One native Kem object per process, as there is one native driver.
-  return select(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
+  return selectBackend(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
 }
 
-/** Memoises `load` for one object's `kem` option, checked at once. */
-function loader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
+/** Memoises `load` for one object's `kem` option, checked at once: the one loader behind both below. */
+function memoisedLoader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
   const selected = choice ?? 'auto';
   assertKemChoice(selected);
   let loaded: Promise<T> | undefined;
@@ -325,7 +341,7 @@ function loader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): ()
  * @throws {TypeError} for an unknown choice.
  */
 export function kemLoader(choice: unknown): () => Promise<Kem> {
-  return loader(choice, loadKem);
+  return memoisedLoader(choice, loadKem);
 }
 
 /**
@@ -337,5 +353,5 @@ export function kemLoader(choice: unknown): () => Promise<Kem> {
  * @internal
  */
 export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
-  return loader(choice, (selected) => select(selected, nobleEncapsulator, encapsulatorOf));
+  return memoisedLoader(choice, (selected) => selectBackend(selected, nobleEncapsulator, encapsulatorOf));
 }

@@ -19,14 +19,15 @@
 import { Buffer } from 'node:buffer';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import * as crypto from 'node:crypto';
-import { type AeadBackend } from './aead-backend.js';
+import { AEAD_TAG_BYTES } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
+import type { AeadBackend } from './aead-backend.js';
 import type { Encapsulation } from '../core/kem.js';
 import type { KemDriver } from './kem-backend.js';
 import type * as portable from './platform.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
+import { createRecentCache } from '../internal/recent-cache.js';
 
-const TAG_BYTES = 16;
 const KEY_TYPE = 'ml-kem-768';
 
 /** `node:crypto`'s ML-KEM API (Node ≥ 24.7), which Node 20's type definitions do not have yet. */
@@ -44,16 +45,24 @@ function take(buffer: Uint8Array): Uint8Array {
   return copy;
 }
 
-/** How many public keys {@link nodeKemDriver} keeps imported. */
-const RECENT_PUBLIC_KEYS = 16;
-
 /**
- * The public keys encapsulated to most recently (newest first), with their imported `KeyObject`s:
- * a client doing handshake after handshake with the same responders imports each key once, not per
- * handshake (an import with its modulus check costs about as much as the encapsulation). Public
- * data only; looked up by comparing the bytes.
+ * The last sixteen public keys encapsulated to, imported: a client doing handshake after handshake
+ * with the same responders imports each key once, not per handshake (an import, with its modulus
+ * check, costs about as much as the encapsulation itself; docs/performance.md).
  */
-const recentPublicKeys: { readonly bytes: Uint8Array; readonly key: crypto.KeyObject }[] = [];
+const importedPublicKeys = /* @__PURE__ */ createRecentCache<crypto.KeyObject>(16);
+
+/** `publicKey` imported into `node:crypto`, from {@link importedPublicKeys} when kept. */
+function importedPublicKey(node: NodeKemApi, publicKey: Uint8Array): crypto.KeyObject {
+  return importedPublicKeys.obtain(publicKey, () => {
+    try {
+      // The import runs the FIPS 203 §7.2 modulus check; a key that fails it is never kept.
+      return node.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: KEY_TYPE });
+    } catch (cause) {
+      throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
+    }
+  });
+}
 
 /**
  * `node:crypto`'s ML-KEM-768, when this Node has it.
@@ -71,18 +80,7 @@ export async function nodeKemDriver(): Promise<KemDriver | undefined> {
       return { publicKey, decapsulate: async (cipherText: Uint8Array): Promise<Uint8Array> => take(node.decapsulate(privateKey, cipherText)) };
     },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-      let key = recentPublicKeys.find((entry) => Buffer.compare(entry.bytes, publicKey) === 0)?.key;
-      if (key === undefined) {
-        try {
-          // The import runs the FIPS 203 §7.2 modulus check; a key that fails it is never kept.
-          key = node.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: KEY_TYPE });
-        } catch (cause) {
-          throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
-        }
-        recentPublicKeys.unshift({ bytes: Uint8Array.from(publicKey), key });
-        if (recentPublicKeys.length > RECENT_PUBLIC_KEYS) recentPublicKeys.pop();
-      }
-      const { sharedKey, ciphertext } = node.encapsulate(key);
+      const { sharedKey, ciphertext } = node.encapsulate(importedPublicKey(node, publicKey));
       return { cipherText: take(ciphertext), sharedSecret: take(sharedKey) };
     },
   };
@@ -101,19 +99,22 @@ interface ImportedKey {
 }
 
 /**
- * The `KeyObject` of each key buffer in use. Keyed by the buffer, so an entry lives no longer than
- * the key: `wipe` drops it (`forget`), and garbage collection drops the rest. Each use checks that
- * the buffer still holds the bytes the key was imported from (a caller may reuse a buffer), and
- * imports afresh if not.
+ * The `KeyObject` of each AES key buffer in use, made once per buffer even for a key used once (the
+ * key confirmation's): Node 24 takes three times as long to set up a cipher from raw key bytes as
+ * from a `KeyObject`, import included (raw bytes are checked with an exception thrown and caught
+ * inside `node:crypto`). Keyed by the buffer, so an entry lives no longer than the key: `wipe`
+ * drops it (`forget`), and garbage collection drops the rest. Each use checks that the buffer still
+ * holds the bytes the key was imported from (a caller may reuse a buffer), and imports afresh if not.
  */
-const importedKeys = /* @__PURE__ */ new WeakMap<Uint8Array, ImportedKey>();
+const aesKeyObjects = /* @__PURE__ */ new WeakMap<Uint8Array, ImportedKey>();
 
+/** The `KeyObject` of an AES key, from {@link aesKeyObjects} when the buffer still holds its bytes. */
 function keyObjectOf(key: Uint8Array): crypto.KeyObject {
-  const known = importedKeys.get(key);
+  const known = aesKeyObjects.get(key);
   if (known !== undefined && equalBytes(known.bytes, key)) return known.object;
   if (known !== undefined) known.bytes.fill(0);
   const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
-  importedKeys.set(key, imported);
+  aesKeyObjects.set(key, imported);
   return imported.object;
 }
 
@@ -125,13 +126,13 @@ function own(buffer: Buffer): Uint8Array {
 
 /** {@link AeadBackend.seal} of `node:crypto`'s AES-256-GCM. */
 function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
+  const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   const rest = cipher.final();
   const tag = cipher.getAuthTag();
   const at = prefix === undefined ? 0 : prefix.length;
-  const sealed = new Uint8Array(at + body.length + rest.length + TAG_BYTES);
+  const sealed = new Uint8Array(at + body.length + rest.length + AEAD_TAG_BYTES);
   if (prefix !== undefined) sealed.set(prefix);
   sealed.set(body, at);
   sealed.set(rest, at + body.length);
@@ -141,11 +142,11 @@ function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad
 
 /** {@link AeadBackend.open} of `node:crypto`'s AES-256-GCM. */
 function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
-  const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: TAG_BYTES });
+  const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
   decipher.setAAD(aad);
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+  decipher.setAuthTag(sealed.subarray(sealed.length - AEAD_TAG_BYTES));
   // GCM decrypts before it verifies: this output is released only if final() accepts the tag.
-  const body = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+  const body = decipher.update(sealed.subarray(0, sealed.length - AEAD_TAG_BYTES));
   let rest: Buffer;
   try {
     rest = decipher.final();
@@ -164,19 +165,11 @@ function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
 
 /** {@link AeadBackend.forget}: drops the `KeyObject` imported for `key`. */
 function nodeForget(key: Uint8Array): void {
-  const known = importedKeys.get(key);
+  const known = aesKeyObjects.get(key);
   if (known === undefined) return;
   known.bytes.fill(0);
-  importedKeys.delete(key);
+  aesKeyObjects.delete(key);
 }
-
-/**
- * AES-256-GCM from `node:crypto`. The key goes in as a `KeyObject`, made once per key buffer, even
- * for a key used once (the key confirmation's): Node 24 takes three times as long to set up a
- * cipher from raw key bytes as from a `KeyObject`, import included (raw bytes are checked with an
- * exception thrown and caught inside `node:crypto`).
- */
-export const nodeAead: AeadBackend = { name: 'node', seal: nodeSeal, open: nodeOpen, forget: nodeForget };
 
 // The Node platform: the names and types of the portable `platform.ts`, which this module replaces.
 

@@ -1,12 +1,12 @@
 /**
  * What the platform provides to the cryptography of the SDK: the native ML-KEM candidates, tried
- * in order (`kem-backend.ts`), the synchronous AES-256-GCM (`aead.ts`), and the asynchronous one
+ * in order (`kem-backend.ts`), the synchronous AES-256-GCM (`core/primitives.ts`), and the asynchronous one
  * of the records (`webcrypto-aead.ts`).
  *
  * This is the portable platform of the default build (browsers, workers, anything without the
  * `node` export condition): WebCrypto ML-KEM where it exists, noble's AES-GCM for synchronous
  * calls and WebCrypto's for asynchronous ones (noble's where WebCrypto fails its probe). The Node build
- * (`node` condition, also taken by Deno and Bun) replaces this module with `node/platform.ts` at
+ * (`node` condition, also taken by Deno and Bun) replaces this module with `platform.node.ts` at
  * build time (tsup.config.ts; vitest.config.ts does the same for the Node test run), which
  * exports the same names with the same types. Nothing is registered at import time, so
  * `sideEffects: false` holds.

@@ -21,6 +21,7 @@
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead-backend.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES } from '../core/constants.js';
 
 const GCM = 'AES-GCM';
 
@@ -36,8 +37,8 @@ function usableSubtle(): Promise<SubtleCrypto | undefined> {
   probed ??= (async () => {
     const subtle = (globalThis as { crypto?: { subtle?: SubtleCrypto } }).crypto?.subtle;
     if (subtle === undefined) return undefined;
-    const key = randomBytes(32);
-    const nonce = randomBytes(12);
+    const key = randomBytes(AEAD_KEY_BYTES);
+    const nonce = randomBytes(AEAD_NONCE_BYTES);
     const aad = randomBytes(13);
     const message = randomBytes(45);
     const params = paramsOf(nonce, aad);
@@ -101,6 +102,8 @@ async function openWith(subtle: SubtleCrypto, key: CryptoKey, nonce: Uint8Array,
  * @returns the key.
  */
 export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
+  // One closure of ~70 lines on purpose: its six variables are the key's one state (importing,
+  // then WebCrypto's or noble's, then forgotten once its pending calls settle), read by every call.
   // Kept until WebCrypto holds the key (then zeroed), or for noble's use until forgotten.
   let material: Uint8Array | undefined = Uint8Array.from(key);
   let subtle: SubtleCrypto | undefined;

@@ -2,9 +2,12 @@
  * Key confirmation of spec §2.3: the responder proves it derived the same record key by sealing
  * the label `"zeq-keyex/v1 key confirmation"` under it, bound to the transcript and session id.
  *
- * Every way a confirmation can fail — not canonical base64, too short, a wrong tag, another
- * plaintext — is one opaque `confirmation_failed`: an attacker learns nothing about which part
- * was wrong.
+ * Security caveats:
+ * - Every way a confirmation can fail — not canonical base64, too short, a wrong tag, another
+ *   plaintext — is one opaque `confirmation_failed`: an attacker learns nothing about which part
+ *   was wrong.
+ * - The record key seals this one confirmation only (records use keys derived from it, §3), so
+ *   its nonce cannot repeat under it.
  * @module
  */
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL } from './constants.js';
@@ -16,14 +19,20 @@ import { aeadOpen, aeadSeal, constantTimeEqual, randomBytes } from './primitives
 // is provably free of side effects (kem-backend.ts says why that matters).
 const LABEL = /* @__PURE__ */ utf8(CONFIRM_LABEL);
 
+/** `LP("zeq-keyex/v1 key confirmation") ‖ LP(transcript) ‖ LP(session_id)` (§2.3). */
 function confirmationAad(transcript: Uint8Array, sessionId: string): Uint8Array {
   return lp(LABEL, transcript, sessionId);
 }
 
 /**
  * Seals a key confirmation with a given nonce: known-answer tests, and the responder, which cuts
- * its fresh random nonces from a pooled CSPRNG draw (`handler.ts`). Everything else calls
+ * its fresh random nonces from a pooled CSPRNG draw (`responder/responder.ts`). Everything else calls
  * {@link sealKeyConfirmation}. The nonce must be fresh random bytes outside tests.
+ * @param recordKey - the §2.2 record key.
+ * @param transcript - the §2.2 transcript hash.
+ * @param sessionId - the session id the responder chose.
+ * @param nonce - 12 bytes.
+ * @returns the `key_confirmation` field (base64).
  * @internal
  */
 export function sealKeyConfirmationWithNonce(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, nonce: Uint8Array): string {

@@ -100,18 +100,7 @@ export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * `uint32_be(n)`.
- * @param n - an integer in [0, 2^32).
- * @returns 4 bytes.
- */
-export function u32be(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  writeU32be(out, 0, n);
-  return out;
-}
-
-/**
- * Writes `uint32_be(n)` into `bytes` at `at` (no `DataView`: making one per record costs more than
+ * Writes `uint32_be(n)` (spec §1) into `bytes` at `at` (no `DataView`: making one per record costs more than
  * the four writes).
  * @param bytes - the array written to.
  * @param at - the offset.

@@ -1,6 +1,15 @@
 /**
- * The KEM layer: ML-KEM-768 (FIPS 203) from `@noble/post-quantum`, with the input checks of
- * spec §1 and FIPS 203 §7.2/§7.3 mapped to the SDK's error codes.
+ * The synchronous KEM layer: ML-KEM-768 (FIPS 203) from `@noble/post-quantum`, with the input
+ * checks of spec §1 and FIPS 203 §7.2/§7.3 mapped to the SDK's error codes. Internal: the SDK's
+ * backends, Mode-B and the known-answer vectors run through it; apps use the asynchronous `Kem` of
+ * `backends/kem-backend.ts` (`loadKem()`).
+ *
+ * Key forms, which differ between the two layers:
+ * - here, a secret key is the **expanded 2400-byte** FIPS 203 decapsulation key
+ *   ({@link kemDecapsulate}), derived from the 64-byte seed `d‖z` by {@link kemKeygen};
+ *   {@link kemDecapsulateSeed} takes the seed itself;
+ * - a `Kem` (`loadKem()`) takes only the **64-byte seed**, as native APIs import nothing else and
+ *   as keys are stored at rest (spec §1, §5).
  *
  * Security caveats:
  * - ML-KEM decapsulation never fails on a well-formed ciphertext: a ciphertext made for another
@@ -8,14 +17,15 @@
  *   rejection"). A wrong key is therefore only noticed by key confirmation (§2.3), and a swapped
  *   public key only by a pin checked before encapsulating (§2.1). That is why this SDK pins and
  *   confirms.
- * - Secret keys are kept as the 64-byte seed `d‖z`; the 2400-byte decapsulation key is re-derived
- *   from it. Callers wipe both when done.
+ * - Callers wipe the expanded secret keys and shared secrets they get.
+ * - Public keys are kept expanded (noble's `prepare()`, marked experimental in noble 0.7; the
+ *   vectors run through it). Only public data is kept.
  * @module
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ALG, ALG_SIZES, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { constantTimeEqual } from './primitives.js';
+import { type RecentCache, createRecentCache } from '../internal/recent-cache.js';
 
 /**
  * noble's ML-KEM-768 itself, without the SDK's checks: the reference the native backends are
@@ -26,6 +36,9 @@ export const nobleMlKem768: typeof ml_kem768 = ml_kem768;
 
 /** Size of the ML-KEM-768 decapsulation key in its expanded FIPS 203 form. */
 const EXPANDED_SECRET_KEY_BYTES = 2400;
+
+/** Size of the encapsulation randomness `m` of ML-KEM.Encaps_internal (FIPS 203 §6.2). */
+const ENCAPSULATION_RANDOMNESS_BYTES = 32;
 
 /** A key pair: the public key and the expanded FIPS 203 decapsulation key. */
 export interface KemKeyPair {
@@ -75,47 +88,41 @@ export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
   return ml_kem768.keygen(seed);
 }
 
-/** A public key expanded by noble's `prepare()`: the matrix Â, t̂ and H(ek), all public. */
-interface PreparedKey {
+/**
+ * A public key expanded by noble's `prepare()`: the matrix Â, t̂ and H(ek), all public.
+ * @internal
+ */
+export interface PreparedKey {
   readonly publicKey: Uint8Array;
   encapsulate(m?: Uint8Array): Encapsulation;
   decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
   clean(): void;
 }
 
-/** How many expanded public keys {@link preparedKey} keeps (~8 KiB each). */
-const PREPARED_KEYS = 8;
-
-/** The public keys most recently checked or encapsulated to, expanded; newest first. */
-const preparedKeys: PreparedKey[] = [];
+/**
+ * The last eight public keys checked or encapsulated to, expanded (~8 KiB each). Measured on
+ * Node 20 (docs/performance.md): encapsulation 0.58 → 0.34 ms to a kept key. Exported only for
+ * `src/internal/testing.ts` to look into.
+ * @internal
+ */
+export const preparedKeys: RecentCache<PreparedKey> = /* @__PURE__ */ createRecentCache<PreparedKey>(8, (key) => key.clean());
 
 /**
  * `publicKey` expanded (noble's `prepare()`: the FIPS 203 §7.2 modulus check, then the matrix Â
- * and t̂ that every encapsulation to the key would otherwise expand again). The last
- * {@link PREPARED_KEYS} keys are kept, found by their bytes; a key that fails the check throws and
- * is never kept, so it is refused every time.
+ * and t̂ that every encapsulation to the key would otherwise expand again), from
+ * {@link preparedKeys} when kept. A key that fails the check throws and is never kept, so it is
+ * refused every time.
  */
 function preparedKey(publicKey: Uint8Array, alg: Alg): PreparedKey {
   assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
-  let key = preparedKeys.find((kept) => constantTimeEqual(kept.publicKey, publicKey));
-  if (key === undefined) {
+  return preparedKeys.obtain(publicKey, () => {
     try {
-      key = ml_kem768.prepare(publicKey);
+      return ml_kem768.prepare(publicKey);
     } catch (cause) {
       // The length was checked above, so noble's only remaining refusal is the §7.2 modulus check.
       throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
     }
-    if (preparedKeys.unshift(key) > PREPARED_KEYS) preparedKeys.pop()?.clean();
-  }
-  return key;
-}
-
-/**
- * Test seam: whether `publicKey` is among the expanded keys kept.
- * @internal
- */
-export function isPreparedKey(publicKey: Uint8Array): boolean {
-  return preparedKeys.some((kept) => constantTimeEqual(kept.publicKey, publicKey));
+  });
 }
 
 /**
@@ -130,10 +137,6 @@ export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
   preparedKey(publicKey, alg);
 }
 
-function encapsulateWith(publicKey: Uint8Array, alg: Alg, m: Uint8Array | undefined): Encapsulation {
-  return preparedKey(publicKey, alg).encapsulate(m);
-}
-
 /**
  * Encapsulates to a public key with fresh randomness, after the FIPS 203 §7.2 input checks.
  * @param publicKey - the peer's encapsulation key.
@@ -142,18 +145,19 @@ function encapsulateWith(publicKey: Uint8Array, alg: Alg, m: Uint8Array | undefi
  * @throws {ZeqKeyExError} `invalid_public_key`.
  */
 export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsulation {
-  return encapsulateWith(publicKey, alg, undefined);
+  return preparedKey(publicKey, alg).encapsulate();
 }
 
 /**
- * Deterministic encapsulation (ML-KEM.Encaps_internal with the given 32-byte `m`).
- * A seam for known-answer tests only: it is not exported from any package entry, and must never
- * be used with anything but fresh randomness outside tests.
+ * Deterministic encapsulation (ML-KEM.Encaps_internal with the given 32-byte `m`), through the
+ * same expanded keys as {@link kemEncapsulate}. For known-answer tests only (tests reach it
+ * through `src/internal/testing.ts`; Mode-B's known-answer seam calls it here); never used with
+ * anything but fresh randomness outside tests.
  * @internal
  */
 export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array, alg: Alg = ALG): Encapsulation {
-  if (!(m instanceof Uint8Array) || m.length !== 32) throw new TypeError('m must be 32 bytes');
-  return encapsulateWith(publicKey, alg, m);
+  if (!(m instanceof Uint8Array) || m.length !== ENCAPSULATION_RANDOMNESS_BYTES) throw new TypeError('m must be 32 bytes');
+  return preparedKey(publicKey, alg).encapsulate(m);
 }
 
 /**
@@ -184,7 +188,8 @@ function decapsulateWith(via: Pick<PreparedKey, 'decapsulate'>, secretKey: Uint8
 /**
  * Repeated decapsulation with one key pair, as a responder does with its machine key: the public
  * half is expanded (Â, t̂) on the first call and kept, so later calls skip the re-encryption's
- * matrix expansion. Same results as {@link kemDecapsulate}, byte for byte.
+ * matrix expansion (measured on Node 20, docs/performance.md: 0.84 → 0.45 ms a decapsulation).
+ * Same results as {@link kemDecapsulate}, byte for byte.
  * @param pair - the key pair (from {@link kemKeygen}); its secret key stays the caller's to wipe.
  * @returns `decapsulate`, and `forget` to wipe the expansion (public data).
  * @internal

@@ -1,7 +1,8 @@
 /**
  * Thin wrappers over noble's SHA-256, HMAC-SHA256 and HKDF-SHA256, and over the platform's
  * AES-256-GCM (spec §1), with the SDK's input checks. No primitive is implemented here: hashing
- * is noble's; AES-GCM is noble's or, in the Node build, `node:crypto`'s (`aead.ts`, `platform.ts`).
+ * is noble's (SHA-256 is `node:crypto`'s in the Node build); AES-GCM is noble's or, in the Node
+ * build, `node:crypto`'s (`backends/aead-backend.ts`, `backends/platform.ts`).
  *
  * Caveat: AES-GCM nonces must never repeat under one key. Every caller in this SDK either draws a
  * random 96-bit nonce for a key used a handful of times (confirmation, sealing) or derives it from
@@ -16,6 +17,9 @@ import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import type { AeadBackendName, AsyncAeadBackendName } from '../backends/aead-backend.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
 import { aeadAsyncName, aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from '../backends/platform.js';
+
+/** The most HKDF-SHA256 can expand to: 255 blocks of 32 bytes (RFC 5869 §2.3). */
+const HKDF_MAX_BYTES = 255 * 32;
 
 /**
  * SHA-256.
@@ -35,16 +39,6 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
 }
 
 /**
- * HKDF-Extract with SHA-256 (RFC 5869 §2.2). An empty salt acts as 32 zero bytes.
- * @param salt - the salt.
- * @param ikm - the input keying material.
- * @returns the 32-byte pseudorandom key.
- */
-export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
-  return extract(nobleSha256, ikm, salt);
-}
-
-/**
  * HKDF-Expand with SHA-256 (RFC 5869 §2.3).
  * @param prk - a pseudorandom key of at least 32 bytes.
  * @param info - the context string.
@@ -53,21 +47,21 @@ export function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Uint8Array {
  * @throws {RangeError} when `length` is out of range.
  */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > 8160) throw new RangeError('HKDF length must be an integer in [0, 8160]');
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_MAX_BYTES) throw new RangeError('HKDF length must be an integer in [0, 8160]');
   return expand(nobleSha256, prk, info, length);
 }
 
 /**
- * HKDF-SHA256, extract then expand.
+ * HKDF-SHA256, extract then expand (RFC 5869 §2), arguments in noble's order.
  * @param ikm - the input keying material.
- * @param salt - the salt (empty: 32 zero bytes).
+ * @param salt - the salt (empty: 32 zero bytes), e.g. a transcript hash.
  * @param info - the context string.
  * @param length - output length, at most 8160 bytes.
  * @returns `length` bytes of output keying material.
  * @throws {RangeError} when `length` is out of range.
  */
 export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  const prk = hkdfExtract(salt, ikm);
+  const prk = extract(nobleSha256, ikm, salt);
   try {
     return hkdfExpand(prk, info, length);
   } finally {
@@ -75,6 +69,7 @@ export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length
   }
 }
 
+/** Checks an AES-256-GCM key and nonce (programmer input: every caller passes fixed sizes). */
 function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
   if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES) throw new TypeError('AES-256-GCM key must be 32 bytes');
   if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) throw new TypeError('AES-256-GCM nonce must be 12 bytes');

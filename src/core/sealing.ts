@@ -8,7 +8,9 @@
  * @module
  */
 import {
+  AEAD_KEY_BYTES,
   AEAD_NONCE_BYTES,
+  AEAD_TAG_BYTES,
   ALG_SIZES,
   FIELD_KEY_BYTES,
   SEAL_INFO,
@@ -20,7 +22,11 @@ import { ZeqKeyExError } from './errors.js';
 import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
 import { aeadOpen, aeadSeal, hkdf, randomBytes } from './primitives.js';
 
+/** §5: the field key as operators give it, 2 × {@link FIELD_KEY_BYTES} hex characters. */
 const FIELD_KEY_SHAPE = /^[0-9a-fA-F]{64}$/;
+
+/** §4: a Mode-B seed is one HKDF-SHA256 output of 32 bytes. */
+const MODE_B_SEED_BYTES = 32;
 
 /** What a sealed secret key is bound to. */
 export interface SecretKeyContext {
@@ -56,26 +62,43 @@ export function parseFieldKey(text: unknown): Uint8Array {
  * `seal_key = HKDF-SHA256(IKM = field_key, salt = "", info = "zeq-keyex/v1 seal", L = 32)`.
  * @param fieldKey - the 32-byte field key.
  * @returns the 32-byte seal key. Wipe after use.
+ * @throws {ZeqKeyExError} `invalid_field_key` when it is not 32 bytes.
  */
 export function deriveSealKey(fieldKey: Uint8Array): Uint8Array {
   if (!(fieldKey instanceof Uint8Array) || fieldKey.length !== FIELD_KEY_BYTES) {
     throw new ZeqKeyExError('invalid_field_key');
   }
-  return hkdf(fieldKey, new Uint8Array(0), utf8(SEAL_INFO), 32);
+  return hkdf(fieldKey, new Uint8Array(0), utf8(SEAL_INFO), AEAD_KEY_BYTES);
 }
 
-/** `LP("zeq-keyex/v1 sealed key") ‖ LP(alg) ‖ LP(slug) ‖ LP(machine_id) ‖ LP(public_key)`. */
+/**
+ * The AAD of a sealed secret key (§5):
+ * `LP("zeq-keyex/v1 sealed key") ‖ LP(alg) ‖ LP(slug) ‖ LP(machine_id) ‖ LP(public_key)`.
+ * @param context - what the key is bound to.
+ * @returns the AAD.
+ */
 export function secretKeyAad(context: SecretKeyContext): Uint8Array {
   return lp(SEALED_KEY_LABEL, context.alg, context.slug, context.machineId, context.publicKey);
 }
 
-/** `LP("zeq-ssl/v1 sealed seed") ‖ LP(local_machine_id) ‖ LP(peer_machine_id) ‖ LP(seed_commitment)`. */
+/**
+ * The AAD of a sealed Mode-B seed (§5):
+ * `LP("zeq-ssl/v1 sealed seed") ‖ LP(local_machine_id) ‖ LP(peer_machine_id) ‖ LP(seed_commitment)`.
+ * @param context - what the seed is bound to.
+ * @returns the AAD.
+ */
 export function seedAad(context: SeedContext): Uint8Array {
   return lp(SEALED_SEED_LABEL, context.localMachineId, context.peerMachineId, context.seedCommitment);
 }
 
 /**
- * Seals with a given nonce. Known-answer tests use this; everything else draws a random nonce.
+ * Seals with a given nonce: {@link seal} with its random nonce, and the known-answer tests with a
+ * fixed one. The nonce must be fresh random bytes outside tests.
+ * @param sealKey - the §5 seal key.
+ * @param plaintext - the secret.
+ * @param aad - {@link secretKeyAad} or {@link seedAad}.
+ * @param nonce - 12 bytes.
+ * @returns `base64(nonce ‖ ciphertext ‖ tag)`.
  * @internal
  */
 export function sealWithNonce(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, nonce: Uint8Array): string {
@@ -94,7 +117,7 @@ export function seal(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
 }
 
 /**
- * Opens a sealed secret.
+ * Opens a sealed secret: the one check behind {@link unsealSecretKey} and {@link unsealSeed}.
  * @param sealKey - the §5 seal key.
  * @param sealed - the stored base64 string.
  * @param aad - the AAD it was sealed with.
@@ -103,10 +126,10 @@ export function seal(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
  * @throws {ZeqKeyExError} `unseal_failed` when it is malformed, tampered, bound to something else
  *   or sealed under another field key.
  */
-export function unseal(sealKey: Uint8Array, sealed: unknown, aad: Uint8Array, length: number): Uint8Array {
+function unseal(sealKey: Uint8Array, sealed: unknown, aad: Uint8Array, length: number): Uint8Array {
   let bytes: Uint8Array;
   try {
-    bytes = base64Decode(sealed, AEAD_NONCE_BYTES + length + 16, 'sealed secret');
+    bytes = base64Decode(sealed, AEAD_NONCE_BYTES + length + AEAD_TAG_BYTES, 'sealed secret');
   } catch (cause) {
     throw new ZeqKeyExError('unseal_failed', undefined, { cause });
   }
@@ -158,5 +181,5 @@ export function sealSeed(sealKey: Uint8Array, context: SeedContext, seed: Uint8A
  * @throws {ZeqKeyExError} `unseal_failed`.
  */
 export function unsealSeed(sealKey: Uint8Array, context: SeedContext, sealed: unknown): Uint8Array {
-  return unseal(sealKey, sealed, seedAad(context), 32);
+  return unseal(sealKey, sealed, seedAad(context), MODE_B_SEED_BYTES);
 }

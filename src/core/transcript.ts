@@ -4,13 +4,14 @@
  * The transcript binds everything both sides agreed on — protocol label, `alg`, `slug`,
  * `machine_id`, the public key and the ciphertext — into the HKDF salt, so a record key can only
  * be shared by two parties that saw the same first contact.
+ *
+ * Caveat: the record key is as secret as the KEM shared secret; callers wipe both. A matching
+ * record key proves nothing by itself: the key confirmation (§2.3) is what shows it.
  * @module
  */
-import { RECORD_KEY_INFO, TRANSCRIPT_LABEL, type Alg } from './constants.js';
+import { AEAD_KEY_BYTES, RECORD_KEY_INFO, TRANSCRIPT_LABEL, type Alg } from './constants.js';
 import { lp, utf8 } from './encoding.js';
-import { expand, extract } from '@noble/hashes/hkdf.js';
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
-import { sha256 } from './primitives.js';
+import { hkdf, sha256 } from './primitives.js';
 
 /** What a first-contact transcript binds. */
 export interface TranscriptInput {
@@ -37,13 +38,5 @@ export function firstContactTranscript(input: TranscriptInput): Uint8Array {
  * @returns the 32-byte record key. Wipe after use.
  */
 export function deriveRecordKey(sharedSecret: Uint8Array, transcript: Uint8Array): Uint8Array {
-  // noble's HKDF steps directly: the output length is a constant 32, so `hkdfExpand`'s range
-  // check (for callers choosing a length) has nothing to check here. (node:crypto's `hkdfSync` is
-  // not used in the Node build: on these sizes it is slower than noble on Node 20 and Node 24.)
-  const prk = extract(nobleSha256, sharedSecret, transcript);
-  try {
-    return expand(nobleSha256, prk, utf8(RECORD_KEY_INFO), 32);
-  } finally {
-    prk.fill(0);
-  }
+  return hkdf(sharedSecret, transcript, utf8(RECORD_KEY_INFO), AEAD_KEY_BYTES);
 }

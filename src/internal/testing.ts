@@ -1,0 +1,46 @@
+/**
+ * The seams tests use to look inside the cryptography: known-answer inputs, caches, backends side
+ * by side. No public entry reaches this module, so none of it ships in an app.
+ *
+ * What is defined here is code for tests only. A few seams are re-exported from the module that
+ * must define them, each for the reason given beside it; tests import every seam from here, so a
+ * seam can move without the tests changing.
+ *
+ * Caveat: never for production use — derandomized encapsulation with a repeated `m` gives away the
+ * shared secret.
+ * @module
+ */
+import type { AeadBackend } from '../backends/aead-backend.js';
+import { aeadOpen, aeadSeal } from '../backends/platform.node.js';
+import { writeU32be } from '../core/encoding.js';
+import { preparedKeys } from '../core/kem.js';
+
+// Defined in `core/kem.ts`, which Mode-B's own known-answer seam (`core/modeb.ts`) also calls.
+export { kemEncapsulateDerandomized } from '../core/kem.js';
+// Defined beside the noble key it reads (a WeakMap of `backends/kem-backend.ts`).
+export { nobleSecretKeyBytes } from '../backends/kem-backend.js';
+// Defined in `backends/aead-backend.ts` while `test/aead-async.test.ts` imports it from there.
+export { nobleAead } from '../backends/aead-backend.js';
+
+/**
+ * Whether `publicKey` is among the public keys the noble layer keeps expanded (`core/kem.ts`).
+ * @param publicKey - the key's bytes.
+ * @returns whether it is kept.
+ */
+export function isPreparedKey(publicKey: Uint8Array): boolean {
+  return preparedKeys.has(publicKey);
+}
+
+/**
+ * `uint32_be(n)` as a fresh array (spec §1), to spell out expected `LP()` framing.
+ * @param n - an integer in [0, 2^32).
+ * @returns 4 bytes.
+ */
+export function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  writeU32be(out, 0, n);
+  return out;
+}
+
+/** The Node build's AES-256-GCM (`node:crypto`) as one backend object, to run beside noble's. */
+export const nodeAead: AeadBackend = { name: 'node', seal: aeadSeal, open: aeadOpen };
