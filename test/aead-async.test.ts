@@ -8,7 +8,8 @@
  */
 import { fc, test as prop } from '@fast-check/vitest';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type AsyncAeadKey, nobleAead } from '../src/backends/aead-backend.js';
+import type { AsyncAeadKey } from '../src/backends/aead-backend.js';
+import { nobleAead } from '../src/internal/testing.js';
 import { concat } from '../src/core/encoding.js';
 import { aeadKeyAsync } from '../src/backends/platform.node.js';
 import { aeadBackendAsync, randomBytes } from '../src/core/primitives.js';

@@ -3,7 +3,7 @@
  * their bytes (a copy), and a value that fails to be made is never kept.
  */
 import { describe, expect, test } from 'vitest';
-import { createRecentCache } from '../src/internal/recent-cache.js';
+import { createRecentCache } from '../src/core/recent-cache.js';
 
 const key = (byte: number): Uint8Array => new Uint8Array(8).fill(byte);
 

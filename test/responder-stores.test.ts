@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
 import { base64Encode } from '../src/core/encoding.js';
 import { createKeyManager } from '../src/responder/key-manager.js';
-import { nobleSecretKeyBytes } from '../src/backends/kem-backend.js';
+import { nobleSecretKeyBytes } from '../src/internal/testing.js';
 import { sha256 } from '../src/core/primitives.js';
 import { createResponder } from '../src/responder.js';
 import { deriveSealKey } from '../src/core/sealing.js';

@@ -60,13 +60,6 @@ export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array
 }
 
 /**
- * AES-256-GCM from `@noble/ciphers` as one object. A test seam, reached through
- * `src/internal/testing.ts`; it moves there once `test/aead-async.test.ts` imports it from there.
- * @internal
- */
-export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
-
-/**
  * One AES-256-GCM key for asynchronous use (the records' `sealAsync`/`openAsync` in the portable
  * build): WebCrypto's where it passes its probe, else noble's behind promises.
  * Inputs are checked by the caller, as for {@link AeadBackend}.

@@ -26,7 +26,7 @@ import type { Encapsulation } from '../core/kem.js';
 import type { KemDriver } from './kem-backend.js';
 import type * as portable from './platform.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
-import { createRecentCache } from '../internal/recent-cache.js';
+import { createRecentCache } from '../core/recent-cache.js';
 
 const KEY_TYPE = 'ml-kem-768';
 

@@ -51,6 +51,8 @@ export const REPLAY_WINDOW = 1024;
 /** §3: default rekey interval (one Zeqond). */
 export const DEFAULT_REKEY_INTERVAL_MS = 777;
 
+/** §4: the Mode-B seed and its commitment key, in bytes. */
+export const MODE_B_SEED_BYTES = 32;
 /** §4: first label of the Mode-B transcript. */
 export const MODE_B_TRANSCRIPT_LABEL = 'zeq-ssl/v1 mode-b';
 /** §4: HKDF `info` for the Mode-B seed. */

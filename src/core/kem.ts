@@ -25,7 +25,7 @@
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { ALG, ALG_SIZES, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { type RecentCache, createRecentCache } from '../internal/recent-cache.js';
+import { type RecentCache, createRecentCache } from './recent-cache.js';
 
 /**
  * noble's ML-KEM-768 itself, without the SDK's checks: the reference the native backends are

@@ -17,7 +17,7 @@
  * only equal commitments show that both sides hold the same seed.
  * @module
  */
-import { ALG, ALG_SIZES, MODE_B_SEED_INFO, MODE_B_TRANSCRIPT_LABEL, SEED_COMMITMENT_LABEL, type Alg } from './constants.js';
+import { ALG, ALG_SIZES, MODE_B_SEED_BYTES, MODE_B_SEED_INFO, MODE_B_TRANSCRIPT_LABEL, SEED_COMMITMENT_LABEL, type Alg } from './constants.js';
 import type { KeyDocument } from './document.js';
 import { hexEncode, lp, utf8 } from './encoding.js';
 import { ZeqKeyExError } from './errors.js';
@@ -64,7 +64,7 @@ export function modeBTranscript(input: ModeBTranscriptInput): Uint8Array {
  * @returns the seed, commitment and transcript.
  */
 export function deriveModeBSeed(sharedSecret: Uint8Array, transcript: Uint8Array): ModeBSeed {
-  const seed = hkdf(sharedSecret, transcript, utf8(MODE_B_SEED_INFO), 32);
+  const seed = hkdf(sharedSecret, transcript, utf8(MODE_B_SEED_INFO), MODE_B_SEED_BYTES);
   const seedCommitment = hexEncode(hmacSha256(seed, lp(SEED_COMMITMENT_LABEL, transcript)));
   return { seed, seedCommitment, transcript: transcript.slice() };
 }

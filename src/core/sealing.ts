@@ -16,6 +16,7 @@ import {
   SEAL_INFO,
   SEALED_KEY_LABEL,
   SEALED_SEED_LABEL,
+  MODE_B_SEED_BYTES,
   type Alg,
 } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
@@ -25,8 +26,6 @@ import { aeadOpen, aeadSeal, hkdf, randomBytes } from './primitives.js';
 /** §5: the field key as operators give it, 2 × {@link FIELD_KEY_BYTES} hex characters. */
 const FIELD_KEY_SHAPE = /^[0-9a-fA-F]{64}$/;
 
-/** §4: a Mode-B seed is one HKDF-SHA256 output of 32 bytes. */
-const MODE_B_SEED_BYTES = 32;
 
 /** What a sealed secret key is bound to. */
 export interface SecretKeyContext {

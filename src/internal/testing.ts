@@ -10,7 +10,7 @@
  * shared secret.
  * @module
  */
-import type { AeadBackend } from '../backends/aead-backend.js';
+import { type AeadBackend, nobleOpen, nobleSeal } from '../backends/aead-backend.js';
 import { aeadOpen, aeadSeal } from '../backends/platform.node.js';
 import { writeU32be } from '../core/encoding.js';
 import { preparedKeys } from '../core/kem.js';
@@ -19,8 +19,9 @@ import { preparedKeys } from '../core/kem.js';
 export { kemEncapsulateDerandomized } from '../core/kem.js';
 // Defined beside the noble key it reads (a WeakMap of `backends/kem-backend.ts`).
 export { nobleSecretKeyBytes } from '../backends/kem-backend.js';
-// Defined in `backends/aead-backend.ts` while `test/aead-async.test.ts` imports it from there.
-export { nobleAead } from '../backends/aead-backend.js';
+
+/** AES-256-GCM from `@noble/ciphers` as one backend object, to compare other backends against. */
+export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
 
 /**
  * Whether `publicKey` is among the public keys the noble layer keeps expanded (`core/kem.ts`).
