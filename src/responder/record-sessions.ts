@@ -16,6 +16,7 @@
  * @module
  */
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { assertPositiveInteger } from '../core/limits.js';
 import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel, recordCallsVia } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
 
@@ -83,8 +84,7 @@ interface Entry {
  * @throws {RangeError} for a bound that is not a positive integer or ratchet options out of range.
  */
 export function createRecordSessions(options: RecordSessionsOptions): RecordSessions {
-  const { maxSessions } = options;
-  if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
+  const maxSessions = assertPositiveInteger(options.maxSessions, 'maxSessions');
   const ratchet = options.ratchet ?? {};
   assertRatchetOptions(ratchet);
   const now = options.now ?? Date.now;

@@ -15,6 +15,7 @@
  * @module
  */
 import { ZeqKeyExError } from '../core/errors.js';
+import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { sha256, wipe } from '../core/primitives.js';
 
@@ -198,13 +199,6 @@ class MemorySession implements StoredSession {
   }
 }
 
-function positiveInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer`);
-  }
-  return value;
-}
-
 function replayIdFor(replay: ReplayTag): string {
   if (typeof replay?.fingerprint !== 'string' || !(replay.cipherTextHash instanceof Uint8Array) || replay.cipherTextHash.length !== 32) {
     throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
@@ -227,8 +221,8 @@ function replayIdFor(replay: ReplayTag): string {
  * @throws {TypeError} when `now` is not a function.
  */
 export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
-  const maxSessions = positiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
-  const maxRetired = positiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
+  const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
+  const maxRetired = assertPositiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
 
