@@ -15,6 +15,7 @@
  * @module
  */
 import { ZeqKeyExError } from '../core/errors.js';
+import { hasStringFields, isJsonObject } from '../core/json.js';
 import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { sha256, wipe } from '../core/primitives.js';
@@ -109,8 +110,7 @@ const STORED_KEY_FIELDS = ['alg', 'slug', 'machineId', 'publicKey', 'sealedSecre
  * @returns whether it is shaped like a stored key.
  */
 export function isStoredKey(value: unknown): value is StoredKey {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  return STORED_KEY_FIELDS.every((field) => Object.hasOwn(value, field) && typeof (value as Record<string, unknown>)[field] === 'string');
+  return isJsonObject(value) && hasStringFields(value, STORED_KEY_FIELDS);
 }
 
 /**
