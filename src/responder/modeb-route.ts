@@ -25,7 +25,7 @@ import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Role } from '
 import type { AdminOptions } from './admin.js';
 import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
 import { jsonString } from '../core/json.js';
@@ -207,12 +207,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       sealedSeed: sealSeed(sealKey, fields, seed),
       createdAt: new Date(now()).toISOString(),
     };
-    try {
-      await seedStore.put(record);
-    } catch (cause) {
-      if (isZeqKeyExError(cause)) throw cause;
-      throw new ZeqKeyExError('store_error', 'the seed store failed to write', { cause });
-    }
+    await callStore(() => seedStore.put(record), 'the seed store failed to write');
   }
 
   /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */

@@ -15,7 +15,7 @@
  *   and replay windows exist only once it carried a record.
  * @module
  */
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { assertPositiveInteger } from '../core/limits.js';
 import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel, recordCallsVia } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
@@ -156,13 +156,7 @@ export type RecordSessionLookup =
  * @throws {ZeqKeyExError} `store_error` when the store fails.
  */
 export async function findRecordSession(store: SessionStore, sessions: RecordSessions, sessionId: string, at: number): Promise<RecordSessionLookup> {
-  let session: StoredSession | undefined;
-  try {
-    session = await store.get(sessionId);
-  } catch (cause) {
-    if (isZeqKeyExError(cause)) throw cause;
-    throw new ZeqKeyExError('store_error', 'the session store failed', { cause });
-  }
+  const session = await callStore(() => store.get(sessionId), 'the session store failed');
   if (session === undefined || session.sessionId !== sessionId) {
     sessions.forget(sessionId);
     return { status: 'unknown' };
