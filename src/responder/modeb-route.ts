@@ -198,16 +198,21 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (closed) throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
   }
 
+  /** Stores a derived seed sealed, and wipes it, stored or not. */
   async function store(role: Role, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
-    assertOpen();
-    const record: StoredSeed = {
-      ...fields,
-      role,
-      localSlug,
-      sealedSeed: sealSeed(sealKey, fields, seed),
-      createdAt: new Date(now()).toISOString(),
-    };
-    await callStore(() => seedStore.put(record), 'the seed store failed to write');
+    try {
+      assertOpen();
+      const record: StoredSeed = {
+        ...fields,
+        role,
+        localSlug,
+        sealedSeed: sealSeed(sealKey, fields, seed),
+        createdAt: new Date(now()).toISOString(),
+      };
+      await callStore(() => seedStore.put(record), 'the seed store failed to write');
+    } finally {
+      wipe(seed);
+    }
   }
 
   /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */
@@ -268,22 +273,18 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       }
       throw error;
     }
-    try {
-      await store(
-        'initiator',
-        localSlug,
-        {
-          alg: initiation.alg,
-          localMachineId,
-          peerMachineId: initiation.peerMachineId,
-          fingerprint: initiation.peerFingerprint,
-          seedCommitment: initiation.seedCommitment,
-        },
-        initiation.seed,
-      );
-    } finally {
-      wipe(initiation.seed);
-    }
+    await store(
+      'initiator',
+      localSlug,
+      {
+        alg: initiation.alg,
+        localMachineId,
+        peerMachineId: initiation.peerMachineId,
+        fingerprint: initiation.peerFingerprint,
+        seedCommitment: initiation.seedCommitment,
+      },
+      initiation.seed,
+    );
     return jsonResponse(200, {
       cipher_text: base64Encode(initiation.cipherText),
       seed_commitment: initiation.seedCommitment,
@@ -318,16 +319,12 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
     assertOpen();
     const derived = await respondModeB({ alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText }, key.secretKey);
-    try {
-      await store(
-        'responder',
-        localSlug,
-        { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
-        derived.seed,
-      );
-    } finally {
-      wipe(derived.seed);
-    }
+    await store(
+      'responder',
+      localSlug,
+      { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
+      derived.seed,
+    );
     return jsonResponse(200, {
       seed_commitment: derived.seedCommitment,
       local_machine_id: localMachineId,
