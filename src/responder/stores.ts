@@ -253,9 +253,7 @@ export function createMemorySessionStore(options: MemorySessionStoreOptions = {}
     // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
     for (const session of sessions.values()) {
       if (session.expiresAt > at) break;
-      sessions.delete(session.sessionId);
-      live.delete(MemorySession.replayIdOf(session));
-      wipe(session.recordKey);
+      drop(session, at); // expired, so its replay id is not kept as retired
     }
     for (const [id, expiresAt] of retired) {
       if (expiresAt > at) break;
