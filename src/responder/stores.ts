@@ -221,13 +221,13 @@ function replayIdFor(replay: ReplayTag): string {
  * @throws {TypeError} when `now` is not a function.
  */
 export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
+  // Long only as a closure over three collections that must change together (sessions, live and
+  // retired replay ids); `drop` and `purge` are the steps they share.
   const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
   const maxRetired = assertPositiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
 
-  // One closure over three collections that must change together (sessions, live and retired
-  // replay ids); `drop` and `purge` are the steps they share.
   const sessions = new Map<string, MemorySession>();
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();
