@@ -130,3 +130,20 @@ export function isZeqKeyExError(error: unknown, code?: ErrorCode): error is ZeqK
     (code === undefined || (error as ZeqKeyExError).code === code)
   );
 }
+
+/**
+ * Calls a store the app supplied (key, seed, session or trust store): a failure that is not
+ * already the SDK's own error becomes `store_error`, with the failure as its `cause`.
+ * @param call - the store call.
+ * @param message - the message of the `store_error`; by default the code in words.
+ * @returns what the call resolves to.
+ * @throws {ZeqKeyExError} `store_error`, or the SDK error the store threw.
+ */
+export async function callStore<T>(call: () => Promise<T>, message?: string): Promise<T> {
+  try {
+    return await call();
+  } catch (cause) {
+    if (isZeqKeyExError(cause)) throw cause;
+    throw new ZeqKeyExError('store_error', message, { cause });
+  }
+}

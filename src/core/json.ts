@@ -55,3 +55,13 @@ export function jsonString(body: Readonly<Record<string, unknown>>, name: string
   const value = jsonField(body, name);
   return typeof value === 'string' ? value : undefined;
 }
+
+/**
+ * Whether each named field of a JSON object is a string, read as an own property.
+ * @param body - the object.
+ * @param names - the fields' names.
+ * @returns whether every one of them is present and a string.
+ */
+export function hasStringFields(body: Readonly<Record<string, unknown>>, names: readonly string[]): boolean {
+  return names.every((name) => jsonString(body, name) !== undefined);
+}

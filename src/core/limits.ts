@@ -1,6 +1,6 @@
 /**
  * The SDK's own limits that are not part of the wire format (those live in `constants.ts`), and
- * the one check of a duration option.
+ * the one check of a duration option and of a count option.
  * @module
  */
 
@@ -18,6 +18,20 @@ export const MAX_DURATION_MS = 0x7fff_ffff;
 export function assertDurationMs(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_DURATION_MS) {
     throw new RangeError(`${name} must be an integer number of milliseconds in [1, 2^31 - 1]`);
+  }
+  return value;
+}
+
+/**
+ * Checks a count option such as a bound of stored sessions (programmer input).
+ * @param value - the option's value.
+ * @param name - the option's name, for the message.
+ * @returns the value, a safe integer of at least 1.
+ * @throws {RangeError} for anything else.
+ */
+export function assertPositiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer`);
   }
   return value;
 }

@@ -160,28 +160,33 @@ function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
   return { peer, publicKey: peer.publicKey.slice(), fingerprint: computed, localMachineId: input.localMachineId };
 }
 
-function finishInitiation(checked: CheckedInitiation, { cipherText, sharedSecret }: Encapsulation, kemBackend: KemBackendName): ModeBInitiation {
-  const { peer, publicKey } = checked;
+/** The last step of both roles: the seed of the shared secret over the transcript, then the secret wiped. */
+function seedOf(sharedSecret: Uint8Array, transcript: ModeBTranscriptInput): ModeBSeed {
   try {
-    const transcript = modeBTranscript({
-      alg: peer.alg,
-      initiatorMachineId: checked.localMachineId,
-      responderMachineId: peer.machineId,
-      responderPublicKey: publicKey,
-      cipherText,
-    });
-    return {
-      ...deriveModeBSeed(sharedSecret, transcript),
-      cipherText,
-      peerMachineId: peer.machineId,
-      peerFingerprint: checked.fingerprint,
-      localMachineId: checked.localMachineId,
-      alg: peer.alg,
-      kemBackend,
-    };
+    return deriveModeBSeed(sharedSecret, modeBTranscript(transcript));
   } finally {
     wipe(sharedSecret);
   }
+}
+
+function finishInitiation(checked: CheckedInitiation, { cipherText, sharedSecret }: Encapsulation, kemBackend: KemBackendName): ModeBInitiation {
+  const { peer, publicKey } = checked;
+  const seed = seedOf(sharedSecret, {
+    alg: peer.alg,
+    initiatorMachineId: checked.localMachineId,
+    responderMachineId: peer.machineId,
+    responderPublicKey: publicKey,
+    cipherText,
+  });
+  return {
+    ...seed,
+    cipherText,
+    peerMachineId: peer.machineId,
+    peerFingerprint: checked.fingerprint,
+    localMachineId: checked.localMachineId,
+    alg: peer.alg,
+    kemBackend,
+  };
 }
 
 /**
@@ -250,18 +255,14 @@ function checkResponse(input: Omit<ModeBResponderInput, 'secretKey'>): CheckedRe
 }
 
 function finishResponse(checked: CheckedResponse, sharedSecret: Uint8Array, kemBackend: KemBackendName): ModeBResponse {
-  try {
-    const transcript = modeBTranscript({
-      alg: checked.alg,
-      initiatorMachineId: checked.peerMachineId,
-      responderMachineId: checked.localMachineId,
-      responderPublicKey: checked.publicKey,
-      cipherText: checked.cipherText,
-    });
-    return { ...deriveModeBSeed(sharedSecret, transcript), kemBackend };
-  } finally {
-    wipe(sharedSecret);
-  }
+  const seed = seedOf(sharedSecret, {
+    alg: checked.alg,
+    initiatorMachineId: checked.peerMachineId,
+    responderMachineId: checked.localMachineId,
+    responderPublicKey: checked.publicKey,
+    cipherText: checked.cipherText,
+  });
+  return { ...seed, kemBackend };
 }
 
 /**

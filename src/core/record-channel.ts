@@ -189,11 +189,16 @@ function assertSessionId(sessionId: unknown): void {
   if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
 }
 
+/** Wipes a key, sender's or receiver's, and lets go of its asynchronous key. */
+function retire(held: { asyncKey: AsyncAeadKey | undefined; readonly key: Uint8Array | undefined }): void {
+  held.asyncKey?.forget();
+  held.asyncKey = undefined;
+  wipe(held.key);
+}
+
 /** Wipes a sender's key, and lets go of its asynchronous key. */
 function dropSenderKey(state: SenderState): void {
-  state.asyncKey?.forget();
-  state.asyncKey = undefined;
-  wipe(state.key);
+  retire(state);
   state.key = undefined;
 }
 
@@ -275,13 +280,6 @@ export function createRecordSender(state: SenderState, sessionId: string, option
  */
 export function receiverEpoch(epoch: number, key: Uint8Array): ReceiverEpoch {
   return { epoch, key, top: -1, bits: undefined, asyncKey: undefined };
-}
-
-/** Wipes an epoch's key, and lets go of its asynchronous key. */
-function retire(held: ReceiverEpoch): void {
-  held.asyncKey?.forget();
-  held.asyncKey = undefined;
-  wipe(held.key);
 }
 
 function dropPrevious(state: ReceiverState): void {

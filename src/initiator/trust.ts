@@ -23,7 +23,7 @@
  *   `store_error`: never a silent re-trust.
  * @module
  */
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { assertFingerprintPinned, parsePins } from '../core/fingerprint.js';
 import { assertSlug, isFingerprint } from '../core/identifiers.js';
 import type { TrustMode } from './session.js';
@@ -139,13 +139,7 @@ async function checkTofu(store: TrustStore, key: string, fingerprint: string): P
 
 /** A TOFU store call: its failures are `store_error`, and so is a value that is not a fingerprint. */
 async function storeCall(call: () => Promise<string | undefined>): Promise<string | undefined> {
-  let value: string | undefined;
-  try {
-    value = await call();
-  } catch (cause) {
-    if (isZeqKeyExError(cause)) throw cause;
-    throw new ZeqKeyExError('store_error', undefined, { cause });
-  }
+  const value = await callStore(call);
   // A store edited by hand must not turn into a TypeError (or a silent re-trust) here.
   if (value !== undefined && !isFingerprint(value)) throw new ZeqKeyExError('store_error', 'malformed fingerprint in the TOFU store');
   return value;

@@ -10,6 +10,7 @@
 import { dirname } from 'node:path';
 import { ZeqKeyExError } from '../core/errors.js';
 import { isFingerprint } from '../core/identifiers.js';
+import { isJsonObject } from '../core/json.js';
 import type { TrustStore } from '../initiator/trust.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
@@ -31,7 +32,7 @@ export function createFileTrustStore(path: string): TrustStore {
     const file = await readJsonFile(path, 'the trust store file');
     if (file === undefined) return {};
     const data = file.value;
-    if (typeof data !== 'object' || data === null || Array.isArray(data) || !Object.values(data).every(isFingerprint)) {
+    if (!isJsonObject(data) || !Object.values(data).every(isFingerprint)) {
       throw new ZeqKeyExError('store_error', 'the trust store file is not a map of fingerprints');
     }
     return data as Record<string, string>;

@@ -22,7 +22,7 @@
 import { AEAD_NONCE_BYTES, ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES } from '../core/constants.js';
 import { sealKeyConfirmationWithNonce } from '../core/confirmation.js';
 import { base64Decode } from '../core/encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { isFingerprint } from '../core/identifiers.js';
 import { jsonField, jsonString } from '../core/json.js';
 import { sha256, wipe } from '../core/primitives.js';
@@ -94,16 +94,14 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
 
   /** Stores the session; `false` when its ciphertext was already accepted. */
   async function storeSession(key: MachineKey, sessionId: string, recordKey: Uint8Array, cipherText: Uint8Array, expiresAt: number): Promise<boolean> {
-    let created: string;
-    try {
-      created = await sessionStore.create(
-        { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
-        { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) },
-      );
-    } catch (cause) {
-      if (isZeqKeyExError(cause)) throw cause;
-      throw new ZeqKeyExError('store_error', 'the session store failed', { cause });
-    }
+    const created: string = await callStore(
+      () =>
+        sessionStore.create(
+          { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
+          { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) },
+        ),
+      'the session store failed',
+    );
     if (created !== 'created' && created !== 'replayed') throw new ZeqKeyExError('store_error', 'the session store answered neither created nor replayed');
     return created === 'created';
   }

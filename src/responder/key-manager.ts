@@ -21,7 +21,7 @@
  * @module
  */
 import { ALG, ALG_SIZES, type Alg } from '../core/constants.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { computeFingerprint } from '../core/fingerprint.js';
 import { type Kem, type KemSecretKey, nobleKem } from '../backends/kem-backend.js';
@@ -148,13 +148,8 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     return remember({ ...described, documentJson: JSON.stringify(keyDocumentOf(described)), secretKey });
   }
 
-  async function readStore(slug: string): Promise<StoredKey | undefined> {
-    try {
-      return await keyStore.get(slug);
-    } catch (cause) {
-      if (isZeqKeyExError(cause)) throw cause;
-      throw new ZeqKeyExError('store_error', 'the key store failed to read', { cause });
-    }
+  function readStore(slug: string): Promise<StoredKey | undefined> {
+    return callStore(() => keyStore.get(slug), 'the key store failed to read');
   }
 
   async function openStored(stored: unknown, slug: string, machineId: string): Promise<MachineKey> {
@@ -209,11 +204,10 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     };
     let winner: StoredKey;
     try {
-      winner = await keyStore.putIfAbsent(record);
-    } catch (cause) {
+      winner = await callStore(() => keyStore.putIfAbsent(record), 'the key store failed to write');
+    } catch (error) {
       secretKey.dispose();
-      if (isZeqKeyExError(cause)) throw cause;
-      throw new ZeqKeyExError('store_error', 'the key store failed to write', { cause });
+      throw error;
     }
     if (winner.publicKey === record.publicKey && winner.sealedSecretKey === record.sealedSecretKey) {
       return machineKey(slug, machineId, publicKey, secretKey);

@@ -25,7 +25,7 @@ import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Role } from '
 import type { AdminOptions } from './admin.js';
 import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
 import { jsonString } from '../core/json.js';
@@ -198,20 +198,20 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (closed) throw new ZeqKeyExError('machine_unavailable', 'the responder is closed');
   }
 
+  /** Stores a derived seed sealed, and wipes it, stored or not. */
   async function store(role: Role, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
-    assertOpen();
-    const record: StoredSeed = {
-      ...fields,
-      role,
-      localSlug,
-      sealedSeed: sealSeed(sealKey, fields, seed),
-      createdAt: new Date(now()).toISOString(),
-    };
     try {
-      await seedStore.put(record);
-    } catch (cause) {
-      if (isZeqKeyExError(cause)) throw cause;
-      throw new ZeqKeyExError('store_error', 'the seed store failed to write', { cause });
+      assertOpen();
+      const record: StoredSeed = {
+        ...fields,
+        role,
+        localSlug,
+        sealedSeed: sealSeed(sealKey, fields, seed),
+        createdAt: new Date(now()).toISOString(),
+      };
+      await callStore(() => seedStore.put(record), 'the seed store failed to write');
+    } finally {
+      wipe(seed);
     }
   }
 
@@ -273,22 +273,18 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       }
       throw error;
     }
-    try {
-      await store(
-        'initiator',
-        localSlug,
-        {
-          alg: initiation.alg,
-          localMachineId,
-          peerMachineId: initiation.peerMachineId,
-          fingerprint: initiation.peerFingerprint,
-          seedCommitment: initiation.seedCommitment,
-        },
-        initiation.seed,
-      );
-    } finally {
-      wipe(initiation.seed);
-    }
+    await store(
+      'initiator',
+      localSlug,
+      {
+        alg: initiation.alg,
+        localMachineId,
+        peerMachineId: initiation.peerMachineId,
+        fingerprint: initiation.peerFingerprint,
+        seedCommitment: initiation.seedCommitment,
+      },
+      initiation.seed,
+    );
     return jsonResponse(200, {
       cipher_text: base64Encode(initiation.cipherText),
       seed_commitment: initiation.seedCommitment,
@@ -323,16 +319,12 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
     assertOpen();
     const derived = await respondModeB({ alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText }, key.secretKey);
-    try {
-      await store(
-        'responder',
-        localSlug,
-        { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
-        derived.seed,
-      );
-    } finally {
-      wipe(derived.seed);
-    }
+    await store(
+      'responder',
+      localSlug,
+      { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
+      derived.seed,
+    );
     return jsonResponse(200, {
       seed_commitment: derived.seedCommitment,
       local_machine_id: localMachineId,

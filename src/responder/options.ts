@@ -14,7 +14,7 @@
  */
 import { FIELD_KEY_BYTES } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
-import { assertDurationMs } from '../core/limits.js';
+import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 import { wipe } from '../core/primitives.js';
 import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
 import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js';
@@ -187,8 +187,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
   if (options.maxSessions !== undefined && options.sessionStore !== undefined) {
     throw new TypeError('maxSessions bounds the default memory session store; bound your sessionStore itself');
   }
-  const maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-  if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
+  const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
   if (options.logger !== undefined) assertLogger(options.logger);

@@ -15,7 +15,8 @@
  *   and replay windows exist only once it carried a record.
  * @module
  */
-import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, callStore } from '../core/errors.js';
+import { assertPositiveInteger } from '../core/limits.js';
 import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel, recordCallsVia } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
 
@@ -83,8 +84,7 @@ interface Entry {
  * @throws {RangeError} for a bound that is not a positive integer or ratchet options out of range.
  */
 export function createRecordSessions(options: RecordSessionsOptions): RecordSessions {
-  const { maxSessions } = options;
-  if (!Number.isSafeInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
+  const maxSessions = assertPositiveInteger(options.maxSessions, 'maxSessions');
   const ratchet = options.ratchet ?? {};
   assertRatchetOptions(ratchet);
   const now = options.now ?? Date.now;
@@ -156,13 +156,7 @@ export type RecordSessionLookup =
  * @throws {ZeqKeyExError} `store_error` when the store fails.
  */
 export async function findRecordSession(store: SessionStore, sessions: RecordSessions, sessionId: string, at: number): Promise<RecordSessionLookup> {
-  let session: StoredSession | undefined;
-  try {
-    session = await store.get(sessionId);
-  } catch (cause) {
-    if (isZeqKeyExError(cause)) throw cause;
-    throw new ZeqKeyExError('store_error', 'the session store failed', { cause });
-  }
+  const session = await callStore(() => store.get(sessionId), 'the session store failed');
   if (session === undefined || session.sessionId !== sessionId) {
     sessions.forget(sessionId);
     return { status: 'unknown' };

@@ -13,6 +13,7 @@
  */
 import { FINGERPRINT_PATTERN, type Role } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
+import { hasStringFields, isJsonObject } from '../core/json.js';
 import { isMachineId } from '../core/identifiers.js';
 import { deriveSealKey, parseFieldKey, unsealSeed } from '../core/sealing.js';
 import { wipe } from '../core/primitives.js';
@@ -76,14 +77,12 @@ const STORED_SEED_FIELDS = [
  * @returns whether it is shaped like a stored seed.
  */
 export function isStoredSeed(value: unknown): value is StoredSeed {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const record = value as Record<string, unknown>;
-  if (!STORED_SEED_FIELDS.every((field) => Object.hasOwn(record, field) && typeof record[field] === 'string')) return false;
+  if (!isJsonObject(value) || !hasStringFields(value, STORED_SEED_FIELDS)) return false;
   return (
-    (record['role'] === 'initiator' || record['role'] === 'responder') &&
-    isMachineId(record['localMachineId']) &&
-    isMachineId(record['peerMachineId']) &&
-    FINGERPRINT_PATTERN.test(record['seedCommitment'] as string)
+    (value['role'] === 'initiator' || value['role'] === 'responder') &&
+    isMachineId(value['localMachineId']) &&
+    isMachineId(value['peerMachineId']) &&
+    FINGERPRINT_PATTERN.test(value['seedCommitment'] as string)
   );
 }
 

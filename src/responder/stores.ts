@@ -15,6 +15,8 @@
  * @module
  */
 import { ZeqKeyExError } from '../core/errors.js';
+import { hasStringFields, isJsonObject } from '../core/json.js';
+import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { sha256, wipe } from '../core/primitives.js';
 
@@ -108,8 +110,7 @@ const STORED_KEY_FIELDS = ['alg', 'slug', 'machineId', 'publicKey', 'sealedSecre
  * @returns whether it is shaped like a stored key.
  */
 export function isStoredKey(value: unknown): value is StoredKey {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  return STORED_KEY_FIELDS.every((field) => Object.hasOwn(value, field) && typeof (value as Record<string, unknown>)[field] === 'string');
+  return isJsonObject(value) && hasStringFields(value, STORED_KEY_FIELDS);
 }
 
 /**
@@ -198,13 +199,6 @@ class MemorySession implements StoredSession {
   }
 }
 
-function positiveInteger(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer`);
-  }
-  return value;
-}
-
 function replayIdFor(replay: ReplayTag): string {
   if (typeof replay?.fingerprint !== 'string' || !(replay.cipherTextHash instanceof Uint8Array) || replay.cipherTextHash.length !== 32) {
     throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
@@ -227,13 +221,13 @@ function replayIdFor(replay: ReplayTag): string {
  * @throws {TypeError} when `now` is not a function.
  */
 export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
-  const maxSessions = positiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
-  const maxRetired = positiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
+  // Long only as a closure over three collections that must change together (sessions, live and
+  // retired replay ids); `drop` and `purge` are the steps they share.
+  const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
+  const maxRetired = assertPositiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
 
-  // One closure over three collections that must change together (sessions, live and retired
-  // replay ids); `drop` and `purge` are the steps they share.
   const sessions = new Map<string, MemorySession>();
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();
@@ -259,9 +253,7 @@ export function createMemorySessionStore(options: MemorySessionStoreOptions = {}
     // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
     for (const session of sessions.values()) {
       if (session.expiresAt > at) break;
-      sessions.delete(session.sessionId);
-      live.delete(MemorySession.replayIdOf(session));
-      wipe(session.recordKey);
+      drop(session, at); // expired, so its replay id is not kept as retired
     }
     for (const [id, expiresAt] of retired) {
       if (expiresAt > at) break;
