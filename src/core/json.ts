@@ -1,10 +1,12 @@
 /**
- * The one way the SDK reads JSON from the wire (spec §2.1, §2.3, §4, §7): strict UTF-8, a JSON
- * object at the top, and fields read as own properties only (a body cannot reach
- * `Object.prototype` through `__proto__` or `constructor`).
+ * The one way the SDK reads JSON it did not write itself — bodies from the wire (spec §2.1, §2.3,
+ * §4, §7) and records read back from a store: strict UTF-8, a JSON object at the top, and fields
+ * read as own properties only (a body cannot reach `Object.prototype` through `__proto__` or
+ * `constructor`).
  *
- * Both functions answer `undefined` rather than throw: each caller maps a failure to its own
- * error (`malformed_response` on the initiator, `400 invalid_request` on the responder).
+ * Nothing here throws: a malformed input answers `undefined` or `false`, and each caller maps that
+ * to its own error (`malformed_response` on the initiator, `400 invalid_request` on the
+ * responder, `store_error` for a stored record).
  * @module
  */
 
