@@ -41,7 +41,7 @@ export interface TransportHooks {
   afterResponse?: (request: Request, response: Response) => void | Promise<void>;
 }
 
-/** Options of {@link createTransport}. */
+/** Options of the SDK's HTTP transport (`createTransport`), which the client takes as well. */
 export interface TransportOptions {
   /** A `fetch` to use instead of the global one (e.g. a responder's handler, for tests). */
   fetch?: FetchFunction;
