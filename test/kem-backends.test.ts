@@ -9,7 +9,7 @@ import { KEM_VECTOR_PATHS, type KemVectorFiles, kemBackendSuite } from './helper
 import { nodeHasNativeKem } from './helpers/runtime.js';
 import { readVectorJson } from './helpers/vectors.js';
 
-const files = Object.fromEntries(Object.entries(KEM_VECTOR_PATHS).map(([key, path]) => [key, readVectorJson<unknown>(path)])) as unknown as KemVectorFiles;
+const files = Object.fromEntries(Object.entries(KEM_VECTOR_PATHS).map(([key, path]) => [key, readVectorJson(path)])) as unknown as KemVectorFiles;
 const auto = await loadKem('auto');
 const backends: readonly Kem[] = auto === nobleKem ? [nobleKem] : [nobleKem, auto];
 

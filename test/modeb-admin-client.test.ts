@@ -21,7 +21,7 @@ async function caught(promise: Promise<unknown>): Promise<Record<string, unknown
     await promise;
   } catch (error) {
     expect(isZeqKeyExError(error), String(error)).toBe(true);
-    return error as unknown as Record<string, unknown>;
+    return error as Record<string, unknown>;
   }
   throw new Error('expected a rejection');
 }
@@ -42,8 +42,11 @@ describe('against two responders', () => {
     expect(l).toMatchObject({ localMachineId: 'machine:edge-01', peerMachineId: 'machine:core-01', peerFingerprint: pin, alg: ALG });
     const p = await core.respond({ localMachine: 'core-01', peerMachineId: l.localMachineId, cipherText: l.cipherText });
     expect(p).toEqual({ seedCommitment: l.seedCommitment, localMachineId: 'machine:core-01', fingerprint: pin, alg: ALG });
-    const seedA = unsealStoredSeed(FIELD_KEY, (await pair.seedsA.get('machine:edge-01', 'machine:core-01'))!);
-    const seedB = unsealStoredSeed(OTHER_FIELD_KEY, (await pair.seedsB.get('machine:core-01', 'machine:edge-01'))!);
+    const storedA = await pair.seedsA.get('machine:edge-01', 'machine:core-01');
+    const storedB = await pair.seedsB.get('machine:core-01', 'machine:edge-01');
+    if (storedA === undefined || storedB === undefined) throw new Error('a side stored no seed');
+    const seedA = unsealStoredSeed(FIELD_KEY, storedA);
+    const seedB = unsealStoredSeed(OTHER_FIELD_KEY, storedB);
     expect(toHex(seedA)).toBe(toHex(seedB));
     // No result carries the seed.
     expect(JSON.stringify([l, p])).not.toContain(toHex(seedA));

@@ -85,7 +85,7 @@ describe('file seed store', () => {
     for (const content of ['{"alg":', '[]', '{"alg":"ML-KEM-768"}', '']) {
       await writeFile(path, content);
       const [local, peer] = saved.includes('"m-1"') ? ['m-1', 'm-2'] : ['m-3', 'm-4'];
-      await expectCodeAsync(store.get(local as string, peer as string), 'store_error');
+      await expectCodeAsync(store.get(local, peer), 'store_error');
     }
     // A record copied under another pair's name does not pass for that pair.
     await rm(dir, { recursive: true });

@@ -64,6 +64,7 @@ describe('parsers throw only their documented errors', () => {
     if (outcome.ok) expect(base64Encode(outcome.value as Uint8Array)).toBe(value);
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
   const hexish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), maxLength: 20 });
   test.prop([untrusted(hexish), fc.option(fc.nat(20), { nil: undefined })], RUNS)('hexDecode', (value, length) => {
     const outcome = attempt(() => hexDecode(value, length));
@@ -105,6 +106,7 @@ describe('parsers throw only their documented errors', () => {
     expect(outcome.ok).toBe(false);
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
   const fieldKeyish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg \n'), minLength: 60, maxLength: 68 });
   test.prop([untrusted(fieldKeyish, fc.mixedCase(bytesOf(32).map(toHex)))], RUNS)('parseFieldKey', (value) => {
     const outcome = attempt(() => parseFieldKey(value));
@@ -113,6 +115,7 @@ describe('parsers throw only their documented errors', () => {
     if (outcome.ok) expect(toHex(outcome.value as Uint8Array)).toBe((value as string).toLowerCase());
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
   const pinish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF: '), minLength: 60, maxLength: 100 });
   test.prop([untrusted(pinish, bytesOf(32).map(toHex))], RUNS)('parsePin (TypeError only: a pin is programmer input)', (value) => {
     const outcome = attempt(() => parsePin(value));

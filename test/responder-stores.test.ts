@@ -276,7 +276,7 @@ describe('a stored key that does not open is never replaced', () => {
 
   test('a tampered sealed key → refused', async () => {
     const { keyStore } = await setup();
-    const record = JSON.parse(keyStore.snapshot())[0][1] as StoredKey;
+    const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
     const bytes = Buffer.from(record.sealedSecretKey, 'base64');
     bytes[20] = (bytes[20] ?? 0) ^ 1;
     keyStore.tamper('edge-01', { ...record, sealedSecretKey: bytes.toString('base64') });
@@ -290,21 +290,21 @@ describe('a stored key that does not open is never replaced', () => {
 
   test('a record whose machine_id was rewritten to match the configuration → the seal refuses it', async () => {
     const { keyStore } = await setup();
-    const record = JSON.parse(keyStore.snapshot())[0][1] as StoredKey;
+    const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
     keyStore.tamper('edge-01', { ...record, machineId: 'machine:other' });
     await expectRefused(keyStore, { machines: { 'edge-01': 'machine:other' } }, 'unseal_failed');
   });
 
   test('a swapped public key → refused', async () => {
     const { keyStore } = await setup();
-    const record = JSON.parse(keyStore.snapshot())[0][1] as StoredKey;
+    const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
     keyStore.tamper('edge-01', { ...record, publicKey: base64Encode(new Uint8Array(1184).fill(1)) });
     await expectRefused(keyStore, {}, 'unseal_failed');
   });
 
   test('malformed records → refused', async () => {
     const { keyStore } = await setup();
-    const record = JSON.parse(keyStore.snapshot())[0][1] as StoredKey;
+    const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
     keyStore.tamper('edge-01', { ...record, alg: 'X-Wing' });
     await expectRefused(keyStore, {}, 'unsupported_alg');
     keyStore.tamper('edge-01', { ...record, publicKey: 'short' });

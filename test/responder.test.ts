@@ -9,7 +9,7 @@ import { computeFingerprint } from '../src/core/fingerprint.js';
 import { kemEncapsulate, kemKeygen } from '../src/core/kem.js';
 import { deriveSealKey, unsealSecretKey } from '../src/core/sealing.js';
 import { createResponder } from '../src/responder.js';
-import { createMemoryKeyStore } from '../src/responder/stores.js';
+import { type StoredKey, createMemoryKeyStore } from '../src/responder/stores.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import {
   FIELD_KEY,
@@ -82,7 +82,7 @@ describe('GET /api/keyex/:slug/pubkey', () => {
   });
 
   test('two processes sharing a store: the first writer wins and both serve its key', async () => {
-    const backing = new Map();
+    const backing = new Map<string, StoredKey>();
     const storeA = observedKeyStore(backing);
     const storeB = observedKeyStore(backing);
     const a = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: storeA });

@@ -21,7 +21,6 @@ import { equalBytes } from '@noble/ciphers/utils.js';
 import * as crypto from 'node:crypto';
 import { AEAD_TAG_BYTES } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
-import type { AeadBackend } from './aead-backend.js';
 import type { Encapsulation } from '../core/kem.js';
 import type { KemDriver } from './kem-backend.js';
 import type * as portable from './platform.js';
@@ -124,7 +123,7 @@ function own(buffer: Buffer): Uint8Array {
   return take(buffer);
 }
 
-/** {@link AeadBackend.seal} of `node:crypto`'s AES-256-GCM. */
+/** `AeadBackend.seal` of `node:crypto`'s AES-256-GCM. */
 function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
   const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
   cipher.setAAD(aad);
@@ -140,7 +139,7 @@ function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad
   return sealed;
 }
 
-/** {@link AeadBackend.open} of `node:crypto`'s AES-256-GCM. */
+/** `AeadBackend.open` of `node:crypto`'s AES-256-GCM. */
 function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
   const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
   decipher.setAAD(aad);
@@ -163,7 +162,7 @@ function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: U
   return plaintext;
 }
 
-/** {@link AeadBackend.forget}: drops the `KeyObject` imported for `key`. */
+/** `AeadBackend.forget`: drops the `KeyObject` imported for `key`. */
 function nodeForget(key: Uint8Array): void {
   const known = aesKeyObjects.get(key);
   if (known === undefined) return;

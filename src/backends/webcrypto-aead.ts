@@ -44,7 +44,7 @@ function usableSubtle(): Promise<SubtleCrypto | undefined> {
     const params = paramsOf(nonce, aad);
     try {
       const cryptoKey = await subtle.importKey('raw', key as BufferSource, GCM, false, ['encrypt', 'decrypt']);
-      const sealed = new Uint8Array(await subtle.encrypt(params, cryptoKey, message as BufferSource));
+      const sealed = new Uint8Array(await subtle.encrypt(params, cryptoKey, message));
       if (!equalBytes(sealed, nobleSeal(key, nonce, message, aad))) return undefined;
       if (!equalBytes(new Uint8Array(await subtle.decrypt(params, cryptoKey, sealed)), message)) return undefined;
       sealed[sealed.length - 1] = (sealed[sealed.length - 1] as number) ^ 1;

@@ -106,8 +106,9 @@ export const ROUTES = {
   modeBRespond: '/api/ssl/peer-seed/keyex/respond',
 } as const;
 
-/** Spec §7: every wire error code, its HTTP status and the message people see. */
-export const WIRE_ERRORS = {
+// The §7 table as written; exported below under a declared type, so the reference shows one table
+// and `WireErrorCode` as a union rather than one page entry per code.
+const WIRE_ERROR_TABLE = {
   invalid_request: { status: 400, message: 'the request is malformed' },
   invalid_slug: { status: 400, message: 'the slug does not match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   invalid_cipher_text: { status: 400, message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext' },
@@ -130,5 +131,21 @@ export const WIRE_ERRORS = {
   peer_invalid_response: { status: 502, message: 'the peer did not answer with a valid key document' },
 } as const;
 
-/** A wire error code of spec §7. */
-export type WireErrorCode = keyof typeof WIRE_ERRORS;
+/**
+ * A wire error code of spec §7.
+ * @useDeclaredType
+ */
+export type WireErrorCode = keyof typeof WIRE_ERROR_TABLE;
+
+/** Spec §7: every wire error code, its HTTP status and the message people see. */
+export const WIRE_ERRORS: Readonly<
+  Record<
+    WireErrorCode,
+    {
+      /** The HTTP status of the error response. */
+      readonly status: number;
+      /** The fixed `message` of the error body, never an exception's text. */
+      readonly message: string;
+    }
+  >
+> = WIRE_ERROR_TABLE;

@@ -9,15 +9,9 @@
  * @module
  */
 
-/**
- * Every error code, with the sentence the docs use for it. The docs table in `docs/errors.md` is
- * checked against this object by a test, so neither can drift.
- *
- * Nothing else in the SDK reads this table, so an app that does not import it does not ship it: a
- * {@link ZeqKeyExError} made without a message says its code in words (`session closed`), and
- * `ERROR_CODES[error.code]` gives the longer sentence where an app wants to show it.
- */
-export const ERROR_CODES = {
+// The table as written; exported below under a declared type, so the reference shows one table
+// and `ErrorCode` as a union rather than one page entry per code.
+const CODES = {
   // Encodings and inputs (§1)
   invalid_encoding: 'A base64 or hex field is not in canonical form or decodes to the wrong length.',
   invalid_identifier: 'A slug, machine_id or session_id does not match the grammar of spec §1.',
@@ -58,8 +52,21 @@ export const ERROR_CODES = {
   store_error: 'A key, seed or session store failed to read or write.',
 } as const;
 
-/** A stable, machine-readable error code. */
-export type ErrorCode = keyof typeof ERROR_CODES;
+/**
+ * A stable, machine-readable error code.
+ * @useDeclaredType
+ */
+export type ErrorCode = keyof typeof CODES;
+
+/**
+ * Every error code, with the sentence the docs use for it. The docs table in `docs/errors.md` is
+ * checked against this object by a test, so neither can drift.
+ *
+ * Nothing else in the SDK reads this table, so an app that does not import it does not ship it: a
+ * {@link ZeqKeyExError} made without a message says its code in words (`session closed`), and
+ * `ERROR_CODES[error.code]` gives the longer sentence where an app wants to show it.
+ */
+export const ERROR_CODES: Readonly<Record<ErrorCode, string>> = CODES;
 
 /** Options of {@link ZeqKeyExError}. */
 export interface ZeqKeyExErrorOptions {

@@ -29,10 +29,15 @@ import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.
 
 /** What a Mode-B transcript binds. */
 export interface ModeBTranscriptInput {
+  /** The KEM algorithm (`alg`, §4): `'ML-KEM-768'`. */
   alg: Alg;
+  /** The initiating machine's (L's) `machine_id` (`initiator_machine_id` in §4). */
   initiatorMachineId: string;
+  /** The responding machine's (P's) `machine_id` (`responder_machine_id` in §4). */
   responderMachineId: string;
+  /** P's ML-KEM public key (`responder_public_key` in §4, 1184 bytes for ML-KEM-768). */
   responderPublicKey: Uint8Array;
+  /** L's ML-KEM ciphertext to P's key (`cipher_text` in §4, 1088 bytes). */
   cipherText: Uint8Array;
 }
 
@@ -97,6 +102,7 @@ export interface ModeBInitiation extends ModeBSeed {
   peerFingerprint: string;
   /** The local machine's `machine_id`. */
   localMachineId: string;
+  /** The KEM algorithm of the exchange (`alg`, §4): `'ML-KEM-768'`. */
   alg: Alg;
   /** The ML-KEM backend that encapsulated. */
   kemBackend: KemBackendName;

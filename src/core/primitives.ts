@@ -116,7 +116,7 @@ export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array,
 }
 
 /**
- * Which AES-256-GCM implementation {@link aeadSeal} and {@link aeadOpen} use: `'node'`
+ * Which AES-256-GCM implementation `aeadSeal` and `aeadOpen` use: `'node'`
  * (`node:crypto`, in the Node build, which Node, Deno and Bun load) or `'noble'` (elsewhere).
  * @returns the backend's name.
  */

@@ -29,16 +29,23 @@ const FIELD_KEY_SHAPE = /^[0-9a-fA-F]{64}$/;
 
 /** What a sealed secret key is bound to. */
 export interface SecretKeyContext {
+  /** The key's algorithm (`LP(alg)` of the §5 sealed-key AAD): `'ML-KEM-768'`. */
   alg: Alg;
+  /** The slug the machine is served under (`LP(slug)` of the AAD). */
   slug: string;
+  /** The machine's `machine_id` (`LP(machine_id)` of the AAD). */
   machineId: string;
+  /** The machine's ML-KEM public key (`LP(public_key)` of the AAD, 1184 bytes). */
   publicKey: Uint8Array;
 }
 
 /** What a sealed Mode-B seed is bound to. */
 export interface SeedContext {
+  /** The `machine_id` of the machine storing the seed (`LP(local_machine_id)` of the §5 AAD). */
   localMachineId: string;
+  /** The other machine's `machine_id` (`LP(peer_machine_id)` of the AAD). */
   peerMachineId: string;
+  /** The seed's §4 commitment, 64 lowercase hex characters (`LP(seed_commitment)` of the AAD). */
   seedCommitment: string;
 }
 

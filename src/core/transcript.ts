@@ -15,10 +15,15 @@ import { hkdf, sha256 } from './primitives.js';
 
 /** What a first-contact transcript binds. */
 export interface TranscriptInput {
+  /** The KEM algorithm (`alg` of the key document, §2.1): `'ML-KEM-768'`. */
   alg: Alg;
+  /** The slug the initiator asked for (the `{slug}` of the §2 routes). */
   slug: string;
+  /** The responder machine's `machine_id`, as its key document states it (§2.1). */
   machineId: string;
+  /** The responder's ML-KEM public key (`public_key`, 1184 bytes for ML-KEM-768). */
   publicKey: Uint8Array;
+  /** The initiator's ML-KEM ciphertext (`cipher_text` of the §2.2 handshake, 1088 bytes). */
   cipherText: Uint8Array;
 }
 

@@ -69,6 +69,7 @@ export interface ModeBInitiateResult {
   peerFingerprint: string;
   /** L's machine_id: `respond` on the peer takes it as `peerMachineId`. */
   localMachineId: string;
+  /** The KEM algorithm of the exchange (wire `alg`, spec §4.1): `'ML-KEM-768'`. */
   alg: Alg;
 }
 
@@ -90,11 +91,13 @@ export interface ModeBRespondResult {
   localMachineId: string;
   /** The fingerprint of P's key. */
   fingerprint: string;
+  /** The KEM algorithm of the exchange (wire `alg`, spec §4.2): `'ML-KEM-768'`. */
   alg: Alg;
 }
 
 /** Per-call options. */
 export interface ModeBAdminCallOptions {
+  /** Aborts this call (`aborted`), in addition to the client's own `signal`. */
   signal?: AbortSignal;
 }
 

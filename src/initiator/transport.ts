@@ -41,7 +41,7 @@ export interface TransportHooks {
   afterResponse?: (request: Request, response: Response) => void | Promise<void>;
 }
 
-/** Options of {@link createTransport}. */
+/** Options of the SDK's HTTP transport (`createTransport`), which the client takes as well. */
 export interface TransportOptions {
   /** A `fetch` to use instead of the global one (e.g. a responder's handler, for tests). */
   fetch?: FetchFunction;
@@ -189,8 +189,12 @@ function kyHooks(hooks: TransportHooks): NonNullable<Options['hooks']> {
   if (afterResponse !== undefined && typeof afterResponse !== 'function') throw new TypeError('hooks.afterResponse must be a function');
   return {
     // Each returns nothing, so ky sends the request and keeps the response it was given.
-    beforeRequest: beforeRequest === undefined ? [] : [async (request) => void (await beforeRequest(request))],
-    afterResponse: afterResponse === undefined ? [] : [async (request, _options, response) => void (await afterResponse(request, response))],
+    beforeRequest: beforeRequest === undefined ? [] : [async (request) => {
+      await beforeRequest(request);
+    }],
+    afterResponse: afterResponse === undefined ? [] : [async (request, _options, response) => {
+      await afterResponse(request, response);
+    }],
   };
 }
 

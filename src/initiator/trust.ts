@@ -185,7 +185,17 @@ export function createMemoryTrustStore(): TrustStore {
 
 /** The subset of the Web Storage API a {@link createLocalStorageTrustStore} needs. */
 export interface StorageLike {
+  /**
+   * Reads an entry.
+   * @param key - the entry's name (the store's prefix, then the responder's origin and slug).
+   * @returns the stored fingerprint, or `null` when there is none.
+   */
   getItem(key: string): string | null;
+  /**
+   * Writes an entry.
+   * @param key - the entry's name, as for `getItem`.
+   * @param value - the fingerprint to remember, 64 lowercase hex characters.
+   */
   setItem(key: string, value: string): void;
 }
 

@@ -32,11 +32,13 @@ import { type KeyStore, type StoredKey, isStoredKey } from './stores.js';
 
 /** The key document of spec §2.1, as the responder serves it (the wire JSON form). */
 export interface KeyDocumentJson {
+  /** The KEM algorithm of the key: `'ML-KEM-768'`. */
   readonly alg: Alg;
   /** The public key, canonical base64. */
   readonly public_key: string;
   /** `hex(SHA-256(public_key))`. */
   readonly fingerprint: string;
+  /** The machine's identity, bound into the transcript (grammar of spec §1). */
   readonly machine_id: string;
 }
 

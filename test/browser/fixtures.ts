@@ -61,7 +61,7 @@ export function hostile(handler: FetchLike, rewrite: (body: Record<string, unkno
 /** Flips one bit of a canonical base64 value (the confirmation stays well formed). */
 export function flipBit(value: unknown, byte: number, bit: number): string {
   expect(typeof value).toBe('string');
-  const bytes = base64Decode(value as string);
+  const bytes = base64Decode(value);
   bytes[byte] = (bytes[byte] as number) ^ (1 << bit);
   return base64Encode(bytes);
 }

@@ -19,7 +19,7 @@ import { FIELD_KEY, ORIGIN, OTHER_FIELD_KEY, flipBit, hostile, logged, makeClien
 
 test('runs in Chromium, not in Node', () => {
   expect(navigator.userAgent).toMatch(/Chrome\/\d+/);
-  expect(typeof document.createElement).toBe('function');
+  expect(document.createElement('div')).toBeInstanceOf(HTMLDivElement);
   expect('Buffer' in globalThis).toBe(false);
   expect(globalThis.crypto.subtle).toBeDefined();
 });

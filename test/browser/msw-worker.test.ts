@@ -103,7 +103,7 @@ test('a request to an origin without handlers fails as a network error and is re
   const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   const client = createClient({ origin: 'https://unmocked.test', retry: 0, insecureUnpinned: true });
   let thrown: unknown;
-  let prints = 0;
+  let prints: number;
   try {
     await client.handshake('edge-01');
   } catch (error) {

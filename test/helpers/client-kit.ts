@@ -331,7 +331,7 @@ export class MemoryStorage implements StorageLike {
     return this.items.get(key) ?? null;
   }
   setItem(key: string, value: string): void {
-    this.items.set(key, String(value));
+    this.items.set(key, value);
   }
 }
 

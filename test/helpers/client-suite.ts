@@ -65,9 +65,7 @@ export interface SuiteOptions {
 }
 
 function without(doc: Doc, name: string): Doc {
-  const copy = { ...doc };
-  delete copy[name];
-  return copy;
+  return Object.fromEntries(Object.entries(doc).filter(([key]) => key !== name));
 }
 
 /** The public key base64 with one of its pad bits set (same length, non-canonical). */

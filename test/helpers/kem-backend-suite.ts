@@ -64,23 +64,22 @@ export const KEM_VECTOR_PATHS: Readonly<Record<keyof KemVectorFiles, string>> = 
   acvpEncapDecapExpected: 'acvp/ML-KEM-encapDecap-FIPS203/expectedResults.json',
 };
 
-function wycheproof<T extends WycheproofCase>(name: string, file: unknown, expected: number): readonly T[] {
-  const parsed = file as WycheproofFile<T>;
+function wycheproof<T extends WycheproofCase>(name: string, parsed: WycheproofFile<T>, expected: number): readonly T[] {
   if (parsed.numberOfTests !== expected) throw new Error(`${name}: numberOfTests is ${parsed.numberOfTests}, expected ${expected}`);
   if (!parsed.testGroups.every((g) => g.parameterSet === ALG)) throw new Error(`${name}: a group is not ${ALG}`);
   return expectCount(name, parsed.testGroups.flatMap((g) => g.tests), expected);
 }
 
 /** Joins an ACVP prompt group with its expected results on tcId. */
-function acvp<P, E>(prompt: unknown, expected: unknown, tgId: number, count: number): readonly { tcId: number; prompt: P; expected: E }[] {
-  const group = (prompt as AcvpFile<P>).testGroups.find((g) => g.tgId === tgId);
-  const results = (expected as AcvpFile<E>).testGroups.find((g) => g.tgId === tgId);
+function acvp<P, E>(prompt: AcvpFile<P>, expected: AcvpFile<E>, tgId: number, count: number): readonly { tcId: number; prompt: P; expected: E }[] {
+  const group = prompt.testGroups.find((g) => g.tgId === tgId);
+  const results = expected.testGroups.find((g) => g.tgId === tgId);
   if (group === undefined || results === undefined || group.parameterSet !== ALG) throw new Error(`ACVP tgId ${tgId} is missing or not ${ALG}`);
   const byId = new Map(results.tests.map((t) => [t.tcId, t]));
   const cases = group.tests.map((t) => {
     const e = byId.get(t.tcId);
     if (e === undefined) throw new Error(`ACVP tgId ${tgId} tcId ${t.tcId} has no expected result`);
-    return { tcId: t.tcId, prompt: t as P, expected: e as E };
+    return { tcId: t.tcId, prompt: t, expected: e };
   });
   return expectCount(`ACVP tgId ${tgId}`, cases, count);
 }
@@ -93,12 +92,12 @@ const label = (t: WycheproofCase): string => `tcId ${t.tcId}${t.comment ? `: ${t
  * @param backends - every backend this runtime offers (noble first).
  */
 export function kemBackendSuite(files: KemVectorFiles, backends: readonly Kem[]): void {
-  const mlkem = wycheproof<WycheproofCase & { seed: string; ek?: string; c: string; K: string }>('mlkem_768_test', files.mlkemTest, 193);
-  const encaps = wycheproof<WycheproofCase & { ek: string; c: string }>('mlkem_768_encaps_test', files.encapsTest, 265);
-  const keygen = wycheproof<WycheproofCase & { seed: string; ek: string }>('mlkem_768_keygen_seed_test', files.keygenSeedTest, 100);
-  const acvpKeyGen = acvp<{ d: string; z: string }, { ek: string }>(files.acvpKeyGenPrompt, files.acvpKeyGenExpected, 2, 25);
-  const acvpEkCheck = acvp<{ ek: string }, { testPassed: boolean }>(files.acvpEncapDecapPrompt, files.acvpEncapDecapExpected, 10, 10);
-  const acvpEncaps = acvp<{ ek: string }, { c: string }>(files.acvpEncapDecapPrompt, files.acvpEncapDecapExpected, 2, 25);
+  const mlkem = wycheproof('mlkem_768_test', files.mlkemTest as WycheproofFile<WycheproofCase & { seed: string; ek?: string; c: string; K: string }>, 193);
+  const encaps = wycheproof('mlkem_768_encaps_test', files.encapsTest as WycheproofFile<WycheproofCase & { ek: string; c: string }>, 265);
+  const keygen = wycheproof('mlkem_768_keygen_seed_test', files.keygenSeedTest as WycheproofFile<WycheproofCase & { seed: string; ek: string }>, 100);
+  const acvpKeyGen = acvp(files.acvpKeyGenPrompt as AcvpFile<{ d: string; z: string }>, files.acvpKeyGenExpected as AcvpFile<{ ek: string }>, 2, 25);
+  const acvpEkCheck = acvp(files.acvpEncapDecapPrompt as AcvpFile<{ ek: string }>, files.acvpEncapDecapExpected as AcvpFile<{ testPassed: boolean }>, 10, 10);
+  const acvpEncaps = acvp(files.acvpEncapDecapPrompt as AcvpFile<{ ek: string }>, files.acvpEncapDecapExpected as AcvpFile<{ c: string }>, 2, 25);
 
   describe.each(backends.map((kem) => [kem.backend, kem] as const))('the %s backend', (name, kem) => {
     describe('Wycheproof mlkem_768_test (KeyGen from seed, then Decaps)', () => {

@@ -20,7 +20,7 @@ export function readVectorText(path: string): string {
   return text;
 }
 
-/** Reads a JSON vector file. */
-export function readVectorJson<T>(path: string): T {
-  return JSON.parse(readVectorText(path)) as T;
+/** Reads a JSON vector file (the caller states the shape it expects). */
+export function readVectorJson(path: string): unknown {
+  return JSON.parse(readVectorText(path));
 }

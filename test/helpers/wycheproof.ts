@@ -34,7 +34,7 @@ export interface GroupedCase<G, T extends WycheproofCase> {
  * @param expected - the total number of cases the copy holds.
  */
 export function readWycheproof<G, T extends WycheproofCase>(name: string, expected: number): readonly GroupedCase<G, T>[] {
-  const file = readVectorJson<WycheproofFile<G, T>>(`wycheproof/${name}.json`);
+  const file = readVectorJson(`wycheproof/${name}.json`) as WycheproofFile<G, T>;
   if (file.numberOfTests !== expected) {
     throw new Error(`${name}: numberOfTests is ${file.numberOfTests}, expected ${expected}`);
   }
