@@ -17,7 +17,8 @@ const config: ViteUserConfig = defineConfig({
       enforce: 'pre',
       resolveId(source, importer) {
         // Only the SDK's own imports: a test that imports the portable platform gets it.
-        if (importer === undefined || !importer.startsWith(SRC) || !source.endsWith('/platform.js')) return null;
+        if (importer === undefined || !importer.startsWith(SRC) || !source.endsWith('/platform.js'))
+          return null;
         const target = resolve(dirname(importer), source.replace(/\.js$/, '.ts'));
         return target === PORTABLE_PLATFORM && importer !== NODE_PLATFORM ? NODE_PLATFORM : null;
       },

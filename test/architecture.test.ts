@@ -14,7 +14,11 @@ const SRC = join(ROOT, 'src');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [relative(ROOT, join(dir, entry.name))] : [],
+    entry.isDirectory()
+      ? sourceFiles(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [relative(ROOT, join(dir, entry.name))]
+        : [],
   );
 }
 
@@ -30,7 +34,9 @@ function layerOf(file: string): string {
 function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), 'utf8');
   const specifiers: string[] = [];
-  for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
+  for (const match of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g,
+  )) {
     specifiers.push((match[1] ?? match[2] ?? match[3]) as string);
   }
   return specifiers;
@@ -57,7 +63,9 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 
 describe('docs/architecture.md', () => {
   const doc = readFileSync(join(ROOT, 'docs', 'architecture.md'), 'utf8');
-  const listed = [...doc.matchAll(/^\s*[-|]\s*`(src\/[^`]+\.ts)`/gm)].map((match) => match[1] as string);
+  const listed = [...doc.matchAll(/^\s*[-|]\s*`(src\/[^`]+\.ts)`/gm)].map(
+    (match) => match[1] as string,
+  );
 
   test('lists every module under src/, and only those, once each', () => {
     expect([...listed].sort()).toEqual(files);
@@ -76,14 +84,24 @@ describe('layers', () => {
   });
 
   test('src/internal/ (test seams) is imported by no other module of src/', () => {
-    const importers = files.filter((file) => layerOf(file) !== 'internal' && importsOf(file).some((specifier) => specifier.startsWith('.') && layerOf(target(file, specifier)) === 'internal'));
+    const importers = files.filter(
+      (file) =>
+        layerOf(file) !== 'internal' &&
+        importsOf(file).some(
+          (specifier) =>
+            specifier.startsWith('.') && layerOf(target(file, specifier)) === 'internal',
+        ),
+    );
     expect(importers).toEqual([]);
   });
 
   test('ky, msw and node:* are each imported through their own files only', () => {
-    const importers = (pattern: RegExp): string[] => files.filter((file) => importsOf(file).some((specifier) => pattern.test(specifier)));
+    const importers = (pattern: RegExp): string[] =>
+      files.filter((file) => importsOf(file).some((specifier) => pattern.test(specifier)));
     expect(importers(/^ky$/)).toEqual(['src/initiator/transport.ts']);
     expect(importers(/^msw(\/|$)/)).toEqual(['src/msw.ts']);
-    expect(importers(/^node:/).filter((file) => layerOf(file) !== 'node' && file !== 'src/node.ts')).toEqual(['src/backends/platform.node.ts']);
+    expect(
+      importers(/^node:/).filter((file) => layerOf(file) !== 'node' && file !== 'src/node.ts'),
+    ).toEqual(['src/backends/platform.node.ts']);
   });
 });

@@ -37,7 +37,9 @@ describe('writeJsonFile', () => {
 
   test("'create' from many writers at once: exactly one wins, the file is complete", async () => {
     const path = join(dir, 'race.json');
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => writeJsonFile(path, { writer: i }, 'create', 'race')));
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => writeJsonFile(path, { writer: i }, 'create', 'race')),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
     const winner = results.indexOf(true);
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ writer: winner });
@@ -70,11 +72,17 @@ describe('writeJsonFile', () => {
 
   test('a write that fails is store_error and leaves nothing behind', async () => {
     // No such directory: the temporary file cannot be made.
-    await expectCodeAsync(writeJsonFile(join(dir, 'missing', 'e.json'), {}, 'replace', 'file e'), 'store_error');
+    await expectCodeAsync(
+      writeJsonFile(join(dir, 'missing', 'e.json'), {}, 'replace', 'file e'),
+      'store_error',
+    );
     expect(await readdir(dir)).toEqual([]);
     // A non-empty directory in the way of a rename.
     await mkdir(join(dir, 'f.json', 'inside'), { recursive: true });
-    await expectCodeAsync(writeJsonFile(join(dir, 'f.json'), {}, 'replace', 'file f'), 'store_error');
+    await expectCodeAsync(
+      writeJsonFile(join(dir, 'f.json'), {}, 'replace', 'file f'),
+      'store_error',
+    );
     expect(await readdir(dir)).toEqual(['f.json']);
     expect((await stat(join(dir, 'f.json'))).isDirectory()).toBe(true);
     // 'create' treats anything at the name as taken, and leaves it.

@@ -16,7 +16,8 @@ function trickle(length: number): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     pull(controller): void {
       // Many one-byte chunks per pull, so the test does not spend its time in promise turns.
-      for (let i = 0; i < 1000 && sent < length; i++, sent++) controller.enqueue(Uint8Array.of(sent & 0xff));
+      for (let i = 0; i < 1000 && sent < length; i++, sent++)
+        controller.enqueue(Uint8Array.of(sent & 0xff));
       if (sent === length) controller.close();
     },
   });
@@ -34,12 +35,20 @@ describe('a body of one-byte chunks', () => {
   });
 
   test("the responder's readBody reads it whole", async () => {
-    const request = new Request('http://responder.test/', { method: 'POST', body: trickle(CHUNKS), duplex: 'half' } as RequestInit);
+    const request = new Request('http://responder.test/', {
+      method: 'POST',
+      body: trickle(CHUNKS),
+      duplex: 'half',
+    } as RequestInit);
     expect(await readBody(request, CHUNKS)).toEqual(expected(CHUNKS));
   });
 
   test("the initiator's transport reads it whole", async () => {
-    const transport = createTransport({ fetch: async () => new Response(trickle(CHUNKS)), maxResponseBytes: CHUNKS, retry: 0 });
+    const transport = createTransport({
+      fetch: async () => new Response(trickle(CHUNKS)),
+      maxResponseBytes: CHUNKS,
+      retry: 0,
+    });
     const { body } = await transport.postBytes('http://responder.test/records', new Uint8Array(1));
     expect(body).toEqual(expected(CHUNKS));
   });

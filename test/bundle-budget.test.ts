@@ -13,7 +13,12 @@ import { SLUG, STRANGER_FP, makeFixture } from './helpers/client-kit.js';
 vi.mock('zeq-keyex', async () => await import('../src/index.js'));
 
 interface BudgetApp {
-  handshake(options: { origin: string; slug: string; pin: string; fetch?: (request: Request) => Promise<Response> }): Promise<{
+  handshake(options: {
+    origin: string;
+    slug: string;
+    pin: string;
+    fetch?: (request: Request) => Promise<Response>;
+  }): Promise<{
     sessionId: string;
     recordKey: Uint8Array;
   }>;
@@ -28,27 +33,30 @@ async function loadApp(path: string): Promise<BudgetApp> {
   return (await import(path)) as BudgetApp;
 }
 
-test.each(Object.keys(APPS) as (keyof typeof APPS)[])('the %s app completes a pinned handshake with a real responder', async (name) => {
-  const app = await loadApp(APPS[name]);
-  const f = await makeFixture();
-  const methods: string[] = [];
-  const result = await app.handshake({
-    origin: 'https://edge.test',
-    slug: SLUG,
-    pin: f.doc.fingerprint,
-    fetch: (request) => {
-      methods.push(request.method);
-      return f.responder.fetch(request);
-    },
-  });
-  expect(methods).toEqual(['GET', 'POST']);
-  expect(result.sessionId).toMatch(/^[A-Za-z0-9_-]{16,128}$/);
-  expect(f.sessions.created).toEqual([result.sessionId]);
-  // The responder keeps the record key it derived: the app's must be the same 32 bytes.
-  const stored = await f.sessions.get(result.sessionId);
-  expect(result.recordKey).toHaveLength(32);
-  expect(Array.from(result.recordKey)).toEqual(Array.from(stored?.recordKey ?? []));
-});
+test.each(Object.keys(APPS) as (keyof typeof APPS)[])(
+  'the %s app completes a pinned handshake with a real responder',
+  async (name) => {
+    const app = await loadApp(APPS[name]);
+    const f = await makeFixture();
+    const methods: string[] = [];
+    const result = await app.handshake({
+      origin: 'https://edge.test',
+      slug: SLUG,
+      pin: f.doc.fingerprint,
+      fetch: (request) => {
+        methods.push(request.method);
+        return f.responder.fetch(request);
+      },
+    });
+    expect(methods).toEqual(['GET', 'POST']);
+    expect(result.sessionId).toMatch(/^[A-Za-z0-9_-]{16,128}$/);
+    expect(f.sessions.created).toEqual([result.sessionId]);
+    // The responder keeps the record key it derived: the app's must be the same 32 bytes.
+    const stored = await f.sessions.get(result.sessionId);
+    expect(result.recordKey).toHaveLength(32);
+    expect(Array.from(result.recordKey)).toEqual(Array.from(stored?.recordKey ?? []));
+  },
+);
 
 test('the floor app refuses a key that does not match the pin before sending anything', async () => {
   const app = await loadApp(APPS.floor);
@@ -79,5 +87,12 @@ test('the floor app refuses a key confirmation that does not open', async () => 
     sealed[sealed.length - 1] = (sealed[sealed.length - 1] as number) ^ 1;
     return Response.json({ ...body, key_confirmation: btoa(String.fromCharCode(...sealed)) });
   };
-  await expect(app.handshake({ origin: 'https://edge.test', slug: SLUG, pin: f.doc.fingerprint, fetch: tampered })).rejects.toThrow(Error);
+  await expect(
+    app.handshake({
+      origin: 'https://edge.test',
+      slug: SLUG,
+      pin: f.doc.fingerprint,
+      fetch: tampered,
+    }),
+  ).rejects.toThrow(Error);
 });

@@ -28,14 +28,19 @@ const FOREIGN_ALLOWED: Record<string, readonly string[]> = {
   'zeq-keyex/msw': ['HttpHandler'],
 };
 
-const config = ts.getParsedCommandLineOfConfigFile(`${ROOT}tsconfig.json`, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+const config = ts.getParsedCommandLineOfConfigFile(
+  `${ROOT}tsconfig.json`,
+  {},
+  { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+);
 const program = ts.createProgram(
   Object.values(ENTRIES).map((file) => `${ROOT}${file}`),
   config?.options ?? {},
 );
 const checker = program.getTypeChecker();
 
-const resolved = (symbol: ts.Symbol): ts.Symbol => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol);
+const resolved = (symbol: ts.Symbol): ts.Symbol =>
+  symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
 
 /** The names an entry exports. */
 function exportsOf(file: string): ts.Symbol[] {
@@ -47,10 +52,22 @@ function exportsOf(file: string): ts.Symbol[] {
 
 /** The parts of a declaration that a user sees: never a function or method body, nor private members. */
 function visibleChildren(node: ts.Node): ts.Node[] {
-  if (ts.isFunctionLike(node)) return [...(node.typeParameters ?? []), ...node.parameters, ...(node.type === undefined ? [] : [node.type])];
-  if (ts.isVariableDeclaration(node) || ts.isPropertyDeclaration(node)) return node.type === undefined ? [] : [node.type];
+  if (ts.isFunctionLike(node))
+    return [
+      ...(node.typeParameters ?? []),
+      ...node.parameters,
+      ...(node.type === undefined ? [] : [node.type]),
+    ];
+  if (ts.isVariableDeclaration(node) || ts.isPropertyDeclaration(node))
+    return node.type === undefined ? [] : [node.type];
   if (ts.isClassDeclaration(node)) {
-    const members = node.members.filter((member) => !(ts.getCombinedModifierFlags(member) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(member.name !== undefined && ts.isPrivateIdentifier(member.name)));
+    const members = node.members.filter(
+      (member) =>
+        !(
+          ts.getCombinedModifierFlags(member) &
+          (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)
+        ) && !(member.name !== undefined && ts.isPrivateIdentifier(member.name)),
+    );
     return [...(node.heritageClauses ?? []), ...members];
   }
   return [...node.getChildren()];
@@ -59,13 +76,19 @@ function visibleChildren(node: ts.Node): ts.Node[] {
 /** Every named type reachable from an entry's exports, by where it is declared. */
 function reachableTypes(file: string): Map<ts.Symbol, 'sdk' | 'foreign'> {
   const found = new Map<ts.Symbol, 'sdk' | 'foreign'>();
-  const pending: ts.Node[] = exportsOf(file).flatMap((symbol) => resolved(symbol).declarations ?? []);
+  const pending: ts.Node[] = exportsOf(file).flatMap(
+    (symbol) => resolved(symbol).declarations ?? [],
+  );
   const seen = new Set<ts.Node>();
   while (pending.length > 0) {
     const node = pending.pop() as ts.Node;
     if (seen.has(node)) continue;
     seen.add(node);
-    const name = ts.isTypeReferenceNode(node) ? node.typeName : ts.isExpressionWithTypeArguments(node) ? node.expression : undefined;
+    const name = ts.isTypeReferenceNode(node)
+      ? node.typeName
+      : ts.isExpressionWithTypeArguments(node)
+        ? node.expression
+        : undefined;
     const target = name === undefined ? undefined : checker.getSymbolAtLocation(name);
     for (const declaration of target === undefined ? [] : (resolved(target).declarations ?? [])) {
       if (ts.isTypeParameterDeclaration(declaration)) continue;
@@ -73,7 +96,10 @@ function reachableTypes(file: string): Map<ts.Symbol, 'sdk' | 'foreign'> {
       if (path.startsWith(`${ROOT}src/`)) {
         found.set(resolved(target as ts.Symbol), 'sdk');
         pending.push(declaration);
-      } else if (!program.isSourceFileDefaultLibrary(declaration.getSourceFile()) && !path.includes('/@types/node/')) {
+      } else if (
+        !program.isSourceFileDefaultLibrary(declaration.getSourceFile()) &&
+        !path.includes('/@types/node/')
+      ) {
         found.set(resolved(target as ts.Symbol), 'foreign');
       }
     }
@@ -82,22 +108,36 @@ function reachableTypes(file: string): Map<ts.Symbol, 'sdk' | 'foreign'> {
   return found;
 }
 
-test.each(Object.entries(ENTRIES))('%s exports every SDK type its exports reach, and no foreign type', (entry, file) => {
-  const exported = new Set(exportsOf(file).map((symbol) => symbol.name));
-  const reachable = [...reachableTypes(file)];
-  const missing = reachable.filter(([symbol, where]) => where === 'sdk' && !exported.has(symbol.name)).map(([symbol]) => symbol.name);
-  const foreign = reachable
-    .filter(([symbol, where]) => where === 'foreign' && !(FOREIGN_ALLOWED[entry] ?? []).includes(symbol.name))
-    .map(([symbol]) => symbol.name);
-  expect([...new Set(missing)].sort(), 'SDK types reachable but not exported').toEqual([]);
-  expect([...new Set(foreign)].sort(), 'third-party types reachable').toEqual([]);
-});
+test.each(Object.entries(ENTRIES))(
+  '%s exports every SDK type its exports reach, and no foreign type',
+  (entry, file) => {
+    const exported = new Set(exportsOf(file).map((symbol) => symbol.name));
+    const reachable = [...reachableTypes(file)];
+    const missing = reachable
+      .filter(([symbol, where]) => where === 'sdk' && !exported.has(symbol.name))
+      .map(([symbol]) => symbol.name);
+    const foreign = reachable
+      .filter(
+        ([symbol, where]) =>
+          where === 'foreign' && !(FOREIGN_ALLOWED[entry] ?? []).includes(symbol.name),
+      )
+      .map(([symbol]) => symbol.name);
+    expect([...new Set(missing)].sort(), 'SDK types reachable but not exported').toEqual([]);
+    expect([...new Set(foreign)].sort(), 'third-party types reachable').toEqual([]);
+  },
+);
 
 test('the README table lists exactly the exports of the main entry', () => {
   const readme = readFileSync(`${ROOT}README.md`, 'utf8');
   const start = readme.indexOf('## The main entry');
   expect(start, 'README.md has a "## The main entry" section').toBeGreaterThanOrEqual(0);
   const section = readme.slice(start).split(/\n## /)[0] as string;
-  const listed = [...section.matchAll(/^\| `([A-Za-z_]+)` \|/gm)].map((match) => match[1] as string);
-  expect(listed.sort()).toEqual(exportsOf(ENTRIES['zeq-keyex'] as string).map((symbol) => symbol.name).sort());
+  const listed = [...section.matchAll(/^\| `([A-Za-z_]+)` \|/gm)].map(
+    (match) => match[1] as string,
+  );
+  expect(listed.sort()).toEqual(
+    exportsOf(ENTRIES['zeq-keyex'] as string)
+      .map((symbol) => symbol.name)
+      .sort(),
+  );
 });

@@ -11,23 +11,28 @@ import { expect, test } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-test.each(['src/index.ts', 'src/protocol.ts', 'src/mode-b.ts', 'src/responder.ts'])('%s bundled for the browser reaches no node:* module', async (entry) => {
-  const result = await build({
-    absWorkingDir: ROOT,
-    entryPoints: [entry],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'esm',
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const inputs = Object.keys(result.metafile.inputs);
-  expect(inputs.filter((p) => p.startsWith('src/node/'))).toEqual([]);
-  expect(inputs).toContain('src/backends/platform.ts');
-  expect(inputs).toContain('src/backends/webcrypto-kem.ts');
-  const imports = Object.values(result.metafile.inputs).flatMap((i) => i.imports.map((x) => x.path));
-  expect(imports.filter((p) => p.startsWith('node:'))).toEqual([]);
-  const code = result.outputFiles.map((f) => f.text).join('\n');
-  expect(code).not.toMatch(/node:crypto|createCipheriv/);
-});
+test.each(['src/index.ts', 'src/protocol.ts', 'src/mode-b.ts', 'src/responder.ts'])(
+  '%s bundled for the browser reaches no node:* module',
+  async (entry) => {
+    const result = await build({
+      absWorkingDir: ROOT,
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      platform: 'browser',
+      format: 'esm',
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((p) => p.startsWith('src/node/'))).toEqual([]);
+    expect(inputs).toContain('src/backends/platform.ts');
+    expect(inputs).toContain('src/backends/webcrypto-kem.ts');
+    const imports = Object.values(result.metafile.inputs).flatMap((i) =>
+      i.imports.map((x) => x.path),
+    );
+    expect(imports.filter((p) => p.startsWith('node:'))).toEqual([]);
+    const code = result.outputFiles.map((f) => f.text).join('\n');
+    expect(code).not.toMatch(/node:crypto|createCipheriv/);
+  },
+);

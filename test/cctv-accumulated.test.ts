@@ -30,11 +30,15 @@ function hashFor(table: Hashes, tests: number): string | undefined {
 }
 
 const finalHash = hashFor(vectors.fips203_final, 10_000);
-if (finalHash === undefined) throw new Error('accumulated.json: no FIPS 203 final 10000-test hash for ML-KEM-768');
+if (finalHash === undefined)
+  throw new Error('accumulated.json: no FIPS 203 final 10000-test hash for ML-KEM-768');
 const quickHash = hashFor(vectors.fips203_final_short_runs_not_upstream, 100);
 
 /** The runs, shortest first: a quick one when the file has its value, then the upstream one. */
-const runs: (readonly [number, string])[] = [...(quickHash === undefined ? [] : [[100, quickHash] as const]), [10_000, finalHash]];
+const runs: (readonly [number, string])[] = [
+  ...(quickHash === undefined ? [] : [[100, quickHash] as const]),
+  [10_000, finalHash],
+];
 
 /**
  * Runs `tests` cases of the CCTV procedure and returns the accumulator's 32-byte output in hex,
@@ -53,7 +57,12 @@ function accumulate(tests: number): { hash: string; mismatches: number } {
     const { cipherText, sharedSecret } = kemEncapsulateDerandomized(publicKey, m);
     if (!constantTimeEqual(kemDecapsulate(secretKey, cipherText), sharedSecret)) mismatches++;
     const rejectionSecret = kemDecapsulate(secretKey, randomCipherText);
-    accumulator.update(publicKey).update(secretKey).update(cipherText).update(sharedSecret).update(rejectionSecret);
+    accumulator
+      .update(publicKey)
+      .update(secretKey)
+      .update(cipherText)
+      .update(sharedSecret)
+      .update(rejectionSecret);
   }
   return { hash: toHex(accumulator.xof(32)), mismatches };
 }
@@ -71,7 +80,10 @@ describe(`CCTV accumulated ${PARAMETER_SET} (FIPS 203 final)`, () => {
       expect(mismatches).toBe(0);
       // The draft (ipd) value means KeyGen hashes G(d) instead of FIPS 203 final's G(d‖k).
       const draft = hashFor(vectors.fips203_ipd_obsolete_do_not_use, tests);
-      expect(hash, hash === draft ? 'matches the FIPS 203 draft hash, not the final one' : undefined).toBe(expected);
+      expect(
+        hash,
+        hash === draft ? 'matches the FIPS 203 draft hash, not the final one' : undefined,
+      ).toBe(expected);
     },
     120_000,
   );

@@ -33,7 +33,16 @@ interface Captured {
 function capture(): Captured {
   const out: string[] = [];
   const err: string[] = [];
-  return { out, err, io: { stdout: (line) => out.push(line), stderr: (line) => err.push(line), env: {}, stopSignal: () => new Promise(() => undefined) } };
+  return {
+    out,
+    err,
+    io: {
+      stdout: (line) => out.push(line),
+      stderr: (line) => err.push(line),
+      env: {},
+      stopSignal: () => new Promise(() => undefined),
+    },
+  };
 }
 
 const FP_A = 'ab'.repeat(32);
@@ -43,14 +52,23 @@ const FP_B = 'cd'.repeat(32);
 const act: CliCommand = {
   path: 'tool act',
   help: 'Usage: act',
-  options: { throw: { type: 'string' }, item: { type: 'string', multiple: true, default: [] }, json: JSON_OPTION },
+  options: {
+    throw: { type: 'string' },
+    item: { type: 'string', multiple: true, default: [] },
+    json: JSON_OPTION,
+  },
   maxPositionals: 1,
   run(args, io) {
     switch (stringOption(args, 'throw')) {
       case 'usage':
         throw new UsageError('bad');
       case 'sdk':
-        throw new ZeqKeyExError('fingerprint_mismatch', 'no', { status: 409, responseCode: 'fingerprint_mismatch', expectedFingerprint: FP_A, actualFingerprint: FP_B });
+        throw new ZeqKeyExError('fingerprint_mismatch', 'no', {
+          status: 409,
+          responseCode: 'fingerprint_mismatch',
+          expectedFingerprint: FP_A,
+          actualFingerprint: FP_B,
+        });
       case 'other':
         throw new Error('secret detail');
       default:
@@ -60,7 +78,11 @@ const act: CliCommand = {
   },
 };
 
-const TOOL: CliGroup = { path: '', help: 'Usage: zeq-keyex', commands: { tool: { path: 'tool', help: 'Usage: tool', commands: { act } } } };
+const TOOL: CliGroup = {
+  path: '',
+  help: 'Usage: zeq-keyex',
+  commands: { tool: { path: 'tool', help: 'Usage: tool', commands: { act } } },
+};
 
 async function run(argv: string[]): Promise<Captured & { code: number }> {
   const cap = capture();
@@ -91,7 +113,11 @@ describe('runCommandLine', () => {
     ['an unknown option', ['tool', 'act', '--nope'], "Run 'zeq-keyex tool act --help'."],
     ['an option without its value', ['tool', 'act', '--throw'], "Run 'zeq-keyex tool act --help'."],
     ['one positional too many', ['tool', 'act', 'x', 'y'], "Run 'zeq-keyex tool act --help'."],
-    ['a usage error from the command, even with --json', ['tool', 'act', '--throw', 'usage', '--json'], "Run 'zeq-keyex tool act --help'."],
+    [
+      'a usage error from the command, even with --json',
+      ['tool', 'act', '--throw', 'usage', '--json'],
+      "Run 'zeq-keyex tool act --help'.",
+    ],
   ])('%s: exit 2, a hint to the right help, nothing on stdout', async (_name, argv, hint) => {
     const r = await run(argv);
     expect(r.code).toBe(EXIT.usage);
@@ -104,7 +130,10 @@ describe('runCommandLine', () => {
     const json = await run(['tool', 'act', '--throw', 'sdk', '--json']);
     expect(json.code).toBe(EXIT.failed);
     expect(json.err).toEqual([]);
-    expect(JSON.parse(json.out[0] as string)).toMatchObject({ ok: false, code: 'fingerprint_mismatch' });
+    expect(JSON.parse(json.out[0] as string)).toMatchObject({
+      ok: false,
+      code: 'fingerprint_mismatch',
+    });
     const text = await run(['tool', 'act', '--throw', 'sdk']);
     expect(text.code).toBe(EXIT.failed);
     expect(text.out).toEqual([]);
@@ -118,12 +147,19 @@ describe('runCommandLine', () => {
     const text = await run(['tool', 'act', '--throw', 'other']);
     expect(text.code).toBe(EXIT.failed);
     expect(text.err[0]).toMatch(/^error: internal: /);
-    expect([...json.out, ...json.err, ...text.out, ...text.err].join('\n')).not.toContain('secret detail');
+    expect([...json.out, ...json.err, ...text.out, ...text.err].join('\n')).not.toContain(
+      'secret detail',
+    );
   });
 });
 
 describe('reportFailure', () => {
-  const mismatch = new ZeqKeyExError('fingerprint_mismatch', 'no', { status: 409, responseCode: 'fingerprint_mismatch', expectedFingerprint: FP_A, actualFingerprint: FP_B });
+  const mismatch = new ZeqKeyExError('fingerprint_mismatch', 'no', {
+    status: 409,
+    responseCode: 'fingerprint_mismatch',
+    expectedFingerprint: FP_A,
+    actualFingerprint: FP_B,
+  });
 
   test('--json: one line with ok, code, message and every field the error has, in that order', () => {
     const cap = capture();
@@ -131,14 +167,34 @@ describe('reportFailure', () => {
     expect(cap.err).toEqual([]);
     expect(cap.out).toHaveLength(1);
     const line = JSON.parse(cap.out[0] as string) as Record<string, unknown>;
-    expect(Object.keys(line)).toEqual(['ok', 'code', 'message', 'status', 'response_code', 'expected_fingerprint', 'actual_fingerprint']);
-    expect(line).toEqual({ ok: false, code: 'fingerprint_mismatch', message: 'no', status: 409, response_code: 'fingerprint_mismatch', expected_fingerprint: FP_A, actual_fingerprint: FP_B });
+    expect(Object.keys(line)).toEqual([
+      'ok',
+      'code',
+      'message',
+      'status',
+      'response_code',
+      'expected_fingerprint',
+      'actual_fingerprint',
+    ]);
+    expect(line).toEqual({
+      ok: false,
+      code: 'fingerprint_mismatch',
+      message: 'no',
+      status: 409,
+      response_code: 'fingerprint_mismatch',
+      expected_fingerprint: FP_A,
+      actual_fingerprint: FP_B,
+    });
   });
 
   test('--json: fields an error does not have are absent', () => {
     const cap = capture();
     reportFailure(cap.io, true, new ZeqKeyExError('network_error'));
-    expect(Object.keys(JSON.parse(cap.out[0] as string) as object)).toEqual(['ok', 'code', 'message']);
+    expect(Object.keys(JSON.parse(cap.out[0] as string) as object)).toEqual([
+      'ok',
+      'code',
+      'message',
+    ]);
   });
 
   test('text: the code and message, then both fingerprints of a mismatch, on stderr', () => {
@@ -154,8 +210,21 @@ describe('reportFailure', () => {
 
 describe('argument checks', () => {
   test('originArg takes the one origin grammar and returns the argument as given', () => {
-    for (const origin of ['https://edge.example', 'http://127.0.0.1:8787/', 'https://edge.example/zeq']) expect(originArg(origin, 'ORIGIN')).toBe(origin);
-    for (const bad of [undefined, '', 'edge.example', 'ftp://edge.example', 'https://u:p@edge.example', 'https://edge.example/?q=1', 'https://edge.example/#x']) {
+    for (const origin of [
+      'https://edge.example',
+      'http://127.0.0.1:8787/',
+      'https://edge.example/zeq',
+    ])
+      expect(originArg(origin, 'ORIGIN')).toBe(origin);
+    for (const bad of [
+      undefined,
+      '',
+      'edge.example',
+      'ftp://edge.example',
+      'https://u:p@edge.example',
+      'https://edge.example/?q=1',
+      'https://edge.example/#x',
+    ]) {
       expect(() => originArg(bad, 'ORIGIN')).toThrow(UsageError);
     }
   });
@@ -163,13 +232,16 @@ describe('argument checks', () => {
   test('slugArg, machineIdArg: spec §1 grammars, missing is a usage error', () => {
     expect(slugArg('edge-01', 'SLUG')).toBe('edge-01');
     expect(machineIdArg('machine:edge-01', '--peer-id')).toBe('machine:edge-01');
-    for (const bad of [undefined, '', '-edge', 'a/b', `a${'b'.repeat(64)}`]) expect(() => slugArg(bad, 'SLUG')).toThrow(UsageError);
-    for (const bad of [undefined, '', 'a b', `a${'b'.repeat(128)}`]) expect(() => machineIdArg(bad, '--peer-id')).toThrow(UsageError);
+    for (const bad of [undefined, '', '-edge', 'a/b', `a${'b'.repeat(64)}`])
+      expect(() => slugArg(bad, 'SLUG')).toThrow(UsageError);
+    for (const bad of [undefined, '', 'a b', `a${'b'.repeat(128)}`])
+      expect(() => machineIdArg(bad, '--peer-id')).toThrow(UsageError);
   });
 
   test('pinArg canonicalises a human pin; anything else is a usage error', () => {
     expect(pinArg(FP_A.toUpperCase(), '--pin')).toBe(FP_A);
-    for (const bad of ['', 'abc', FP_A.slice(1), `${FP_A}a`, 'zz'.repeat(32)]) expect(() => pinArg(bad, '--pin')).toThrow(UsageError);
+    for (const bad of ['', 'abc', FP_A.slice(1), `${FP_A}a`, 'zz'.repeat(32)])
+      expect(() => pinArg(bad, '--pin')).toThrow(UsageError);
   });
 
   test('adminTokenArg refuses a short or malformed token without echoing it', () => {
@@ -187,8 +259,15 @@ describe('argument checks', () => {
 
   test('option readers: absent options read as undefined or empty; requiredOption insists', () => {
     const args = { values: { a: 'x', list: ['p', 'q'], flag: true }, positionals: [] };
-    expect([stringOption(args, 'a'), stringOption(args, 'flag'), stringOption(args, 'none')]).toEqual(['x', undefined, undefined]);
-    expect([stringListOption(args, 'list'), stringListOption(args, 'none')]).toEqual([['p', 'q'], []]);
+    expect([
+      stringOption(args, 'a'),
+      stringOption(args, 'flag'),
+      stringOption(args, 'none'),
+    ]).toEqual(['x', undefined, undefined]);
+    expect([stringListOption(args, 'list'), stringListOption(args, 'none')]).toEqual([
+      ['p', 'q'],
+      [],
+    ]);
     expect(requiredOption(args, 'a')).toBe('x');
     expect(() => requiredOption(args, 'none')).toThrow(UsageError);
   });

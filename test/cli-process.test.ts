@@ -41,8 +41,22 @@ describe('zeq-keyex (built)', () => {
     const exit = await run(['handshake', server.origin, SLUG, '--pin', fingerprint, '--json']);
     expect(exit.code, exit.stderr).toBe(0);
     const out = jsonLine(exit);
-    expect(Object.keys(out)).toEqual(['ok', 'session_id', 'machine_id', 'fingerprint', 'alg', 'authenticated']);
-    expect(out).toEqual({ ok: true, session_id: out['session_id'], machine_id: MACHINE_ID, fingerprint, alg: ALG, authenticated: true });
+    expect(Object.keys(out)).toEqual([
+      'ok',
+      'session_id',
+      'machine_id',
+      'fingerprint',
+      'alg',
+      'authenticated',
+    ]);
+    expect(out).toEqual({
+      ok: true,
+      session_id: out['session_id'],
+      machine_id: MACHINE_ID,
+      fingerprint,
+      alg: ALG,
+      authenticated: true,
+    });
     expect(isSessionId(out['session_id'])).toBe(true);
 
     const stopped = await stop(server, 'SIGINT');
@@ -59,7 +73,10 @@ describe('zeq-keyex (built)', () => {
   });
 
   test('serve without ZEQ_FIELD_KEY exits 2 without listening', async () => {
-    const exit = await run(['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`], cliEnv());
+    const exit = await run(
+      ['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`],
+      cliEnv(),
+    );
     expect(exit.code).toBe(2);
     expect(exit.stdout).toBe('');
     expect(exit.stderr.length).toBeGreaterThan(0);
@@ -81,7 +98,12 @@ describe('zeq-keyex (built)', () => {
     expect(await fingerprintOf(again.origin, SLUG)).toBe(fingerprint);
     const handshake = await run(['handshake', again.origin, SLUG, '--pin', fingerprint, '--json']);
     expect(handshake.code, handshake.stderr).toBe(0);
-    expect(jsonLine(handshake)).toMatchObject({ ok: true, fingerprint, machine_id: MACHINE_ID, authenticated: true });
+    expect(jsonLine(handshake)).toMatchObject({
+      ok: true,
+      fingerprint,
+      machine_id: MACHINE_ID,
+      authenticated: true,
+    });
     await stop(again, 'SIGTERM');
     expect(await readFile(keyFile)).toEqual(bytes);
 

@@ -15,7 +15,12 @@ import { type CliIo, runCli } from '../src/node/cli/index.js';
 import { MAX_OPEN_MACHINES } from '../src/node/cli/serve.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { type Responder, createResponder } from '../src/responder.js';
-import { FIELD_KEY, OTHER_FIELD_KEY, type ObservedSessionStore, observedSessionStore } from './helpers/responder.js';
+import {
+  FIELD_KEY,
+  OTHER_FIELD_KEY,
+  type ObservedSessionStore,
+  observedSessionStore,
+} from './helpers/responder.js';
 
 const SLUG = 'edge-01';
 const MACHINE_ID = 'm-1';
@@ -97,7 +102,11 @@ let scratch: string;
 
 beforeAll(async () => {
   sessions = observedSessionStore();
-  responderA = createResponder({ fieldKey: FIELD_KEY, machines: { [SLUG]: MACHINE_ID }, sessionStore: sessions });
+  responderA = createResponder({
+    fieldKey: FIELD_KEY,
+    machines: { [SLUG]: MACHINE_ID },
+    sessionStore: sessions,
+  });
   responderB = createResponder({ fieldKey: OTHER_FIELD_KEY, machines: { [SLUG]: MACHINE_ID } });
   current = responderA;
   server = await serve(
@@ -150,7 +159,11 @@ describe('help', () => {
   });
 
   test('--help wins over missing arguments and the field key', async () => {
-    for (const argv of [['fingerprint', '--help'], ['handshake', '--help'], ['serve', '--help']]) {
+    for (const argv of [
+      ['fingerprint', '--help'],
+      ['handshake', '--help'],
+      ['serve', '--help'],
+    ]) {
       expect((await cli(argv, { env: {} })).code).toBe(0);
     }
   });
@@ -173,19 +186,52 @@ describe('usage errors exit 2 and send nothing', () => {
     ['handshake without SLUG', (o) => ['handshake', o, '--pin', pin]],
     ['handshake with a bad slug', (o) => ['handshake', o, 'bad slug', '--pin', pin]],
     ['handshake with an extra argument', (o) => ['handshake', o, SLUG, 'extra', '--pin', pin]],
-    ['handshake with a non-http origin', () => ['handshake', 'file:///etc/passwd', SLUG, '--pin', pin]],
+    [
+      'handshake with a non-http origin',
+      () => ['handshake', 'file:///etc/passwd', SLUG, '--pin', pin],
+    ],
     ['handshake with no trust choice', (o) => ['handshake', o, SLUG, '--json']],
-    ['handshake with --pin and --tofu', (o) => ['handshake', o, SLUG, '--pin', pin, '--tofu', join(tmpdir(), 'unused.json')]],
-    ['handshake with --pin and --insecure-unpinned', (o) => ['handshake', o, SLUG, '--pin', pin, '--insecure-unpinned']],
-    ['handshake with --tofu and --insecure-unpinned', (o) => ['handshake', o, SLUG, '--tofu', join(tmpdir(), 'unused.json'), '--insecure-unpinned']],
-    ['handshake with all three trust choices', (o) => ['handshake', o, SLUG, '--pin', pin, '--tofu', join(tmpdir(), 'unused.json'), '--insecure-unpinned']],
+    [
+      'handshake with --pin and --tofu',
+      (o) => ['handshake', o, SLUG, '--pin', pin, '--tofu', join(tmpdir(), 'unused.json')],
+    ],
+    [
+      'handshake with --pin and --insecure-unpinned',
+      (o) => ['handshake', o, SLUG, '--pin', pin, '--insecure-unpinned'],
+    ],
+    [
+      'handshake with --tofu and --insecure-unpinned',
+      (o) => ['handshake', o, SLUG, '--tofu', join(tmpdir(), 'unused.json'), '--insecure-unpinned'],
+    ],
+    [
+      'handshake with all three trust choices',
+      (o) => [
+        'handshake',
+        o,
+        SLUG,
+        '--pin',
+        pin,
+        '--tofu',
+        join(tmpdir(), 'unused.json'),
+        '--insecure-unpinned',
+      ],
+    ],
     ['handshake with a non-hex pin', (o) => ['handshake', o, SLUG, '--pin', 'zz'.repeat(32)]],
     ['handshake with a 63-character pin', (o) => ['handshake', o, SLUG, '--pin', pin.slice(1)]],
     ['handshake with a 65-character pin', (o) => ['handshake', o, SLUG, '--pin', `${pin}a`]],
-    ['handshake with one good and one bad pin', (o) => ['handshake', o, SLUG, '--pin', pin, '--pin', 'nope']],
+    [
+      'handshake with one good and one bad pin',
+      (o) => ['handshake', o, SLUG, '--pin', pin, '--pin', 'nope'],
+    ],
     ['handshake with an empty pin', (o) => ['handshake', o, SLUG, '--pin', '']],
-    ['handshake with a query in the origin', (o) => ['handshake', `${o}/?q=1`, SLUG, '--insecure-unpinned', '--json']],
-    ['handshake with credentials in the origin', (o) => ['handshake', o.replace('http://', 'http://u:p@'), SLUG, '--insecure-unpinned']],
+    [
+      'handshake with a query in the origin',
+      (o) => ['handshake', `${o}/?q=1`, SLUG, '--insecure-unpinned', '--json'],
+    ],
+    [
+      'handshake with credentials in the origin',
+      (o) => ['handshake', o.replace('http://', 'http://u:p@'), SLUG, '--insecure-unpinned'],
+    ],
     ['fingerprint with a fragment in the origin', (o) => ['fingerprint', `${o}/#x`, SLUG]],
     ['handshake with an empty --tofu file', (o) => ['handshake', o, SLUG, '--tofu', '']],
     ['field-key with an argument', () => ['field-key', 'extra']],
@@ -213,15 +259,43 @@ describe('usage errors exit 2 and send nothing', () => {
     ['a fractional port', ['--port', '80.5'], { ZEQ_FIELD_KEY: FIELD_KEY }],
     ['an empty port', ['--port', ''], { ZEQ_FIELD_KEY: FIELD_KEY }],
     ['a hexadecimal port', ['--port', '0x50'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['--machine without "="', ['--port', '0', '--machine', 'edge-01'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['--machine with an empty slug', ['--port', '0', '--machine', '=m-1'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['--machine with an empty machine id', ['--port', '0', '--machine', 'edge-01='], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['--machine with a bad slug', ['--port', '0', '--machine', '-edge=m-1'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['--machine with a bad machine id', ['--port', '0', '--machine', 'edge-01=m 1'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['a good and a bad --machine', ['--port', '0', '--machine', 'edge-01=m-1', '--machine', 'nope'], { ZEQ_FIELD_KEY: FIELD_KEY }],
+    [
+      '--machine without "="',
+      ['--port', '0', '--machine', 'edge-01'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    [
+      '--machine with an empty slug',
+      ['--port', '0', '--machine', '=m-1'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    [
+      '--machine with an empty machine id',
+      ['--port', '0', '--machine', 'edge-01='],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    [
+      '--machine with a bad slug',
+      ['--port', '0', '--machine', '-edge=m-1'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    [
+      '--machine with a bad machine id',
+      ['--port', '0', '--machine', 'edge-01=m 1'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    [
+      'a good and a bad --machine',
+      ['--port', '0', '--machine', 'edge-01=m-1', '--machine', 'nope'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
     ['an extra argument', ['--port', '0', 'extra'], { ZEQ_FIELD_KEY: FIELD_KEY }],
     ['an empty --store', ['--port', '0', '--store', ''], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['one slug named by two --machine', ['--port', '0', '--machine', 'edge-01=a', '--machine', 'edge-01=b'], { ZEQ_FIELD_KEY: FIELD_KEY }],
+    [
+      'one slug named by two --machine',
+      ['--port', '0', '--machine', 'edge-01=a', '--machine', 'edge-01=b'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
   ];
 
   test.each(serveCases)('serve with %s', async (_name, args, env) => {
@@ -257,7 +331,9 @@ describe('field-key', () => {
 
   test('its output is accepted by serve as ZEQ_FIELD_KEY', async () => {
     const key = (await cli(['field-key'])).stdout[0] as string;
-    const run = await cli(['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`], { env: { ZEQ_FIELD_KEY: key } });
+    const run = await cli(['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`], {
+      env: { ZEQ_FIELD_KEY: key },
+    });
     expect(run.code).toBe(0);
     expect(run.stopRequested).toBe(true);
     expect([...run.stdout, ...run.stderr].join('\n')).not.toContain(key);
@@ -279,7 +355,12 @@ describe('fingerprint', () => {
     const out = jsonLine(run);
     expect(Object.keys(out).sort()).toEqual(['alg', 'fingerprint', 'machine_id', 'public_key']);
     const doc = await responderA.keyDocument(SLUG);
-    expect(out).toEqual({ alg: ALG, public_key: doc.public_key, fingerprint: fingerprintA, machine_id: MACHINE_ID });
+    expect(out).toEqual({
+      alg: ALG,
+      public_key: doc.public_key,
+      fingerprint: fingerprintA,
+      machine_id: MACHINE_ID,
+    });
     // Checked independently of the SDK: the fingerprint is SHA-256 of the decoded public key.
     const publicKey = Buffer.from(out['public_key'] as string, 'base64');
     expect(publicKey.length).toBe(1184);
@@ -288,7 +369,10 @@ describe('fingerprint', () => {
   });
 
   test('an unknown slug: exit 1, http_error with the responder status and code', async () => {
-    const out = expectFailureLine(await cli(['fingerprint', origin, 'edge-99', '--json']), 'http_error');
+    const out = expectFailureLine(
+      await cli(['fingerprint', origin, 'edge-99', '--json']),
+      'http_error',
+    );
     expect(String(out['status'])).toBe('404');
     expect(out['response_code']).toBe('unknown_machine');
   });
@@ -364,7 +448,16 @@ describe('handshake', () => {
   });
 
   test('several --pin (key rotation): any one matching is enough', async () => {
-    const run = await cli(['handshake', origin, SLUG, '--pin', fingerprintB, '--pin', fingerprintA, '--json']);
+    const run = await cli([
+      'handshake',
+      origin,
+      SLUG,
+      '--pin',
+      fingerprintB,
+      '--pin',
+      fingerprintA,
+      '--json',
+    ]);
     expect(run.code).toBe(0);
     expect(jsonLine(run)['authenticated']).toBe(true);
   });
@@ -382,7 +475,10 @@ describe('handshake', () => {
     expect(plain.stdout).toEqual([]);
     // The same report as every command gives: the code, then the pinned and the presented key.
     expect(plain.stderr[0]).toMatch(/^error: fingerprint_mismatch: /);
-    expect(plain.stderr.slice(1)).toEqual([`expected fingerprint ${fingerprintB}`, `actual fingerprint   ${fingerprintA}`]);
+    expect(plain.stderr.slice(1)).toEqual([
+      `expected fingerprint ${fingerprintB}`,
+      `actual fingerprint   ${fingerprintA}`,
+    ]);
   });
 
   test('--tofu FILE: first use remembered, same key accepted, a changed key refused with tofu_key_changed', async () => {
@@ -391,15 +487,26 @@ describe('handshake', () => {
     expect(first.code).toBe(0);
     const firstOut = jsonLine(first);
     expect(Object.keys(firstOut)).toEqual(KEYS);
-    expect(firstOut).toMatchObject({ ok: true, fingerprint: fingerprintA, machine_id: MACHINE_ID, alg: ALG });
+    expect(firstOut).toMatchObject({
+      ok: true,
+      fingerprint: fingerprintA,
+      machine_id: MACHINE_ID,
+      alg: ALG,
+    });
     // First use is not authentication; only a key the store already knew is.
     expect(firstOut['authenticated']).toBe(false);
     const remembered = await readFile(file);
-    expect(Object.values(JSON.parse(remembered.toString('utf8')) as Record<string, string>)).toEqual([fingerprintA]);
+    expect(
+      Object.values(JSON.parse(remembered.toString('utf8')) as Record<string, string>),
+    ).toEqual([fingerprintA]);
 
     const second = await cli(['handshake', origin, SLUG, '--tofu', file, '--json']);
     expect(second.code).toBe(0);
-    expect(jsonLine(second)).toMatchObject({ ok: true, fingerprint: fingerprintA, authenticated: true });
+    expect(jsonLine(second)).toMatchObject({
+      ok: true,
+      fingerprint: fingerprintA,
+      authenticated: true,
+    });
 
     current = responderB;
     requests.POST = 0;
@@ -414,20 +521,35 @@ describe('handshake', () => {
     expect(run.code).toBe(0);
     const out = jsonLine(run);
     expect(Object.keys(out)).toEqual(KEYS);
-    expect(out).toMatchObject({ ok: true, machine_id: MACHINE_ID, fingerprint: fingerprintA, alg: ALG, authenticated: false });
+    expect(out).toMatchObject({
+      ok: true,
+      machine_id: MACHINE_ID,
+      fingerprint: fingerprintA,
+      alg: ALG,
+      authenticated: false,
+    });
     expect(isSessionId(out['session_id'])).toBe(true);
   });
 
   test('an unknown slug: exit 1, http_error 404 unknown_machine', async () => {
-    const out = expectFailureLine(await cli(['handshake', origin, 'edge-99', '--insecure-unpinned', '--json']), 'http_error');
+    const out = expectFailureLine(
+      await cli(['handshake', origin, 'edge-99', '--insecure-unpinned', '--json']),
+      'http_error',
+    );
     expect(String(out['status'])).toBe('404');
     expect(out['response_code']).toBe('unknown_machine');
   });
 
   test('an unreachable origin: exit 1, network_error', async () => {
     const closed = await closedOrigin();
-    expectFailureLine(await cli(['handshake', closed, SLUG, '--pin', fingerprintA, '--json']), 'network_error');
-    expectFailureLine(await cli(['handshake', closed, SLUG, '--insecure-unpinned', '--json']), 'network_error');
+    expectFailureLine(
+      await cli(['handshake', closed, SLUG, '--pin', fingerprintA, '--json']),
+      'network_error',
+    );
+    expectFailureLine(
+      await cli(['handshake', closed, SLUG, '--insecure-unpinned', '--json']),
+      'network_error',
+    );
   });
 });
 
@@ -447,8 +569,17 @@ describe('serve (in process)', () => {
     const ready = new Promise<string>((resolve) => {
       listening = resolve;
     });
-    const running = cli(['serve', '--port', '0', ...args], { env: { ZEQ_FIELD_KEY: OTHER_FIELD_KEY }, onStdout: listening, stop: stopped });
-    const line = await Promise.race([ready, running.then((run) => Promise.reject(new Error(`serve exited early: ${run.stderr.join('\n')}`)))]);
+    const running = cli(['serve', '--port', '0', ...args], {
+      env: { ZEQ_FIELD_KEY: OTHER_FIELD_KEY },
+      onStdout: listening,
+      stop: stopped,
+    });
+    const line = await Promise.race([
+      ready,
+      running.then((run) =>
+        Promise.reject(new Error(`serve exited early: ${run.stderr.join('\n')}`)),
+      ),
+    ]);
     return {
       line,
       stop: (signal) => {
@@ -469,7 +600,9 @@ describe('serve (in process)', () => {
       const served = `http://127.0.0.1:${port}`;
       const out = jsonLine(await cli(['fingerprint', served, SLUG, '--json']));
       expect(out).toMatchObject({ alg: ALG, machine_id: MACHINE_ID });
-      const hs = jsonLine(await cli(['handshake', served, SLUG, '--pin', out['fingerprint'] as string, '--json']));
+      const hs = jsonLine(
+        await cli(['handshake', served, SLUG, '--pin', out['fingerprint'] as string, '--json']),
+      );
       expect(hs).toMatchObject({ ok: true, authenticated: true, fingerprint: out['fingerprint'] });
     } catch (error) {
       await serving.stop('SIGINT');
@@ -506,7 +639,9 @@ describe('serve (in process)', () => {
 
   test('a port already in use: exit 1, never listening', async () => {
     const port = new URL(origin).port;
-    const run = await cli(['serve', '--port', port, '--machine', `${SLUG}=${MACHINE_ID}`], { env: { ZEQ_FIELD_KEY: FIELD_KEY } });
+    const run = await cli(['serve', '--port', port, '--machine', `${SLUG}=${MACHINE_ID}`], {
+      env: { ZEQ_FIELD_KEY: FIELD_KEY },
+    });
     expect(run.code).toBe(1);
     expect(run.stdout).toEqual([]);
     expect(run.stopRequested).toBe(false);

@@ -75,7 +75,8 @@ describe('fetch injection specifics', () => {
       pins: { [SLUG]: f.doc.fingerprint },
       retry: 2,
       fetch: (request) => {
-        if (request.method === 'GET' && gets++ === 0) return Promise.reject(new TypeError('fetch failed'));
+        if (request.method === 'GET' && gets++ === 0)
+          return Promise.reject(new TypeError('fetch failed'));
         return f.responder.fetch(request);
       },
     });
@@ -101,7 +102,12 @@ describe('fetch injection specifics', () => {
   test('a POST whose fetch fails at the network level is not retried (retry: 2)', async () => {
     const f = await makeFixture();
     const s = spy(only('GET', f.handler, () => Promise.reject(new TypeError('fetch failed'))));
-    const client = createClient({ origin: 'https://edge.test', pins: { [SLUG]: f.doc.fingerprint }, retry: 2, fetch: (request) => s.handler(request) });
+    const client = createClient({
+      origin: 'https://edge.test',
+      pins: { [SLUG]: f.doc.fingerprint },
+      retry: 2,
+      fetch: (request) => s.handler(request),
+    });
     await rejection(client.handshake(SLUG), 'network_error');
     expect(s.count('POST')).toBe(1);
     expect(f.sessions.created).toHaveLength(0);
@@ -110,7 +116,12 @@ describe('fetch injection specifics', () => {
   test('two failing GETs with retry: 2 still end in a session', async () => {
     const f = await makeFixture();
     const s = spy(failFirst(f.handler, 'GET', 2, 503));
-    const client = createClient({ origin: 'https://edge.test', pins: { [SLUG]: f.doc.fingerprint }, retry: 2, fetch: (request) => s.handler(request) });
+    const client = createClient({
+      origin: 'https://edge.test',
+      pins: { [SLUG]: f.doc.fingerprint },
+      retry: 2,
+      fetch: (request) => s.handler(request),
+    });
     expect((await client.handshake(SLUG)).fingerprint).toBe(f.doc.fingerprint);
     expect(s.count('GET')).toBe(3);
   });
@@ -120,9 +131,16 @@ describe('fetch injection specifics', () => {
     const storage = new MemoryStorage();
     vi.stubGlobal('localStorage', storage);
     try {
-      const client = createClient({ origin: 'https://edge.test', tofu: createLocalStorageTrustStore(), retry: 0, fetch: (request) => f.handler(request) });
+      const client = createClient({
+        origin: 'https://edge.test',
+        tofu: createLocalStorageTrustStore(),
+        retry: 0,
+        fetch: (request) => f.handler(request),
+      });
       expect((await client.handshake(SLUG)).trust).toBe('tofu-first-use');
-      expect(storage.getItem(`zeq-keyex:tofu:${tofuKey(client.origin, SLUG)}`)).toBe(f.doc.fingerprint);
+      expect(storage.getItem(`zeq-keyex:tofu:${tofuKey(client.origin, SLUG)}`)).toBe(
+        f.doc.fingerprint,
+      );
     } finally {
       vi.unstubAllGlobals();
     }

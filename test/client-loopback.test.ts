@@ -6,7 +6,14 @@ import { type Server, type Socket, createServer } from 'node:net';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createClient } from '../src/initiator/client.js';
 import { type RunningServer, serve } from '../src/node/server.js';
-import { type FetchHandler, type Layer, type Mount, SLUG, makeFixture, rejection } from './helpers/client-kit.js';
+import {
+  type FetchHandler,
+  type Layer,
+  type Mount,
+  SLUG,
+  makeFixture,
+  rejection,
+} from './helpers/client-kit.js';
 import { describeClientSuite } from './helpers/client-suite.js';
 
 const running: RunningServer[] = [];
@@ -29,7 +36,10 @@ const loopbackLayer: Layer = {
   },
   async unreachable() {
     // A port that was just bound and released: connections are refused.
-    const server = await serve(async () => new Response(null, { status: 204 }), { host: '127.0.0.1', port: 0 });
+    const server = await serve(async () => new Response(null, { status: 204 }), {
+      host: '127.0.0.1',
+      port: 0,
+    });
     await stop(server);
     return { origin: server.url, client: {} };
   },
@@ -53,9 +63,15 @@ describe('loopback specifics', () => {
     const server = await serve(f.responder.fetch, { port: 0 });
     try {
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const client = createClient({ origin: server.url, pins: { [SLUG]: f.doc.fingerprint }, retry: 0 });
+      const client = createClient({
+        origin: server.url,
+        pins: { [SLUG]: f.doc.fingerprint },
+        retry: 0,
+      });
       const session = await client.handshake(SLUG);
-      expect(session.recordKey).toEqual(Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []));
+      expect(session.recordKey).toEqual(
+        Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []),
+      );
     } finally {
       await stop(server);
     }
@@ -71,7 +87,11 @@ describe('loopback specifics', () => {
     await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
     const address = dropper.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
-    const client = createClient({ origin: `http://127.0.0.1:${address.port}`, insecureUnpinned: true, retry: 2 });
+    const client = createClient({
+      origin: `http://127.0.0.1:${address.port}`,
+      insecureUnpinned: true,
+      retry: 2,
+    });
     await rejection(client.handshake(SLUG), 'network_error');
     expect(connections).toBe(3);
   });

@@ -7,7 +7,15 @@ import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { createClient } from '../src/initiator/client.js';
 import { createResponderHandlers } from '../src/msw.js';
-import { type FetchHandler, type Layer, type Mount, SLUG, makeFixture, rejection, spy } from './helpers/client-kit.js';
+import {
+  type FetchHandler,
+  type Layer,
+  type Mount,
+  SLUG,
+  makeFixture,
+  rejection,
+  spy,
+} from './helpers/client-kit.js';
 import { describeClientSuite } from './helpers/client-suite.js';
 
 const server = setupServer();
@@ -47,9 +55,15 @@ describe('msw specifics', () => {
     const f = await makeFixture();
     server.use(...createResponderHandlers(f.responder, 'https://edge.example'));
     try {
-      const client = createClient({ origin: 'https://edge.example', pins: { [SLUG]: f.doc.fingerprint }, retry: 0 });
+      const client = createClient({
+        origin: 'https://edge.example',
+        pins: { [SLUG]: f.doc.fingerprint },
+        retry: 0,
+      });
       const session = await client.handshake(SLUG);
-      expect(session.recordKey).toEqual(Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []));
+      expect(session.recordKey).toEqual(
+        Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []),
+      );
     } finally {
       server.resetHandlers();
     }
@@ -58,7 +72,11 @@ describe('msw specifics', () => {
   test('a request to an origin with no handlers is refused (onUnhandledRequest: error) and is a network_error', async () => {
     const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      const client = createClient({ origin: 'https://nobody.msw.test', insecureUnpinned: true, retry: 0 });
+      const client = createClient({
+        origin: 'https://nobody.msw.test',
+        insecureUnpinned: true,
+        retry: 0,
+      });
       await rejection(client.handshake(SLUG), 'network_error');
       expect(printed).toHaveBeenCalled();
     } finally {
@@ -75,7 +93,11 @@ describe('msw specifics', () => {
     });
     server.use(...createResponderHandlers({ fetch: s.handler }, 'https://flaky.msw.test'));
     try {
-      const client = createClient({ origin: 'https://flaky.msw.test', pins: { [SLUG]: f.doc.fingerprint }, retry: 2 });
+      const client = createClient({
+        origin: 'https://flaky.msw.test',
+        pins: { [SLUG]: f.doc.fingerprint },
+        retry: 2,
+      });
       expect((await client.handshake(SLUG)).fingerprint).toBe(f.doc.fingerprint);
       expect(s.count('GET')).toBe(2);
     } finally {
@@ -85,10 +107,16 @@ describe('msw specifics', () => {
 
   test('a POST that fails at the network level is not retried (retry: 2)', async () => {
     const f = await makeFixture();
-    const s = spy(async (request) => (request.method === 'POST' ? Response.error() : f.responder.fetch(request)));
+    const s = spy(async (request) =>
+      request.method === 'POST' ? Response.error() : f.responder.fetch(request),
+    );
     server.use(...createResponderHandlers({ fetch: s.handler }, 'https://flaky-post.msw.test'));
     try {
-      const client = createClient({ origin: 'https://flaky-post.msw.test', pins: { [SLUG]: f.doc.fingerprint }, retry: 2 });
+      const client = createClient({
+        origin: 'https://flaky-post.msw.test',
+        pins: { [SLUG]: f.doc.fingerprint },
+        retry: 2,
+      });
       await rejection(client.handshake(SLUG), 'network_error');
       expect(s.count('POST')).toBe(1);
     } finally {
@@ -97,7 +125,11 @@ describe('msw specifics', () => {
   });
 
   test('createResponderHandlers refuses an origin that is not an http(s) URL', () => {
-    expect(() => createResponderHandlers({ fetch: async () => new Response() }, 'ftp://edge.example')).toThrow(TypeError);
-    expect(() => createResponderHandlers({ fetch: async () => new Response() }, 'edge.example')).toThrow(TypeError);
+    expect(() =>
+      createResponderHandlers({ fetch: async () => new Response() }, 'ftp://edge.example'),
+    ).toThrow(TypeError);
+    expect(() =>
+      createResponderHandlers({ fetch: async () => new Response() }, 'edge.example'),
+    ).toThrow(TypeError);
   });
 });

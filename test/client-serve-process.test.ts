@@ -49,7 +49,14 @@ describe('createClient against zeq-keyex serve', () => {
 
     const before = Date.now();
     const session = await client.handshake(SLUG);
-    expect(session).toMatchObject({ slug: SLUG, machineId: MACHINE_ID, fingerprint, alg: ALG, trust: 'pinned', authenticated: true });
+    expect(session).toMatchObject({
+      slug: SLUG,
+      machineId: MACHINE_ID,
+      fingerprint,
+      alg: ALG,
+      trust: 'pinned',
+      authenticated: true,
+    });
     expect(isSessionId(session.sessionId)).toBe(true);
     expect(session.expiresAt.getTime()).toBeGreaterThan(before);
     const recordKey = session.recordKey;
@@ -68,7 +75,10 @@ describe('createClient against zeq-keyex serve', () => {
   test('a pin set (old and new key, in either order): pinned and authenticated', async () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
-    for (const pins of [[STRANGER_FP, fingerprint], [fingerprint, STRANGER_FP]]) {
+    for (const pins of [
+      [STRANGER_FP, fingerprint],
+      [fingerprint, STRANGER_FP],
+    ]) {
       const session = await clientFor(server.origin, { pins: { [SLUG]: pins } }).handshake(SLUG);
       expect(session).toMatchObject({ fingerprint, trust: 'pinned', authenticated: true });
       session.wipe();
@@ -79,8 +89,14 @@ describe('createClient against zeq-keyex serve', () => {
   test('a pin that is not the served key: fingerprint_mismatch with both fingerprints', async () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
-    const error = await rejection(clientFor(server.origin, { pins: { [SLUG]: STRANGER_FP } }).handshake(SLUG), 'fingerprint_mismatch');
-    expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({ expected: STRANGER_FP, actual: fingerprint });
+    const error = await rejection(
+      clientFor(server.origin, { pins: { [SLUG]: STRANGER_FP } }).handshake(SLUG),
+      'fingerprint_mismatch',
+    );
+    expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
+      expected: STRANGER_FP,
+      actual: fingerprint,
+    });
     await stop(server);
   });
 
@@ -92,10 +108,18 @@ describe('createClient against zeq-keyex serve', () => {
     const key = tofuKey(client.origin, SLUG);
 
     const firstUse = await client.handshake(SLUG);
-    expect(firstUse).toMatchObject({ fingerprint: firstFingerprint, trust: 'tofu-first-use', authenticated: false });
+    expect(firstUse).toMatchObject({
+      fingerprint: firstFingerprint,
+      trust: 'tofu-first-use',
+      authenticated: false,
+    });
     expect(await createFileTrustStore(path).get(key)).toBe(firstFingerprint);
     const match = await client.handshake(SLUG);
-    expect(match).toMatchObject({ fingerprint: firstFingerprint, trust: 'tofu-match', authenticated: true });
+    expect(match).toMatchObject({
+      fingerprint: firstFingerprint,
+      trust: 'tofu-match',
+      authenticated: true,
+    });
     firstUse.wipe();
     match.wipe();
     await stop(first);
@@ -106,9 +130,15 @@ describe('createClient against zeq-keyex serve', () => {
     const secondFingerprint = await fingerprintOf(second.origin, SLUG);
     expect(secondFingerprint).not.toBe(firstFingerprint);
     const error = await rejection(client.handshake(SLUG), 'tofu_key_changed');
-    expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({ expected: firstFingerprint, actual: secondFingerprint });
+    expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
+      expected: firstFingerprint,
+      actual: secondFingerprint,
+    });
     // A fresh client on the same store (a restarted app) refuses it too; the store is unchanged.
-    await rejection(clientFor(second.origin, { tofu: createFileTrustStore(path) }).handshake(SLUG), 'tofu_key_changed');
+    await rejection(
+      clientFor(second.origin, { tofu: createFileTrustStore(path) }).handshake(SLUG),
+      'tofu_key_changed',
+    );
     expect(await createFileTrustStore(path).get(key)).toBe(firstFingerprint);
     await stop(second);
   });
@@ -117,7 +147,13 @@ describe('createClient against zeq-keyex serve', () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
     const session = await clientFor(server.origin, { insecureUnpinned: true }).handshake(SLUG);
-    expect(session).toMatchObject({ slug: SLUG, machineId: MACHINE_ID, fingerprint, trust: 'unauthenticated', authenticated: false });
+    expect(session).toMatchObject({
+      slug: SLUG,
+      machineId: MACHINE_ID,
+      fingerprint,
+      trust: 'unauthenticated',
+      authenticated: false,
+    });
     session.wipe();
     await stop(server);
   });
@@ -127,7 +163,10 @@ describe('createClient against zeq-keyex serve', () => {
     const client = clientFor(server.origin, { insecureUnpinned: true });
     for (const call of [client.fetchKeyDocument('edge-99'), client.handshake('edge-99')]) {
       const error = await rejection(call, 'http_error');
-      expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 404, responseCode: 'unknown_machine' });
+      expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+        status: 404,
+        responseCode: 'unknown_machine',
+      });
     }
     await stop(server);
   });
@@ -160,14 +199,20 @@ describe('session.request() against zeq-keyex serve', () => {
   test('serve --echo: records round-trip, in sequence and concurrently; a wiped session is session_closed', async () => {
     const server = await startServe([...MACHINE, '--echo'], FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
-    const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(SLUG);
+    const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(
+      SLUG,
+    );
 
-    expect(text(await sessionRecords(session).request(utf8('hello from the library client')))).toBe('hello from the library client');
+    expect(text(await sessionRecords(session).request(utf8('hello from the library client')))).toBe(
+      'hello from the library client',
+    );
     const binary = randomBytes(4096);
     expect(toHex(await sessionRecords(session).request(binary))).toBe(toHex(binary));
     expect(await sessionRecords(session).request(new Uint8Array(0))).toHaveLength(0);
     const messages = Array.from({ length: 8 }, (_, i) => `concurrent ${i}`);
-    const replies = await Promise.all(messages.map((m) => sessionRecords(session).request(utf8(m))));
+    const replies = await Promise.all(
+      messages.map((m) => sessionRecords(session).request(utf8(m))),
+    );
     expect(replies.map(text)).toEqual(messages);
 
     session.wipe();
@@ -178,9 +223,17 @@ describe('session.request() against zeq-keyex serve', () => {
   test('serve without --echo has no records endpoint: http_error 404 invalid_request', async () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
-    const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(SLUG);
-    const error = await rejection(sessionRecords(session).request(utf8('anyone there?')), 'http_error');
-    expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 404, responseCode: 'invalid_request' });
+    const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(
+      SLUG,
+    );
+    const error = await rejection(
+      sessionRecords(session).request(utf8('anyone there?')),
+      'http_error',
+    );
+    expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+      status: 404,
+      responseCode: 'invalid_request',
+    });
     session.wipe();
     await stop(server);
   });

@@ -4,7 +4,12 @@
  * that must be objects (§2.1), and the redirect refusal of the Mode-B fetches.
  */
 import { describe, expect, test } from 'vitest';
-import { type FetchFunction, type TransportHooks, createTransport, refuseRedirects } from '../src/initiator/transport.js';
+import {
+  type FetchFunction,
+  type TransportHooks,
+  createTransport,
+  refuseRedirects,
+} from '../src/initiator/transport.js';
 import { expectCodeAsync } from './helpers/errors.js';
 
 const URL_ = 'https://edge.test/api/x';
@@ -12,7 +17,8 @@ const FP = 'ab'.repeat(32);
 const OTHER_FP = 'cd'.repeat(32);
 
 function answering(body: string, status = 200): FetchFunction {
-  return async () => new Response(body, { status, headers: { 'content-type': 'application/json' } });
+  return async () =>
+    new Response(body, { status, headers: { 'content-type': 'application/json' } });
 }
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -25,29 +31,62 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 describe('createTransport', () => {
   test('hooks that are not functions are programmer errors (TypeError)', () => {
     expect(() => createTransport({ hooks: null as unknown as TransportHooks })).toThrow(TypeError);
-    expect(() => createTransport({ hooks: { beforeRequest: [] } as unknown as TransportHooks })).toThrow(TypeError);
-    expect(() => createTransport({ hooks: { afterResponse: 'log' } as unknown as TransportHooks })).toThrow(TypeError);
+    expect(() =>
+      createTransport({ hooks: { beforeRequest: [] } as unknown as TransportHooks }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createTransport({ hooks: { afterResponse: 'log' } as unknown as TransportHooks }),
+    ).toThrow(TypeError);
   });
 
   test('a hook that throws fails the request as network_error', async () => {
-    const transport = createTransport({ fetch: answering('{}'), retry: 0, hooks: { beforeRequest: () => Promise.reject(new Error('no token')) } });
+    const transport = createTransport({
+      fetch: answering('{}'),
+      retry: 0,
+      hooks: { beforeRequest: () => Promise.reject(new Error('no token')) },
+    });
     await expectCodeAsync(transport.getJson(URL_), 'network_error');
   });
 
   test('afterResponse sees error statuses too', async () => {
     const seen: number[] = [];
-    const transport = createTransport({ fetch: answering('{"error":"unknown_machine"}', 404), retry: 0, hooks: { afterResponse: (_, response) => void seen.push(response.status) } });
-    expect(await failure(transport.getJson(URL_))).toMatchObject({ code: 'http_error', status: 404, responseCode: 'unknown_machine' });
+    const transport = createTransport({
+      fetch: answering('{"error":"unknown_machine"}', 404),
+      retry: 0,
+      hooks: { afterResponse: (_, response) => void seen.push(response.status) },
+    });
+    expect(await failure(transport.getJson(URL_))).toMatchObject({
+      code: 'http_error',
+      status: 404,
+      responseCode: 'unknown_machine',
+    });
     expect(seen).toEqual([404]);
   });
 
   test('an http_error keeps the two fingerprints of a mismatch body only when both are fingerprints', async () => {
-    const body = (fields: object): string => JSON.stringify({ error: 'fingerprint_mismatch', message: 'free text', ...fields });
-    const both = createTransport({ fetch: answering(body({ expected_fingerprint: FP, actual_fingerprint: OTHER_FP }), 409), retry: 0 });
-    expect(await failure(both.postJson(URL_, {}))).toMatchObject({ code: 'http_error', status: 409, expectedFingerprint: FP, actualFingerprint: OTHER_FP });
-    for (const fields of [{ expected_fingerprint: FP }, { expected_fingerprint: FP.toUpperCase(), actual_fingerprint: OTHER_FP }, { expected_fingerprint: FP, actual_fingerprint: 7 }]) {
+    const body = (fields: object): string =>
+      JSON.stringify({ error: 'fingerprint_mismatch', message: 'free text', ...fields });
+    const both = createTransport({
+      fetch: answering(body({ expected_fingerprint: FP, actual_fingerprint: OTHER_FP }), 409),
+      retry: 0,
+    });
+    expect(await failure(both.postJson(URL_, {}))).toMatchObject({
+      code: 'http_error',
+      status: 409,
+      expectedFingerprint: FP,
+      actualFingerprint: OTHER_FP,
+    });
+    for (const fields of [
+      { expected_fingerprint: FP },
+      { expected_fingerprint: FP.toUpperCase(), actual_fingerprint: OTHER_FP },
+      { expected_fingerprint: FP, actual_fingerprint: 7 },
+    ]) {
       const one = createTransport({ fetch: answering(body(fields), 409), retry: 0 });
-      expect(await failure(one.postJson(URL_, {}))).toMatchObject({ code: 'http_error', expectedFingerprint: undefined, actualFingerprint: undefined });
+      expect(await failure(one.postJson(URL_, {}))).toMatchObject({
+        code: 'http_error',
+        expectedFingerprint: undefined,
+        actualFingerprint: undefined,
+      });
     }
   });
 
@@ -59,7 +98,10 @@ describe('createTransport', () => {
     ['not JSON', utf8('{')],
     ['malformed UTF-8', Uint8Array.of(...utf8('{"a":"'), 0xff, ...utf8('"}'))],
   ])('a JSON answer that is %s is malformed_response', async (_, bytes) => {
-    const transport = createTransport({ fetch: async () => new Response(bytes as BodyInit), retry: 0 });
+    const transport = createTransport({
+      fetch: async () => new Response(bytes as BodyInit),
+      retry: 0,
+    });
     await expectCodeAsync(transport.getJson(URL_), 'malformed_response');
   });
 });

@@ -4,7 +4,12 @@
  * caller says the handshake was confirmed. The client suites cover the same rules end to end.
  */
 import { describe, expect, test } from 'vitest';
-import { type TrustStore, createMemoryTrustStore, createTrustPolicy, tofuKey } from '../src/initiator/trust.js';
+import {
+  type TrustStore,
+  createMemoryTrustStore,
+  createTrustPolicy,
+  tofuKey,
+} from '../src/initiator/trust.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 
 const ORIGIN = 'https://edge.test';
@@ -17,7 +22,9 @@ describe('createTrustPolicy', () => {
     expect(() => createTrustPolicy({ pins: { '../x': FP } })).toThrow(TypeError);
     expect(() => createTrustPolicy({ pins: { [SLUG]: 'abc' } })).toThrow(TypeError);
     expect(() => createTrustPolicy({ pins: { [SLUG]: [] } })).toThrow(TypeError);
-    expect(() => createTrustPolicy({ tofu: { get: async () => undefined } as unknown as TrustStore })).toThrow(TypeError);
+    expect(() =>
+      createTrustPolicy({ tofu: { get: async () => undefined } as unknown as TrustStore }),
+    ).toThrow(TypeError);
   });
 
   test('without a trust choice nothing may be sent: pin_required', async () => {
@@ -29,7 +36,11 @@ describe('createTrustPolicy', () => {
 
   test('a pin decides before the TOFU store, and a mismatch names both fingerprints', async () => {
     const tofu = createMemoryTrustStore();
-    const policy = createTrustPolicy({ pins: { [SLUG]: [FP.toUpperCase()] }, tofu, insecureUnpinned: true });
+    const policy = createTrustPolicy({
+      pins: { [SLUG]: [FP.toUpperCase()] },
+      tofu,
+      insecureUnpinned: true,
+    });
     const decision = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
     expect(decision.mode).toBe('pinned');
     await decision.confirmed();
@@ -56,20 +67,33 @@ describe('createTrustPolicy', () => {
       actualFingerprint: OTHER_FP,
     });
     // Another origin is another responder.
-    expect((await policy.check('https://other.test', SLUG, { fingerprint: OTHER_FP })).mode).toBe('tofu-first-use');
+    expect((await policy.check('https://other.test', SLUG, { fingerprint: OTHER_FP })).mode).toBe(
+      'tofu-first-use',
+    );
   });
 
   test('a racing first use that stored another fingerprint is tofu_key_changed; store failures are store_error', async () => {
-    const raced = createTrustPolicy({ tofu: { get: async () => undefined, putIfAbsent: async () => OTHER_FP } });
-    await expectCodeAsync((await raced.check(ORIGIN, SLUG, { fingerprint: FP })).confirmed(), 'tofu_key_changed');
-    const broken = createTrustPolicy({ tofu: { get: () => Promise.reject(new Error('disk')), putIfAbsent: async () => FP } });
+    const raced = createTrustPolicy({
+      tofu: { get: async () => undefined, putIfAbsent: async () => OTHER_FP },
+    });
+    await expectCodeAsync(
+      (await raced.check(ORIGIN, SLUG, { fingerprint: FP })).confirmed(),
+      'tofu_key_changed',
+    );
+    const broken = createTrustPolicy({
+      tofu: { get: () => Promise.reject(new Error('disk')), putIfAbsent: async () => FP },
+    });
     await expectCodeAsync(broken.check(ORIGIN, SLUG, { fingerprint: FP }), 'store_error');
-    const edited = createTrustPolicy({ tofu: { get: async () => 'not a fingerprint', putIfAbsent: async () => FP } });
+    const edited = createTrustPolicy({
+      tofu: { get: async () => 'not a fingerprint', putIfAbsent: async () => FP },
+    });
     await expectCodeAsync(edited.check(ORIGIN, SLUG, { fingerprint: FP }), 'store_error');
   });
 
   test('insecureUnpinned is the explicit unauthenticated choice', async () => {
-    const decision = await createTrustPolicy({ insecureUnpinned: true }).check(ORIGIN, SLUG, { fingerprint: FP });
+    const decision = await createTrustPolicy({ insecureUnpinned: true }).check(ORIGIN, SLUG, {
+      fingerprint: FP,
+    });
     expect(decision.mode).toBe('unauthenticated');
   });
 });

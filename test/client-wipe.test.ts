@@ -80,7 +80,13 @@ interface Case {
   readonly name: string;
   readonly code: ErrorCode;
   /** Builds the responder side; `tofu` replaces the pin when given. */
-  make(): Promise<{ handler: FetchHandler; pin: string; tofu?: TrustStore; timeoutMs?: number; abortOnPost?: boolean }>;
+  make(): Promise<{
+    handler: FetchHandler;
+    pin: string;
+    tofu?: TrustStore;
+    timeoutMs?: number;
+    abortOnPost?: boolean;
+  }>;
 }
 
 const afterDerivation: Case[] = [
@@ -106,7 +112,10 @@ const afterDerivation: Case[] = [
     code: 'network_error',
     make: async () => {
       const f = await makeFixture();
-      return { handler: only('GET', f.handler, () => Promise.reject(new TypeError('fetch failed'))), pin: f.doc.fingerprint };
+      return {
+        handler: only('GET', f.handler, () => Promise.reject(new TypeError('fetch failed'))),
+        pin: f.doc.fingerprint,
+      };
     },
   },
   {
@@ -122,7 +131,10 @@ const afterDerivation: Case[] = [
     code: 'malformed_response',
     make: async () => {
       const f = await makeFixture();
-      return { handler: editHandshake(f.handler, (response) => ({ ...response, expires_at: 'soon' })), pin: f.doc.fingerprint };
+      return {
+        handler: editHandshake(f.handler, (response) => ({ ...response, expires_at: 'soon' })),
+        pin: f.doc.fingerprint,
+      };
     },
   },
   {
@@ -130,7 +142,12 @@ const afterDerivation: Case[] = [
     code: 'response_too_large',
     make: async () => {
       const f = await makeFixture();
-      return { handler: rewrite(f.handler, 'POST', (response) => raw(padTo(JSON.stringify(response), 64 * 1024 + 1))), pin: f.doc.fingerprint };
+      return {
+        handler: rewrite(f.handler, 'POST', (response) =>
+          raw(padTo(JSON.stringify(response), 64 * 1024 + 1)),
+        ),
+        pin: f.doc.fingerprint,
+      };
     },
   },
   {
@@ -138,7 +155,13 @@ const afterDerivation: Case[] = [
     code: 'response_mismatch',
     make: async () => {
       const f = await makeFixture();
-      return { handler: editHandshake(f.handler, (response) => ({ ...response, machine_id: 'machine:elsewhere' })), pin: f.doc.fingerprint };
+      return {
+        handler: editHandshake(f.handler, (response) => ({
+          ...response,
+          machine_id: 'machine:elsewhere',
+        })),
+        pin: f.doc.fingerprint,
+      };
     },
   },
   {
@@ -146,7 +169,9 @@ const afterDerivation: Case[] = [
     code: 'confirmation_failed',
     make: async () => {
       const handler = foreignResponder({ wrongKey: true });
-      const doc = (await (await handler(new Request(`https://edge.test/api/keyex/${SLUG}/pubkey`))).json()) as { fingerprint: string };
+      const doc = (await (
+        await handler(new Request(`https://edge.test/api/keyex/${SLUG}/pubkey`))
+      ).json()) as { fingerprint: string };
       return { handler, pin: doc.fingerprint };
     },
   },
@@ -155,7 +180,11 @@ const afterDerivation: Case[] = [
     code: 'timeout',
     make: async () => {
       const f = await makeFixture();
-      return { handler: only('GET', f.handler, neverAnswers), pin: f.doc.fingerprint, timeoutMs: 100 };
+      return {
+        handler: only('GET', f.handler, neverAnswers),
+        pin: f.doc.fingerprint,
+        timeoutMs: 100,
+      };
     },
   },
   {
@@ -163,7 +192,11 @@ const afterDerivation: Case[] = [
     code: 'aborted',
     make: async () => {
       const f = await makeFixture();
-      return { handler: only('GET', f.handler, neverAnswers), pin: f.doc.fingerprint, abortOnPost: true };
+      return {
+        handler: only('GET', f.handler, neverAnswers),
+        pin: f.doc.fingerprint,
+        abortOnPost: true,
+      };
     },
   },
   {
@@ -171,7 +204,10 @@ const afterDerivation: Case[] = [
     code: 'store_error',
     make: async () => {
       const f = await makeFixture();
-      const tofu: TrustStore = { get: async () => undefined, putIfAbsent: () => Promise.reject(new Error('read-only')) };
+      const tofu: TrustStore = {
+        get: async () => undefined,
+        putIfAbsent: () => Promise.reject(new Error('read-only')),
+      };
       return { handler: f.handler, pin: f.doc.fingerprint, tofu };
     },
   },
@@ -190,7 +226,12 @@ describe('secrets are wiped', () => {
   test('on success: the shared secret at once, the record key when the session is wiped', async () => {
     reset();
     const f = await makeFixture();
-    const client = createClient({ origin: 'https://edge.test', pins: { [SLUG]: f.doc.fingerprint }, retry: 0, fetch: (request) => f.handler(request) });
+    const client = createClient({
+      origin: 'https://edge.test',
+      pins: { [SLUG]: f.doc.fingerprint },
+      retry: 0,
+      fetch: (request) => f.handler(request),
+    });
     const session = await client.handshake(SLUG);
     expect(made.sharedSecrets).toHaveLength(1);
     expect(made.recordKeys).toHaveLength(1);
@@ -202,31 +243,52 @@ describe('secrets are wiped', () => {
     expect(isZero(recordKey)).toBe(true);
   });
 
-  test.each(afterDerivation)('on failure after derivation, when $name ($code): no session, record key wiped', async (c) => {
-    reset();
-    const { handler, pin, tofu, timeoutMs, abortOnPost } = await c.make();
-    const controller = new AbortController();
-    const client = createClient({
-      origin: 'https://edge.test',
-      retry: 0,
-      ...(tofu === undefined ? { pins: { [SLUG]: pin } } : { tofu }),
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      fetch: (request) => {
-        if (abortOnPost === true && request.method === 'POST') queueMicrotask(() => controller.abort());
-        return handler(request);
-      },
-    });
-    await rejection(client.handshake(SLUG, { signal: controller.signal }), c.code);
-    expect(made.sharedSecrets).toHaveLength(1);
-    expect(made.recordKeys).toHaveLength(1);
-    expect(made.sharedSecrets.every(isZero)).toBe(true);
-    expect(made.recordKeys.every(isZero)).toBe(true);
-  });
+  test.each(afterDerivation)(
+    'on failure after derivation, when $name ($code): no session, record key wiped',
+    async (c) => {
+      reset();
+      const { handler, pin, tofu, timeoutMs, abortOnPost } = await c.make();
+      const controller = new AbortController();
+      const client = createClient({
+        origin: 'https://edge.test',
+        retry: 0,
+        ...(tofu === undefined ? { pins: { [SLUG]: pin } } : { tofu }),
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        fetch: (request) => {
+          if (abortOnPost === true && request.method === 'POST')
+            queueMicrotask(() => controller.abort());
+          return handler(request);
+        },
+      });
+      await rejection(client.handshake(SLUG, { signal: controller.signal }), c.code);
+      expect(made.sharedSecrets).toHaveLength(1);
+      expect(made.recordKeys).toHaveLength(1);
+      expect(made.sharedSecrets.every(isZero)).toBe(true);
+      expect(made.recordKeys.every(isZero)).toBe(true);
+    },
+  );
 
-  test.each<[string, ErrorCode, () => Omit<ClientOptions, 'origin'>, (f: { handler: FetchHandler }) => FetchHandler]>([
-    ['a pin mismatch', 'fingerprint_mismatch', () => ({ pins: { [SLUG]: STRANGER_FP } }), (f) => f.handler],
+  test.each<
+    [
+      string,
+      ErrorCode,
+      () => Omit<ClientOptions, 'origin'>,
+      (f: { handler: FetchHandler }) => FetchHandler,
+    ]
+  >([
+    [
+      'a pin mismatch',
+      'fingerprint_mismatch',
+      () => ({ pins: { [SLUG]: STRANGER_FP } }),
+      (f) => f.handler,
+    ],
     ['no trust setting', 'pin_required', () => ({}), (f) => f.handler],
-    ['a fingerprint that lies', 'fingerprint_inconsistent', () => ({ insecureUnpinned: true }), (f) => rewrite(f.handler, 'GET', (doc) => json({ ...doc, fingerprint: STRANGER_FP }))],
+    [
+      'a fingerprint that lies',
+      'fingerprint_inconsistent',
+      () => ({ insecureUnpinned: true }),
+      (f) => rewrite(f.handler, 'GET', (doc) => json({ ...doc, fingerprint: STRANGER_FP })),
+    ],
     [
       'a changed TOFU key',
       'tofu_key_changed',
@@ -241,7 +303,12 @@ describe('secrets are wiped', () => {
     reset();
     const f = await makeFixture();
     const handler = make(f);
-    const client = createClient({ origin: 'https://edge.test', retry: 0, ...trust(), fetch: (request) => handler(request) });
+    const client = createClient({
+      origin: 'https://edge.test',
+      retry: 0,
+      ...trust(),
+      fetch: (request) => handler(request),
+    });
     await rejection(client.handshake(SLUG), code);
     expect(made.sharedSecrets).toHaveLength(0);
     expect(made.recordKeys).toHaveLength(0);

@@ -23,7 +23,10 @@ const ENTRY_POINTS: Record<string, string> = {
 function importsOf(code: string): Map<string, Set<string>> {
   const imports = new Map<string, Set<string>>();
   for (const match of code.matchAll(/^import \{([^}]*)\} from '([^']+)';$/gm)) {
-    const names = (match[1] as string).split(',').map((name) => name.trim()).filter((name) => name !== '');
+    const names = (match[1] as string)
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
     const from = match[2] as string;
     imports.set(from, new Set([...(imports.get(from) ?? []), ...names]));
   }
@@ -50,7 +53,11 @@ test('every example of docs/testing.md is in this file, unchanged', () => {
     expect(self.slice(start + begin.length, stop).trim(), `example ${index + 1}`).toBe(body);
     for (const [from, names] of importsOf(block)) {
       const mapped = ENTRY_POINTS[from] ?? from;
-      for (const name of names) expect(selfImports.get(mapped)?.has(name), `example ${index + 1} imports ${name} from ${from}`).toBe(true);
+      for (const name of names)
+        expect(
+          selfImports.get(mapped)?.has(name),
+          `example ${index + 1} imports ${name} from ${from}`,
+        ).toBe(true);
     }
   });
 });
@@ -84,7 +91,9 @@ describe('my app, against an in-process responder (msw)', () => {
 
   test('refuses a responder whose key is not the pinned one', async () => {
     const client = createClient({ origin, pins: { 'edge-01': 'ab'.repeat(32) }, retry: 0 });
-    await expect(client.handshake('edge-01')).rejects.toMatchObject({ code: 'fingerprint_mismatch' });
+    await expect(client.handshake('edge-01')).rejects.toMatchObject({
+      code: 'fingerprint_mismatch',
+    });
   });
 });
 // docs/testing.md, example 1: end

@@ -15,7 +15,11 @@ function tableRows(heading: string): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
     const match = /^\| `([a-z_]+)` \|(.*)\|\s*$/.exec(line);
-    if (match !== null) rows.set(match[1] as string, (match[2] as string).split('|').map((c) => c.trim()));
+    if (match !== null)
+      rows.set(
+        match[1] as string,
+        (match[2] as string).split('|').map((c) => c.trim()),
+      );
   }
   return rows;
 }

@@ -18,15 +18,24 @@ describe('ZeqKeyExError', () => {
 
   test('a given message, status, wire code, fingerprints and cause are kept', () => {
     const cause = new Error('underlying');
-    const error = new ZeqKeyExError('http_error', 'the responder answered HTTP 409 (key_mismatch)', {
-      status: 409,
-      responseCode: 'key_mismatch',
-      expectedFingerprint: 'a'.repeat(64),
-      actualFingerprint: 'b'.repeat(64),
-      cause,
-    });
+    const error = new ZeqKeyExError(
+      'http_error',
+      'the responder answered HTTP 409 (key_mismatch)',
+      {
+        status: 409,
+        responseCode: 'key_mismatch',
+        expectedFingerprint: 'a'.repeat(64),
+        actualFingerprint: 'b'.repeat(64),
+        cause,
+      },
+    );
     expect(error.message).toBe('the responder answered HTTP 409 (key_mismatch)');
-    expect([error.status, error.responseCode, error.expectedFingerprint, error.actualFingerprint]).toEqual([409, 'key_mismatch', 'a'.repeat(64), 'b'.repeat(64)]);
+    expect([
+      error.status,
+      error.responseCode,
+      error.expectedFingerprint,
+      error.actualFingerprint,
+    ]).toEqual([409, 'key_mismatch', 'a'.repeat(64), 'b'.repeat(64)]);
     expect(error.cause).toBe(cause);
     expect(Object.hasOwn(new ZeqKeyExError('timeout'), 'cause')).toBe(false);
   });
@@ -37,14 +46,23 @@ describe('ZeqKeyExError', () => {
     expect(isZeqKeyExError(error, 'aborted')).toBe(true);
     expect(isZeqKeyExError(error, 'timeout')).toBe(false);
     // Another copy of the SDK (another bundle or realm) brands with the same registered symbol.
-    const foreign = Object.assign(new Error('x'), { code: 'timeout', [Symbol.for('zeq-keyex.error')]: true });
+    const foreign = Object.assign(new Error('x'), {
+      code: 'timeout',
+      [Symbol.for('zeq-keyex.error')]: true,
+    });
     expect(isZeqKeyExError(foreign, 'timeout')).toBe(true);
-    for (const value of [undefined, null, 'timeout', { code: 'timeout' }, new Error('timeout')]) expect(isZeqKeyExError(value)).toBe(false);
+    for (const value of [undefined, null, 'timeout', { code: 'timeout' }, new Error('timeout')])
+      expect(isZeqKeyExError(value)).toBe(false);
   });
 });
 
 test('every entry that can throw it exports the one class, its guard and its codes', async () => {
-  const entries = await Promise.all([import('../src/index.js'), import('../src/protocol.js'), import('../src/mode-b.js'), import('../src/responder.js')]);
+  const entries = await Promise.all([
+    import('../src/index.js'),
+    import('../src/protocol.js'),
+    import('../src/mode-b.js'),
+    import('../src/responder.js'),
+  ]);
   for (const entry of entries) {
     expect(entry.ZeqKeyExError).toBe(ZeqKeyExError);
     expect(entry.isZeqKeyExError).toBe(isZeqKeyExError);

@@ -24,7 +24,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await mkdir(join(ROOT, '.tmp'), { recursive: true });
   const buildDir = await mkdtemp(join(ROOT, '.tmp', 'cli-build-'));
   const tsup = join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js');
-  await promisify(execFile)(process.execPath, [tsup, '--out-dir', buildDir, '--no-dts', '--silent'], { cwd: ROOT, timeout: BUILD_LIMIT_MS });
+  await promisify(execFile)(
+    process.execPath,
+    [tsup, '--out-dir', buildDir, '--no-dts', '--silent'],
+    { cwd: ROOT, timeout: BUILD_LIMIT_MS },
+  );
   project.provide('cliBuildDir', buildDir);
   return async () => {
     await rm(buildDir, { recursive: true, force: true });

@@ -15,14 +15,23 @@ import { ALG } from '../src/core/constants.js';
 import { base64Encode, concat, lp } from '../src/core/encoding.js';
 import { parseKeyDocument } from '../src/core/document.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
-import { type KemKeyPair, assertPublicKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import {
+  type KemKeyPair,
+  assertPublicKey,
+  kemDecapsulate,
+  kemEncapsulate,
+  kemKeygen,
+} from '../src/core/kem.js';
 import { nobleKem } from '../src/backends/kem-backend.js';
 import { randomBytes, wipe } from '../src/core/primitives.js';
 import { encodeRecordHeader, openRecord, sealRecord } from '../src/core/record-format.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
 import { toHex } from './helpers/vectors.js';
 
-function documentOf(publicKey: Uint8Array, fingerprint = computeFingerprint(publicKey)): Record<string, string> {
+function documentOf(
+  publicKey: Uint8Array,
+  fingerprint = computeFingerprint(publicKey),
+): Record<string, string> {
   return { alg: ALG, public_key: base64Encode(publicKey), fingerprint, machine_id: 'machine-01' };
 }
 
@@ -56,7 +65,7 @@ describe('public keys kept expanded: the modulus check once per key, encapsulati
     expect(isPreparedKey(key)).toBe(false);
   });
 
-  test('a kept key is a copy: changing the caller\'s bytes afterwards makes a key that is checked afresh', () => {
+  test("a kept key is a copy: changing the caller's bytes afterwards makes a key that is checked afresh", () => {
     const { publicKey } = kemKeygen(randomBytes(64));
     assertPublicKey(publicKey);
     publicKey[0] = 0xff;
@@ -79,7 +88,10 @@ describe('public keys kept expanded: the modulus check once per key, encapsulati
   test('eight keys are kept, oldest out first; a key let go of is expanded again and still right', () => {
     const pairs = Array.from({ length: 9 }, () => kemKeygen(randomBytes(64)));
     for (const pair of pairs) assertPublicKey(pair.publicKey);
-    expect(pairs.map((pair) => isPreparedKey(pair.publicKey))).toEqual([false, ...Array<boolean>(8).fill(true)]);
+    expect(pairs.map((pair) => isPreparedKey(pair.publicKey))).toEqual([
+      false,
+      ...Array<boolean>(8).fill(true),
+    ]);
     for (const pair of [0, 8, 1].map((i) => pairs[i] as KemKeyPair)) {
       const { cipherText, sharedSecret } = kemEncapsulate(pair.publicKey);
       expect(toHex(kemDecapsulate(pair.secretKey, cipherText))).toBe(toHex(sharedSecret));
@@ -102,7 +114,10 @@ describe('a noble secret key keeps its public half expanded', () => {
     }
     await expectCodeAsync(key.decapsulate(new Uint8Array(1087)), 'invalid_cipher_text');
     key.dispose();
-    await expectCodeAsync(key.decapsulate(kemEncapsulate(pair.publicKey).cipherText), 'invalid_secret_key');
+    await expectCodeAsync(
+      key.decapsulate(kemEncapsulate(pair.publicKey).cipherText),
+      'invalid_secret_key',
+    );
   });
 });
 
@@ -113,12 +128,16 @@ describe('node:crypto AES-GCM with one KeyObject per key buffer', () => {
 
   test('a buffer reused for another key seals and opens under the new key', () => {
     const key = randomBytes(32);
-    expect(toHex(nodeAead.seal(key, nonce, plaintext, aad))).toBe(toHex(nobleAead.seal(key, nonce, plaintext, aad)));
+    expect(toHex(nodeAead.seal(key, nonce, plaintext, aad))).toBe(
+      toHex(nobleAead.seal(key, nonce, plaintext, aad)),
+    );
     const next = randomBytes(32);
     key.set(next);
     const sealed = nodeAead.seal(key, nonce, plaintext, aad);
     expect(toHex(sealed)).toBe(toHex(nobleAead.seal(next, nonce, plaintext, aad)));
-    expect(toHex(nodeAead.open(key, nonce, sealed, aad) ?? new Uint8Array(0))).toBe(toHex(plaintext));
+    expect(toHex(nodeAead.open(key, nonce, sealed, aad) ?? new Uint8Array(0))).toBe(
+      toHex(plaintext),
+    );
   });
 
   test('a buffer changed between uses gives the current bytes every time, cached or re-imported', () => {
@@ -127,7 +146,10 @@ describe('node:crypto AES-GCM with one KeyObject per key buffer', () => {
       if (use % 2 === 1) key.set(randomBytes(32));
       const expected = nobleAead.seal(Uint8Array.from(key), nonce, plaintext, aad);
       expect(toHex(nodeAead.seal(key, nonce, plaintext, aad)), `use ${use}`).toBe(toHex(expected));
-      expect(toHex(nodeAead.open(key, nonce, expected, aad) ?? new Uint8Array(0)), `use ${use}`).toBe(toHex(plaintext));
+      expect(
+        toHex(nodeAead.open(key, nonce, expected, aad) ?? new Uint8Array(0)),
+        `use ${use}`,
+      ).toBe(toHex(plaintext));
     }
   });
 
@@ -136,7 +158,9 @@ describe('node:crypto AES-GCM with one KeyObject per key buffer', () => {
     const sealed = nodeAead.seal(key, nonce, plaintext, aad);
     wipe(key);
     expect(nodeAead.open(key, nonce, sealed, aad)).toBeUndefined();
-    expect(toHex(nodeAead.seal(key, nonce, plaintext, aad))).toBe(toHex(nobleAead.seal(new Uint8Array(32), nonce, plaintext, aad)));
+    expect(toHex(nodeAead.seal(key, nonce, plaintext, aad))).toBe(
+      toHex(nobleAead.seal(new Uint8Array(32), nonce, plaintext, aad)),
+    );
   });
 
   test('the prefix goes in front of ciphertext and tag, and an opened plaintext is a plain Uint8Array', () => {
@@ -161,10 +185,17 @@ describe('records with a per-session LP(session_id)', () => {
       const plaintext = randomBytes(64 + seq);
       const record = sealRecord(key, sessionId, 0, seq, plaintext, appAad);
       const header = encodeRecordHeader(0, seq);
-      const expected = concat(header, nobleAead.seal(key, header.subarray(1), plaintext, concat(header, lp(sessionId, appAad))));
+      const expected = concat(
+        header,
+        nobleAead.seal(key, header.subarray(1), plaintext, concat(header, lp(sessionId, appAad))),
+      );
       expect(toHex(record)).toBe(toHex(expected));
       expect(toHex(openRecord(key, sessionId, record, appAad))).toBe(toHex(plaintext));
-      expectCode(() => openRecord(key, sessionId === 'session-a' ? 'session-b' : 'session-a', record, appAad), 'record_auth_failed');
+      expectCode(
+        () =>
+          openRecord(key, sessionId === 'session-a' ? 'session-b' : 'session-a', record, appAad),
+        'record_auth_failed',
+      );
     }
   });
 });

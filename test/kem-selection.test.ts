@@ -11,7 +11,14 @@ import { ALG } from '../src/core/constants.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type ErrorCode, isZeqKeyExError } from '../src/core/errors.js';
 import { kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
-import { type Kem, type KemDriver, agreesWithNoble, loadKem, nativeKem, nobleKem } from '../src/backends/kem-backend.js';
+import {
+  type Kem,
+  type KemDriver,
+  agreesWithNoble,
+  loadKem,
+  nativeKem,
+  nobleKem,
+} from '../src/backends/kem-backend.js';
 import { createKeyManager } from '../src/responder/key-manager.js';
 import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from '../src/core/modeb.js';
 import { nodeKemDriver } from '../src/backends/platform.node.js';
@@ -28,7 +35,10 @@ const MACHINES = { 'edge-01': 'machine:edge-01' };
 const EXPECTED = nodeHasNativeKem() ? 'node' : 'noble';
 
 /** A fetch that counts what goes through it. */
-function counted(handler: (request: Request) => Promise<Response>): { fetch: (request: Request) => Promise<Response>; requests: string[] } {
+function counted(handler: (request: Request) => Promise<Response>): {
+  fetch: (request: Request) => Promise<Response>;
+  requests: string[];
+} {
   const requests: string[] = [];
   return {
     requests,
@@ -56,7 +66,8 @@ describe('loadKem', () => {
   });
 
   test('an unknown choice is a TypeError', async () => {
-    for (const bad of ['fast', 'NOBLE', '', 1, null]) await expect(loadKem(bad as unknown as 'auto')).rejects.toThrow(TypeError);
+    for (const bad of ['fast', 'NOBLE', '', 1, null])
+      await expect(loadKem(bad as unknown as 'auto')).rejects.toThrow(TypeError);
   });
 
   test(`node:crypto ML-KEM is ${nodeHasNativeKem() ? 'present' : 'absent'} in this Node, as the driver sees it`, async () => {
@@ -67,7 +78,9 @@ describe('loadKem', () => {
 
 describe('the probe keeps a wrong native implementation out', () => {
   /** A driver over noble, optionally corrupted at one step. */
-  function driver(corrupt: 'none' | 'publicKey' | 'encapsulation' | 'decapsulation' | 'rejection' | 'throws'): KemDriver {
+  function driver(
+    corrupt: 'none' | 'publicKey' | 'encapsulation' | 'decapsulation' | 'rejection' | 'throws',
+  ): KemDriver {
     return {
       name: 'webcrypto',
       async importSecretKey(seed) {
@@ -82,14 +95,16 @@ describe('the probe keeps a wrong native implementation out', () => {
             first ??= toHex(cipherText);
             if (corrupt === 'decapsulation') secret[0] = (secret[0] as number) ^ 1;
             // A rejection that answers the genuine secret instead of J(z‖c) is a broken implicit rejection.
-            if (corrupt === 'rejection' && toHex(cipherText) !== first) return kemDecapsulate(secretKey, hex(first));
+            if (corrupt === 'rejection' && toHex(cipherText) !== first)
+              return kemDecapsulate(secretKey, hex(first));
             return secret;
           },
         };
       },
       async encapsulate(publicKey) {
         const result = kemEncapsulate(publicKey);
-        if (corrupt === 'encapsulation') result.sharedSecret[31] = (result.sharedSecret[31] as number) ^ 1;
+        if (corrupt === 'encapsulation')
+          result.sharedSecret[31] = (result.sharedSecret[31] as number) ^ 1;
         return result;
       },
     };
@@ -99,18 +114,26 @@ describe('the probe keeps a wrong native implementation out', () => {
     expect(await agreesWithNoble(nativeKem(driver('none')))).toBe(true);
   });
 
-  test.each(['publicKey', 'encapsulation', 'decapsulation', 'rejection', 'throws'] as const)('a wrong %s fails', async (corrupt) => {
-    expect(await agreesWithNoble(nativeKem(driver(corrupt)))).toBe(false);
-  });
+  test.each(['publicKey', 'encapsulation', 'decapsulation', 'rejection', 'throws'] as const)(
+    'a wrong %s fails',
+    async (corrupt) => {
+      expect(await agreesWithNoble(nativeKem(driver(corrupt)))).toBe(false);
+    },
+  );
 
   test('a driver that fails to import a seed gives invalid_secret_key, not its own error', async () => {
-    await expectCodeAsync(nativeKem(driver('throws')).importSecretKey(new Uint8Array(64)), 'invalid_secret_key');
+    await expectCodeAsync(
+      nativeKem(driver('throws')).importSecretKey(new Uint8Array(64)),
+      'invalid_secret_key',
+    );
   });
 });
 
 describe('the client', () => {
   test('an unknown kem is a TypeError at creation', () => {
-    expect(() => createClient({ origin: ORIGIN, kem: 'fast' as unknown as 'auto' })).toThrow(TypeError);
+    expect(() => createClient({ origin: ORIGIN, kem: 'fast' as unknown as 'auto' })).toThrow(
+      TypeError,
+    );
   });
 
   test(`the session reports the backend: ${EXPECTED} by default, noble when asked`, async () => {
@@ -121,7 +144,13 @@ describe('the client', () => {
       ['auto', EXPECTED],
       ['noble', 'noble'],
     ] as const) {
-      const client = createClient({ origin: ORIGIN, pins: { 'edge-01': pin }, retry: 0, fetch: responder.fetch, ...(kem === undefined ? {} : { kem }) });
+      const client = createClient({
+        origin: ORIGIN,
+        pins: { 'edge-01': pin },
+        retry: 0,
+        fetch: responder.fetch,
+        ...(kem === undefined ? {} : { kem }),
+      });
       const session = await client.handshake('edge-01');
       expect(session.kemBackend).toBe(expected);
       session.wipe();
@@ -133,7 +162,13 @@ describe('the client', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     const pin = (await responder.keyDocument('edge-01')).fingerprint;
     const { fetch, requests } = counted(responder.fetch);
-    const client = createClient({ origin: ORIGIN, pins: { 'edge-01': pin }, retry: 0, fetch, kem: 'native' });
+    const client = createClient({
+      origin: ORIGIN,
+      pins: { 'edge-01': pin },
+      retry: 0,
+      fetch,
+      kem: 'native',
+    });
     if (nodeHasNativeKem()) {
       expect((await client.handshake('edge-01')).kemBackend).toBe('node');
     } else {
@@ -146,7 +181,13 @@ describe('the client', () => {
 
 describe('the responder', () => {
   test('an unknown kem is a TypeError at creation', () => {
-    expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, kem: 'openssl' as unknown as 'auto' })).toThrow(TypeError);
+    expect(() =>
+      createResponder({
+        fieldKey: FIELD_KEY,
+        machines: MACHINES,
+        kem: 'openssl' as unknown as 'auto',
+      }),
+    ).toThrow(TypeError);
   });
 
   test(`reports its backend (${EXPECTED} by default), and serves any client`, async () => {
@@ -154,11 +195,21 @@ describe('the responder', () => {
       [undefined, EXPECTED],
       ['noble', 'noble'],
     ] as const) {
-      const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, ...(kem === undefined ? {} : { kem }) });
+      const responder = createResponder({
+        fieldKey: FIELD_KEY,
+        machines: MACHINES,
+        ...(kem === undefined ? {} : { kem }),
+      });
       expect(await responder.kemBackend()).toBe(expected);
       const pin = (await responder.keyDocument('edge-01')).fingerprint;
       for (const clientKem of ['noble', 'auto'] as const) {
-        const session = await createClient({ origin: ORIGIN, pins: { 'edge-01': pin }, retry: 0, fetch: responder.fetch, kem: clientKem }).handshake('edge-01');
+        const session = await createClient({
+          origin: ORIGIN,
+          pins: { 'edge-01': pin },
+          retry: 0,
+          fetch: responder.fetch,
+          kem: clientKem,
+        }).handshake('edge-01');
         expect(session.recordKey).toHaveLength(32);
         session.wipe();
       }
@@ -169,7 +220,13 @@ describe('the responder', () => {
   test(`kem: 'native' ${nodeHasNativeKem() ? 'uses node:crypto' : 'without a native backend: kemBackend() says kem_unavailable; requests get a 500 and nothing is stored'}`, async () => {
     const logger = recordingLogger();
     const keyStore = createMemoryKeyStore();
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, kem: 'native', logger, keyStore });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      kem: 'native',
+      logger,
+      keyStore,
+    });
     if (nodeHasNativeKem()) {
       expect(await responder.kemBackend()).toBe('node');
       expect((await responder.keyDocument('edge-01')).alg).toBe(ALG);
@@ -180,7 +237,9 @@ describe('the responder', () => {
     const response = await responder.fetch(new Request(`${ORIGIN}/api/keyex/edge-01/pubkey`));
     expect(response.status).toBe(500);
     expect(await response.json()).toMatchObject({ error: 'internal' });
-    expect(logger.lines.map((l) => [l.level, l.fields?.['code']])).toEqual([['error', 'kem_unavailable']]);
+    expect(logger.lines.map((l) => [l.level, l.fields?.['code']])).toEqual([
+      ['error', 'kem_unavailable'],
+    ]);
     expect(await keyStore.get('edge-01')).toBeUndefined();
     let thrown: unknown;
     try {
@@ -215,7 +274,13 @@ describe('the key manager imports each machine key once', () => {
       },
     };
     const keyStore = createMemoryKeyStore();
-    const options = { sealKey: deriveSealKey(hex(FIELD_KEY)), keyStore, logger: recordingLogger(), now: Date.now, kem: async () => counting };
+    const options = {
+      sealKey: deriveSealKey(hex(FIELD_KEY)),
+      keyStore,
+      logger: recordingLogger(),
+      now: Date.now,
+      kem: async () => counting,
+    };
     const manager = createKeyManager(options);
     const key = await manager.obtain('edge-01', 'machine:edge-01');
     for (let i = 0; i < 5; i++) {
@@ -238,7 +303,12 @@ describe('Mode-B', () => {
   const c = protocolCases.modeB[0];
   if (c === undefined) throw new Error('no mode_b case');
   const publicKey = base64Decode(c.responder_public_key_b64, 1184);
-  const peer = { alg: ALG, publicKey, fingerprint: c.responder_fingerprint, machineId: c.responder_machine_id };
+  const peer = {
+    alg: ALG,
+    publicKey,
+    fingerprint: c.responder_fingerprint,
+    machineId: c.responder_machine_id,
+  };
 
   test(`both sides report their backend (${EXPECTED} by default) and agree whatever it is`, async () => {
     for (const [kem, expected] of [
@@ -246,7 +316,12 @@ describe('Mode-B', () => {
       ['noble', 'noble'],
     ] as const) {
       const option = kem === undefined ? {} : { kem };
-      const mine = await deriveModeBSeedAsInitiator({ peer, localMachineId: c.initiator_machine_id, expectedFingerprint: c.responder_fingerprint, ...option });
+      const mine = await deriveModeBSeedAsInitiator({
+        peer,
+        localMachineId: c.initiator_machine_id,
+        expectedFingerprint: c.responder_fingerprint,
+        ...option,
+      });
       expect(mine.kemBackend).toBe(expected);
       const theirs = await deriveModeBSeedAsResponder({
         secretKey: hex(c.responder_keygen_seed),
@@ -262,7 +337,12 @@ describe('Mode-B', () => {
   });
 
   test(`kem: 'native' ${nodeHasNativeKem() ? 'uses node:crypto' : 'without a native backend is kem_unavailable'}`, async () => {
-    const attempt = deriveModeBSeedAsInitiator({ peer, localMachineId: c.initiator_machine_id, expectedFingerprint: c.responder_fingerprint, kem: 'native' });
+    const attempt = deriveModeBSeedAsInitiator({
+      peer,
+      localMachineId: c.initiator_machine_id,
+      expectedFingerprint: c.responder_fingerprint,
+      kem: 'native',
+    });
     if (nodeHasNativeKem()) expect((await attempt).kemBackend).toBe('node');
     else await expectCodeAsync(attempt, 'kem_unavailable');
   });

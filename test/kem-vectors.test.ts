@@ -4,12 +4,7 @@
  * ones must be refused with the SDK's error code. Provenance and schemas: `test/vectors/README.md`.
  */
 import { describe, expect, test } from 'vitest';
-import {
-  assertPublicKey,
-  kemDecapsulate,
-  kemEncapsulate,
-  kemKeygen,
-} from '../src/core/kem.js';
+import { assertPublicKey, kemDecapsulate, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
 import { kemEncapsulateDerandomized } from '../src/internal/testing.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
@@ -169,7 +164,8 @@ function joinAcvp<G, P, E>(
     if (e === undefined) throw new Error(`ACVP tgId ${tgId} tcId ${t.tcId} has no expected result`);
     return { tcId: t.tcId, prompt: t, expected: e };
   });
-  if (byId.size !== cases.length) throw new Error(`ACVP tgId ${tgId}: expected results and prompts differ`);
+  if (byId.size !== cases.length)
+    throw new Error(`ACVP tgId ${tgId}: expected results and prompts differ`);
   return { group, cases: expectCount(`ACVP tgId ${tgId}`, cases, count) };
 }
 
@@ -178,12 +174,22 @@ describe('ACVP ML-KEM-keyGen-FIPS203, ML-KEM-768 (tgId 2)', () => {
     testType: string;
     parameterSet: string;
   }
-  const prompt = readVectorJson('acvp/ML-KEM-keyGen-FIPS203/prompt.json') as AcvpFile<Group, { d: string; z: string }>;
-  const expected = readVectorJson('acvp/ML-KEM-keyGen-FIPS203/expectedResults.json') as AcvpFile<unknown, { ek: string; dk: string }>;
+  const prompt = readVectorJson('acvp/ML-KEM-keyGen-FIPS203/prompt.json') as AcvpFile<
+    Group,
+    { d: string; z: string }
+  >;
+  const expected = readVectorJson('acvp/ML-KEM-keyGen-FIPS203/expectedResults.json') as AcvpFile<
+    unknown,
+    { ek: string; dk: string }
+  >;
   const { group, cases } = joinAcvp(prompt, expected, 2, 25);
 
   test('group', () => {
-    expect([prompt.algorithm, prompt.mode, prompt.revision]).toEqual(['ML-KEM', 'keyGen', 'FIPS203']);
+    expect([prompt.algorithm, prompt.mode, prompt.revision]).toEqual([
+      'ML-KEM',
+      'keyGen',
+      'FIPS203',
+    ]);
     expect(group).toMatchObject({ testType: 'AFT', parameterSet: PARAMETER_SET });
   });
 
@@ -213,13 +219,24 @@ describe('ACVP ML-KEM-encapDecap-FIPS203, ML-KEM-768', () => {
     k?: string;
     testPassed?: boolean;
   }
-  const prompt = readVectorJson('acvp/ML-KEM-encapDecap-FIPS203/prompt.json') as AcvpFile<Group, Prompt>;
-  const expected = readVectorJson('acvp/ML-KEM-encapDecap-FIPS203/expectedResults.json') as AcvpFile<unknown, Expected>;
+  const prompt = readVectorJson('acvp/ML-KEM-encapDecap-FIPS203/prompt.json') as AcvpFile<
+    Group,
+    Prompt
+  >;
+  const expected = readVectorJson(
+    'acvp/ML-KEM-encapDecap-FIPS203/expectedResults.json',
+  ) as AcvpFile<unknown, Expected>;
 
   test('ML-KEM-768 groups', () => {
-    expect([prompt.algorithm, prompt.mode, prompt.revision]).toEqual(['ML-KEM', 'encapDecap', 'FIPS203']);
+    expect([prompt.algorithm, prompt.mode, prompt.revision]).toEqual([
+      'ML-KEM',
+      'encapDecap',
+      'FIPS203',
+    ]);
     expect(expectCount('encapDecap groups', prompt.testGroups, 12)).toHaveLength(12);
-    const mine = prompt.testGroups.filter((g) => g.parameterSet === PARAMETER_SET).map((g) => [g.tgId, g.function]);
+    const mine = prompt.testGroups
+      .filter((g) => g.parameterSet === PARAMETER_SET)
+      .map((g) => [g.tgId, g.function]);
     expect(mine).toEqual([
       [2, 'encapsulation'],
       [5, 'decapsulation'],
@@ -230,7 +247,10 @@ describe('ACVP ML-KEM-encapDecap-FIPS203, ML-KEM-768', () => {
 
   const encaps = joinAcvp(prompt, expected, 2, 25);
   test.each(encaps.cases.map((c) => [c.tcId, c] as const))('encapsulation tcId %i', (_, c) => {
-    const { cipherText, sharedSecret } = kemEncapsulateDerandomized(hex(c.prompt.ek ?? ''), hex(c.prompt.m ?? ''));
+    const { cipherText, sharedSecret } = kemEncapsulateDerandomized(
+      hex(c.prompt.ek ?? ''),
+      hex(c.prompt.m ?? ''),
+    );
     expect(toHex(cipherText)).toBe(c.expected.c?.toLowerCase());
     expect(toHex(sharedSecret)).toBe(c.expected.k?.toLowerCase());
   });
@@ -293,7 +313,9 @@ function readCctvFields<K extends string>(path: string, names: readonly K[]): Re
 }
 
 describe('CCTV modulus/ML-KEM-768 (§7.2 modulus check)', () => {
-  const lines = readVectorText('cctv/modulus/ML-KEM-768.txt.gz').split('\n').filter((line) => line !== '');
+  const lines = readVectorText('cctv/modulus/ML-KEM-768.txt.gz')
+    .split('\n')
+    .filter((line) => line !== '');
   const keys = expectCount('cctv modulus ML-KEM-768', lines, 780);
 
   // Every line holds one coefficient in [q, 4095]: every key is invalid.
@@ -314,7 +336,15 @@ describe('CCTV strcmp/ML-KEM-768', () => {
 
 describe('CCTV unluckysample/ML-KEM-768 (FIPS 203 final)', () => {
   test('SampleNTT reads past 575 bytes: keygen, encaps, decaps', () => {
-    const v = readCctvFields('cctv/unluckysample/ML-KEM-768.txt', ['d', 'z', 'ek', 'dk', 'm', 'K', 'c']);
+    const v = readCctvFields('cctv/unluckysample/ML-KEM-768.txt', [
+      'd',
+      'z',
+      'ek',
+      'dk',
+      'm',
+      'K',
+      'c',
+    ]);
     const { publicKey, secretKey } = kemKeygen(hex(v.d + v.z));
     expect(toHex(publicKey)).toBe(v.ek);
     expect(toHex(secretKey)).toBe(v.dk);

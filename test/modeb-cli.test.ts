@@ -28,7 +28,12 @@ async function storedSeeds(dir: string): Promise<StoredSeed[]> {
   } catch {
     return [];
   }
-  return Promise.all(names.map(async (name) => JSON.parse(await readFile(join(dir, 'mode-b-seeds', name), 'utf8')) as StoredSeed));
+  return Promise.all(
+    names.map(
+      async (name) =>
+        JSON.parse(await readFile(join(dir, 'mode-b-seeds', name), 'utf8')) as StoredSeed,
+    ),
+  );
 }
 
 describe('two serve processes on loopback', () => {
@@ -36,73 +41,242 @@ describe('two serve processes on loopback', () => {
     const storeA = join(scratch(), 'a');
     const storeB = join(scratch(), 'b');
     const [a, b] = await Promise.all([
-      startServe(['--machine', 'edge-01=machine:edge-01', '--store', storeA, '--admin-token-file', await tokenFile('a.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
-      startServe(['--machine', 'core-01=machine:core-01', '--store', storeB, '--admin-token-file', await tokenFile('b.token', TOKEN_B), '--allow-http-peer', '127.0.0.1'], OTHER_FIELD_KEY),
+      startServe(
+        [
+          '--machine',
+          'edge-01=machine:edge-01',
+          '--store',
+          storeA,
+          '--admin-token-file',
+          await tokenFile('a.token', TOKEN_A),
+          '--allow-http-peer',
+          '127.0.0.1',
+        ],
+        FIELD_KEY,
+      ),
+      startServe(
+        [
+          '--machine',
+          'core-01=machine:core-01',
+          '--store',
+          storeB,
+          '--admin-token-file',
+          await tokenFile('b.token', TOKEN_B),
+          '--allow-http-peer',
+          '127.0.0.1',
+        ],
+        OTHER_FIELD_KEY,
+      ),
     ]);
     const pin = await fingerprintOf(b.origin, 'core-01');
 
     const initiate = await run([
-      'ssl', 'initiate', a.origin, '--token', TOKEN_A, '--local', 'edge-01', '--peer-origin', b.origin, '--peer', 'core-01', '--pin', pin, '--json',
+      'ssl',
+      'initiate',
+      a.origin,
+      '--token',
+      TOKEN_A,
+      '--local',
+      'edge-01',
+      '--peer-origin',
+      b.origin,
+      '--peer',
+      'core-01',
+      '--pin',
+      pin,
+      '--json',
     ]);
     expect(initiate.code, initiate.stdout + initiate.stderr).toBe(0);
     const l = jsonLine(initiate);
-    expect(Object.keys(l).sort()).toEqual(['alg', 'cipher_text', 'local_machine_id', 'ok', 'peer_fingerprint', 'peer_machine_id', 'seed_commitment']);
-    expect(l).toMatchObject({ ok: true, alg: ALG, local_machine_id: 'machine:edge-01', peer_machine_id: 'machine:core-01', peer_fingerprint: pin });
+    expect(Object.keys(l).sort()).toEqual([
+      'alg',
+      'cipher_text',
+      'local_machine_id',
+      'ok',
+      'peer_fingerprint',
+      'peer_machine_id',
+      'seed_commitment',
+    ]);
+    expect(l).toMatchObject({
+      ok: true,
+      alg: ALG,
+      local_machine_id: 'machine:edge-01',
+      peer_machine_id: 'machine:core-01',
+      peer_fingerprint: pin,
+    });
     expect(base64Decode(l['cipher_text'], 1088)).toHaveLength(1088);
 
     // The token may come from the environment instead of the command line.
     const respond = await run(
-      ['ssl', 'respond', b.origin, '--local', 'core-01', '--peer-id', l['local_machine_id'] as string, '--cipher-text', l['cipher_text'] as string, '--json'],
+      [
+        'ssl',
+        'respond',
+        b.origin,
+        '--local',
+        'core-01',
+        '--peer-id',
+        l['local_machine_id'] as string,
+        '--cipher-text',
+        l['cipher_text'] as string,
+        '--json',
+      ],
       cliEnv({ ZEQ_ADMIN_TOKEN: TOKEN_B }),
     );
     expect(respond.code, respond.stderr).toBe(0);
     const p = jsonLine(respond);
-    expect(Object.keys(p).sort()).toEqual(['alg', 'fingerprint', 'local_machine_id', 'ok', 'seed_commitment']);
-    expect(p).toMatchObject({ ok: true, alg: ALG, local_machine_id: 'machine:core-01', fingerprint: pin, seed_commitment: l['seed_commitment'] });
+    expect(Object.keys(p).sort()).toEqual([
+      'alg',
+      'fingerprint',
+      'local_machine_id',
+      'ok',
+      'seed_commitment',
+    ]);
+    expect(p).toMatchObject({
+      ok: true,
+      alg: ALG,
+      local_machine_id: 'machine:core-01',
+      fingerprint: pin,
+      seed_commitment: l['seed_commitment'],
+    });
 
     const [sealedA] = await storedSeeds(storeA);
     const [sealedB] = await storedSeeds(storeB);
-    expect(sealedA).toMatchObject({ role: 'initiator', localMachineId: 'machine:edge-01', peerMachineId: 'machine:core-01', seedCommitment: l['seed_commitment'] });
-    expect(sealedB).toMatchObject({ role: 'responder', localMachineId: 'machine:core-01', peerMachineId: 'machine:edge-01', seedCommitment: l['seed_commitment'] });
+    expect(sealedA).toMatchObject({
+      role: 'initiator',
+      localMachineId: 'machine:edge-01',
+      peerMachineId: 'machine:core-01',
+      seedCommitment: l['seed_commitment'],
+    });
+    expect(sealedB).toMatchObject({
+      role: 'responder',
+      localMachineId: 'machine:core-01',
+      peerMachineId: 'machine:edge-01',
+      seedCommitment: l['seed_commitment'],
+    });
     const seed = toHex(unsealStoredSeed(FIELD_KEY, sealedA as StoredSeed));
     expect(toHex(unsealStoredSeed(OTHER_FIELD_KEY, sealedB as StoredSeed))).toBe(seed);
 
     // A wrong pin: exit 1, both fingerprints, nothing new stored.
     const wrong = 'ab'.repeat(32);
     const mismatch = await run([
-      'ssl', 'initiate', a.origin, '--token', TOKEN_A, '--local', 'edge-01', '--peer-origin', b.origin, '--peer', 'core-01', '--pin', wrong, '--json',
+      'ssl',
+      'initiate',
+      a.origin,
+      '--token',
+      TOKEN_A,
+      '--local',
+      'edge-01',
+      '--peer-origin',
+      b.origin,
+      '--peer',
+      'core-01',
+      '--pin',
+      wrong,
+      '--json',
     ]);
     expect(mismatch.code).toBe(1);
-    expect(jsonLine(mismatch)).toMatchObject({ ok: false, code: 'fingerprint_mismatch', expected_fingerprint: wrong, actual_fingerprint: pin });
+    expect(jsonLine(mismatch)).toMatchObject({
+      ok: false,
+      code: 'fingerprint_mismatch',
+      expected_fingerprint: wrong,
+      actual_fingerprint: pin,
+    });
     expect(await storedSeeds(storeA)).toEqual([sealedA]);
 
     // A wrong token: 403 from A.
-    const forbidden = await run(['ssl', 'respond', a.origin, '--token', TOKEN_B, '--local', 'edge-01', '--peer-id', 'm', '--cipher-text', l['cipher_text'] as string, '--json']);
+    const forbidden = await run([
+      'ssl',
+      'respond',
+      a.origin,
+      '--token',
+      TOKEN_B,
+      '--local',
+      'edge-01',
+      '--peer-id',
+      'm',
+      '--cipher-text',
+      l['cipher_text'] as string,
+      '--json',
+    ]);
     expect(forbidden.code).toBe(1);
-    expect(jsonLine(forbidden)).toMatchObject({ ok: false, code: 'http_error', status: 403, response_code: 'forbidden' });
+    expect(jsonLine(forbidden)).toMatchObject({
+      ok: false,
+      code: 'http_error',
+      status: 403,
+      response_code: 'forbidden',
+    });
 
     // Without --json: readable lines, the commitment among them, exit 0.
-    const human = await run(['ssl', 'respond', b.origin, '--token', TOKEN_B, '--local', 'core-01', '--peer-id', 'machine:edge-01', '--cipher-text', l['cipher_text'] as string]);
+    const human = await run([
+      'ssl',
+      'respond',
+      b.origin,
+      '--token',
+      TOKEN_B,
+      '--local',
+      'core-01',
+      '--peer-id',
+      'machine:edge-01',
+      '--cipher-text',
+      l['cipher_text'] as string,
+    ]);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain(l['seed_commitment'] as string);
 
     // The seed never reached any output of any process.
-    const everything = [initiate, respond, mismatch, forbidden, human].map((e) => e.stdout + e.stderr).join('\n') + JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()]));
+    const everything =
+      [initiate, respond, mismatch, forbidden, human].map((e) => e.stdout + e.stderr).join('\n') +
+      JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()]));
     expect(everything).not.toContain(seed);
     expect(everything).not.toContain(Buffer.from(seed, 'hex').toString('base64'));
     // Nor did the admin tokens reach the servers' logs.
-    expect(JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()]))).not.toContain(TOKEN_A);
+    expect(
+      JSON.stringify([a, b].map((server) => [server.stdout(), server.stderr()])),
+    ).not.toContain(TOKEN_A);
   });
 
   test('refusals: no admin token file (403), a plain http peer not allowed (400), an unreachable peer (502)', async () => {
     const [closed, strict, open] = await Promise.all([
       startServe(['--machine', 'edge-01=machine:edge-01'], FIELD_KEY),
-      startServe(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('s.token', TOKEN_A)], FIELD_KEY),
-      startServe(['--machine', 'edge-01=machine:edge-01', '--admin-token-file', await tokenFile('o.token', TOKEN_A), '--allow-http-peer', '127.0.0.1'], FIELD_KEY),
+      startServe(
+        [
+          '--machine',
+          'edge-01=machine:edge-01',
+          '--admin-token-file',
+          await tokenFile('s.token', TOKEN_A),
+        ],
+        FIELD_KEY,
+      ),
+      startServe(
+        [
+          '--machine',
+          'edge-01=machine:edge-01',
+          '--admin-token-file',
+          await tokenFile('o.token', TOKEN_A),
+          '--allow-http-peer',
+          '127.0.0.1',
+        ],
+        FIELD_KEY,
+      ),
     ]);
     const pin = 'ab'.repeat(32);
     const initiate = (origin: string, peerOrigin: string): Promise<Exit> =>
-      run(['ssl', 'initiate', origin, '--token', TOKEN_A, '--local', 'edge-01', '--peer-origin', peerOrigin, '--peer', 'core-01', '--pin', pin, '--json']);
+      run([
+        'ssl',
+        'initiate',
+        origin,
+        '--token',
+        TOKEN_A,
+        '--local',
+        'edge-01',
+        '--peer-origin',
+        peerOrigin,
+        '--peer',
+        'core-01',
+        '--pin',
+        pin,
+        '--json',
+      ]);
     const [noAdmin, httpRefused, unreachable, invalid] = await Promise.all([
       initiate(closed.origin, open.origin),
       initiate(strict.origin, open.origin),
@@ -110,11 +284,32 @@ describe('two serve processes on loopback', () => {
       // The peer answers, but its 404 for a machine it does not serve is not a key document.
       initiate(open.origin, strict.origin),
     ]);
-    for (const exit of [noAdmin, httpRefused, unreachable, invalid]) expect(exit.code, exit.stdout + exit.stderr).toBe(1);
-    expect(jsonLine(noAdmin)).toMatchObject({ ok: false, code: 'http_error', status: 403, response_code: 'forbidden' });
-    expect(jsonLine(httpRefused)).toMatchObject({ ok: false, code: 'http_error', status: 400, response_code: 'invalid_request' });
-    expect(jsonLine(unreachable)).toMatchObject({ ok: false, code: 'http_error', status: 502, response_code: 'peer_unreachable' });
-    expect(jsonLine(invalid)).toMatchObject({ ok: false, code: 'http_error', status: 502, response_code: 'peer_invalid_response' });
+    for (const exit of [noAdmin, httpRefused, unreachable, invalid])
+      expect(exit.code, exit.stdout + exit.stderr).toBe(1);
+    expect(jsonLine(noAdmin)).toMatchObject({
+      ok: false,
+      code: 'http_error',
+      status: 403,
+      response_code: 'forbidden',
+    });
+    expect(jsonLine(httpRefused)).toMatchObject({
+      ok: false,
+      code: 'http_error',
+      status: 400,
+      response_code: 'invalid_request',
+    });
+    expect(jsonLine(unreachable)).toMatchObject({
+      ok: false,
+      code: 'http_error',
+      status: 502,
+      response_code: 'peer_unreachable',
+    });
+    expect(jsonLine(invalid)).toMatchObject({
+      ok: false,
+      code: 'http_error',
+      status: 502,
+      response_code: 'peer_invalid_response',
+    });
   });
 });
 
@@ -123,31 +318,308 @@ describe('usage', () => {
   const pin = 'ab'.repeat(32);
 
   test('one usage error through the built executable: exit 2, nothing on stdout', async () => {
-    const exit = await run(['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', 'abc']);
+    const exit = await run([
+      'ssl',
+      'initiate',
+      'https://x',
+      '--token',
+      TOKEN_A,
+      '--local',
+      'a',
+      '--peer-origin',
+      'https://p',
+      '--peer',
+      'b',
+      '--pin',
+      'abc',
+    ]);
     expect(exit.code).toBe(2);
     expect(exit.stdout).toBe('');
     expect(exit.stderr).not.toBe('');
   });
 
   test.each([
-    ['no ORIGIN', ['ssl', 'initiate', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
-    ['no token', ['ssl', 'initiate', 'https://x', '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
-    ['a short token', ['ssl', 'initiate', 'https://x', '--token', 'short', '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
-    ['no --pin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b']],
-    ['a malformed --pin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', 'abc']],
-    ['a bad --local', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a/b', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
-    ['a bad --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'p.example', '--peer', 'b', '--pin', pin]],
+    [
+      'no ORIGIN',
+      [
+        'ssl',
+        'initiate',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'no token',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'a short token',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        'short',
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'no --pin',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+      ],
+    ],
+    [
+      'a malformed --pin',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        'abc',
+      ],
+    ],
+    [
+      'a bad --local',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a/b',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'a bad --peer-origin',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'p.example',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
     // ORIGIN and --peer-origin follow the one origin grammar: no credentials, query or fragment.
-    ['credentials in ORIGIN', ['ssl', 'initiate', 'https://u:p@x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin]],
-    ['a query in ORIGIN', ['ssl', 'respond', 'https://x/?q=1', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
-    ['a query in --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p/?q=1', '--peer', 'b', '--pin', pin, '--json']],
-    ['a fragment in --peer-origin', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p/#x', '--peer', 'b', '--pin', pin]],
-    ['a non-http ORIGIN', ['ssl', 'respond', 'ftp://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
-    ['an extra argument', ['ssl', 'respond', 'https://x', 'extra', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', ct]],
-    ['an unknown option', ['ssl', 'initiate', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-origin', 'https://p', '--peer', 'b', '--pin', pin, '--nope']],
-    ['a bad --peer-id', ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'a b', '--cipher-text', ct]],
-    ['a short --cipher-text', ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm', '--cipher-text', 'AAAA']],
-    ['no --cipher-text', ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm']],
+    [
+      'credentials in ORIGIN',
+      [
+        'ssl',
+        'initiate',
+        'https://u:p@x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'a query in ORIGIN',
+      [
+        'ssl',
+        'respond',
+        'https://x/?q=1',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        ct,
+      ],
+    ],
+    [
+      'a query in --peer-origin',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p/?q=1',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+        '--json',
+      ],
+    ],
+    [
+      'a fragment in --peer-origin',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p/#x',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'a non-http ORIGIN',
+      [
+        'ssl',
+        'respond',
+        'ftp://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        ct,
+      ],
+    ],
+    [
+      'an extra argument',
+      [
+        'ssl',
+        'respond',
+        'https://x',
+        'extra',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        ct,
+      ],
+    ],
+    [
+      'an unknown option',
+      [
+        'ssl',
+        'initiate',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+        '--nope',
+      ],
+    ],
+    [
+      'a bad --peer-id',
+      [
+        'ssl',
+        'respond',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'a b',
+        '--cipher-text',
+        ct,
+      ],
+    ],
+    [
+      'a short --cipher-text',
+      [
+        'ssl',
+        'respond',
+        'https://x',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        'AAAA',
+      ],
+    ],
+    [
+      'no --cipher-text',
+      ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm'],
+    ],
     ['an unknown ssl command', ['ssl', 'rotate', 'https://x']],
   ])('%s is a usage error (exit 2, nothing on stdout)', async (_, args) => {
     const out: string[] = [];
@@ -165,9 +637,31 @@ describe('usage', () => {
 
   test('serve refuses a missing or malformed token file and a host with a port', async () => {
     const withKey = cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY });
-    expect((await run(['serve', '--port', '0', '--admin-token-file', join(scratch(), 'missing.token')], withKey)).code).toBe(2);
-    expect((await run(['serve', '--port', '0', '--admin-token-file', await tokenFile('bad.token', 'two words here, long enough')], withKey)).code).toBe(2);
-    expect((await run(['serve', '--port', '0', '--allow-http-peer', '127.0.0.1:80'], withKey)).code).toBe(2);
+    expect(
+      (
+        await run(
+          ['serve', '--port', '0', '--admin-token-file', join(scratch(), 'missing.token')],
+          withKey,
+        )
+      ).code,
+    ).toBe(2);
+    expect(
+      (
+        await run(
+          [
+            'serve',
+            '--port',
+            '0',
+            '--admin-token-file',
+            await tokenFile('bad.token', 'two words here, long enough'),
+          ],
+          withKey,
+        )
+      ).code,
+    ).toBe(2);
+    expect(
+      (await run(['serve', '--port', '0', '--allow-http-peer', '127.0.0.1:80'], withKey)).code,
+    ).toBe(2);
   });
 
   test('help for ssl, ssl initiate, ssl respond and serve', async () => {

@@ -10,7 +10,16 @@ import { ALG } from '../src/core/constants.js';
 import { createFileSeedStore } from '../src/node.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { expectCodeAsync } from './helpers/errors.js';
-import { FIELD_KEY, INITIATE, ORIGIN_A, ORIGIN_B, TOKEN_A, adminRequest, bearer, twoResponders } from './helpers/modeb.js';
+import {
+  FIELD_KEY,
+  INITIATE,
+  ORIGIN_A,
+  ORIGIN_B,
+  TOKEN_A,
+  adminRequest,
+  bearer,
+  twoResponders,
+} from './helpers/modeb.js';
 import { fetchKeyDoc } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
 
@@ -62,12 +71,16 @@ describe('file seed store', () => {
       for (const name of files) expect((await stat(join(dir, name))).mode & 0o777).toBe(0o600);
     }
     // A new instance (a restart) reads the same records.
-    expect(await createFileSeedStore(dir).get('machine:A', 'machine:B')).toEqual(record('machine:A', 'machine:B', 'ef'.repeat(32)));
+    expect(await createFileSeedStore(dir).get('machine:A', 'machine:B')).toEqual(
+      record('machine:A', 'machine:B', 'ef'.repeat(32)),
+    );
   });
 
   test('concurrent writers of one pair leave one complete record', async () => {
     const stores = Array.from({ length: 8 }, () => createFileSeedStore(dir));
-    await Promise.all(stores.map((s, i) => s.put(record('m-1', 'm-2', i.toString(16).padStart(2, '0').repeat(32)))));
+    await Promise.all(
+      stores.map((s, i) => s.put(record('m-1', 'm-2', i.toString(16).padStart(2, '0').repeat(32)))),
+    );
     const files = await readdir(dir);
     expect(files).toHaveLength(1);
     const onDisk = JSON.parse(await readFile(join(dir, files[0] as string), 'utf8')) as StoredSeed;
@@ -100,15 +113,24 @@ describe('file seed store', () => {
   test('malformed input is a TypeError', async () => {
     const store = createFileSeedStore(dir);
     await expect(store.get('bad id', 'm')).rejects.toThrow(TypeError);
-    await expect(store.put({ ...record('m-1', 'm-2'), role: 'nobody' } as unknown as StoredSeed)).rejects.toThrow(TypeError);
-    await expect(store.put({ ...record('m-1', 'm-2'), seedCommitment: 'x' })).rejects.toThrow(TypeError);
+    await expect(
+      store.put({ ...record('m-1', 'm-2'), role: 'nobody' } as unknown as StoredSeed),
+    ).rejects.toThrow(TypeError);
+    await expect(store.put({ ...record('m-1', 'm-2'), seedCommitment: 'x' })).rejects.toThrow(
+      TypeError,
+    );
     expect(() => createFileSeedStore('')).toThrow(TypeError);
   });
 
   test('seeds derived by a responder survive its restart and open under the field key', async () => {
     const pair = twoResponders({ extraA: { seedStore: createFileSeedStore(dir) } });
     const pin = (await fetchKeyDoc(pair.b.fetch, 'core-01')).fingerprint;
-    const body = { local_machine: 'edge-01', peer_origin: ORIGIN_B, peer_machine: 'core-01', expected_fingerprint: pin };
+    const body = {
+      local_machine: 'edge-01',
+      peer_origin: ORIGIN_B,
+      peer_machine: 'core-01',
+      expected_fingerprint: pin,
+    };
     const response = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, body, bearer(TOKEN_A)));
     expect(response.status).toBe(200);
     const { seed_commitment: commitment } = (await response.json()) as { seed_commitment: string };

@@ -12,7 +12,15 @@ import { createBearerTokenAuthorizer } from '../src/responder/admin.js';
 import { createResponder } from '../src/responder/responder.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { expectError, fetchKeyDoc } from './helpers/responder.js';
-import { FIELD_KEY, INITIATE, OTHER_FIELD_KEY, TOKEN_A, TOKEN_B, adminRequest, bearer } from './helpers/modeb.js';
+import {
+  FIELD_KEY,
+  INITIATE,
+  OTHER_FIELD_KEY,
+  TOKEN_A,
+  TOKEN_B,
+  adminRequest,
+  bearer,
+} from './helpers/modeb.js';
 
 const running: { close(): Promise<void> }[] = [];
 
@@ -27,7 +35,9 @@ async function start(handler: (request: Request) => Promise<Response>): Promise<
 }
 
 /** A raw Node server with a scripted answer, counting requests. */
-async function raw(answer: Parameters<typeof createServer>[1]): Promise<{ origin: string; hits: () => number }> {
+async function raw(
+  answer: Parameters<typeof createServer>[1],
+): Promise<{ origin: string; hits: () => number }> {
   let hits = 0;
   const server: Server = createServer((req, res) => {
     hits++;
@@ -77,13 +87,26 @@ describe('over loopback sockets', () => {
     expect(p.seedCommitment).toBe(l.seedCommitment);
     // `localhost` is not 127.0.0.1 as far as the allow-list goes.
     const refused = await a.fetch(
-      adminRequest(serverA.url, INITIATE, { local_machine: 'edge-01', peer_origin: serverB.url.replace('127.0.0.1', 'localhost'), peer_machine: 'core-01', expected_fingerprint: pin }, bearer(TOKEN_A)),
+      adminRequest(
+        serverA.url,
+        INITIATE,
+        {
+          local_machine: 'edge-01',
+          peer_origin: serverB.url.replace('127.0.0.1', 'localhost'),
+          peer_machine: 'core-01',
+          expected_fingerprint: pin,
+        },
+        bearer(TOKEN_A),
+      ),
     );
     await expectError(refused, 400, 'invalid_request');
   });
 
   test('a redirecting peer is 502 peer_invalid_response, and the redirect is not followed', async () => {
-    const b = createResponder({ fieldKey: OTHER_FIELD_KEY, machines: { 'core-01': 'machine:core-01' } });
+    const b = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { 'core-01': 'machine:core-01' },
+    });
     const target = await raw((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
@@ -93,8 +116,17 @@ describe('over loopback sockets', () => {
       res.writeHead(302, { location: `${target.origin}${req.url ?? '/'}` }).end();
     });
     const a = responderA();
-    const body = { local_machine: 'edge-01', peer_origin: redirector.origin, peer_machine: 'core-01', expected_fingerprint: pin };
-    await expectError(await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))), 502, 'peer_invalid_response');
+    const body = {
+      local_machine: 'edge-01',
+      peer_origin: redirector.origin,
+      peer_machine: 'core-01',
+      expected_fingerprint: pin,
+    };
+    await expectError(
+      await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))),
+      502,
+      'peer_invalid_response',
+    );
     expect(redirector.hits()).toBe(1);
     expect(target.hits()).toBe(0);
     expect(serverB.url).toMatch(/^http:/);
@@ -104,8 +136,17 @@ describe('over loopback sockets', () => {
     const silent = await raw(() => undefined);
     const a = responderA(300);
     const started = performance.now();
-    const body = { local_machine: 'edge-01', peer_origin: silent.origin, peer_machine: 'core-01', expected_fingerprint: 'ab'.repeat(32) };
-    await expectError(await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))), 502, 'peer_unreachable');
+    const body = {
+      local_machine: 'edge-01',
+      peer_origin: silent.origin,
+      peer_machine: 'core-01',
+      expected_fingerprint: 'ab'.repeat(32),
+    };
+    await expectError(
+      await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))),
+      502,
+      'peer_unreachable',
+    );
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(silent.hits()).toBe(1);
   });
@@ -115,13 +156,27 @@ describe('over loopback sockets', () => {
     for (const declared of [true, false]) {
       const big = await raw((_req, res) => {
         const chunk = 'x'.repeat(16 * 1024);
-        res.writeHead(200, declared ? { 'content-type': 'application/json', 'content-length': String(80 * 1024 + 2) } : { 'content-type': 'application/json' });
+        res.writeHead(
+          200,
+          declared
+            ? { 'content-type': 'application/json', 'content-length': String(80 * 1024 + 2) }
+            : { 'content-type': 'application/json' },
+        );
         res.write('"');
         for (let i = 0; i < 5; i++) res.write(chunk);
         res.end('"');
       });
-      const body = { local_machine: 'edge-01', peer_origin: big.origin, peer_machine: 'core-01', expected_fingerprint: 'ab'.repeat(32) };
-      await expectError(await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))), 502, 'peer_invalid_response');
+      const body = {
+        local_machine: 'edge-01',
+        peer_origin: big.origin,
+        peer_machine: 'core-01',
+        expected_fingerprint: 'ab'.repeat(32),
+      };
+      await expectError(
+        await a.fetch(adminRequest('https://edge.test', INITIATE, body, bearer(TOKEN_A))),
+        502,
+        'peer_invalid_response',
+      );
     }
   });
 });

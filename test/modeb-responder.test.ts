@@ -61,15 +61,29 @@ describe('initiate on A, respond on B', () => {
     const pin = await pinOfB(pair);
     const texts: string[] = [];
 
-    const r1 = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)));
+    const r1 = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)),
+    );
     const t1 = await r1.text();
     texts.push(t1);
     expect(r1.status, t1).toBe(200);
     expect(r1.headers.get('content-type')).toBe('application/json');
     expect(r1.headers.get('cache-control')).toBe('no-store');
     const init = JSON.parse(t1) as InitiateBody;
-    expect(Object.keys(init).sort()).toEqual(['alg', 'cipher_text', 'local_machine_id', 'peer_fingerprint', 'peer_machine_id', 'seed_commitment']);
-    expect(init).toMatchObject({ alg: ALG, local_machine_id: 'machine:edge-01', peer_machine_id: 'machine:core-01', peer_fingerprint: pin });
+    expect(Object.keys(init).sort()).toEqual([
+      'alg',
+      'cipher_text',
+      'local_machine_id',
+      'peer_fingerprint',
+      'peer_machine_id',
+      'seed_commitment',
+    ]);
+    expect(init).toMatchObject({
+      alg: ALG,
+      local_machine_id: 'machine:edge-01',
+      peer_machine_id: 'machine:core-01',
+      peer_fingerprint: pin,
+    });
     expect(base64Decode(init.cipher_text, 1088)).toHaveLength(1088);
     expect(init.seed_commitment).toMatch(/^[0-9a-f]{64}$/);
     // The peer fetch carried none of the admin request's credentials.
@@ -79,13 +93,27 @@ describe('initiate on A, respond on B', () => {
     expect(pair.peerRequests[0]?.headers.get('authorization')).toBeNull();
 
     const r2 = await pair.b.fetch(
-      adminRequest(ORIGIN_B, RESPOND, { local_machine: 'core-01', peer_machine_id: init.local_machine_id, cipher_text: init.cipher_text }, bearer(TOKEN_B)),
+      adminRequest(
+        ORIGIN_B,
+        RESPOND,
+        {
+          local_machine: 'core-01',
+          peer_machine_id: init.local_machine_id,
+          cipher_text: init.cipher_text,
+        },
+        bearer(TOKEN_B),
+      ),
     );
     const t2 = await r2.text();
     texts.push(t2);
     expect(r2.status, t2).toBe(200);
     const resp = JSON.parse(t2) as RespondBody;
-    expect(Object.keys(resp).sort()).toEqual(['alg', 'fingerprint', 'local_machine_id', 'seed_commitment']);
+    expect(Object.keys(resp).sort()).toEqual([
+      'alg',
+      'fingerprint',
+      'local_machine_id',
+      'seed_commitment',
+    ]);
     expect(resp).toMatchObject({ alg: ALG, local_machine_id: 'machine:core-01', fingerprint: pin });
     expect(resp.seed_commitment).toBe(init.seed_commitment);
 
@@ -94,17 +122,47 @@ describe('initiate on A, respond on B', () => {
     expect(pair.seedsB.puts).toHaveLength(1);
     const storedA = (await pair.seedsA.get('machine:edge-01', 'machine:core-01')) as StoredSeed;
     const storedB = (await pair.seedsB.get('machine:core-01', 'machine:edge-01')) as StoredSeed;
-    expect(Object.keys(storedA).sort()).toEqual(['alg', 'createdAt', 'fingerprint', 'localMachineId', 'localSlug', 'peerMachineId', 'role', 'sealedSeed', 'seedCommitment']);
-    expect(storedA).toMatchObject({ role: 'initiator', localSlug: 'edge-01', fingerprint: pin, seedCommitment: init.seed_commitment, alg: ALG });
-    expect(storedB).toMatchObject({ role: 'responder', localSlug: 'core-01', fingerprint: pin, seedCommitment: init.seed_commitment, alg: ALG });
+    expect(Object.keys(storedA).sort()).toEqual([
+      'alg',
+      'createdAt',
+      'fingerprint',
+      'localMachineId',
+      'localSlug',
+      'peerMachineId',
+      'role',
+      'sealedSeed',
+      'seedCommitment',
+    ]);
+    expect(storedA).toMatchObject({
+      role: 'initiator',
+      localSlug: 'edge-01',
+      fingerprint: pin,
+      seedCommitment: init.seed_commitment,
+      alg: ALG,
+    });
+    expect(storedB).toMatchObject({
+      role: 'responder',
+      localSlug: 'core-01',
+      fingerprint: pin,
+      seedCommitment: init.seed_commitment,
+      alg: ALG,
+    });
     const seedA = unsealStoredSeed(FIELD_KEY, storedA);
     const seedB = unsealStoredSeed(OTHER_FIELD_KEY, storedB);
     expect(seedA).toHaveLength(32);
     expect(toHex(seedA)).toBe(toHex(seedB));
-    expect(() => unsealStoredSeed(OTHER_FIELD_KEY, storedA)).toThrow(expect.objectContaining({ code: 'unseal_failed' }));
+    expect(() => unsealStoredSeed(OTHER_FIELD_KEY, storedA)).toThrow(
+      expect.objectContaining({ code: 'unseal_failed' }),
+    );
 
     // The seed appears in no response, stored record or log line, in hex or base64.
-    const haystack = [...texts, JSON.stringify(storedA), JSON.stringify(storedB), pair.logA.text(), pair.logB.text()].join('\n');
+    const haystack = [
+      ...texts,
+      JSON.stringify(storedA),
+      JSON.stringify(storedB),
+      pair.logA.text(),
+      pair.logB.text(),
+    ].join('\n');
     expect(haystack).not.toContain(toHex(seedA));
     expect(haystack).not.toContain(base64Encode(seedA).slice(0, 40));
   });
@@ -112,12 +170,29 @@ describe('initiate on A, respond on B', () => {
   test('seeding the pair again replaces the stored seed; respond is idempotent for one cipher text', async () => {
     const pair = twoResponders();
     const pin = await pinOfB(pair);
-    const first = (await (await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))).json()) as InitiateBody;
-    const second = (await (await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))).json()) as InitiateBody;
+    const first = (await (
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))
+    ).json()) as InitiateBody;
+    const second = (await (
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))
+    ).json()) as InitiateBody;
     expect(second.seed_commitment).not.toBe(first.seed_commitment);
-    expect((await pair.seedsA.get('machine:edge-01', 'machine:core-01'))?.seedCommitment).toBe(second.seed_commitment);
+    expect((await pair.seedsA.get('machine:edge-01', 'machine:core-01'))?.seedCommitment).toBe(
+      second.seed_commitment,
+    );
     const respond = (): Promise<Response> =>
-      pair.b.fetch(adminRequest(ORIGIN_B, RESPOND, { local_machine: 'core-01', peer_machine_id: 'machine:edge-01', cipher_text: second.cipher_text }, bearer(TOKEN_B)));
+      pair.b.fetch(
+        adminRequest(
+          ORIGIN_B,
+          RESPOND,
+          {
+            local_machine: 'core-01',
+            peer_machine_id: 'machine:edge-01',
+            cipher_text: second.cipher_text,
+          },
+          bearer(TOKEN_B),
+        ),
+      );
     const x = (await (await respond()).json()) as RespondBody;
     const y = (await (await respond()).json()) as RespondBody;
     expect(x.seed_commitment).toBe(second.seed_commitment);
@@ -127,7 +202,9 @@ describe('initiate on A, respond on B', () => {
   test('a base path on the peer origin is kept', async () => {
     const pair = twoResponders({ extraB: { basePath: '/zeq' } });
     const pin = (await fetchKeyDoc(pair.b.fetch, 'core-01', '/zeq')).fingerprint;
-    const r = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, `${ORIGIN_B}/zeq/`), bearer(TOKEN_A)));
+    const r = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, `${ORIGIN_B}/zeq/`), bearer(TOKEN_A)),
+    );
     expect(r.status).toBe(200);
     expect(pair.peerRequests[0]?.url).toBe(`${ORIGIN_B}/zeq/api/keyex/core-01/pubkey`);
   });
@@ -136,9 +213,20 @@ describe('initiate on A, respond on B', () => {
     const pair = twoResponders();
     const pin = await pinOfB(pair);
     await fetchKeyDoc(pair.b.fetch, 'core-02');
-    const init = (await (await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))).json()) as InitiateBody;
+    const init = (await (
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A)))
+    ).json()) as InitiateBody;
     const r = await pair.b.fetch(
-      adminRequest(ORIGIN_B, RESPOND, { local_machine: 'core-02', peer_machine_id: 'machine:edge-01', cipher_text: init.cipher_text }, bearer(TOKEN_B)),
+      adminRequest(
+        ORIGIN_B,
+        RESPOND,
+        {
+          local_machine: 'core-02',
+          peer_machine_id: 'machine:edge-01',
+          cipher_text: init.cipher_text,
+        },
+        bearer(TOKEN_B),
+      ),
     );
     expect(r.status).toBe(200);
     expect(((await r.json()) as RespondBody).seed_commitment).not.toBe(init.seed_commitment);
@@ -151,10 +239,17 @@ describe('a wrong pin', () => {
     const pin = await pinOfB(pair);
     const wrong = 'ab'.repeat(32);
     const before = pair.seedsA.snapshot();
-    const r = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(wrong), bearer(TOKEN_A)));
+    const r = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(wrong), bearer(TOKEN_A)),
+    );
     const body = await expectError(r, 409, 'fingerprint_mismatch');
     expect(body).toMatchObject({ expected_fingerprint: wrong, actual_fingerprint: pin });
-    expect(Object.keys(body).sort()).toEqual(['actual_fingerprint', 'error', 'expected_fingerprint', 'message']);
+    expect(Object.keys(body).sort()).toEqual([
+      'actual_fingerprint',
+      'error',
+      'expected_fingerprint',
+      'message',
+    ]);
     expect(pair.seedsA.puts).toHaveLength(0);
     expect(pair.seedsA.snapshot()).toBe(before);
     expect(pair.logA.lines.some((l) => l.fields?.['code'] === 'fingerprint_mismatch')).toBe(true);
@@ -162,14 +257,30 @@ describe('a wrong pin', () => {
 });
 
 describe('admin checks', () => {
-  const validRespond = { local_machine: 'core-01', peer_machine_id: 'machine:edge-01', cipher_text: base64Encode(new Uint8Array(1088)) };
+  const validRespond = {
+    local_machine: 'core-01',
+    peer_machine_id: 'machine:edge-01',
+    cipher_text: base64Encode(new Uint8Array(1088)),
+  };
 
   test('without a hook configured both endpoints refuse everyone with 403, whatever the request', async () => {
     const pair = twoResponders({ adminA: null });
     const pin = await pinOfB(pair);
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))), 403, 'forbidden');
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin))), 403, 'forbidden');
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, RESPOND, validRespond, bearer(TOKEN_A))), 403, 'forbidden');
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin))),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, RESPOND, validRespond, bearer(TOKEN_A))),
+      403,
+      'forbidden',
+    );
     expect(pair.peerRequests).toHaveLength(0);
     expect(pair.seedsA.puts).toHaveLength(0);
   });
@@ -179,12 +290,38 @@ describe('admin checks', () => {
     const pin = await pinOfB(pair);
     for (const path of [INITIATE, RESPOND]) {
       const body = path === INITIATE ? initiateBody(pin) : validRespond;
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, body)), 401, 'unauthorized');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, 'not json')), 401, 'unauthorized');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, body, { authorization: `Basic ${btoa('admin:admin')}` })), 401, 'unauthorized');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(TOKEN_B))), 403, 'forbidden');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(`${TOKEN_A}x`))), 403, 'forbidden');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, 'not json', bearer(TOKEN_B))), 403, 'forbidden');
+      await expectError(
+        await pair.a.fetch(adminRequest(ORIGIN_A, path, body)),
+        401,
+        'unauthorized',
+      );
+      await expectError(
+        await pair.a.fetch(adminRequest(ORIGIN_A, path, 'not json')),
+        401,
+        'unauthorized',
+      );
+      await expectError(
+        await pair.a.fetch(
+          adminRequest(ORIGIN_A, path, body, { authorization: `Basic ${btoa('admin:admin')}` }),
+        ),
+        401,
+        'unauthorized',
+      );
+      await expectError(
+        await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(TOKEN_B))),
+        403,
+        'forbidden',
+      );
+      await expectError(
+        await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(`${TOKEN_A}x`))),
+        403,
+        'forbidden',
+      );
+      await expectError(
+        await pair.a.fetch(adminRequest(ORIGIN_A, path, 'not json', bearer(TOKEN_B))),
+        403,
+        'forbidden',
+      );
     }
     expect(pair.peerRequests).toHaveLength(0);
     expect(pair.seedsA.puts).toHaveLength(0);
@@ -198,18 +335,47 @@ describe('admin checks', () => {
           const cookie = request.headers.get('cookie');
           if (cookie === null) return 'unauthenticated';
           if (cookie === 'session=boom') throw new Error('hook failed with a secret detail');
-          const decision = cookie === 'session=admin' ? 'admin' : cookie === 'session=odd' ? ('yes' as 'admin') : 'forbidden';
+          const decision =
+            cookie === 'session=admin'
+              ? 'admin'
+              : cookie === 'session=odd'
+                ? ('yes' as 'admin')
+                : 'forbidden';
           decisions.push(decision);
           return Promise.resolve(decision);
         },
       },
     });
     const pin = await pinOfB(pair);
-    expect((await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=admin' }))).status).toBe(200);
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=user' })), 403, 'forbidden');
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=odd' })), 403, 'forbidden');
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin))), 401, 'unauthorized');
-    const boom = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=boom' }));
+    expect(
+      (
+        await pair.a.fetch(
+          adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=admin' }),
+        )
+      ).status,
+    ).toBe(200);
+    await expectError(
+      await pair.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=user' }),
+      ),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await pair.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=odd' }),
+      ),
+      403,
+      'forbidden',
+    );
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin))),
+      401,
+      'unauthorized',
+    );
+    const boom = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), { cookie: 'session=boom' }),
+    );
     const body = await expectError(boom, 500, 'internal');
     expect(JSON.stringify(body)).not.toContain('secret detail');
     expect(pair.logA.text()).not.toContain('secret detail');
@@ -219,7 +385,8 @@ describe('admin checks', () => {
 
   test('createBearerTokenAuthorizer: several tokens, case-insensitive scheme, malformed tokens refused at creation', () => {
     const auth = createBearerTokenAuthorizer([TOKEN_A, TOKEN_B]);
-    const req = (value?: string): Request => new Request(ORIGIN_A, value === undefined ? {} : { headers: { authorization: value } });
+    const req = (value?: string): Request =>
+      new Request(ORIGIN_A, value === undefined ? {} : { headers: { authorization: value } });
     expect(auth.authorize(req(`Bearer ${TOKEN_A}`))).toBe('admin');
     expect(auth.authorize(req(`bearer ${TOKEN_B}`))).toBe('admin');
     expect(auth.authorize(req(`Bearer ${TOKEN_A.slice(0, -1)}`))).toBe('forbidden');
@@ -233,33 +400,57 @@ describe('admin checks', () => {
 });
 
 describe('the peer fetch', () => {
-  async function initiateWith(peerFetch: FetchFunction, extraA = {}): Promise<{ response: Response; pair: ReturnType<typeof twoResponders> }> {
+  async function initiateWith(
+    peerFetch: FetchFunction,
+    extraA = {},
+  ): Promise<{ response: Response; pair: ReturnType<typeof twoResponders> }> {
     const pair = twoResponders({ peerFetch, extraA });
-    const response = await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody('ab'.repeat(32)), bearer(TOKEN_A)));
+    const response = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody('ab'.repeat(32)), bearer(TOKEN_A)),
+    );
     return { response, pair };
   }
 
   const json = (body: unknown, init: ResponseInit = {}): Response =>
-    new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' }, ...init });
+    new Response(JSON.stringify(body), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      ...init,
+    });
 
   /** B's real key document, to alter. */
   async function realDocument(): Promise<Record<string, string>> {
-    const b = createResponder({ fieldKey: OTHER_FIELD_KEY, machines: { 'core-01': 'machine:core-01' } });
+    const b = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { 'core-01': 'machine:core-01' },
+    });
     return { ...(await fetchKeyDoc(b.fetch, 'core-01')) };
   }
 
   test('an unreachable peer is 502 peer_unreachable, and nothing is stored', async () => {
-    const { response, pair } = await initiateWith(() => Promise.reject(new TypeError('fetch failed')));
+    const { response, pair } = await initiateWith(() =>
+      Promise.reject(new TypeError('fetch failed')),
+    );
     await expectError(response, 502, 'peer_unreachable');
     expect(pair.seedsA.puts).toHaveLength(0);
-    expect(pair.logA.lines.some((l) => l.fields?.['code'] === 'peer_unreachable' && l.fields['reason'] === 'network_error')).toBe(true);
+    expect(
+      pair.logA.lines.some(
+        (l) => l.fields?.['code'] === 'peer_unreachable' && l.fields['reason'] === 'network_error',
+      ),
+    ).toBe(true);
   });
 
   test('a peer that does not answer in time is 502 peer_unreachable', async () => {
     const hang: FetchFunction = (request) =>
-      new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason), { once: true }));
+      new Promise((_, reject) =>
+        request.signal.addEventListener('abort', () => reject(request.signal.reason), {
+          once: true,
+        }),
+      );
     const started = performance.now();
-    const { response, pair } = await initiateWith(hang, { modeB: { fetch: hang, peerTimeoutMs: 150 } });
+    const { response, pair } = await initiateWith(hang, {
+      modeB: { fetch: hang, peerTimeoutMs: 150 },
+    });
     await expectError(response, 502, 'peer_unreachable');
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(pair.logA.lines.some((l) => l.fields?.['reason'] === 'timeout')).toBe(true);
@@ -267,7 +458,16 @@ describe('the peer fetch', () => {
 
   test('a body that stalls after the headers is cut at the time limit', async () => {
     const stall: FetchFunction = () =>
-      Promise.resolve(new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('{"alg":')); } }), { status: 200 }));
+      Promise.resolve(
+        new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(new TextEncoder().encode('{"alg":'));
+            },
+          }),
+          { status: 200 },
+        ),
+      );
     const { response } = await initiateWith(stall, { modeB: { fetch: stall, peerTimeoutMs: 150 } });
     await expectError(response, 502, 'peer_unreachable');
   });
@@ -275,64 +475,152 @@ describe('the peer fetch', () => {
   test.each([
     ['garbage (not JSON)', async () => new Response('<html>hello</html>', { status: 200 })],
     ['a JSON array', async () => json([1, 2, 3])],
-    ['an error status', async () => json({ error: 'unknown_machine', message: 'x' }, { status: 404 })],
-    ['a redirect', async () => new Response(null, { status: 302, headers: { location: 'http://elsewhere.test/doc' } })],
-    ['an oversized document (declared)', async () => json({ ...(await realDocument()), pad: 'x'.repeat(70 * 1024) })],
+    [
+      'an error status',
+      async () => json({ error: 'unknown_machine', message: 'x' }, { status: 404 }),
+    ],
+    [
+      'a redirect',
+      async () =>
+        new Response(null, { status: 302, headers: { location: 'http://elsewhere.test/doc' } }),
+    ],
+    [
+      'an oversized document (declared)',
+      async () => json({ ...(await realDocument()), pad: 'x'.repeat(70 * 1024) }),
+    ],
     [
       'an oversized document (streamed, no length)',
       async () => {
         const doc = JSON.stringify({ ...(await realDocument()), pad: 'x'.repeat(70 * 1024) });
         const bytes = new TextEncoder().encode(doc);
-        return new Response(new ReadableStream({ start(c) { for (let i = 0; i < bytes.length; i += 4096) c.enqueue(bytes.slice(i, i + 4096)); c.close(); } }), { status: 200 });
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              for (let i = 0; i < bytes.length; i += 4096) c.enqueue(bytes.slice(i, i + 4096));
+              c.close();
+            },
+          }),
+          { status: 200 },
+        );
       },
     ],
-    ['a self-inconsistent fingerprint', async () => json({ ...(await realDocument()), fingerprint: 'ab'.repeat(32) })],
+    [
+      'a self-inconsistent fingerprint',
+      async () => json({ ...(await realDocument()), fingerprint: 'ab'.repeat(32) }),
+    ],
     ['an unsupported alg', async () => json({ ...(await realDocument()), alg: 'ML-KEM-1024' })],
     [
       'a key failing the modulus check',
       async () => {
         const bad = new Uint8Array(1184).fill(0xff);
-        return json({ ...(await realDocument()), public_key: base64Encode(bad), fingerprint: computeFingerprint(bad) });
+        return json({
+          ...(await realDocument()),
+          public_key: base64Encode(bad),
+          fingerprint: computeFingerprint(bad),
+        });
       },
     ],
     [
       'a key of the wrong length',
       async () => {
         const short = new Uint8Array(1183);
-        return json({ ...(await realDocument()), public_key: base64Encode(short), fingerprint: computeFingerprint(short) });
+        return json({
+          ...(await realDocument()),
+          public_key: base64Encode(short),
+          fingerprint: computeFingerprint(short),
+        });
       },
     ],
-    ['a missing machine_id', async () => json({ ...(await realDocument()), machine_id: undefined })],
-    ['non-canonical base64', async () => json({ ...(await realDocument()), public_key: `${(await realDocument())['public_key']}\n` })],
-  ] as const)('a peer answering %s is 502 peer_invalid_response, and nothing is stored', async (_, answer) => {
-    const { response, pair } = await initiateWith(() => answer());
-    await expectError(response, 502, 'peer_invalid_response');
-    expect(pair.seedsA.puts).toHaveLength(0);
-    expect(pair.peerRequests).toHaveLength(1);
-  });
+    [
+      'a missing machine_id',
+      async () => json({ ...(await realDocument()), machine_id: undefined }),
+    ],
+    [
+      'non-canonical base64',
+      async () =>
+        json({
+          ...(await realDocument()),
+          public_key: `${(await realDocument())['public_key']}\n`,
+        }),
+    ],
+  ] as const)(
+    'a peer answering %s is 502 peer_invalid_response, and nothing is stored',
+    async (_, answer) => {
+      const { response, pair } = await initiateWith(() => answer());
+      await expectError(response, 502, 'peer_invalid_response');
+      expect(pair.seedsA.puts).toHaveLength(0);
+      expect(pair.peerRequests).toHaveLength(1);
+    },
+  );
 
   test('plain http is refused (400, no fetch) unless the deployment allows the host', async () => {
     const refused = twoResponders();
     const pin = await pinOfB(refused);
-    await expectError(await refused.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, 'http://core.test'), bearer(TOKEN_A))), 400, 'invalid_request');
+    await expectError(
+      await refused.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, 'http://core.test'), bearer(TOKEN_A)),
+      ),
+      400,
+      'invalid_request',
+    );
     expect(refused.peerRequests).toHaveLength(0);
 
-    const allowed = twoResponders({ extraA: { modeB: { allowHttpHosts: ['CORE.test', '::1'], fetch: (r) => allowed.b.fetch(r) } } });
+    const allowed = twoResponders({
+      extraA: { modeB: { allowHttpHosts: ['CORE.test', '::1'], fetch: (r) => allowed.b.fetch(r) } },
+    });
     const pinB = await pinOfB(allowed);
-    expect((await allowed.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB, 'http://core.test:8080'), bearer(TOKEN_A)))).status).toBe(200);
-    expect((await allowed.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB, 'http://[::1]:9'), bearer(TOKEN_A)))).status).toBe(200);
+    expect(
+      (
+        await allowed.a.fetch(
+          adminRequest(
+            ORIGIN_A,
+            INITIATE,
+            initiateBody(pinB, 'http://core.test:8080'),
+            bearer(TOKEN_A),
+          ),
+        )
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await allowed.a.fetch(
+          adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB, 'http://[::1]:9'), bearer(TOKEN_A)),
+        )
+      ).status,
+    ).toBe(200);
     // Another host over http is still refused.
-    await expectError(await allowed.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB, 'http://core.test.evil'), bearer(TOKEN_A))), 400, 'invalid_request');
+    await expectError(
+      await allowed.a.fetch(
+        adminRequest(
+          ORIGIN_A,
+          INITIATE,
+          initiateBody(pinB, 'http://core.test.evil'),
+          bearer(TOKEN_A),
+        ),
+      ),
+      400,
+      'invalid_request',
+    );
   });
 
-  test.each(['ftp://core.test', 'core.test', 'https://user:pw@core.test', 'https://core.test/?x=1', 'https://core.test/#f', ''])(
-    'peer_origin %j is 400 invalid_request',
-    async (origin) => {
-      const pair = twoResponders();
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody('ab'.repeat(32), origin), bearer(TOKEN_A))), 400, 'invalid_request');
-      expect(pair.peerRequests).toHaveLength(0);
-    },
-  );
+  test.each([
+    'ftp://core.test',
+    'core.test',
+    'https://user:pw@core.test',
+    'https://core.test/?x=1',
+    'https://core.test/#f',
+    '',
+  ])('peer_origin %j is 400 invalid_request', async (origin) => {
+    const pair = twoResponders();
+    await expectError(
+      await pair.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody('ab'.repeat(32), origin), bearer(TOKEN_A)),
+      ),
+      400,
+      'invalid_request',
+    );
+    expect(pair.peerRequests).toHaveLength(0);
+  });
 });
 
 describe('request validation', () => {
@@ -340,26 +628,124 @@ describe('request validation', () => {
   const ct = base64Encode(new Uint8Array(1088));
 
   test.each([
-    ['initiate: missing expected_fingerprint', INITIATE, { local_machine: 'edge-01', peer_origin: ORIGIN_B, peer_machine: 'core-01' }, 400, 'invalid_request'],
-    ['initiate: upper-case expected_fingerprint', INITIATE, { ...initiateBody(pin), expected_fingerprint: pin.toUpperCase() }, 400, 'invalid_request'],
-    ['initiate: short expected_fingerprint', INITIATE, { ...initiateBody(pin), expected_fingerprint: 'ab' }, 400, 'invalid_request'],
-    ['initiate: numeric local_machine', INITIATE, { ...initiateBody(pin), local_machine: 7 }, 400, 'invalid_request'],
-    ['initiate: null peer_origin', INITIATE, { ...initiateBody(pin), peer_origin: null }, 400, 'invalid_request'],
-    ['initiate: bad local slug', INITIATE, { ...initiateBody(pin), local_machine: '../x' }, 400, 'invalid_slug'],
-    ['initiate: bad peer slug', INITIATE, { ...initiateBody(pin), peer_machine: 'a/b' }, 400, 'invalid_slug'],
-    ['initiate: unknown local machine', INITIATE, { ...initiateBody(pin), local_machine: 'nobody' }, 404, 'unknown_machine'],
+    [
+      'initiate: missing expected_fingerprint',
+      INITIATE,
+      { local_machine: 'edge-01', peer_origin: ORIGIN_B, peer_machine: 'core-01' },
+      400,
+      'invalid_request',
+    ],
+    [
+      'initiate: upper-case expected_fingerprint',
+      INITIATE,
+      { ...initiateBody(pin), expected_fingerprint: pin.toUpperCase() },
+      400,
+      'invalid_request',
+    ],
+    [
+      'initiate: short expected_fingerprint',
+      INITIATE,
+      { ...initiateBody(pin), expected_fingerprint: 'ab' },
+      400,
+      'invalid_request',
+    ],
+    [
+      'initiate: numeric local_machine',
+      INITIATE,
+      { ...initiateBody(pin), local_machine: 7 },
+      400,
+      'invalid_request',
+    ],
+    [
+      'initiate: null peer_origin',
+      INITIATE,
+      { ...initiateBody(pin), peer_origin: null },
+      400,
+      'invalid_request',
+    ],
+    [
+      'initiate: bad local slug',
+      INITIATE,
+      { ...initiateBody(pin), local_machine: '../x' },
+      400,
+      'invalid_slug',
+    ],
+    [
+      'initiate: bad peer slug',
+      INITIATE,
+      { ...initiateBody(pin), peer_machine: 'a/b' },
+      400,
+      'invalid_slug',
+    ],
+    [
+      'initiate: unknown local machine',
+      INITIATE,
+      { ...initiateBody(pin), local_machine: 'nobody' },
+      404,
+      'unknown_machine',
+    ],
     ['initiate: a JSON array', INITIATE, [], 400, 'invalid_request'],
     ['initiate: not JSON', INITIATE, '{', 400, 'invalid_request'],
-    ['respond: missing cipher_text', RESPOND, { local_machine: 'edge-01', peer_machine_id: 'machine:core-01' }, 400, 'invalid_request'],
-    ['respond: bad peer_machine_id', RESPOND, { local_machine: 'edge-01', peer_machine_id: 'a b', cipher_text: ct }, 400, 'invalid_request'],
-    ['respond: bad local slug', RESPOND, { local_machine: '-x', peer_machine_id: 'm', cipher_text: ct }, 400, 'invalid_slug'],
-    ['respond: short cipher_text', RESPOND, { local_machine: 'edge-01', peer_machine_id: 'm', cipher_text: base64Encode(new Uint8Array(1087)) }, 400, 'invalid_cipher_text'],
-    ['respond: non-canonical cipher_text', RESPOND, { local_machine: 'edge-01', peer_machine_id: 'm', cipher_text: `${ct}\n` }, 400, 'invalid_cipher_text'],
-    ['respond: unknown local machine', RESPOND, { local_machine: 'nobody', peer_machine_id: 'm', cipher_text: ct }, 404, 'unknown_machine'],
-    ['respond: a machine without a key yet', RESPOND, { local_machine: 'edge-01', peer_machine_id: 'm', cipher_text: ct }, 409, 'key_mismatch'],
+    [
+      'respond: missing cipher_text',
+      RESPOND,
+      { local_machine: 'edge-01', peer_machine_id: 'machine:core-01' },
+      400,
+      'invalid_request',
+    ],
+    [
+      'respond: bad peer_machine_id',
+      RESPOND,
+      { local_machine: 'edge-01', peer_machine_id: 'a b', cipher_text: ct },
+      400,
+      'invalid_request',
+    ],
+    [
+      'respond: bad local slug',
+      RESPOND,
+      { local_machine: '-x', peer_machine_id: 'm', cipher_text: ct },
+      400,
+      'invalid_slug',
+    ],
+    [
+      'respond: short cipher_text',
+      RESPOND,
+      {
+        local_machine: 'edge-01',
+        peer_machine_id: 'm',
+        cipher_text: base64Encode(new Uint8Array(1087)),
+      },
+      400,
+      'invalid_cipher_text',
+    ],
+    [
+      'respond: non-canonical cipher_text',
+      RESPOND,
+      { local_machine: 'edge-01', peer_machine_id: 'm', cipher_text: `${ct}\n` },
+      400,
+      'invalid_cipher_text',
+    ],
+    [
+      'respond: unknown local machine',
+      RESPOND,
+      { local_machine: 'nobody', peer_machine_id: 'm', cipher_text: ct },
+      404,
+      'unknown_machine',
+    ],
+    [
+      'respond: a machine without a key yet',
+      RESPOND,
+      { local_machine: 'edge-01', peer_machine_id: 'm', cipher_text: ct },
+      409,
+      'key_mismatch',
+    ],
   ] as const)('%s → %i %s', async (_, path, body, status, code) => {
     const pair = twoResponders();
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(TOKEN_A))), status, code);
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, path, body, bearer(TOKEN_A))),
+      status,
+      code,
+    );
     expect(pair.peerRequests).toHaveLength(0);
     expect(pair.seedsA.puts).toHaveLength(0);
   });
@@ -367,9 +753,19 @@ describe('request validation', () => {
   test('content-type, body size and method are checked as for a handshake', async () => {
     const pair = twoResponders();
     for (const path of [INITIATE, RESPOND]) {
-      const wrongType = new Request(ORIGIN_A + path, { method: 'POST', headers: { 'content-type': 'text/plain', ...bearer(TOKEN_A) }, body: '{}' });
+      const wrongType = new Request(ORIGIN_A + path, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...bearer(TOKEN_A) },
+        body: '{}',
+      });
       await expectError(await pair.a.fetch(wrongType), 415, 'unsupported_media_type');
-      await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, path, { pad: 'x'.repeat(9000) }, bearer(TOKEN_A))), 413, 'payload_too_large');
+      await expectError(
+        await pair.a.fetch(
+          adminRequest(ORIGIN_A, path, { pad: 'x'.repeat(9000) }, bearer(TOKEN_A)),
+        ),
+        413,
+        'payload_too_large',
+      );
       const get = await pair.a.fetch(new Request(ORIGIN_A + path, { headers: bearer(TOKEN_A) }));
       await expectError(get, 405, 'method_not_allowed');
       expect(get.headers.get('allow')).toBe('POST');
@@ -383,11 +779,18 @@ describe('operation', () => {
     const pair = twoResponders({
       extraA: {
         logger,
-        seedStore: { get: () => Promise.resolve(undefined), put: () => Promise.reject(new Error('disk full at /secret/path')) },
+        seedStore: {
+          get: () => Promise.resolve(undefined),
+          put: () => Promise.reject(new Error('disk full at /secret/path')),
+        },
       },
     });
     const pin = await pinOfB(pair);
-    const body = await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))), 500, 'internal');
+    const body = await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))),
+      500,
+      'internal',
+    );
     expect(JSON.stringify(body)).not.toContain('secret');
     expect(logger.lines.some((l) => l.fields?.['code'] === 'store_error')).toBe(true);
     expect(logger.text()).not.toContain('/secret/path');
@@ -397,7 +800,11 @@ describe('operation', () => {
     const pair = twoResponders();
     const pin = await pinOfB(pair);
     pair.a.close();
-    await expectError(await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))), 500, 'internal');
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))),
+      500,
+      'internal',
+    );
     expect(pair.seedsA.puts).toHaveLength(0);
   });
 
@@ -405,9 +812,15 @@ describe('operation', () => {
     const base = { fieldKey: FIELD_KEY, machines: { 'edge-01': 'machine:edge-01' } };
     expect(() => createResponder({ ...base, admin: {} as never })).toThrow(TypeError);
     expect(() => createResponder({ ...base, seedStore: {} as never })).toThrow(TypeError);
-    expect(() => createResponder({ ...base, modeB: { allowHttpHosts: ['host:80'] } })).toThrow(TypeError);
-    expect(() => createResponder({ ...base, modeB: { allowHttpHosts: ['a/b'] } })).toThrow(TypeError);
-    expect(() => createResponder({ ...base, modeB: { allowHttpHosts: 'localhost' as never } })).toThrow(TypeError);
+    expect(() => createResponder({ ...base, modeB: { allowHttpHosts: ['host:80'] } })).toThrow(
+      TypeError,
+    );
+    expect(() => createResponder({ ...base, modeB: { allowHttpHosts: ['a/b'] } })).toThrow(
+      TypeError,
+    );
+    expect(() =>
+      createResponder({ ...base, modeB: { allowHttpHosts: 'localhost' as never } }),
+    ).toThrow(TypeError);
     expect(() => createResponder({ ...base, modeB: { peerTimeoutMs: 0 } })).toThrow(RangeError);
     expect(() => createResponder({ ...base, modeB: { fetch: 'x' as never } })).toThrow(TypeError);
   });

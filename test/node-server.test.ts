@@ -56,11 +56,24 @@ function send(server: RunningServer, sent: Sent): Promise<Answer | 'reset'> {
   const url = new URL(server.url);
   return new Promise((resolve) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, method: sent.method ?? 'GET', path: sent.path, headers: sent.headers ?? {}, agent: false },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: sent.method ?? 'GET',
+        path: sent.path,
+        headers: sent.headers ?? {},
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         res.on('error', () => resolve('reset'));
       },
     );
@@ -81,10 +94,46 @@ async function expectServing(server: RunningServer): Promise<void> {
 
 describe('request bodies the responder refuses', () => {
   const refusals: { name: string; sent: Sent; status: number }[] = [
-    { name: 'a body of the wrong media type (415)', sent: { method: 'POST', path: `/api/keyex/${SLUG}/handshake`, headers: { 'content-type': 'text/plain' }, chunks: ['abc'] }, status: 415 },
-    { name: 'a body for an unknown machine (404)', sent: { method: 'POST', path: '/api/keyex/nobody/handshake', headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 404 },
-    { name: 'a body on a route that takes none (405)', sent: { method: 'PUT', path: `/api/keyex/${SLUG}/pubkey`, headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 405 },
-    { name: 'a body for no route at all (404)', sent: { method: 'POST', path: '/elsewhere', headers: { 'content-type': 'application/json' }, chunks: ['{}'] }, status: 404 },
+    {
+      name: 'a body of the wrong media type (415)',
+      sent: {
+        method: 'POST',
+        path: `/api/keyex/${SLUG}/handshake`,
+        headers: { 'content-type': 'text/plain' },
+        chunks: ['abc'],
+      },
+      status: 415,
+    },
+    {
+      name: 'a body for an unknown machine (404)',
+      sent: {
+        method: 'POST',
+        path: '/api/keyex/nobody/handshake',
+        headers: { 'content-type': 'application/json' },
+        chunks: ['{}'],
+      },
+      status: 404,
+    },
+    {
+      name: 'a body on a route that takes none (405)',
+      sent: {
+        method: 'PUT',
+        path: `/api/keyex/${SLUG}/pubkey`,
+        headers: { 'content-type': 'application/json' },
+        chunks: ['{}'],
+      },
+      status: 405,
+    },
+    {
+      name: 'a body for no route at all (404)',
+      sent: {
+        method: 'POST',
+        path: '/elsewhere',
+        headers: { 'content-type': 'application/json' },
+        chunks: ['{}'],
+      },
+      status: 404,
+    },
   ];
 
   test.each(refusals)('$name: answered, and the server keeps serving', async ({ sent, status }) => {
@@ -107,7 +156,8 @@ describe('request bodies the responder refuses', () => {
         chunks: [body],
       });
       expect(answer === 'reset' ? 'reset' : answer.status).toBe(413);
-      if (answer !== 'reset') expect(JSON.parse(answer.body)).toMatchObject({ error: 'payload_too_large' });
+      if (answer !== 'reset')
+        expect(JSON.parse(answer.body)).toMatchObject({ error: 'payload_too_large' });
     }
     await expectServing(server);
   });
@@ -139,8 +189,14 @@ describe('request bodies', () => {
     let sum = 0;
     for (const [i, byte] of payload.entries()) sum = (sum + byte * ((i % 251) + 1)) % 1_000_003;
     const chunks: Uint8Array[] = [];
-    for (let at = 0; at < payload.length; at += 10_000) chunks.push(payload.subarray(at, at + 10_000));
-    const answer = await send(server, { method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, chunks });
+    for (let at = 0; at < payload.length; at += 10_000)
+      chunks.push(payload.subarray(at, at + 10_000));
+    const answer = await send(server, {
+      method: 'POST',
+      path: '/upload',
+      headers: { 'content-type': 'application/octet-stream' },
+      chunks,
+    });
     expect(answer).not.toBe('reset');
     if (answer === 'reset') return;
     expect(JSON.parse(answer.body)).toEqual({ length: payload.length, sum });
@@ -163,7 +219,11 @@ describe('request bodies', () => {
       return new Response('enough', { status: 413 });
     });
     const chunk = new Uint8Array(16 * 1024).fill(1);
-    const answer = await send(server, { method: 'POST', path: '/upload', chunks: Array.from({ length: 256 }, () => chunk) });
+    const answer = await send(server, {
+      method: 'POST',
+      path: '/upload',
+      chunks: Array.from({ length: 256 }, () => chunk),
+    });
     expect(answer === 'reset' ? 'reset' : answer.status).toBe(413);
     // One socket read past the point where it stopped, at most.
     expect(read).toBeGreaterThan(1000);
@@ -175,7 +235,11 @@ describe('request bodies', () => {
   test('GET and HEAD have no body; a POST without one has an empty one', async () => {
     const seen: { method: string; body: boolean; text: string }[] = [];
     const server = await start(async (request) => {
-      seen.push({ method: request.method, body: request.body !== null, text: request.body === null ? '' : await request.text() });
+      seen.push({
+        method: request.method,
+        body: request.body !== null,
+        text: request.body === null ? '' : await request.text(),
+      });
       return new Response(null, { status: 204 });
     });
     await send(server, { path: '/a' });
@@ -191,13 +255,27 @@ describe('request bodies', () => {
 
 describe('request URL and headers', () => {
   test('the URL is the server origin plus the request target; repeated headers are joined as Node joins them', async () => {
-    let seen: { url: string; a: string | null; cookie: string | null; type: string | null } | undefined;
+    let seen:
+      { url: string; a: string | null; cookie: string | null; type: string | null } | undefined;
     const server = await start(async (request) => {
-      seen = { url: request.url, a: request.headers.get('x-a'), cookie: request.headers.get('cookie'), type: request.headers.get('content-type') };
+      seen = {
+        url: request.url,
+        a: request.headers.get('x-a'),
+        cookie: request.headers.get('cookie'),
+        type: request.headers.get('content-type'),
+      };
       return new Response(null, { status: 204 });
     });
-    await send(server, { path: '/p/q?x=1&y=%20', headers: { 'x-a': ['1', '2'], cookie: ['a=1', 'b=2'], 'content-type': 'application/json' } });
-    expect(seen).toEqual({ url: `${server.url}/p/q?x=1&y=%20`, a: '1, 2', cookie: 'a=1; b=2', type: 'application/json' });
+    await send(server, {
+      path: '/p/q?x=1&y=%20',
+      headers: { 'x-a': ['1', '2'], cookie: ['a=1', 'b=2'], 'content-type': 'application/json' },
+    });
+    expect(seen).toEqual({
+      url: `${server.url}/p/q?x=1&y=%20`,
+      a: '1, 2',
+      cookie: 'a=1; b=2',
+      type: 'application/json',
+    });
   });
 
   test('a request carrying set-cookie twice keeps both values', async () => {
@@ -258,7 +336,9 @@ describe('request.signal', () => {
       wasAborted = request.signal.aborted;
       return new Response('too late');
     });
-    server.server.on('connection', (socket) => socket.on('close', () => setTimeout(resolveClosed, 20)));
+    server.server.on('connection', (socket) =>
+      socket.on('close', () => setTimeout(resolveClosed, 20)),
+    );
     await leaveMidRequest(server.url, entered);
     await expect.poll(() => wasAborted).toBe(true);
   });
@@ -334,9 +414,12 @@ describe('responses', () => {
       return new Response(body);
     });
     const url = new URL(server.url);
-    const req = httpRequest({ host: url.hostname, port: url.port, path: '/', agent: false }, (res) => {
-      res.once('data', () => req.destroy());
-    });
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: '/', agent: false },
+      (res) => {
+        res.once('data', () => req.destroy());
+      },
+    );
     req.on('error', () => undefined);
     req.end();
     await cancelled;

@@ -6,7 +6,14 @@ import { describe, expect, test } from 'vitest';
 import { aeadOpen, aeadSeal, constantTimeEqual, hkdf, hmacSha256 } from '../src/core/primitives.js';
 import { concat } from '../src/core/encoding.js';
 import { expectCount, hex, toHex } from './helpers/vectors.js';
-import { aesGcm256Cases, countResults, label, readAesGcm, readWycheproof, type WycheproofCase } from './helpers/wycheproof.js';
+import {
+  aesGcm256Cases,
+  countResults,
+  label,
+  readAesGcm,
+  readWycheproof,
+  type WycheproofCase,
+} from './helpers/wycheproof.js';
 
 const flagsOf = (t: WycheproofCase): string[] => t.flags ?? [];
 
@@ -50,21 +57,22 @@ describe('Wycheproof hmac_sha256_test', () => {
   });
 
   // A 128-bit group holds truncated tags: compare the first 16 bytes of the HMAC.
-  test.each(cases.map(({ group, test: t }) => [`tagSize ${group.tagSize}, ${label(t)}`, group.tagSize, t] as const))(
-    '%s',
-    (_, tagSize, t) => {
-      expect([128, 256]).toContain(tagSize);
-      const tag = hex(t.tag);
-      expect(tag).toHaveLength(tagSize / 8);
-      const computed = hmacSha256(hex(t.key), hex(t.msg)).subarray(0, tagSize / 8);
-      if (t.result === 'valid') {
-        expect(toHex(computed)).toBe(t.tag);
-      } else {
-        expect(flagsOf(t)).toEqual(['ModifiedTag']);
-        expect(constantTimeEqual(computed, tag)).toBe(false);
-      }
-    },
-  );
+  test.each(
+    cases.map(
+      ({ group, test: t }) => [`tagSize ${group.tagSize}, ${label(t)}`, group.tagSize, t] as const,
+    ),
+  )('%s', (_, tagSize, t) => {
+    expect([128, 256]).toContain(tagSize);
+    const tag = hex(t.tag);
+    expect(tag).toHaveLength(tagSize / 8);
+    const computed = hmacSha256(hex(t.key), hex(t.msg)).subarray(0, tagSize / 8);
+    if (t.result === 'valid') {
+      expect(toHex(computed)).toBe(t.tag);
+    } else {
+      expect(flagsOf(t)).toEqual(['ModifiedTag']);
+      expect(constantTimeEqual(computed, tag)).toBe(false);
+    }
+  });
 });
 
 describe('Wycheproof aes_gcm_test, AES-256 with a 96-bit nonce', () => {
@@ -105,7 +113,9 @@ describe('Wycheproof aes_gcm_test, AES-256 with a 96-bit nonce', () => {
       const nonce = hex(t.iv);
       expect(nonce.length).not.toBe(12);
       expect(() => aeadSeal(key, nonce, hex(t.msg), hex(t.aad))).toThrow(TypeError);
-      expect(() => aeadOpen(key, nonce, concat(hex(t.ct), hex(t.tag)), hex(t.aad))).toThrow(TypeError);
+      expect(() => aeadOpen(key, nonce, concat(hex(t.ct), hex(t.tag)), hex(t.aad))).toThrow(
+        TypeError,
+      );
     },
   );
 });

@@ -8,9 +8,22 @@ import { ALG, type Alg } from '../src/core/constants.js';
 import { base64Decode, base64Encode, hexDecode, hexEncode, lp } from '../src/core/encoding.js';
 import { openKeyConfirmation, sealKeyConfirmation } from '../src/core/confirmation.js';
 import { parsePin } from '../src/core/fingerprint.js';
-import { assertAlg, assertPublicKey, kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../src/core/kem.js';
+import {
+  assertAlg,
+  assertPublicKey,
+  kemDecapsulate,
+  kemDecapsulateSeed,
+  kemEncapsulate,
+  kemKeygen,
+} from '../src/core/kem.js';
 import { deriveModeBSeed, modeBTranscript } from '../src/core/modeb.js';
-import { deriveTrafficKey, openRecord, parseRecordHeader, rekey, sealRecord } from '../src/core/record-format.js';
+import {
+  deriveTrafficKey,
+  openRecord,
+  parseRecordHeader,
+  rekey,
+  sealRecord,
+} from '../src/core/record-format.js';
 import {
   deriveSealKey,
   parseFieldKey,
@@ -41,8 +54,17 @@ const recordKey = new Uint8Array(32).fill(3);
 const transcript = new Uint8Array(32).fill(4);
 const sid = 'session-0123456789abcdef';
 const sealKey = deriveSealKey(new Uint8Array(32).fill(5));
-const keyContext: SecretKeyContext = { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey: new Uint8Array(1184).fill(6) };
-const seedContext: SeedContext = { localMachineId: 'machine:edge-01', peerMachineId: 'machine:peer-02', seedCommitment: 'c0'.repeat(32) };
+const keyContext: SecretKeyContext = {
+  alg: ALG,
+  slug: 'edge-01',
+  machineId: 'machine:edge-01',
+  publicKey: new Uint8Array(1184).fill(6),
+};
+const seedContext: SeedContext = {
+  localMachineId: 'machine:edge-01',
+  peerMachineId: 'machine:peer-02',
+  seedCommitment: 'c0'.repeat(32),
+};
 const keyPair = kemKeygen(new Uint8Array(64).fill(8));
 
 /** Bytes that get past the header checks of §3, so opening reaches the AEAD. */
@@ -54,23 +76,38 @@ const recordLike = fc.uint8Array({ minLength: 29, maxLength: 120 }).map((b) => {
 
 /** Inputs that parsers see: anything, any string, any bytes, and strings and bytes shaped like the real thing. */
 function untrusted(...nearValid: fc.Arbitrary<unknown>[]): fc.Arbitrary<unknown> {
-  return fc.oneof(anyValue, anyString, fc.uint8Array({ maxLength: 120 }), base64ishString, fc.uint8Array({ maxLength: 96 }).map(base64Encode), ...nearValid);
+  return fc.oneof(
+    anyValue,
+    anyString,
+    fc.uint8Array({ maxLength: 120 }),
+    base64ishString,
+    fc.uint8Array({ maxLength: 96 }).map(base64Encode),
+    ...nearValid,
+  );
 }
 
 describe('parsers throw only their documented errors', () => {
-  test.prop([untrusted(), fc.option(fc.nat(100), { nil: undefined })], RUNS)('base64Decode', (value, length) => {
-    const outcome = attempt(() => base64Decode(value, length));
-    expectOnlyDocumentedErrors(outcome, ['invalid_encoding']);
-    if (outcome.ok) expect(base64Encode(outcome.value as Uint8Array)).toBe(value);
-  });
+  test.prop([untrusted(), fc.option(fc.nat(100), { nil: undefined })], RUNS)(
+    'base64Decode',
+    (value, length) => {
+      const outcome = attempt(() => base64Decode(value, length));
+      expectOnlyDocumentedErrors(outcome, ['invalid_encoding']);
+      if (outcome.ok) expect(base64Encode(outcome.value as Uint8Array)).toBe(value);
+    },
+  );
 
-  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
-  const hexish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), maxLength: 20 });
-  test.prop([untrusted(hexish), fc.option(fc.nat(20), { nil: undefined })], RUNS)('hexDecode', (value, length) => {
-    const outcome = attempt(() => hexDecode(value, length));
-    expectOnlyDocumentedErrors(outcome, ['invalid_encoding']);
-    if (outcome.ok) expect(hexEncode(outcome.value as Uint8Array)).toBe(value);
+  const hexish = fc.string({
+    unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')),
+    maxLength: 20,
   });
+  test.prop([untrusted(hexish), fc.option(fc.nat(20), { nil: undefined })], RUNS)(
+    'hexDecode',
+    (value, length) => {
+      const outcome = attempt(() => hexDecode(value, length));
+      expectOnlyDocumentedErrors(outcome, ['invalid_encoding']);
+      if (outcome.ok) expect(hexEncode(outcome.value as Uint8Array)).toBe(value);
+    },
+  );
 
   test.prop([untrusted(recordLike)], RUNS)('parseRecordHeader', (value) => {
     const outcome = attempt(() => parseRecordHeader(value as Uint8Array));
@@ -78,13 +115,24 @@ describe('parsers throw only their documented errors', () => {
     if (outcome.ok) {
       const record = value as Uint8Array;
       expect(record.length).toBeGreaterThanOrEqual(29);
-      expect(outcome.value).toEqual({ version: 1, epoch: new DataView(record.buffer, record.byteOffset).getUint32(1), seq: new DataView(record.buffer, record.byteOffset).getUint32(9) });
+      expect(outcome.value).toEqual({
+        version: 1,
+        epoch: new DataView(record.buffer, record.byteOffset).getUint32(1),
+        seq: new DataView(record.buffer, record.byteOffset).getUint32(9),
+      });
     }
   });
 
-  test.prop([untrusted(recordLike), fc.option(fc.uint8Array({ maxLength: 16 }), { nil: undefined })], RUNS)('openRecord', (value, appAad) => {
+  test.prop(
+    [untrusted(recordLike), fc.option(fc.uint8Array({ maxLength: 16 }), { nil: undefined })],
+    RUNS,
+  )('openRecord', (value, appAad) => {
     const outcome = attempt(() => openRecord(recordKey, sid, value as Uint8Array, appAad));
-    expectOnlyDocumentedErrors(outcome, ['record_malformed', 'record_unsupported_version', 'record_auth_failed']);
+    expectOnlyDocumentedErrors(outcome, [
+      'record_malformed',
+      'record_unsupported_version',
+      'record_auth_failed',
+    ]);
     expect(outcome.ok).toBe(false);
   });
 
@@ -94,11 +142,14 @@ describe('parsers throw only their documented errors', () => {
     expect(outcome.ok).toBe(false);
   });
 
-  test.prop([untrusted(bytesOf(12 + 64 + 16).map(base64Encode))], RUNS)('unsealSecretKey', (value) => {
-    const outcome = attempt(() => unsealSecretKey(sealKey, keyContext, value));
-    expectOnlyDocumentedErrors(outcome, ['unseal_failed']);
-    expect(outcome.ok).toBe(false);
-  });
+  test.prop([untrusted(bytesOf(12 + 64 + 16).map(base64Encode))], RUNS)(
+    'unsealSecretKey',
+    (value) => {
+      const outcome = attempt(() => unsealSecretKey(sealKey, keyContext, value));
+      expectOnlyDocumentedErrors(outcome, ['unseal_failed']);
+      expect(outcome.ok).toBe(false);
+    },
+  );
 
   test.prop([untrusted(bytesOf(12 + 32 + 16).map(base64Encode))], RUNS)('unsealSeed', (value) => {
     const outcome = attempt(() => unsealSeed(sealKey, seedContext, value));
@@ -106,24 +157,49 @@ describe('parsers throw only their documented errors', () => {
     expect(outcome.ok).toBe(false);
   });
 
-  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
-  const fieldKeyish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg \n'), minLength: 60, maxLength: 68 });
-  test.prop([untrusted(fieldKeyish, fc.mixedCase(bytesOf(32).map(toHex)))], RUNS)('parseFieldKey', (value) => {
-    const outcome = attempt(() => parseFieldKey(value));
-    expectOnlyDocumentedErrors(outcome, ['invalid_field_key']);
-    expect(outcome.ok).toBe(typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value));
-    if (outcome.ok) expect(toHex(outcome.value as Uint8Array)).toBe((value as string).toLowerCase());
+  const fieldKeyish = fc.string({
+    unit: fc.constantFrom(...'0123456789abcdefABCDEFg \n'.split('')),
+    minLength: 60,
+    maxLength: 68,
   });
+  test.prop([untrusted(fieldKeyish, fc.mixedCase(bytesOf(32).map(toHex)))], RUNS)(
+    'parseFieldKey',
+    (value) => {
+      const outcome = attempt(() => parseFieldKey(value));
+      expectOnlyDocumentedErrors(outcome, ['invalid_field_key']);
+      expect(outcome.ok).toBe(typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value));
+      if (outcome.ok)
+        expect(toHex(outcome.value as Uint8Array)).toBe((value as string).toLowerCase());
+    },
+  );
 
-  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- an ASCII alphabet: one character per code point
-  const pinish = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF: '), minLength: 60, maxLength: 100 });
-  test.prop([untrusted(pinish, bytesOf(32).map(toHex))], RUNS)('parsePin (TypeError only: a pin is programmer input)', (value) => {
-    const outcome = attempt(() => parsePin(value));
-    if (!outcome.ok) expect(outcome.error).toBeInstanceOf(TypeError);
-    else expect(outcome.value).toMatch(/^[0-9a-f]{64}$/);
+  const pinish = fc.string({
+    unit: fc.constantFrom(...'0123456789abcdefABCDEF: '.split('')),
+    minLength: 60,
+    maxLength: 100,
   });
+  test.prop([untrusted(pinish, bytesOf(32).map(toHex))], RUNS)(
+    'parsePin (TypeError only: a pin is programmer input)',
+    (value) => {
+      const outcome = attempt(() => parsePin(value));
+      if (!outcome.ok) expect(outcome.error).toBeInstanceOf(TypeError);
+      else expect(outcome.value).toMatch(/^[0-9a-f]{64}$/);
+    },
+  );
 
-  const algish = fc.constantFrom(ALG, 'ml-kem-768', 'ML-KEM-1024', 'X-Wing', ` ${ALG}`, `${ALG}\n`, 'toString', '__proto__', 'constructor', 'hasOwnProperty', '');
+  const algish = fc.constantFrom(
+    ALG,
+    'ml-kem-768',
+    'ML-KEM-1024',
+    'X-Wing',
+    ` ${ALG}`,
+    `${ALG}\n`,
+    'toString',
+    '__proto__',
+    'constructor',
+    'hasOwnProperty',
+    '',
+  );
   test.prop([untrusted(algish)], RUNS)('assertAlg', (value) => {
     const outcome = attempt(() => assertAlg(value));
     expectOnlyDocumentedErrors(outcome, ['unsupported_alg']);
@@ -133,7 +209,10 @@ describe('parsers throw only their documented errors', () => {
     const wide = attempt(() => assertAlg(value, widened));
     expectOnlyDocumentedErrors(wide, ['unsupported_alg']);
     expect(wide.ok).toBe(value === ALG);
-    expectOnlyDocumentedErrors(attempt(() => assertAlg(value, [])), ['unsupported_alg']);
+    expectOnlyDocumentedErrors(
+      attempt(() => assertAlg(value, [])),
+      ['unsupported_alg'],
+    );
     expect(attempt(() => assertAlg(value, [])).ok).toBe(false);
   });
 });
@@ -198,15 +277,23 @@ describe('inputs are never mutated', () => {
     },
   );
 
-  test.prop([bytesOf(32), bytesOf(32), sessionId], RUNS)('sealKeyConfirmation and openKeyConfirmation', (key, hash, session) => {
-    const before = snapshot(key, hash);
-    const confirmation = sealKeyConfirmation(key, hash, session);
-    openKeyConfirmation(key, hash, session, confirmation);
-    expect(attempt(() => openKeyConfirmation(key, hash, `${session}x`, confirmation)).ok).toBe(false);
-    expect(snapshot(key, hash)).toEqual(before);
-  });
+  test.prop([bytesOf(32), bytesOf(32), sessionId], RUNS)(
+    'sealKeyConfirmation and openKeyConfirmation',
+    (key, hash, session) => {
+      const before = snapshot(key, hash);
+      const confirmation = sealKeyConfirmation(key, hash, session);
+      openKeyConfirmation(key, hash, session, confirmation);
+      expect(attempt(() => openKeyConfirmation(key, hash, `${session}x`, confirmation)).ok).toBe(
+        false,
+      );
+      expect(snapshot(key, hash)).toEqual(before);
+    },
+  );
 
-  test.prop([bytesOf(32), bytesOf(64), bytesOf(32), fc.uint8Array({ minLength: 1, maxLength: 64 })], RUNS)(
+  test.prop(
+    [bytesOf(32), bytesOf(64), bytesOf(32), fc.uint8Array({ minLength: 1, maxLength: 64 })],
+    RUNS,
+  )(
     'deriveSealKey, sealSecretKey/unsealSecretKey and sealSeed/unsealSeed',
     (fieldKey, keySeed, modeBSeed, publicKey) => {
       const before = snapshot(fieldKey, keySeed, modeBSeed, publicKey);
@@ -217,7 +304,9 @@ describe('inputs are never mutated', () => {
       const sealedSeed = sealSeed(key, seedContext, modeBSeed);
       unsealSecretKey(key, context, sealedKey).fill(0);
       unsealSeed(key, seedContext, sealedSeed).fill(0);
-      expect(attempt(() => unsealSecretKey(key, { ...context, slug: 'other' }, sealedKey)).ok).toBe(false);
+      expect(attempt(() => unsealSecretKey(key, { ...context, slug: 'other' }, sealedKey)).ok).toBe(
+        false,
+      );
       expect(snapshot(fieldKey, keySeed, modeBSeed, publicKey)).toEqual(before);
       expect(toHex(key)).toBe(keyBefore);
       // Wiping what was opened leaves the sealed copy intact.
@@ -225,44 +314,71 @@ describe('inputs are never mutated', () => {
     },
   );
 
-  test.prop([bytesOf(32), bytesOf(32)], RUNS)('key schedule: deriveRecordKey, deriveTrafficKey, rekey, deriveModeBSeed', (sharedSecret, hash) => {
-    const before = snapshot(sharedSecret, hash);
-    const key = deriveRecordKey(sharedSecret, hash);
-    const keyBefore = toHex(key);
-    const traffic = deriveTrafficKey(key, 'i2r');
-    deriveTrafficKey(key, 'r2i');
-    const trafficBefore = toHex(traffic);
-    rekey(traffic);
-    deriveModeBSeed(sharedSecret, hash);
-    expect(snapshot(sharedSecret, hash)).toEqual(before);
-    expect(toHex(key)).toBe(keyBefore);
-    expect(toHex(traffic)).toBe(trafficBefore);
-  });
+  test.prop([bytesOf(32), bytesOf(32)], RUNS)(
+    'key schedule: deriveRecordKey, deriveTrafficKey, rekey, deriveModeBSeed',
+    (sharedSecret, hash) => {
+      const before = snapshot(sharedSecret, hash);
+      const key = deriveRecordKey(sharedSecret, hash);
+      const keyBefore = toHex(key);
+      const traffic = deriveTrafficKey(key, 'i2r');
+      deriveTrafficKey(key, 'r2i');
+      const trafficBefore = toHex(traffic);
+      rekey(traffic);
+      deriveModeBSeed(sharedSecret, hash);
+      expect(snapshot(sharedSecret, hash)).toEqual(before);
+      expect(toHex(key)).toBe(keyBefore);
+      expect(toHex(traffic)).toBe(trafficBefore);
+    },
+  );
 
-  test.prop([fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 })], RUNS)('encoders: base64Encode, hexEncode, lp', (fields) => {
-    const before = snapshot(...fields);
-    for (const f of fields) {
-      base64Encode(f);
-      hexEncode(f);
-    }
-    lp(...fields);
-    expect(snapshot(...fields)).toEqual(before);
-  });
+  test.prop([fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 })], RUNS)(
+    'encoders: base64Encode, hexEncode, lp',
+    (fields) => {
+      const before = snapshot(...fields);
+      for (const f of fields) {
+        base64Encode(f);
+        hexEncode(f);
+      }
+      lp(...fields);
+      expect(snapshot(...fields)).toEqual(before);
+    },
+  );
 
-  test.prop([bytesOf(64), bytesOf(32)], KEM_RUNS)('KEM and transcripts: keygen, encapsulate, decapsulate', (seed, other) => {
-    const seedBefore = toHex(seed);
-    const { publicKey, secretKey } = kemKeygen(seed);
-    expect(toHex(seed)).toBe(seedBefore);
-    const pkBefore = toHex(publicKey);
-    const skBefore = toHex(secretKey);
-    const { cipherText } = kemEncapsulate(publicKey);
-    const ctBefore = toHex(cipherText);
-    kemDecapsulate(secretKey, cipherText);
-    kemDecapsulate(keyPair.secretKey, cipherText);
-    kemDecapsulateSeed(seed, cipherText);
-    const input = { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey, cipherText };
-    firstContactTranscript(input);
-    modeBTranscript({ alg: ALG, initiatorMachineId: 'a', responderMachineId: 'b', responderPublicKey: publicKey, cipherText });
-    expect([toHex(seed), toHex(publicKey), toHex(secretKey), toHex(cipherText), toHex(other)]).toEqual([seedBefore, pkBefore, skBefore, ctBefore, toHex(other)]);
-  });
+  test.prop([bytesOf(64), bytesOf(32)], KEM_RUNS)(
+    'KEM and transcripts: keygen, encapsulate, decapsulate',
+    (seed, other) => {
+      const seedBefore = toHex(seed);
+      const { publicKey, secretKey } = kemKeygen(seed);
+      expect(toHex(seed)).toBe(seedBefore);
+      const pkBefore = toHex(publicKey);
+      const skBefore = toHex(secretKey);
+      const { cipherText } = kemEncapsulate(publicKey);
+      const ctBefore = toHex(cipherText);
+      kemDecapsulate(secretKey, cipherText);
+      kemDecapsulate(keyPair.secretKey, cipherText);
+      kemDecapsulateSeed(seed, cipherText);
+      const input = {
+        alg: ALG,
+        slug: 'edge-01',
+        machineId: 'machine:edge-01',
+        publicKey,
+        cipherText,
+      };
+      firstContactTranscript(input);
+      modeBTranscript({
+        alg: ALG,
+        initiatorMachineId: 'a',
+        responderMachineId: 'b',
+        responderPublicKey: publicKey,
+        cipherText,
+      });
+      expect([
+        toHex(seed),
+        toHex(publicKey),
+        toHex(secretKey),
+        toHex(cipherText),
+        toHex(other),
+      ]).toEqual([seedBefore, pkBefore, skBefore, ctBefore, toHex(other)]);
+    },
+  );
 });

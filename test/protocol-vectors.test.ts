@@ -25,31 +25,59 @@ import {
 } from '../src/core/sealing.js';
 import { deriveRecordKey, firstContactTranscript } from '../src/core/transcript.js';
 import { expectCode } from './helpers/errors.js';
-import { BAD_RECORD_CODES, type KeyexCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
+import {
+  BAD_RECORD_CODES,
+  type KeyexCase,
+  hex,
+  protocolCases,
+  toHex,
+} from './helpers/vector-data.js';
 
-const { keyex, recordSuite, records: recordCases, modeB, sealing, badConfirmations, badRecords, base64: base64Cases } = protocolCases;
+const {
+  keyex,
+  recordSuite,
+  records: recordCases,
+  modeB,
+  sealing,
+  badConfirmations,
+  badRecords,
+  base64: base64Cases,
+} = protocolCases;
 
 describe('keyex (spec §2)', () => {
-  test.each(keyex.map((c, i) => [i, c] as const))('case %i: keygen, encaps, schedule, confirmation', (_, c) => {
-    expect(c.alg).toBe(ALG);
-    const seed = hex(c.keygen_seed);
-    const { publicKey } = kemKeygen(seed);
-    expect(base64Encode(publicKey)).toBe(c.public_key_b64);
-    expect(computeFingerprint(publicKey)).toBe(c.fingerprint);
+  test.each(keyex.map((c, i) => [i, c] as const))(
+    'case %i: keygen, encaps, schedule, confirmation',
+    (_, c) => {
+      expect(c.alg).toBe(ALG);
+      const seed = hex(c.keygen_seed);
+      const { publicKey } = kemKeygen(seed);
+      expect(base64Encode(publicKey)).toBe(c.public_key_b64);
+      expect(computeFingerprint(publicKey)).toBe(c.fingerprint);
 
-    const { cipherText, sharedSecret } = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
-    expect(base64Encode(cipherText)).toBe(c.cipher_text_b64);
-    expect(toHex(sharedSecret)).toBe(c.shared_secret);
-    expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(c.shared_secret);
+      const { cipherText, sharedSecret } = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
+      expect(base64Encode(cipherText)).toBe(c.cipher_text_b64);
+      expect(toHex(sharedSecret)).toBe(c.shared_secret);
+      expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(c.shared_secret);
 
-    const transcript = firstContactTranscript({ alg: ALG, slug: c.slug, machineId: c.machine_id, publicKey, cipherText });
-    expect(toHex(transcript)).toBe(c.transcript);
-    const recordKey = deriveRecordKey(sharedSecret, transcript);
-    expect(toHex(recordKey)).toBe(c.record_key);
+      const transcript = firstContactTranscript({
+        alg: ALG,
+        slug: c.slug,
+        machineId: c.machine_id,
+        publicKey,
+        cipherText,
+      });
+      expect(toHex(transcript)).toBe(c.transcript);
+      const recordKey = deriveRecordKey(sharedSecret, transcript);
+      expect(toHex(recordKey)).toBe(c.record_key);
 
-    expect(sealKeyConfirmationWithNonce(recordKey, transcript, c.session_id, hex(c.confirm_nonce))).toBe(c.key_confirmation_b64);
-    expect(() => openKeyConfirmation(recordKey, transcript, c.session_id, c.key_confirmation_b64)).not.toThrow();
-  });
+      expect(
+        sealKeyConfirmationWithNonce(recordKey, transcript, c.session_id, hex(c.confirm_nonce)),
+      ).toBe(c.key_confirmation_b64);
+      expect(() =>
+        openKeyConfirmation(recordKey, transcript, c.session_id, c.key_confirmation_b64),
+      ).not.toThrow();
+    },
+  );
 });
 
 describe('invalid key confirmations are rejected with confirmation_failed', () => {
@@ -58,19 +86,27 @@ describe('invalid key confirmations are rejected with confirmation_failed', () =
   // so no correct decoder can reject it. It is checked to be exactly that string, and accepted;
   // if a corrected copy of the vectors changes it, this test fails and must be revisited.
   const erratum = 'not canonical base64 (missing padding)';
-  test.each(badConfirmations.map((c, i) => [i, c.why, c] as const))('invalid %i: %s', (_, why, c) => {
-    const k = keyex[c.case] as KeyexCase;
-    const transcript = hex(k.transcript);
-    const recordKey = hex(k.record_key);
-    const sessionId = c.session_id ?? k.session_id;
-    if (why === erratum) {
-      expect(c.key_confirmation_b64).toBe(k.key_confirmation_b64);
-      expect(sessionId).toBe(k.session_id);
-      expect(() => openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64)).not.toThrow();
-      return;
-    }
-    expectCode(() => openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64), 'confirmation_failed');
-  });
+  test.each(badConfirmations.map((c, i) => [i, c.why, c] as const))(
+    'invalid %i: %s',
+    (_, why, c) => {
+      const k = keyex[c.case] as KeyexCase;
+      const transcript = hex(k.transcript);
+      const recordKey = hex(k.record_key);
+      const sessionId = c.session_id ?? k.session_id;
+      if (why === erratum) {
+        expect(c.key_confirmation_b64).toBe(k.key_confirmation_b64);
+        expect(sessionId).toBe(k.session_id);
+        expect(() =>
+          openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64),
+        ).not.toThrow();
+        return;
+      }
+      expectCode(
+        () => openKeyConfirmation(recordKey, transcript, sessionId, c.key_confirmation_b64),
+        'confirmation_failed',
+      );
+    },
+  );
 });
 
 describe('records (spec §3)', () => {
@@ -99,40 +135,49 @@ describe('records (spec §3)', () => {
     expect(toHex(openRecord(key, r.session_id, hex(x.record), hex(x.app_aad)))).toBe(x.plaintext);
   });
 
-  test.each(badRecords.map((x, i) => [i, x.why, x] as const))('invalid record %i: %s', (_, why, x) => {
-    const bytes = hex(x.record);
-    // Open with the key of the epoch the header claims, as a receiver would.
-    const epoch = bytes.length >= 5 ? new DataView(bytes.buffer).getUint32(1) : 0;
-    const code = BAD_RECORD_CODES[why];
-    expect(code, `a code is expected for "${why}"`).toBeDefined();
-    expectCode(() => openRecord(keyFor(x.direction, Math.min(epoch, 2)), r.session_id, bytes), code as ErrorCode);
-  });
+  test.each(badRecords.map((x, i) => [i, x.why, x] as const))(
+    'invalid record %i: %s',
+    (_, why, x) => {
+      const bytes = hex(x.record);
+      // Open with the key of the epoch the header claims, as a receiver would.
+      const epoch = bytes.length >= 5 ? new DataView(bytes.buffer).getUint32(1) : 0;
+      const code = BAD_RECORD_CODES[why];
+      expect(code, `a code is expected for "${why}"`).toBeDefined();
+      expectCode(
+        () => openRecord(keyFor(x.direction, Math.min(epoch, 2)), r.session_id, bytes),
+        code as ErrorCode,
+      );
+    },
+  );
 });
 
 describe('mode_b (spec §4)', () => {
-  test.each(modeB.map((c, i) => [i, c] as const))('case %i: both sides derive seed and commitment', (_, c) => {
-    const seed = hex(c.responder_keygen_seed);
-    const { publicKey } = kemKeygen(seed);
-    expect(base64Encode(publicKey)).toBe(c.responder_public_key_b64);
-    expect(computeFingerprint(publicKey)).toBe(c.responder_fingerprint);
-    const enc = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
-    expect(base64Encode(enc.cipherText)).toBe(c.cipher_text_b64);
-    expect(toHex(enc.sharedSecret)).toBe(c.shared_secret);
-    const transcript = modeBTranscript({
-      alg: ALG,
-      initiatorMachineId: c.initiator_machine_id,
-      responderMachineId: c.responder_machine_id,
-      responderPublicKey: publicKey,
-      cipherText: enc.cipherText,
-    });
-    expect(toHex(transcript)).toBe(c.transcript);
-    const initiator = deriveModeBSeed(enc.sharedSecret, transcript);
-    const responder = deriveModeBSeed(kemDecapsulateSeed(seed, enc.cipherText), transcript);
-    expect(toHex(initiator.seed)).toBe(c.seed);
-    expect(initiator.seedCommitment).toBe(c.seed_commitment);
-    expect(toHex(responder.seed)).toBe(c.seed);
-    expect(responder.seedCommitment).toBe(c.seed_commitment);
-  });
+  test.each(modeB.map((c, i) => [i, c] as const))(
+    'case %i: both sides derive seed and commitment',
+    (_, c) => {
+      const seed = hex(c.responder_keygen_seed);
+      const { publicKey } = kemKeygen(seed);
+      expect(base64Encode(publicKey)).toBe(c.responder_public_key_b64);
+      expect(computeFingerprint(publicKey)).toBe(c.responder_fingerprint);
+      const enc = kemEncapsulateDerandomized(publicKey, hex(c.encaps_m));
+      expect(base64Encode(enc.cipherText)).toBe(c.cipher_text_b64);
+      expect(toHex(enc.sharedSecret)).toBe(c.shared_secret);
+      const transcript = modeBTranscript({
+        alg: ALG,
+        initiatorMachineId: c.initiator_machine_id,
+        responderMachineId: c.responder_machine_id,
+        responderPublicKey: publicKey,
+        cipherText: enc.cipherText,
+      });
+      expect(toHex(transcript)).toBe(c.transcript);
+      const initiator = deriveModeBSeed(enc.sharedSecret, transcript);
+      const responder = deriveModeBSeed(kemDecapsulateSeed(seed, enc.cipherText), transcript);
+      expect(toHex(initiator.seed)).toBe(c.seed);
+      expect(initiator.seedCommitment).toBe(c.seed_commitment);
+      expect(toHex(responder.seed)).toBe(c.seed);
+      expect(responder.seedCommitment).toBe(c.seed_commitment);
+    },
+  );
 });
 
 describe('sealing (spec §5)', () => {
@@ -149,9 +194,14 @@ describe('sealing (spec §5)', () => {
         publicKey: base64Decode(c.public_key_b64, 1184),
       };
       expect(toHex(secretKeyAad(context))).toBe(c.aad);
-      expect(sealWithNonce(sealKey, hex(c.plaintext), secretKeyAad(context), hex(c.nonce))).toBe(c.sealed_b64);
+      expect(sealWithNonce(sealKey, hex(c.plaintext), secretKeyAad(context), hex(c.nonce))).toBe(
+        c.sealed_b64,
+      );
       expect(toHex(unsealSecretKey(sealKey, context, c.sealed_b64))).toBe(c.plaintext);
-      expectCode(() => unsealSecretKey(sealKey, { ...context, slug: 'other' }, c.sealed_b64), 'unseal_failed');
+      expectCode(
+        () => unsealSecretKey(sealKey, { ...context, slug: 'other' }, c.sealed_b64),
+        'unseal_failed',
+      );
       expectCode(() => unsealSecretKey(otherKey, context, c.sealed_b64), 'unseal_failed');
     } else {
       const context = {
@@ -160,20 +210,28 @@ describe('sealing (spec §5)', () => {
         seedCommitment: c.seed_commitment as string,
       };
       expect(toHex(seedAad(context))).toBe(c.aad);
-      expect(sealWithNonce(sealKey, hex(c.plaintext), seedAad(context), hex(c.nonce))).toBe(c.sealed_b64);
+      expect(sealWithNonce(sealKey, hex(c.plaintext), seedAad(context), hex(c.nonce))).toBe(
+        c.sealed_b64,
+      );
       expect(toHex(unsealSeed(sealKey, context, c.sealed_b64))).toBe(c.plaintext);
-      expectCode(() => unsealSeed(sealKey, { ...context, peerMachineId: 'm-peer-03' }, c.sealed_b64), 'unseal_failed');
+      expectCode(
+        () => unsealSeed(sealKey, { ...context, peerMachineId: 'm-peer-03' }, c.sealed_b64),
+        'unseal_failed',
+      );
       expectCode(() => unsealSeed(otherKey, context, c.sealed_b64), 'unseal_failed');
     }
   });
 });
 
 describe('base64 (spec §1)', () => {
-  test.each(base64Cases.map((c, i) => [i, c.why ?? 'valid', c] as const))('case %i: %s', (_, _why, c) => {
-    if (c.valid) {
-      expect(base64Encode(base64Decode(c.input, c.length))).toBe(c.input);
-    } else {
-      expectCode(() => base64Decode(c.input, c.length), 'invalid_encoding');
-    }
-  });
+  test.each(base64Cases.map((c, i) => [i, c.why ?? 'valid', c] as const))(
+    'case %i: %s',
+    (_, _why, c) => {
+      if (c.valid) {
+        expect(base64Encode(base64Decode(c.input, c.length))).toBe(c.input);
+      } else {
+        expectCode(() => base64Decode(c.input, c.length), 'invalid_encoding');
+      }
+    },
+  );
 });

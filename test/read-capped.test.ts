@@ -29,7 +29,9 @@ function source(chunks: number, chunkBytes: number, failAt?: number): Source {
           controller.close();
           return;
         }
-        controller.enqueue(Uint8Array.from({ length: chunkBytes }, (_, i) => (pulled * chunkBytes + i) & 0xff));
+        controller.enqueue(
+          Uint8Array.from({ length: chunkBytes }, (_, i) => (pulled * chunkBytes + i) & 0xff),
+        );
         pulled++;
       },
       cancel(): void {

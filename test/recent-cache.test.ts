@@ -27,7 +27,7 @@ describe('createRecentCache', () => {
     expect(dropped).toEqual([1]);
   });
 
-  test('keeps a copy of the key: changing the caller\'s buffer makes another key', () => {
+  test("keeps a copy of the key: changing the caller's buffer makes another key", () => {
     const cache = createRecentCache<string>(4);
     const bytes = key(7);
     cache.obtain(bytes, () => 'seven');
@@ -38,11 +38,16 @@ describe('createRecentCache', () => {
 
   test('keeps nothing when making the value throws', () => {
     const cache = createRecentCache<number>(4);
-    expect(() => cache.obtain(key(5), () => { throw new Error('refused'); })).toThrow('refused');
+    expect(() =>
+      cache.obtain(key(5), () => {
+        throw new Error('refused');
+      }),
+    ).toThrow('refused');
     expect(cache.has(key(5))).toBe(false);
   });
 
   test('refuses a limit that is not a positive integer', () => {
-    for (const limit of [0, -1, 1.5, Number.NaN]) expect(() => createRecentCache(limit)).toThrow(RangeError);
+    for (const limit of [0, -1, 1.5, Number.NaN])
+      expect(() => createRecentCache(limit)).toThrow(RangeError);
   });
 });

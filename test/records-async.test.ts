@@ -13,7 +13,12 @@ import { createClient } from '../src/initiator/client.js';
 import { isZeqKeyExError } from '../src/core/errors.js';
 import { createResponder } from '../src/responder/responder.js';
 import { createRecordChannel } from '../src/core/record-channel.js';
-import { createReceiverAt, createSenderAt, receiverState, senderState } from '../src/internal/record-state.js';
+import {
+  createReceiverAt,
+  createSenderAt,
+  receiverState,
+  senderState,
+} from '../src/internal/record-state.js';
 import { sealRecord } from '../src/core/record-format.js';
 import { sessionRecords } from '../src/initiator/records.js';
 import { webCryptoAeadKey } from '../src/backends/webcrypto-aead.js';
@@ -109,7 +114,9 @@ describe.each([
       if (i % 4 === 3) clock.advance(INTERVAL + 1);
       const request = utf8(`request ${i}`);
       const sealed = i % 2 === 0 ? await initiator.sealAsync(request) : initiator.seal(request);
-      expect(text(i % 3 === 0 ? responder.open(sealed) : await responder.openAsync(sealed))).toBe(`request ${i}`);
+      expect(text(i % 3 === 0 ? responder.open(sealed) : await responder.openAsync(sealed))).toBe(
+        `request ${i}`,
+      );
       const reply = await responder.sealAsync(utf8(`reply ${i}`), utf8('x'));
       expect(text(await initiator.openAsync(reply, utf8('x')))).toBe(`reply ${i}`);
     }
@@ -118,7 +125,9 @@ describe.each([
   test('concurrent seals take distinct seqs; the records open concurrently in any order', async () => {
     const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const records = await Promise.all(Array.from({ length: 64 }, (_, i) => sender.sealAsync(utf8(`m${i}`))));
+    const records = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => sender.sealAsync(utf8(`m${i}`))),
+    );
     expect(records.map((r) => headerOf(r).seq)).toEqual(Array.from({ length: 64 }, (_, i) => i));
     const order = shuffle(records.map((record, i) => ({ record, i })));
     const opened = await Promise.all(order.map(({ record }) => receiver.openAsync(record)));
@@ -129,10 +138,15 @@ describe.each([
   test('of two concurrent opens of one record, one is refused as replayed — in the current epoch and for a later one', async () => {
     const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
     for (const record of [i2rRecord(0, 5), i2rRecord(3, 0)]) {
-      const results = await Promise.allSettled([receiver.openAsync(record), receiver.openAsync(record), receiver.openAsync(record)]);
+      const results = await Promise.allSettled([
+        receiver.openAsync(record),
+        receiver.openAsync(record),
+        receiver.openAsync(record),
+      ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const result of results) {
-        if (result.status === 'rejected') expect(isZeqKeyExError(result.reason, 'record_replayed')).toBe(true);
+        if (result.status === 'rejected')
+          expect(isZeqKeyExError(result.reason, 'record_replayed')).toBe(true);
       }
     }
     expect(receiverState(receiver).current?.epoch).toBe(3);
@@ -142,14 +156,20 @@ describe.each([
 
   test('a record that does not open changes nothing; the checks come in the order of open', async () => {
     const clock = fakeClock();
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: INTERVAL });
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+      now: clock.now,
+      rekeyIntervalMs: INTERVAL,
+    });
     await receiver.openAsync(i2rRecord(0, 0));
     const before = snapshot(receiver);
     for (const epoch of [0, 2]) {
       const tampered = i2rRecord(epoch, 7);
       tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
       await expectCodeAsync(receiver.openAsync(tampered), 'record_auth_failed');
-      await expectCodeAsync(receiver.openAsync(i2rRecord(epoch, 7), utf8('other aad')), 'record_auth_failed');
+      await expectCodeAsync(
+        receiver.openAsync(i2rRecord(epoch, 7), utf8('other aad')),
+        'record_auth_failed',
+      );
     }
     expect(snapshot(receiver)).toBe(before);
     await expectCodeAsync(receiver.openAsync(new Uint8Array(28)), 'record_malformed');
@@ -202,8 +222,17 @@ describe.each([
   });
 
   test('a session: sealAsync and openAsync on both sides, and request', async () => {
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: { 'edge-01': 'machine:edge-01' }, onRecord: (plaintext) => utf8(`echo ${text(plaintext)}`) });
-    const client = createClient({ origin: ORIGIN, fetch: (request) => responder.fetch(request), insecureUnpinned: true, retry: 0 });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01' },
+      onRecord: (plaintext) => utf8(`echo ${text(plaintext)}`),
+    });
+    const client = createClient({
+      origin: ORIGIN,
+      fetch: (request) => responder.fetch(request),
+      insecureUnpinned: true,
+      retry: 0,
+    });
     const session = await client.handshake('edge-01');
     const records = sessionRecords(session);
     const served = await responder.recordSession(session.sessionId);

@@ -41,7 +41,10 @@ async function startServe(args: string[]): Promise<RunningCli> {
     release = resolve;
   });
   const cap = capture(stopped);
-  const exit = runCli(['serve', '--port', '0', '--machine', 'edge-01=machine:edge-01', ...args], cap.io);
+  const exit = runCli(
+    ['serve', '--port', '0', '--machine', 'edge-01=machine:edge-01', ...args],
+    cap.io,
+  );
   for (let i = 0; i < 200 && cap.out.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   const match = /^listening on (http:\/\/\S+)$/.exec(cap.out[0] ?? '');
   if (match === null) throw new Error(`serve did not start: ${cap.err.join('\n')}`);
@@ -68,31 +71,48 @@ afterAll(async () => {
 test('handshake --send --json adds the opened reply', async () => {
   const cap = capture();
   const message = 'héllo, responder ✓ {"json":"inside"}';
-  const code = await runCli(['handshake', echo.url, 'edge-01', '--insecure-unpinned', '--send', message, '--json'], cap.io);
+  const code = await runCli(
+    ['handshake', echo.url, 'edge-01', '--insecure-unpinned', '--send', message, '--json'],
+    cap.io,
+  );
   expect(code).toBe(0);
   expect(cap.out).toHaveLength(1);
   const line = JSON.parse(cap.out[0] as string) as Record<string, unknown>;
-  expect(line).toMatchObject({ ok: true, machine_id: 'machine:edge-01', alg: 'ML-KEM-768', authenticated: false, reply: message });
+  expect(line).toMatchObject({
+    ok: true,
+    machine_id: 'machine:edge-01',
+    alg: 'ML-KEM-768',
+    authenticated: false,
+    reply: message,
+  });
 });
 
 test('handshake --send prints the reply in human output; pinned works too', async () => {
   const discover = capture();
   expect(await runCli(['fingerprint', echo.url, 'edge-01'], discover.io)).toBe(0);
   const cap = capture();
-  const code = await runCli(['handshake', echo.url, 'edge-01', '--pin', discover.out[0] as string, '--send', 'plain text'], cap.io);
+  const code = await runCli(
+    ['handshake', echo.url, 'edge-01', '--pin', discover.out[0] as string, '--send', 'plain text'],
+    cap.io,
+  );
   expect(code).toBe(0);
   expect(cap.out).toContain('reply: plain text');
 });
 
 test('without --send the JSON line has no reply field', async () => {
   const cap = capture();
-  expect(await runCli(['handshake', echo.url, 'edge-01', '--insecure-unpinned', '--json'], cap.io)).toBe(0);
+  expect(
+    await runCli(['handshake', echo.url, 'edge-01', '--insecure-unpinned', '--json'], cap.io),
+  ).toBe(0);
   expect(JSON.parse(cap.out[0] as string)).not.toHaveProperty('reply');
 });
 
 test('--send to a responder without --echo fails with the responder’s 404', async () => {
   const cap = capture();
-  const code = await runCli(['handshake', plain.url, 'edge-01', '--insecure-unpinned', '--send', 'x', '--json'], cap.io);
+  const code = await runCli(
+    ['handshake', plain.url, 'edge-01', '--insecure-unpinned', '--send', 'x', '--json'],
+    cap.io,
+  );
   expect(code).toBe(1);
   const line = JSON.parse(cap.out[0] as string) as Record<string, unknown>;
   expect(line).toMatchObject({ ok: false, code: 'http_error', response_code: 'invalid_request' });
@@ -109,7 +129,8 @@ test('serve --echo over real HTTP: 200 records in a row across epochs, and concu
     retry: 0,
     rekeyIntervalMs: 5,
     fetch: async (request) => {
-      if (request.url.endsWith('/records')) epochs.add(headerOf(new Uint8Array(await request.clone().arrayBuffer())).epoch);
+      if (request.url.endsWith('/records'))
+        epochs.add(headerOf(new Uint8Array(await request.clone().arrayBuffer())).epoch);
       return fetch(request);
     },
   });
@@ -119,6 +140,8 @@ test('serve --echo over real HTTP: 200 records in a row across epochs, and concu
     expect(text(await sessionRecords(session).request(utf8(message)))).toBe(message);
   }
   expect(epochs.size).toBeGreaterThan(5);
-  const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => sessionRecords(session).request(utf8(`p${i}`))));
+  const replies = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => sessionRecords(session).request(utf8(`p${i}`))),
+  );
   expect(replies.map(text)).toEqual(Array.from({ length: 30 }, (_, i) => `p${i}`));
 });

@@ -26,10 +26,24 @@ type Handler = (request: Request) => Promise<Response>;
 /** Responder options over the defaults below; `onRecord: undefined` turns the endpoint off. */
 type Overrides = { [K in keyof ResponderOptions]?: ResponderOptions[K] | undefined };
 
-function setup(options: Overrides = {}, clientOptions: { rekeyIntervalMs?: number; maxRecordBytes?: number; fetch?: (h: Handler) => Handler } = {}) {
+function setup(
+  options: Overrides = {},
+  clientOptions: {
+    rekeyIntervalMs?: number;
+    maxRecordBytes?: number;
+    fetch?: (h: Handler) => Handler;
+  } = {},
+) {
   const clock = fakeClock(Date.UTC(2030, 0, 1));
   const logger = recordingLogger();
-  const merged = { fieldKey: FIELD_KEY, machines: MACHINES, now: clock.now, onRecord: echo, logger, ...options };
+  const merged = {
+    fieldKey: FIELD_KEY,
+    machines: MACHINES,
+    now: clock.now,
+    onRecord: echo,
+    logger,
+    ...options,
+  };
   if (merged.onRecord === undefined) delete (merged as Overrides).onRecord;
   const responder = createResponder(merged as ResponderOptions);
   const handler: Handler = (request) => responder.fetch(request);
@@ -45,8 +59,21 @@ function setup(options: Overrides = {}, clientOptions: { rekeyIntervalMs?: numbe
   return { clock, logger, responder, client };
 }
 
-function postRecord(responder: { fetch: Handler }, slug: string, sessionId: string, body: Uint8Array | null, headers: Record<string, string> = { 'content-type': 'application/octet-stream' }, method = 'POST'): Promise<Response> {
-  return responder.fetch(new Request(ORIGIN + ROUTES.records(slug, sessionId), { method, headers, ...(body === null ? {} : { body: body as BodyInit }) }));
+function postRecord(
+  responder: { fetch: Handler },
+  slug: string,
+  sessionId: string,
+  body: Uint8Array | null,
+  headers: Record<string, string> = { 'content-type': 'application/octet-stream' },
+  method = 'POST',
+): Promise<Response> {
+  return responder.fetch(
+    new Request(ORIGIN + ROUTES.records(slug, sessionId), {
+      method,
+      headers,
+      ...(body === null ? {} : { body: body as BodyInit }),
+    }),
+  );
 }
 
 async function bytesOf(response: Response): Promise<Uint8Array> {
@@ -63,15 +90,27 @@ describe('session.request over the records endpoint', () => {
       },
     });
     const session = await client.handshake('edge-01');
-    expect(text(await sessionRecords(session).request(utf8('hello, responder')))).toBe('reply to hello, responder');
+    expect(text(await sessionRecords(session).request(utf8('hello, responder')))).toBe(
+      'reply to hello, responder',
+    );
     expect(seen).toHaveLength(1);
     expect(seen[0]?.plaintext).toBe('hello, responder');
-    expect(seen[0]?.context).toMatchObject({ slug: 'edge-01', machineId: 'machine:edge-01', sessionId: session.sessionId });
+    expect(seen[0]?.context).toMatchObject({
+      slug: 'edge-01',
+      machineId: 'machine:edge-01',
+      sessionId: session.sessionId,
+    });
     expect(seen[0]?.context.aad).toEqual(new Uint8Array(0));
   });
 
   test('the wire carries a §3 record: octet-stream both ways, headers at epoch 0 from seq 0', async () => {
-    const wire: { request: Uint8Array; requestType: string | null; response: Uint8Array; responseType: string | null; status: number }[] = [];
+    const wire: {
+      request: Uint8Array;
+      requestType: string | null;
+      response: Uint8Array;
+      responseType: string | null;
+      status: number;
+    }[] = [];
     const { client } = setup(
       {},
       {
@@ -119,9 +158,11 @@ describe('session.request over the records endpoint', () => {
         rekeyIntervalMs: 100,
         fetch: (handler) => async (request) => {
           const isRecord = new URL(request.url).pathname.endsWith('/records');
-          if (isRecord) epochs.i2r.add(headerOf(new Uint8Array(await request.clone().arrayBuffer())).epoch);
+          if (isRecord)
+            epochs.i2r.add(headerOf(new Uint8Array(await request.clone().arrayBuffer())).epoch);
           const response = await handler(request);
-          if (isRecord && response.ok) epochs.r2i.add(headerOf(new Uint8Array(await response.clone().arrayBuffer())).epoch);
+          if (isRecord && response.ok)
+            epochs.r2i.add(headerOf(new Uint8Array(await response.clone().arrayBuffer())).epoch);
           return response;
         },
       },
@@ -149,15 +190,21 @@ describe('session.request over the records endpoint', () => {
       },
     });
     const session = await client.handshake('edge-01');
-    const first = Array.from({ length: 25 }, (_, i) => sessionRecords(session).request(new Uint8Array([i, 1, 2, 3])));
+    const first = Array.from({ length: 25 }, (_, i) =>
+      sessionRecords(session).request(new Uint8Array([i, 1, 2, 3])),
+    );
     clock.advance(800); // the next requests are sealed in epoch 1
-    const second = Array.from({ length: 25 }, (_, i) => sessionRecords(session).request(new Uint8Array([i + 100, 4, 5])));
+    const second = Array.from({ length: 25 }, (_, i) =>
+      sessionRecords(session).request(new Uint8Array([i + 100, 4, 5])),
+    );
     const replies = await Promise.all([...first, ...second]);
     expect(pending).toBe(0);
     replies.slice(0, 25).forEach((reply, i) => expect(Array.from(reply)).toEqual([3, 2, 1, i]));
     replies.slice(25).forEach((reply, i) => expect(Array.from(reply)).toEqual([5, 4, i + 100]));
     // The session goes on normally afterwards.
-    expect(Array.from(await sessionRecords(session).request(new Uint8Array([9, 8])))).toEqual([8, 9]);
+    expect(Array.from(await sessionRecords(session).request(new Uint8Array([9, 8])))).toEqual([
+      8, 9,
+    ]);
   });
 
   test('application aad: configured on the responder, given to request(), bound to request and reply', async () => {
@@ -173,10 +220,14 @@ describe('session.request over the records endpoint', () => {
     const session = await client.handshake('edge-01');
     expect(text(await sessionRecords(session).request(utf8('bound'), { aad }))).toBe('bound');
     expect(contexts[0]?.aad).toEqual(aad);
-    const error = await sessionRecords(session).request(utf8('unbound')).catch((e: unknown) => e);
+    const error = await sessionRecords(session)
+      .request(utf8('unbound'))
+      .catch((e: unknown) => e);
     expect(isZeqKeyExError(error, 'http_error')).toBe(true);
     expect(error).toMatchObject({ status: 400, responseCode: 'invalid_record' });
-    expect(text(await sessionRecords(session).request(utf8('bound again'), { aad }))).toBe('bound again');
+    expect(text(await sessionRecords(session).request(utf8('bound again'), { aad }))).toBe(
+      'bound again',
+    );
   });
 
   test('a wiped session refuses to send; an expired one is refused by the responder with 410', async () => {
@@ -187,32 +238,50 @@ describe('session.request over the records endpoint', () => {
     session.wipe();
     await expectCodeAsync(sessionRecords(session).request(utf8('y')), 'session_closed');
     clock.advance(60_000);
-    const error = await sessionRecords(other).request(utf8('late')).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'http_error', status: 410, responseCode: 'session_expired' });
+    const error = await sessionRecords(other)
+      .request(utf8('late'))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'http_error',
+      status: 410,
+      responseCode: 'session_expired',
+    });
   });
 
   test('the reply size is bounded on the client (maxRecordBytes)', async () => {
     const { client } = setup({ onRecord: () => new Uint8Array(5000) }, { maxRecordBytes: 4096 });
     const session = await client.handshake('edge-01');
-    await expectCodeAsync(sessionRecords(session).request(utf8('big please')), 'response_too_large');
+    await expectCodeAsync(
+      sessionRecords(session).request(utf8('big please')),
+      'response_too_large',
+    );
     expect(() => createClient({ origin: ORIGIN, maxRecordBytes: 0 })).toThrow(RangeError);
     expect(() => createClient({ origin: ORIGIN, rekeyIntervalMs: -1 })).toThrow(RangeError);
   });
 
   test('an aborted request rejects with aborted', async () => {
     // Like a real fetch, the injected one gives up when the request's signal aborts.
-    const abortable = (handler: Handler): Handler => (request) =>
-      Promise.race([
-        handler(request),
-        new Promise<Response>((_, reject) => {
-          if (request.signal.aborted) reject(request.signal.reason);
-          request.signal.addEventListener('abort', () => reject(request.signal.reason), { once: true });
-        }),
-      ]);
-    const { client } = setup({ onRecord: () => new Promise<Uint8Array>(() => undefined) }, { fetch: abortable });
+    const abortable =
+      (handler: Handler): Handler =>
+      (request) =>
+        Promise.race([
+          handler(request),
+          new Promise<Response>((_, reject) => {
+            if (request.signal.aborted) reject(request.signal.reason);
+            request.signal.addEventListener('abort', () => reject(request.signal.reason), {
+              once: true,
+            });
+          }),
+        ]);
+    const { client } = setup(
+      { onRecord: () => new Promise<Uint8Array>(() => undefined) },
+      { fetch: abortable },
+    );
     const session = await client.handshake('edge-01');
     const controller = new AbortController();
-    const pending = sessionRecords(session).request(utf8('never answered'), { signal: controller.signal });
+    const pending = sessionRecords(session).request(utf8('never answered'), {
+      signal: controller.signal,
+    });
     controller.abort();
     await expectCodeAsync(pending, 'aborted');
   });
@@ -223,10 +292,26 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
     const record = sessionRecords(session).seal(utf8('x'));
-    await expectError(await postRecord(responder, 'edge-01', 'AAAAAAAAAAAAAAAAAAAAAA', record), 404, 'unknown_session');
-    await expectError(await postRecord(responder, 'edge-01', 'short', record), 404, 'unknown_session');
-    await expectError(await postRecord(responder, 'edge-01', 'has%20space-aaaaaaaaaa', record), 404, 'unknown_session');
-    await expectError(await postRecord(responder, 'edge-02', session.sessionId, record), 404, 'unknown_session');
+    await expectError(
+      await postRecord(responder, 'edge-01', 'AAAAAAAAAAAAAAAAAAAAAA', record),
+      404,
+      'unknown_session',
+    );
+    await expectError(
+      await postRecord(responder, 'edge-01', 'short', record),
+      404,
+      'unknown_session',
+    );
+    await expectError(
+      await postRecord(responder, 'edge-01', 'has%20space-aaaaaaaaaa', record),
+      404,
+      'unknown_session',
+    );
+    await expectError(
+      await postRecord(responder, 'edge-02', session.sessionId, record),
+      404,
+      'unknown_session',
+    );
     // None of that touched the session: the record still opens.
     const ok = await postRecord(responder, 'edge-01', session.sessionId, record);
     expect(ok.status).toBe(200);
@@ -236,25 +321,51 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('slug checks come first: 400 invalid_slug, 404 unknown_machine', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    await expectError(await postRecord(responder, '-bad', session.sessionId, new Uint8Array(40)), 400, 'invalid_slug');
-    await expectError(await postRecord(responder, 'edge-99', session.sessionId, new Uint8Array(40)), 404, 'unknown_machine');
+    await expectError(
+      await postRecord(responder, '-bad', session.sessionId, new Uint8Array(40)),
+      400,
+      'invalid_slug',
+    );
+    await expectError(
+      await postRecord(responder, 'edge-99', session.sessionId, new Uint8Array(40)),
+      404,
+      'unknown_machine',
+    );
   });
 
   test('415 for any content-type but application/octet-stream', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
     const record = sessionRecords(session).seal(utf8('x'));
-    for (const headers of [{}, { 'content-type': 'application/json' }, { 'content-type': 'text/plain' }] as Record<string, string>[]) {
-      await expectError(await postRecord(responder, 'edge-01', session.sessionId, record, headers), 415, 'unsupported_media_type');
+    for (const headers of [
+      {},
+      { 'content-type': 'application/json' },
+      { 'content-type': 'text/plain' },
+    ] as Record<string, string>[]) {
+      await expectError(
+        await postRecord(responder, 'edge-01', session.sessionId, record, headers),
+        415,
+        'unsupported_media_type',
+      );
     }
-    expect((await postRecord(responder, 'edge-01', session.sessionId, record, { 'content-type': 'Application/Octet-Stream' })).status).toBe(200);
+    expect(
+      (
+        await postRecord(responder, 'edge-01', session.sessionId, record, {
+          'content-type': 'Application/Octet-Stream',
+        })
+      ).status,
+    ).toBe(200);
   });
 
   test('413 above 1 MiB, declared or streamed; exactly 1 MiB is read', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
     const big = new Uint8Array(MAX_RECORD_REQUEST_BYTES + 1);
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, big), 413, 'payload_too_large');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, big),
+      413,
+      'payload_too_large',
+    );
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         for (let i = 0; i < 17; i++) controller.enqueue(new Uint8Array(64 * 1024));
@@ -275,7 +386,9 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     expect(exact.length).toBe(MAX_RECORD_REQUEST_BYTES);
     const response = await postRecord(responder, 'edge-01', session.sessionId, exact);
     expect(response.status).toBe(200);
-    expect(sessionRecords(session).open(await bytesOf(response)).length).toBe(MAX_RECORD_REQUEST_BYTES - 29);
+    expect(sessionRecords(session).open(await bytesOf(response)).length).toBe(
+      MAX_RECORD_REQUEST_BYTES - 29,
+    );
   });
 
   test('400 invalid_record for records that do not open; 409 replayed_record for a replay; state unchanged', async () => {
@@ -284,15 +397,29 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     const first = sessionRecords(session).seal(utf8('first'));
     const tampered = Uint8Array.from(first);
     tampered[20] = (tampered[20] as number) ^ 1;
-    const bad: Uint8Array[] = [tampered, first.subarray(0, 20), new Uint8Array(0), Uint8Array.from([2, ...first.subarray(1)])];
+    const bad: Uint8Array[] = [
+      tampered,
+      first.subarray(0, 20),
+      new Uint8Array(0),
+      Uint8Array.from([2, ...first.subarray(1)]),
+    ];
     const farAhead = Uint8Array.from(first);
     new DataView(farAhead.buffer).setUint32(1, 5000);
     bad.push(farAhead);
-    for (const body of bad) await expectError(await postRecord(responder, 'edge-01', session.sessionId, body), 400, 'invalid_record');
+    for (const body of bad)
+      await expectError(
+        await postRecord(responder, 'edge-01', session.sessionId, body),
+        400,
+        'invalid_record',
+      );
     const ok = await postRecord(responder, 'edge-01', session.sessionId, first);
     expect(ok.status).toBe(200);
     expect(text(sessionRecords(session).open(await bytesOf(ok)))).toBe('first');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, first), 409, 'replayed_record');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, first),
+      409,
+      'replayed_record',
+    );
     // The refusals were logged with their codes only.
     const codes = logger.lines.map((l) => l.fields?.['code']);
     expect(codes).toContain('record_auth_failed');
@@ -308,13 +435,29 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('a responder → initiator record reflected back to the responder does not open', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
-    const reply = await bytesOf(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('ping'))));
+    const reply = await bytesOf(
+      await postRecord(
+        responder,
+        'edge-01',
+        session.sessionId,
+        sessionRecords(session).seal(utf8('ping')),
+      ),
+    );
     // Its seq 0 was already accepted from the initiator: the replay window refuses it first.
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, reply), 409, 'replayed_record');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, reply),
+      409,
+      'replayed_record',
+    );
     // An r2i record at a seq not yet seen fails authentication: directions have their own keys.
-    const next = (await responder.recordSession(session.sessionId))?.seal(utf8('pong')) ?? new Uint8Array();
+    const next =
+      (await responder.recordSession(session.sessionId))?.seal(utf8('pong')) ?? new Uint8Array();
     expect(headerOf(next)).toEqual({ epoch: 0, seq: 1 });
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, next), 400, 'invalid_record');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, next),
+      400,
+      'invalid_record',
+    );
     expect(text(sessionRecords(session).open(next))).toBe('pong');
   });
 
@@ -329,12 +472,33 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
   test('without onRecord the route is not offered: 404 invalid_request, like any unserved path', async () => {
     const { client, responder } = setup({ onRecord: undefined });
     const session = await client.handshake('edge-01');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('x'))), 404, 'invalid_request');
-    const error = await sessionRecords(session).request(utf8('x')).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'http_error', status: 404, responseCode: 'invalid_request' });
-    expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, onRecord: 'echo' as never })).toThrow(TypeError);
-    expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, recordAad: 'x' as never })).toThrow(TypeError);
-    expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, rekeyIntervalMs: 0 })).toThrow(RangeError);
+    await expectError(
+      await postRecord(
+        responder,
+        'edge-01',
+        session.sessionId,
+        sessionRecords(session).seal(utf8('x')),
+      ),
+      404,
+      'invalid_request',
+    );
+    const error = await sessionRecords(session)
+      .request(utf8('x'))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'http_error',
+      status: 404,
+      responseCode: 'invalid_request',
+    });
+    expect(() =>
+      createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, onRecord: 'echo' as never }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, recordAad: 'x' as never }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, rekeyIntervalMs: 0 }),
+    ).toThrow(RangeError);
   });
 
   test('a failing callback answers 500 internal without detail; the record was consumed', async () => {
@@ -350,8 +514,21 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     const body = await expectError(response, 500, 'internal');
     expect(JSON.stringify(body)).not.toContain('secret detail');
     expect(logger.text()).not.toContain('secret detail');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, record), 409, 'replayed_record');
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('bad type'))), 500, 'internal');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, record),
+      409,
+      'replayed_record',
+    );
+    await expectError(
+      await postRecord(
+        responder,
+        'edge-01',
+        session.sessionId,
+        sessionRecords(session).seal(utf8('bad type')),
+      ),
+      500,
+      'internal',
+    );
   });
 
   test('410 session_expired once the session is past its expiry', async () => {
@@ -359,7 +536,11 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     const session = await client.handshake('edge-01');
     const record = sessionRecords(session).seal(utf8('x'));
     clock.advance(1000);
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, record), 410, 'session_expired');
+    await expectError(
+      await postRecord(responder, 'edge-01', session.sessionId, record),
+      410,
+      'session_expired',
+    );
   });
 });
 
@@ -368,12 +549,41 @@ describe('record state lives in the responder instance that made the session', (
     const clock = fakeClock();
     const keyStore = createMemoryKeyStore();
     const sessionStore = createMemorySessionStore({ now: clock.now });
-    const a = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore, sessionStore, now: clock.now, onRecord: echo });
-    const b = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore, sessionStore, now: clock.now, onRecord: echo });
-    const client = createClient({ origin: ORIGIN, fetch: (r) => a.fetch(r), insecureUnpinned: true, retry: 0, now: clock.now });
+    const a = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore,
+      sessionStore,
+      now: clock.now,
+      onRecord: echo,
+    });
+    const b = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore,
+      sessionStore,
+      now: clock.now,
+      onRecord: echo,
+    });
+    const client = createClient({
+      origin: ORIGIN,
+      fetch: (r) => a.fetch(r),
+      insecureUnpinned: true,
+      retry: 0,
+      now: clock.now,
+    });
     const session = await client.handshake('edge-01');
     expect(text(await sessionRecords(session).request(utf8('via a')))).toBe('via a');
-    await expectError(await postRecord(b, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('via b'))), 404, 'unknown_session');
+    await expectError(
+      await postRecord(
+        b,
+        'edge-01',
+        session.sessionId,
+        sessionRecords(session).seal(utf8('via b')),
+      ),
+      404,
+      'unknown_session',
+    );
     expect(await b.recordSession(session.sessionId)).toBeUndefined();
   });
 
@@ -383,7 +593,11 @@ describe('record state lives in the responder instance that made the session', (
     await sessionRecords(s1).request(utf8('x'));
     await client.handshake('edge-01');
     await client.handshake('edge-01');
-    await expectError(await postRecord(responder, 'edge-01', s1.sessionId, sessionRecords(s1).seal(utf8('y'))), 404, 'unknown_session');
+    await expectError(
+      await postRecord(responder, 'edge-01', s1.sessionId, sessionRecords(s1).seal(utf8('y'))),
+      404,
+      'unknown_session',
+    );
   });
 
   test('close() wipes the record state: later records are refused', async () => {
@@ -391,7 +605,16 @@ describe('record state lives in the responder instance that made the session', (
     const session = await client.handshake('edge-01');
     await sessionRecords(session).request(utf8('x'));
     responder.close();
-    await expectError(await postRecord(responder, 'edge-01', session.sessionId, sessionRecords(session).seal(utf8('y'))), 404, 'unknown_session');
+    await expectError(
+      await postRecord(
+        responder,
+        'edge-01',
+        session.sessionId,
+        sessionRecords(session).seal(utf8('y')),
+      ),
+      404,
+      'unknown_session',
+    );
     expect(await responder.recordSession(session.sessionId)).toBeUndefined();
   });
 });
@@ -403,15 +626,26 @@ describe('responder.recordSession: records on the app’s own transport', () => 
     const rs = await responder.recordSession(session.sessionId);
     expect(rs).toBeDefined();
     if (rs === undefined) return;
-    expect(rs).toMatchObject({ sessionId: session.sessionId, slug: 'edge-01', machineId: 'machine:edge-01' });
+    expect(rs).toMatchObject({
+      sessionId: session.sessionId,
+      slug: 'edge-01',
+      machineId: 'machine:edge-01',
+    });
     expect(rs.expiresAt.getTime()).toBe(session.expiresAt.getTime());
-    expect(text(rs.open(sessionRecords(session).seal(utf8('over a socket'))))).toBe('over a socket');
+    expect(text(rs.open(sessionRecords(session).seal(utf8('over a socket'))))).toBe(
+      'over a socket',
+    );
     expect(text(sessionRecords(session).open(rs.seal(utf8('and back'))))).toBe('and back');
     // The endpoint continues the same ratchet: its replies carry the next r2i seq.
     expect(text(await sessionRecords(session).request(utf8('over http')))).toBe('over http');
     const again = await responder.recordSession(session.sessionId);
-    expect(text(sessionRecords(session).open(again?.seal(utf8('same state')) ?? new Uint8Array()))).toBe('same state');
-    expectCode(() => rs.open(sessionRecords(session).seal(utf8('z')).subarray(0, 10)), 'record_malformed');
+    expect(
+      text(sessionRecords(session).open(again?.seal(utf8('same state')) ?? new Uint8Array())),
+    ).toBe('same state');
+    expectCode(
+      () => rs.open(sessionRecords(session).seal(utf8('z')).subarray(0, 10)),
+      'record_malformed',
+    );
   });
 
   test('unknown, malformed and expired sessions give undefined; a held session closes on expiry', async () => {
@@ -431,6 +665,8 @@ describe('responder.recordSession: records on the app’s own transport', () => 
     const { client, responder } = setup({ onRecord: undefined });
     const session = await client.handshake('edge-01');
     const rs = await responder.recordSession(session.sessionId);
-    expect(text(rs?.open(sessionRecords(session).seal(utf8('direct'))) ?? new Uint8Array())).toBe('direct');
+    expect(text(rs?.open(sessionRecords(session).seal(utf8('direct'))) ?? new Uint8Array())).toBe(
+      'direct',
+    );
   });
 });

@@ -28,19 +28,31 @@ afterAll(() => {
 });
 
 test('request() through msw, across epochs, sequential and concurrent', async () => {
-  const client = createClient({ origin: ORIGIN, insecureUnpinned: true, retry: 0, now: clock.now, rekeyIntervalMs: 50 });
+  const client = createClient({
+    origin: ORIGIN,
+    insecureUnpinned: true,
+    retry: 0,
+    now: clock.now,
+    rekeyIntervalMs: 50,
+  });
   const session = await client.handshake('edge-01');
   for (let i = 0; i < 40; i++) {
-    expect(text(await sessionRecords(session).request(utf8(`n${i}`)))).toBe(`machine:edge-01: n${i}`);
+    expect(text(await sessionRecords(session).request(utf8(`n${i}`)))).toBe(
+      `machine:edge-01: n${i}`,
+    );
     clock.advance(13);
   }
-  const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => sessionRecords(session).request(utf8(`c${i}`))));
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => sessionRecords(session).request(utf8(`c${i}`))),
+  );
   expect(replies.map(text)).toEqual(Array.from({ length: 20 }, (_, i) => `machine:edge-01: c${i}`));
 });
 
 test('a refused record surfaces as http_error with the wire code', async () => {
   const client = createClient({ origin: ORIGIN, insecureUnpinned: true, retry: 0, now: clock.now });
   const session = await client.handshake('edge-01');
-  const error = await sessionRecords(session).request(utf8('x'), { aad: utf8('not agreed') }).catch((e: unknown) => e);
+  const error = await sessionRecords(session)
+    .request(utf8('x'), { aad: utf8('not agreed') })
+    .catch((e: unknown) => e);
   expect(error).toMatchObject({ code: 'http_error', status: 400, responseCode: 'invalid_record' });
 });

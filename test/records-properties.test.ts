@@ -35,7 +35,15 @@ function pair(intervalMs = 777): {
 }
 
 describe('round trip', () => {
-  test.prop([fc.array(fc.tuple(plaintext, fc.option(aad, { nil: undefined })), { minLength: 1, maxLength: 8 })], RUNS)(
+  test.prop(
+    [
+      fc.array(fc.tuple(plaintext, fc.option(aad, { nil: undefined })), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+    ],
+    RUNS,
+  )(
     'anything sealed in either direction opens to the same bytes, with the same aad',
     (messages) => {
       const clock = fakeClock();
@@ -53,15 +61,18 @@ describe('round trip', () => {
     },
   );
 
-  test.prop([plaintext, aad, aad], RUNS)('another aad does not open, and changes nothing', (message, a, b) => {
-    fc.pre(toHex(a) !== toHex(b));
-    const { sender, receiver } = pair();
-    const record = sender.seal(message, a);
-    const before = snapshot(receiver);
-    expectRejected(() => receiver.open(record, b), 'record_auth_failed');
-    expect(snapshot(receiver)).toBe(before);
-    expect(toHex(receiver.open(record, a))).toBe(toHex(message));
-  });
+  test.prop([plaintext, aad, aad], RUNS)(
+    'another aad does not open, and changes nothing',
+    (message, a, b) => {
+      fc.pre(toHex(a) !== toHex(b));
+      const { sender, receiver } = pair();
+      const record = sender.seal(message, a);
+      const before = snapshot(receiver);
+      expectRejected(() => receiver.open(record, b), 'record_auth_failed');
+      expect(snapshot(receiver)).toBe(before);
+      expect(toHex(receiver.open(record, a))).toBe(toHex(message));
+    },
+  );
 });
 
 describe('tampering', () => {
@@ -92,54 +103,89 @@ describe('tampering', () => {
     },
   );
 
-  test.prop([plaintext, fc.integer({ min: 0, max: RECORD_HEADER_BYTES + AEAD_TAG_BYTES - 1 })], RUNS)(
-    'a truncated record is refused without a state change',
-    (message, length) => {
-      const { sender, receiver } = pair();
-      const record = sender.seal(message);
-      const before = snapshot(receiver);
-      expectRejected(() => receiver.open(record.subarray(0, length)), 'record_malformed', 'record_unsupported_version');
-      expect(snapshot(receiver)).toBe(before);
-    },
-  );
+  test.prop(
+    [plaintext, fc.integer({ min: 0, max: RECORD_HEADER_BYTES + AEAD_TAG_BYTES - 1 })],
+    RUNS,
+  )('a truncated record is refused without a state change', (message, length) => {
+    const { sender, receiver } = pair();
+    const record = sender.seal(message);
+    const before = snapshot(receiver);
+    expectRejected(
+      () => receiver.open(record.subarray(0, length)),
+      'record_malformed',
+      'record_unsupported_version',
+    );
+    expect(snapshot(receiver)).toBe(before);
+  });
 });
 
 describe('replay and reordering', () => {
-  test.prop([fc.array(plaintext, { minLength: 1, maxLength: 20 }), fc.nat()], RUNS)('every accepted record is refused the second time', (messages, pick) => {
-    const { clock, sender, receiver } = pair(50);
-    const records = messages.map((m) => {
-      clock.advance(17);
-      return sender.seal(m);
-    });
-    for (const r of records) receiver.open(r);
-    const replay = records[records.length - 1 - (pick % Math.min(records.length, 3))] as Uint8Array;
-    const before = snapshot(receiver);
-    // The newest records are replays; older epochs may already be out of reach (too old).
-    expectRejected(() => receiver.open(replay), 'record_replayed', 'record_too_old');
-    expect(snapshot(receiver)).toBe(before);
-    expectRejected(() => receiver.open(records[records.length - 1] as Uint8Array), 'record_replayed');
-  });
-
-  test.prop([fc.integer({ min: 1, max: 64 }).chain((n) => fc.tuple(fc.constant(n), fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n })))], RUNS)(
-    'any reordering within one epoch is accepted, each record once',
-    ([count, order]) => {
-      const { sender, receiver } = pair();
-      const records = Array.from({ length: count }, (_, i) => sender.seal(new Uint8Array([i, i >> 8])));
-      for (const i of order) expect(Array.from(receiver.open(records[i] as Uint8Array))).toEqual([i & 255, i >> 8]);
-      for (const i of order) expectRejected(() => receiver.open(records[i] as Uint8Array), 'record_replayed');
+  test.prop([fc.array(plaintext, { minLength: 1, maxLength: 20 }), fc.nat()], RUNS)(
+    'every accepted record is refused the second time',
+    (messages, pick) => {
+      const { clock, sender, receiver } = pair(50);
+      const records = messages.map((m) => {
+        clock.advance(17);
+        return sender.seal(m);
+      });
+      for (const r of records) receiver.open(r);
+      const replay = records[
+        records.length - 1 - (pick % Math.min(records.length, 3))
+      ] as Uint8Array;
+      const before = snapshot(receiver);
+      // The newest records are replays; older epochs may already be out of reach (too old).
+      expectRejected(() => receiver.open(replay), 'record_replayed', 'record_too_old');
+      expect(snapshot(receiver)).toBe(before);
+      expectRejected(
+        () => receiver.open(records[records.length - 1] as Uint8Array),
+        'record_replayed',
+      );
     },
   );
 
-  test.prop([fc.array(fc.integer({ min: 0, max: 1022 }), { minLength: 1, maxLength: 40 }), fc.integer({ min: 1024, max: 5000 })], RUNS)(
+  test.prop(
+    [
+      fc
+        .integer({ min: 1, max: 64 })
+        .chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+          ),
+        ),
+    ],
+    RUNS,
+  )('any reordering within one epoch is accepted, each record once', ([count, order]) => {
+    const { sender, receiver } = pair();
+    const records = Array.from({ length: count }, (_, i) =>
+      sender.seal(new Uint8Array([i, i >> 8])),
+    );
+    for (const i of order)
+      expect(Array.from(receiver.open(records[i] as Uint8Array))).toEqual([i & 255, i >> 8]);
+    for (const i of order)
+      expectRejected(() => receiver.open(records[i] as Uint8Array), 'record_replayed');
+  });
+
+  test.prop(
+    [
+      fc.array(fc.integer({ min: 0, max: 1022 }), { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 1024, max: 5000 }),
+    ],
+    RUNS,
+  )(
     'out-of-order seqs anywhere in the window (the highest and the 1023 below it) are accepted',
     (offsets, top) => {
       // Sealed by a sender that skips ahead: only the window position matters to the receiver.
       const clock = fakeClock();
       const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
-      const at = (seq: number): Uint8Array => createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(new Uint8Array([seq & 255]));
+      const at = (seq: number): Uint8Array =>
+        createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(
+          new Uint8Array([seq & 255]),
+        );
       receiver.open(at(top));
       const unique = [...new Set(offsets)];
-      for (const offset of unique) expect(Array.from(receiver.open(at(top - 1 - offset)))).toEqual([(top - 1 - offset) & 255]);
+      for (const offset of unique)
+        expect(Array.from(receiver.open(at(top - 1 - offset)))).toEqual([(top - 1 - offset) & 255]);
       expectRejected(() => receiver.open(at(top - 1024)), 'record_too_old');
     },
   );
@@ -163,15 +209,30 @@ describe('no state change after any rejection', () => {
     fc.record({ kind: fc.constant('flip' as const), bit: fc.nat() }),
     fc.record({ kind: fc.constant('truncate' as const), length: fc.nat() }),
     fc.record({ kind: fc.constant('random' as const), bytes: fc.uint8Array({ maxLength: 80 }) }),
-    fc.record({ kind: fc.constant('header' as const), epoch: fc.nat(0xffff_ffff), seq: fc.nat(0xffff_ffff), version: fc.nat(255) }),
+    fc.record({
+      kind: fc.constant('header' as const),
+      epoch: fc.nat(0xffff_ffff),
+      seq: fc.nat(0xffff_ffff),
+      version: fc.nat(255),
+    }),
     fc.record({ kind: fc.constant('replay' as const), pick: fc.nat() }),
   );
 
-  test.prop([fc.array(plaintext, { minLength: 1, maxLength: 6 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.integer({ min: 0, max: 800 })], RUNS)(
+  test.prop(
+    [
+      fc.array(plaintext, { minLength: 1, maxLength: 6 }),
+      fc.array(mutation, { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 0, max: 800 }),
+    ],
+    RUNS,
+  )(
     'a receiver given any rejected input is byte-for-byte what it was, and goes on as if nothing happened',
     (messages, mutations, step) => {
       const { clock, sender, receiver } = pair(100);
-      const twin = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: 100 });
+      const twin = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+        now: clock.now,
+        rekeyIntervalMs: 100,
+      });
       const accepted: Uint8Array[] = [];
       for (const [i, message] of messages.entries()) {
         const record = sender.seal(message);

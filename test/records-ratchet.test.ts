@@ -7,9 +7,24 @@
  * module of `src/` imports that seam.
  */
 import { describe, expect, test } from 'vitest';
-import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW } from '../src/core/constants.js';
-import { type RecordChannel, createRecordChannel, recordCallsVia } from '../src/core/record-channel.js';
-import { createReceiverAt, createSenderAt, receiverState, senderState } from '../src/internal/record-state.js';
+import {
+  DEFAULT_REKEY_INTERVAL_MS,
+  MAX_EPOCH,
+  MAX_EPOCH_SKIP,
+  MAX_RECORDS_PER_EPOCH,
+  REPLAY_WINDOW,
+} from '../src/core/constants.js';
+import {
+  type RecordChannel,
+  createRecordChannel,
+  recordCallsVia,
+} from '../src/core/record-channel.js';
+import {
+  createReceiverAt,
+  createSenderAt,
+  receiverState,
+  senderState,
+} from '../src/internal/record-state.js';
 import { ZeqKeyExError } from '../src/core/errors.js';
 import { rekey, sealRecord } from '../src/core/record-format.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
@@ -27,8 +42,14 @@ function i2rRecord(epoch: number, seq: number, message = `e${epoch} s${seq}`): U
   return sealRecord(keyAt(RECORD_KEY, 'i2r', epoch), SID, epoch, seq, utf8(message));
 }
 
-function newReceiver(clock = fakeClock(), intervalMs = INTERVAL): ReturnType<typeof createReceiverAt> {
-  return createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now, rekeyIntervalMs: intervalMs });
+function newReceiver(
+  clock = fakeClock(),
+  intervalMs = INTERVAL,
+): ReturnType<typeof createReceiverAt> {
+  return createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+    now: clock.now,
+    rekeyIntervalMs: intervalMs,
+  });
 }
 
 describe('sender', () => {
@@ -73,7 +94,12 @@ describe('sender', () => {
   test('ratchets after 2^32 records in an epoch (state built at seq 2^32 − 1)', () => {
     const clock = fakeClock();
     const k5 = keyAt(RECORD_KEY, 'i2r', 5);
-    const sender = createSenderAt(k5, SID, { now: clock.now }, { epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 });
+    const sender = createSenderAt(
+      k5,
+      SID,
+      { now: clock.now },
+      { epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 },
+    );
     const last = sender.seal(utf8('last of epoch 5'));
     expect(headerOf(last)).toEqual({ epoch: 5, seq: MAX_RECORDS_PER_EPOCH - 1 });
     expect(zeroed(k5)).toBe(false);
@@ -88,9 +114,20 @@ describe('sender', () => {
   test('epoch 2^32 − 1 exhausted by count ends the session: session_exhausted, key wiped', () => {
     const clock = fakeClock();
     const key = keyAt(RECORD_KEY, 'i2r', 3); // any key: the position is what is tested
-    const sender = createSenderAt(key, SID, { now: clock.now }, { epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 });
-    expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 });
-    expect(headerOf(sender.seal(utf8('b')))).toEqual({ epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 1 });
+    const sender = createSenderAt(
+      key,
+      SID,
+      { now: clock.now },
+      { epoch: MAX_EPOCH, seq: MAX_RECORDS_PER_EPOCH - 2 },
+    );
+    expect(headerOf(sender.seal(utf8('a')))).toEqual({
+      epoch: MAX_EPOCH,
+      seq: MAX_RECORDS_PER_EPOCH - 2,
+    });
+    expect(headerOf(sender.seal(utf8('b')))).toEqual({
+      epoch: MAX_EPOCH,
+      seq: MAX_RECORDS_PER_EPOCH - 1,
+    });
     expectCode(() => sender.seal(utf8('c')), 'session_exhausted');
     expect(zeroed(key)).toBe(true);
     expect(senderState(sender)).toMatchObject({ exhausted: true, key: undefined });
@@ -101,7 +138,12 @@ describe('sender', () => {
 
   test('epoch 2^32 − 1 past its interval cannot move on either: session_exhausted', () => {
     const clock = fakeClock();
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH });
+    const sender = createSenderAt(
+      keyAt(RECORD_KEY, 'i2r', 0),
+      SID,
+      { now: clock.now },
+      { epoch: MAX_EPOCH },
+    );
     expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: 0 });
     clock.advance(INTERVAL + 1);
     expectCode(() => sender.seal(utf8('b')), 'session_exhausted');
@@ -109,7 +151,12 @@ describe('sender', () => {
 
   test('the epoch before the last one still moves to the last one', () => {
     const clock = fakeClock();
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { epoch: MAX_EPOCH - 1, seq: MAX_RECORDS_PER_EPOCH });
+    const sender = createSenderAt(
+      keyAt(RECORD_KEY, 'i2r', 0),
+      SID,
+      { now: clock.now },
+      { epoch: MAX_EPOCH - 1, seq: MAX_RECORDS_PER_EPOCH },
+    );
     expect(headerOf(sender.seal(utf8('a')))).toEqual({ epoch: MAX_EPOCH, seq: 0 });
   });
 
@@ -319,15 +366,29 @@ describe('channels', () => {
   });
 
   test('options are checked when the object is made', () => {
-    expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 0 })).toThrow(RangeError);
-    expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 1.5 })).toThrow(RangeError);
-    expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 2 ** 31 })).toThrow(RangeError);
-    expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { now: 5 as unknown as () => number })).toThrow(TypeError);
+    expect(() => createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 0 })).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 1.5 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      createRecordChannel(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 2 ** 31 }),
+    ).toThrow(RangeError);
+    expect(() =>
+      createRecordChannel(RECORD_KEY, SID, 'initiator', { now: 5 as unknown as () => number }),
+    ).toThrow(TypeError);
     expect(() => createRecordChannel(RECORD_KEY, SID, 'other' as 'initiator')).toThrow(TypeError);
     expect(() => createRecordChannel(new Uint8Array(31), SID, 'initiator')).toThrow(TypeError);
-    expect(() => createRecordChannel(RECORD_KEY, 7 as unknown as string, 'initiator')).toThrow(TypeError);
-    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { epoch: 2 ** 32 })).toThrow(RangeError);
-    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { seq: 2 ** 32 + 1 })).toThrow(RangeError);
+    expect(() => createRecordChannel(RECORD_KEY, 7 as unknown as string, 'initiator')).toThrow(
+      TypeError,
+    );
+    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { epoch: 2 ** 32 })).toThrow(
+      RangeError,
+    );
+    expect(() => createSenderAt(new Uint8Array(32), SID, {}, { seq: 2 ** 32 + 1 })).toThrow(
+      RangeError,
+    );
     expect(() => createReceiverAt(new Uint8Array(32), SID, {}, -1)).toThrow(RangeError);
   });
 });

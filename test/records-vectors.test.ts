@@ -7,13 +7,24 @@
  */
 import { describe, expect, test } from 'vitest';
 import { type RatchetOptions, createRecordChannel } from '../src/core/record-channel.js';
-import { createReceiverAt, createSenderAt, receiverState, senderState } from '../src/internal/record-state.js';
+import {
+  createReceiverAt,
+  createSenderAt,
+  receiverState,
+  senderState,
+} from '../src/internal/record-state.js';
 import { type ClientSession, createClientSession } from '../src/initiator/session.js';
 import { ALG } from '../src/core/constants.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
 import { fakeClock, keyAt, snapshot } from './helpers/records.js';
-import { BAD_RECORD_CODES, type RecordCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
+import {
+  BAD_RECORD_CODES,
+  type RecordCase,
+  hex,
+  protocolCases,
+  toHex,
+} from './helpers/vector-data.js';
 import { sessionRecords } from '../src/initiator/records.js';
 
 const { recordSuite: suite, records: cases, badRecords: invalid } = protocolCases;
@@ -22,7 +33,9 @@ const sid = suite.session_id;
 
 describe('vector records through the ratchet', () => {
   test('the traffic-key chain the ratchet follows is the vector chain', () => {
-    suite.k_i2r.forEach((expected, epoch) => expect(toHex(keyAt(recordKey(), 'i2r', epoch))).toBe(expected));
+    suite.k_i2r.forEach((expected, epoch) =>
+      expect(toHex(keyAt(recordKey(), 'i2r', epoch))).toBe(expected),
+    );
     expect(toHex(keyAt(recordKey(), 'r2i', 0))).toBe(suite.k_r2i_0);
   });
 
@@ -30,7 +43,12 @@ describe('vector records through the ratchet', () => {
     'record %i (%s, epoch %i, seq %i): a sender at that position seals exactly the vector',
     (_, direction, epoch, seq, c) => {
       const clock = fakeClock();
-      const sender = createSenderAt(keyAt(recordKey(), direction, epoch), sid, { now: clock.now }, { epoch, seq });
+      const sender = createSenderAt(
+        keyAt(recordKey(), direction, epoch),
+        sid,
+        { now: clock.now },
+        { epoch, seq },
+      );
       expect(toHex(sender.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
       expect(senderState(sender)).toMatchObject({ epoch, seq: seq + 1 });
     },
@@ -76,12 +94,16 @@ describe('vector records through the ratchet', () => {
     // One channel per session: a second channel on the same key would reuse nonces.
     expect(sessionRecords(session)).toBe(records);
     const i2r = cases.filter((c) => c.direction === 'i2r' && c.epoch === 0);
-    for (const c of i2r) expect(toHex(records.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
+    for (const c of i2r)
+      expect(toHex(records.seal(hex(c.plaintext), hex(c.app_aad)))).toBe(c.record);
     const r2i = cases.find((c) => c.direction === 'r2i') as RecordCase;
     expect(toHex(records.open(hex(r2i.record), hex(r2i.app_aad)))).toBe(r2i.plaintext);
     expectCode(() => records.open(hex(r2i.record), hex(r2i.app_aad)), 'record_replayed');
     // The wrong app_aad does not open (and does not count as a replay of anything).
-    expectCode(() => sessionRecords(createClientSessionFor()).open(hex(r2i.record)), 'record_auth_failed');
+    expectCode(
+      () => sessionRecords(createClientSessionFor()).open(hex(r2i.record)),
+      'record_auth_failed',
+    );
     session.wipe();
     expectCode(() => records.seal(new Uint8Array(1)), 'session_closed');
     expectCode(() => records.open(hex(r2i.record), hex(r2i.app_aad)), 'session_closed');
@@ -97,7 +119,9 @@ describe('sessionRecords', () => {
   });
 
   test('request() needs a records endpoint: a TypeError from a session made without one', async () => {
-    await expect(sessionRecords(createClientSessionFor()).request(new Uint8Array(1))).rejects.toThrow(TypeError);
+    await expect(
+      sessionRecords(createClientSessionFor()).request(new Uint8Array(1)),
+    ).rejects.toThrow(TypeError);
   });
 
   test('session.wipe() zeroes the record key the channel was made from, and closes the channel', () => {
@@ -105,7 +129,9 @@ describe('sessionRecords', () => {
     const session = createClientSessionFor(undefined, key);
     const records = sessionRecords(session);
     const [first] = cases;
-    expect(toHex(records.seal(hex(first?.plaintext ?? ''), hex(first?.app_aad ?? '')))).toBe(first?.record);
+    expect(toHex(records.seal(hex(first?.plaintext ?? ''), hex(first?.app_aad ?? '')))).toBe(
+      first?.record,
+    );
     session.wipe();
     expect(key.every((b) => b === 0)).toBe(true);
     expectCode(() => records.seal(new Uint8Array(1)), 'session_closed');
@@ -114,7 +140,10 @@ describe('sessionRecords', () => {
 });
 
 /** An initiator session on the vector record key (with the ratchet's default clock unless given one). */
-function createClientSessionFor(ratchet?: RatchetOptions, key: Uint8Array = recordKey()): ClientSession {
+function createClientSessionFor(
+  ratchet?: RatchetOptions,
+  key: Uint8Array = recordKey(),
+): ClientSession {
   return createClientSession({
     sessionId: sid,
     slug: 'edge-01',
@@ -134,30 +163,41 @@ describe('invalid vector records through a receiver', () => {
   // candidate key of epoch 1 is derived on the side and the record fails to open under it.
   const valid = cases[0] as RecordCase;
 
-  test.each(invalid.map((x, i) => [i, x.why, x] as const))('invalid %i: %s — refused, state unchanged', (_, why, x) => {
-    const code = BAD_RECORD_CODES[why];
-    expect(code, `a code is expected for "${why}"`).toBeDefined();
-    expect(x.direction).toBe('i2r');
-    const clock = fakeClock();
-    const receiver = createReceiverAt(keyAt(recordKey(), 'i2r', 0), sid, { now: clock.now });
-    const before = snapshot(receiver);
-    expectCode(() => receiver.open(hex(x.record)), code as ErrorCode);
-    expect(snapshot(receiver)).toBe(before);
-    // The genuine record still opens afterwards, at epoch 0.
-    expect(toHex(receiver.open(hex(valid.record)))).toBe(valid.plaintext);
-    expect(receiverState(receiver).current?.epoch).toBe(0);
-  });
+  test.each(invalid.map((x, i) => [i, x.why, x] as const))(
+    'invalid %i: %s — refused, state unchanged',
+    (_, why, x) => {
+      const code = BAD_RECORD_CODES[why];
+      expect(code, `a code is expected for "${why}"`).toBeDefined();
+      expect(x.direction).toBe('i2r');
+      const clock = fakeClock();
+      const receiver = createReceiverAt(keyAt(recordKey(), 'i2r', 0), sid, { now: clock.now });
+      const before = snapshot(receiver);
+      expectCode(() => receiver.open(hex(x.record)), code as ErrorCode);
+      expect(snapshot(receiver)).toBe(before);
+      // The genuine record still opens afterwards, at epoch 0.
+      expect(toHex(receiver.open(hex(valid.record)))).toBe(valid.plaintext);
+      expect(receiverState(receiver).current?.epoch).toBe(0);
+    },
+  );
 
-  test.each(invalid.map((x, i) => [i, x.why, x] as const))('invalid %i: %s — as seen by the initiator session', (_, why, x) => {
-    const session = createClientSessionFor();
-    if (why === "sealed with the other direction's key") {
-      // Sealed under k_r2i[0], it is a genuine responder → initiator record: directions are told
-      // apart by their keys alone, so the initiator opens it (and only the initiator).
-      expect(toHex(sessionRecords(session).open(hex(x.record)))).toBe(valid.plaintext);
-      return;
-    }
-    // Any other one is malformed, or an i2r record the initiator cannot open.
-    const code = why === 'version byte 0x02' ? 'record_unsupported_version' : why === 'shorter than header and tag' ? 'record_malformed' : 'record_auth_failed';
-    expectCode(() => sessionRecords(session).open(hex(x.record)), code);
-  });
+  test.each(invalid.map((x, i) => [i, x.why, x] as const))(
+    'invalid %i: %s — as seen by the initiator session',
+    (_, why, x) => {
+      const session = createClientSessionFor();
+      if (why === "sealed with the other direction's key") {
+        // Sealed under k_r2i[0], it is a genuine responder → initiator record: directions are told
+        // apart by their keys alone, so the initiator opens it (and only the initiator).
+        expect(toHex(sessionRecords(session).open(hex(x.record)))).toBe(valid.plaintext);
+        return;
+      }
+      // Any other one is malformed, or an i2r record the initiator cannot open.
+      const code =
+        why === 'version byte 0x02'
+          ? 'record_unsupported_version'
+          : why === 'shorter than header and tag'
+            ? 'record_malformed'
+            : 'record_auth_failed';
+      expectCode(() => sessionRecords(session).open(hex(x.record)), code);
+    },
+  );
 });

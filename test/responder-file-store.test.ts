@@ -12,7 +12,14 @@ import { createFileKeyStore } from '../src/node.js';
 import { createResponder } from '../src/responder.js';
 import type { StoredKey } from '../src/responder/stores.js';
 import { expectCodeAsync } from './helpers/errors.js';
-import { FIELD_KEY, OTHER_FIELD_KEY, clientHandshake, fetchKeyDoc, getRequest, recordingLogger } from './helpers/responder.js';
+import {
+  FIELD_KEY,
+  OTHER_FIELD_KEY,
+  clientHandshake,
+  fetchKeyDoc,
+  getRequest,
+  recordingLogger,
+} from './helpers/responder.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01', 'Edge-01': 'machine:Edge-01' };
 const posix = process.platform !== 'win32';
@@ -30,7 +37,14 @@ afterEach(async () => {
 });
 
 function record(slug: string, publicKey: string): StoredKey {
-  return { alg: ALG, slug, machineId: `machine:${slug}`, publicKey, sealedSecretKey: 'c2VhbGVk', createdAt: '2030-01-01T00:00:00.000Z' };
+  return {
+    alg: ALG,
+    slug,
+    machineId: `machine:${slug}`,
+    publicKey,
+    sealedSecretKey: 'c2VhbGVk',
+    createdAt: '2030-01-01T00:00:00.000Z',
+  };
 }
 
 describe('file key store', () => {
@@ -53,7 +67,9 @@ describe('file key store', () => {
 
   test('concurrent writers from separate store instances: exactly one record wins for all', async () => {
     const stores = Array.from({ length: 8 }, () => createFileKeyStore(dir));
-    const results = await Promise.all(stores.map((store, i) => store.putIfAbsent(record('edge-01', `K${i}AA`))));
+    const results = await Promise.all(
+      stores.map((store, i) => store.putIfAbsent(record('edge-01', `K${i}AA`))),
+    );
     expect(new Set(results.map((r) => r.publicKey)).size).toBe(1);
     const onDisk = JSON.parse(await readFile(join(dir, 'edge-01.json'), 'utf8')) as StoredKey;
     expect(onDisk.publicKey).toBe(results[0]?.publicKey);
@@ -86,7 +102,9 @@ describe('file key store', () => {
     const store = createFileKeyStore(dir);
     await expect(store.get('../etc/passwd')).rejects.toThrow(TypeError);
     await expect(store.putIfAbsent(record('../x', 'AAAA'))).rejects.toThrow(TypeError);
-    await expect(store.putIfAbsent({ slug: 'x' } as unknown as StoredKey)).rejects.toThrow(TypeError);
+    await expect(store.putIfAbsent({ slug: 'x' } as unknown as StoredKey)).rejects.toThrow(
+      TypeError,
+    );
     expect(() => createFileKeyStore('')).toThrow(TypeError);
   });
 
@@ -101,25 +119,47 @@ describe('file key store', () => {
 
 describe('responder over a file store', () => {
   test('the key survives a restart: new responder, new store instance, same fingerprint', async () => {
-    const before = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
+    const before = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
     const doc = await fetchKeyDoc(before.fetch, 'edge-01');
     before.close();
-    const after = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
+    const after = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
     expect(await fetchKeyDoc(after.fetch, 'edge-01')).toEqual(doc);
     const session = await clientHandshake(after.fetch, 'edge-01');
     expect(session.response.fingerprint).toBe(doc.fingerprint);
   });
 
   test('two responders racing on one directory serve one key', async () => {
-    const a = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
-    const b = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
-    const docs = await Promise.all(Array.from({ length: 20 }, (_, i) => fetchKeyDoc((i % 2 ? a : b).fetch, 'edge-01')));
+    const a = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
+    const b = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
+    const docs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => fetchKeyDoc((i % 2 ? a : b).fetch, 'edge-01')),
+    );
     expect(new Set(docs.map((d) => d.fingerprint)).size).toBe(1);
     expect(await readdir(dir)).toEqual(['edge-01.json']);
   });
 
   test('wrong field key after a restart: the machine is refused, the key file untouched, no new key', async () => {
-    const first = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
+    const first = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
     const doc = await fetchKeyDoc(first.fetch, 'edge-01');
     first.close();
     const path = join(dir, 'edge-01.json');
@@ -127,7 +167,12 @@ describe('responder over a file store', () => {
     const mtime = (await stat(path)).mtimeMs;
 
     const logger = recordingLogger();
-    const wrong = createResponder({ fieldKey: OTHER_FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir), logger });
+    const wrong = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+      logger,
+    });
     const response = await wrong.fetch(getRequest('/api/keyex/edge-01/pubkey'));
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'internal', message: 'internal error' });
@@ -137,7 +182,11 @@ describe('responder over a file store', () => {
     expect(logger.lines.some((l) => l.fields?.['reason'] === 'unseal_failed')).toBe(true);
 
     // The right key still opens it, with the same fingerprint.
-    const right = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir) });
+    const right = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
     expect((await fetchKeyDoc(right.fetch, 'edge-01')).fingerprint).toBe(doc.fingerprint);
   });
 
@@ -146,7 +195,12 @@ describe('responder over a file store', () => {
     const path = join(dir, 'edge-01.json');
     await writeFile(path, 'not json');
     const logger = recordingLogger();
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createFileKeyStore(dir), logger });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+      logger,
+    });
     expect((await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'))).status).toBe(500);
     expect(await readFile(path, 'utf8')).toBe('not json');
     expect(logger.lines.map((l) => l.fields?.['code'])).toEqual(['store_error']);

@@ -40,13 +40,25 @@ describe('the responder caches imported machine keys', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines, keyStore, kem: 'noble' });
     const pin = (await responder.keyDocument('edge-01')).fingerprint;
     expect(calls).toEqual({ keygen: 1, decapsulate: 0 });
-    const client = createClient({ origin: 'https://responder.test', pins: { 'edge-01': pin }, retry: 0, fetch: responder.fetch, kem: 'noble' });
+    const client = createClient({
+      origin: 'https://responder.test',
+      pins: { 'edge-01': pin },
+      retry: 0,
+      fetch: responder.fetch,
+      kem: 'noble',
+    });
     for (let i = 0; i < 10; i++) (await client.handshake('edge-01')).wipe();
     expect(calls).toEqual({ keygen: 1, decapsulate: 10 });
     responder.close();
 
     const restarted = createResponder({ fieldKey: FIELD_KEY, machines, keyStore, kem: 'noble' });
-    const again = createClient({ origin: 'https://responder.test', pins: { 'edge-01': pin }, retry: 0, fetch: restarted.fetch, kem: 'noble' });
+    const again = createClient({
+      origin: 'https://responder.test',
+      pins: { 'edge-01': pin },
+      retry: 0,
+      fetch: restarted.fetch,
+      kem: 'noble',
+    });
     for (let i = 0; i < 3; i++) (await again.handshake('edge-01')).wipe();
     expect(calls).toEqual({ keygen: 2, decapsulate: 13 });
     restarted.close();

@@ -8,7 +8,11 @@ import { deriveSealKey } from '../src/core/sealing.js';
 import { HttpError, errorResponse, readBody, refusalResponse } from '../src/responder/http.js';
 import { machineForCaller, machineForRequest, parseMachines } from '../src/responder/machines.js';
 import { resolveResponderOptions } from '../src/responder/options.js';
-import { SESSION_ID_BYTES, createPublicRandom, encodeSessionId } from '../src/responder/public-random.js';
+import {
+  SESSION_ID_BYTES,
+  createPublicRandom,
+  encodeSessionId,
+} from '../src/responder/public-random.js';
 import { type Route, createRouter } from '../src/responder/router.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { FIELD_KEY } from './helpers/responder.js';
@@ -38,7 +42,11 @@ describe('machine lookup', () => {
     const asked: string[] = [];
     const lookup = parseMachines((slug: string) => {
       asked.push(slug);
-      return slug === 'bad-answer' ? 'not a machine id' : slug === 'edge-01' ? 'machine:edge-01' : (null as unknown as undefined);
+      return slug === 'bad-answer'
+        ? 'not a machine id'
+        : slug === 'edge-01'
+          ? 'machine:edge-01'
+          : (null as unknown as undefined);
     });
     expect(await lookup('edge-01')).toEqual({ machineId: 'machine:edge-01' });
     expect(await lookup('other')).toEqual({ refusal: 'unknown_machine' });
@@ -84,14 +92,18 @@ describe('router', () => {
 
   test('under a base path, only paths below it match', () => {
     const router = createRouter(routes, '/zeq');
-    expect(router.match('https://edge.example/zeq/api/keyex/e/pubkey')?.params.get('slug')).toBe('e');
+    expect(router.match('https://edge.example/zeq/api/keyex/e/pubkey')?.params.get('slug')).toBe(
+      'e',
+    );
     expect(router.match('https://edge.example/api/keyex/e/pubkey')).toBeUndefined();
     expect(router.match('https://edge.example/zeqx/api/keyex/e/pubkey')).toBeUndefined();
     expect(router.match('https://edge.example/zeq')).toBeUndefined();
   });
 
   test('other schemes are parsed', () => {
-    expect(createRouter(routes).match('app://local/api/keyex/e/pubkey')?.params.get('slug')).toBe('e');
+    expect(createRouter(routes).match('app://local/api/keyex/e/pubkey')?.params.get('slug')).toBe(
+      'e',
+    );
   });
 
   test('a pattern not starting with "/" is a TypeError', () => {
@@ -104,32 +116,52 @@ describe('refusals', () => {
     const response = refusalResponse(new HttpError('method_not_allowed', { allow: 'GET' }));
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET');
-    expect(await response.json()).toEqual({ error: 'method_not_allowed', message: 'method not allowed on this route' });
+    expect(await response.json()).toEqual({
+      error: 'method_not_allowed',
+      message: 'method not allowed on this route',
+    });
     const internal = errorResponse('internal');
-    expect([internal.status, await internal.text()]).toEqual([500, '{"error":"internal","message":"internal error"}']);
+    expect([internal.status, await internal.text()]).toEqual([
+      500,
+      '{"error":"internal","message":"internal error"}',
+    ]);
   });
 
   test('the unknown route is 404 invalid_request, its one exception to the table', async () => {
     const error = HttpError.noSuchRoute();
     expect([error.code, error.status]).toEqual(['invalid_request', 404]);
-    expect(await refusalResponse(error).text()).toBe('{"error":"invalid_request","message":"no such route"}');
+    expect(await refusalResponse(error).text()).toBe(
+      '{"error":"invalid_request","message":"no such route"}',
+    );
     expect(new HttpError('invalid_request').status).toBe(400);
   });
 });
 
 describe('readBody', () => {
-  const post = (body: BodyInit | ReadableStream<Uint8Array>, headers: Record<string, string> = {}): Request =>
-    new Request('https://responder.test/', { method: 'POST', body, headers, duplex: 'half' } as RequestInit);
+  const post = (
+    body: BodyInit | ReadableStream<Uint8Array>,
+    headers: Record<string, string> = {},
+  ): Request =>
+    new Request('https://responder.test/', {
+      method: 'POST',
+      body,
+      headers,
+      duplex: 'half',
+    } as RequestInit);
 
   test('reads up to the limit; above it, declared or read, is payload_too_large', async () => {
     expect(await readBody(post('12345'), 5)).toEqual(new TextEncoder().encode('12345'));
     expect(await httpCode(readBody(post('123456'), 5))).toBe('payload_too_large');
-    expect(await httpCode(readBody(post('1', { 'content-length': '6' }), 5))).toBe('payload_too_large');
+    expect(await httpCode(readBody(post('1', { 'content-length': '6' }), 5))).toBe(
+      'payload_too_large',
+    );
     expect(await readBody(new Request('https://responder.test/'), 5)).toEqual(new Uint8Array(0));
   });
 
   test('a malformed content-length or a failing stream is invalid_request', async () => {
-    expect(await httpCode(readBody(post('1', { 'content-length': '1x' }), 5))).toBe('invalid_request');
+    expect(await httpCode(readBody(post('1', { 'content-length': '1x' }), 5))).toBe(
+      'invalid_request',
+    );
     const failing = new ReadableStream<Uint8Array>({
       pull(controller): void {
         controller.error(new Error('reset'));
@@ -141,7 +173,11 @@ describe('readBody', () => {
 
 describe('public random bytes and session ids', () => {
   test('session ids are base64url without padding', () => {
-    for (const bytes of [new Uint8Array(16), new Uint8Array(16).fill(0xff), Uint8Array.from({ length: 16 }, (_, i) => i * 17)]) {
+    for (const bytes of [
+      new Uint8Array(16),
+      new Uint8Array(16).fill(0xff),
+      Uint8Array.from({ length: 16 }, (_, i) => i * 17),
+    ]) {
       expect(encodeSessionId(bytes)).toBe(Buffer.from(bytes).toString('base64url'));
     }
   });
@@ -167,7 +203,16 @@ describe('resolveResponderOptions', () => {
   });
 
   test('fills in the defaults', () => {
-    const config = resolveResponderOptions({ fieldKey: FIELD_KEY, machines: MACHINES, basePath: '/zeq/' });
-    expect([config.basePath, config.sessionTtlMs, config.maxSessions, config.records]).toEqual(['/zeq', 600_000, 10_000, undefined]);
+    const config = resolveResponderOptions({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      basePath: '/zeq/',
+    });
+    expect([config.basePath, config.sessionTtlMs, config.maxSessions, config.records]).toEqual([
+      '/zeq',
+      600_000,
+      10_000,
+      undefined,
+    ]);
   });
 });

@@ -13,23 +13,55 @@ import { nobleSecretKeyBytes } from '../src/internal/testing.js';
 import { sha256 } from '../src/core/primitives.js';
 import { createResponder } from '../src/responder.js';
 import { deriveSealKey } from '../src/core/sealing.js';
-import { type StoredKey, type StoredSession, createMemoryKeyStore, createMemorySessionStore } from '../src/responder/stores.js';
+import {
+  type StoredKey,
+  type StoredSession,
+  createMemoryKeyStore,
+  createMemorySessionStore,
+} from '../src/responder/stores.js';
 import { expectCodeAsync } from './helpers/errors.js';
-import { FIELD_KEY, OTHER_FIELD_KEY, clientHandshake, fetchKeyDoc, getRequest, observedKeyStore, recordingLogger } from './helpers/responder.js';
+import {
+  FIELD_KEY,
+  OTHER_FIELD_KEY,
+  clientHandshake,
+  fetchKeyDoc,
+  getRequest,
+  observedKeyStore,
+  recordingLogger,
+} from './helpers/responder.js';
 import { hex } from './helpers/vectors.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01' };
 
 function stored(slug: string, publicKey = 'AAAA'): StoredKey {
-  return { alg: ALG, slug, machineId: `machine:${slug}`, publicKey, sealedSecretKey: 'BBBB', createdAt: '2030-01-01T00:00:00.000Z' };
+  return {
+    alg: ALG,
+    slug,
+    machineId: `machine:${slug}`,
+    publicKey,
+    sealedSecretKey: 'BBBB',
+    createdAt: '2030-01-01T00:00:00.000Z',
+  };
 }
 
 let counter = 0;
-function session(expiresAt: number, id = `session-${String(++counter).padStart(12, '0')}`): StoredSession {
-  return { sessionId: id, slug: 'edge-01', machineId: 'machine:edge-01', recordKey: new Uint8Array(32).fill(counter & 0xff || 1), expiresAt };
+function session(
+  expiresAt: number,
+  id = `session-${String(++counter).padStart(12, '0')}`,
+): StoredSession {
+  return {
+    sessionId: id,
+    slug: 'edge-01',
+    machineId: 'machine:edge-01',
+    recordKey: new Uint8Array(32).fill(counter & 0xff || 1),
+    expiresAt,
+  };
 }
 
-function tag(n: number, fingerprint = 'ab'.repeat(32)): { fingerprint: string; cipherTextHash: Uint8Array } {
+function tag(
+  n: number,
+  fingerprint = 'ab'.repeat(32),
+): { fingerprint: string; cipherTextHash: Uint8Array } {
   return { fingerprint, cipherTextHash: sha256(new Uint8Array([n, n >> 8])) };
 }
 
@@ -42,7 +74,9 @@ describe('memory key store', () => {
     expect(first.publicKey).toBe('AAAA');
     expect(second.publicKey).toBe('AAAA');
     expect((await store.get('edge-01'))?.publicKey).toBe('AAAA');
-    await expect(store.putIfAbsent({ slug: 'x' } as unknown as StoredKey)).rejects.toThrow(TypeError);
+    await expect(store.putIfAbsent({ slug: 'x' } as unknown as StoredKey)).rejects.toThrow(
+      TypeError,
+    );
   });
 
   test('keeps a copy: mutating the input or output changes nothing stored', async () => {
@@ -109,7 +143,9 @@ describe('memory session store', () => {
       made.push(s);
       expect(await store.create(s, tag(100 + i))).toBe('created');
     }
-    const present = await Promise.all(made.map(async (s) => (await store.get(s.sessionId)) !== undefined));
+    const present = await Promise.all(
+      made.map(async (s) => (await store.get(s.sessionId)) !== undefined),
+    );
     expect(present).toEqual([false, false, true, true, true]);
     // Evicted before expiry: still refused.
     expect(await store.create(session(1_000), tag(100))).toBe('replayed');
@@ -139,14 +175,19 @@ describe('memory session store', () => {
     const store = createMemorySessionStore({ now: () => 0 });
     const a = session(1_000, 'fixed-session-id-00001');
     await store.create(a, tag(1));
-    await expectCodeAsync(store.create(session(1_000, 'fixed-session-id-00001'), tag(2)), 'store_error');
+    await expectCodeAsync(
+      store.create(session(1_000, 'fixed-session-id-00001'), tag(2)),
+      'store_error',
+    );
     expect(await store.create(session(1_000), tag(2))).toBe('created');
   });
 
   test('bounds and clock are validated', () => {
     expect(() => createMemorySessionStore({ maxSessions: 0 })).toThrow(RangeError);
     expect(() => createMemorySessionStore({ maxRetiredReplays: -1 })).toThrow(RangeError);
-    expect(() => createMemorySessionStore({ now: 3 as unknown as () => number })).toThrow(TypeError);
+    expect(() => createMemorySessionStore({ now: 3 as unknown as () => number })).toThrow(
+      TypeError,
+    );
   });
 
   test('the responder evicts through its default store (maxSessions)', async () => {
@@ -174,11 +215,17 @@ describe('memory session store', () => {
     const fill = (store: ReturnType<typeof createMemorySessionStore>, round: number): void => {
       for (let i = 0; i < n; i++) {
         // As the responder makes them: 16 bytes, base64url without padding.
-        const sessionId = base64Encode(sha256(new Uint8Array([i, i >> 8, round])).subarray(0, 16)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+        const sessionId = base64Encode(sha256(new Uint8Array([i, i >> 8, round])).subarray(0, 16))
+          .replace(/=+$/, '')
+          .replace(/\+/g, '-')
+          .replace(/\//g, '_');
         const recordKey = new Uint8Array(32).fill(1);
         void store.create(
           { sessionId, slug: 'edge-01', machineId: 'machine:edge-01', recordKey, expiresAt: 1e12 },
-          { fingerprint: 'ab'.repeat(32), cipherTextHash: sha256(new Uint8Array([i, i >> 8, round, 2])) },
+          {
+            fingerprint: 'ab'.repeat(32),
+            cipherTextHash: sha256(new Uint8Array([i, i >> 8, round, 2])),
+          },
         );
       }
     };
@@ -203,7 +250,12 @@ describe('memory session store', () => {
 
 describe('key manager', () => {
   test('close() wipes the cached decapsulation keys', async () => {
-    const manager = createKeyManager({ sealKey: deriveSealKey(hex(FIELD_KEY)), keyStore: createMemoryKeyStore(), logger: recordingLogger(), now: Date.now });
+    const manager = createKeyManager({
+      sealKey: deriveSealKey(hex(FIELD_KEY)),
+      keyStore: createMemoryKeyStore(),
+      logger: recordingLogger(),
+      now: Date.now,
+    });
     const key = await manager.obtain('edge-01', 'machine:edge-01');
     // The default backend of the manager is noble, whose expanded key bytes can be seen and zeroed.
     expect(key.secretKey.backend).toBe('noble');
@@ -219,12 +271,22 @@ describe('key manager', () => {
 
   test('find() never generates; obtain() after a concurrent empty find() does', async () => {
     const keyStore = observedKeyStore();
-    const manager = createKeyManager({ sealKey: deriveSealKey(hex(FIELD_KEY)), keyStore, logger: recordingLogger(), now: Date.now });
-    const [found, obtained] = await Promise.all([manager.find('edge-01', 'machine:edge-01'), manager.obtain('edge-01', 'machine:edge-01')]);
+    const manager = createKeyManager({
+      sealKey: deriveSealKey(hex(FIELD_KEY)),
+      keyStore,
+      logger: recordingLogger(),
+      now: Date.now,
+    });
+    const [found, obtained] = await Promise.all([
+      manager.find('edge-01', 'machine:edge-01'),
+      manager.obtain('edge-01', 'machine:edge-01'),
+    ]);
     expect(found).toBeUndefined();
     expect(obtained.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(keyStore.writes).toHaveLength(1);
-    expect((await manager.find('edge-01', 'machine:edge-01'))?.fingerprint).toBe(obtained.fingerprint);
+    expect((await manager.find('edge-01', 'machine:edge-01'))?.fingerprint).toBe(
+      obtained.fingerprint,
+    );
   });
 
   test('a store failure is not cached: the next request tries again', async () => {
@@ -232,7 +294,10 @@ describe('key manager', () => {
     const inner = createMemoryKeyStore();
     const manager = createKeyManager({
       sealKey: deriveSealKey(hex(FIELD_KEY)),
-      keyStore: { get: (slug) => (fail ? Promise.reject(new Error('transient')) : inner.get(slug)), putIfAbsent: (k) => inner.putIfAbsent(k) },
+      keyStore: {
+        get: (slug) => (fail ? Promise.reject(new Error('transient')) : inner.get(slug)),
+        putIfAbsent: (k) => inner.putIfAbsent(k),
+      },
       logger: recordingLogger(),
       now: Date.now,
     });
@@ -243,18 +308,30 @@ describe('key manager', () => {
 });
 
 describe('a stored key that does not open is never replaced', () => {
-  async function setup(): Promise<{ keyStore: ReturnType<typeof observedKeyStore>; fingerprint: string }> {
+  async function setup(): Promise<{
+    keyStore: ReturnType<typeof observedKeyStore>;
+    fingerprint: string;
+  }> {
     const keyStore = observedKeyStore();
     const original = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore });
     const { fingerprint } = await fetchKeyDoc(original.fetch, 'edge-01');
     return { keyStore, fingerprint };
   }
 
-  async function expectRefused(keyStore: ReturnType<typeof observedKeyStore>, options: { fieldKey?: string; machines?: Record<string, string> }, reason: string): Promise<void> {
+  async function expectRefused(
+    keyStore: ReturnType<typeof observedKeyStore>,
+    options: { fieldKey?: string; machines?: Record<string, string> },
+    reason: string,
+  ): Promise<void> {
     const logger = recordingLogger();
     const before = keyStore.snapshot();
     const puts = keyStore.calls.putIfAbsent;
-    const responder = createResponder({ fieldKey: options.fieldKey ?? FIELD_KEY, machines: options.machines ?? MACHINES, keyStore, logger });
+    const responder = createResponder({
+      fieldKey: options.fieldKey ?? FIELD_KEY,
+      machines: options.machines ?? MACHINES,
+      keyStore,
+      logger,
+    });
     for (let i = 0; i < 3; i++) {
       const response = await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'));
       expect(response.status).toBe(500);
@@ -263,7 +340,9 @@ describe('a stored key that does not open is never replaced', () => {
     await expectCodeAsync(responder.keyDocument('edge-01'), 'machine_unavailable');
     expect(keyStore.snapshot()).toBe(before);
     expect(keyStore.calls.putIfAbsent).toBe(puts);
-    const reasons = logger.lines.filter((l) => l.fields?.['reason'] !== undefined).map((l) => l.fields?.['reason']);
+    const reasons = logger.lines
+      .filter((l) => l.fields?.['reason'] !== undefined)
+      .map((l) => l.fields?.['reason']);
     expect(logger.lines.every((l) => l.fields?.['code'] === 'machine_unavailable')).toBe(true);
     expect(reasons.length).toBeGreaterThan(0);
     expect(new Set(reasons)).toEqual(new Set([reason]));
@@ -285,7 +364,11 @@ describe('a stored key that does not open is never replaced', () => {
 
   test('a stored key bound to another machine_id than configured → refused', async () => {
     const { keyStore } = await setup();
-    await expectRefused(keyStore, { machines: { 'edge-01': 'machine:other' } }, 'machine_id_mismatch');
+    await expectRefused(
+      keyStore,
+      { machines: { 'edge-01': 'machine:other' } },
+      'machine_id_mismatch',
+    );
   });
 
   test('a record whose machine_id was rewritten to match the configuration → the seal refuses it', async () => {
@@ -298,7 +381,10 @@ describe('a stored key that does not open is never replaced', () => {
   test('a swapped public key → refused', async () => {
     const { keyStore } = await setup();
     const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
-    keyStore.tamper('edge-01', { ...record, publicKey: base64Encode(new Uint8Array(1184).fill(1)) });
+    keyStore.tamper('edge-01', {
+      ...record,
+      publicKey: base64Encode(new Uint8Array(1184).fill(1)),
+    });
     await expectRefused(keyStore, {}, 'unseal_failed');
   });
 

@@ -55,26 +55,57 @@ describe('GET /api/keyex/:slug/pubkey', () => {
 
   test('the stored key is sealed (§5) and opens to the seed of the served public key', async () => {
     const keyStore = observedKeyStore();
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore, now: () => Date.UTC(2030, 0, 2, 3, 4, 5) });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore,
+      now: () => Date.UTC(2030, 0, 2, 3, 4, 5),
+    });
     const doc = await fetchKeyDoc(responder.fetch, 'edge-01');
     const stored = keyStore.writes[0];
     expect(stored).toBeDefined();
     if (stored === undefined) return;
-    expect(Object.keys(stored).sort()).toEqual(['alg', 'createdAt', 'machineId', 'publicKey', 'sealedSecretKey', 'slug']);
-    expect(stored).toMatchObject({ alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey: doc.public_key });
+    expect(Object.keys(stored).sort()).toEqual([
+      'alg',
+      'createdAt',
+      'machineId',
+      'publicKey',
+      'sealedSecretKey',
+      'slug',
+    ]);
+    expect(stored).toMatchObject({
+      alg: ALG,
+      slug: 'edge-01',
+      machineId: 'machine:edge-01',
+      publicKey: doc.public_key,
+    });
     expect(stored.createdAt).toBe('2030-01-02T03:04:05.000Z');
     const publicKey = base64Decode(stored.publicKey, 1184);
-    const seed = unsealSecretKey(deriveSealKey(hex(FIELD_KEY)), { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey }, stored.sealedSecretKey);
+    const seed = unsealSecretKey(
+      deriveSealKey(hex(FIELD_KEY)),
+      { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey },
+      stored.sealedSecretKey,
+    );
     expect(seed).toHaveLength(64);
     expect(toHex(kemKeygen(seed).publicKey)).toBe(toHex(publicKey));
     // The seal is bound to the machine: the same blob does not open for another slug.
-    expectCode(() => unsealSecretKey(deriveSealKey(hex(FIELD_KEY)), { alg: ALG, slug: 'edge-02', machineId: 'machine:edge-01', publicKey }, stored.sealedSecretKey), 'unseal_failed');
+    expectCode(
+      () =>
+        unsealSecretKey(
+          deriveSealKey(hex(FIELD_KEY)),
+          { alg: ALG, slug: 'edge-02', machineId: 'machine:edge-01', publicKey },
+          stored.sealedSecretKey,
+        ),
+      'unseal_failed',
+    );
   });
 
   test('100 concurrent first requests for one slug end with exactly one key pair', async () => {
     const keyStore = observedKeyStore();
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore });
-    const docs = await Promise.all(Array.from({ length: 100 }, () => fetchKeyDoc(responder.fetch, 'edge-01')));
+    const docs = await Promise.all(
+      Array.from({ length: 100 }, () => fetchKeyDoc(responder.fetch, 'edge-01')),
+    );
     expect(keyStore.calls.putIfAbsent).toBe(1);
     expect(keyStore.writes).toHaveLength(1);
     expect(new Set(docs.map((d) => JSON.stringify(d))).size).toBe(1);
@@ -100,7 +131,11 @@ describe('GET /api/keyex/:slug/pubkey', () => {
   });
 
   test('a base path prefixes every route', async () => {
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, basePath: '/zeq/' });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      basePath: '/zeq/',
+    });
     await clientHandshake(responder.fetch, 'edge-01', '/zeq');
     const bare = await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'));
     expect(bare.status).toBe(404);
@@ -135,10 +170,23 @@ describe('POST /api/keyex/:slug/handshake', () => {
   test('answers §2.3; the confirmation opens under the record key the initiator derived', async () => {
     const t0 = Date.UTC(2031, 5, 6, 7, 8, 9, 123);
     const sessionStore = observedSessionStore({ now: () => t0 });
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, sessionStore, now: () => t0, sessionTtlMs: 90_000 });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      sessionStore,
+      now: () => t0,
+      sessionTtlMs: 90_000,
+    });
     const result = await clientHandshake(responder.fetch, 'edge-01');
     const body = result.response;
-    expect(Object.keys(body).sort()).toEqual(['alg', 'expires_at', 'fingerprint', 'key_confirmation', 'machine_id', 'session_id']);
+    expect(Object.keys(body).sort()).toEqual([
+      'alg',
+      'expires_at',
+      'fingerprint',
+      'key_confirmation',
+      'machine_id',
+      'session_id',
+    ]);
     expect(body.session_id).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(body.machine_id).toBe('machine:edge-01');
     expect(body.fingerprint).toBe(result.doc.fingerprint);
@@ -149,7 +197,13 @@ describe('POST /api/keyex/:slug/handshake', () => {
     // The session is stored with the same record key, compactly.
     const session = await sessionStore.get(body.session_id);
     expect(session).toBeDefined();
-    expect(Object.keys(session ?? {}).sort()).toEqual(['expiresAt', 'machineId', 'recordKey', 'sessionId', 'slug']);
+    expect(Object.keys(session ?? {}).sort()).toEqual([
+      'expiresAt',
+      'machineId',
+      'recordKey',
+      'sessionId',
+      'slug',
+    ]);
     expect(toHex(session?.recordKey ?? new Uint8Array())).toBe(toHex(result.recordKey));
     expect(session?.expiresAt).toBe(t0 + 90_000);
   });
@@ -168,14 +222,24 @@ describe('POST /api/keyex/:slug/handshake', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     // 100 handshakes draw 2,800 public random bytes: the 1 KiB pool is refilled twice.
     const answers = [];
-    for (let i = 0; i < 100; i++) answers.push((await clientHandshake(responder.fetch, 'edge-01')).response);
+    for (let i = 0; i < 100; i++)
+      answers.push((await clientHandshake(responder.fetch, 'edge-01')).response);
     const ids = answers.map((a) => a.session_id);
-    const nonces = answers.map((a) => toHex(Uint8Array.from(atob(a.key_confirmation), (c) => c.charCodeAt(0)).subarray(0, 12)));
+    const nonces = answers.map((a) =>
+      toHex(Uint8Array.from(atob(a.key_confirmation), (c) => c.charCodeAt(0)).subarray(0, 12)),
+    );
     expect(new Set(ids).size).toBe(100);
     expect(new Set(nonces).size).toBe(100);
     // A nonce is not cut from the bytes of a session id (each pooled byte is used once).
-    const idBytes = ids.map((id) => toHex(Uint8Array.from(atob(id.replace(/-/g, '+').replace(/_/g, '/') + '=='), (c) => c.charCodeAt(0))));
-    for (const nonce of nonces) expect(idBytes.some((id) => id.includes(nonce.slice(0, 16)))).toBe(false);
+    const idBytes = ids.map((id) =>
+      toHex(
+        Uint8Array.from(atob(id.replace(/-/g, '+').replace(/_/g, '/') + '=='), (c) =>
+          c.charCodeAt(0),
+        ),
+      ),
+    );
+    for (const nonce of nonces)
+      expect(idBytes.some((id) => id.includes(nonce.slice(0, 16)))).toBe(false);
     responder.close();
   });
 
@@ -184,9 +248,13 @@ describe('POST /api/keyex/:slug/handshake', () => {
     const doc = await fetchKeyDoc(responder.fetch, 'edge-01');
     const { cipherText } = kemEncapsulate(base64Decode(doc.public_key, 1184));
     const response = await responder.fetch(
-      jsonRequest('/api/keyex/edge-01/handshake', { cipher_text: Buffer.from(cipherText).toString('base64'), extra: { ignored: true } }, {
-        headers: { 'content-type': 'Application/JSON; charset="UTF-8"' },
-      }),
+      jsonRequest(
+        '/api/keyex/edge-01/handshake',
+        { cipher_text: Buffer.from(cipherText).toString('base64'), extra: { ignored: true } },
+        {
+          headers: { 'content-type': 'Application/JSON; charset="UTF-8"' },
+        },
+      ),
     );
     expect(response.status).toBe(200);
   });
@@ -195,7 +263,10 @@ describe('POST /api/keyex/:slug/handshake', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     const doc = await fetchKeyDoc(responder.fetch, 'edge-01');
     const { cipherText } = kemEncapsulate(base64Decode(doc.public_key, 1184));
-    const text = JSON.stringify({ cipher_text: Buffer.from(cipherText).toString('base64'), fingerprint: doc.fingerprint });
+    const text = JSON.stringify({
+      cipher_text: Buffer.from(cipherText).toString('base64'),
+      fingerprint: doc.fingerprint,
+    });
     const padded = new TextEncoder().encode(text.padEnd(8192, ' '));
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
@@ -204,7 +275,12 @@ describe('POST /api/keyex/:slug/handshake', () => {
       },
     });
     const response = await responder.fetch(
-      new Request(`${ORIGIN}/api/keyex/edge-01/handshake`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit),
+      new Request(`${ORIGIN}/api/keyex/edge-01/handshake`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
     );
     expect(response.status).toBe(200);
   });
@@ -214,7 +290,12 @@ describe('secrets never leave the responder', () => {
   test('no response body or log line holds a seed, secret key, shared secret or record key', async () => {
     const keyStore = observedKeyStore();
     const logger = recordingLogger();
-    const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore, logger });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore,
+      logger,
+    });
     const bodies: string[] = [];
     const record = async (request: Request): Promise<Response> => {
       const response = await responder.fetch(request);
@@ -223,20 +304,48 @@ describe('secrets never leave the responder', () => {
     };
     const ok = await clientHandshake(record, 'edge-01');
     // Refusals too: replay, mismatch, malformed.
-    await record(jsonRequest('/api/keyex/edge-01/handshake', { cipher_text: ok.cipherTextB64, fingerprint: ok.doc.fingerprint }));
-    await record(jsonRequest('/api/keyex/edge-01/handshake', { cipher_text: ok.cipherTextB64, fingerprint: 'ab'.repeat(32) }));
+    await record(
+      jsonRequest('/api/keyex/edge-01/handshake', {
+        cipher_text: ok.cipherTextB64,
+        fingerprint: ok.doc.fingerprint,
+      }),
+    );
+    await record(
+      jsonRequest('/api/keyex/edge-01/handshake', {
+        cipher_text: ok.cipherTextB64,
+        fingerprint: 'ab'.repeat(32),
+      }),
+    );
     await record(jsonRequest('/api/keyex/edge-01/handshake', '{"cipher_text":'));
     // A machine that cannot open its key logs an error.
-    const tampered = createResponder({ fieldKey: 'ab'.repeat(32), machines: MACHINES, keyStore, logger });
+    const tampered = createResponder({
+      fieldKey: 'ab'.repeat(32),
+      machines: MACHINES,
+      keyStore,
+      logger,
+    });
     bodies.push(await (await tampered.fetch(getRequest('/api/keyex/edge-01/pubkey'))).text());
     expect(logger.lines.some((l) => l.level === 'error')).toBe(true);
 
     const stored = keyStore.writes[0];
     if (stored === undefined) throw new Error('no key stored');
     const publicKey = base64Decode(stored.publicKey, 1184);
-    const seed = unsealSecretKey(deriveSealKey(hex(FIELD_KEY)), { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey }, stored.sealedSecretKey);
+    const seed = unsealSecretKey(
+      deriveSealKey(hex(FIELD_KEY)),
+      { alg: ALG, slug: 'edge-01', machineId: 'machine:edge-01', publicKey },
+      stored.sealedSecretKey,
+    );
     const secretKey = kemKeygen(seed).secretKey;
-    const secrets = [seed, seed.subarray(0, 32), seed.subarray(32), ok.sharedSecret, ok.recordKey, deriveSealKey(hex(FIELD_KEY)), hex(FIELD_KEY), secretKey.subarray(0, 48)];
+    const secrets = [
+      seed,
+      seed.subarray(0, 32),
+      seed.subarray(32),
+      ok.sharedSecret,
+      ok.recordKey,
+      deriveSealKey(hex(FIELD_KEY)),
+      hex(FIELD_KEY),
+      secretKey.subarray(0, 48),
+    ];
     const forms = secrets.flatMap((s) => {
       const b = Buffer.from(s);
       return [b.toString('hex'), b.toString('base64').replace(/=+$/, ''), b.toString('base64url')];
@@ -249,11 +358,27 @@ describe('secrets never leave the responder', () => {
 
 describe('options', () => {
   test('a missing, short or malformed field key is an error at creation', () => {
-    for (const fieldKey of [undefined, '', 'ab'.repeat(31), 'zz'.repeat(32), 'ab'.repeat(33), new Uint8Array(31), new Uint8Array(33), 42]) {
-      expectCode(() => createResponder({ fieldKey: fieldKey as string, machines: MACHINES }), 'invalid_field_key');
+    for (const fieldKey of [
+      undefined,
+      '',
+      'ab'.repeat(31),
+      'zz'.repeat(32),
+      'ab'.repeat(33),
+      new Uint8Array(31),
+      new Uint8Array(33),
+      42,
+    ]) {
+      expectCode(
+        () => createResponder({ fieldKey: fieldKey as string, machines: MACHINES }),
+        'invalid_field_key',
+      );
     }
-    expect(() => createResponder({ fieldKey: new Uint8Array(32).fill(7), machines: MACHINES })).not.toThrow();
-    expect(() => createResponder({ fieldKey: FIELD_KEY.toUpperCase(), machines: MACHINES })).not.toThrow();
+    expect(() =>
+      createResponder({ fieldKey: new Uint8Array(32).fill(7), machines: MACHINES }),
+    ).not.toThrow();
+    expect(() =>
+      createResponder({ fieldKey: FIELD_KEY.toUpperCase(), machines: MACHINES }),
+    ).not.toThrow();
   });
 
   test('a field key given as bytes is copied, not kept', async () => {
@@ -261,7 +386,11 @@ describe('options', () => {
     const responder = createResponder({ fieldKey: bytes, machines: MACHINES });
     expect(toHex(bytes)).toBe(FIELD_KEY);
     bytes.fill(0);
-    const fromHex = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: createMemoryKeyStore() });
+    const fromHex = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createMemoryKeyStore(),
+    });
     expect((await fetchKeyDoc(responder.fetch, 'edge-01')).alg).toBe(ALG);
     expect((await fetchKeyDoc(fromHex.fetch, 'edge-01')).alg).toBe(ALG);
   });
@@ -283,16 +412,25 @@ describe('options', () => {
       { machines: MACHINES, sessionStore: observedSessionStore(), maxSessions: 5 },
     ];
     for (const options of bad) {
-      expect(() => createResponder({ fieldKey: FIELD_KEY, ...(options as { machines: Record<string, string> }) })).toThrow(TypeError);
+      expect(() =>
+        createResponder({
+          fieldKey: FIELD_KEY,
+          ...(options as { machines: Record<string, string> }),
+        }),
+      ).toThrow(TypeError);
     }
   });
 
   test('numeric options out of range are RangeErrors', () => {
     for (const sessionTtlMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
-      expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, sessionTtlMs })).toThrow(RangeError);
+      expect(() =>
+        createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, sessionTtlMs }),
+      ).toThrow(RangeError);
     }
     for (const maxSessions of [0, -3, 2.5, Number.NaN]) {
-      expect(() => createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, maxSessions })).toThrow(RangeError);
+      expect(() =>
+        createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, maxSessions }),
+      ).toThrow(RangeError);
     }
   });
 
@@ -300,7 +438,10 @@ describe('options', () => {
     const responder = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES });
     await expectCodeAsync(responder.keyDocument('-bad'), 'invalid_identifier');
     await expectCodeAsync(responder.keyDocument('nobody'), 'unknown_machine');
-    const misconfigured = createResponder({ fieldKey: FIELD_KEY, machines: () => 'not a machine id' });
+    const misconfigured = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: () => 'not a machine id',
+    });
     await expectCodeAsync(misconfigured.keyDocument('edge-01'), 'invalid_identifier');
   });
 

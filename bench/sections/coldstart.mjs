@@ -16,15 +16,31 @@ export async function run({ smoke }) {
   const results = [];
   for (const backend of sdkInfo.backends) {
     if (backend.unavailable !== undefined) {
-      results.push({ section: 'coldstart', backend: backend.label, sdkBackend: backend.id, unavailable: backend.unavailable });
+      results.push({
+        section: 'coldstart',
+        backend: backend.label,
+        sdkBackend: backend.id,
+        unavailable: backend.unavailable,
+      });
       continue;
     }
     const samples = [];
     for (let i = 0; i < runs; i++) {
-      const { done } = start(process.execPath, ['--disable-warning=ExperimentalWarning', PROGRAM, JSON.stringify({ build: backend.build, option: backend.option })], { env: childEnv(), timeoutMs: 60_000, detached: false });
+      const { done } = start(
+        process.execPath,
+        [
+          '--disable-warning=ExperimentalWarning',
+          PROGRAM,
+          JSON.stringify({ build: backend.build, option: backend.option }),
+        ],
+        { env: childEnv(), timeoutMs: 60_000, detached: false },
+      );
       const result = await done;
       const [sample] = resultsOf(result.stdout);
-      check(result.code === 0 && sample !== undefined && sample.error === undefined, `cold start (${backend.id}) failed: ${sample?.error ?? result.stderr.slice(-500)}`);
+      check(
+        result.code === 0 && sample !== undefined && sample.error === undefined,
+        `cold start (${backend.id}) failed: ${sample?.error ?? result.stderr.slice(-500)}`,
+      );
       samples.push(sample);
     }
     const m = (key) => median(samples.map((s) => s[key]));

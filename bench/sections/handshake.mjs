@@ -28,7 +28,11 @@ function handshakeRequests(sdk, pair, encapsulator) {
   const url = `${ORIGIN}/api/keyex/${SLUG}/handshake`;
   let queue = [];
   let probe;
-  const body = (cipherText) => JSON.stringify({ cipher_text: sdk.base64Encode(cipherText), fingerprint: pair.doc.fingerprint });
+  const body = (cipherText) =>
+    JSON.stringify({
+      cipher_text: sdk.base64Encode(cipherText),
+      fingerprint: pair.doc.fingerprint,
+    });
   return {
     /** Fresh ciphertexts for the next `n` requests (outside the timed part). */
     async prepare(n) {
@@ -42,9 +46,18 @@ function handshakeRequests(sdk, pair, encapsulator) {
     },
     async send() {
       const text = queue.length > 0 ? queue.pop() : body(randomBytes(CIPHER_TEXT_BYTES));
-      const response = await pair.responder.fetch(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text }));
+      const response = await pair.responder.fetch(
+        new Request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: text,
+        }),
+      );
       const bytes = await response.arrayBuffer();
-      if (response.status !== 200) throw new BenchFailure(`responder answered ${response.status}: ${Buffer.from(bytes).toString('utf8').slice(0, 200)}`);
+      if (response.status !== 200)
+        throw new BenchFailure(
+          `responder answered ${response.status}: ${Buffer.from(bytes).toString('utf8').slice(0, 200)}`,
+        );
       return bytes;
     },
     /** Sends one more real handshake and checks its key confirmation opens under the initiator's key. */
@@ -52,7 +65,13 @@ function handshakeRequests(sdk, pair, encapsulator) {
       await this.prepare(1);
       const { cipherText, sharedSecret } = probe;
       const answer = JSON.parse(Buffer.from(await this.send()).toString('utf8'));
-      const transcript = sdk.firstContactTranscript({ alg: pair.doc.alg, slug: SLUG, machineId: MACHINE_ID, publicKey, cipherText });
+      const transcript = sdk.firstContactTranscript({
+        alg: pair.doc.alg,
+        slug: SLUG,
+        machineId: MACHINE_ID,
+        publicKey,
+        cipherText,
+      });
       const recordKey = sdk.deriveRecordKey(sharedSecret, transcript);
       sdk.openKeyConfirmation(recordKey, transcript, answer.session_id, answer.key_confirmation);
     },
@@ -61,14 +80,20 @@ function handshakeRequests(sdk, pair, encapsulator) {
 
 /** A raw row no SDK backend is compared with: why it is printed. */
 function unusedNote(raw) {
-  return raw.reference ? 'reference: noble with each public key expanded once, as the SDK’s noble backend keeps them; the noble rows show their ratio to it too' : 'no SDK backend uses it here';
+  return raw.reference
+    ? 'reference: noble with each public key expanded once, as the SDK’s noble backend keeps them; the noble rows show their ratio to it too'
+    : 'no SDK backend uses it here';
 }
 
 /** For an SDK row on noble: its rate against noble with keys expanded once (the stricter bound). */
 function referenceOf(p, sdkRate, rates) {
   const reference = p.raw.id === 'noble' ? rates['raw:noble-prepared'] : undefined;
   if (reference === undefined) return {};
-  return { referenceRaw: 'noble-prepared', referencePerSec: reference.opsPerSec, referenceRatio: pairedRatio(sdkRate.samples, reference.samples) };
+  return {
+    referenceRaw: 'noble-prepared',
+    referencePerSec: reference.opsPerSec,
+    referenceRatio: pairedRatio(sdkRate.samples, reference.samples),
+  };
 }
 
 export async function run({ timing, profile }) {
@@ -82,10 +107,21 @@ export async function run({ timing, profile }) {
     const pair = await inProcessPair(backend.sdk, backend.option);
     // One handshake before timing: a failure here is a failure of the run, not a slow number.
     const session = await pair.client.handshake(SLUG);
-    check(session.authenticated === true, `${backend.label}: the pinned handshake is not authenticated`);
-    check(session.kemBackend === undefined || session.kemBackend === backend.backend, `${backend.label}: the client used ${session.kemBackend}, the responder ${backend.backend}`);
+    check(
+      session.authenticated === true,
+      `${backend.label}: the pinned handshake is not authenticated`,
+    );
+    check(
+      session.kemBackend === undefined || session.kemBackend === backend.backend,
+      `${backend.label}: the client used ${session.kemBackend}, the responder ${backend.backend}`,
+    );
     session.wipe();
-    pairs.push({ backend, pair, raw: rawFor(backend, raws), requests: handshakeRequests(backend.sdk, pair, fastestEncapsulator) });
+    pairs.push({
+      backend,
+      pair,
+      raw: rawFor(backend, raws),
+      requests: handshakeRequests(backend.sdk, pair, fastestEncapsulator),
+    });
   }
 
   const rawKeys = new Map();
@@ -105,7 +141,8 @@ export async function run({ timing, profile }) {
       const k = rawKeys.get(raw.id);
       return raw.sync
         ? () => raw.decapsulate(k.privateKey, raw.encapsulate(k.publicKey).cipherText)
-        : async () => raw.decapsulate(k.privateKey, (await raw.encapsulate(k.publicKey)).cipherText);
+        : async () =>
+            raw.decapsulate(k.privateKey, (await raw.encapsulate(k.publicKey)).cipherText);
     },
     decaps: (raw) => {
       const k = rawKeys.get(raw.id);
@@ -135,16 +172,28 @@ export async function run({ timing, profile }) {
       const cipherText = new Uint8Array(randomBytes(CIPHER_TEXT_BYTES));
       const sharedSecret = new Uint8Array(randomBytes(32));
       const sessionId = 'AAAAAAAAAAAAAAAAAAAAAA';
-      const transcriptOf = (publicKey, ct) => sdk.firstContactTranscript({ alg: doc.alg, slug: SLUG, machineId: MACHINE_ID, publicKey, cipherText: ct });
+      const transcriptOf = (publicKey, ct) =>
+        sdk.firstContactTranscript({
+          alg: doc.alg,
+          slug: SLUG,
+          machineId: MACHINE_ID,
+          publicKey,
+          cipherText: ct,
+        });
       return () => {
         const publicKey = sdk.base64Decode(doc.public_key);
-        if (sdk.computeFingerprint(publicKey) !== doc.fingerprint) throw new BenchFailure('fingerprint mismatch');
+        if (sdk.computeFingerprint(publicKey) !== doc.fingerprint)
+          throw new BenchFailure('fingerprint mismatch');
         const sent = sdk.base64Encode(cipherText);
         const clientTranscript = transcriptOf(publicKey, cipherText);
         const clientKey = sdk.deriveRecordKey(sharedSecret, clientTranscript);
         const received = sdk.base64Decode(sent);
         const transcript = transcriptOf(publicKey, received);
-        const confirmation = sdk.sealKeyConfirmation(sdk.deriveRecordKey(sharedSecret, transcript), transcript, sessionId);
+        const confirmation = sdk.sealKeyConfirmation(
+          sdk.deriveRecordKey(sharedSecret, transcript),
+          transcript,
+          sessionId,
+        );
         sdk.openKeyConfirmation(clientKey, clientTranscript, sessionId, confirmation);
       };
     },
@@ -182,10 +231,20 @@ export async function run({ timing, profile }) {
     });
     for (const raw of available) {
       if (pairs.some((p) => p.raw.id === raw.id)) continue;
-      rows.push({ section, backend: raw.id, raw: raw.id, sdkPerSec: Number.NaN, rawPerSec: rates[`raw:${raw.id}`].opsPerSec, ratio: Number.NaN, note: unusedNote(raw) });
+      rows.push({
+        section,
+        backend: raw.id,
+        raw: raw.id,
+        sdkPerSec: Number.NaN,
+        rawPerSec: rates[`raw:${raw.id}`].opsPerSec,
+        ratio: Number.NaN,
+        note: unusedNote(raw),
+      });
     }
-    for (const b of sdkInfo.backends.filter((x) => x.unavailable !== undefined)) rows.push({ section, backend: b.label, sdkBackend: b.id, unavailable: b.unavailable });
-    for (const raw of raws.filter((r) => !r.available)) rows.push({ section, backend: raw.id, raw: raw.id, unavailable: raw.reason });
+    for (const b of sdkInfo.backends.filter((x) => x.unavailable !== undefined))
+      rows.push({ section, backend: b.label, sdkBackend: b.id, unavailable: b.unavailable });
+    for (const raw of raws.filter((r) => !r.available))
+      rows.push({ section, backend: raw.id, raw: raw.id, unavailable: raw.reason });
     return rows;
   }
 
@@ -202,7 +261,11 @@ export async function run({ timing, profile }) {
   // 2. The responder alone, against raw decapsulation.
   const responderRates = await measureRates(
     [
-      ...pairs.map((p) => ({ name: `sdk:${p.backend.id}`, fn: cases.responder(p), beforeSample: (n) => p.requests.prepare(n) })),
+      ...pairs.map((p) => ({
+        name: `sdk:${p.backend.id}`,
+        fn: cases.responder(p),
+        beforeSample: (n) => p.requests.prepare(n),
+      })),
       ...available.map((raw) => ({ name: `raw:${raw.id}`, fn: cases.decaps(raw) })),
     ],
     // The same code ran warm in section 1: a shorter warm-up.
@@ -253,5 +316,9 @@ export async function run({ timing, profile }) {
     });
   }
   for (const p of pairs) p.pair.close();
-  return results.map((r) => ({ ...r, sdkNote: sdkInfo.note, defaultBackend: sdkInfo.defaultBackend }));
+  return results.map((r) => ({
+    ...r,
+    sdkNote: sdkInfo.note,
+    defaultBackend: sdkInfo.defaultBackend,
+  }));
 }

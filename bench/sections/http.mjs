@@ -23,7 +23,17 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BenchFailure, ROOT, check, childEnv, killGroup, measureRates, median, percentile, start } from '../lib.mjs';
+import {
+  BenchFailure,
+  ROOT,
+  check,
+  childEnv,
+  killGroup,
+  measureRates,
+  median,
+  percentile,
+  start,
+} from '../lib.mjs';
 import { rawKems, selfTest } from '../kem-raw.mjs';
 import { MACHINE_ID, RAW_OF, SLUG, loadSdk, resolveBackend } from '../sdk.mjs';
 
@@ -34,10 +44,17 @@ const CONNECTIONS = 16;
 
 /** autocannon from the project's dependencies, else from `.tmp/bench-deps` (a local install). */
 function loadAutocannon() {
-  for (const base of [path.join(ROOT, 'package.json'), path.join(ROOT, '.tmp', 'bench-deps', 'package.json')]) {
+  for (const base of [
+    path.join(ROOT, 'package.json'),
+    path.join(ROOT, '.tmp', 'bench-deps', 'package.json'),
+  ]) {
     try {
       const require = createRequire(base);
-      return { autocannon: require('autocannon'), version: require('autocannon/package.json').version, from: path.relative(ROOT, path.dirname(base)) || '.' };
+      return {
+        autocannon: require('autocannon'),
+        version: require('autocannon/package.json').version,
+        from: path.relative(ROOT, path.dirname(base)) || '.',
+      };
     } catch {
       // Next place.
     }
@@ -47,8 +64,14 @@ function loadAutocannon() {
 
 /** Starts `zeq-keyex serve` on a free loopback port; resolves once it listens. */
 async function startServer({ profileDir, bare = false } = {}) {
-  const command = bare ? [BARE_SERVER, HOST] : [CLI, 'serve', '--host', HOST, '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`];
-  const args = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--disable-warning=ExperimentalWarning', ...command];
+  const command = bare
+    ? [BARE_SERVER, HOST]
+    : [CLI, 'serve', '--host', HOST, '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`];
+  const args = [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    '--disable-warning=ExperimentalWarning',
+    ...command,
+  ];
   let announce;
   const listening = new Promise((resolve) => {
     announce = resolve;
@@ -68,10 +91,15 @@ async function startServer({ profileDir, bare = false } = {}) {
   const url = await Promise.race([
     listening,
     server.done.then((r) => {
-      throw new BenchFailure(`zeq-keyex serve exited before listening (${r.code ?? r.signal}): ${r.stderr.slice(-500)}`);
+      throw new BenchFailure(
+        `zeq-keyex serve exited before listening (${r.code ?? r.signal}): ${r.stderr.slice(-500)}`,
+      );
     }),
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new BenchFailure('zeq-keyex serve did not listen within 20 s')), 20_000);
+      timer = setTimeout(
+        () => reject(new BenchFailure('zeq-keyex serve did not listen within 20 s')),
+        20_000,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
   return {
@@ -82,13 +110,17 @@ async function startServer({ profileDir, bare = false } = {}) {
       const file = `/proc/${server.child.pid}/status`;
       if (!existsSync(file)) return { rss: Number.NaN, peak: Number.NaN };
       const status = readFileSync(file, 'utf8');
-      const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+      const kib = (name) =>
+        Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
       return { rss: kib('VmRSS'), peak: kib('VmHWM') };
     },
     async stop() {
       killGroup(server.child, 'SIGTERM');
       let timer;
-      const stopped = await Promise.race([server.done, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+      const stopped = await Promise.race([
+        server.done,
+        new Promise((r) => (timer = setTimeout(r, 5_000))),
+      ]);
       clearTimeout(timer);
       if (stopped === undefined) killGroup(server.child);
       return server.done;
@@ -110,21 +142,31 @@ async function ownLoad({ url, connections, durationMs, amount, request, onRespon
   const one = (req) =>
     new Promise((resolve) => {
       const started = performance.now();
-      const r = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers, agent }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          latencies.push(performance.now() - started);
-          if (res.statusCode >= 200 && res.statusCode < 300) ok++;
-          else non2xx++;
-          onResponse?.(res.statusCode, Buffer.concat(chunks).toString('utf8'));
-          resolve();
-        });
-        res.on('error', () => {
-          errors++;
-          resolve();
-        });
-      });
+      const r = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: req.method,
+          headers: req.headers,
+          agent,
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            latencies.push(performance.now() - started);
+            if (res.statusCode >= 200 && res.statusCode < 300) ok++;
+            else non2xx++;
+            onResponse?.(res.statusCode, Buffer.concat(chunks).toString('utf8'));
+            resolve();
+          });
+          res.on('error', () => {
+            errors++;
+            resolve();
+          });
+        },
+      );
       r.on('error', () => {
         errors++;
         resolve();
@@ -141,7 +183,15 @@ async function ownLoad({ url, connections, durationMs, amount, request, onRespon
   );
   const seconds = (performance.now() - t0) / 1000;
   agent.destroy();
-  return { completed: ok, seconds, non2xx, errors, timeouts: 0, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    completed: ok,
+    seconds,
+    non2xx,
+    errors,
+    timeouts: 0,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
 }
 
 /** The same load through autocannon. */
@@ -177,7 +227,10 @@ function autocannonLoad(ac, { url, connections, durationMs, amount, request, onR
         clearTimeout(stopper);
         if (error) return reject(error);
         // autocannon counts until its next one-second tick after the stop; its own duration matches its counts.
-        const seconds = Number.isFinite(result.duration) && result.duration > 0 ? result.duration : (performance.now() - t0) / 1000;
+        const seconds =
+          Number.isFinite(result.duration) && result.duration > 0
+            ? result.duration
+            : (performance.now() - t0) / 1000;
         resolve({
           completed: result['2xx'],
           seconds,
@@ -197,7 +250,14 @@ function autocannonLoad(ac, { url, connections, durationMs, amount, request, onR
 /** Handshake requests with random ciphertexts: a decapsulation each, like real ones (ML-KEM never fails). */
 function randomHandshake(doc) {
   const headers = { 'content-type': 'application/json' };
-  return () => ({ method: 'POST', headers, body: JSON.stringify({ cipher_text: randomBytes(1088).toString('base64'), fingerprint: doc.fingerprint }) });
+  return () => ({
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      cipher_text: randomBytes(1088).toString('base64'),
+      fingerprint: doc.fingerprint,
+    }),
+  });
 }
 
 /**
@@ -208,10 +268,12 @@ function randomHandshake(doc) {
 async function decapsulationSamples(raw, timing) {
   const keys = await raw.keygen();
   const { cipherText } = await raw.encapsulate(keys.publicKey);
-  const rates = await measureRates([{ name: 'decaps', fn: () => raw.decapsulate(keys.privateKey, cipherText) }], timing);
+  const rates = await measureRates(
+    [{ name: 'decaps', fn: () => raw.decapsulate(keys.privateKey, cipherText) }],
+    timing,
+  );
   return rates.decaps.samples;
 }
-
 
 export async function run({ timing, smoke, profile, generator: generatorChoice }) {
   check(existsSync(CLI), 'dist/cli.js is missing: build first');
@@ -225,8 +287,12 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
   const { backend: serverKem = 'noble' } = await resolveBackend(sdk, {});
   const backendRaw = raws.find((r) => r.id === RAW_OF[serverKem] && r.available) ?? raws[0];
   const encapsulator = raws.find((r) => r.id === 'node:crypto' && r.available) ?? raws[0];
-  const durations = smoke ? { handshake: 1_000, pubkey: 500, baseline: 500 } : { handshake: 4_000, pubkey: 2_000, baseline: 2_000 };
-  const generator = ac ? `autocannon ${ac.version}` : `built-in keep-alive loop${generatorChoice === 'builtin' ? '' : ' (autocannon not installed)'}`;
+  const durations = smoke
+    ? { handshake: 1_000, pubkey: 500, baseline: 500 }
+    : { handshake: 4_000, pubkey: 2_000, baseline: 2_000 };
+  const generator = ac
+    ? `autocannon ${ac.version}`
+    : `built-in keep-alive loop${generatorChoice === 'builtin' ? '' : ' (autocannon not installed)'}`;
 
   const boundSamples = await decapsulationSamples(backendRaw, timing);
 
@@ -245,7 +311,10 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
   for (const scenario of ['handshake', 'pubkey', 'baseline']) {
     if (profile !== undefined && profile.case !== scenario) continue;
     const bare = scenario === 'baseline';
-    const server = await startServer({ bare, ...(profile === undefined ? {} : { profileDir: profile.dir }) });
+    const server = await startServer({
+      bare,
+      ...(profile === undefined ? {} : { profileDir: profile.dir }),
+    });
     try {
       // The baseline answers anything: it is loaded with the handshake requests of the real server.
       if (!bare) doc = await verifyOverHttp(server.url);
@@ -257,9 +326,17 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       // decapsulation like real ones); not counted, but its rate sizes the pool of ciphertexts.
       let warmRate = Number.NaN;
       if (!smoke) {
-        const warm = { ...base, durationMs: 1_500, amount: 10_000_000, request: scenario === 'pubkey' ? pubkey : randomHandshake(doc) };
+        const warm = {
+          ...base,
+          durationMs: 1_500,
+          amount: 10_000_000,
+          request: scenario === 'pubkey' ? pubkey : randomHandshake(doc),
+        };
         const warmed = ac ? await autocannonLoad(ac, warm) : await ownLoad(warm);
-        check(warmed.non2xx + warmed.errors === 0, `${scenario}: the warm-up load had failed requests`);
+        check(
+          warmed.non2xx + warmed.errors === 0,
+          `${scenario}: the warm-up load had failed requests`,
+        );
         warmRate = warmed.completed / warmed.seconds;
       }
       let request = pubkey;
@@ -275,12 +352,19 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       } else if (scenario === 'handshake') {
         // Fresh ciphertexts for half as much again as the warm-up rate over the duration; should
         // the server go faster, the run ends early when they are used up (the rate stays valid).
-        amount = smoke ? 300 : Math.max(500, Math.ceil((warmRate * durations.handshake * 1.5) / 1000));
+        amount = smoke
+          ? 300
+          : Math.max(500, Math.ceil((warmRate * durations.handshake * 1.5) / 1000));
         const bodies = [];
         // A few spare: a load generator may build a request per connection that it never sends.
         for (let i = 0; i < amount + 2 * CONNECTIONS; i++) {
           const { cipherText } = await encapsulator.encapsulate(doc.publicKey);
-          bodies.push(JSON.stringify({ cipher_text: sdk.base64Encode(cipherText), fingerprint: doc.fingerprint }));
+          bodies.push(
+            JSON.stringify({
+              cipher_text: sdk.base64Encode(cipherText),
+              fingerprint: doc.fingerprint,
+            }),
+          );
         }
         let next = 0;
         const headers = { 'content-type': 'application/json' };
@@ -295,7 +379,12 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
           if (status !== 200) return;
           try {
             const answer = JSON.parse(body);
-            if (typeof answer.session_id !== 'string' || typeof answer.key_confirmation !== 'string' || answer.fingerprint !== doc.fingerprint) malformed++;
+            if (
+              typeof answer.session_id !== 'string' ||
+              typeof answer.key_confirmation !== 'string' ||
+              answer.fingerprint !== doc.fingerprint
+            )
+              malformed++;
           } catch {
             malformed++;
           }
@@ -320,7 +409,12 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
         p50: load.p50,
         p99: load.p99,
         errors,
-        errorDetail: { non2xx: load.non2xx, socket: load.errors, timeouts: load.timeouts, malformed },
+        errorDetail: {
+          non2xx: load.non2xx,
+          socket: load.errors,
+          timeouts: load.timeouts,
+          malformed,
+        },
         idleRss: idle.rss,
         peakRss: peak.peak,
         boundPerSec: Number.NaN,
@@ -336,7 +430,8 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
   if (results.some((r) => r.scenario === 'handshake')) {
     boundSamples.push(...(await decapsulationSamples(backendRaw, timing)));
     const bound = median(boundSamples);
-    for (const r of results.filter((x) => x.scenario === 'handshake')) Object.assign(r, { boundPerSec: bound, ratio: r.perSec / bound, boundSamples });
+    for (const r of results.filter((x) => x.scenario === 'handshake'))
+      Object.assign(r, { boundPerSec: bound, ratio: r.perSec / bound, boundSamples });
   }
   return results;
 }

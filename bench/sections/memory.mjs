@@ -38,19 +38,40 @@ export async function run({ smoke }) {
     // Warm the code paths first (with other ids), so compiled code is not counted as session memory.
     const warm = sdk.createMemorySessionStore({ maxSessions: 1000 });
     for (let i = 0; i < 1000; i++) {
-      await warm.create({ sessionId: sessionId(), slug: SLUG, machineId: MACHINE_ID, recordKey: randomBytes(32), expiresAt: now + 600_000 }, { fingerprint, cipherTextHash: randomBytes(32) });
+      await warm.create(
+        {
+          sessionId: sessionId(),
+          slug: SLUG,
+          machineId: MACHINE_ID,
+          recordKey: randomBytes(32),
+          expiresAt: now + 600_000,
+        },
+        { fingerprint, cipherTextHash: randomBytes(32) },
+      );
     }
     const before = settle();
     for (let i = 0; i < count; i++) {
       const created = await store.create(
-        { sessionId: sessionId(), slug: SLUG, machineId: MACHINE_ID, recordKey: new Uint8Array(randomBytes(32)), expiresAt: now + 600_000 },
+        {
+          sessionId: sessionId(),
+          slug: SLUG,
+          machineId: MACHINE_ID,
+          recordKey: new Uint8Array(randomBytes(32)),
+          expiresAt: now + 600_000,
+        },
         { fingerprint, cipherTextHash: new Uint8Array(randomBytes(32)) },
       );
       check(created === 'created', `the store refused session ${i}: ${created}`);
     }
     const after = settle();
     check((await store.get(sessionId())) === undefined, 'an unknown session id was found');
-    results.push({ section: 'memory', what: 'memory session store', count, bytesPerSession: (after - before) / count, totalBytes: after - before });
+    results.push({
+      section: 'memory',
+      what: 'memory session store',
+      count,
+      bytesPerSession: (after - before) / count,
+      totalBytes: after - before,
+    });
   }
 
   // The whole responder (default options), through handshakes.
@@ -60,8 +81,13 @@ export async function run({ smoke }) {
     const pair = await inProcessPair(sdk, {}, { responder: { maxSessions: count + 1_000 } });
     const url = `${ORIGIN}/api/keyex/${SLUG}/handshake`;
     const handshake = async () => {
-      const body = JSON.stringify({ cipher_text: randomBytes(1088).toString('base64'), fingerprint: pair.doc.fingerprint });
-      const response = await pair.responder.fetch(new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+      const body = JSON.stringify({
+        cipher_text: randomBytes(1088).toString('base64'),
+        fingerprint: pair.doc.fingerprint,
+      });
+      const response = await pair.responder.fetch(
+        new Request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+      );
       check(response.status === 200, `handshake answered ${response.status}`);
       await response.arrayBuffer();
     };

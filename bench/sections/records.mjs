@@ -50,7 +50,11 @@ function rawAeads() {
   };
   return {
     async init() {
-      if (subtle !== undefined) webKey = await subtle.importKey('raw', key, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+      if (subtle !== undefined)
+        webKey = await subtle.importKey('raw', key, { name: 'AES-GCM' }, false, [
+          'encrypt',
+          'decrypt',
+        ]);
     },
     list: [
       {
@@ -87,7 +91,11 @@ function rawAeads() {
           const record = new Uint8Array(13 + body.length + 16);
           record.set(body, 13);
           record.set(tag, 13 + body.length);
-          return nodeOpen(nonce, record.subarray(13, record.length - 16), record.subarray(record.length - 16));
+          return nodeOpen(
+            nonce,
+            record.subarray(13, record.length - 16),
+            record.subarray(record.length - 16),
+          );
         },
       },
       {
@@ -105,7 +113,12 @@ function rawAeads() {
 }
 
 function sameBytes(a, b) {
-  return Buffer.compare(Buffer.from(a.buffer ?? a, a.byteOffset ?? 0, a.byteLength), Buffer.from(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer ?? a, a.byteOffset ?? 0, a.byteLength),
+      Buffer.from(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength),
+    ) === 0
+  );
 }
 
 export async function run({ timing, smoke, profile }) {
@@ -121,34 +134,68 @@ export async function run({ timing, smoke, profile }) {
   const [, profiledCase, profiledSize] = profile?.case.split(':') ?? [];
   const profiledBuild = profiledCase?.replace(/-async$/, '');
   for (const build of builds.filter((b) => profiledBuild === undefined || b.id === profiledBuild)) {
-    const backend = { id: build.id, label: build.id === 'node' ? `${build.label}: node:crypto AES-GCM` : `${build.label}: noble AES-GCM` };
+    const backend = {
+      id: build.id,
+      label:
+        build.id === 'node'
+          ? `${build.label}: node:crypto AES-GCM`
+          : `${build.label}: noble AES-GCM`,
+    };
     const pair = await inProcessPair(build.sdk, hasKemOption(build.sdk) ? { kem: 'noble' } : {});
     const session = await pair.client.handshake(SLUG);
     const client = build.sdk.sessionRecords(session);
     const server = await pair.responder.recordSession(session.sessionId);
-    check(server !== undefined, `${backend.id}: the responder has no record session for a fresh handshake`);
-    const asyncAead = typeof build.sdk.aeadBackendAsync === 'function' ? await build.sdk.aeadBackendAsync() : 'n/a';
+    check(
+      server !== undefined,
+      `${backend.id}: the responder has no record session for a fresh handshake`,
+    );
+    const asyncAead =
+      typeof build.sdk.aeadBackendAsync === 'function' ? await build.sdk.aeadBackendAsync() : 'n/a';
     sessions.push({ backend, build, pair, session, client, server, asyncAead });
   }
 
   const sdkCase = (s, plaintext) => () => s.server.open(s.client.seal(plaintext));
   // The asynchronous calls: WebCrypto's AES-GCM in the portable build, node:crypto in the Node build.
-  const sdkAsyncCase = (s, plaintext) => async () => s.server.openAsync(await s.client.sealAsync(plaintext));
+  const sdkAsyncCase = (s, plaintext) => async () =>
+    s.server.openAsync(await s.client.sealAsync(plaintext));
   const hasAsync = (s) => typeof s.client.sealAsync === 'function';
   // Rows: each build's synchronous calls, and its asynchronous ones. The target is read on each
   // build's fastest path: the Node build's `seal`/`open` (node:crypto), the portable build's
   // `sealAsync`/`openAsync` (WebCrypto; its `seal`/`open` are noble's JavaScript).
   const cases = sessions.flatMap((s) => [
-    { s, id: s.backend.id, label: `${s.backend.label}, seal/open`, fn: sdkCase, targeted: s.backend.id === 'node' },
-    ...(hasAsync(s) ? [{ s, id: `${s.backend.id}-async`, label: `${s.build.label}: ${s.asyncAead === 'node' ? 'node:crypto' : s.asyncAead} AES-GCM, sealAsync/openAsync`, fn: sdkAsyncCase, targeted: s.backend.id !== 'node' }] : []),
+    {
+      s,
+      id: s.backend.id,
+      label: `${s.backend.label}, seal/open`,
+      fn: sdkCase,
+      targeted: s.backend.id === 'node',
+    },
+    ...(hasAsync(s)
+      ? [
+          {
+            s,
+            id: `${s.backend.id}-async`,
+            label: `${s.build.label}: ${s.asyncAead === 'node' ? 'node:crypto' : s.asyncAead} AES-GCM, sealAsync/openAsync`,
+            fn: sdkAsyncCase,
+            targeted: s.backend.id !== 'node',
+          },
+        ]
+      : []),
   ]);
 
   // Every path must give the plaintext back before any of it is timed.
   for (const [size, plaintext] of plaintexts) {
     if (profiledSize !== undefined && size !== Number(profiledSize)) continue;
-    for (const c of cases) check(sameBytes(await c.fn(c.s, plaintext)(), plaintext), `SDK ${c.id}: a ${size}-byte record does not round-trip`);
+    for (const c of cases)
+      check(
+        sameBytes(await c.fn(c.s, plaintext)(), plaintext),
+        `SDK ${c.id}: a ${size}-byte record does not round-trip`,
+      );
     for (const r of raw.list.filter((x) => x.unavailable === undefined)) {
-      check(sameBytes(new Uint8Array(await r.make(plaintext)(0)), plaintext), `${r.label}: a ${size}-byte record does not round-trip`);
+      check(
+        sameBytes(new Uint8Array(await r.make(plaintext)(0)), plaintext),
+        `${r.label}: a ${size}-byte record does not round-trip`,
+      );
     }
   }
 
@@ -168,16 +215,20 @@ export async function run({ timing, smoke, profile }) {
     const rates = await measureRates(
       [
         ...cases.map((c) => ({ name: `sdk:${c.id}`, fn: c.fn(c.s, plaintext) })),
-        ...raw.list.filter((r) => r.unavailable === undefined).map((r) => ({ name: `raw:${r.id}`, fn: r.make(plaintext) })),
+        ...raw.list
+          .filter((r) => r.unavailable === undefined)
+          .map((r) => ({ name: `raw:${r.id}`, fn: r.make(plaintext) })),
       ],
       size >= 2 ** 20 && !smoke ? { ...warmed, sampleMs: 220 } : warmed,
     );
-    const mbps = (name) => (rates[name] === undefined ? Number.NaN : (rates[name].opsPerSec * size) / 1e6);
+    const mbps = (name) =>
+      rates[name] === undefined ? Number.NaN : (rates[name].opsPerSec * size) / 1e6;
     const rawMbps = Object.fromEntries(raw.list.map((r) => [r.id, mbps(`raw:${r.id}`)]));
     // The target compares with the runtime's fastest API: for the Node build, node:crypto or
     // WebCrypto; for the portable build (browsers, workers), WebCrypto, the only one it could use.
     const nativeIds = ['node:crypto', 'webcrypto'].filter((id) => Number.isFinite(rawMbps[id]));
-    const fastestOf = (ids) => ids.filter((id) => nativeIds.includes(id)).sort((a, b) => rawMbps[b] - rawMbps[a])[0];
+    const fastestOf = (ids) =>
+      ids.filter((id) => nativeIds.includes(id)).sort((a, b) => rawMbps[b] - rawMbps[a])[0];
     for (const c of cases) {
       const fastest = c.s.backend.id === 'node' ? fastestOf(nativeIds) : fastestOf(['webcrypto']);
       const value = mbps(`sdk:${c.id}`);
@@ -190,7 +241,10 @@ export async function run({ timing, smoke, profile }) {
         sdkMBps: value,
         rawMBps: rawMbps,
         fastest,
-        ratio: fastest === undefined ? Number.NaN : pairedRatio(rates[`sdk:${c.id}`].samples, rates[`raw:${fastest}`].samples),
+        ratio:
+          fastest === undefined
+            ? Number.NaN
+            : pairedRatio(rates[`sdk:${c.id}`].samples, rates[`raw:${fastest}`].samples),
         ratioNoble: pairedRatio(rates[`sdk:${c.id}`].samples, rates['raw:noble'].samples),
       });
     }

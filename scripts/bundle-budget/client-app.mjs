@@ -13,7 +13,11 @@ import { createClient } from 'zeq-keyex';
  * @returns {Promise<{ sessionId: string, recordKey: Uint8Array }>} the session id and record key.
  */
 export async function handshake({ origin, slug, pin, fetch }) {
-  const client = createClient({ origin, pins: { [slug]: pin }, ...(fetch === undefined ? {} : { fetch }) });
+  const client = createClient({
+    origin,
+    pins: { [slug]: pin },
+    ...(fetch === undefined ? {} : { fetch }),
+  });
   const session = await client.handshake(slug);
   return { sessionId: session.sessionId, recordKey: session.recordKey };
 }

@@ -31,7 +31,8 @@ function lp(/** @type {(Uint8Array | string)[]} */ ...fields) {
   );
 }
 
-const fromBase64 = (/** @type {string} */ text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const fromBase64 = (/** @type {string} */ text) =>
+  Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const toBase64 = (/** @type {Uint8Array} */ bytes) => btoa(String.fromCharCode(...bytes));
 
 /**
@@ -42,23 +43,31 @@ const toBase64 = (/** @type {Uint8Array} */ bytes) => btoa(String.fromCharCode(.
  *   or the key confirmation does not open.
  */
 export async function handshake({ origin, slug, pin, fetch }) {
-  const http = ky.create({ ...(fetch === undefined ? {} : { fetch }), retry: { limit: 2, methods: ['get'] } });
+  const http = ky.create({
+    ...(fetch === undefined ? {} : { fetch }),
+    retry: { limit: 2, methods: ['get'] },
+  });
   try {
     /** @type {Record<string, string>} */
     const doc = await http.get(`${origin}/api/keyex/${slug}/pubkey`).json();
     const publicKey = fromBase64(doc['public_key'] ?? '');
     // §2.1 check 3: the pin, compared in constant time, before anything is sent.
-    if (!equalBytes(sha256(publicKey), hexToBytes(pin))) throw new Error('the key does not match the pin');
+    if (!equalBytes(sha256(publicKey), hexToBytes(pin)))
+      throw new Error('the key does not match the pin');
     const { cipherText, sharedSecret } = ml_kem768.encapsulate(publicKey);
     // §2.2
-    const transcript = sha256(lp('zeq-keyex/v1', doc['alg'] ?? '', slug, doc['machine_id'] ?? '', publicKey, cipherText));
+    const transcript = sha256(
+      lp('zeq-keyex/v1', doc['alg'] ?? '', slug, doc['machine_id'] ?? '', publicKey, cipherText),
+    );
     const prk = extract(sha256, sharedSecret, transcript);
     const recordKey = expand(sha256, prk, utf8ToBytes('zeq-keyex/v1 record key'), 32);
     prk.fill(0);
     sharedSecret.fill(0);
     /** @type {Record<string, string>} */
     const reply = await http
-      .post(`${origin}/api/keyex/${slug}/handshake`, { json: { cipher_text: toBase64(cipherText), fingerprint: bytesToHex(sha256(publicKey)) } })
+      .post(`${origin}/api/keyex/${slug}/handshake`, {
+        json: { cipher_text: toBase64(cipherText), fingerprint: bytesToHex(sha256(publicKey)) },
+      })
       .json();
     // §2.3: the confirmation seals the label under the record key.
     const sessionId = reply['session_id'] ?? '';
@@ -66,7 +75,9 @@ export async function handshake({ origin, slug, pin, fetch }) {
     const label = utf8ToBytes('zeq-keyex/v1 key confirmation');
     let opened;
     try {
-      opened = gcm(recordKey, sealed.subarray(0, 12), lp(label, transcript, sessionId)).decrypt(sealed.subarray(12));
+      opened = gcm(recordKey, sealed.subarray(0, 12), lp(label, transcript, sessionId)).decrypt(
+        sealed.subarray(12),
+      );
     } catch {
       opened = undefined;
     }
@@ -76,7 +87,8 @@ export async function handshake({ origin, slug, pin, fetch }) {
     }
     return { sessionId, recordKey };
   } catch (error) {
-    if (isHTTPError(error)) throw new Error(`the responder answered HTTP ${error.response.status}`, { cause: error });
+    if (isHTTPError(error))
+      throw new Error(`the responder answered HTTP ${error.response.status}`, { cause: error });
     throw error;
   }
 }

@@ -16,12 +16,17 @@ const responderLib = require('zeq-keyex/responder');
     'require() and import give one module instance': async () => {
       const imported = await import('zeq-keyex');
       const importedResponder = await import('zeq-keyex/responder');
-      if (lib.createClient !== imported.createClient || lib.ZeqKeyExError !== imported.ZeqKeyExError) {
+      if (
+        lib.createClient !== imported.createClient ||
+        lib.ZeqKeyExError !== imported.ZeqKeyExError
+      ) {
         throw new Error('zeq-keyex loaded twice');
       }
-      if (responderLib.createResponder !== importedResponder.createResponder) throw new Error('zeq-keyex/responder loaded twice');
+      if (responderLib.createResponder !== importedResponder.createResponder)
+        throw new Error('zeq-keyex/responder loaded twice');
       const importedProtocol = await import('zeq-keyex/protocol');
-      if (protocolLib.loadKem !== importedProtocol.loadKem) throw new Error('zeq-keyex/protocol loaded twice');
+      if (protocolLib.loadKem !== importedProtocol.loadKem)
+        throw new Error('zeq-keyex/protocol loaded twice');
     },
   };
   printResult(await runSmoke({ lib, protocolLib, responderLib, vectors, extra }));

@@ -21,7 +21,6 @@
  */
 import { gcm } from '@noble/ciphers/aes.js';
 
-
 /** The line prefix an entry prints its JSON result after; the runner looks for it. */
 export const RESULT_PREFIX = 'ZEQ_SMOKE_RESULT ';
 
@@ -38,7 +37,9 @@ const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/;
  * @returns 64 lowercase hex characters.
  */
 export function randomFieldKey() {
-  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) =>
+    b.toString(16).padStart(2, '0'),
+  ).join('');
 }
 
 /**
@@ -62,16 +63,23 @@ export function describeRuntime() {
  */
 export function expectedBackends() {
   const g = /** @type {Record<string, any>} */ (globalThis);
-  if (g.Deno?.version?.deno || g.Bun?.version) return { kem: 'webcrypto', aead: 'node', aeadAsync: 'node' };
-  const node = g.navigator?.userAgent === 'Cloudflare-Workers' ? undefined : g.process?.versions?.node;
+  if (g.Deno?.version?.deno || g.Bun?.version)
+    return { kem: 'webcrypto', aead: 'node', aeadAsync: 'node' };
+  const node =
+    g.navigator?.userAgent === 'Cloudflare-Workers' ? undefined : g.process?.versions?.node;
   // The portable build (workerd): noble for synchronous AES-GCM, WebCrypto's for the asynchronous calls.
   if (typeof node !== 'string') return { kem: 'noble', aead: 'noble', aeadAsync: 'webcrypto' };
   const [major, minor] = node.split('.').map(Number);
-  return { kem: major > 24 || (major === 24 && minor >= 7) ? 'node' : 'noble', aead: 'node', aeadAsync: 'node' };
+  return {
+    kem: major > 24 || (major === 24 && minor >= 7) ? 'node' : 'noble',
+    aead: 'node',
+    aeadAsync: 'node',
+  };
 }
 
 function bytesEqual(a, b) {
-  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) return false;
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length)
+    return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
@@ -113,7 +121,12 @@ export async function createPair(lib, responderLib) {
     },
   });
   const pin = (await responder.keyDocument(SLUG)).fingerprint;
-  const client = lib.createClient({ origin: ORIGIN, pins: { [SLUG]: pin }, fetch: (request) => responder.fetch(request), retry: 0 });
+  const client = lib.createClient({
+    origin: ORIGIN,
+    pins: { [SLUG]: pin },
+    fetch: (request) => responder.fetch(request),
+    retry: 0,
+  });
   return { responder, client, pin, seen };
 }
 
@@ -137,10 +150,19 @@ export function checkSession(lib, session, pin, now = Date.now()) {
   assert(session.machineId === MACHINE_ID, `machineId is ${String(session.machineId)}`);
   assert(session.fingerprint === pin, 'fingerprint is not the pinned one');
   assert(session.alg === lib.ALG && session.alg === 'ML-KEM-768', `alg is ${String(session.alg)}`);
-  assert(typeof session.sessionId === 'string' && SESSION_ID.test(session.sessionId), 'sessionId is malformed');
-  assert(session.expiresAt instanceof Date && session.expiresAt.getTime() > now, 'expiresAt is not a future Date');
+  assert(
+    typeof session.sessionId === 'string' && SESSION_ID.test(session.sessionId),
+    'sessionId is malformed',
+  );
+  assert(
+    session.expiresAt instanceof Date && session.expiresAt.getTime() > now,
+    'expiresAt is not a future Date',
+  );
   const key = session.recordKey;
-  assert(key instanceof Uint8Array && key.length === 32 && key.some((b) => b !== 0), 'recordKey is not 32 non-zero bytes');
+  assert(
+    key instanceof Uint8Array && key.length === 32 && key.some((b) => b !== 0),
+    'recordKey is not 32 non-zero bytes',
+  );
 }
 
 /**
@@ -155,15 +177,33 @@ export async function recordRoundTrips(lib, session, seen) {
   assert(typeof lib.sessionRecords === 'function', 'the package exports no sessionRecords()');
   const records = lib.sessionRecords(session);
   const encoder = new TextEncoder();
-  const messages = ['first', 'second', 'concurrent a', 'concurrent b'].map((m) => encoder.encode(`${m} from ${describeRuntime()}`));
+  const messages = ['first', 'second', 'concurrent a', 'concurrent b'].map((m) =>
+    encoder.encode(`${m} from ${describeRuntime()}`),
+  );
   const replies = [await records.request(messages[0]), await records.request(messages[1])];
-  replies.push(...(await Promise.all([records.request(messages[2]), records.request(messages[3])])));
-  messages.forEach((m, i) => assert(bytesEqual(replies[i], replyTo(m)), `reply ${i} is not the one the responder sent`));
+  replies.push(
+    ...(await Promise.all([records.request(messages[2]), records.request(messages[3])])),
+  );
+  messages.forEach((m, i) =>
+    assert(bytesEqual(replies[i], replyTo(m)), `reply ${i} is not the one the responder sent`),
+  );
   if (seen !== undefined) {
-    assert(seen.length === messages.length, `the responder saw ${seen.length} records, not ${messages.length}`);
-    for (const m of messages) assert(seen.some((s) => bytesEqual(s.plaintext, m)), 'the responder did not see a plaintext sent');
+    assert(
+      seen.length === messages.length,
+      `the responder saw ${seen.length} records, not ${messages.length}`,
+    );
+    for (const m of messages)
+      assert(
+        seen.some((s) => bytesEqual(s.plaintext, m)),
+        'the responder did not see a plaintext sent',
+      );
     for (const { context } of seen) {
-      assert(context.sessionId === session.sessionId && context.slug === SLUG && context.machineId === MACHINE_ID, 'onRecord got another context');
+      assert(
+        context.sessionId === session.sessionId &&
+          context.slug === SLUG &&
+          context.machineId === MACHINE_ID,
+        'onRecord got another context',
+      );
     }
   }
   return `${messages.length} records`;
@@ -184,7 +224,9 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
   async function check(name, fn) {
     try {
       const detail = await fn();
-      checks.push(detail === undefined ? { name, ok: true } : { name, ok: true, detail: String(detail) });
+      checks.push(
+        detail === undefined ? { name, ok: true } : { name, ok: true, detail: String(detail) },
+      );
     } catch (error) {
       checks.push({ name, ok: false, detail: describeError(error) });
     }
@@ -194,13 +236,24 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
     for (const name of ['createClient', 'sessionRecords', 'isZeqKeyExError']) {
       assert(typeof lib[name] === 'function', `zeq-keyex has no ${name}`);
     }
-    for (const name of ['computeFingerprint', 'loadKem', 'firstContactTranscript', 'deriveRecordKey', 'openKeyConfirmation', 'createRecordChannel']) {
+    for (const name of [
+      'computeFingerprint',
+      'loadKem',
+      'firstContactTranscript',
+      'deriveRecordKey',
+      'openKeyConfirmation',
+      'createRecordChannel',
+    ]) {
       assert(typeof protocolLib[name] === 'function', `zeq-keyex/protocol has no ${name}`);
     }
     for (const name of ['createResponder', 'createMemoryKeyStore', 'createMemorySessionStore']) {
       assert(typeof responderLib[name] === 'function', `zeq-keyex/responder has no ${name}`);
     }
-    assert(lib.ZeqKeyExError === protocolLib.ZeqKeyExError && lib.ZeqKeyExError === responderLib.ZeqKeyExError, 'the entries carry different ZeqKeyExError classes');
+    assert(
+      lib.ZeqKeyExError === protocolLib.ZeqKeyExError &&
+        lib.ZeqKeyExError === responderLib.ZeqKeyExError,
+      'the entries carry different ZeqKeyExError classes',
+    );
   });
 
   for (const [name, fn] of Object.entries(extra)) await check(name, fn);
@@ -222,10 +275,22 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
       if (!lib.isZeqKeyExError(error, 'kem_unavailable')) throw error;
       backends.native = 'none (kem_unavailable)';
     }
-    assert(backends.kem === expected.kem, `'auto' gave the ${backends.kem} KEM backend, expected ${expected.kem}`);
-    assert(backends.aead === expected.aead, `AES-GCM is ${backends.aead}, expected ${expected.aead}`);
-    assert(backends.aeadAsync === expected.aeadAsync, `asynchronous AES-GCM is ${backends.aeadAsync}, expected ${expected.aeadAsync}`);
-    assert(expected.kem === 'noble' ? kems.length === 1 : backends.native === expected.kem, `'native' gave ${backends.native}`);
+    assert(
+      backends.kem === expected.kem,
+      `'auto' gave the ${backends.kem} KEM backend, expected ${expected.kem}`,
+    );
+    assert(
+      backends.aead === expected.aead,
+      `AES-GCM is ${backends.aead}, expected ${expected.aead}`,
+    );
+    assert(
+      backends.aeadAsync === expected.aeadAsync,
+      `asynchronous AES-GCM is ${backends.aeadAsync}, expected ${expected.aeadAsync}`,
+    );
+    assert(
+      expected.kem === 'noble' ? kems.length === 1 : backends.native === expected.kem,
+      `'native' gave ${backends.native}`,
+    );
     return `KEM ${backends.kem}, AES-GCM ${backends.aead} (asynchronous: ${backends.aeadAsync}), native KEM ${backends.native}`;
   });
 
@@ -246,12 +311,19 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
     const { responder } = await createPair(lib, responderLib);
     const real = (await responder.keyDocument(SLUG)).fingerprint;
     const wrong = (real[0] === '0' ? '1' : '0') + real.slice(1);
-    const client = lib.createClient({ origin: ORIGIN, pins: { [SLUG]: wrong }, fetch: (r) => responder.fetch(r), retry: 0 });
+    const client = lib.createClient({
+      origin: ORIGIN,
+      pins: { [SLUG]: wrong },
+      fetch: (r) => responder.fetch(r),
+      retry: 0,
+    });
     await expectCode(lib, 'fingerprint_mismatch', () => client.handshake(SLUG));
   });
 
   if (session !== undefined) {
-    await check('record round trips (sessionRecords(session).request)', () => recordRoundTrips(lib, session, seen));
+    await check('record round trips (sessionRecords(session).request)', () =>
+      recordRoundTrips(lib, session, seen),
+    );
     await check('session wipe (session_closed)', async () => {
       session.wipe();
       await expectCode(lib, 'session_closed', () => session.recordKey);
@@ -263,11 +335,17 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
     const seed = crypto.getRandomValues(new Uint8Array(64));
     const publicKey = await kem.publicKey(seed);
     const { cipherText, sharedSecret } = await kem.encapsulate(publicKey);
-    assert(bytesEqual(await kem.decapsulate(seed, cipherText), sharedSecret), 'decapsulation from the seed gave another secret');
+    assert(
+      bytesEqual(await kem.decapsulate(seed, cipherText), sharedSecret),
+      'decapsulation from the seed gave another secret',
+    );
     const secretKey = await kem.importSecretKey(seed);
     try {
       assert(bytesEqual(secretKey.publicKey, publicKey), 'the imported key has another public key');
-      assert(bytesEqual(await secretKey.decapsulate(cipherText), sharedSecret), 'decapsulation with the imported key gave another secret');
+      assert(
+        bytesEqual(await secretKey.decapsulate(cipherText), sharedSecret),
+        'decapsulation with the imported key gave another secret',
+      );
     } finally {
       secretKey.dispose();
     }
@@ -275,17 +353,28 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
 
   // noble is the reference the native backends are checked against: the first of `kems`.
   const [noble] = kems;
-  await check('vector keyex[0]', () => keyexVector(protocolLib, noble, vectors.keyex, vectors.invalidConfirmations));
+  await check('vector keyex[0]', () =>
+    keyexVector(protocolLib, noble, vectors.keyex, vectors.invalidConfirmations),
+  );
   await check('vector records[0]', () => recordsVector(protocolLib, vectors.records));
 
   for (const kem of kems) {
-    await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () => kemVectors(protocolLib, kem, noble, vectors.kem, vectors.keyex));
+    await check(`ML-KEM-768 vectors through the ${kem.backend} backend`, () =>
+      kemVectors(protocolLib, kem, noble, vectors.kem, vectors.keyex),
+    );
   }
   for (const kem of kems) {
-    await check(`${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`, () => repeatedEncapsulation(protocolLib, kem, noble));
+    await check(
+      `${kem.backend}: encapsulation to many keys, again and again, and an invalid key refused every time`,
+      () => repeatedEncapsulation(protocolLib, kem, noble),
+    );
   }
-  await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () => aeadAgrees(protocolLib));
-  await check(`asynchronous records (${backends.aeadAsync}) give the synchronous ones' bytes`, () => asyncRecordsAgree(protocolLib));
+  await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () =>
+    aeadAgrees(protocolLib),
+  );
+  await check(`asynchronous records (${backends.aeadAsync}) give the synchronous ones' bytes`, () =>
+    asyncRecordsAgree(protocolLib),
+  );
 
   return { runtime: describeRuntime(), backends, checks };
 }
@@ -297,17 +386,23 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
  */
 async function repeatedEncapsulation(lib, kem, noble) {
   const seeds = Array.from({ length: 20 }, () => crypto.getRandomValues(new Uint8Array(64)));
-  const keys = await Promise.all(seeds.map(async (seed) => ({ seed, publicKey: await noble.publicKey(seed) })));
+  const keys = await Promise.all(
+    seeds.map(async (seed) => ({ seed, publicKey: await noble.publicKey(seed) })),
+  );
   for (let round = 0; round < 3; round++) {
     for (const [i, { seed, publicKey }] of keys.entries()) {
       const { cipherText, sharedSecret } = await kem.encapsulate(Uint8Array.from(publicKey));
-      assert(bytesEqual(await noble.decapsulate(seed, cipherText), sharedSecret), `round ${round}, key ${i}: decapsulation gave another secret`);
+      assert(
+        bytesEqual(await noble.decapsulate(seed, cipherText), sharedSecret),
+        `round ${round}, key ${i}: decapsulation gave another secret`,
+      );
     }
   }
   const invalid = Uint8Array.from(keys[0].publicKey);
   invalid[0] = 0xff;
   invalid[1] |= 0x0f;
-  for (let attempt = 0; attempt < 3; attempt++) await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(invalid));
+  for (let attempt = 0; attempt < 3; attempt++)
+    await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(invalid));
 }
 
 /** Awaits `promise`, which must reject with the SDK's error with `code` (made by the caller, so a synchronous throw escapes). */
@@ -322,7 +417,8 @@ function expectCodeOf(lib, code, promise) {
  */
 async function kemVectors(lib, kem, noble, v, keyex) {
   const hex = (text) => lib.hexDecode(text.toLowerCase());
-  const same = (bytes, text, what) => assert(lib.hexEncode(bytes) === text.toLowerCase(), `${what}: another value`);
+  const same = (bytes, text, what) =>
+    assert(lib.hexEncode(bytes) === text.toLowerCase(), `${what}: another value`);
   let count = 0;
   for (const t of v.mlkem) {
     const seed = hex(t.seed);
@@ -345,25 +441,46 @@ async function kemVectors(lib, kem, noble, v, keyex) {
     count++;
   }
   for (const t of v.encaps) {
-    if (t.valid) assert((await kem.encapsulate(hex(t.ek))).cipherText.length === 1088, `mlkem_768_encaps_test tcId ${t.tcId}: no ciphertext`);
+    if (t.valid)
+      assert(
+        (await kem.encapsulate(hex(t.ek))).cipherText.length === 1088,
+        `mlkem_768_encaps_test tcId ${t.tcId}: no ciphertext`,
+      );
     else await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(hex(t.ek)));
     count++;
   }
   for (const t of v.acvpEkCheck) {
-    if (t.testPassed) assert((await kem.encapsulate(hex(t.ek))).cipherText.length === 1088, `ACVP ek check tcId ${t.tcId}: refused`);
+    if (t.testPassed)
+      assert(
+        (await kem.encapsulate(hex(t.ek))).cipherText.length === 1088,
+        `ACVP ek check tcId ${t.tcId}: refused`,
+      );
     else await expectCodeOf(lib, 'invalid_public_key', kem.encapsulate(hex(t.ek)));
     count++;
   }
   const seed = hex(keyex.keygen_seed);
-  assert(lib.base64Encode(await kem.publicKey(seed)) === keyex.public_key_b64, 'keyex[0]: another public key');
-  same(await kem.decapsulate(seed, lib.base64Decode(keyex.cipher_text_b64)), keyex.shared_secret, 'keyex[0] shared secret');
+  assert(
+    lib.base64Encode(await kem.publicKey(seed)) === keyex.public_key_b64,
+    'keyex[0]: another public key',
+  );
+  same(
+    await kem.decapsulate(seed, lib.base64Decode(keyex.cipher_text_b64)),
+    keyex.shared_secret,
+    'keyex[0] shared secret',
+  );
   // Both directions against noble's backend.
   const fresh = crypto.getRandomValues(new Uint8Array(64));
   const publicKey = await noble.publicKey(fresh);
   const toIt = await kem.encapsulate(publicKey);
-  assert(bytesEqual(await noble.decapsulate(fresh, toIt.cipherText), toIt.sharedSecret), 'noble does not decapsulate its ciphertext');
+  assert(
+    bytesEqual(await noble.decapsulate(fresh, toIt.cipherText), toIt.sharedSecret),
+    'noble does not decapsulate its ciphertext',
+  );
   const toNoble = await noble.encapsulate(publicKey);
-  assert(bytesEqual(await kem.decapsulate(fresh, toNoble.cipherText), toNoble.sharedSecret), "it does not decapsulate noble's ciphertext");
+  assert(
+    bytesEqual(await kem.decapsulate(fresh, toNoble.cipherText), toNoble.sharedSecret),
+    "it does not decapsulate noble's ciphertext",
+  );
   return `${count + 1} vector cases, both directions with noble`;
 }
 
@@ -379,16 +496,24 @@ async function asyncRecordsAgree(lib) {
   const async = lib.createRecordChannel(recordKey, sessionId, 'initiator');
   const responder = lib.createRecordChannel(recordKey, sessionId, 'responder');
   const sizes = [0, 1, 16, 1000, 65_536, 200_000];
-  const plaintexts = sizes.map((size) => Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff));
+  const plaintexts = sizes.map((size) =>
+    Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff),
+  );
   const sealed = await Promise.all(plaintexts.map((p) => async.sealAsync(p)));
   for (let i = 0; i < sizes.length; i++) {
-    assert(bytesEqual(sealed[i], sync.seal(plaintexts[i])), `a ${sizes[i]}-byte record sealed asynchronously differs`);
+    assert(
+      bytesEqual(sealed[i], sync.seal(plaintexts[i])),
+      `a ${sizes[i]}-byte record sealed asynchronously differs`,
+    );
     const opened = i % 2 === 0 ? await responder.openAsync(sealed[i]) : responder.open(sealed[i]);
     assert(bytesEqual(opened, plaintexts[i]), `a ${sizes[i]}-byte record does not open`);
   }
   await expectCode(lib, 'record_replayed', () => responder.openAsync(sealed[0]));
   const reply = await responder.sealAsync(plaintexts[3]);
-  assert(bytesEqual(await async.openAsync(reply), plaintexts[3]), 'a reply sealed asynchronously does not open');
+  assert(
+    bytesEqual(await async.openAsync(reply), plaintexts[3]),
+    'a reply sealed asynchronously does not open',
+  );
   reply[reply.length - 1] ^= 1;
   await expectCode(lib, 'record_auth_failed', () => sync.openAsync(reply));
   return `${sizes.length} records each way`;
@@ -406,15 +531,24 @@ function aeadAgrees(lib) {
   for (const size of [0, 1, 15, 16, 17, 31, 32, 33, 255, 1024, 4095, 65_536, 70_000]) {
     for (const aadSize of [0, 1, 17, 300]) {
       // getRandomValues stops at 64 KiB; the bytes only need to differ from record to record.
-      const plaintext = Uint8Array.from({ length: size }, (_, i) => (i * 131 + size + key[i % 32]) & 0xff);
+      const plaintext = Uint8Array.from(
+        { length: size },
+        (_, i) => (i * 131 + size + key[i % 32]) & 0xff,
+      );
       const appAad = crypto.getRandomValues(new Uint8Array(aadSize));
       const [epoch, seq] = [size % 7, aadSize * 3];
       const record = lib.sealRecord(key, sessionId, epoch, seq, plaintext, appAad);
       const header = lib.encodeRecordHeader(epoch, seq);
       const aad = new Uint8Array([...header, ...lib.lp(sessionId, appAad)]);
-      const expected = new Uint8Array([...header, ...gcm(key, header.subarray(1), aad).encrypt(plaintext)]);
+      const expected = new Uint8Array([
+        ...header,
+        ...gcm(key, header.subarray(1), aad).encrypt(plaintext),
+      ]);
       assert(bytesEqual(record, expected), `a ${size}-byte record differs from noble's`);
-      assert(bytesEqual(lib.openRecord(key, sessionId, record, appAad), plaintext), `a ${size}-byte record does not open`);
+      assert(
+        bytesEqual(lib.openRecord(key, sessionId, record, appAad), plaintext),
+        `a ${size}-byte record does not open`,
+      );
       const tampered = record.slice();
       tampered[tampered.length - 1 - (size % 16)] ^= 0x10;
       try {
@@ -433,19 +567,42 @@ async function keyexVector(lib, noble, v, invalidConfirmations) {
   const hex = (text) => lib.hexDecode(text);
   const seed = hex(v.keygen_seed);
   const publicKey = await noble.publicKey(seed);
-  assert(lib.base64Encode(publicKey) === v.public_key_b64, 'kem.publicKey(seed) gave another public key');
-  assert(lib.computeFingerprint(publicKey) === v.fingerprint, 'computeFingerprint gave another fingerprint');
+  assert(
+    lib.base64Encode(publicKey) === v.public_key_b64,
+    'kem.publicKey(seed) gave another public key',
+  );
+  assert(
+    lib.computeFingerprint(publicKey) === v.fingerprint,
+    'computeFingerprint gave another fingerprint',
+  );
   const cipherText = lib.base64Decode(v.cipher_text_b64);
-  assert(lib.hexEncode(await noble.decapsulate(seed, cipherText)) === v.shared_secret, 'kem.decapsulate(seed) gave another shared secret');
-  const transcript = lib.firstContactTranscript({ alg: v.alg, slug: v.slug, machineId: v.machine_id, publicKey, cipherText });
-  assert(lib.hexEncode(transcript) === v.transcript, 'firstContactTranscript gave another transcript');
+  assert(
+    lib.hexEncode(await noble.decapsulate(seed, cipherText)) === v.shared_secret,
+    'kem.decapsulate(seed) gave another shared secret',
+  );
+  const transcript = lib.firstContactTranscript({
+    alg: v.alg,
+    slug: v.slug,
+    machineId: v.machine_id,
+    publicKey,
+    cipherText,
+  });
+  assert(
+    lib.hexEncode(transcript) === v.transcript,
+    'firstContactTranscript gave another transcript',
+  );
   const recordKey = lib.deriveRecordKey(hex(v.shared_secret), transcript);
   assert(lib.hexEncode(recordKey) === v.record_key, 'deriveRecordKey gave another record key');
   lib.openKeyConfirmation(recordKey, transcript, v.session_id, v.key_confirmation_b64);
   let refused = 0;
   for (const bad of invalidConfirmations) {
     try {
-      lib.openKeyConfirmation(recordKey, transcript, bad.session_id ?? v.session_id, bad.key_confirmation_b64);
+      lib.openKeyConfirmation(
+        recordKey,
+        transcript,
+        bad.session_id ?? v.session_id,
+        bad.key_confirmation_b64,
+      );
     } catch (error) {
       if (!lib.isZeqKeyExError(error, 'confirmation_failed')) throw error;
       refused++;
@@ -461,17 +618,33 @@ function recordsVector(lib, v) {
   const recordKey = hex(v.record_key);
   const i2r = [lib.deriveTrafficKey(recordKey, 'i2r')];
   while (i2r.length < v.k_i2r.length) i2r.push(lib.rekey(i2r[i2r.length - 1]));
-  assert(i2r.every((k, i) => lib.hexEncode(k) === v.k_i2r[i]), 'deriveTrafficKey/rekey gave other i2r keys');
+  assert(
+    i2r.every((k, i) => lib.hexEncode(k) === v.k_i2r[i]),
+    'deriveTrafficKey/rekey gave other i2r keys',
+  );
   const r2i = [lib.deriveTrafficKey(recordKey, 'r2i')];
   assert(lib.hexEncode(r2i[0]) === v.k_r2i_0, 'deriveTrafficKey gave another r2i key');
   for (const r of v.records) {
     const keys = r.direction === 'i2r' ? i2r : r2i;
     while (keys.length <= r.epoch) keys.push(lib.rekey(keys[keys.length - 1]));
     const key = keys[r.epoch];
-    const sealed = lib.sealRecord(key, v.session_id, r.epoch, r.seq, hex(r.plaintext), hex(r.app_aad));
-    assert(lib.hexEncode(sealed) === r.record, `sealRecord gave another record (${r.direction} ${r.epoch}/${r.seq})`);
+    const sealed = lib.sealRecord(
+      key,
+      v.session_id,
+      r.epoch,
+      r.seq,
+      hex(r.plaintext),
+      hex(r.app_aad),
+    );
+    assert(
+      lib.hexEncode(sealed) === r.record,
+      `sealRecord gave another record (${r.direction} ${r.epoch}/${r.seq})`,
+    );
     const opened = lib.openRecord(key, v.session_id, hex(r.record), hex(r.app_aad));
-    assert(lib.hexEncode(opened) === r.plaintext, `openRecord gave another plaintext (${r.direction} ${r.epoch}/${r.seq})`);
+    assert(
+      lib.hexEncode(opened) === r.plaintext,
+      `openRecord gave another plaintext (${r.direction} ${r.epoch}/${r.seq})`,
+    );
   }
   return `${v.records.length} records`;
 }

@@ -21,7 +21,8 @@ export default {
   /** @param {Request} request */
   async fetch(request) {
     const url = new URL(request.url);
-    if (url.pathname === '/__smoke') return Response.json(await runSmoke({ lib, protocolLib, responderLib, vectors }));
+    if (url.pathname === '/__smoke')
+      return Response.json(await runSmoke({ lib, protocolLib, responderLib, vectors }));
     responder ??= responderLib.createResponder({
       fieldKey: randomFieldKey(),
       machines: { [SMOKE_MACHINE.slug]: SMOKE_MACHINE.machineId },

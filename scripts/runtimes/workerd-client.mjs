@@ -15,9 +15,15 @@ const checks = [];
 async function check(name, fn) {
   try {
     const detail = await fn();
-    checks.push(detail === undefined ? { name, ok: true } : { name, ok: true, detail: String(detail) });
+    checks.push(
+      detail === undefined ? { name, ok: true } : { name, ok: true, detail: String(detail) },
+    );
   } catch (error) {
-    checks.push({ name, ok: false, detail: `${error?.name ?? 'Error'}${error?.code ? ` [${error.code}]` : ''}: ${error?.message ?? error}` });
+    checks.push({
+      name,
+      ok: false,
+      detail: `${error?.name ?? 'Error'}${error?.code ? ` [${error.code}]` : ''}: ${error?.message ?? error}`,
+    });
   }
 }
 

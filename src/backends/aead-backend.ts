@@ -30,12 +30,23 @@ export interface AeadBackend {
    * @param prefix - bytes to put in front of the output (a record's header), saving a copy.
    * @returns `prefix ‖ ciphertext ‖ tag` (16-byte tag), in a fresh array.
    */
-  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array;
+  seal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    prefix?: Uint8Array,
+  ): Uint8Array;
   /**
    * Verifies and decrypts `ciphertext ‖ tag` (at least 16 bytes, checked by the caller).
    * @returns the plaintext in a fresh array, or `undefined` when the tag does not verify.
    */
-  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  open(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+  ): Uint8Array | undefined;
   /**
    * Drops whatever the backend keeps for `key` (an imported key object); called by `wipe`.
    * Backends that keep nothing leave it out.
@@ -44,13 +55,24 @@ export interface AeadBackend {
 }
 
 /** {@link AeadBackend.seal} of noble's AES-256-GCM. */
-export function nobleSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
+export function nobleSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix?: Uint8Array,
+): Uint8Array {
   const sealed = gcm(key, nonce, aad).encrypt(plaintext);
   return prefix?.length ? concatBytes(prefix, sealed) : sealed;
 }
 
 /** {@link AeadBackend.open} of noble's AES-256-GCM. */
-export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+export function nobleOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
   try {
     return gcm(key, nonce, aad).decrypt(sealed);
   } catch {
@@ -70,7 +92,12 @@ export function nobleOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array
  */
 export interface AsyncAeadKey {
   /** {@link AeadBackend.seal}, settled later. */
-  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Promise<Uint8Array>;
+  seal(
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+    prefix?: Uint8Array,
+  ): Promise<Uint8Array>;
   /** {@link AeadBackend.open}, settled later: `undefined` when the tag does not verify. */
   open(nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined>;
   /**

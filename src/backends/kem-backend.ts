@@ -27,7 +27,14 @@
  */
 import { ALG, ALG_SIZES } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
-import { type Encapsulation, assertLength, kemDecapsulator, kemEncapsulate, kemKeygen, nobleMlKem768 } from '../core/kem.js';
+import {
+  type Encapsulation,
+  assertLength,
+  kemDecapsulator,
+  kemEncapsulate,
+  kemKeygen,
+  nobleMlKem768,
+} from '../core/kem.js';
 import { kemDrivers } from './platform.js';
 import { constantTimeEqual, randomBytes, wipe } from '../core/primitives.js';
 
@@ -84,7 +91,9 @@ export interface Kem {
 export interface KemDriver {
   readonly name: Exclude<KemBackendName, 'noble'>;
   /** Imports a 64-byte seed (length checked by the caller). */
-  importSecretKey(seed: Uint8Array): Promise<{ publicKey: Uint8Array; decapsulate(cipherText: Uint8Array): Promise<Uint8Array> }>;
+  importSecretKey(
+    seed: Uint8Array,
+  ): Promise<{ publicKey: Uint8Array; decapsulate(cipherText: Uint8Array): Promise<Uint8Array> }>;
   /** Encapsulates to a 1184-byte public key; throws `invalid_public_key` when the key is refused. */
   encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
 }
@@ -164,7 +173,10 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
 // The client loads encapsulation only ({@link encapsulatorLoader}), never a whole Kem: this keeps
 // secret-key import and seed decapsulation out of the client app, 331 B gzip (`npm run size`).
 /** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
-const nobleEncapsulator: KemEncapsulator = { backend: 'noble', encapsulate: async (publicKey) => kemEncapsulate(publicKey) };
+const nobleEncapsulator: KemEncapsulator = {
+  backend: 'noble',
+  encapsulate: async (publicKey) => kemEncapsulate(publicKey),
+};
 
 // Module-level calls in the modules the entries share are marked pure, and no module-level code
 // there reads a property: the build puts those modules into one chunk, so a statement a bundler
@@ -220,7 +232,11 @@ export function nativeKem(driver: KemDriver): Kem {
 
 /** What the probe asks of a candidate: a {@link KemDriver} as it is, or a whole {@link Kem}. */
 export interface KemCandidate {
-  importSecretKey(seed: Uint8Array): Promise<{ readonly publicKey: Uint8Array; decapsulate(cipherText: Uint8Array): Promise<Uint8Array>; dispose?(): void }>;
+  importSecretKey(seed: Uint8Array): Promise<{
+    readonly publicKey: Uint8Array;
+    decapsulate(cipherText: Uint8Array): Promise<Uint8Array>;
+    dispose?(): void;
+  }>;
   encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
 }
 
@@ -244,12 +260,16 @@ export async function agreesWithNoble(kem: KemCandidate): Promise<boolean> {
     const viaNoble = nobleMlKem768.decapsulate(cipherText, reference.secretKey);
     const viaNative = await key.decapsulate(cipherText);
     secrets.push(viaNoble, viaNative);
-    if (!constantTimeEqual(viaNoble, sharedSecret) || !constantTimeEqual(viaNative, sharedSecret)) return false;
+    if (!constantTimeEqual(viaNoble, sharedSecret) || !constantTimeEqual(viaNative, sharedSecret))
+      return false;
     cipherText[0] = (cipherText[0] as number) ^ 1;
     const rejectedByNoble = nobleMlKem768.decapsulate(cipherText, reference.secretKey);
     const rejectedByNative = await key.decapsulate(cipherText);
     secrets.push(rejectedByNoble, rejectedByNative);
-    return constantTimeEqual(rejectedByNoble, rejectedByNative) && !constantTimeEqual(rejectedByNoble, sharedSecret);
+    return (
+      constantTimeEqual(rejectedByNoble, rejectedByNative) &&
+      !constantTimeEqual(rejectedByNoble, sharedSecret)
+    );
   } catch {
     return false;
   } finally {
@@ -290,14 +310,19 @@ function findNativeDriver(): Promise<KemDriver | undefined> {
  * @throws {TypeError} for anything but `'noble'`, `'native'` or `'auto'`.
  */
 export function assertKemChoice(value: unknown): asserts value is KemChoice {
-  if (value !== 'noble' && value !== 'native' && value !== 'auto') throw new TypeError("kem must be 'noble', 'native' or 'auto'");
+  if (value !== 'noble' && value !== 'native' && value !== 'auto')
+    throw new TypeError("kem must be 'noble', 'native' or 'auto'");
 }
 
 /**
  * The backend a checked `choice` selects, in either form: a whole {@link Kem} ({@link loadKem}) or
  * encapsulation alone ({@link encapsulatorLoader}).
  */
-async function selectBackend<T>(choice: KemChoice, noble: T, native: (driver: KemDriver) => T): Promise<T> {
+async function selectBackend<T>(
+  choice: KemChoice,
+  noble: T,
+  native: (driver: KemDriver) => T,
+): Promise<T> {
   const driver = choice === 'noble' ? undefined : await findNativeDriver();
   if (driver !== undefined) return native(driver);
   if (choice === 'native') throw new ZeqKeyExError('kem_unavailable');
@@ -327,7 +352,10 @@ export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
 }
 
 /** Memoises `load` for one object's `kem` option, checked at once: the one loader behind both below. */
-function memoisedLoader<T>(choice: unknown, load: (choice: KemChoice) => Promise<T>): () => Promise<T> {
+function memoisedLoader<T>(
+  choice: unknown,
+  load: (choice: KemChoice) => Promise<T>,
+): () => Promise<T> {
   const selected = choice ?? 'auto';
   assertKemChoice(selected);
   let loaded: Promise<T> | undefined;
@@ -353,5 +381,7 @@ export function kemLoader(choice: unknown): () => Promise<Kem> {
  * @internal
  */
 export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
-  return memoisedLoader(choice, (selected) => selectBackend(selected, nobleEncapsulator, encapsulatorOf));
+  return memoisedLoader(choice, (selected) =>
+    selectBackend(selected, nobleEncapsulator, encapsulatorOf),
+  );
 }

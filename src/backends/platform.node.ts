@@ -33,8 +33,14 @@ const KEY_TYPE = 'ml-kem-768';
 interface NodeKemApi {
   encapsulate(key: crypto.KeyObject): { sharedKey: Uint8Array; ciphertext: Uint8Array };
   decapsulate(key: crypto.KeyObject, cipherText: Uint8Array): Uint8Array;
-  createPrivateKey(input: { key: Uint8Array; format: 'raw-seed'; asymmetricKeyType: string }): crypto.KeyObject;
-  createPublicKey(input: crypto.KeyObject | { key: Uint8Array; format: 'raw-public'; asymmetricKeyType: string }): crypto.KeyObject;
+  createPrivateKey(input: {
+    key: Uint8Array;
+    format: 'raw-seed';
+    asymmetricKeyType: string;
+  }): crypto.KeyObject;
+  createPublicKey(
+    input: crypto.KeyObject | { key: Uint8Array; format: 'raw-public'; asymmetricKeyType: string },
+  ): crypto.KeyObject;
 }
 
 /** A fresh `Uint8Array` with the bytes of a Buffer `node:crypto` returned, which is then zeroed. */
@@ -56,7 +62,11 @@ function importedPublicKey(node: NodeKemApi, publicKey: Uint8Array): crypto.KeyO
   return importedPublicKeys.obtain(publicKey, () => {
     try {
       // The import runs the FIPS 203 §7.2 modulus check; a key that fails it is never kept.
-      return node.createPublicKey({ key: publicKey, format: 'raw-public', asymmetricKeyType: KEY_TYPE });
+      return node.createPublicKey({
+        key: publicKey,
+        format: 'raw-public',
+        asymmetricKeyType: KEY_TYPE,
+      });
     } catch (cause) {
       throw new ZeqKeyExError('invalid_public_key', undefined, { cause });
     }
@@ -69,14 +79,27 @@ function importedPublicKey(node: NodeKemApi, publicKey: Uint8Array): crypto.KeyO
  */
 export async function nodeKemDriver(): Promise<KemDriver | undefined> {
   const api = crypto as unknown as Partial<NodeKemApi>;
-  if (typeof api.encapsulate !== 'function' || typeof api.decapsulate !== 'function') return undefined;
+  if (typeof api.encapsulate !== 'function' || typeof api.decapsulate !== 'function')
+    return undefined;
   const node = api as NodeKemApi;
   return {
     name: 'node',
     async importSecretKey(seed: Uint8Array) {
-      const privateKey = node.createPrivateKey({ key: seed, format: 'raw-seed', asymmetricKeyType: KEY_TYPE });
-      const publicKey = new Uint8Array(node.createPublicKey(privateKey).export({ format: 'raw-public' } as unknown as crypto.KeyExportOptions<'der'>));
-      return { publicKey, decapsulate: async (cipherText: Uint8Array): Promise<Uint8Array> => take(node.decapsulate(privateKey, cipherText)) };
+      const privateKey = node.createPrivateKey({
+        key: seed,
+        format: 'raw-seed',
+        asymmetricKeyType: KEY_TYPE,
+      });
+      const publicKey = new Uint8Array(
+        node
+          .createPublicKey(privateKey)
+          .export({ format: 'raw-public' } as unknown as crypto.KeyExportOptions<'der'>),
+      );
+      return {
+        publicKey,
+        decapsulate: async (cipherText: Uint8Array): Promise<Uint8Array> =>
+          take(node.decapsulate(privateKey, cipherText)),
+      };
     },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       const { sharedKey, ciphertext } = node.encapsulate(importedPublicKey(node, publicKey));
@@ -119,13 +142,22 @@ function keyObjectOf(key: Uint8Array): crypto.KeyObject {
 
 /** The bytes of a Buffer `node:crypto` made, as a plain `Uint8Array`: a view when it owns its memory, else a copy (then zeroed). */
 function own(buffer: Buffer): Uint8Array {
-  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length) return new Uint8Array(buffer.buffer, 0, buffer.length);
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length)
+    return new Uint8Array(buffer.buffer, 0, buffer.length);
   return take(buffer);
 }
 
 /** `AeadBackend.seal` of `node:crypto`'s AES-256-GCM. */
-function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
+function nodeSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix?: Uint8Array,
+): Uint8Array {
+  const cipher = crypto.createCipheriv('aes-256-gcm', keyObjectOf(key), nonce, {
+    authTagLength: AEAD_TAG_BYTES,
+  });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
   const rest = cipher.final();
@@ -140,8 +172,15 @@ function nodeSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad
 }
 
 /** `AeadBackend.open` of `node:crypto`'s AES-256-GCM. */
-function nodeOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
-  const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, { authTagLength: AEAD_TAG_BYTES });
+function nodeOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
+  const decipher = crypto.createDecipheriv('aes-256-gcm', keyObjectOf(key), nonce, {
+    authTagLength: AEAD_TAG_BYTES,
+  });
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - AEAD_TAG_BYTES));
   // GCM decrypts before it verifies: this output is released only if final() accepts the tag.
@@ -173,7 +212,10 @@ function nodeForget(key: Uint8Array): void {
 // The Node platform: the names and types of the portable `platform.ts`, which this module replaces.
 
 /** Native ML-KEM drivers, in order of preference: `node:crypto`, then WebCrypto outside Node. */
-export const kemDrivers: typeof portable.kemDrivers = [nodeKemDriver, async () => (isNode() ? undefined : webCryptoKemDriver())];
+export const kemDrivers: typeof portable.kemDrivers = [
+  nodeKemDriver,
+  async () => (isNode() ? undefined : webCryptoKemDriver()),
+];
 
 /** `'node'`: AES-256-GCM is `node:crypto`'s. */
 export const aeadName: typeof portable.aeadName = 'node';
@@ -197,14 +239,17 @@ export const aeadKeyAsync: typeof portable.aeadKeyAsync = undefined;
 export const aeadAsyncName: typeof portable.aeadAsyncName = async () => 'node';
 
 /** {@link portable.base64Of} through `Buffer` (native code). */
-export const base64Of: typeof portable.base64Of = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+export const base64Of: typeof portable.base64Of = (bytes) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /**
  * {@link portable.base64Bytes} through `Buffer`, which skips characters outside the alphabet
  * instead of refusing them (and reads the URL-safe one): `encoding.ts` refuses every such text
  * by re-encoding. The bytes are copied out of `Buffer`'s shared pool into an array of their own.
  */
-export const base64Bytes: typeof portable.base64Bytes = (text) => new Uint8Array(Buffer.from(text, 'base64'));
+export const base64Bytes: typeof portable.base64Bytes = (text) =>
+  new Uint8Array(Buffer.from(text, 'base64'));
 
 /** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
-export const sha256: typeof portable.sha256 = (message) => own(crypto.createHash('sha256').update(message).digest());
+export const sha256: typeof portable.sha256 = (message) =>
+  own(crypto.createHash('sha256').update(message).digest());

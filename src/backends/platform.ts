@@ -15,7 +15,14 @@
  * the parts it calls (an app that only opens never ships the sealing).
  * @module
  */
-import { type AeadBackend, type AeadBackendName, type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead-backend.js';
+import {
+  type AeadBackend,
+  type AeadBackendName,
+  type AsyncAeadBackendName,
+  type AsyncAeadKey,
+  nobleOpen,
+  nobleSeal,
+} from './aead-backend.js';
 import type { KemDriverProbe } from './kem-backend.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { webCryptoAeadBackend, webCryptoAeadKey } from './webcrypto-aead.js';

@@ -20,7 +20,12 @@
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { randomBytes } from '@noble/hashes/utils.js';
-import { type AsyncAeadBackendName, type AsyncAeadKey, nobleOpen, nobleSeal } from './aead-backend.js';
+import {
+  type AsyncAeadBackendName,
+  type AsyncAeadKey,
+  nobleOpen,
+  nobleSeal,
+} from './aead-backend.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES } from '../core/constants.js';
 
 const GCM = 'AES-GCM';
@@ -29,7 +34,11 @@ let probed: Promise<SubtleCrypto | undefined> | undefined;
 
 /** Whether `error` is WebCrypto's refusal of a tag (or of a ciphertext shorter than one). */
 function isOperationError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { name?: unknown }).name === 'OperationError';
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'OperationError'
+  );
 }
 
 /** WebCrypto, once it agreed with noble (see the module comment); `undefined` otherwise. */
@@ -43,10 +52,14 @@ function usableSubtle(): Promise<SubtleCrypto | undefined> {
     const message = randomBytes(45);
     const params = paramsOf(nonce, aad);
     try {
-      const cryptoKey = await subtle.importKey('raw', key as BufferSource, GCM, false, ['encrypt', 'decrypt']);
+      const cryptoKey = await subtle.importKey('raw', key as BufferSource, GCM, false, [
+        'encrypt',
+        'decrypt',
+      ]);
       const sealed = new Uint8Array(await subtle.encrypt(params, cryptoKey, message));
       if (!equalBytes(sealed, nobleSeal(key, nonce, message, aad))) return undefined;
-      if (!equalBytes(new Uint8Array(await subtle.decrypt(params, cryptoKey, sealed)), message)) return undefined;
+      if (!equalBytes(new Uint8Array(await subtle.decrypt(params, cryptoKey, sealed)), message))
+        return undefined;
       sealed[sealed.length - 1] = (sealed[sealed.length - 1] as number) ^ 1;
       const refused = await subtle.decrypt(params, cryptoKey, sealed).then(
         () => false,
@@ -76,9 +89,18 @@ function paramsOf(nonce: Uint8Array, aad: Uint8Array): AesGcmParams {
 }
 
 /** Seals with an imported key; everything WebCrypto reads is read before this returns. */
-async function sealWith(subtle: SubtleCrypto, key: CryptoKey, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array | undefined): Promise<Uint8Array> {
+async function sealWith(
+  subtle: SubtleCrypto,
+  key: CryptoKey,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix: Uint8Array | undefined,
+): Promise<Uint8Array> {
   const head = prefix?.slice();
-  const sealed = new Uint8Array(await subtle.encrypt(paramsOf(nonce, aad), key, plaintext as BufferSource));
+  const sealed = new Uint8Array(
+    await subtle.encrypt(paramsOf(nonce, aad), key, plaintext as BufferSource),
+  );
   if (head === undefined || head.length === 0) return sealed;
   const out = new Uint8Array(head.length + sealed.length);
   out.set(head);
@@ -87,7 +109,13 @@ async function sealWith(subtle: SubtleCrypto, key: CryptoKey, nonce: Uint8Array,
 }
 
 /** Opens with an imported key: `undefined` when the tag does not verify. */
-async function openWith(subtle: SubtleCrypto, key: CryptoKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Promise<Uint8Array | undefined> {
+async function openWith(
+  subtle: SubtleCrypto,
+  key: CryptoKey,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Promise<Uint8Array | undefined> {
   try {
     return new Uint8Array(await subtle.decrypt(paramsOf(nonce, aad), key, sealed as BufferSource));
   } catch (error) {
@@ -127,7 +155,10 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
       // The import reads its own copy, so forgetting the key meanwhile cannot change what it reads.
       const copy = material.slice();
       try {
-        cryptoKey = await usable.importKey('raw', copy as BufferSource, GCM, false, ['encrypt', 'decrypt']);
+        cryptoKey = await usable.importKey('raw', copy as BufferSource, GCM, false, [
+          'encrypt',
+          'decrypt',
+        ]);
         subtle = usable;
       } catch {
         // Refused after passing the probe: noble, with the bytes still held.
@@ -141,7 +172,10 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
     });
 
   /** Runs `call` now once the key is settled, else on copies of its inputs when it is. */
-  function when<A extends Uint8Array[], T>(inputs: [...A], call: (inputs: [...A]) => Promise<T> | T): Promise<T> {
+  function when<A extends Uint8Array[], T>(
+    inputs: [...A],
+    call: (inputs: [...A]) => Promise<T> | T,
+  ): Promise<T> {
     if (forgotten) return Promise.reject(new TypeError('this AES-GCM key was forgotten'));
     if (settled) {
       try {
@@ -163,11 +197,15 @@ export function webCryptoAeadKey(key: Uint8Array): AsyncAeadKey {
   return {
     seal: (nonce, plaintext, aad, prefix) =>
       when([nonce, plaintext, aad, prefix ?? new Uint8Array(0)], ([n, p, a, h]) =>
-        subtle !== undefined && cryptoKey !== undefined ? sealWith(subtle, cryptoKey, n, p, a, h) : nobleSeal(material as Uint8Array, n, p, a, h),
+        subtle !== undefined && cryptoKey !== undefined
+          ? sealWith(subtle, cryptoKey, n, p, a, h)
+          : nobleSeal(material as Uint8Array, n, p, a, h),
       ),
     open: (nonce, sealed, aad) =>
       when([nonce, sealed, aad], ([n, c, a]) =>
-        subtle !== undefined && cryptoKey !== undefined ? openWith(subtle, cryptoKey, n, c, a) : nobleOpen(material as Uint8Array, n, c, a),
+        subtle !== undefined && cryptoKey !== undefined
+          ? openWith(subtle, cryptoKey, n, c, a)
+          : nobleOpen(material as Uint8Array, n, c, a),
       ),
     forget(): void {
       forgotten = true;

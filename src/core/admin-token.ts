@@ -20,7 +20,13 @@ export const MIN_ADMIN_TOKEN_LENGTH = 16;
  * @throws {TypeError} unless it is an RFC 6750 `b64token` of at least 16 characters.
  */
 export function assertAdminToken(token: unknown): asserts token is string {
-  if (typeof token !== 'string' || token.length < MIN_ADMIN_TOKEN_LENGTH || !BEARER_TOKEN.test(token)) {
-    throw new TypeError(`an admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then optional "=")`);
+  if (
+    typeof token !== 'string' ||
+    token.length < MIN_ADMIN_TOKEN_LENGTH ||
+    !BEARER_TOKEN.test(token)
+  ) {
+    throw new TypeError(
+      `an admin token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then optional "=")`,
+    );
   }
 }

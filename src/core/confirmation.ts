@@ -35,8 +35,15 @@ function confirmationAad(transcript: Uint8Array, sessionId: string): Uint8Array 
  * @returns the `key_confirmation` field (base64).
  * @internal
  */
-export function sealKeyConfirmationWithNonce(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, nonce: Uint8Array): string {
-  return base64Encode(concat(nonce, aeadSeal(recordKey, nonce, LABEL, confirmationAad(transcript, sessionId))));
+export function sealKeyConfirmationWithNonce(
+  recordKey: Uint8Array,
+  transcript: Uint8Array,
+  sessionId: string,
+  nonce: Uint8Array,
+): string {
+  return base64Encode(
+    concat(nonce, aeadSeal(recordKey, nonce, LABEL, confirmationAad(transcript, sessionId))),
+  );
 }
 
 /**
@@ -46,8 +53,17 @@ export function sealKeyConfirmationWithNonce(recordKey: Uint8Array, transcript: 
  * @param sessionId - the session id the responder chose.
  * @returns the `key_confirmation` field (base64).
  */
-export function sealKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string): string {
-  return sealKeyConfirmationWithNonce(recordKey, transcript, sessionId, randomBytes(AEAD_NONCE_BYTES));
+export function sealKeyConfirmation(
+  recordKey: Uint8Array,
+  transcript: Uint8Array,
+  sessionId: string,
+): string {
+  return sealKeyConfirmationWithNonce(
+    recordKey,
+    transcript,
+    sessionId,
+    randomBytes(AEAD_NONCE_BYTES),
+  );
 }
 
 /**
@@ -58,15 +74,30 @@ export function sealKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Arra
  * @param keyConfirmation - the `key_confirmation` field as received.
  * @throws {ZeqKeyExError} `confirmation_failed` for any failure.
  */
-export function openKeyConfirmation(recordKey: Uint8Array, transcript: Uint8Array, sessionId: string, keyConfirmation: unknown): void {
+export function openKeyConfirmation(
+  recordKey: Uint8Array,
+  transcript: Uint8Array,
+  sessionId: string,
+  keyConfirmation: unknown,
+): void {
   let bytes: Uint8Array;
   try {
-    bytes = base64Decode(keyConfirmation, AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES, 'key_confirmation');
+    bytes = base64Decode(
+      keyConfirmation,
+      AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES,
+      'key_confirmation',
+    );
   } catch {
     // base64Decode throws nothing but invalid_encoding, which is one more opaque failure here.
     throw new ZeqKeyExError('confirmation_failed');
   }
   const nonce = bytes.subarray(0, AEAD_NONCE_BYTES);
-  const opened = aeadOpen(recordKey, nonce, bytes.subarray(AEAD_NONCE_BYTES), confirmationAad(transcript, sessionId));
-  if (opened === undefined || !constantTimeEqual(opened, LABEL)) throw new ZeqKeyExError('confirmation_failed');
+  const opened = aeadOpen(
+    recordKey,
+    nonce,
+    bytes.subarray(AEAD_NONCE_BYTES),
+    confirmationAad(transcript, sessionId),
+  );
+  if (opened === undefined || !constantTimeEqual(opened, LABEL))
+    throw new ZeqKeyExError('confirmation_failed');
 }

@@ -19,7 +19,17 @@ export type Alg = typeof ALG;
 export type Role = 'initiator' | 'responder';
 
 /** §1 and §7: byte lengths per algorithm (reserved algorithms listed for size checks only). */
-export const ALG_SIZES: Readonly<Record<Alg, { readonly publicKey: number; readonly cipherText: number; readonly sharedSecret: number; readonly seed: number }>> = {
+export const ALG_SIZES: Readonly<
+  Record<
+    Alg,
+    {
+      readonly publicKey: number;
+      readonly cipherText: number;
+      readonly sharedSecret: number;
+      readonly seed: number;
+    }
+  >
+> = {
   'ML-KEM-768': { publicKey: 1184, cipherText: 1088, sharedSecret: 32, seed: 64 },
 };
 
@@ -95,7 +105,8 @@ export const FINGERPRINT_PATTERN: RegExp = /^[0-9a-f]{64}$/;
 export const machineRoute = (slug: string, path: string): string => `/api/keyex/${slug}/${path}`;
 
 /** §3.1: the records route of one session. */
-export const recordsRoute = (slug: string, sessionId: string): string => machineRoute(slug, `sessions/${sessionId}/records`);
+export const recordsRoute = (slug: string, sessionId: string): string =>
+  machineRoute(slug, `sessions/${sessionId}/records`);
 
 /** §2, §3.1, §4: HTTP routes, relative to the responder's base path. */
 export const ROUTES = {
@@ -110,25 +121,40 @@ export const ROUTES = {
 // and `WireErrorCode` as a union rather than one page entry per code.
 const WIRE_ERROR_TABLE = {
   invalid_request: { status: 400, message: 'the request is malformed' },
-  invalid_slug: { status: 400, message: 'the slug does not match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-  invalid_cipher_text: { status: 400, message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext' },
+  invalid_slug: {
+    status: 400,
+    message: 'the slug does not match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+  },
+  invalid_cipher_text: {
+    status: 400,
+    message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext',
+  },
   invalid_record: { status: 400, message: 'the record is malformed or does not open' },
   unauthorized: { status: 401, message: 'credentials are required' },
   forbidden: { status: 403, message: 'these credentials may not do that' },
   unknown_machine: { status: 404, message: 'no machine is served under that slug' },
   unknown_session: { status: 404, message: 'no such session' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
-  key_mismatch: { status: 409, message: 'the responder holds a different key than the one the request names' },
+  key_mismatch: {
+    status: 409,
+    message: 'the responder holds a different key than the one the request names',
+  },
   replayed_handshake: { status: 409, message: 'this cipher_text was already accepted' },
   replayed_record: { status: 409, message: 'this record was already accepted' },
-  fingerprint_mismatch: { status: 409, message: 'the peer presented another fingerprint than expected' },
+  fingerprint_mismatch: {
+    status: 409,
+    message: 'the peer presented another fingerprint than expected',
+  },
   session_expired: { status: 410, message: 'the session has expired' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported content-type' },
   rate_limited: { status: 429, message: 'too many requests' },
   internal: { status: 500, message: 'internal error' },
   peer_unreachable: { status: 502, message: 'the peer could not be reached' },
-  peer_invalid_response: { status: 502, message: 'the peer did not answer with a valid key document' },
+  peer_invalid_response: {
+    status: 502,
+    message: 'the peer did not answer with a valid key document',
+  },
 } as const;
 
 /**

@@ -41,8 +41,23 @@ const RFC3339 = /^\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d(\.\d{1,9})?(z|[+-]\d\d:\d\d)$/i
 /** Rejects dates such as 02-30 that `Date.parse` would silently roll over into the next month. */
 function isCalendarDate(text: string): boolean {
   // An RFC3339 match: the first six runs of digits are year, month, day, hour, minute, second.
-  const [year, month, day, hour, minute, second] = text.split(/\D/, 6).map(Number) as [number, number, number, number, number, number];
-  return month > 0 && month < 13 && day > 0 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate() && hour < 24 && minute < 60 && second < 61;
+  const [year, month, day, hour, minute, second] = text.split(/\D/, 6).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return (
+    month > 0 &&
+    month < 13 &&
+    day > 0 &&
+    day <= new Date(Date.UTC(year, month, 0)).getUTCDate() &&
+    hour < 24 &&
+    minute < 60 &&
+    second < 61
+  );
 }
 
 function malformed(what: string): ZeqKeyExError {
@@ -50,7 +65,10 @@ function malformed(what: string): ZeqKeyExError {
 }
 
 /** The string fields of a JSON object named by `names` (property → wire name), checked in order. */
-function stringFields<K extends string>(body: unknown, names: Readonly<Record<K, string>>): Record<K, string> {
+function stringFields<K extends string>(
+  body: unknown,
+  names: Readonly<Record<K, string>>,
+): Record<K, string> {
   if (!isJsonObject(body)) throw malformed('not a JSON object');
   const fields = {} as Record<K, string>;
   for (const [key, name] of Object.entries(names) as [K, string][]) {
@@ -72,7 +90,12 @@ function stringFields<K extends string>(body: unknown, names: Readonly<Record<K,
  *   `fingerprint_inconsistent`.
  */
 export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]): KeyDocument {
-  const { alg, publicKeyText, fingerprint, machineId } = stringFields(body, { alg: 'alg', publicKeyText: 'public_key', fingerprint: 'fingerprint', machineId: 'machine_id' });
+  const { alg, publicKeyText, fingerprint, machineId } = stringFields(body, {
+    alg: 'alg',
+    publicKeyText: 'public_key',
+    fingerprint: 'fingerprint',
+    machineId: 'machine_id',
+  });
   if (!isMachineId(machineId)) throw malformed('invalid machine_id');
   if (!isFingerprint(fingerprint)) throw malformed('invalid fingerprint');
   // 1. alg accepted; public key of the right length, passing the modulus check.
@@ -108,7 +131,8 @@ export function parseHandshakeResponse(body: unknown): HandshakeResponse {
   });
   const expiresText = fields.expiresAt;
   if (!isSessionId(fields.sessionId)) throw malformed('invalid session_id');
-  const expiresMs = RFC3339.test(expiresText) && isCalendarDate(expiresText) ? Date.parse(expiresText) : Number.NaN;
+  const expiresMs =
+    RFC3339.test(expiresText) && isCalendarDate(expiresText) ? Date.parse(expiresText) : Number.NaN;
   if (Number.isNaN(expiresMs)) throw malformed('invalid expires_at');
   return { ...fields, expiresAt: new Date(expiresMs) };
 }

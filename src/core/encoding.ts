@@ -36,9 +36,19 @@ export function base64Decode(text: unknown, length?: number, field = 'base64 fie
   // length is refused without being decoded. The platform's decoder is lenient (whitespace,
   // missing padding, non-zero pad bits; `Buffer` also skips stray characters): only the
   // re-encoding below makes it strict.
-  const bytes = typeof text === 'string' && (length === undefined || text.length === Math.ceil(length / 3) * 4) ? base64Bytes(text) : undefined;
-  if (bytes === undefined || base64Of(bytes) !== text || (length !== undefined && bytes.length !== length)) {
-    throw new ZeqKeyExError('invalid_encoding', `${field} is not canonical base64${length === undefined ? '' : ` of ${length} bytes`}`);
+  const bytes =
+    typeof text === 'string' && (length === undefined || text.length === Math.ceil(length / 3) * 4)
+      ? base64Bytes(text)
+      : undefined;
+  if (
+    bytes === undefined ||
+    base64Of(bytes) !== text ||
+    (length !== undefined && bytes.length !== length)
+  ) {
+    throw new ZeqKeyExError(
+      'invalid_encoding',
+      `${field} is not canonical base64${length === undefined ? '' : ` of ${length} bytes`}`,
+    );
   }
   return bytes;
 }
@@ -59,8 +69,15 @@ export const hexEncode: (bytes: Uint8Array) => string = bytesToHex;
  * @throws {ZeqKeyExError} `invalid_encoding` on upper case, odd length, other characters or a wrong length.
  */
 export function hexDecode(text: unknown, length?: number, field = 'hex field'): Uint8Array {
-  if (typeof text !== 'string' || !HEX_SHAPE.test(text) || (length !== undefined && text.length !== length * 2)) {
-    throw new ZeqKeyExError('invalid_encoding', `${field} must be ${length === undefined ? '' : `${length * 2} `}lowercase hex characters`);
+  if (
+    typeof text !== 'string' ||
+    !HEX_SHAPE.test(text) ||
+    (length !== undefined && text.length !== length * 2)
+  ) {
+    throw new ZeqKeyExError(
+      'invalid_encoding',
+      `${field} must be ${length === undefined ? '' : `${length * 2} `}lowercase hex characters`,
+    );
   }
   return hexToBytes(text);
 }
@@ -120,7 +137,13 @@ export function writeU32be(bytes: Uint8Array, at: number, n: number): void {
  * @returns the integer.
  */
 export function readU32be(bytes: Uint8Array, at: number): number {
-  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
+  return (
+    (((bytes[at] as number) << 24) |
+      ((bytes[at + 1] as number) << 16) |
+      ((bytes[at + 2] as number) << 8) |
+      (bytes[at + 3] as number)) >>>
+    0
+  );
 }
 
 /**

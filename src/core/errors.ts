@@ -13,42 +13,56 @@
 // and `ErrorCode` as a union rather than one page entry per code.
 const CODES = {
   // Encodings and inputs (§1)
-  invalid_encoding: 'A base64 or hex field is not in canonical form or decodes to the wrong length.',
+  invalid_encoding:
+    'A base64 or hex field is not in canonical form or decodes to the wrong length.',
   invalid_identifier: 'A slug, machine_id or session_id does not match the grammar of spec §1.',
   unsupported_alg: 'The peer named an `alg` this SDK was not configured to accept.',
   invalid_public_key: 'A public key has the wrong length or fails the FIPS 203 §7.2 modulus check.',
   invalid_cipher_text: 'A KEM ciphertext has the wrong length for the `alg` in use.',
-  invalid_secret_key: 'A secret key or seed has the wrong length or fails the FIPS 203 §7.3 hash check.',
-  kem_unavailable: 'The `kem` option asked for a native ML-KEM backend and this runtime has none that passes the probe.',
+  invalid_secret_key:
+    'A secret key or seed has the wrong length or fails the FIPS 203 §7.3 hash check.',
+  kem_unavailable:
+    'The `kem` option asked for a native ML-KEM backend and this runtime has none that passes the probe.',
   // First contact, initiator side (§2)
-  fingerprint_inconsistent: 'The key document’s `fingerprint` is not the SHA-256 of its own `public_key`.',
-  fingerprint_mismatch: 'The peer’s fingerprint matches none of the pins (or the expected fingerprint) configured for it.',
+  fingerprint_inconsistent:
+    'The key document’s `fingerprint` is not the SHA-256 of its own `public_key`.',
+  fingerprint_mismatch:
+    'The peer’s fingerprint matches none of the pins (or the expected fingerprint) configured for it.',
   pin_required: 'No pin, trust-on-first-use store or explicit unauthenticated mode was configured.',
   tofu_key_changed: 'The responder’s fingerprint differs from the one remembered on first use.',
-  confirmation_failed: 'The key confirmation did not open to the expected label under the record key.',
-  response_mismatch: 'The handshake response names another machine_id, fingerprint or alg than the key used.',
+  confirmation_failed:
+    'The key confirmation did not open to the expected label under the record key.',
+  response_mismatch:
+    'The handshake response names another machine_id, fingerprint or alg than the key used.',
   // Transport (initiator and Mode-B peer fetches)
   network_error: 'The request could not be sent or its response could not be read.',
   timeout: 'The request did not complete within the configured time limit.',
   aborted: 'The caller aborted the request through its AbortSignal.',
   http_error: 'The responder answered with an error status; `status` and `responseCode` say which.',
   response_too_large: 'A response body exceeded the 64 KiB limit of spec §2.1.',
-  malformed_response: 'A response body is not a JSON object with every expected field of the expected type.',
+  malformed_response:
+    'A response body is not a JSON object with every expected field of the expected type.',
   // Records (§3)
-  record_malformed: 'A record is shorter than its header and tag, or its seq field is 2^32 or more, which no conforming sender reaches.',
+  record_malformed:
+    'A record is shorter than its header and tag, or its seq field is 2^32 or more, which no conforming sender reaches.',
   record_unsupported_version: 'A record carries a version byte other than 0x01.',
-  record_auth_failed: 'A record did not open: tampered, sealed for another session or direction, or under another key.',
+  record_auth_failed:
+    'A record did not open: tampered, sealed for another session or direction, or under another key.',
   record_replayed: 'A record’s sequence number was already accepted in its epoch.',
-  record_too_old: 'A record belongs to an epoch the receiver no longer keeps, or lies behind the replay window.',
+  record_too_old:
+    'A record belongs to an epoch the receiver no longer keeps, or lies behind the replay window.',
   record_too_far_ahead: 'A record claims an epoch more than 1024 ahead of the receiver’s.',
-  session_exhausted: 'The session has sealed its last record (epoch 2^32−1 exhausted) and must be replaced.',
+  session_exhausted:
+    'The session has sealed its last record (epoch 2^32−1 exhausted) and must be replaced.',
   session_closed: 'The session was closed and its keys wiped.',
   // Secrets at rest (§5)
   invalid_field_key: 'The field key is missing, not 64 hex characters, or otherwise malformed.',
-  unseal_failed: 'A sealed secret did not open under the configured field key (wrong key or tampered blob).',
+  unseal_failed:
+    'A sealed secret did not open under the configured field key (wrong key or tampered blob).',
   // Responder
   unknown_machine: 'The responder serves no machine under that slug.',
-  machine_unavailable: 'The stored key of a machine cannot be opened; the machine is not served (no new key is made).',
+  machine_unavailable:
+    'The stored key of a machine cannot be opened; the machine is not served (no new key is made).',
   store_error: 'A key, seed or session store failed to read or write.',
 } as const;
 
@@ -113,7 +127,10 @@ export class ZeqKeyExError extends Error {
    * @param options - status, responder code, fingerprints and cause.
    */
   constructor(code: ErrorCode, message?: string, options: ZeqKeyExErrorOptions = {}) {
-    super(message ?? code.replaceAll('_', ' '), options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      message ?? code.replaceAll('_', ' '),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.status = options.status;
     this.responseCode = options.responseCode;

@@ -39,9 +39,15 @@ export function computeFingerprint(publicKey: Uint8Array): string {
  */
 export function assertOwnFingerprint(publicKey: Uint8Array, stated: unknown): string {
   const computed = computeFingerprint(publicKey);
-  if (typeof stated !== 'string') throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed });
+  if (typeof stated !== 'string')
+    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, {
+      expectedFingerprint: computed,
+    });
   if (!constantTimeEqual(utf8(computed), utf8(stated))) {
-    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, { expectedFingerprint: computed, actualFingerprint: stated });
+    throw new ZeqKeyExError('fingerprint_inconsistent', undefined, {
+      expectedFingerprint: computed,
+      actualFingerprint: stated,
+    });
   }
   return computed;
 }
@@ -55,8 +61,10 @@ export function assertOwnFingerprint(publicKey: Uint8Array, stated: unknown): st
  * @throws {TypeError} for anything else: other characters, leading, trailing or doubled separators, or a digit count other than 64.
  */
 export function parsePin(pin: unknown): string {
-  const canonical = typeof pin === 'string' && HUMAN_PIN.test(pin) ? pin.replace(/[: ]/g, '').toLowerCase() : '';
-  if (!isFingerprint(canonical)) throw new TypeError('a pin must be 64 hex digits, optionally grouped by ":" or single spaces');
+  const canonical =
+    typeof pin === 'string' && HUMAN_PIN.test(pin) ? pin.replace(/[: ]/g, '').toLowerCase() : '';
+  if (!isFingerprint(canonical))
+    throw new TypeError('a pin must be 64 hex digits, optionally grouped by ":" or single spaces');
   return canonical;
 }
 
@@ -68,7 +76,8 @@ export function parsePin(pin: unknown): string {
  */
 export function parsePins(pins: unknown): readonly string[] {
   const list = typeof pins === 'string' ? [pins] : pins;
-  if (!Array.isArray(list) || list.length === 0) throw new TypeError('pins must be a pin or a non-empty array');
+  if (!Array.isArray(list) || list.length === 0)
+    throw new TypeError('pins must be a pin or a non-empty array');
   return Object.freeze([...new Set(list.map(parsePin))]);
 }
 
@@ -82,7 +91,8 @@ export function fingerprintMatches(fingerprint: string, pins: string | readonly 
   if (!isFingerprint(fingerprint)) return false;
   let matched = 0;
   // Every pin is compared in full, in constant time: no early exit tells which one matched.
-  for (const pin of typeof pins === 'string' ? [pins] : pins) matched |= Number(constantTimeEqual(utf8(fingerprint), utf8(parsePin(pin))));
+  for (const pin of typeof pins === 'string' ? [pins] : pins)
+    matched |= Number(constantTimeEqual(utf8(fingerprint), utf8(parsePin(pin))));
   return matched === 1;
 }
 

@@ -4,7 +4,12 @@
  * checks for programmer input (which throw `TypeError`).
  * @module
  */
-import { FINGERPRINT_PATTERN, MACHINE_ID_PATTERN, SESSION_ID_PATTERN, SLUG_PATTERN } from './constants.js';
+import {
+  FINGERPRINT_PATTERN,
+  MACHINE_ID_PATTERN,
+  SESSION_ID_PATTERN,
+  SLUG_PATTERN,
+} from './constants.js';
 
 /** @returns whether `value` is a valid `slug` (§1). */
 export function isSlug(value: unknown): value is string {
@@ -41,5 +46,6 @@ export function assertSlug(value: unknown): asserts value is string {
  * @throws {TypeError} when it does not match `^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`.
  */
 export function assertMachineId(value: unknown): asserts value is string {
-  if (!isMachineId(value)) throw new TypeError('machine_id must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
+  if (!isMachineId(value))
+    throw new TypeError('machine_id must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
 }

@@ -53,7 +53,10 @@ export function jsonField(body: Readonly<Record<string, unknown>>, name: string)
  * @param name - the field's wire name.
  * @returns the string, or `undefined` when the field is missing or not a string.
  */
-export function jsonString(body: Readonly<Record<string, unknown>>, name: string): string | undefined {
+export function jsonString(
+  body: Readonly<Record<string, unknown>>,
+  name: string,
+): string | undefined {
   const value = jsonField(body, name);
   return typeof value === 'string' ? value : undefined;
 }
@@ -64,6 +67,9 @@ export function jsonString(body: Readonly<Record<string, unknown>>, name: string
  * @param names - the fields' names.
  * @returns whether every one of them is present and a string.
  */
-export function hasStringFields(body: Readonly<Record<string, unknown>>, names: readonly string[]): boolean {
+export function hasStringFields(
+  body: Readonly<Record<string, unknown>>,
+  names: readonly string[],
+): boolean {
   return names.every((name) => jsonString(body, name) !== undefined);
 }

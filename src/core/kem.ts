@@ -72,7 +72,11 @@ export function assertAlg(alg: unknown, accepted: readonly Alg[] = [ALG]): asser
  * @throws {ZeqKeyExError} `code` otherwise.
  * @internal
  */
-export function assertLength(bytes: unknown, length: number, code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key'): asserts bytes is Uint8Array {
+export function assertLength(
+  bytes: unknown,
+  length: number,
+  code: 'invalid_public_key' | 'invalid_cipher_text' | 'invalid_secret_key',
+): asserts bytes is Uint8Array {
   if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new ZeqKeyExError(code);
 }
 
@@ -105,7 +109,8 @@ export interface PreparedKey {
  * `src/internal/testing.ts` to look into.
  * @internal
  */
-export const preparedKeys: RecentCache<PreparedKey> = /* @__PURE__ */ createRecentCache<PreparedKey>(8, (key) => key.clean());
+export const preparedKeys: RecentCache<PreparedKey> =
+  /* @__PURE__ */ createRecentCache<PreparedKey>(8, (key) => key.clean());
 
 /**
  * `publicKey` expanded (noble's `prepare()`: the FIPS 203 §7.2 modulus check, then the matrix Â
@@ -155,8 +160,13 @@ export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsula
  * anything but fresh randomness outside tests.
  * @internal
  */
-export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array, alg: Alg = ALG): Encapsulation {
-  if (!(m instanceof Uint8Array) || m.length !== ENCAPSULATION_RANDOMNESS_BYTES) throw new TypeError('m must be 32 bytes');
+export function kemEncapsulateDerandomized(
+  publicKey: Uint8Array,
+  m: Uint8Array,
+  alg: Alg = ALG,
+): Encapsulation {
+  if (!(m instanceof Uint8Array) || m.length !== ENCAPSULATION_RANDOMNESS_BYTES)
+    throw new TypeError('m must be 32 bytes');
   return preparedKey(publicKey, alg).encapsulate(m);
 }
 
@@ -168,12 +178,21 @@ export function kemEncapsulateDerandomized(publicKey: Uint8Array, m: Uint8Array,
  * @returns the 32-byte shared secret (pseudo-random if the ciphertext was not made for this key).
  * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
  */
-export function kemDecapsulate(secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+export function kemDecapsulate(
+  secretKey: Uint8Array,
+  cipherText: Uint8Array,
+  alg: Alg = ALG,
+): Uint8Array {
   return decapsulateWith(ml_kem768, secretKey, cipherText, alg);
 }
 
 /** {@link kemDecapsulate} through noble's one-shot call or a key prepared for it. */
-function decapsulateWith(via: Pick<PreparedKey, 'decapsulate'>, secretKey: Uint8Array, cipherText: Uint8Array, alg: Alg): Uint8Array {
+function decapsulateWith(
+  via: Pick<PreparedKey, 'decapsulate'>,
+  secretKey: Uint8Array,
+  cipherText: Uint8Array,
+  alg: Alg,
+): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES, 'invalid_secret_key');
   try {
@@ -194,12 +213,20 @@ function decapsulateWith(via: Pick<PreparedKey, 'decapsulate'>, secretKey: Uint8
  * @returns `decapsulate`, and `forget` to wipe the expansion (public data).
  * @internal
  */
-export function kemDecapsulator(pair: KemKeyPair): { decapsulate(cipherText: Uint8Array): Uint8Array; forget(): void } {
+export function kemDecapsulator(pair: KemKeyPair): {
+  decapsulate(cipherText: Uint8Array): Uint8Array;
+  forget(): void;
+} {
   let prepared: PreparedKey | undefined;
   return {
     decapsulate: (cipherText) => {
       assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
-      return decapsulateWith((prepared ??= ml_kem768.prepare(pair.publicKey)), pair.secretKey, cipherText, ALG);
+      return decapsulateWith(
+        (prepared ??= ml_kem768.prepare(pair.publicKey)),
+        pair.secretKey,
+        cipherText,
+        ALG,
+      );
     },
     forget: () => {
       prepared?.clean();
@@ -216,7 +243,11 @@ export function kemDecapsulator(pair: KemKeyPair): { decapsulate(cipherText: Uin
  * @returns the 32-byte shared secret.
  * @throws {ZeqKeyExError} `invalid_cipher_text` or `invalid_secret_key`.
  */
-export function kemDecapsulateSeed(seed: Uint8Array, cipherText: Uint8Array, alg: Alg = ALG): Uint8Array {
+export function kemDecapsulateSeed(
+  seed: Uint8Array,
+  cipherText: Uint8Array,
+  alg: Alg = ALG,
+): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   const pair = kemKeygen(seed, alg);
   try {

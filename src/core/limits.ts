@@ -16,7 +16,12 @@ export const MAX_DURATION_MS = 0x7fff_ffff;
  * @throws {RangeError} for anything else.
  */
 export function assertDurationMs(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_DURATION_MS) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < 1 ||
+    value > MAX_DURATION_MS
+  ) {
     throw new RangeError(`${name} must be an integer number of milliseconds in [1, 2^31 - 1]`);
   }
   return value;

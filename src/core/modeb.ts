@@ -17,14 +17,35 @@
  * only equal commitments show that both sides hold the same seed.
  * @module
  */
-import { ALG, ALG_SIZES, MODE_B_SEED_BYTES, MODE_B_SEED_INFO, MODE_B_TRANSCRIPT_LABEL, SEED_COMMITMENT_LABEL, type Alg } from './constants.js';
+import {
+  ALG,
+  ALG_SIZES,
+  MODE_B_SEED_BYTES,
+  MODE_B_SEED_INFO,
+  MODE_B_TRANSCRIPT_LABEL,
+  SEED_COMMITMENT_LABEL,
+  type Alg,
+} from './constants.js';
 import type { KeyDocument } from './document.js';
 import { hexEncode, lp, utf8 } from './encoding.js';
 import { ZeqKeyExError } from './errors.js';
 import { assertFingerprintPinned, assertOwnFingerprint, parsePins } from './fingerprint.js';
 import { assertMachineId } from './identifiers.js';
-import { type Encapsulation, assertAlg, assertPublicKey, kemDecapsulate, kemEncapsulateDerandomized } from './kem.js';
-import { type Kem, type KemBackendName, type KemChoice, type KemSecretKey, assertKemChoice, loadKem } from '../backends/kem-backend.js';
+import {
+  type Encapsulation,
+  assertAlg,
+  assertPublicKey,
+  kemDecapsulate,
+  kemEncapsulateDerandomized,
+} from './kem.js';
+import {
+  type Kem,
+  type KemBackendName,
+  type KemChoice,
+  type KemSecretKey,
+  assertKemChoice,
+  loadKem,
+} from '../backends/kem-backend.js';
 import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.js';
 
 /** What a Mode-B transcript binds. */
@@ -58,7 +79,14 @@ export interface ModeBSeed {
  */
 export function modeBTranscript(input: ModeBTranscriptInput): Uint8Array {
   return sha256(
-    lp(MODE_B_TRANSCRIPT_LABEL, input.alg, input.initiatorMachineId, input.responderMachineId, input.responderPublicKey, input.cipherText),
+    lp(
+      MODE_B_TRANSCRIPT_LABEL,
+      input.alg,
+      input.initiatorMachineId,
+      input.responderMachineId,
+      input.responderPublicKey,
+      input.cipherText,
+    ),
   );
 }
 
@@ -148,7 +176,8 @@ interface CheckedInitiation {
 }
 
 function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
-  if (typeof input !== 'object' || input === null) throw new TypeError('expected { peer, localMachineId, expectedFingerprint }');
+  if (typeof input !== 'object' || input === null)
+    throw new TypeError('expected { peer, localMachineId, expectedFingerprint }');
   const { peer } = input;
   assertMachineId(input.localMachineId);
   const pins = parsePins(input.expectedFingerprint);
@@ -163,7 +192,12 @@ function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
   const computed = assertOwnFingerprint(peer.publicKey, peer.fingerprint);
   // §2.1 check 3, before anything is encapsulated (§6).
   assertFingerprintPinned(computed, pins);
-  return { peer, publicKey: peer.publicKey.slice(), fingerprint: computed, localMachineId: input.localMachineId };
+  return {
+    peer,
+    publicKey: peer.publicKey.slice(),
+    fingerprint: computed,
+    localMachineId: input.localMachineId,
+  };
 }
 
 /** The last step of both roles: the seed of the shared secret over the transcript, then the secret wiped. */
@@ -175,7 +209,11 @@ function seedOf(sharedSecret: Uint8Array, transcript: ModeBTranscriptInput): Mod
   }
 }
 
-function finishInitiation(checked: CheckedInitiation, { cipherText, sharedSecret }: Encapsulation, kemBackend: KemBackendName): ModeBInitiation {
+function finishInitiation(
+  checked: CheckedInitiation,
+  { cipherText, sharedSecret }: Encapsulation,
+  kemBackend: KemBackendName,
+): ModeBInitiation {
   const { peer, publicKey } = checked;
   const seed = seedOf(sharedSecret, {
     alg: peer.alg,
@@ -199,7 +237,10 @@ function finishInitiation(checked: CheckedInitiation, { cipherText, sharedSecret
  * {@link deriveModeBSeedAsInitiator} with an already loaded backend (the responder's admin route).
  * @internal
  */
-export async function initiateModeB(input: ModeBInitiatorInput, kem: Kem): Promise<ModeBInitiation> {
+export async function initiateModeB(
+  input: ModeBInitiatorInput,
+  kem: Kem,
+): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
@@ -223,7 +264,9 @@ export async function initiateModeB(input: ModeBInitiatorInput, kem: Kem): Promi
  * await sendToPeer(base64Encode(mine.cipherText)); // the peer answers with its seed_commitment
  * ```
  */
-export async function deriveModeBSeedAsInitiator(input: ModeBInitiatorInput): Promise<ModeBInitiation> {
+export async function deriveModeBSeedAsInitiator(
+  input: ModeBInitiatorInput,
+): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
   const kem = await loadKem(input.kem);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
@@ -234,9 +277,16 @@ export async function deriveModeBSeedAsInitiator(input: ModeBInitiatorInput): Pr
  * seam for known-answer tests only: not exported from any package entry.
  * @internal
  */
-export function deriveModeBSeedAsInitiatorDerandomized(input: ModeBInitiatorInput, m: Uint8Array): ModeBInitiation {
+export function deriveModeBSeedAsInitiatorDerandomized(
+  input: ModeBInitiatorInput,
+  m: Uint8Array,
+): ModeBInitiation {
   const checked = checkInitiation(input);
-  return finishInitiation(checked, kemEncapsulateDerandomized(checked.publicKey, m, checked.peer.alg), 'noble');
+  return finishInitiation(
+    checked,
+    kemEncapsulateDerandomized(checked.publicKey, m, checked.peer.alg),
+    'noble',
+  );
 }
 
 /** The fields of a responder input that passed its checks. */
@@ -249,18 +299,35 @@ interface CheckedResponse {
 }
 
 function checkResponse(input: Omit<ModeBResponderInput, 'secretKey'>): CheckedResponse {
-  if (typeof input !== 'object' || input === null) throw new TypeError('expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }');
+  if (typeof input !== 'object' || input === null)
+    throw new TypeError(
+      'expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }',
+    );
   const alg = input.alg ?? ALG;
   assertAlg(alg);
   assertMachineId(input.localMachineId);
   assertMachineId(input.peerMachineId);
   if (input.kem !== undefined) assertKemChoice(input.kem);
-  if (!(input.cipherText instanceof Uint8Array) || input.cipherText.length !== ALG_SIZES[alg].cipherText) throw new ZeqKeyExError('invalid_cipher_text');
+  if (
+    !(input.cipherText instanceof Uint8Array) ||
+    input.cipherText.length !== ALG_SIZES[alg].cipherText
+  )
+    throw new ZeqKeyExError('invalid_cipher_text');
   assertPublicKey(input.publicKey, alg);
-  return { alg, publicKey: input.publicKey.slice(), cipherText: input.cipherText.slice(), localMachineId: input.localMachineId, peerMachineId: input.peerMachineId };
+  return {
+    alg,
+    publicKey: input.publicKey.slice(),
+    cipherText: input.cipherText.slice(),
+    localMachineId: input.localMachineId,
+    peerMachineId: input.peerMachineId,
+  };
 }
 
-function finishResponse(checked: CheckedResponse, sharedSecret: Uint8Array, kemBackend: KemBackendName): ModeBResponse {
+function finishResponse(
+  checked: CheckedResponse,
+  sharedSecret: Uint8Array,
+  kemBackend: KemBackendName,
+): ModeBResponse {
   const seed = seedOf(sharedSecret, {
     alg: checked.alg,
     initiatorMachineId: checked.peerMachineId,
@@ -276,15 +343,28 @@ function finishResponse(checked: CheckedResponse, sharedSecret: Uint8Array, kemB
  * responder's cached machine key, whose public key is `input.publicKey`).
  * @internal
  */
-export async function respondModeB(input: Omit<ModeBResponderInput, 'secretKey' | 'kem'>, secretKey: KemSecretKey): Promise<ModeBResponse> {
+export async function respondModeB(
+  input: Omit<ModeBResponderInput, 'secretKey' | 'kem'>,
+  secretKey: KemSecretKey,
+): Promise<ModeBResponse> {
   return respondWith(checkResponse(input), secretKey);
 }
 
-async function respondWith(checked: CheckedResponse, secretKey: KemSecretKey): Promise<ModeBResponse> {
+async function respondWith(
+  checked: CheckedResponse,
+  secretKey: KemSecretKey,
+): Promise<ModeBResponse> {
   if (!constantTimeEqual(secretKey.publicKey, checked.publicKey)) {
-    throw new ZeqKeyExError('invalid_secret_key', 'the secret key does not belong to the public key');
+    throw new ZeqKeyExError(
+      'invalid_secret_key',
+      'the secret key does not belong to the public key',
+    );
   }
-  return finishResponse(checked, await secretKey.decapsulate(checked.cipherText), secretKey.backend);
+  return finishResponse(
+    checked,
+    await secretKey.decapsulate(checked.cipherText),
+    secretKey.backend,
+  );
 }
 
 /**
@@ -300,7 +380,9 @@ async function respondWith(checked: CheckedResponse, secretKey: KemSecretKey): P
  *   when the secret key does not belong to the public key), `unsupported_alg`, `kem_unavailable`.
  * @throws {TypeError} for a malformed machine_id or `kem`, or an expanded key with `kem: 'native'`.
  */
-export async function deriveModeBSeedAsResponder(input: ModeBResponderInput): Promise<ModeBResponse> {
+export async function deriveModeBSeedAsResponder(
+  input: ModeBResponderInput,
+): Promise<ModeBResponse> {
   const checked = checkResponse(input);
   if (!(input.secretKey instanceof Uint8Array)) throw new ZeqKeyExError('invalid_secret_key');
   if (input.secretKey.length === ALG_SIZES[checked.alg].seed) {
@@ -312,15 +394,26 @@ export async function deriveModeBSeedAsResponder(input: ModeBResponderInput): Pr
     }
   }
   // An expanded key: noble only.
-  if (input.kem === 'native') throw new TypeError("kem: 'native' needs the 64-byte seed as secretKey, not an expanded key");
+  if (input.kem === 'native')
+    throw new TypeError("kem: 'native' needs the 64-byte seed as secretKey, not an expanded key");
   const expanded = input.secretKey.slice();
   try {
     // FIPS 203 layout: dk = dk_PKE ‖ ek ‖ H(ek) ‖ z, so the public key sits 64 bytes before the end.
     const end = expanded.length - 64;
-    if (end - checked.publicKey.length < 0 || !constantTimeEqual(expanded.subarray(end - checked.publicKey.length, end), checked.publicKey)) {
-      throw new ZeqKeyExError('invalid_secret_key', 'the secret key does not belong to the public key');
+    if (
+      end - checked.publicKey.length < 0 ||
+      !constantTimeEqual(expanded.subarray(end - checked.publicKey.length, end), checked.publicKey)
+    ) {
+      throw new ZeqKeyExError(
+        'invalid_secret_key',
+        'the secret key does not belong to the public key',
+      );
     }
-    return finishResponse(checked, kemDecapsulate(expanded, checked.cipherText, checked.alg), 'noble');
+    return finishResponse(
+      checked,
+      kemDecapsulate(expanded, checked.cipherText, checked.alg),
+      'noble',
+    );
   } finally {
     wipe(expanded);
   }

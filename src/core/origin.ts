@@ -25,7 +25,8 @@ export function parseOrigin(origin: unknown): string | undefined {
     return undefined;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') return undefined;
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '')
+    return undefined;
   return (url.origin + url.pathname).replace(/\/+$/, '');
 }
 
@@ -38,6 +39,7 @@ export function parseOrigin(origin: unknown): string | undefined {
  */
 export function normaliseOrigin(origin: unknown, name = 'origin'): string {
   const normal = parseOrigin(origin);
-  if (normal === undefined) throw new TypeError(`${name} must be an http(s) URL without query, fragment or credentials`);
+  if (normal === undefined)
+    throw new TypeError(`${name} must be an http(s) URL without query, fragment or credentials`);
   return normal;
 }

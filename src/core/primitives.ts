@@ -16,7 +16,14 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { randomBytes as nobleRandomBytes } from '@noble/hashes/utils.js';
 import type { AeadBackendName, AsyncAeadBackendName } from '../backends/aead-backend.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './constants.js';
-import { aeadAsyncName, aeadForget, aeadName, aeadOpen as platformOpen, aeadSeal as platformSeal, sha256 as platformSha256 } from '../backends/platform.js';
+import {
+  aeadAsyncName,
+  aeadForget,
+  aeadName,
+  aeadOpen as platformOpen,
+  aeadSeal as platformSeal,
+  sha256 as platformSha256,
+} from '../backends/platform.js';
 
 /** The most HKDF-SHA256 can expand to: 255 blocks of 32 bytes (RFC 5869 §2.3). */
 const HKDF_MAX_BYTES = 255 * 32;
@@ -47,7 +54,8 @@ export function hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array {
  * @throws {RangeError} when `length` is out of range.
  */
 export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0 || length > HKDF_MAX_BYTES) throw new RangeError('HKDF length must be an integer in [0, 8160]');
+  if (!Number.isInteger(length) || length < 0 || length > HKDF_MAX_BYTES)
+    throw new RangeError('HKDF length must be an integer in [0, 8160]');
   return expand(nobleSha256, prk, info, length);
 }
 
@@ -60,7 +68,12 @@ export function hkdfExpand(prk: Uint8Array, info: Uint8Array, length: number): U
  * @returns `length` bytes of output keying material.
  * @throws {RangeError} when `length` is out of range.
  */
-export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+export function hkdf(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
   const prk = extract(nobleSha256, ikm, salt);
   try {
     return hkdfExpand(prk, info, length);
@@ -71,8 +84,10 @@ export function hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length
 
 /** Checks an AES-256-GCM key and nonce (programmer input: every caller passes fixed sizes). */
 function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
-  if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES) throw new TypeError('AES-256-GCM key must be 32 bytes');
-  if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) throw new TypeError('AES-256-GCM nonce must be 12 bytes');
+  if (!(key instanceof Uint8Array) || key.length !== AEAD_KEY_BYTES)
+    throw new TypeError('AES-256-GCM key must be 32 bytes');
+  if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES)
+    throw new TypeError('AES-256-GCM nonce must be 12 bytes');
 }
 
 /**
@@ -84,7 +99,12 @@ function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
  * @returns `ciphertext ‖ tag` (16-byte tag).
  * @throws {TypeError} on a wrong key or nonce length.
  */
-export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+export function aeadSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
   checkAeadInputs(key, nonce);
   return platformSeal(key, nonce, plaintext, aad);
 }
@@ -95,7 +115,13 @@ export function aeadSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Arr
  * @throws {TypeError} on a wrong key or nonce length.
  * @internal
  */
-export function aeadSealPrefixed(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, prefix: Uint8Array): Uint8Array {
+export function aeadSealPrefixed(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  prefix: Uint8Array,
+): Uint8Array {
   checkAeadInputs(key, nonce);
   return platformSeal(key, nonce, plaintext, aad, prefix);
 }
@@ -109,7 +135,12 @@ export function aeadSealPrefixed(key: Uint8Array, nonce: Uint8Array, plaintext: 
  * @returns the plaintext, or `undefined` when the tag does not verify (or `sealed` is shorter than a tag).
  * @throws {TypeError} on a wrong key or nonce length.
  */
-export function aeadOpen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+export function aeadOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array | undefined {
   checkAeadInputs(key, nonce);
   if (sealed.length < AEAD_TAG_BYTES) return undefined;
   return platformOpen(key, nonce, sealed, aad);

@@ -27,7 +27,11 @@ function whenAborted(signal: AbortSignal): Promise<never> {
  * @throws whatever the stream's read throws, or the signal's reason. The stream is cancelled
  *   whenever the read does not run to its end.
  */
-export async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+export async function readCapped(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<Uint8Array | undefined> {
   if (body === null) return new Uint8Array(0);
   const reader = body.getReader();
   const aborted = signal === undefined ? undefined : whenAborted(signal);
@@ -36,7 +40,9 @@ export async function readCapped(body: ReadableStream<Uint8Array> | null, maxByt
   let finished = false;
   try {
     for (;;) {
-      const { done, value } = await (aborted === undefined ? reader.read() : Promise.race([reader.read(), aborted]));
+      const { done, value } = await (aborted === undefined
+        ? reader.read()
+        : Promise.race([reader.read(), aborted]));
       if (done) break;
       total += value.byteLength;
       if (total > maxBytes) return undefined;

@@ -45,9 +45,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * @throws {RangeError} when `limit` is not a positive integer.
  */
 export function createRecentCache<V>(limit: number, letGo?: (value: V) => void): RecentCache<V> {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError('limit must be a positive integer');
   const entries: { readonly publicKey: Uint8Array; readonly value: V }[] = [];
-  const find = (publicKey: Uint8Array) => entries.find((entry) => sameBytes(entry.publicKey, publicKey));
+  const find = (publicKey: Uint8Array) =>
+    entries.find((entry) => sameBytes(entry.publicKey, publicKey));
   return {
     obtain(publicKey, make) {
       const kept = find(publicKey);

@@ -29,12 +29,28 @@
  *   restart) would reuse nonces. Never build a second channel for a session that already sealed.
  * @module
  */
-import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH, MAX_EPOCH_SKIP, MAX_RECORDS_PER_EPOCH, REPLAY_WINDOW, type Role } from './constants.js';
+import {
+  DEFAULT_REKEY_INTERVAL_MS,
+  MAX_EPOCH,
+  MAX_EPOCH_SKIP,
+  MAX_RECORDS_PER_EPOCH,
+  REPLAY_WINDOW,
+  type Role,
+} from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import { assertDurationMs } from './limits.js';
 import type { AsyncAeadKey } from '../backends/aead-backend.js';
 import { aeadKeyAsync } from '../backends/platform.js';
-import { type Direction, deriveTrafficKey, openRecord, openRecordAsync, parseRecordHeader, rekey, sealRecord, sealRecordAsync } from './record-format.js';
+import {
+  type Direction,
+  deriveTrafficKey,
+  openRecord,
+  openRecordAsync,
+  parseRecordHeader,
+  rekey,
+  sealRecord,
+  sealRecordAsync,
+} from './record-format.js';
 import { wipe } from './primitives.js';
 
 // The public entry takes the third parameter's type of `createRecordChannel` from here.
@@ -161,7 +177,10 @@ interface Clock {
  * @throws {TypeError} for a clock that is not a function.
  */
 function parseOptions(options: RatchetOptions): Clock {
-  const intervalMs = assertDurationMs(options.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS, 'rekeyIntervalMs');
+  const intervalMs = assertDurationMs(
+    options.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS,
+    'rekeyIntervalMs',
+  );
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') throw new TypeError('now must be a function');
   return { intervalMs, now };
@@ -178,7 +197,10 @@ function parseOptions(options: RatchetOptions): Clock {
 export function assertRatchetOptions(options: RatchetOptions): RatchetOptions {
   const { intervalMs } = parseOptions(options);
   // The clock stays as given: without one, `Date.now` is read when a ratchet is made.
-  return { rekeyIntervalMs: intervalMs, ...(options.now === undefined ? {} : { now: options.now }) };
+  return {
+    rekeyIntervalMs: intervalMs,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  };
 }
 
 function assertBytes(value: unknown, name: string): asserts value is Uint8Array {
@@ -190,7 +212,10 @@ function assertSessionId(sessionId: unknown): void {
 }
 
 /** Wipes a key, sender's or receiver's, and lets go of its asynchronous key. */
-function retire(held: { asyncKey: AsyncAeadKey | undefined; readonly key: Uint8Array | undefined }): void {
+function retire(held: {
+  asyncKey: AsyncAeadKey | undefined;
+  readonly key: Uint8Array | undefined;
+}): void {
   held.asyncKey?.forget();
   held.asyncKey = undefined;
   wipe(held.key);
@@ -208,9 +233,15 @@ function dropSenderKey(state: SenderState): void {
  * @throws {ZeqKeyExError} `session_closed`, `session_exhausted`.
  * @throws {TypeError} for a plaintext or AAD that is not a `Uint8Array`.
  */
-function nextSenderKey(state: SenderState, clock: Clock, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+function nextSenderKey(
+  state: SenderState,
+  clock: Clock,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): Uint8Array {
   const key = state.key;
-  if (key === undefined) throw new ZeqKeyExError(state.exhausted ? 'session_exhausted' : 'session_closed');
+  if (key === undefined)
+    throw new ZeqKeyExError(state.exhausted ? 'session_exhausted' : 'session_closed');
   assertBytes(plaintext, 'plaintext');
   assertBytes(aad, 'aad');
   const at = clock.now();
@@ -240,7 +271,11 @@ function nextSenderKey(state: SenderState, clock: Clock, plaintext: Uint8Array, 
  * @throws {TypeError} for a session id that is not a string or a clock that is not a function.
  * @throws {RangeError} for an interval out of range.
  */
-export function createRecordSender(state: SenderState, sessionId: string, options: RatchetOptions = {}): RecordSender {
+export function createRecordSender(
+  state: SenderState,
+  sessionId: string,
+  options: RatchetOptions = {},
+): RecordSender {
   assertSessionId(sessionId);
   const clock = parseOptions(options);
   const sender: RecordSender = {
@@ -257,7 +292,14 @@ export function createRecordSender(state: SenderState, sessionId: string, option
         // Without an asynchronous AES-GCM (the Node build), the synchronous seal is the fast one.
         if (aeadKeyAsync === undefined) return Promise.resolve(sender.seal(plaintext, aad));
         const key = nextSenderKey(state, clock, plaintext, aad);
-        const sealing = sealRecordAsync((state.asyncKey ??= aeadKeyAsync(key)), sessionId, state.epoch, state.seq, plaintext, aad);
+        const sealing = sealRecordAsync(
+          (state.asyncKey ??= aeadKeyAsync(key)),
+          sessionId,
+          state.epoch,
+          state.seq,
+          plaintext,
+          aad,
+        );
         state.seq += 1;
         return sealing;
       } catch (error) {
@@ -292,7 +334,8 @@ function checkWindow(held: ReceiverEpoch, seq: number): void {
   if (held.top < 0 || seq > held.top) return;
   if (seq + REPLAY_WINDOW <= held.top) throw new ZeqKeyExError('record_too_old');
   const slot = seq % REPLAY_WINDOW;
-  if (held.bits !== undefined && ((held.bits[slot >>> 5] as number) & (1 << (slot & 31))) !== 0) throw new ZeqKeyExError('record_replayed');
+  if (held.bits !== undefined && ((held.bits[slot >>> 5] as number) & (1 << (slot & 31))) !== 0)
+    throw new ZeqKeyExError('record_replayed');
 }
 
 /** Marks `seq` accepted in `held`, sliding the window forward when `seq` is the new top. */
@@ -322,7 +365,13 @@ type Located =
    * A later epoch, its key computed on the side from `from` (the current epoch): `passed` is the
    * key of `epoch − 1` when that was computed too, `undefined` when it is `from`'s.
    */
-  | { readonly kind: 'ahead'; readonly from: ReceiverEpoch; readonly epoch: number; readonly key: Uint8Array; readonly passed: Uint8Array | undefined };
+  | {
+      readonly kind: 'ahead';
+      readonly from: ReceiverEpoch;
+      readonly epoch: number;
+      readonly key: Uint8Array;
+      readonly passed: Uint8Array | undefined;
+    };
 
 /**
  * The receiver's first step, the same for `open` and `openAsync`: the key of the record's epoch,
@@ -376,7 +425,13 @@ function discardKeys(found: Located): void {
  * @param at - the time `locateKey` was given.
  * @param intervalMs - the grace window of the previous epoch.
  */
-function commitRecord(state: ReceiverState, found: Located, seq: number, at: number, intervalMs: number): void {
+function commitRecord(
+  state: ReceiverState,
+  found: Located,
+  seq: number,
+  at: number,
+  intervalMs: number,
+): void {
   if (found.kind === 'held') {
     markSeen(found.held, seq);
     return;
@@ -403,7 +458,11 @@ function commitRecord(state: ReceiverState, found: Located, seq: number, at: num
  * @throws {TypeError} for a session id that is not a string or a clock that is not a function.
  * @throws {RangeError} for an interval out of range.
  */
-export function createRecordReceiver(state: ReceiverState, sessionId: string, options: RatchetOptions = {}): RecordReceiver {
+export function createRecordReceiver(
+  state: ReceiverState,
+  sessionId: string,
+  options: RatchetOptions = {},
+): RecordReceiver {
   assertSessionId(sessionId);
   const { intervalMs, now } = parseOptions(options);
 
@@ -434,7 +493,8 @@ export function createRecordReceiver(state: ReceiverState, sessionId: string, op
       // 1. The key, after the checks of `open`; nothing is committed. A later epoch's key gets an
       //    asynchronous key for this record only, which copies it: the computed keys are wiped now.
       const found = locateKey(state, epoch, seq, now());
-      const key = found.kind === 'held' ? (found.held.asyncKey ??= keyOf(found.key)) : keyOf(found.key);
+      const key =
+        found.kind === 'held' ? (found.held.asyncKey ??= keyOf(found.key)) : keyOf(found.key);
       discardKeys(found);
       // 2. The decryption (the record and AAD are read before the first await).
       let plaintext: Uint8Array;
@@ -464,7 +524,8 @@ export function createRecordReceiver(state: ReceiverState, sessionId: string, op
 }
 
 function assertKey(key: unknown): asserts key is Uint8Array {
-  if (!(key instanceof Uint8Array) || key.length !== 32) throw new TypeError('a record key is 32 bytes');
+  if (!(key instanceof Uint8Array) || key.length !== 32)
+    throw new TypeError('a record key is 32 bytes');
 }
 
 /**
@@ -485,18 +546,32 @@ function assertKey(key: unknown): asserts key is Uint8Array {
  * responder.open(initiator.seal(utf8('hello'))); // → 'hello'
  * ```
  */
-export function createRecordChannel(recordKey: Uint8Array, sessionId: string, role: Role, options: RatchetOptions = {}): RecordChannel {
+export function createRecordChannel(
+  recordKey: Uint8Array,
+  sessionId: string,
+  role: Role,
+  options: RatchetOptions = {},
+): RecordChannel {
   assertKey(recordKey);
-  if (role !== 'initiator' && role !== 'responder') throw new TypeError('role must be "initiator" or "responder"');
+  if (role !== 'initiator' && role !== 'responder')
+    throw new TypeError('role must be "initiator" or "responder"');
   // Every check before any key is derived.
   const { now } = parseOptions(options);
   assertSessionId(sessionId);
   const sending: Direction = role === 'initiator' ? 'i2r' : 'r2i';
   const receiving: Direction = role === 'initiator' ? 'r2i' : 'i2r';
   const sendKey = deriveTrafficKey(recordKey, sending);
-  const sender = createRecordSender({ epoch: 0, seq: 0, startedAt: now(), key: sendKey, asyncKey: undefined, exhausted: false }, sessionId, options);
+  const sender = createRecordSender(
+    { epoch: 0, seq: 0, startedAt: now(), key: sendKey, asyncKey: undefined, exhausted: false },
+    sessionId,
+    options,
+  );
   const receiveKey = deriveTrafficKey(recordKey, receiving);
-  const receiver = createRecordReceiver({ current: receiverEpoch(0, receiveKey), previous: undefined, previousUntil: 0 }, sessionId, options);
+  const receiver = createRecordReceiver(
+    { current: receiverEpoch(0, receiveKey), previous: undefined, previousUntil: 0 },
+    sessionId,
+    options,
+  );
   return Object.freeze({
     seal: sender.seal,
     open: receiver.open,
@@ -520,7 +595,9 @@ export function recordCallsVia(live: () => RecordChannel): Omit<RecordChannel, '
   return {
     seal: (plaintext: Uint8Array, aad?: Uint8Array): Uint8Array => live().seal(plaintext, aad),
     open: (record: Uint8Array, aad?: Uint8Array): Uint8Array => live().open(record, aad),
-    sealAsync: async (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().sealAsync(plaintext, aad),
-    openAsync: async (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> => live().openAsync(record, aad),
+    sealAsync: async (plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> =>
+      live().sealAsync(plaintext, aad),
+    openAsync: async (record: Uint8Array, aad?: Uint8Array): Promise<Uint8Array> =>
+      live().openAsync(record, aad),
   };
 }

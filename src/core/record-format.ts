@@ -8,7 +8,15 @@
  * guarantees that.
  * @module
  */
-import { AEAD_TAG_BYTES, I2R_INFO, MAX_EPOCH, R2I_INFO, RECORD_HEADER_BYTES, RECORD_VERSION, REKEY_INFO } from './constants.js';
+import {
+  AEAD_TAG_BYTES,
+  I2R_INFO,
+  MAX_EPOCH,
+  R2I_INFO,
+  RECORD_HEADER_BYTES,
+  RECORD_VERSION,
+  REKEY_INFO,
+} from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import { lp, readU32be, utf8, writeU32be } from './encoding.js';
 import type { AsyncAeadKey } from '../backends/aead-backend.js';
@@ -53,7 +61,8 @@ export function rekey(key: Uint8Array): Uint8Array {
 }
 
 function assertCounter(value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_EPOCH) throw new RangeError(`${name} must be an integer in [0, 2^32)`);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_EPOCH)
+    throw new RangeError(`${name} must be an integer in [0, 2^32)`);
 }
 
 /**
@@ -121,9 +130,22 @@ function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): U
  * @param appAad - optional application associated data.
  * @returns the record bytes.
  */
-export function sealRecord(key: Uint8Array, sessionId: string, epoch: number, seq: number, plaintext: Uint8Array, appAad: Uint8Array = EMPTY): Uint8Array {
+export function sealRecord(
+  key: Uint8Array,
+  sessionId: string,
+  epoch: number,
+  seq: number,
+  plaintext: Uint8Array,
+  appAad: Uint8Array = EMPTY,
+): Uint8Array {
   const header = encodeRecordHeader(epoch, seq);
-  return aeadSealPrefixed(key, header.subarray(1), plaintext, recordAad(header, sessionId, appAad), header);
+  return aeadSealPrefixed(
+    key,
+    header.subarray(1),
+    plaintext,
+    recordAad(header, sessionId, appAad),
+    header,
+  );
 }
 
 /**
@@ -135,10 +157,20 @@ export function sealRecord(key: Uint8Array, sessionId: string, epoch: number, se
  * @returns the plaintext.
  * @throws {ZeqKeyExError} `record_malformed`, `record_unsupported_version`, or `record_auth_failed`.
  */
-export function openRecord(key: Uint8Array, sessionId: string, record: Uint8Array, appAad: Uint8Array = EMPTY): Uint8Array {
+export function openRecord(
+  key: Uint8Array,
+  sessionId: string,
+  record: Uint8Array,
+  appAad: Uint8Array = EMPTY,
+): Uint8Array {
   parseRecordHeader(record);
   const header = record.subarray(0, RECORD_HEADER_BYTES);
-  const opened = aeadOpen(key, header.subarray(1), record.subarray(RECORD_HEADER_BYTES), recordAad(header, sessionId, appAad));
+  const opened = aeadOpen(
+    key,
+    header.subarray(1),
+    record.subarray(RECORD_HEADER_BYTES),
+    recordAad(header, sessionId, appAad),
+  );
   if (opened === undefined) throw new ZeqKeyExError('record_auth_failed');
   return opened;
 }
@@ -155,7 +187,14 @@ export function openRecord(key: Uint8Array, sessionId: string, record: Uint8Arra
  * @returns the record bytes.
  * @internal
  */
-export function sealRecordAsync(key: AsyncAeadKey, sessionId: string, epoch: number, seq: number, plaintext: Uint8Array, appAad: Uint8Array = EMPTY): Promise<Uint8Array> {
+export function sealRecordAsync(
+  key: AsyncAeadKey,
+  sessionId: string,
+  epoch: number,
+  seq: number,
+  plaintext: Uint8Array,
+  appAad: Uint8Array = EMPTY,
+): Promise<Uint8Array> {
   const header = encodeRecordHeader(epoch, seq);
   return key.seal(header.subarray(1), plaintext, recordAad(header, sessionId, appAad), header);
 }
@@ -170,9 +209,18 @@ export function sealRecordAsync(key: AsyncAeadKey, sessionId: string, epoch: num
  * @throws {ZeqKeyExError} `record_auth_failed` (as a rejection).
  * @internal
  */
-export async function openRecordAsync(key: AsyncAeadKey, sessionId: string, record: Uint8Array, appAad: Uint8Array = EMPTY): Promise<Uint8Array> {
+export async function openRecordAsync(
+  key: AsyncAeadKey,
+  sessionId: string,
+  record: Uint8Array,
+  appAad: Uint8Array = EMPTY,
+): Promise<Uint8Array> {
   const header = record.subarray(0, RECORD_HEADER_BYTES);
-  const opened = await key.open(header.subarray(1), record.subarray(RECORD_HEADER_BYTES), recordAad(header, sessionId, appAad));
+  const opened = await key.open(
+    header.subarray(1),
+    record.subarray(RECORD_HEADER_BYTES),
+    recordAad(header, sessionId, appAad),
+  );
   if (opened === undefined) throw new ZeqKeyExError('record_auth_failed');
   return opened;
 }

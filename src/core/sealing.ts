@@ -26,7 +26,6 @@ import { aeadOpen, aeadSeal, hkdf, randomBytes } from './primitives.js';
 /** §5: the field key as operators give it, 2 × {@link FIELD_KEY_BYTES} hex characters. */
 const FIELD_KEY_SHAPE = /^[0-9a-fA-F]{64}$/;
 
-
 /** What a sealed secret key is bound to. */
 export interface SecretKeyContext {
   /** The key's algorithm (`LP(alg)` of the §5 sealed-key AAD): `'ML-KEM-768'`. */
@@ -57,10 +56,14 @@ export interface SeedContext {
  */
 export function parseFieldKey(text: unknown): Uint8Array {
   if (typeof text !== 'string' || !FIELD_KEY_SHAPE.test(text)) {
-    throw new ZeqKeyExError('invalid_field_key', `the field key must be ${FIELD_KEY_BYTES * 2} hex characters (${FIELD_KEY_BYTES} bytes)`);
+    throw new ZeqKeyExError(
+      'invalid_field_key',
+      `the field key must be ${FIELD_KEY_BYTES * 2} hex characters (${FIELD_KEY_BYTES} bytes)`,
+    );
   }
   const out = new Uint8Array(FIELD_KEY_BYTES);
-  for (let i = 0; i < FIELD_KEY_BYTES; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < FIELD_KEY_BYTES; i++)
+    out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
   return out;
 }
 
@@ -94,7 +97,12 @@ export function secretKeyAad(context: SecretKeyContext): Uint8Array {
  * @returns the AAD.
  */
 export function seedAad(context: SeedContext): Uint8Array {
-  return lp(SEALED_SEED_LABEL, context.localMachineId, context.peerMachineId, context.seedCommitment);
+  return lp(
+    SEALED_SEED_LABEL,
+    context.localMachineId,
+    context.peerMachineId,
+    context.seedCommitment,
+  );
 }
 
 /**
@@ -107,7 +115,12 @@ export function seedAad(context: SeedContext): Uint8Array {
  * @returns `base64(nonce ‖ ciphertext ‖ tag)`.
  * @internal
  */
-export function sealWithNonce(sealKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, nonce: Uint8Array): string {
+export function sealWithNonce(
+  sealKey: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  nonce: Uint8Array,
+): string {
   return base64Encode(concat(nonce, aeadSeal(sealKey, nonce, plaintext, aad)));
 }
 
@@ -139,7 +152,12 @@ function unseal(sealKey: Uint8Array, sealed: unknown, aad: Uint8Array, length: n
   } catch (cause) {
     throw new ZeqKeyExError('unseal_failed', undefined, { cause });
   }
-  const opened = aeadOpen(sealKey, bytes.subarray(0, AEAD_NONCE_BYTES), bytes.subarray(AEAD_NONCE_BYTES), aad);
+  const opened = aeadOpen(
+    sealKey,
+    bytes.subarray(0, AEAD_NONCE_BYTES),
+    bytes.subarray(AEAD_NONCE_BYTES),
+    aad,
+  );
   if (opened === undefined) throw new ZeqKeyExError('unseal_failed');
   return opened;
 }
@@ -151,7 +169,11 @@ function unseal(sealKey: Uint8Array, sealed: unknown, aad: Uint8Array, length: n
  * @param seed - the 64-byte FIPS 203 seed.
  * @returns the sealed string.
  */
-export function sealSecretKey(sealKey: Uint8Array, context: SecretKeyContext, seed: Uint8Array): string {
+export function sealSecretKey(
+  sealKey: Uint8Array,
+  context: SecretKeyContext,
+  seed: Uint8Array,
+): string {
   return seal(sealKey, seed, secretKeyAad(context));
 }
 
@@ -163,7 +185,11 @@ export function sealSecretKey(sealKey: Uint8Array, context: SecretKeyContext, se
  * @returns the 64-byte seed. Wipe after use.
  * @throws {ZeqKeyExError} `unseal_failed`.
  */
-export function unsealSecretKey(sealKey: Uint8Array, context: SecretKeyContext, sealed: unknown): Uint8Array {
+export function unsealSecretKey(
+  sealKey: Uint8Array,
+  context: SecretKeyContext,
+  sealed: unknown,
+): Uint8Array {
   return unseal(sealKey, sealed, secretKeyAad(context), ALG_SIZES[context.alg].seed);
 }
 

@@ -33,7 +33,9 @@ export interface TranscriptInput {
  * @returns the 32-byte transcript hash.
  */
 export function firstContactTranscript(input: TranscriptInput): Uint8Array {
-  return sha256(lp(TRANSCRIPT_LABEL, input.alg, input.slug, input.machineId, input.publicKey, input.cipherText));
+  return sha256(
+    lp(TRANSCRIPT_LABEL, input.alg, input.slug, input.machineId, input.publicKey, input.cipherText),
+  );
 }
 
 /**

@@ -23,7 +23,12 @@ import { assertMachineId, assertSlug, isFingerprint, isMachineId } from '../core
 import { jsonString } from '../core/json.js';
 import { normaliseOrigin } from '../core/origin.js';
 import { assertAdminToken } from '../core/admin-token.js';
-import { type FetchFunction, type Transport, createTransport, refuseRedirects } from './transport.js';
+import {
+  type FetchFunction,
+  type Transport,
+  createTransport,
+  refuseRedirects,
+} from './transport.js';
 
 /** Options of {@link createModeBAdminClient}. */
 export interface ModeBAdminClientOptions {
@@ -111,22 +116,33 @@ export interface ModeBAdminClient {
    *   `http_error` (`status`, `responseCode`: `unauthorized`, `forbidden`, `peer_unreachable`,
    *   `peer_invalid_response`, …), `response_mismatch`, `malformed_response` and transport codes.
    */
-  initiate(request: ModeBInitiateRequest, options?: ModeBAdminCallOptions): Promise<ModeBInitiateResult>;
+  initiate(
+    request: ModeBInitiateRequest,
+    options?: ModeBAdminCallOptions,
+  ): Promise<ModeBInitiateResult>;
   /**
    * `POST /api/ssl/peer-seed/keyex/respond` on this responder (machine P).
    * @throws {ZeqKeyExError} `invalid_encoding` for a cipher text that is not canonical base64 of
    *   1088 bytes (`invalid_cipher_text` for bytes of another length), `http_error`,
    *   `malformed_response` and transport codes.
    */
-  respond(request: ModeBRespondRequest, options?: ModeBAdminCallOptions): Promise<ModeBRespondResult>;
+  respond(
+    request: ModeBRespondRequest,
+    options?: ModeBAdminCallOptions,
+  ): Promise<ModeBRespondResult>;
 }
 
 /** Default time limit of an admin call. */
 export const DEFAULT_ADMIN_TIMEOUT_MS = 30_000;
 /** One field of a success body, checked by `valid`; anything else is `malformed_response`. */
-function responseField(body: Readonly<Record<string, unknown>>, name: string, valid: (value: string) => boolean): string {
+function responseField(
+  body: Readonly<Record<string, unknown>>,
+  name: string,
+  valid: (value: string) => boolean,
+): string {
   const value = jsonString(body, name);
-  if (value === undefined || !valid(value)) throw new ZeqKeyExError('malformed_response', `the response has no valid "${name}"`);
+  if (value === undefined || !valid(value))
+    throw new ZeqKeyExError('malformed_response', `the response has no valid "${name}"`);
   return value;
 }
 
@@ -149,16 +165,26 @@ const isCipherText = (value: string): boolean => {
 function adminCallError(error: unknown): unknown {
   if (!isZeqKeyExError(error) || error.status !== 409) return error;
   const { expectedFingerprint, actualFingerprint } = error;
-  if (error.code === 'http_error' && error.responseCode === 'fingerprint_mismatch' && expectedFingerprint !== undefined && actualFingerprint !== undefined) {
-    return new ZeqKeyExError('fingerprint_mismatch', 'the peer presented another fingerprint than expected', {
-      status: 409,
-      responseCode: 'fingerprint_mismatch',
-      expectedFingerprint,
-      actualFingerprint,
-      cause: error,
-    });
+  if (
+    error.code === 'http_error' &&
+    error.responseCode === 'fingerprint_mismatch' &&
+    expectedFingerprint !== undefined &&
+    actualFingerprint !== undefined
+  ) {
+    return new ZeqKeyExError(
+      'fingerprint_mismatch',
+      'the peer presented another fingerprint than expected',
+      {
+        status: 409,
+        responseCode: 'fingerprint_mismatch',
+        expectedFingerprint,
+        actualFingerprint,
+        cause: error,
+      },
+    );
   }
-  if (error.code === 'response_too_large') return new ZeqKeyExError('http_error', 'HTTP 409', { status: 409, cause: error });
+  if (error.code === 'response_too_large')
+    return new ZeqKeyExError('http_error', 'HTTP 409', { status: 409, cause: error });
   return error;
 }
 
@@ -179,14 +205,17 @@ function adminCallError(error: unknown): unknown {
  */
 export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBAdminClient {
   // Long only as a closure: the options are validated once here; each call below is short.
-  if (typeof options !== 'object' || options === null) throw new TypeError('createModeBAdminClient expects an options object');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('createModeBAdminClient expects an options object');
   const origin = normaliseOrigin(options.origin, 'origin');
   if (options.token !== undefined) assertAdminToken(options.token);
   const headers = new Headers(options.headers);
   if (options.token !== undefined) headers.set('authorization', `Bearer ${options.token}`);
   const timeoutMs = options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError('timeoutMs must be a positive number');
-  if (options.fetch !== undefined && typeof options.fetch !== 'function') throw new TypeError('fetch must be a function');
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new RangeError('timeoutMs must be a positive number');
+  if (options.fetch !== undefined && typeof options.fetch !== 'function')
+    throw new TypeError('fetch must be a function');
   const transport: Transport = createTransport({
     fetch: refuseRedirects(options.fetch),
     headers,
@@ -195,9 +224,19 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
 
-  async function post(path: string, body: unknown, call: ModeBAdminCallOptions): Promise<Record<string, unknown>> {
+  async function post(
+    path: string,
+    body: unknown,
+    call: ModeBAdminCallOptions,
+  ): Promise<Record<string, unknown>> {
     try {
-      return (await transport.postJson(origin + path, body, call.signal === undefined ? {} : { signal: call.signal })).body;
+      return (
+        await transport.postJson(
+          origin + path,
+          body,
+          call.signal === undefined ? {} : { signal: call.signal },
+        )
+      ).body;
     } catch (error) {
       throw adminCallError(error);
     }
@@ -205,14 +244,22 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
 
   return Object.freeze({
     origin,
-    async initiate(request: ModeBInitiateRequest, call: ModeBAdminCallOptions = {}): Promise<ModeBInitiateResult> {
+    async initiate(
+      request: ModeBInitiateRequest,
+      call: ModeBAdminCallOptions = {},
+    ): Promise<ModeBInitiateResult> {
       assertSlug(request.localMachine);
       assertSlug(request.peerMachine);
       const peerOrigin = normaliseOrigin(request.peerOrigin, 'peerOrigin');
       const expected = parsePin(request.expectedFingerprint);
       const body = await post(
         ROUTES.modeBInitiate,
-        { local_machine: request.localMachine, peer_origin: peerOrigin, peer_machine: request.peerMachine, expected_fingerprint: expected },
+        {
+          local_machine: request.localMachine,
+          peer_origin: peerOrigin,
+          peer_machine: request.peerMachine,
+          expected_fingerprint: expected,
+        },
         call,
       );
       const result: ModeBInitiateResult = {
@@ -223,18 +270,39 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
         localMachineId: responseField(body, 'local_machine_id', isMachineId),
         alg: responseField(body, 'alg', isAlg) as Alg,
       };
-      if (result.peerFingerprint !== expected) throw new ZeqKeyExError('response_mismatch', 'the responder encapsulated to another key than the expected one');
+      if (result.peerFingerprint !== expected)
+        throw new ZeqKeyExError(
+          'response_mismatch',
+          'the responder encapsulated to another key than the expected one',
+        );
       return result;
     },
-    async respond(request: ModeBRespondRequest, call: ModeBAdminCallOptions = {}): Promise<ModeBRespondResult> {
+    async respond(
+      request: ModeBRespondRequest,
+      call: ModeBAdminCallOptions = {},
+    ): Promise<ModeBRespondResult> {
       assertSlug(request.localMachine);
       assertMachineId(request.peerMachineId);
-      if (request.cipherText instanceof Uint8Array && request.cipherText.length !== ALG_SIZES[ALG].cipherText) throw new ZeqKeyExError('invalid_cipher_text');
+      if (
+        request.cipherText instanceof Uint8Array &&
+        request.cipherText.length !== ALG_SIZES[ALG].cipherText
+      )
+        throw new ZeqKeyExError('invalid_cipher_text');
       // Canonical base64 of exactly 1088 bytes, checked before anything is sent.
       const cipherText = base64Encode(
-        request.cipherText instanceof Uint8Array ? request.cipherText : base64Decode(request.cipherText, ALG_SIZES[ALG].cipherText, 'cipher_text'),
+        request.cipherText instanceof Uint8Array
+          ? request.cipherText
+          : base64Decode(request.cipherText, ALG_SIZES[ALG].cipherText, 'cipher_text'),
       );
-      const body = await post(ROUTES.modeBRespond, { local_machine: request.localMachine, peer_machine_id: request.peerMachineId, cipher_text: cipherText }, call);
+      const body = await post(
+        ROUTES.modeBRespond,
+        {
+          local_machine: request.localMachine,
+          peer_machine_id: request.peerMachineId,
+          cipher_text: cipherText,
+        },
+        call,
+      );
       return {
         seedCommitment: responseField(body, 'seed_commitment', isFingerprint),
         localMachineId: responseField(body, 'local_machine_id', isMachineId),

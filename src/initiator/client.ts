@@ -15,13 +15,24 @@
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
  */
-import { ALG, MAX_RECORD_REQUEST_BYTES, machineRoute, recordsRoute, type Alg } from '../core/constants.js';
+import {
+  ALG,
+  MAX_RECORD_REQUEST_BYTES,
+  machineRoute,
+  recordsRoute,
+  type Alg,
+} from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import { base64Encode } from '../core/encoding.js';
 import { assertSlug } from '../core/identifiers.js';
 import { type KemChoice, encapsulatorLoader } from '../backends/kem-backend.js';
 import { openKeyConfirmation } from '../core/confirmation.js';
-import { type HandshakeResponse, type KeyDocument, parseHandshakeResponse, parseKeyDocument } from '../core/document.js';
+import {
+  type HandshakeResponse,
+  type KeyDocument,
+  parseHandshakeResponse,
+  parseKeyDocument,
+} from '../core/document.js';
 import { normaliseOrigin } from '../core/origin.js';
 import { wipe } from '../core/primitives.js';
 import { type RatchetOptions, assertRatchetOptions } from '../core/record-channel.js';
@@ -109,28 +120,41 @@ export function createClient(options: ClientOptions): Client {
   const origin = normaliseOrigin(options.origin);
   const trust = createTrustPolicy(options);
   const algs = options.algs ?? [ALG];
-  if (algs.length === 0 || !algs.every((a) => a === ALG)) throw new TypeError(`algs may only contain ${ALG}`);
+  if (algs.length === 0 || !algs.every((a) => a === ALG))
+    throw new TypeError(`algs may only contain ${ALG}`);
   const transport: Transport = createTransport(options);
   const ratchet: RatchetOptions = assertRatchetOptions(options);
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
-  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0) throw new RangeError('maxRecordBytes must be an integer > 0');
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0)
+    throw new RangeError('maxRecordBytes must be an integer > 0');
   const kem = encapsulatorLoader(options.kem);
 
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
-    const { body } = await transport.getJson(origin + machineRoute(slug, 'pubkey'), { signal: call.signal });
+    const { body } = await transport.getJson(origin + machineRoute(slug, 'pubkey'), {
+      signal: call.signal,
+    });
     return parseKeyDocument(body, algs);
   }
 
   /** §2.3: posts the ciphertext and checks that the response names the key it was made for. */
-  async function postHandshake(slug: string, doc: KeyDocument, cipherText: Uint8Array, call: CallOptions): Promise<HandshakeResponse> {
+  async function postHandshake(
+    slug: string,
+    doc: KeyDocument,
+    cipherText: Uint8Array,
+    call: CallOptions,
+  ): Promise<HandshakeResponse> {
     const { body } = await transport.postJson(
       origin + machineRoute(slug, 'handshake'),
       { cipher_text: base64Encode(cipherText), fingerprint: doc.fingerprint },
       { signal: call.signal },
     );
     const response = parseHandshakeResponse(body);
-    if (response.machineId !== doc.machineId || response.fingerprint !== doc.fingerprint || response.alg !== doc.alg) {
+    if (
+      response.machineId !== doc.machineId ||
+      response.fingerprint !== doc.fingerprint ||
+      response.alg !== doc.alg
+    ) {
       throw new ZeqKeyExError('response_mismatch');
     }
     return response;
@@ -160,7 +184,11 @@ export function createClient(options: ClientOptions): Client {
         kemBackend: backend.backend,
         recordKey,
         ratchet,
-        records: { transport, url: origin + recordsRoute(slug, response.sessionId), maxResponseBytes: maxRecordBytes },
+        records: {
+          transport,
+          url: origin + recordsRoute(slug, response.sessionId),
+          maxResponseBytes: maxRecordBytes,
+        },
       });
     } catch (error) {
       wipe(recordKey);

@@ -63,7 +63,12 @@ export function sessionRecords(session: ClientSession): SessionRecords {
   let ratchet: RecordChannel | undefined;
   function live(): RecordChannel {
     if (!state.open) throw new ZeqKeyExError('session_closed');
-    return (ratchet ??= createRecordChannel(state.key, state.sessionId, 'initiator', state.ratchet));
+    return (ratchet ??= createRecordChannel(
+      state.key,
+      state.sessionId,
+      'initiator',
+      state.ratchet,
+    ));
   }
   const channel = Object.freeze({
     ...recordCallsVia(live),

@@ -122,7 +122,13 @@ export function sessionState(session: ClientSession): SessionState {
  * @returns the session.
  */
 export function createClientSession(init: ClientSessionInit): ClientSession {
-  const state: SessionState = { sessionId: init.sessionId, key: init.recordKey, ratchet: init.ratchet ?? {}, endpoint: init.records, open: true };
+  const state: SessionState = {
+    sessionId: init.sessionId,
+    key: init.recordKey,
+    ratchet: init.ratchet ?? {},
+    endpoint: init.records,
+    open: true,
+  };
   const session: ClientSession = Object.freeze({
     sessionId: init.sessionId,
     slug: init.slug,

@@ -75,11 +75,22 @@ export interface RequestOptions {
 /** The initiator's HTTP surface. */
 export interface Transport {
   /** GET a JSON object (retried on transient failures). */
-  getJson(url: string, options?: RequestOptions): Promise<TransportResponse<Record<string, unknown>>>;
+  getJson(
+    url: string,
+    options?: RequestOptions,
+  ): Promise<TransportResponse<Record<string, unknown>>>;
   /** POST a JSON body and read a JSON object as the answer (never retried). */
-  postJson(url: string, body: unknown, options?: RequestOptions): Promise<TransportResponse<Record<string, unknown>>>;
+  postJson(
+    url: string,
+    body: unknown,
+    options?: RequestOptions,
+  ): Promise<TransportResponse<Record<string, unknown>>>;
   /** POST bytes and read bytes (never retried). */
-  postBytes(url: string, body: Uint8Array, options?: RequestOptions & { maxResponseBytes?: number }): Promise<TransportResponse<Uint8Array>>;
+  postBytes(
+    url: string,
+    body: Uint8Array,
+    options?: RequestOptions & { maxResponseBytes?: number },
+  ): Promise<TransportResponse<Uint8Array>>;
 }
 
 /**
@@ -96,7 +107,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
   const retry = options.retry ?? 2;
   if (!Number.isInteger(retry) || retry < 0) throw new RangeError('retry must be an integer >= 0');
   const maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0) throw new RangeError('maxResponseBytes must be an integer > 0');
+  if (!Number.isInteger(maxResponseBytes) || maxResponseBytes <= 0)
+    throw new RangeError('maxResponseBytes must be an integer > 0');
 
   const base: KyInstance = ky.create({
     ...(options.fetch === undefined ? {} : { fetch: options.fetch as typeof fetch }),
@@ -109,7 +121,13 @@ export function createTransport(options: TransportOptions = {}): Transport {
   });
 
   /** One request within the deadline and the body limit; every failure is a {@link ZeqKeyExError}. */
-  async function send(url: string, call: RequestOptions, limit: number, accept: string, init: Options): Promise<TransportResponse<Uint8Array>> {
+  async function send(
+    url: string,
+    call: RequestOptions,
+    limit: number,
+    accept: string,
+    init: Options,
+  ): Promise<TransportResponse<Uint8Array>> {
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new ZeqKeyExError('timeout')), timeoutMs);
     const signals = [deadline.signal, options.signal, call.signal].filter((s) => s !== undefined);
@@ -120,7 +138,10 @@ export function createTransport(options: TransportOptions = {}): Transport {
       headers.set('accept', accept);
       if (init.body) headers.set('content-type', 'application/octet-stream');
       let thrown = false;
-      const response = await abortable(base(url, { retry: 0, ...init, signal, headers }), signal).catch((error: unknown) => {
+      const response = await abortable(
+        base(url, { retry: 0, ...init, signal, headers }),
+        signal,
+      ).catch((error: unknown) => {
         if (!isHTTPError(error)) throw error;
         thrown = true;
         return error.response;
@@ -152,10 +173,15 @@ export function createTransport(options: TransportOptions = {}): Transport {
     }
   }
 
-  async function json(url: string, call: RequestOptions, init: Options): Promise<TransportResponse<Record<string, unknown>>> {
+  async function json(
+    url: string,
+    call: RequestOptions,
+    init: Options,
+  ): Promise<TransportResponse<Record<string, unknown>>> {
     const response = await send(url, call, maxResponseBytes, 'application/json', init);
     const body = parseJsonObject(response.body);
-    if (body === undefined) throw new ZeqKeyExError('malformed_response', 'the response is not a JSON object');
+    if (body === undefined)
+      throw new ZeqKeyExError('malformed_response', 'the response is not a JSON object');
     return { ...response, body };
   }
 
@@ -163,7 +189,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
     // Only a GET may be retried: a handshake or a record must not be sent twice.
     getJson: (url, call = {}) => json(url, call, { method: 'get', retry }),
     postJson: (url, body, call = {}) => json(url, call, { method: 'post', json: body }),
-    postBytes: (url, body, call = {}) => send(url, call, call.maxResponseBytes ?? maxResponseBytes, 'application/octet-stream', { method: 'post', body: body as BodyInit }),
+    postBytes: (url, body, call = {}) =>
+      send(url, call, call.maxResponseBytes ?? maxResponseBytes, 'application/octet-stream', {
+        method: 'post',
+        body: body as BodyInit,
+      }),
   };
 }
 
@@ -185,16 +215,28 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 function kyHooks(hooks: TransportHooks): NonNullable<Options['hooks']> {
   if (typeof hooks !== 'object' || hooks === null) throw new TypeError('hooks must be an object');
   const { beforeRequest, afterResponse } = hooks;
-  if (beforeRequest !== undefined && typeof beforeRequest !== 'function') throw new TypeError('hooks.beforeRequest must be a function');
-  if (afterResponse !== undefined && typeof afterResponse !== 'function') throw new TypeError('hooks.afterResponse must be a function');
+  if (beforeRequest !== undefined && typeof beforeRequest !== 'function')
+    throw new TypeError('hooks.beforeRequest must be a function');
+  if (afterResponse !== undefined && typeof afterResponse !== 'function')
+    throw new TypeError('hooks.afterResponse must be a function');
   return {
     // Each returns nothing, so ky sends the request and keeps the response it was given.
-    beforeRequest: beforeRequest === undefined ? [] : [async (request) => {
-      await beforeRequest(request);
-    }],
-    afterResponse: afterResponse === undefined ? [] : [async (request, _options, response) => {
-      await afterResponse(request, response);
-    }],
+    beforeRequest:
+      beforeRequest === undefined
+        ? []
+        : [
+            async (request) => {
+              await beforeRequest(request);
+            },
+          ],
+    afterResponse:
+      afterResponse === undefined
+        ? []
+        : [
+            async (request, _options, response) => {
+              await afterResponse(request, response);
+            },
+          ],
   };
 }
 
@@ -202,7 +244,11 @@ function kyHooks(hooks: TransportHooks): NonNullable<Options['hooks']> {
  * Reads a body within `limit` bytes (spec §2.1): a larger declared length is refused unread, and a
  * body that grows past the limit is refused as soon as it does, never buffering more.
  */
-async function readBody(response: Response, limit: number, signal: AbortSignal): Promise<Uint8Array> {
+async function readBody(
+  response: Response,
+  limit: number,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
   const declared = response.headers.get('content-length');
   const declaredTooLarge = /^\d+$/.test(declared ?? '') && Number(declared) > limit;
   const body = declaredTooLarge ? undefined : await readCapped(response.body, limit, signal);
@@ -237,12 +283,15 @@ function httpError(status: number, bytes: Uint8Array): ZeqKeyExError {
   const body = parseErrorBody(bytes);
   const code = body === undefined ? undefined : jsonString(body, 'error');
   const responseCode = code !== undefined && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : undefined;
-  const expectedFingerprint = body === undefined ? undefined : jsonString(body, 'expected_fingerprint');
+  const expectedFingerprint =
+    body === undefined ? undefined : jsonString(body, 'expected_fingerprint');
   const actualFingerprint = body === undefined ? undefined : jsonString(body, 'actual_fingerprint');
   return new ZeqKeyExError('http_error', `HTTP ${status}`, {
     status,
     ...(responseCode === undefined ? {} : { responseCode }),
-    ...(isFingerprint(expectedFingerprint) && isFingerprint(actualFingerprint) ? { expectedFingerprint, actualFingerprint } : {}),
+    ...(isFingerprint(expectedFingerprint) && isFingerprint(actualFingerprint)
+      ? { expectedFingerprint, actualFingerprint }
+      : {}),
   });
 }
 

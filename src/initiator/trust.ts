@@ -71,15 +71,20 @@ export interface TrustPolicy {
    * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed` (each with
    *   `expectedFingerprint` and `actualFingerprint`), `store_error`.
    */
-  check(origin: string, slug: string, document: { readonly fingerprint: string }): Promise<TrustDecision>;
+  check(
+    origin: string,
+    slug: string,
+    document: { readonly fingerprint: string },
+  ): Promise<TrustDecision>;
 }
 
 /** Decisions with nothing left to do after the confirmation. */
-const SETTLED: Readonly<Record<'pinned' | 'tofu-match' | 'unauthenticated', TrustDecision>> = Object.freeze({
-  pinned: Object.freeze({ mode: 'pinned', confirmed: async () => undefined }),
-  'tofu-match': Object.freeze({ mode: 'tofu-match', confirmed: async () => undefined }),
-  unauthenticated: Object.freeze({ mode: 'unauthenticated', confirmed: async () => undefined }),
-});
+const SETTLED: Readonly<Record<'pinned' | 'tofu-match' | 'unauthenticated', TrustDecision>> =
+  Object.freeze({
+    pinned: Object.freeze({ mode: 'pinned', confirmed: async () => undefined }),
+    'tofu-match': Object.freeze({ mode: 'tofu-match', confirmed: async () => undefined }),
+    unauthenticated: Object.freeze({ mode: 'unauthenticated', confirmed: async () => undefined }),
+  });
 
 /**
  * Validates a client's trust options (programmer input) and creates its policy.
@@ -95,16 +100,24 @@ export function createTrustPolicy(options: TrustOptions): TrustPolicy {
     pins.set(slug, parsePins(value));
   }
   const { tofu } = options;
-  if (tofu !== undefined && (typeof tofu.get !== 'function' || typeof tofu.putIfAbsent !== 'function')) {
+  if (
+    tofu !== undefined &&
+    (typeof tofu.get !== 'function' || typeof tofu.putIfAbsent !== 'function')
+  ) {
     throw new TypeError('tofu must be a TrustStore');
   }
   const insecureUnpinned = options.insecureUnpinned === true;
 
   function assertChoice(slug: string): void {
-    if (!pins.has(slug) && tofu === undefined && !insecureUnpinned) throw new ZeqKeyExError('pin_required', `no pin or TOFU store for ${slug}`);
+    if (!pins.has(slug) && tofu === undefined && !insecureUnpinned)
+      throw new ZeqKeyExError('pin_required', `no pin or TOFU store for ${slug}`);
   }
 
-  async function check(origin: string, slug: string, document: { readonly fingerprint: string }): Promise<TrustDecision> {
+  async function check(
+    origin: string,
+    slug: string,
+    document: { readonly fingerprint: string },
+  ): Promise<TrustDecision> {
     // The branches in order of precedence; a slug's pin overrides the TOFU store.
     const pinned = pins.get(slug);
     if (pinned !== undefined) {
@@ -120,7 +133,11 @@ export function createTrustPolicy(options: TrustOptions): TrustPolicy {
 }
 
 /** The TOFU branch: a remembered fingerprint must match; none yet is a first use, remembered once confirmed. */
-async function checkTofu(store: TrustStore, key: string, fingerprint: string): Promise<TrustDecision> {
+async function checkTofu(
+  store: TrustStore,
+  key: string,
+  fingerprint: string,
+): Promise<TrustDecision> {
   const known = await storeCall(() => store.get(key));
   if (known !== undefined) {
     assertFingerprintPinned(fingerprint, known, 'tofu_key_changed');
@@ -131,7 +148,8 @@ async function checkTofu(store: TrustStore, key: string, fingerprint: string): P
     async confirmed() {
       // Two first contacts may race; the store keeps one fingerprint and both must agree on it.
       const stored = await storeCall(() => store.putIfAbsent(key, fingerprint));
-      if (stored === undefined) throw new ZeqKeyExError('store_error', 'the TOFU store kept no fingerprint');
+      if (stored === undefined)
+        throw new ZeqKeyExError('store_error', 'the TOFU store kept no fingerprint');
       assertFingerprintPinned(fingerprint, stored, 'tofu_key_changed');
     },
   };
@@ -141,7 +159,8 @@ async function checkTofu(store: TrustStore, key: string, fingerprint: string): P
 async function storeCall(call: () => Promise<string | undefined>): Promise<string | undefined> {
   const value = await callStore(call);
   // A store edited by hand must not turn into a TypeError (or a silent re-trust) here.
-  if (value !== undefined && !isFingerprint(value)) throw new ZeqKeyExError('store_error', 'malformed fingerprint in the TOFU store');
+  if (value !== undefined && !isFingerprint(value))
+    throw new ZeqKeyExError('store_error', 'malformed fingerprint in the TOFU store');
   return value;
 }
 
@@ -205,9 +224,12 @@ export interface StorageLike {
  * @returns the store.
  * @throws {TypeError} when no storage is available.
  */
-export function createLocalStorageTrustStore(options: { storage?: StorageLike; prefix?: string } = {}): TrustStore {
+export function createLocalStorageTrustStore(
+  options: { storage?: StorageLike; prefix?: string } = {},
+): TrustStore {
   const storage = options.storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
-  if (storage === undefined) throw new TypeError('no localStorage is available; pass options.storage');
+  if (storage === undefined)
+    throw new TypeError('no localStorage is available; pass options.storage');
   const prefix = options.prefix ?? 'zeq-keyex:tofu:';
   return {
     async get(key) {

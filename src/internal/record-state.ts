@@ -33,7 +33,8 @@ export interface SenderStart {
 }
 
 function assertEpoch(epoch: number): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH) throw new RangeError('epoch must be an integer in [0, 2^32)');
+  if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > MAX_EPOCH)
+    throw new RangeError('epoch must be an integer in [0, 2^32)');
 }
 
 /**
@@ -46,12 +47,25 @@ function assertEpoch(epoch: number): void {
  * @throws {RangeError} for a start or an interval out of range.
  * @throws {TypeError} for a session id that is not a string or a clock that is not a function.
  */
-export function createSenderAt(trafficKey: Uint8Array, sessionId: string, options: RatchetOptions = {}, start: SenderStart = {}): RecordSender {
+export function createSenderAt(
+  trafficKey: Uint8Array,
+  sessionId: string,
+  options: RatchetOptions = {},
+  start: SenderStart = {},
+): RecordSender {
   const { epoch = 0, seq = 0 } = start;
   assertEpoch(epoch);
-  if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_RECORDS_PER_EPOCH) throw new RangeError('seq must be an integer in [0, 2^32]');
+  if (!Number.isSafeInteger(seq) || seq < 0 || seq > MAX_RECORDS_PER_EPOCH)
+    throw new RangeError('seq must be an integer in [0, 2^32]');
   const now = assertRatchetOptions(options).now ?? Date.now;
-  const state: SenderState = { epoch, seq, startedAt: now(), key: trafficKey, asyncKey: undefined, exhausted: false };
+  const state: SenderState = {
+    epoch,
+    seq,
+    startedAt: now(),
+    key: trafficKey,
+    asyncKey: undefined,
+    exhausted: false,
+  };
   const sender = createRecordSender(state, sessionId, options);
   senders.set(sender, state);
   return sender;
@@ -67,9 +81,18 @@ export function createSenderAt(trafficKey: Uint8Array, sessionId: string, option
  * @throws {RangeError} for an epoch or an interval out of range.
  * @throws {TypeError} for a session id that is not a string or a clock that is not a function.
  */
-export function createReceiverAt(trafficKey: Uint8Array, sessionId: string, options: RatchetOptions = {}, epoch = 0): RecordReceiver {
+export function createReceiverAt(
+  trafficKey: Uint8Array,
+  sessionId: string,
+  options: RatchetOptions = {},
+  epoch = 0,
+): RecordReceiver {
   assertEpoch(epoch);
-  const state: ReceiverState = { current: receiverEpoch(epoch, trafficKey), previous: undefined, previousUntil: 0 };
+  const state: ReceiverState = {
+    current: receiverEpoch(epoch, trafficKey),
+    previous: undefined,
+    previousUntil: 0,
+  };
   const receiver = createRecordReceiver(state, sessionId, options);
   receivers.set(receiver, state);
   return receiver;
@@ -77,7 +100,8 @@ export function createReceiverAt(trafficKey: Uint8Array, sessionId: string, opti
 
 function stateOf<R extends object, S>(states: WeakMap<R, S>, ratchet: R): S {
   const state = states.get(ratchet);
-  if (state === undefined) throw new TypeError('not a ratchet made by createSenderAt or createReceiverAt');
+  if (state === undefined)
+    throw new TypeError('not a ratchet made by createSenderAt or createReceiverAt');
   return state;
 }
 

@@ -32,7 +32,9 @@ export const PRIVATE_FILE_MODE = 0o600;
 export type AtomicWriteMode = 'create' | 'replace';
 
 function errnoCode(error: unknown): unknown {
-  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof error === 'object' && error !== null
+    ? (error as { code?: unknown }).code
+    : undefined;
 }
 
 /**
@@ -56,7 +58,10 @@ export async function makePrivateDirectory(dir: string, what: string): Promise<v
  * @returns `{ value }` with the parsed JSON (not validated), or `undefined` when there is no such file.
  * @throws {ZeqKeyExError} `store_error` when the file cannot be read or is not valid JSON.
  */
-export async function readJsonFile(path: string, what: string): Promise<{ value: unknown } | undefined> {
+export async function readJsonFile(
+  path: string,
+  what: string,
+): Promise<{ value: unknown } | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -81,7 +86,12 @@ export async function readJsonFile(path: string, what: string): Promise<{ value:
  *   already existed (it is left as it was).
  * @throws {ZeqKeyExError} `store_error` when the file cannot be written (nothing is left behind).
  */
-export async function writeJsonFile(path: string, value: unknown, mode: AtomicWriteMode, what: string): Promise<boolean> {
+export async function writeJsonFile(
+  path: string,
+  value: unknown,
+  mode: AtomicWriteMode,
+  what: string,
+): Promise<boolean> {
   const directory = dirname(path);
   const temporaryPath = join(directory, `.${basename(path)}.${randomBytes(8).toString('hex')}.tmp`);
   try {

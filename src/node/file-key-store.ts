@@ -41,7 +41,8 @@ function fileName(slug: string): string {
  * ```
  */
 export function createFileKeyStore(dir: string): KeyStore {
-  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty path');
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new TypeError('dir must be a non-empty path');
   const root = resolve(dir);
   let ready: Promise<void> | undefined;
 
@@ -57,7 +58,8 @@ export function createFileKeyStore(dir: string): KeyStore {
     const name = fileName(slug);
     const file = await readJsonFile(join(root, name), `key file ${name}`);
     if (file === undefined) return undefined;
-    if (!isStoredKey(file.value)) throw new ZeqKeyExError('store_error', `key file ${name} is not a stored key`);
+    if (!isStoredKey(file.value))
+      throw new ZeqKeyExError('store_error', `key file ${name} is not a stored key`);
     return copyStoredKey(file.value);
   }
 
@@ -67,7 +69,8 @@ export function createFileKeyStore(dir: string): KeyStore {
       return read(slug);
     },
     async putIfAbsent(key: StoredKey): Promise<StoredKey> {
-      if (!isStoredKey(key)) throw new TypeError('putIfAbsent expects a StoredKey of string fields');
+      if (!isStoredKey(key))
+        throw new TypeError('putIfAbsent expects a StoredKey of string fields');
       assertSlug(key.slug);
       const record = copyStoredKey(key);
       await ensureDirectory();
@@ -76,7 +79,8 @@ export function createFileKeyStore(dir: string): KeyStore {
       if (!written) {
         // Another writer was first: its key is the machine's key.
         const existing = await read(record.slug);
-        if (existing === undefined) throw new ZeqKeyExError('store_error', `key file ${name} vanished while being read`);
+        if (existing === undefined)
+          throw new ZeqKeyExError('store_error', `key file ${name} vanished while being read`);
         return existing;
       }
       return record;

@@ -22,7 +22,12 @@ import { hexEncode, lp } from '../core/encoding.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import { assertMachineId } from '../core/identifiers.js';
 import { sha256 } from '../core/primitives.js';
-import { type SeedStore, type StoredSeed, copyStoredSeed, isStoredSeed } from '../responder/seed-store.js';
+import {
+  type SeedStore,
+  type StoredSeed,
+  copyStoredSeed,
+  isStoredSeed,
+} from '../responder/seed-store.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
 function fileName(localMachineId: string, peerMachineId: string): string {
@@ -46,7 +51,8 @@ function fileName(localMachineId: string, peerMachineId: string): string {
  * ```
  */
 export function createFileSeedStore(dir: string): SeedStore {
-  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty path');
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw new TypeError('dir must be a non-empty path');
   const root = resolve(dir);
 
   return {
@@ -57,9 +63,13 @@ export function createFileSeedStore(dir: string): SeedStore {
       const file = await readJsonFile(join(root, name), `seed file ${name}`);
       if (file === undefined) return undefined;
       const { value } = file;
-      if (!isStoredSeed(value)) throw new ZeqKeyExError('store_error', `seed file ${name} is not a stored seed`);
+      if (!isStoredSeed(value))
+        throw new ZeqKeyExError('store_error', `seed file ${name} is not a stored seed`);
       if (value.localMachineId !== localMachineId || value.peerMachineId !== peerMachineId) {
-        throw new ZeqKeyExError('store_error', `seed file ${name} belongs to another pair of machines`);
+        throw new ZeqKeyExError(
+          'store_error',
+          `seed file ${name} belongs to another pair of machines`,
+        );
       }
       return copyStoredSeed(value);
     },

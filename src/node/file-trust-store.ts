@@ -20,7 +20,8 @@ import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file
  * @returns the store.
  */
 export function createFileTrustStore(path: string): TrustStore {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError('path must be a non-empty string');
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(task: () => Promise<T>): Promise<T> => {
     const run = queue.then(task, task);

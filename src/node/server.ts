@@ -13,7 +13,13 @@
  * of the dearest parts of a `Request`.
  * @module
  */
-import { type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import {
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  createServer,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A standard fetch handler. */
@@ -38,7 +44,10 @@ export interface RunningServer {
 }
 
 const INTERNAL = JSON.stringify({ error: 'internal', message: 'internal error' });
-const INTERNAL_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
+const INTERNAL_HEADERS = {
+  'content-type': 'application/json',
+  'cache-control': 'no-store',
+} as const;
 
 function ignore(): void {}
 
@@ -162,9 +171,17 @@ function toRequest(req: IncomingMessage, origin: string): NodeRequest {
   const target = req.url ?? '/';
   // An origin-form target (`/path?query`) needs no second URL parse; anything else (`//host/x`,
   // absolute-form, `*`) is resolved against the origin as the URL standard says.
-  const url = target.startsWith('/') && !target.startsWith('//') ? origin + target : new URL(target, origin).href;
+  const url =
+    target.startsWith('/') && !target.startsWith('//')
+      ? origin + target
+      : new URL(target, origin).href;
   if (method === 'GET' || method === 'HEAD') return new NodeRequest(url, { method, headers });
-  return new NodeRequest(url, { method, headers, body: bodyStream(req), duplex: 'half' } as RequestInit);
+  return new NodeRequest(url, {
+    method,
+    headers,
+    body: bodyStream(req),
+    duplex: 'half',
+  } as RequestInit);
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
@@ -208,7 +225,12 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   if (!gone) res.end();
 }
 
-async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, origin: string): Promise<void> {
+async function respond(
+  handler: FetchHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  origin: string,
+): Promise<void> {
   let request: NodeRequest | undefined;
   // Abort only for a client that went away before the response was complete.
   res.once('close', () => {
@@ -234,10 +256,14 @@ async function respond(handler: FetchHandler, req: IncomingMessage, res: ServerR
  * @param options - host and port.
  * @returns the running server, once it listens.
  */
-export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<RunningServer> {
+export async function serve(
+  handler: FetchHandler,
+  options: ServeOptions = {},
+): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 8787;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError('port must be an integer in [0, 65535]');
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new RangeError('port must be an integer in [0, 65535]');
   let origin = '';
   const server = createServer((req, res) => {
     void respond(handler, req, res, origin);

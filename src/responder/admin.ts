@@ -43,7 +43,8 @@ export interface AdminOptions {
  */
 export function createBearerTokenAuthorizer(tokens: string | readonly string[]): AdminOptions {
   const list = typeof tokens === 'string' ? [tokens] : tokens;
-  if (!Array.isArray(list) || list.length === 0) throw new TypeError('tokens must be a token or a non-empty array of tokens');
+  if (!Array.isArray(list) || list.length === 0)
+    throw new TypeError('tokens must be a token or a non-empty array of tokens');
   const digests = list.map((token: unknown) => {
     assertAdminToken(token);
     return sha256(utf8(token));

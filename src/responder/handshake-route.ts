@@ -19,7 +19,12 @@
  *   refused while a session derived from it can be live (`409 replayed_handshake`).
  * @module
  */
-import { AEAD_NONCE_BYTES, ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES } from '../core/constants.js';
+import {
+  AEAD_NONCE_BYTES,
+  ALG,
+  ALG_SIZES,
+  MAX_HANDSHAKE_REQUEST_BYTES,
+} from '../core/constants.js';
 import { sealKeyConfirmationWithNonce } from '../core/confirmation.js';
 import { base64Decode } from '../core/encoding.js';
 import { ZeqKeyExError, callStore } from '../core/errors.js';
@@ -61,21 +66,30 @@ const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
 
 /** Reads and checks the body: content-type, size, JSON shape, then field encodings. */
 async function readHandshakeRequest(request: Request): Promise<HandshakeRequest> {
-  if (!isMediaType(request.headers.get('content-type'), 'application/json')) throw new HttpError('unsupported_media_type');
+  if (!isMediaType(request.headers.get('content-type'), 'application/json'))
+    throw new HttpError('unsupported_media_type');
   const body = parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
   const cipherTextField = jsonString(body, 'cipher_text');
   const fingerprint = jsonField(body, 'fingerprint');
   if (cipherTextField === undefined) throw new HttpError('invalid_request');
-  if (fingerprint !== undefined && !isFingerprint(fingerprint)) throw new HttpError('invalid_request');
+  if (fingerprint !== undefined && !isFingerprint(fingerprint))
+    throw new HttpError('invalid_request');
   try {
-    return { cipherText: base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text'), fingerprint };
+    return {
+      cipherText: base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text'),
+      fingerprint,
+    };
   } catch {
     throw new HttpError('invalid_cipher_text');
   }
 }
 
 /** The §2.2 record key of a ciphertext under a machine's key; the shared secret is wiped. */
-async function recordKeyOf(key: MachineKey, cipherText: Uint8Array, transcript: Uint8Array): Promise<Uint8Array> {
+async function recordKeyOf(
+  key: MachineKey,
+  cipherText: Uint8Array,
+  transcript: Uint8Array,
+): Promise<Uint8Array> {
   const sharedSecret = await key.secretKey.decapsulate(cipherText);
   try {
     return deriveRecordKey(sharedSecret, transcript);
@@ -90,10 +104,25 @@ async function recordKeyOf(key: MachineKey, cipherText: Uint8Array, transcript: 
  * @returns the handler for `POST`.
  */
 export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<RequestContext> {
-  const { machineFor, keys, sessionStore, recordSessions, publicRandom, sessionTtlMs, now, logger } = deps;
+  const {
+    machineFor,
+    keys,
+    sessionStore,
+    recordSessions,
+    publicRandom,
+    sessionTtlMs,
+    now,
+    logger,
+  } = deps;
 
   /** Stores the session; `false` when its ciphertext was already accepted. */
-  async function storeSession(key: MachineKey, sessionId: string, recordKey: Uint8Array, cipherText: Uint8Array, expiresAt: number): Promise<boolean> {
+  async function storeSession(
+    key: MachineKey,
+    sessionId: string,
+    recordKey: Uint8Array,
+    cipherText: Uint8Array,
+    expiresAt: number,
+  ): Promise<boolean> {
     const created: string = await callStore(
       () =>
         sessionStore.create(
@@ -102,18 +131,35 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
         ),
       'the session store failed',
     );
-    if (created !== 'created' && created !== 'replayed') throw new ZeqKeyExError('store_error', 'the session store answered neither created nor replayed');
+    if (created !== 'created' && created !== 'replayed')
+      throw new ZeqKeyExError(
+        'store_error',
+        'the session store answered neither created nor replayed',
+      );
     return created === 'created';
   }
 
   /** Opens a session under `recordKey` and answers it; the caller wipes `recordKey`. */
-  async function openSession(key: MachineKey, cipherText: Uint8Array, transcript: Uint8Array, recordKey: Uint8Array): Promise<Response> {
+  async function openSession(
+    key: MachineKey,
+    cipherText: Uint8Array,
+    transcript: Uint8Array,
+    recordKey: Uint8Array,
+  ): Promise<Response> {
     const sessionId = encodeSessionId(publicRandom(SESSION_ID_BYTES));
-    const keyConfirmation = sealKeyConfirmationWithNonce(recordKey, transcript, sessionId, publicRandom(AEAD_NONCE_BYTES));
+    const keyConfirmation = sealKeyConfirmationWithNonce(
+      recordKey,
+      transcript,
+      sessionId,
+      publicRandom(AEAD_NONCE_BYTES),
+    );
     const expiresAt = now() + sessionTtlMs;
     const expiresIso = new Date(expiresAt).toISOString();
     if (!(await storeSession(key, sessionId, recordKey, cipherText, expiresAt))) {
-      logger.warn('handshake refused: replayed cipher_text', { code: 'replayed_handshake', slug: key.slug });
+      logger.warn('handshake refused: replayed cipher_text', {
+        code: 'replayed_handshake',
+        slug: key.slug,
+      });
       throw new HttpError('replayed_handshake');
     }
     recordSessions.register(sessionId, expiresAt);
@@ -133,10 +179,20 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     const { cipherText, fingerprint } = await readHandshakeRequest(request);
     const key = await keys.find(slug, machineId);
     if (key === undefined || (fingerprint !== undefined && fingerprint !== key.fingerprint)) {
-      logger.warn('handshake refused: key mismatch', { code: 'key_mismatch', slug, hasKey: key !== undefined });
+      logger.warn('handshake refused: key mismatch', {
+        code: 'key_mismatch',
+        slug,
+        hasKey: key !== undefined,
+      });
       throw new HttpError('key_mismatch');
     }
-    const transcript = firstContactTranscript({ alg: key.alg, slug: key.slug, machineId: key.machineId, publicKey: key.publicKey, cipherText });
+    const transcript = firstContactTranscript({
+      alg: key.alg,
+      slug: key.slug,
+      machineId: key.machineId,
+      publicKey: key.publicKey,
+      cipherText,
+    });
     const recordKey = await recordKeyOf(key, cipherText, transcript);
     try {
       return await openSession(key, cipherText, transcript, recordKey);

@@ -50,7 +50,11 @@ export class HttpError extends Error {
    * @param reply - the status and message, when they are not the code's (only for
    *   {@link HttpError.noSuchRoute}).
    */
-  constructor(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}, reply: WireReply = WIRE_ERRORS[code]) {
+  constructor(
+    code: WireErrorCode,
+    headers: Readonly<Record<string, string>> = {},
+    reply: WireReply = WIRE_ERRORS[code],
+  ) {
     super(reply.message);
     this.code = code;
     this.status = reply.status;
@@ -79,8 +83,15 @@ const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
  * @param headers - extra headers.
  * @returns the response.
  */
-export function jsonTextResponse(status: number, json: string, headers?: Readonly<Record<string, string>>): Response {
-  return new Response(json, { status, headers: headers === undefined ? BASE_HEADERS : { ...BASE_HEADERS, ...headers } });
+export function jsonTextResponse(
+  status: number,
+  json: string,
+  headers?: Readonly<Record<string, string>>,
+): Response {
+  return new Response(json, {
+    status,
+    headers: headers === undefined ? BASE_HEADERS : { ...BASE_HEADERS, ...headers },
+  });
 }
 
 /**
@@ -90,7 +101,11 @@ export function jsonTextResponse(status: number, json: string, headers?: Readonl
  * @param headers - extra headers.
  * @returns the response.
  */
-export function jsonResponse(status: number, body: object, headers?: Readonly<Record<string, string>>): Response {
+export function jsonResponse(
+  status: number,
+  body: object,
+  headers?: Readonly<Record<string, string>>,
+): Response {
   return jsonTextResponse(status, JSON.stringify(body), headers);
 }
 
@@ -110,7 +125,10 @@ export function refusalResponse(error: HttpError): Response {
  * @param headers - extra headers.
  * @returns the response.
  */
-export function errorResponse(code: WireErrorCode, headers?: Readonly<Record<string, string>>): Response {
+export function errorResponse(
+  code: WireErrorCode,
+  headers?: Readonly<Record<string, string>>,
+): Response {
   return refusalResponse(new HttpError(code, headers));
 }
 
@@ -130,7 +148,11 @@ export function isMediaType(header: string | null, mediaType: string): boolean {
     const at = parameter.indexOf('=');
     if (at < 0) continue;
     if (parameter.slice(0, at).trim().toLowerCase() !== 'charset') continue;
-    const charset = parameter.slice(at + 1).trim().replace(/^"(.*)"$/, '$1').toLowerCase();
+    const charset = parameter
+      .slice(at + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
     if (charset !== 'utf-8' && charset !== 'utf8') return false;
   }
   return true;

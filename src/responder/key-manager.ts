@@ -64,8 +64,15 @@ export interface MachineKey {
  * @param key - the opened key (or its public fields).
  * @returns a fresh document object.
  */
-export function keyDocumentOf(key: Pick<MachineKey, 'alg' | 'publicKeyBase64' | 'fingerprint' | 'machineId'>): KeyDocumentJson {
-  return { alg: key.alg, public_key: key.publicKeyBase64, fingerprint: key.fingerprint, machine_id: key.machineId };
+export function keyDocumentOf(
+  key: Pick<MachineKey, 'alg' | 'publicKeyBase64' | 'fingerprint' | 'machineId'>,
+): KeyDocumentJson {
+  return {
+    alg: key.alg,
+    public_key: key.publicKeyBase64,
+    fingerprint: key.fingerprint,
+    machine_id: key.machineId,
+  };
 }
 
 /** Options of {@link createKeyManager}. */
@@ -128,7 +135,12 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   let closed = false;
 
   function unavailable(slug: string, machineId: string, reason: string): ZeqKeyExError {
-    logger.error('machine key unavailable; the machine is not served', { code: 'machine_unavailable', slug, machineId, reason });
+    logger.error('machine key unavailable; the machine is not served', {
+      code: 'machine_unavailable',
+      slug,
+      machineId,
+      reason,
+    });
     return new ZeqKeyExError('machine_unavailable');
   }
 
@@ -145,9 +157,25 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     return Object.freeze(key);
   }
 
-  function machineKey(slug: string, machineId: string, publicKey: Uint8Array, secretKey: KemSecretKey): MachineKey {
-    const described = { alg: ALG, slug, machineId, publicKey, publicKeyBase64: base64Encode(publicKey), fingerprint: computeFingerprint(publicKey) };
-    return remember({ ...described, documentJson: JSON.stringify(keyDocumentOf(described)), secretKey });
+  function machineKey(
+    slug: string,
+    machineId: string,
+    publicKey: Uint8Array,
+    secretKey: KemSecretKey,
+  ): MachineKey {
+    const described = {
+      alg: ALG,
+      slug,
+      machineId,
+      publicKey,
+      publicKeyBase64: base64Encode(publicKey),
+      fingerprint: computeFingerprint(publicKey),
+    };
+    return remember({
+      ...described,
+      documentJson: JSON.stringify(keyDocumentOf(described)),
+      secretKey,
+    });
   }
 
   function readStore(slug: string): Promise<StoredKey | undefined> {
@@ -167,7 +195,11 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     }
     let seed: Uint8Array;
     try {
-      seed = unsealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey }, stored.sealedSecretKey);
+      seed = unsealSecretKey(
+        sealKey,
+        { alg: ALG, slug, machineId, publicKey },
+        stored.sealedSecretKey,
+      );
     } catch {
       throw unavailable(slug, machineId, 'unseal_failed');
     }
@@ -191,7 +223,11 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     let sealed: string;
     try {
       secretKey = await backend.importSecretKey(seed);
-      sealed = sealSecretKey(sealKey, { alg: ALG, slug, machineId, publicKey: secretKey.publicKey }, seed);
+      sealed = sealSecretKey(
+        sealKey,
+        { alg: ALG, slug, machineId, publicKey: secretKey.publicKey },
+        seed,
+      );
     } finally {
       wipe(seed);
     }
@@ -211,7 +247,10 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       secretKey.dispose();
       throw error;
     }
-    if (winner.publicKey === record.publicKey && winner.sealedSecretKey === record.sealedSecretKey) {
+    if (
+      winner.publicKey === record.publicKey &&
+      winner.sealedSecretKey === record.sealedSecretKey
+    ) {
       return machineKey(slug, machineId, publicKey, secretKey);
     }
     // Another process stored a key first: discard ours, serve theirs.
@@ -241,10 +280,15 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     return lookup;
   }
 
-  function check(key: MachineKey | undefined, slug: string, machineId: string): MachineKey | undefined {
+  function check(
+    key: MachineKey | undefined,
+    slug: string,
+    machineId: string,
+  ): MachineKey | undefined {
     assertOpen();
     // A resolver may map a slug to another machine id later; the cached key stays bound to the old one.
-    if (key !== undefined && key.machineId !== machineId) throw unavailable(slug, machineId, 'machine_id_mismatch');
+    if (key !== undefined && key.machineId !== machineId)
+      throw unavailable(slug, machineId, 'machine_id_mismatch');
     return key;
   }
 
@@ -258,7 +302,9 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         const key = check(
           await single(slug, async () => {
             const stored = await readStore(slug);
-            return stored === undefined ? generate(slug, machineId) : openStored(stored, slug, machineId);
+            return stored === undefined
+              ? generate(slug, machineId)
+              : openStored(stored, slug, machineId);
           }),
           slug,
           machineId,

@@ -32,8 +32,15 @@ export const silentLogger: Logger = Object.freeze({
  */
 export function assertLogger(value: unknown): asserts value is Logger {
   const candidate = value as { warn?: unknown; error?: unknown } | null;
-  if (typeof value !== 'object' || candidate === null || typeof candidate.warn !== 'function' || typeof candidate.error !== 'function') {
-    throw new TypeError('logger must have warn(message, fields) and error(message, fields) functions');
+  if (
+    typeof value !== 'object' ||
+    candidate === null ||
+    typeof candidate.warn !== 'function' ||
+    typeof candidate.error !== 'function'
+  ) {
+    throw new TypeError(
+      'logger must have warn(message, fields) and error(message, fields) functions',
+    );
   }
 }
 

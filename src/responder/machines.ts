@@ -29,7 +29,10 @@ export type MachineLookup = { readonly machineId: string } | { readonly refusal:
 export type LookupMachine = (slug: string) => Promise<MachineLookup>;
 
 /** Each refusal as the SDK's error code, for callers of the API rather than of the wire. */
-const CALLER_CODES: Readonly<Record<MachineRefusal, ErrorCode>> = { invalid_slug: 'invalid_identifier', unknown_machine: 'unknown_machine' };
+const CALLER_CODES: Readonly<Record<MachineRefusal, ErrorCode>> = {
+  invalid_slug: 'invalid_identifier',
+  unknown_machine: 'unknown_machine',
+};
 
 /**
  * Checks the `machines` option and makes the lookup over it.
@@ -44,7 +47,11 @@ export function parseMachines(value: unknown): LookupMachine {
     if (!isSlug(slug)) return { refusal: 'invalid_slug' };
     const machineId: unknown = await resolve(slug);
     if (machineId === undefined || machineId === null) return { refusal: 'unknown_machine' };
-    if (!isMachineId(machineId)) throw new ZeqKeyExError('invalid_identifier', 'the machine resolver returned a malformed machine_id');
+    if (!isMachineId(machineId))
+      throw new ZeqKeyExError(
+        'invalid_identifier',
+        'the machine resolver returned a malformed machine_id',
+      );
     return { machineId };
   };
 }

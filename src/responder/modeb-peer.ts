@@ -33,8 +33,19 @@ export interface PeerFetchOptions {
  * @throws {ZeqKeyExError} transport codes (`network_error`, `timeout`, `aborted`, `http_error`,
  *   `response_too_large`, `malformed_response`) and the §2.1 codes of {@link parseKeyDocument}.
  */
-export async function fetchPeerKeyDocument(peerOrigin: string, peerSlug: string, options: PeerFetchOptions): Promise<KeyDocument> {
-  const transport = createTransport({ fetch: refuseRedirects(options.fetch), timeoutMs: options.timeoutMs, retry: 0 });
-  const { body } = await transport.getJson(peerOrigin + ROUTES.pubkey(peerSlug), options.signal === undefined ? {} : { signal: options.signal });
+export async function fetchPeerKeyDocument(
+  peerOrigin: string,
+  peerSlug: string,
+  options: PeerFetchOptions,
+): Promise<KeyDocument> {
+  const transport = createTransport({
+    fetch: refuseRedirects(options.fetch),
+    timeoutMs: options.timeoutMs,
+    retry: 0,
+  });
+  const { body } = await transport.getJson(
+    peerOrigin + ROUTES.pubkey(peerSlug),
+    options.signal === undefined ? {} : { signal: options.signal },
+  );
   return parseKeyDocument(body, [ALG]);
 }

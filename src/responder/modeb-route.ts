@@ -21,12 +21,25 @@
  *   seed nobody else has. Only equal commitments on both machines confirm the exchange.
  * @module
  */
-import { ALG, ALG_SIZES, MAX_HANDSHAKE_REQUEST_BYTES, ROUTES, type Role } from '../core/constants.js';
+import {
+  ALG,
+  ALG_SIZES,
+  MAX_HANDSHAKE_REQUEST_BYTES,
+  ROUTES,
+  type Role,
+} from '../core/constants.js';
 import type { AdminOptions } from './admin.js';
 import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
-import { HttpError, WIRE_ERRORS, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
+import {
+  HttpError,
+  WIRE_ERRORS,
+  isMediaType,
+  jsonResponse,
+  parseJsonObject,
+  readBody,
+} from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
 import { jsonString } from '../core/json.js';
 import { assertDurationMs } from '../core/limits.js';
@@ -109,11 +122,14 @@ const PEER_UNREACHABLE = new Set(['network_error', 'timeout', 'aborted']);
  */
 function parseAllowHttpHosts(value: unknown): ReadonlySet<string> {
   if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new TypeError('modeB.allowHttpHosts must be an array of host names');
+  if (!Array.isArray(value))
+    throw new TypeError('modeB.allowHttpHosts must be an array of host names');
   const hosts = new Set<string>();
   for (const entry of value as unknown[]) {
     if (typeof entry !== 'string' || entry.length === 0 || /[\s/?#@]/.test(entry)) {
-      throw new TypeError(`modeB.allowHttpHosts: "${String(entry)}" is not a host name or IP address`);
+      throw new TypeError(
+        `modeB.allowHttpHosts: "${String(entry)}" is not a host name or IP address`,
+      );
     }
     const bracketed = entry.includes(':') && !entry.startsWith('[') ? `[${entry}]` : entry;
     let url: URL;
@@ -123,7 +139,9 @@ function parseAllowHttpHosts(value: unknown): ReadonlySet<string> {
       throw new TypeError(`modeB.allowHttpHosts: "${entry}" is not a host name or IP address`);
     }
     if (url.port !== '' || url.username !== '' || url.password !== '') {
-      throw new TypeError(`modeB.allowHttpHosts: "${entry}" must be a host without port or credentials`);
+      throw new TypeError(
+        `modeB.allowHttpHosts: "${entry}" must be a host without port or credentials`,
+      );
     }
     hosts.add(url.hostname);
   }
@@ -148,17 +166,31 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   // Long only as a closure: the options are validated once here, and every step of the two routes
   // below is its own short function over them.
   const { admin, keys, kem, logger, now, machineFor } = options;
-  if (admin !== undefined && (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')) {
-    throw new TypeError('admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }');
+  if (
+    admin !== undefined &&
+    (typeof admin !== 'object' || admin === null || typeof admin.authorize !== 'function')
+  ) {
+    throw new TypeError(
+      'admin must be { authorize(request) => "admin" | "forbidden" | "unauthenticated" }',
+    );
   }
   const modeB = options.modeB ?? {};
   if (typeof modeB !== 'object' || modeB === null) throw new TypeError('modeB must be an object');
   const allowHttpHosts = parseAllowHttpHosts(modeB.allowHttpHosts);
-  const peerTimeoutMs = modeB.peerTimeoutMs === undefined ? DEFAULT_PEER_TIMEOUT_MS : assertDurationMs(modeB.peerTimeoutMs, 'modeB.peerTimeoutMs');
-  if (modeB.fetch !== undefined && typeof modeB.fetch !== 'function') throw new TypeError('modeB.fetch must be a function');
+  const peerTimeoutMs =
+    modeB.peerTimeoutMs === undefined
+      ? DEFAULT_PEER_TIMEOUT_MS
+      : assertDurationMs(modeB.peerTimeoutMs, 'modeB.peerTimeoutMs');
+  if (modeB.fetch !== undefined && typeof modeB.fetch !== 'function')
+    throw new TypeError('modeB.fetch must be a function');
   const peerFetch = modeB.fetch;
   const seedStore = options.seedStore ?? createMemorySeedStore();
-  if (typeof seedStore !== 'object' || seedStore === null || typeof seedStore.get !== 'function' || typeof seedStore.put !== 'function') {
+  if (
+    typeof seedStore !== 'object' ||
+    seedStore === null ||
+    typeof seedStore.get !== 'function' ||
+    typeof seedStore.put !== 'function'
+  ) {
     throw new TypeError('seedStore must have get(localMachineId, peerMachineId) and put(seed)');
   }
   const sealKey = Uint8Array.from(options.sealKey);
@@ -166,7 +198,10 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
 
   async function authorize(request: Request, route: string): Promise<void> {
     if (admin === undefined) {
-      logger.warn('mode-b request refused: no admin check is configured', { code: 'forbidden', route });
+      logger.warn('mode-b request refused: no admin check is configured', {
+        code: 'forbidden',
+        route,
+      });
       throw new HttpError('forbidden');
     }
     const decision: unknown = await admin.authorize(request);
@@ -178,7 +213,8 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   }
 
   async function readJson(request: Request): Promise<Record<string, unknown>> {
-    if (!isMediaType(request.headers.get('content-type'), 'application/json')) throw new HttpError('unsupported_media_type');
+    if (!isMediaType(request.headers.get('content-type'), 'application/json'))
+      throw new HttpError('unsupported_media_type');
     return parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
   }
 
@@ -188,7 +224,10 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (peerOrigin === undefined) throw new HttpError('invalid_request');
     const url = new URL(peerOrigin);
     if (url.protocol === 'http:' && !allowHttpHosts.has(url.hostname)) {
-      logger.warn('mode-b initiate refused: plain http peer not allowed', { code: 'invalid_request', peerHost: url.hostname });
+      logger.warn('mode-b initiate refused: plain http peer not allowed', {
+        code: 'invalid_request',
+        peerHost: url.hostname,
+      });
       throw new HttpError('invalid_request');
     }
     return peerOrigin;
@@ -199,7 +238,12 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   }
 
   /** Stores a derived seed sealed, and wipes it, stored or not. */
-  async function store(role: Role, localSlug: string, fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>, seed: Uint8Array): Promise<void> {
+  async function store(
+    role: Role,
+    localSlug: string,
+    fields: Omit<StoredSeed, 'role' | 'localSlug' | 'sealedSeed' | 'createdAt'>,
+    seed: Uint8Array,
+  ): Promise<void> {
     try {
       assertOpen();
       const record: StoredSeed = {
@@ -216,28 +260,56 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   }
 
   /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */
-  function parseInitiateRequest(body: Record<string, unknown>): { localSlug: string; peerOrigin: string; peerSlug: string; expectedFingerprint: string } {
+  function parseInitiateRequest(body: Record<string, unknown>): {
+    localSlug: string;
+    peerOrigin: string;
+    peerSlug: string;
+    expectedFingerprint: string;
+  } {
     const localSlug = stringField(body, 'local_machine');
     const peerOriginText = stringField(body, 'peer_origin');
     const peerSlug = stringField(body, 'peer_machine');
     const expectedFingerprint = stringField(body, 'expected_fingerprint');
     if (!isSlug(localSlug) || !isSlug(peerSlug)) throw new HttpError('invalid_slug');
     if (!isFingerprint(expectedFingerprint)) throw new HttpError('invalid_request');
-    return { localSlug, peerOrigin: parsePeerOrigin(peerOriginText), peerSlug, expectedFingerprint };
+    return {
+      localSlug,
+      peerOrigin: parsePeerOrigin(peerOriginText),
+      peerSlug,
+      expectedFingerprint,
+    };
   }
 
   /** The peer's key document (§2.1 checks 1–2); a peer that fails them is a `502`. */
-  async function fetchPeer(peerOrigin: string, peerSlug: string, signal: AbortSignal): Promise<KeyDocument> {
+  async function fetchPeer(
+    peerOrigin: string,
+    peerSlug: string,
+    signal: AbortSignal,
+  ): Promise<KeyDocument> {
     try {
-      return await fetchPeerKeyDocument(peerOrigin, peerSlug, { timeoutMs: peerTimeoutMs, signal, ...(peerFetch === undefined ? {} : { fetch: peerFetch }) });
+      return await fetchPeerKeyDocument(peerOrigin, peerSlug, {
+        timeoutMs: peerTimeoutMs,
+        signal,
+        ...(peerFetch === undefined ? {} : { fetch: peerFetch }),
+      });
     } catch (error) {
       const reason = isZeqKeyExError(error) ? error.code : undefined;
       if (reason !== undefined && PEER_UNREACHABLE.has(reason)) {
-        logger.warn('mode-b initiate failed: peer unreachable', { code: 'peer_unreachable', reason, peerHost: new URL(peerOrigin).hostname, peerMachine: peerSlug });
+        logger.warn('mode-b initiate failed: peer unreachable', {
+          code: 'peer_unreachable',
+          reason,
+          peerHost: new URL(peerOrigin).hostname,
+          peerMachine: peerSlug,
+        });
         throw new HttpError('peer_unreachable');
       }
       if (reason !== undefined && PEER_INVALID.has(reason)) {
-        logger.warn('mode-b initiate failed: invalid peer response', { code: 'peer_invalid_response', reason, peerHost: new URL(peerOrigin).hostname, peerMachine: peerSlug });
+        logger.warn('mode-b initiate failed: invalid peer response', {
+          code: 'peer_invalid_response',
+          reason,
+          peerHost: new URL(peerOrigin).hostname,
+          peerMachine: peerSlug,
+        });
         throw new HttpError('peer_invalid_response');
       }
       throw error;
@@ -247,7 +319,9 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   // §4.1
   async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
     await authorize(request, 'initiate');
-    const { localSlug, peerOrigin, peerSlug, expectedFingerprint } = parseInitiateRequest(await readJson(request));
+    const { localSlug, peerOrigin, peerSlug, expectedFingerprint } = parseInitiateRequest(
+      await readJson(request),
+    );
     const localMachineId = await machineFor(localSlug);
     assertOpen();
     const peer = await fetchPeer(peerOrigin, peerSlug, request.signal);
@@ -314,15 +388,27 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     // Never generates: a ciphertext cannot have been made for a key that does not exist yet.
     const key = await keys.find(localSlug, localMachineId);
     if (key === undefined) {
-      logger.warn('mode-b respond refused: the local machine has no key', { code: 'key_mismatch', localMachine: localSlug });
+      logger.warn('mode-b respond refused: the local machine has no key', {
+        code: 'key_mismatch',
+        localMachine: localSlug,
+      });
       throw new HttpError('key_mismatch');
     }
     assertOpen();
-    const derived = await respondModeB({ alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText }, key.secretKey);
+    const derived = await respondModeB(
+      { alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText },
+      key.secretKey,
+    );
     await store(
       'responder',
       localSlug,
-      { alg: key.alg, localMachineId, peerMachineId, fingerprint: key.fingerprint, seedCommitment: derived.seedCommitment },
+      {
+        alg: key.alg,
+        localMachineId,
+        peerMachineId,
+        fingerprint: key.fingerprint,
+        seedCommitment: derived.seedCommitment,
+      },
       derived.seed,
     );
     return jsonResponse(200, {

@@ -24,7 +24,13 @@ import { type LookupMachine, type MachineResolver, parseMachines } from './machi
 import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
-import { DEFAULT_MAX_SESSIONS, type KeyStore, type SessionStore, createMemoryKeyStore, createMemorySessionStore } from './stores.js';
+import {
+  DEFAULT_MAX_SESSIONS,
+  type KeyStore,
+  type SessionStore,
+  createMemoryKeyStore,
+  createMemorySessionStore,
+} from './stores.js';
 
 /** Options of `createResponder`. */
 export interface ResponderOptions {
@@ -147,7 +153,11 @@ export interface ResponderConfig {
 /** The field key as given, copied into fresh bytes. */
 function parseFieldKeyOption(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) {
-    if (value.length !== FIELD_KEY_BYTES) throw new ZeqKeyExError('invalid_field_key', `the field key must be ${FIELD_KEY_BYTES} bytes`);
+    if (value.length !== FIELD_KEY_BYTES)
+      throw new ZeqKeyExError(
+        'invalid_field_key',
+        `the field key must be ${FIELD_KEY_BYTES} bytes`,
+      );
     return Uint8Array.from(value);
   }
   return parseFieldKey(value);
@@ -156,40 +166,64 @@ function parseFieldKeyOption(value: unknown): Uint8Array {
 function parseBasePath(value: unknown): string {
   if (typeof value !== 'string') throw new TypeError('basePath must be a string');
   const path = value.endsWith('/') ? value.slice(0, -1) : value;
-  if (!/^(?:\/[^/?#\s]+)*$/.test(path)) throw new TypeError('basePath must be "" or a path like "/zeq" (no query, fragment or empty segment)');
+  if (!/^(?:\/[^/?#\s]+)*$/.test(path))
+    throw new TypeError(
+      'basePath must be "" or a path like "/zeq" (no query, fragment or empty segment)',
+    );
   return path;
 }
 
 /** The key and session stores, in the order of checks the responder has always made. */
-function resolveStores(options: ResponderOptions, now: () => number, maxSessions: number): Pick<ResponderConfig, 'keyStore' | 'sessionStore'> {
+function resolveStores(
+  options: ResponderOptions,
+  now: () => number,
+  maxSessions: number,
+): Pick<ResponderConfig, 'keyStore' | 'sessionStore'> {
   const keyStore = options.keyStore ?? createMemoryKeyStore();
   if (typeof keyStore.get !== 'function' || typeof keyStore.putIfAbsent !== 'function') {
     throw new TypeError('keyStore must have get(slug) and putIfAbsent(key)');
   }
   const sessionStore = options.sessionStore ?? createMemorySessionStore({ maxSessions, now });
-  if (typeof sessionStore.create !== 'function' || typeof sessionStore.get !== 'function' || typeof sessionStore.delete !== 'function') {
+  if (
+    typeof sessionStore.create !== 'function' ||
+    typeof sessionStore.get !== 'function' ||
+    typeof sessionStore.delete !== 'function'
+  ) {
     throw new TypeError('sessionStore must have create, get and delete');
   }
   return { keyStore, sessionStore };
 }
 
 function resolveRecords(options: ResponderOptions): RecordsConfig | undefined {
-  if (options.onRecord !== undefined && typeof options.onRecord !== 'function') throw new TypeError('onRecord must be a function');
-  if (options.recordAad !== undefined && !(options.recordAad instanceof Uint8Array)) throw new TypeError('recordAad must be a Uint8Array');
-  return options.onRecord === undefined ? undefined : { onRecord: options.onRecord, aad: Uint8Array.from(options.recordAad ?? []) };
+  if (options.onRecord !== undefined && typeof options.onRecord !== 'function')
+    throw new TypeError('onRecord must be a function');
+  if (options.recordAad !== undefined && !(options.recordAad instanceof Uint8Array))
+    throw new TypeError('recordAad must be a Uint8Array');
+  return options.onRecord === undefined
+    ? undefined
+    : { onRecord: options.onRecord, aad: Uint8Array.from(options.recordAad ?? []) };
 }
 
 /** Everything but the keys, in the order the checks are made. */
 function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'sealKey' | 'kem'> {
   const lookupMachine = parseMachines(options.machines);
   const basePath = parseBasePath(options.basePath ?? '');
-  const sessionTtlMs = assertDurationMs(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, 'sessionTtlMs');
+  const sessionTtlMs = assertDurationMs(
+    options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    'sessionTtlMs',
+  );
   if (options.maxSessions !== undefined && options.sessionStore !== undefined) {
-    throw new TypeError('maxSessions bounds the default memory session store; bound your sessionStore itself');
+    throw new TypeError(
+      'maxSessions bounds the default memory session store; bound your sessionStore itself',
+    );
   }
-  const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
+  const maxSessions = assertPositiveInteger(
+    options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    'maxSessions',
+  );
   const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (typeof now !== 'function')
+    throw new TypeError('now must be a function returning milliseconds');
   if (options.logger !== undefined) assertLogger(options.logger);
   const logger = safeLogger(options.logger ?? silentLogger);
   return {
@@ -218,7 +252,8 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
  * @throws {RangeError} for a session lifetime or bound out of range.
  */
 export function resolveResponderOptions(options: ResponderOptions): ResponderConfig {
-  if (typeof options !== 'object' || options === null) throw new TypeError('createResponder expects an options object');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('createResponder expects an options object');
   const kem = kemLoader(options.kem);
   const fieldKey = parseFieldKeyOption(options.fieldKey);
   try {

@@ -43,8 +43,13 @@ export function createPublicRandom(): (length: number) => Uint8Array {
 export function encodeSessionId(bytes: Uint8Array): string {
   let id = '';
   for (let i = 0; i < 15; i += 3) {
-    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
-    id += BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + BASE64URL.charAt((n >>> 6) & 63) + BASE64URL.charAt(n & 63);
+    const n =
+      ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    id +=
+      BASE64URL.charAt(n >>> 18) +
+      BASE64URL.charAt((n >>> 12) & 63) +
+      BASE64URL.charAt((n >>> 6) & 63) +
+      BASE64URL.charAt(n & 63);
   }
   const last = bytes[15] as number;
   return id + BASE64URL.charAt(last >>> 2) + BASE64URL.charAt((last & 3) << 4);

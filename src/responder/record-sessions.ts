@@ -17,7 +17,13 @@
  */
 import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { assertPositiveInteger } from '../core/limits.js';
-import { type RatchetOptions, type RecordChannel, assertRatchetOptions, createRecordChannel, recordCallsVia } from '../core/record-channel.js';
+import {
+  type RatchetOptions,
+  type RecordChannel,
+  assertRatchetOptions,
+  createRecordChannel,
+  recordCallsVia,
+} from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
 
 /**
@@ -126,7 +132,12 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
         drop(session.sessionId, entry);
         return undefined;
       }
-      return (entry.channel ??= createRecordChannel(session.recordKey, session.sessionId, 'responder', ratchet));
+      return (entry.channel ??= createRecordChannel(
+        session.recordKey,
+        session.sessionId,
+        'responder',
+        ratchet,
+      ));
     },
     forget(sessionId: string): void {
       const entry = entries.get(sessionId);
@@ -155,7 +166,12 @@ export type RecordSessionLookup =
  *   expiry; `unknown` for a session the store does not hold or this instance does not serve.
  * @throws {ZeqKeyExError} `store_error` when the store fails.
  */
-export async function findRecordSession(store: SessionStore, sessions: RecordSessions, sessionId: string, at: number): Promise<RecordSessionLookup> {
+export async function findRecordSession(
+  store: SessionStore,
+  sessions: RecordSessions,
+  sessionId: string,
+  at: number,
+): Promise<RecordSessionLookup> {
   const session = await callStore(() => store.get(sessionId), 'the session store failed');
   if (session === undefined || session.sessionId !== sessionId) {
     sessions.forget(sessionId);
@@ -178,7 +194,12 @@ export async function findRecordSession(store: SessionStore, sessions: RecordSes
  * @param now - the clock.
  * @returns the app's view of the session.
  */
-export function responderSession(session: StoredSession, channel: RecordChannel, sessions: RecordSessions, now: () => number): ResponderSession {
+export function responderSession(
+  session: StoredSession,
+  channel: RecordChannel,
+  sessions: RecordSessions,
+  now: () => number,
+): ResponderSession {
   const { sessionId, expiresAt } = session;
   function live(): RecordChannel {
     if (expiresAt <= now()) {

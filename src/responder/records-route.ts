@@ -43,7 +43,10 @@ export interface RecordContext {
  * The application's answer to one record: the reply plaintext, sealed by the responder.
  * Throwing (or returning anything but a `Uint8Array`) answers `500 internal`.
  */
-export type RecordHandler = (plaintext: Uint8Array, context: RecordContext) => Uint8Array | Promise<Uint8Array>;
+export type RecordHandler = (
+  plaintext: Uint8Array,
+  context: RecordContext,
+) => Uint8Array | Promise<Uint8Array>;
 
 /** What the route needs from the responder. */
 export interface RecordsRouteDeps {
@@ -78,12 +81,17 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
     const sessionId = params.get('session_id') ?? '';
     // A malformed id names no session that could exist.
     if (!isSessionId(sessionId)) throw new HttpError('unknown_session');
-    if (!isMediaType(request.headers.get('content-type'), 'application/octet-stream')) throw new HttpError('unsupported_media_type');
+    if (!isMediaType(request.headers.get('content-type'), 'application/octet-stream'))
+      throw new HttpError('unsupported_media_type');
     const record = await readBody(request, MAX_RECORD_REQUEST_BYTES);
 
     const found = await findRecordSession(sessionStore, sessions, sessionId, now());
     if (found.status === 'expired') throw new HttpError('session_expired');
-    if (found.status === 'unknown' || found.session.slug !== slug || found.session.machineId !== machineId) {
+    if (
+      found.status === 'unknown' ||
+      found.session.slug !== slug ||
+      found.session.machineId !== machineId
+    ) {
       throw new HttpError('unknown_session');
     }
     const { channel } = found;

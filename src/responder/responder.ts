@@ -27,12 +27,23 @@ import type { KemBackendName } from '../backends/kem-backend.js';
 import { createHandshakeRoute } from './handshake-route.js';
 import { HttpError, discardBody, errorResponse, refusalResponse } from './http.js';
 import { createKeyDocumentRoute } from './key-document-route.js';
-import { type KeyDocumentJson, type KeyManager, createKeyManager, keyDocumentOf } from './key-manager.js';
+import {
+  type KeyDocumentJson,
+  type KeyManager,
+  createKeyManager,
+  keyDocumentOf,
+} from './key-manager.js';
 import { machineForCaller, machineForRequest } from './machines.js';
 import { type ModeBEndpoints, createModeBEndpoints } from './modeb-route.js';
 import { type ResponderConfig, type ResponderOptions, resolveResponderOptions } from './options.js';
 import { createPublicRandom } from './public-random.js';
-import { type RecordSessions, type ResponderSession, createRecordSessions, findRecordSession, responderSession } from './record-sessions.js';
+import {
+  type RecordSessions,
+  type ResponderSession,
+  createRecordSessions,
+  findRecordSession,
+  responderSession,
+} from './record-sessions.js';
 import { createRecordsRoute } from './records-route.js';
 import { type RequestContext, type Route, createRouter } from './router.js';
 
@@ -84,7 +95,10 @@ interface ResponderParts {
  * Builds the key manager, the record state and the Mode-B endpoints (whose options are checked
  * here). A refusal must not leave the seal key behind: it is wiped before the error is rethrown.
  */
-function createParts(config: ResponderConfig, machineFor: (slug: string) => Promise<string>): ResponderParts {
+function createParts(
+  config: ResponderConfig,
+  machineFor: (slug: string) => Promise<string>,
+): ResponderParts {
   const { sealKey, keyStore, logger, now, kem, maxSessions } = config;
   const keys = createKeyManager({ sealKey, keyStore, logger, now, kem });
   try {
@@ -92,9 +106,24 @@ function createParts(config: ResponderConfig, machineFor: (slug: string) => Prom
     const recordSessions = createRecordSessions({
       maxSessions,
       now,
-      ratchet: { now, ...(config.rekeyIntervalMs === undefined ? {} : { rekeyIntervalMs: config.rekeyIntervalMs }) },
+      ratchet: {
+        now,
+        ...(config.rekeyIntervalMs === undefined
+          ? {}
+          : { rekeyIntervalMs: config.rekeyIntervalMs }),
+      },
     });
-    const modeB = createModeBEndpoints({ admin: config.admin, modeB: config.modeB, seedStore: config.seedStore, keys, kem, sealKey, logger, now, machineFor });
+    const modeB = createModeBEndpoints({
+      admin: config.admin,
+      modeB: config.modeB,
+      seedStore: config.seedStore,
+      keys,
+      kem,
+      sealKey,
+      logger,
+      now,
+      machineFor,
+    });
     return { keys, recordSessions, modeB };
   } catch (error) {
     keys.close();
@@ -104,16 +133,46 @@ function createParts(config: ResponderConfig, machineFor: (slug: string) => Prom
 }
 
 /** The route table: §2.1, §2.3, §3.1 when records are served, and the §4 Mode-B routes. */
-function routeTable(config: ResponderConfig, parts: ResponderParts, machineFor: (slug: string) => Promise<string>): Route<RequestContext>[] {
+function routeTable(
+  config: ResponderConfig,
+  parts: ResponderParts,
+  machineFor: (slug: string) => Promise<string>,
+): Route<RequestContext>[] {
   const { sessionStore, sessionTtlMs, now, logger, records } = config;
   const { keys, recordSessions, modeB } = parts;
-  const handshake = createHandshakeRoute({ machineFor, keys, sessionStore, recordSessions, publicRandom: createPublicRandom(), sessionTtlMs, now, logger });
+  const handshake = createHandshakeRoute({
+    machineFor,
+    keys,
+    sessionStore,
+    recordSessions,
+    publicRandom: createPublicRandom(),
+    sessionTtlMs,
+    now,
+    logger,
+  });
   return [
-    { pattern: ROUTES.pubkey(':slug'), methods: { GET: createKeyDocumentRoute({ machineFor, keys }) } },
+    {
+      pattern: ROUTES.pubkey(':slug'),
+      methods: { GET: createKeyDocumentRoute({ machineFor, keys }) },
+    },
     { pattern: ROUTES.handshake(':slug'), methods: { POST: handshake } },
     ...(records === undefined
       ? []
-      : [{ pattern: ROUTES.records(':slug', ':session_id'), methods: { POST: createRecordsRoute({ machineFor, sessionStore, sessions: recordSessions, ...records, now, logger }) } }]),
+      : [
+          {
+            pattern: ROUTES.records(':slug', ':session_id'),
+            methods: {
+              POST: createRecordsRoute({
+                machineFor,
+                sessionStore,
+                sessions: recordSessions,
+                ...records,
+                now,
+                logger,
+              }),
+            },
+          },
+        ]),
     ...modeB.routes,
   ];
 }
@@ -150,7 +209,9 @@ export function createResponder(options: ResponderOptions): Responder {
       const match = router.match(request.url);
       if (match === undefined) throw HttpError.noSuchRoute();
       pattern = match.route.pattern;
-      const handler = Object.hasOwn(match.route.methods, request.method) ? match.route.methods[request.method] : undefined;
+      const handler = Object.hasOwn(match.route.methods, request.method)
+        ? match.route.methods[request.method]
+        : undefined;
       if (handler === undefined) throw new HttpError('method_not_allowed', { allow: match.allow });
       const response = await handler({ request, params: match.params });
       discardBody(request);
@@ -159,7 +220,11 @@ export function createResponder(options: ResponderOptions): Responder {
       discardBody(request);
       if (error instanceof HttpError) return refusalResponse(error);
       // The code only: a caught exception's text could quote anything.
-      logger.error('request failed', { code: isZeqKeyExError(error) ? error.code : 'unexpected', method: request.method, route: pattern });
+      logger.error('request failed', {
+        code: isZeqKeyExError(error) ? error.code : 'unexpected',
+        method: request.method,
+        route: pattern,
+      });
       return errorResponse('internal');
     }
   }
@@ -175,7 +240,9 @@ export function createResponder(options: ResponderOptions): Responder {
     async recordSession(sessionId: string): Promise<ResponderSession | undefined> {
       if (!isSessionId(sessionId)) return undefined;
       const found = await findRecordSession(sessionStore, recordSessions, sessionId, now());
-      return found.status === 'live' ? responderSession(found.session, found.channel, recordSessions, now) : undefined;
+      return found.status === 'live'
+        ? responderSession(found.session, found.channel, recordSessions, now)
+        : undefined;
     },
     async kemBackend(): Promise<KemBackendName> {
       return (await kem()).backend;

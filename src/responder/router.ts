@@ -84,7 +84,8 @@ function pathnameOf(url: string): string {
  */
 export function createRouter<C>(routes: readonly Route<C>[], basePath = ''): Router<C> {
   const compiled: CompiledRoute<C>[] = routes.map((route) => {
-    if (!route.pattern.startsWith('/')) throw new TypeError(`route pattern must start with "/": ${route.pattern}`);
+    if (!route.pattern.startsWith('/'))
+      throw new TypeError(`route pattern must start with "/": ${route.pattern}`);
     const segments = route.pattern.split('/').slice(1);
     return {
       route,

@@ -148,10 +148,15 @@ export function unsealStoredSeed(fieldKey: string | Uint8Array, stored: StoredSe
   let sealKey: Uint8Array | undefined;
   try {
     sealKey = deriveSealKey(key);
-    if (!isStoredSeed(stored)) throw new ZeqKeyExError('unseal_failed', 'the stored seed is malformed');
+    if (!isStoredSeed(stored))
+      throw new ZeqKeyExError('unseal_failed', 'the stored seed is malformed');
     return unsealSeed(
       sealKey,
-      { localMachineId: stored.localMachineId, peerMachineId: stored.peerMachineId, seedCommitment: stored.seedCommitment },
+      {
+        localMachineId: stored.localMachineId,
+        peerMachineId: stored.peerMachineId,
+        seedCommitment: stored.seedCommitment,
+      },
       stored.sealedSeed,
     );
   } finally {

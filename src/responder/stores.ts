@@ -101,7 +101,14 @@ export interface SessionStore {
   delete(sessionId: string): Promise<void>;
 }
 
-const STORED_KEY_FIELDS = ['alg', 'slug', 'machineId', 'publicKey', 'sealedSecretKey', 'createdAt'] as const;
+const STORED_KEY_FIELDS = [
+  'alg',
+  'slug',
+  'machineId',
+  'publicKey',
+  'sealedSecretKey',
+  'createdAt',
+] as const;
 
 /**
  * Whether a value has the shape of a {@link StoredKey}: an object with each field a string.
@@ -141,7 +148,8 @@ export function createMemoryKeyStore(): KeyStore {
       return Promise.resolve(keys.get(slug));
     },
     putIfAbsent(key: StoredKey): Promise<StoredKey> {
-      if (!isStoredKey(key)) return Promise.reject(new TypeError('putIfAbsent expects a StoredKey of string fields'));
+      if (!isStoredKey(key))
+        return Promise.reject(new TypeError('putIfAbsent expects a StoredKey of string fields'));
       const existing = keys.get(key.slug);
       if (existing !== undefined) return Promise.resolve(existing);
       const copy = copyStoredKey(key);
@@ -200,7 +208,11 @@ class MemorySession implements StoredSession {
 }
 
 function replayIdFor(replay: ReplayTag): string {
-  if (typeof replay?.fingerprint !== 'string' || !(replay.cipherTextHash instanceof Uint8Array) || replay.cipherTextHash.length !== 32) {
+  if (
+    typeof replay?.fingerprint !== 'string' ||
+    !(replay.cipherTextHash instanceof Uint8Array) ||
+    replay.cipherTextHash.length !== 32
+  ) {
     throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
   }
   // One 32-character string per tag (a byte per character): SHA-256 over both fields, length-prefixed.
@@ -223,10 +235,17 @@ function replayIdFor(replay: ReplayTag): string {
 export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
   // Long only as a closure over three collections that must change together (sessions, live and
   // retired replay ids); `drop` and `purge` are the steps they share.
-  const maxSessions = assertPositiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, 'maxSessions');
-  const maxRetired = assertPositiveInteger(options.maxRetiredReplays ?? maxSessions, 'maxRetiredReplays');
+  const maxSessions = assertPositiveInteger(
+    options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    'maxSessions',
+  );
+  const maxRetired = assertPositiveInteger(
+    options.maxRetiredReplays ?? maxSessions,
+    'maxRetiredReplays',
+  );
   const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('now must be a function returning milliseconds');
+  if (typeof now !== 'function')
+    throw new TypeError('now must be a function returning milliseconds');
 
   const sessions = new Map<string, MemorySession>();
   /** Replay ids of sessions in `sessions`. */
@@ -271,8 +290,10 @@ export function createMemorySessionStore(options: MemorySessionStoreOptions = {}
         const at = now();
         purge(at);
         const retiredUntil = retired.get(replayId);
-        if (live.has(replayId) || (retiredUntil !== undefined && retiredUntil > at)) return Promise.resolve('replayed');
-        if (sessions.has(session.sessionId)) throw new ZeqKeyExError('store_error', 'session id already in use');
+        if (live.has(replayId) || (retiredUntil !== undefined && retiredUntil > at))
+          return Promise.resolve('replayed');
+        if (sessions.has(session.sessionId))
+          throw new ZeqKeyExError('store_error', 'session id already in use');
         const stored = new MemorySession(session, replayId);
         retired.delete(replayId);
         sessions.set(stored.sessionId, stored);

@@ -11,7 +11,10 @@ import { type Responder, type ResponderOptions, createResponder } from '../../sr
 export const ORIGIN = 'https://responder.test';
 export const FIELD_KEY = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 export const OTHER_FIELD_KEY = 'ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100';
-export const MACHINES: Readonly<Record<string, string>> = { 'edge-01': 'machine:edge-01', 'edge-02': 'machine:edge-02' };
+export const MACHINES: Readonly<Record<string, string>> = {
+  'edge-01': 'machine:edge-01',
+  'edge-02': 'machine:edge-02',
+};
 
 /** A fetch handler. */
 export type FetchLike = (request: Request) => Promise<Response>;
@@ -40,21 +43,40 @@ export function makeResponder(options: Partial<ResponderOptions> = {}): Responde
 }
 
 /** A client talking to `handler` by fetch injection, never retrying (tests are not about retries). */
-export function makeClient(handler: FetchLike, options: Omit<ClientOptions, 'origin' | 'fetch'> = {}): Client {
-  return createClient({ origin: ORIGIN, retry: 0, ...options, fetch: (request) => handler(request) });
+export function makeClient(
+  handler: FetchLike,
+  options: Omit<ClientOptions, 'origin' | 'fetch'> = {},
+): Client {
+  return createClient({
+    origin: ORIGIN,
+    retry: 0,
+    ...options,
+    fetch: (request) => handler(request),
+  });
 }
 
 /**
  * A hostile responder: passes requests to `handler`, then lets `rewrite` change the JSON body of a
  * successful handshake response before the client sees it.
  */
-export function hostile(handler: FetchLike, rewrite: (body: Record<string, unknown>) => void): FetchLike {
+export function hostile(
+  handler: FetchLike,
+  rewrite: (body: Record<string, unknown>) => void,
+): FetchLike {
   return async (request) => {
     const response = await handler(request);
-    if (request.method !== 'POST' || !new URL(request.url).pathname.endsWith('/handshake') || response.status !== 200) return response;
+    if (
+      request.method !== 'POST' ||
+      !new URL(request.url).pathname.endsWith('/handshake') ||
+      response.status !== 200
+    )
+      return response;
     const body = (await response.json()) as Record<string, unknown>;
     rewrite(body);
-    return new Response(JSON.stringify(body), { status: response.status, headers: response.headers });
+    return new Response(JSON.stringify(body), {
+      status: response.status,
+      headers: response.headers,
+    });
   };
 }
 

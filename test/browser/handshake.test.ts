@@ -15,7 +15,16 @@ import { createLocalStorageTrustStore } from '../../src/initiator/trust.js';
 import { utf8 } from '../../src/core/encoding.js';
 import { expectCode, expectCodeAsync } from '../helpers/errors.js';
 import { toHex } from '../helpers/vector-data.js';
-import { FIELD_KEY, ORIGIN, OTHER_FIELD_KEY, flipBit, hostile, logged, makeClient, makeResponder } from './fixtures.js';
+import {
+  FIELD_KEY,
+  ORIGIN,
+  OTHER_FIELD_KEY,
+  flipBit,
+  hostile,
+  logged,
+  makeClient,
+  makeResponder,
+} from './fixtures.js';
 
 test('runs in Chromium, not in Node', () => {
   expect(navigator.userAgent).toMatch(/Chrome\/\d+/);
@@ -33,7 +42,13 @@ describe('pinned first contact through fetch injection', () => {
     const client = makeClient(fetch, { pins: { 'edge-01': doc.fingerprint } });
 
     const session = await client.handshake('edge-01');
-    expect(session).toMatchObject({ slug: 'edge-01', machineId: 'machine:edge-01', fingerprint: doc.fingerprint, trust: 'pinned', authenticated: true });
+    expect(session).toMatchObject({
+      slug: 'edge-01',
+      machineId: 'machine:edge-01',
+      fingerprint: doc.fingerprint,
+      trust: 'pinned',
+      authenticated: true,
+    });
     expect(session.sessionId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(session.expiresAt.getTime()).toBeGreaterThan(Date.now());
     expect(log.entries).toEqual([
@@ -50,16 +65,46 @@ describe('pinned first contact through fetch injection', () => {
 
     // §3 records on the agreed key: initiator → responder, then back.
     const aad = utf8('GET /status');
-    const request = sealRecord(deriveTrafficKey(recordKey, 'i2r'), session.sessionId, 0, 0, utf8('ping from the page'), aad);
-    expect(new TextDecoder().decode(openRecord(deriveTrafficKey(stored.recordKey, 'i2r'), session.sessionId, request, aad))).toBe('ping from the page');
-    const reply = sealRecord(deriveTrafficKey(stored.recordKey, 'r2i'), session.sessionId, 0, 0, utf8('pong'));
-    expect(new TextDecoder().decode(openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, reply))).toBe('pong');
+    const request = sealRecord(
+      deriveTrafficKey(recordKey, 'i2r'),
+      session.sessionId,
+      0,
+      0,
+      utf8('ping from the page'),
+      aad,
+    );
+    expect(
+      new TextDecoder().decode(
+        openRecord(deriveTrafficKey(stored.recordKey, 'i2r'), session.sessionId, request, aad),
+      ),
+    ).toBe('ping from the page');
+    const reply = sealRecord(
+      deriveTrafficKey(stored.recordKey, 'r2i'),
+      session.sessionId,
+      0,
+      0,
+      utf8('pong'),
+    );
+    expect(
+      new TextDecoder().decode(
+        openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, reply),
+      ),
+    ).toBe('pong');
     // Direction, session and bytes are all bound.
-    expectCode(() => openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, request, aad), 'record_auth_failed');
-    expectCode(() => openRecord(deriveTrafficKey(recordKey, 'i2r'), 'A'.repeat(22), request, aad), 'record_auth_failed');
+    expectCode(
+      () => openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, request, aad),
+      'record_auth_failed',
+    );
+    expectCode(
+      () => openRecord(deriveTrafficKey(recordKey, 'i2r'), 'A'.repeat(22), request, aad),
+      'record_auth_failed',
+    );
     const tampered = request.slice();
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
-    expectCode(() => openRecord(deriveTrafficKey(recordKey, 'i2r'), session.sessionId, tampered, aad), 'record_auth_failed');
+    expectCode(
+      () => openRecord(deriveTrafficKey(recordKey, 'i2r'), session.sessionId, tampered, aad),
+      'record_auth_failed',
+    );
 
     session.wipe();
     expectCode(() => session.recordKey, 'session_closed');
@@ -68,8 +113,12 @@ describe('pinned first contact through fetch injection', () => {
   test('concurrent handshakes from one page get distinct sessions and keys', async () => {
     const responder = makeResponder();
     const doc = await responder.keyDocument('edge-02');
-    const client = makeClient(responder.fetch, { pins: { 'edge-02': [doc.fingerprint, 'ab'.repeat(32)] } });
-    const sessions = await Promise.all(Array.from({ length: 8 }, () => client.handshake('edge-02')));
+    const client = makeClient(responder.fetch, {
+      pins: { 'edge-02': [doc.fingerprint, 'ab'.repeat(32)] },
+    });
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, () => client.handshake('edge-02')),
+    );
     expect(new Set(sessions.map((s) => s.sessionId)).size).toBe(8);
     expect(new Set(sessions.map((s) => toHex(s.recordKey))).size).toBe(8);
     for (const s of sessions) s.wipe();
@@ -110,7 +159,10 @@ describe('the client refuses', () => {
       const evil = hostile(responder.fetch, (body) => {
         body['key_confirmation'] = flipBit(body['key_confirmation'], byte, bit);
       });
-      await expectCodeAsync(makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'), 'confirmation_failed');
+      await expectCodeAsync(
+        makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'),
+        'confirmation_failed',
+      );
     }
   });
 
@@ -122,7 +174,10 @@ describe('the client refuses', () => {
     const evil = hostile(responder.fetch, (body) => {
       body['session_id'] = stolen.sessionId;
     });
-    await expectCodeAsync(makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'), 'confirmation_failed');
+    await expectCodeAsync(
+      makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'),
+      'confirmation_failed',
+    );
   });
 
   test('response_mismatch: the response names another machine', async () => {
@@ -131,7 +186,10 @@ describe('the client refuses', () => {
     const evil = hostile(responder.fetch, (body) => {
       body['machine_id'] = 'machine:edge-02';
     });
-    await expectCodeAsync(makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'), 'response_mismatch');
+    await expectCodeAsync(
+      makeClient(evil, { pins: { 'edge-01': fingerprint } }).handshake('edge-01'),
+      'response_mismatch',
+    );
   });
 
   test('http_error carries the responder wire code: unknown machine', async () => {
@@ -149,7 +207,8 @@ describe('the client refuses', () => {
 describe('trust on first use in the real localStorage', () => {
   const prefix = 'zeq-keyex-browser-test:';
   const clear = (): void => {
-    for (const key of Object.keys(localStorage)) if (key.startsWith(prefix)) localStorage.removeItem(key);
+    for (const key of Object.keys(localStorage))
+      if (key.startsWith(prefix)) localStorage.removeItem(key);
   };
   beforeEach(clear);
   afterEach(clear);
@@ -160,12 +219,16 @@ describe('trust on first use in the real localStorage', () => {
     const fingerprint = (await responder.keyDocument('edge-01')).fingerprint;
     const storageKey = prefix + tofuKey(ORIGIN, 'edge-01');
 
-    const first = await makeClient(responder.fetch, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01');
+    const first = await makeClient(responder.fetch, {
+      tofu: createLocalStorageTrustStore({ prefix }),
+    }).handshake('edge-01');
     expect(first).toMatchObject({ trust: 'tofu-first-use', authenticated: false, fingerprint });
     expect(localStorage.getItem(storageKey)).toBe(fingerprint);
 
     // A fresh store and client over the same storage, as after a reload.
-    const again = await makeClient(responder.fetch, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01');
+    const again = await makeClient(responder.fetch, {
+      tofu: createLocalStorageTrustStore({ prefix }),
+    }).handshake('edge-01');
     expect(again).toMatchObject({ trust: 'tofu-match', authenticated: true, fingerprint });
 
     // Same origin and slug, another key (another deployment's field key).
@@ -175,12 +238,17 @@ describe('trust on first use in the real localStorage', () => {
     const { fetch, log } = logged(impostor.fetch);
     let thrown: unknown;
     try {
-      await makeClient(fetch, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01');
+      await makeClient(fetch, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake(
+        'edge-01',
+      );
     } catch (error) {
       thrown = error;
     }
     expect(isZeqKeyExError(thrown, 'tofu_key_changed')).toBe(true);
-    expect(thrown).toMatchObject({ expectedFingerprint: fingerprint, actualFingerprint: impostorFingerprint });
+    expect(thrown).toMatchObject({
+      expectedFingerprint: fingerprint,
+      actualFingerprint: impostorFingerprint,
+    });
     expect(log.count('POST')).toBe(0);
     expect(localStorage.getItem(storageKey)).toBe(fingerprint);
   });
@@ -190,12 +258,20 @@ describe('trust on first use in the real localStorage', () => {
     const evil = hostile(responder.fetch, (body) => {
       body['key_confirmation'] = flipBit(body['key_confirmation'], 10, 1);
     });
-    await expectCodeAsync(makeClient(evil, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01'), 'confirmation_failed');
+    await expectCodeAsync(
+      makeClient(evil, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01'),
+      'confirmation_failed',
+    );
     expect(Object.keys(localStorage).filter((key) => key.startsWith(prefix))).toEqual([]);
   });
 
   test('a hand-edited entry is a store_error, not a silent re-trust', async () => {
     localStorage.setItem(prefix + tofuKey(ORIGIN, 'edge-01'), 'not a fingerprint');
-    await expectCodeAsync(makeClient(makeResponder().fetch, { tofu: createLocalStorageTrustStore({ prefix }) }).handshake('edge-01'), 'store_error');
+    await expectCodeAsync(
+      makeClient(makeResponder().fetch, {
+        tofu: createLocalStorageTrustStore({ prefix }),
+      }).handshake('edge-01'),
+      'store_error',
+    );
   });
 });

@@ -8,7 +8,11 @@
 import { expect, test } from 'vitest';
 import { aeadBackend } from '../../src/core/primitives.js';
 import { loadKem, nobleKem } from '../../src/backends/kem-backend.js';
-import { KEM_VECTOR_PATHS, type KemVectorFiles, kemBackendSuite } from '../helpers/kem-backend-suite.js';
+import {
+  KEM_VECTOR_PATHS,
+  type KemVectorFiles,
+  kemBackendSuite,
+} from '../helpers/kem-backend-suite.js';
 import { makeClient, makeResponder } from './fixtures.js';
 import { sessionRecords } from '../../src/initiator/records.js';
 
@@ -19,7 +23,9 @@ async function load(path: string): Promise<unknown> {
 }
 
 const files = Object.fromEntries(
-  await Promise.all(Object.entries(KEM_VECTOR_PATHS).map(async ([key, path]) => [key, await load(path)] as const)),
+  await Promise.all(
+    Object.entries(KEM_VECTOR_PATHS).map(async ([key, path]) => [key, await load(path)] as const),
+  ),
 ) as unknown as KemVectorFiles;
 const webcrypto = await loadKem('auto');
 
@@ -32,11 +38,16 @@ test("Chromium's WebCrypto ML-KEM passes the probe and is what 'auto' and 'nativ
 });
 
 test('first contact on WebCrypto at both ends; records cross', async () => {
-  const responder = makeResponder({ kem: 'native', onRecord: (plaintext) => plaintext.slice().reverse() });
+  const responder = makeResponder({
+    kem: 'native',
+    onRecord: (plaintext) => plaintext.slice().reverse(),
+  });
   expect(await responder.kemBackend()).toBe('webcrypto');
   const pin = (await responder.keyDocument('edge-01')).fingerprint;
   for (const kem of ['native', 'auto', 'noble'] as const) {
-    const session = await makeClient(responder.fetch, { pins: { 'edge-01': pin }, kem }).handshake('edge-01');
+    const session = await makeClient(responder.fetch, { pins: { 'edge-01': pin }, kem }).handshake(
+      'edge-01',
+    );
     expect(session.kemBackend).toBe(kem === 'noble' ? 'noble' : 'webcrypto');
     const reply = await sessionRecords(session).request(new Uint8Array([1, 2, 3]));
     expect(Array.from(reply)).toEqual([3, 2, 1]);

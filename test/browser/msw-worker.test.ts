@@ -20,7 +20,10 @@ import { sessionRecords } from '../../src/initiator/records.js';
 
 const sessionStore = createMemorySessionStore();
 // Records are answered with the request's bytes reversed, so a reply proves a round trip.
-const responder = makeResponder({ sessionStore, onRecord: (plaintext) => plaintext.slice().reverse() });
+const responder = makeResponder({
+  sessionStore,
+  onRecord: (plaintext) => plaintext.slice().reverse(),
+});
 const worker = setupWorker(...createResponderHandlers(responder, ORIGIN));
 const unhandled: string[] = [];
 
@@ -35,7 +38,9 @@ beforeAll(async () => {
     },
   });
   // The page must be controlled, or fetches would reach the (absent) network.
-  expect(navigator.serviceWorker.controller?.scriptURL).toBe(new URL('/mockServiceWorker.js', location.origin).href);
+  expect(navigator.serviceWorker.controller?.scriptURL).toBe(
+    new URL('/mockServiceWorker.js', location.origin).href,
+  );
 });
 
 afterEach(() => {
@@ -56,7 +61,13 @@ test('a pinned handshake and a record round trip over the page fetch, answered t
     // No `fetch` option: the client uses the page's global fetch.
     const client = createClient({ origin: ORIGIN, retry: 0, pins: { 'edge-01': doc.fingerprint } });
     const session = await client.handshake('edge-01');
-    expect(session).toMatchObject({ slug: 'edge-01', machineId: MACHINES['edge-01'], fingerprint: doc.fingerprint, trust: 'pinned', authenticated: true });
+    expect(session).toMatchObject({
+      slug: 'edge-01',
+      machineId: MACHINES['edge-01'],
+      fingerprint: doc.fingerprint,
+      trust: 'pinned',
+      authenticated: true,
+    });
     const stored = await sessionStore.get(session.sessionId);
     expect(stored).toBeDefined();
     expect(toHex(stored?.recordKey ?? new Uint8Array())).toBe(toHex(session.recordKey));
@@ -68,7 +79,10 @@ test('a pinned handshake and a record round trip over the page fetch, answered t
   } finally {
     worker.events.removeAllListeners('request:start');
   }
-  expect(seen.slice(0, 2)).toEqual(['GET /api/keyex/edge-01/pubkey', 'POST /api/keyex/edge-01/handshake']);
+  expect(seen.slice(0, 2)).toEqual([
+    'GET /api/keyex/edge-01/pubkey',
+    'POST /api/keyex/edge-01/handshake',
+  ]);
   expect(seen[2]).toMatch(/^POST \/api\/keyex\/edge-01\/sessions\/[A-Za-z0-9_-]{22}\/records$/);
   expect(seen).toHaveLength(3);
   expect(unhandled).toEqual([]);
@@ -92,7 +106,11 @@ test('a wrong pin is refused before anything is posted through the worker', asyn
 test('an overriding handler that swaps the key document for another deployment is caught by the pin', async () => {
   const pinned = (await responder.keyDocument('edge-01')).fingerprint;
   const impostor = makeResponder({ fieldKey: OTHER_FIELD_KEY });
-  worker.use(http.get(`${ORIGIN}/api/keyex/edge-01/pubkey`, async () => HttpResponse.json(await impostor.keyDocument('edge-01'))));
+  worker.use(
+    http.get(`${ORIGIN}/api/keyex/edge-01/pubkey`, async () =>
+      HttpResponse.json(await impostor.keyDocument('edge-01')),
+    ),
+  );
   const client = createClient({ origin: ORIGIN, retry: 0, pins: { 'edge-01': pinned } });
   await expectCodeAsync(client.handshake('edge-01'), 'fingerprint_mismatch');
   expect(unhandled).toEqual([]);
@@ -101,7 +119,11 @@ test('an overriding handler that swaps the key document for another deployment i
 test('a request to an origin without handlers fails as a network error and is reported', async () => {
   // msw reports it on console.error; kept out of the test output, but checked.
   const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  const client = createClient({ origin: 'https://unmocked.test', retry: 0, insecureUnpinned: true });
+  const client = createClient({
+    origin: 'https://unmocked.test',
+    retry: 0,
+    insecureUnpinned: true,
+  });
   let thrown: unknown;
   let prints: number;
   try {

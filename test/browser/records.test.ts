@@ -50,14 +50,22 @@ describe('session.request over the records endpoint (§3.1)', () => {
     const { responder, seen } = echoResponder();
     const session = await pinnedSession(responder.fetch, responder);
     for (const message of ['one', 'two', 'three']) {
-      expect(text(await sessionRecords(session).request(utf8(message), { aad: AAD }))).toBe(`echo:${message}`);
+      expect(text(await sessionRecords(session).request(utf8(message), { aad: AAD }))).toBe(
+        `echo:${message}`,
+      );
     }
     const many = Array.from({ length: 12 }, (_, i) => `concurrent-${i}`);
-    const replies = await Promise.all(many.map((m) => sessionRecords(session).request(utf8(m), { aad: AAD })));
+    const replies = await Promise.all(
+      many.map((m) => sessionRecords(session).request(utf8(m), { aad: AAD })),
+    );
     expect(replies.map(text)).toEqual(many.map((m) => `echo:${m}`));
     expect(seen).toHaveLength(15);
     for (const { context } of seen) {
-      expect(context).toMatchObject({ slug: 'edge-01', machineId: 'machine:edge-01', sessionId: session.sessionId });
+      expect(context).toMatchObject({
+        slug: 'edge-01',
+        machineId: 'machine:edge-01',
+        sessionId: session.sessionId,
+      });
       expect(Array.from(context.aad)).toEqual(Array.from(AAD));
     }
     session.wipe();
@@ -69,7 +77,9 @@ describe('session.request over the records endpoint (§3.1)', () => {
       if (!new URL(request.url).pathname.endsWith('/records')) return responder.fetch(request);
       const body = new Uint8Array(await request.arrayBuffer());
       body[body.length - 3] = (body[body.length - 3] as number) ^ 0x10;
-      return responder.fetch(new Request(request.url, { method: 'POST', headers: request.headers, body }));
+      return responder.fetch(
+        new Request(request.url, { method: 'POST', headers: request.headers, body }),
+      );
     };
     const session = await pinnedSession(flipping, responder);
     let thrown: unknown;
@@ -87,15 +97,27 @@ describe('session.request over the records endpoint (§3.1)', () => {
     const { responder, seen } = echoResponder();
     const posted: { url: string; body: Uint8Array<ArrayBuffer> }[] = [];
     const recording: FetchLike = async (request) => {
-      if (new URL(request.url).pathname.endsWith('/records')) posted.push({ url: request.url, body: new Uint8Array(await request.clone().arrayBuffer()) });
+      if (new URL(request.url).pathname.endsWith('/records'))
+        posted.push({
+          url: request.url,
+          body: new Uint8Array(await request.clone().arrayBuffer()),
+        });
       return responder.fetch(request);
     };
     const session = await pinnedSession(recording, responder);
-    expect(text(await sessionRecords(session).request(utf8('once'), { aad: AAD }))).toBe('echo:once');
+    expect(text(await sessionRecords(session).request(utf8('once'), { aad: AAD }))).toBe(
+      'echo:once',
+    );
     const first = posted[0];
     expect(first).toBeDefined();
     if (first === undefined) return;
-    const again = await responder.fetch(new Request(first.url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: first.body }));
+    const again = await responder.fetch(
+      new Request(first.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: first.body,
+      }),
+    );
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: string }).error).toBe('replayed_record');
     expect(seen).toHaveLength(1);
@@ -110,7 +132,11 @@ describe('session.request over the records endpoint (§3.1)', () => {
     } catch (error) {
       thrown = error;
     }
-    expect(thrown).toMatchObject({ code: 'http_error', status: 400, responseCode: 'invalid_record' });
+    expect(thrown).toMatchObject({
+      code: 'http_error',
+      status: 400,
+      responseCode: 'invalid_record',
+    });
     expect(seen).toEqual([]);
   });
 });
@@ -122,7 +148,11 @@ describe('raw seal/open against the responder session', () => {
     const peer = await responder.recordSession(session.sessionId);
     expect(peer).toBeDefined();
     if (peer === undefined) return;
-    expect(peer).toMatchObject({ sessionId: session.sessionId, slug: 'edge-01', machineId: 'machine:edge-01' });
+    expect(peer).toMatchObject({
+      sessionId: session.sessionId,
+      slug: 'edge-01',
+      machineId: 'machine:edge-01',
+    });
 
     const i2r = sessionRecords(session).seal(utf8('from the page'), AAD);
     expect(text(peer.open(i2r, AAD))).toBe('from the page');
@@ -133,7 +163,10 @@ describe('raw seal/open against the responder session', () => {
     expectCode(() => sessionRecords(session).open(tampered), 'record_auth_failed');
     expect(text(sessionRecords(session).open(r2i))).toBe('from the responder');
     // A record is bound to its direction: the initiator's own record does not open as a reply.
-    expectCode(() => sessionRecords(session).open(sessionRecords(session).seal(utf8('mine'))), 'record_auth_failed');
+    expectCode(
+      () => sessionRecords(session).open(sessionRecords(session).seal(utf8('mine'))),
+      'record_auth_failed',
+    );
 
     session.wipe();
     expectCode(() => sessionRecords(session).seal(utf8('late')), 'session_closed');
@@ -152,7 +185,9 @@ describe('raw seal/open against the responder session', () => {
       const record = sessionRecords(session).seal(utf8(`step ${step}`));
       epochs.push(parseRecordHeader(record).epoch);
       expect(text(peer.open(record))).toBe(`step ${step}`);
-      expect(text(await sessionRecords(session).request(utf8(`req ${step}`), { aad: AAD }))).toBe(`echo:req ${step}`);
+      expect(text(await sessionRecords(session).request(utf8(`req ${step}`), { aad: AAD }))).toBe(
+        `echo:req ${step}`,
+      );
       clock += 1001;
     }
     // One interval passes between steps, so each step seals in the next epoch.
@@ -161,7 +196,7 @@ describe('raw seal/open against the responder session', () => {
   });
 });
 
-describe('sealAsync/openAsync through the page\'s WebCrypto AES-GCM', () => {
+describe("sealAsync/openAsync through the page's WebCrypto AES-GCM", () => {
   test('WebCrypto passes its probe; records cross both ways, sync and async mixed, replay and tamper refused', async () => {
     expect(await aeadBackendAsync()).toBe('webcrypto');
     const { responder } = echoResponder();
@@ -175,8 +210,12 @@ describe('sealAsync/openAsync through the page\'s WebCrypto AES-GCM', () => {
     let replayed: unknown;
     await peer.openAsync(sealed, AAD).catch((error: unknown) => (replayed = error));
     expect(isZeqKeyExError(replayed, 'record_replayed')).toBe(true);
-    expect(text(peer.open(await records.sealAsync(utf8('async then sync'))))).toBe('async then sync');
-    expect(text(await records.openAsync(peer.seal(utf8('sync then async'))))).toBe('sync then async');
+    expect(text(peer.open(await records.sealAsync(utf8('async then sync'))))).toBe(
+      'async then sync',
+    );
+    expect(text(await records.openAsync(peer.seal(utf8('sync then async'))))).toBe(
+      'sync then async',
+    );
     const reply = await peer.sealAsync(utf8('reply'));
     reply[reply.length - 1] = (reply[reply.length - 1] as number) ^ 1;
     let refused: unknown;

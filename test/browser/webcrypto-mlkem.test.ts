@@ -14,14 +14,24 @@ import { ALG } from '../../src/core/constants.js';
 import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { openKeyConfirmation } from '../../src/core/confirmation.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
-import { kemDecapsulate, kemDecapsulateSeed, kemEncapsulate, kemKeygen } from '../../src/core/kem.js';
+import {
+  kemDecapsulate,
+  kemDecapsulateSeed,
+  kemEncapsulate,
+  kemKeygen,
+} from '../../src/core/kem.js';
 import { randomBytes } from '../../src/core/primitives.js';
 import { deriveRecordKey, firstContactTranscript } from '../../src/core/transcript.js';
 import { expectCount, hex, protocolVectors, toHex } from '../helpers/vector-data.js';
 import { makeResponder } from './fixtures.js';
 
 const keyex = expectCount('keyex', protocolVectors.keyex, 3);
-const seeds = [...keyex.map((c) => hex(c.keygen_seed)), new Uint8Array(64), new Uint8Array(64).fill(0xff), ...Array.from({ length: 5 }, () => randomBytes(64))];
+const seeds = [
+  ...keyex.map((c) => hex(c.keygen_seed)),
+  new Uint8Array(64),
+  new Uint8Array(64).fill(0xff),
+  ...Array.from({ length: 5 }, () => randomBytes(64)),
+];
 
 beforeAll(async () => {
   // A hard requirement: Chromium ships ML-KEM in WebCrypto, and this run must show it works here.
@@ -37,32 +47,44 @@ test('the probe ran against the browser WebCrypto, with ML-KEM-768 sizes', () =>
 });
 
 describe('WebCrypto and noble agree', () => {
-  test.each(seeds.map((seed, i) => [i, seed] as const))('seed %i: same public key from the 64-byte seed', async (_, seed) => {
-    const fromNative = await native.keygen(seed);
-    expect(toHex(fromNative.secretKey)).toBe(toHex(seed));
-    expect(toHex(fromNative.publicKey)).toBe(toHex(kemKeygen(seed).publicKey));
-    expect(toHex(await native.getPublicKey(seed))).toBe(toHex(fromNative.publicKey));
-  });
+  test.each(seeds.map((seed, i) => [i, seed] as const))(
+    'seed %i: same public key from the 64-byte seed',
+    async (_, seed) => {
+      const fromNative = await native.keygen(seed);
+      expect(toHex(fromNative.secretKey)).toBe(toHex(seed));
+      expect(toHex(fromNative.publicKey)).toBe(toHex(kemKeygen(seed).publicKey));
+      expect(toHex(await native.getPublicKey(seed))).toBe(toHex(fromNative.publicKey));
+    },
+  );
 
-  test.each(seeds.map((seed, i) => [i, seed] as const))('seed %i: noble encapsulates, WebCrypto decapsulates', async (_, seed) => {
-    const { publicKey } = kemKeygen(seed);
-    const { cipherText, sharedSecret } = kemEncapsulate(publicKey);
-    expect(toHex(await native.decapsulate(cipherText, seed))).toBe(toHex(sharedSecret));
-  });
+  test.each(seeds.map((seed, i) => [i, seed] as const))(
+    'seed %i: noble encapsulates, WebCrypto decapsulates',
+    async (_, seed) => {
+      const { publicKey } = kemKeygen(seed);
+      const { cipherText, sharedSecret } = kemEncapsulate(publicKey);
+      expect(toHex(await native.decapsulate(cipherText, seed))).toBe(toHex(sharedSecret));
+    },
+  );
 
-  test.each(seeds.map((seed, i) => [i, seed] as const))('seed %i: WebCrypto encapsulates, noble decapsulates', async (_, seed) => {
-    const keys = kemKeygen(seed);
-    const { cipherText, sharedSecret } = await native.encapsulate(keys.publicKey);
-    expect(cipherText).toHaveLength(1088);
-    expect(sharedSecret).toHaveLength(32);
-    expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(toHex(sharedSecret));
-    expect(toHex(kemDecapsulate(keys.secretKey, cipherText))).toBe(toHex(sharedSecret));
-  });
+  test.each(seeds.map((seed, i) => [i, seed] as const))(
+    'seed %i: WebCrypto encapsulates, noble decapsulates',
+    async (_, seed) => {
+      const keys = kemKeygen(seed);
+      const { cipherText, sharedSecret } = await native.encapsulate(keys.publicKey);
+      expect(cipherText).toHaveLength(1088);
+      expect(sharedSecret).toHaveLength(32);
+      expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(toHex(sharedSecret));
+      expect(toHex(kemDecapsulate(keys.secretKey, cipherText))).toBe(toHex(sharedSecret));
+    },
+  );
 
-  test.each(keyex.map((c, i) => [i, c] as const))('protocol vector keyex %i: the ciphertext opens natively to its shared secret', async (_, c) => {
-    const cipherText = base64Decode(c.cipher_text_b64, 1088);
-    expect(toHex(await native.decapsulate(cipherText, hex(c.keygen_seed)))).toBe(c.shared_secret);
-  });
+  test.each(keyex.map((c, i) => [i, c] as const))(
+    'protocol vector keyex %i: the ciphertext opens natively to its shared secret',
+    async (_, c) => {
+      const cipherText = base64Decode(c.cipher_text_b64, 1088);
+      expect(toHex(await native.decapsulate(cipherText, hex(c.keygen_seed)))).toBe(c.shared_secret);
+    },
+  );
 
   test('a ciphertext for another key decapsulates (implicit rejection) to the same secret on both', async () => {
     const [a, b] = [randomBytes(64), randomBytes(64)];
@@ -76,21 +98,39 @@ describe('WebCrypto and noble agree', () => {
 test('first contact with the native KEM as the initiator, against the SDK responder', async () => {
   const responder = makeResponder();
   const slug = 'edge-01';
-  const doc = (await (await responder.fetch(new Request(`https://responder.test/api/keyex/${slug}/pubkey`))).json()) as Record<string, string>;
+  const doc = (await (
+    await responder.fetch(new Request(`https://responder.test/api/keyex/${slug}/pubkey`))
+  ).json()) as Record<string, string>;
   const publicKey = base64Decode(doc['public_key'], 1184);
   expect(computeFingerprint(publicKey)).toBe(doc['fingerprint']);
 
   const { cipherText, sharedSecret } = await native.encapsulate(publicKey);
-  const transcript = firstContactTranscript({ alg: ALG, slug, machineId: doc['machine_id'] as string, publicKey, cipherText });
+  const transcript = firstContactTranscript({
+    alg: ALG,
+    slug,
+    machineId: doc['machine_id'] as string,
+    publicKey,
+    cipherText,
+  });
   const recordKey = deriveRecordKey(sharedSecret, transcript);
   const response = await responder.fetch(
     new Request(`https://responder.test/api/keyex/${slug}/handshake`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ cipher_text: base64Encode(cipherText), fingerprint: doc['fingerprint'] }),
+      body: JSON.stringify({
+        cipher_text: base64Encode(cipherText),
+        fingerprint: doc['fingerprint'],
+      }),
     }),
   );
   expect(response.status).toBe(200);
   const body = (await response.json()) as Record<string, string>;
-  expect(() => openKeyConfirmation(recordKey, transcript, body['session_id'] as string, body['key_confirmation'] as string)).not.toThrow();
+  expect(() =>
+    openKeyConfirmation(
+      recordKey,
+      transcript,
+      body['session_id'] as string,
+      body['key_confirmation'] as string,
+    ),
+  ).not.toThrow();
 });

@@ -56,7 +56,11 @@ export interface CliProcesses {
    * @param options - `port`: the port to listen on (to restart a server at the same origin);
    *   by default 0, a free one.
    */
-  startServe(args: readonly string[], fieldKey: string, options?: { port?: number }): Promise<Server>;
+  startServe(
+    args: readonly string[],
+    fieldKey: string,
+    options?: { port?: number },
+  ): Promise<Server>;
   /** Sends `signal` and expects a prompt, clean exit with the listening line as the only stdout. */
   stop(server: Server, signal?: NodeJS.Signals): Promise<Exit>;
   /** `zeq-keyex fingerprint ORIGIN SLUG`, expected to succeed with one fingerprint. */
@@ -111,10 +115,16 @@ export function useCliProcesses(name: string): CliProcesses {
   });
 
   afterEach(async () => {
-    const running = [...children].filter(([child]) => child.exitCode === null && child.signalCode === null);
+    const running = [...children].filter(
+      ([child]) => child.exitCode === null && child.signalCode === null,
+    );
     children.clear();
     for (const [child] of running) child.kill('SIGKILL');
-    await withLimit(Promise.all(running.map(([, exit]) => exit)), STOP_LIMIT_MS, () => 'killed children did not exit');
+    await withLimit(
+      Promise.all(running.map(([, exit]) => exit)),
+      STOP_LIMIT_MS,
+      () => 'killed children did not exit',
+    );
   });
 
   afterAll(async () => {
@@ -123,7 +133,10 @@ export function useCliProcesses(name: string): CliProcesses {
 
   function start(args: readonly string[], env: NodeJS.ProcessEnv = cliEnv()): Running {
     if (cliPath === '') throw new Error('the CLI is not built yet: start processes inside tests');
-    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -140,14 +153,29 @@ export function useCliProcesses(name: string): CliProcesses {
       child,
       stdout: () => stdout,
       stderr: () => stderr,
-      exited: (limitMs = RUN_LIMIT_MS) => withLimit(exit, limitMs, () => `zeq-keyex ${args.join(' ')} did not exit; stderr: ${stderr}`),
+      exited: (limitMs = RUN_LIMIT_MS) =>
+        withLimit(
+          exit,
+          limitMs,
+          () => `zeq-keyex ${args.join(' ')} did not exit; stderr: ${stderr}`,
+        ),
     };
   }
 
-  async function startServe(args: readonly string[], fieldKey: string, options: { port?: number } = {}): Promise<Server> {
-    const server = start(['serve', '--port', String(options.port ?? 0), ...args], cliEnv({ ZEQ_FIELD_KEY: fieldKey }));
+  async function startServe(
+    args: readonly string[],
+    fieldKey: string,
+    options: { port?: number } = {},
+  ): Promise<Server> {
+    const server = start(
+      ['serve', '--port', String(options.port ?? 0), ...args],
+      cliEnv({ ZEQ_FIELD_KEY: fieldKey }),
+    );
     const line = await new Promise<string>((resolveLine, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve printed nothing; stderr: ${server.stderr()}`)), RUN_LIMIT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`serve printed nothing; stderr: ${server.stderr()}`)),
+        RUN_LIMIT_MS,
+      );
       const check = (): void => {
         const newline = server.stdout().indexOf('\n');
         if (newline < 0) return;

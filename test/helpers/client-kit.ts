@@ -103,8 +103,14 @@ export function spy(inner: FetchHandler): Spy {
     requests,
     count: (method) => requests.filter((r) => method === undefined || r.method === method).length,
     async handler(request) {
-      const body = request.method === 'GET' || request.method === 'HEAD' ? '' : await request.clone().text();
-      requests.push({ method: request.method, path: new URL(request.url).pathname, headers: new Headers(request.headers), body });
+      const body =
+        request.method === 'GET' || request.method === 'HEAD' ? '' : await request.clone().text();
+      requests.push({
+        method: request.method,
+        path: new URL(request.url).pathname,
+        headers: new Headers(request.headers),
+        body,
+      });
       return inner(request);
     },
   };
@@ -116,7 +122,10 @@ export function json(value: unknown, init: ResponseInit = {}): Response {
 }
 
 /** A response with exactly these body bytes, `application/json` unless `init` says otherwise. */
-export function raw(body: string | Uint8Array | ReadableStream<Uint8Array>, init: ResponseInit = {}): Response {
+export function raw(
+  body: string | Uint8Array | ReadableStream<Uint8Array>,
+  init: ResponseInit = {},
+): Response {
   const headers = new Headers(init.headers);
   if (!headers.has('content-type')) headers.set('content-type', 'application/json');
   return new Response(body as BodyInit, { ...init, headers });
@@ -140,17 +149,27 @@ export function rewrite(
 }
 
 /** Answers the key document with `editDoc(doc)` as JSON, passing the handshake through. */
-export function editDocument(inner: FetchHandler, editDoc: (doc: Record<string, unknown>) => unknown): FetchHandler {
+export function editDocument(
+  inner: FetchHandler,
+  editDoc: (doc: Record<string, unknown>) => unknown,
+): FetchHandler {
   return rewrite(inner, 'GET', (doc) => json(editDoc(doc)));
 }
 
 /** Answers the handshake with `editResponse(response)` as JSON, passing the key document through. */
-export function editHandshake(inner: FetchHandler, editResponse: (response: Record<string, unknown>) => unknown): FetchHandler {
+export function editHandshake(
+  inner: FetchHandler,
+  editResponse: (response: Record<string, unknown>) => unknown,
+): FetchHandler {
   return rewrite(inner, 'POST', (response) => json(editResponse(response)));
 }
 
 /** Lets `method` through to `inner` but answers the other method with `other`. */
-export function only(method: 'GET' | 'POST', inner: FetchHandler, other: FetchHandler): FetchHandler {
+export function only(
+  method: 'GET' | 'POST',
+  inner: FetchHandler,
+  other: FetchHandler,
+): FetchHandler {
   return (request) => (request.method === method ? inner(request) : other(request));
 }
 
@@ -171,7 +190,13 @@ export function switchable(initial: FetchHandler): Switchable {
 }
 
 /** Answers the first `times` requests of `method` with `status` (JSON error body), then passes. */
-export function failFirst(inner: FetchHandler, method: 'GET' | 'POST', times: number, status: number, code = 'internal'): FetchHandler {
+export function failFirst(
+  inner: FetchHandler,
+  method: 'GET' | 'POST',
+  times: number,
+  status: number,
+  code = 'internal',
+): FetchHandler {
   let failed = 0;
   return async (request) => {
     if (request.method === method && failed < times) {
@@ -187,7 +212,8 @@ export function replayHandshake(inner: FetchHandler): FetchHandler {
   return async (request) => {
     if (request.method !== 'POST') return inner(request);
     const body = await request.text();
-    const again = (): Request => new Request(request.url, { method: 'POST', headers: request.headers, body });
+    const again = (): Request =>
+      new Request(request.url, { method: 'POST', headers: request.headers, body });
     const first = await inner(again());
     expect(first.status).toBe(200);
     await first.arrayBuffer();
@@ -297,7 +323,11 @@ export function failsModulusCheck(publicKeyBase64: string): Uint8Array {
  * decapsulates with `decapsulateWith`: the same pair gives a working responder (the control),
  * another pair gives one whose key confirmation is sealed under a wrong record key.
  */
-export function foreignResponder(options: { wrongKey: boolean; slug?: string; machineId?: string }): FetchHandler {
+export function foreignResponder(options: {
+  wrongKey: boolean;
+  slug?: string;
+  machineId?: string;
+}): FetchHandler {
   const slug = options.slug ?? SLUG;
   const machineId = options.machineId ?? MACHINE_ID;
   const served = kemKeygen(randomBytes(64));
@@ -305,12 +335,23 @@ export function foreignResponder(options: { wrongKey: boolean; slug?: string; ma
   const fingerprint = computeFingerprint(served.publicKey);
   return async (request) => {
     if (request.method === 'GET') {
-      return json({ alg: ALG, public_key: base64Encode(served.publicKey), fingerprint, machine_id: machineId });
+      return json({
+        alg: ALG,
+        public_key: base64Encode(served.publicKey),
+        fingerprint,
+        machine_id: machineId,
+      });
     }
     const body = (await request.json()) as { cipher_text: string };
     const cipherText = base64Decode(body.cipher_text, 1088);
     const sharedSecret = kemDecapsulate(held.secretKey, cipherText);
-    const transcript = firstContactTranscript({ alg: ALG, slug, machineId, publicKey: served.publicKey, cipherText });
+    const transcript = firstContactTranscript({
+      alg: ALG,
+      slug,
+      machineId,
+      publicKey: served.publicKey,
+      cipherText,
+    });
     const recordKey = deriveRecordKey(sharedSecret, transcript);
     const sessionId = 'foreign-session-0001';
     return json({
@@ -336,7 +377,10 @@ export class MemoryStorage implements StorageLike {
 }
 
 /** Awaits `promise`, asserts it rejects with the SDK's error carrying `code`, and returns it. */
-export async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<ZeqKeyExError> {
+export async function rejection(
+  promise: Promise<unknown>,
+  code: ErrorCode,
+): Promise<ZeqKeyExError> {
   let thrown: unknown;
   let settled = false;
   try {
@@ -346,7 +390,9 @@ export async function rejection(promise: Promise<unknown>, code: ErrorCode): Pro
     thrown = error;
   }
   expect(settled, `expected ZeqKeyExError ${code}, but the call succeeded`).toBe(false);
-  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(true);
+  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(
+    true,
+  );
   expect((thrown as ZeqKeyExError).code).toBe(code);
   return thrown as ZeqKeyExError;
 }

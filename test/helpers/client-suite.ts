@@ -13,7 +13,12 @@ import { base64Decode, base64Encode } from '../../src/core/encoding.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
 import { isSessionId } from '../../src/core/identifiers.js';
 import { createFileTrustStore } from '../../src/node/file-trust-store.js';
-import { type TrustStore, createLocalStorageTrustStore, createMemoryTrustStore, tofuKey } from '../../src/initiator/trust.js';
+import {
+  type TrustStore,
+  createLocalStorageTrustStore,
+  createMemoryTrustStore,
+  tofuKey,
+} from '../../src/initiator/trust.js';
 import { expectCode } from './errors.js';
 import {
   CHUNK_BYTES,
@@ -101,22 +106,51 @@ const MALFORMED_DOCUMENTS: [string, (doc: Doc) => Response][] = [
   ['JSON null', () => json(null)],
   ['a JSON string', () => json('ML-KEM-768')],
   ['a JSON number', () => json(42)],
-  ...(['alg', 'public_key', 'fingerprint', 'machine_id'].map((name) => [`no "${name}"`, (doc: Doc) => json(without(doc, name))]) as [
-    string,
-    (doc: Doc) => Response,
-  ][]),
+  ...(['alg', 'public_key', 'fingerprint', 'machine_id'].map((name) => [
+    `no "${name}"`,
+    (doc: Doc) => json(without(doc, name)),
+  ]) as [string, (doc: Doc) => Response][]),
   ['"alg" as a number', (doc) => json({ ...doc, alg: 768 })],
   ['"public_key" as an array of bytes', (doc) => json({ ...doc, public_key: [1, 2, 3] })],
   ['"fingerprint" as null', (doc) => json({ ...doc, fingerprint: null })],
   ['"machine_id" as an object', (doc) => json({ ...doc, machine_id: { id: MACHINE_ID } })],
   ['a "machine_id" outside the grammar', (doc) => json({ ...doc, machine_id: 'machine edge 01' })],
-  ['a "fingerprint" in upper case', (doc) => json({ ...doc, fingerprint: String(doc['fingerprint']).toUpperCase() })],
-  ['a "fingerprint" one character short', (doc) => json({ ...doc, fingerprint: String(doc['fingerprint']).slice(1) })],
-  ['a "public_key" with a line break', (doc) => json({ ...doc, public_key: `${String(doc['public_key']).slice(0, 76)}\n${String(doc['public_key']).slice(76)}` })],
-  ['a "public_key" without its padding', (doc) => json({ ...doc, public_key: String(doc['public_key']).replace(/=+$/, '') })],
-  ['a "public_key" with non-zero pad bits', (doc) => json({ ...doc, public_key: withPadBits(String(doc['public_key'])) })],
-  ['a "public_key" in the base64url alphabet', (doc) => json({ ...doc, public_key: String(doc['public_key']).replace(/\+/g, '-').replace(/\//g, '_') })],
-  ['a "public_key" with surrounding spaces', (doc) => json({ ...doc, public_key: ` ${String(doc['public_key'])} ` })],
+  [
+    'a "fingerprint" in upper case',
+    (doc) => json({ ...doc, fingerprint: String(doc['fingerprint']).toUpperCase() }),
+  ],
+  [
+    'a "fingerprint" one character short',
+    (doc) => json({ ...doc, fingerprint: String(doc['fingerprint']).slice(1) }),
+  ],
+  [
+    'a "public_key" with a line break',
+    (doc) =>
+      json({
+        ...doc,
+        public_key: `${String(doc['public_key']).slice(0, 76)}\n${String(doc['public_key']).slice(76)}`,
+      }),
+  ],
+  [
+    'a "public_key" without its padding',
+    (doc) => json({ ...doc, public_key: String(doc['public_key']).replace(/=+$/, '') }),
+  ],
+  [
+    'a "public_key" with non-zero pad bits',
+    (doc) => json({ ...doc, public_key: withPadBits(String(doc['public_key'])) }),
+  ],
+  [
+    'a "public_key" in the base64url alphabet',
+    (doc) =>
+      json({
+        ...doc,
+        public_key: String(doc['public_key']).replace(/\+/g, '-').replace(/\//g, '_'),
+      }),
+  ],
+  [
+    'a "public_key" with surrounding spaces',
+    (doc) => json({ ...doc, public_key: ` ${String(doc['public_key'])} ` }),
+  ],
 ];
 
 /** Malformed handshake responses (§2.3): each must end in `malformed_response`. */
@@ -126,22 +160,51 @@ const MALFORMED_RESPONSES: [string, (response: Doc) => Response][] = [
   ['a JSON array', (response) => json([response])],
   ['JSON null', () => json(null)],
   ['JSON true', () => json(true)],
-  ...(['session_id', 'key_confirmation', 'machine_id', 'fingerprint', 'alg', 'expires_at'].flatMap((name) => [
-    [`no "${name}"`, (response: Doc) => json(without(response, name))],
-    [`"${name}" as a number`, (response: Doc) => json({ ...response, [name]: 7 })],
-  ]) as [string, (response: Doc) => Response][]),
+  ...(['session_id', 'key_confirmation', 'machine_id', 'fingerprint', 'alg', 'expires_at'].flatMap(
+    (name) => [
+      [`no "${name}"`, (response: Doc) => json(without(response, name))],
+      [`"${name}" as a number`, (response: Doc) => json({ ...response, [name]: 7 })],
+    ],
+  ) as [string, (response: Doc) => Response][]),
   ['a "session_id" that is too short', (response) => json({ ...response, session_id: 'abc' })],
-  ['a "session_id" that is too long', (response) => json({ ...response, session_id: 'a'.repeat(129) })],
-  ['a "session_id" with a slash', (response) => json({ ...response, session_id: 'aaaaaaaa/../bbbbbbbb' })],
-  ['a "session_id" with a space', (response) => json({ ...response, session_id: 'aaaaaaaa bbbbbbbbbb' })],
+  [
+    'a "session_id" that is too long',
+    (response) => json({ ...response, session_id: 'a'.repeat(129) }),
+  ],
+  [
+    'a "session_id" with a slash',
+    (response) => json({ ...response, session_id: 'aaaaaaaa/../bbbbbbbb' }),
+  ],
+  [
+    'a "session_id" with a space',
+    (response) => json({ ...response, session_id: 'aaaaaaaa bbbbbbbbbb' }),
+  ],
   ['an "expires_at" in words', (response) => json({ ...response, expires_at: 'in ten minutes' })],
   ['an "expires_at" without a time', (response) => json({ ...response, expires_at: '2031-05-06' })],
-  ['an "expires_at" without a zone', (response) => json({ ...response, expires_at: '2031-05-06T07:09:39' })],
-  ['an "expires_at" with a space for "T"', (response) => json({ ...response, expires_at: '2031-05-06 07:09:39Z' })],
-  ['an "expires_at" with month 13', (response) => json({ ...response, expires_at: '2031-13-06T07:09:39Z' })],
-  ['an "expires_at" on 30 February', (response) => json({ ...response, expires_at: '2031-02-30T07:09:39Z' })],
-  ['an "expires_at" at hour 24', (response) => json({ ...response, expires_at: '2031-02-28T24:00:00Z' })],
-  ['an "expires_at" as Unix seconds in a string', (response) => json({ ...response, expires_at: '1936336179' })],
+  [
+    'an "expires_at" without a zone',
+    (response) => json({ ...response, expires_at: '2031-05-06T07:09:39' }),
+  ],
+  [
+    'an "expires_at" with a space for "T"',
+    (response) => json({ ...response, expires_at: '2031-05-06 07:09:39Z' }),
+  ],
+  [
+    'an "expires_at" with month 13',
+    (response) => json({ ...response, expires_at: '2031-13-06T07:09:39Z' }),
+  ],
+  [
+    'an "expires_at" on 30 February',
+    (response) => json({ ...response, expires_at: '2031-02-30T07:09:39Z' }),
+  ],
+  [
+    'an "expires_at" at hour 24',
+    (response) => json({ ...response, expires_at: '2031-02-28T24:00:00Z' }),
+  ],
+  [
+    'an "expires_at" as Unix seconds in a string',
+    (response) => json({ ...response, expires_at: '1936336179' }),
+  ],
 ];
 
 /**
@@ -169,7 +232,12 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       basePath?: string,
     ): Promise<{ client: Client; mount: Mount }> {
       const mount = await layer.mount(handler, basePath);
-      const client = createClient({ retry: 0, ...clientOptions, ...mount.client, origin: mount.origin });
+      const client = createClient({
+        retry: 0,
+        ...clientOptions,
+        ...mount.client,
+        origin: mount.origin,
+      });
       return { client, mount };
     }
 
@@ -188,13 +256,24 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
           alg: session.alg,
           authenticated: session.authenticated,
           trust: session.trust,
-        }).toEqual({ slug: SLUG, machineId: MACHINE_ID, fingerprint: f.doc.fingerprint, alg: ALG, authenticated: true, trust: 'pinned' });
+        }).toEqual({
+          slug: SLUG,
+          machineId: MACHINE_ID,
+          fingerprint: f.doc.fingerprint,
+          alg: ALG,
+          authenticated: true,
+          trust: 'pinned',
+        });
         expect(session.expiresAt.getTime()).toBe(NOW + TTL_MS);
         expect(Object.isFrozen(session)).toBe(true);
 
         const stored = await f.sessions.get(session.sessionId);
         expect(stored).toBeDefined();
-        expect({ slug: stored?.slug, machineId: stored?.machineId, expiresAt: stored?.expiresAt }).toEqual({
+        expect({
+          slug: stored?.slug,
+          machineId: stored?.machineId,
+          expiresAt: stored?.expiresAt,
+        }).toEqual({
           slug: SLUG,
           machineId: MACHINE_ID,
           expiresAt: NOW + TTL_MS,
@@ -209,13 +288,18 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         recordKey.fill(0);
         expect(session.recordKey).toEqual(Uint8Array.from(stored?.recordKey ?? []));
 
-        expect(s.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /api/keyex/${SLUG}/pubkey`, `POST /api/keyex/${SLUG}/handshake`]);
+        expect(s.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          `GET /api/keyex/${SLUG}/pubkey`,
+          `POST /api/keyex/${SLUG}/handshake`,
+        ]);
         expect(mount.sent()).toBe(2);
 
         session.wipe();
         expectCode(() => session.recordKey, 'session_closed');
         // The responder's copy is its own.
-        expect(isZero((await f.sessions.get(session.sessionId))?.recordKey ?? new Uint8Array(1))).toBe(false);
+        expect(
+          isZero((await f.sessions.get(session.sessionId))?.recordKey ?? new Uint8Array(1)),
+        ).toBe(false);
       });
 
       test('the handshake posts the ciphertext and the pinned fingerprint, with the caller’s headers and hooks', async () => {
@@ -237,7 +321,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
           },
         });
         await client.handshake(SLUG);
-        expect(hooked).toEqual([`GET /api/keyex/${SLUG}/pubkey`, `POST /api/keyex/${SLUG}/handshake`]);
+        expect(hooked).toEqual([
+          `GET /api/keyex/${SLUG}/pubkey`,
+          `POST /api/keyex/${SLUG}/handshake`,
+        ]);
         expect(observed).toEqual(['GET 200', 'POST 200']);
         const [get, post] = s.requests;
         for (const request of [get, post]) {
@@ -280,12 +367,23 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('a responder under a base path is reached through an origin with that path (trailing slash or not)', async () => {
         const f = await makeFixture({ basePath: '/zeq' });
         const s = spy(f.handler);
-        const { client, mount } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } }, '/zeq');
+        const { client, mount } = await connect(
+          s.handler,
+          { pins: { [SLUG]: f.doc.fingerprint } },
+          '/zeq',
+        );
         expect(client.origin).toBe(mount.origin);
         expect((await client.handshake(SLUG)).machineId).toBe(MACHINE_ID);
-        const slashed = createClient({ retry: 0, ...mount.client, origin: `${mount.origin}/`, pins: { [SLUG]: f.doc.fingerprint } });
+        const slashed = createClient({
+          retry: 0,
+          ...mount.client,
+          origin: `${mount.origin}/`,
+          pins: { [SLUG]: f.doc.fingerprint },
+        });
         expect((await slashed.handshake(SLUG)).machineId).toBe(MACHINE_ID);
-        expect(new Set(s.requests.map((r) => r.path))).toEqual(new Set([`/zeq/api/keyex/${SLUG}/pubkey`, `/zeq/api/keyex/${SLUG}/handshake`]));
+        expect(new Set(s.requests.map((r) => r.path))).toEqual(
+          new Set([`/zeq/api/keyex/${SLUG}/pubkey`, `/zeq/api/keyex/${SLUG}/handshake`]),
+        );
       });
 
       test('two handshakes give two sessions with different record keys', async () => {
@@ -299,7 +397,12 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
 
       test('unknown extra fields in both answers are ignored', async () => {
         const f = await makeFixture();
-        const extra = { version: 2, hint: 'ignore me', nested: { alg: 'X-Wing', list: [1, 2] }, ['__proto__']: { alg: 'X-Wing' } };
+        const extra = {
+          version: 2,
+          hint: 'ignore me',
+          nested: { alg: 'X-Wing', list: [1, 2] },
+          ['__proto__']: { alg: 'X-Wing' },
+        };
         const handler = editHandshake(
           editDocument(f.handler, (doc) => ({ ...extra, ...doc })),
           (response) => ({ ...response, ...extra }),
@@ -307,7 +410,9 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const { client } = await connect(handler, { pins: { [SLUG]: f.doc.fingerprint } });
         const session = await client.handshake(SLUG);
         expect(session.alg).toBe(ALG);
-        expect(session.recordKey).toEqual(Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []));
+        expect(session.recordKey).toEqual(
+          Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []),
+        );
       });
 
       test.each([
@@ -317,7 +422,9 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const f = await makeFixture();
         const handler = rewrite(f.handler, 'GET', (doc) => {
           const body = padTo(JSON.stringify(doc), MAX);
-          return declared ? raw(body, { headers: { 'content-length': String(MAX) } }) : raw(streamOf(body));
+          return declared
+            ? raw(body, { headers: { 'content-length': String(MAX) } })
+            : raw(streamOf(body));
         });
         const { client } = await connect(handler, { pins: { [SLUG]: f.doc.fingerprint } });
         expect((await client.handshake(SLUG)).fingerprint).toBe(f.doc.fingerprint);
@@ -327,19 +434,31 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const f = await makeFixture();
         const { client } = await connect(f.handler, { insecureUnpinned: true });
         const session = await client.handshake(SLUG);
-        expect({ authenticated: session.authenticated, trust: session.trust }).toEqual({ authenticated: false, trust: 'unauthenticated' });
+        expect({ authenticated: session.authenticated, trust: session.trust }).toEqual({
+          authenticated: false,
+          trust: 'unauthenticated',
+        });
         expect(session.fingerprint).toBe(f.doc.fingerprint);
-        expect(session.recordKey).toEqual(Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []));
+        expect(session.recordKey).toEqual(
+          Uint8Array.from((await f.sessions.get(session.sessionId))?.recordKey ?? []),
+        );
       });
 
       test('a pin wins over TOFU and insecureUnpinned; TOFU wins over insecureUnpinned', async () => {
         const f = await makeFixture();
         const store = createMemoryTrustStore();
-        const { client } = await connect(f.handler, { pins: { [SLUG]: f.doc.fingerprint }, tofu: store, insecureUnpinned: true });
+        const { client } = await connect(f.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          tofu: store,
+          insecureUnpinned: true,
+        });
         expect((await client.handshake(SLUG)).trust).toBe('pinned');
         expect(await store.get(tofuKey(client.origin, SLUG))).toBeUndefined();
         const other = await client.handshake(OTHER_SLUG);
-        expect({ trust: other.trust, machineId: other.machineId }).toEqual({ trust: 'tofu-first-use', machineId: OTHER_MACHINE_ID });
+        expect({ trust: other.trust, machineId: other.machineId }).toEqual({
+          trust: 'tofu-first-use',
+          machineId: OTHER_MACHINE_ID,
+        });
         expect(await store.get(tofuKey(client.origin, OTHER_SLUG))).toBe(other.fingerprint);
       });
     });
@@ -384,15 +503,27 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const next = await makeFixture();
         expect(next.doc.fingerprint).not.toBe(old.doc.fingerprint);
         const behind = switchable(old.handler);
-        const { client, mount } = await connect(behind.handler, { pins: { [SLUG]: [old.doc.fingerprint, next.doc.fingerprint] } });
+        const { client, mount } = await connect(behind.handler, {
+          pins: { [SLUG]: [old.doc.fingerprint, next.doc.fingerprint] },
+        });
         expect((await client.handshake(SLUG)).fingerprint).toBe(old.doc.fingerprint);
 
         behind.set(next.handler);
         const rotated = await client.handshake(SLUG);
-        expect({ fingerprint: rotated.fingerprint, trust: rotated.trust }).toEqual({ fingerprint: next.doc.fingerprint, trust: 'pinned' });
-        expect(rotated.recordKey).toEqual(Uint8Array.from((await next.sessions.get(rotated.sessionId))?.recordKey ?? []));
+        expect({ fingerprint: rotated.fingerprint, trust: rotated.trust }).toEqual({
+          fingerprint: next.doc.fingerprint,
+          trust: 'pinned',
+        });
+        expect(rotated.recordKey).toEqual(
+          Uint8Array.from((await next.sessions.get(rotated.sessionId))?.recordKey ?? []),
+        );
 
-        const oldOnly = createClient({ retry: 0, ...mount.client, origin: mount.origin, pins: { [SLUG]: old.doc.fingerprint } });
+        const oldOnly = createClient({
+          retry: 0,
+          ...mount.client,
+          origin: mount.origin,
+          pins: { [SLUG]: old.doc.fingerprint },
+        });
         const error = await rejection(oldOnly.handshake(SLUG), 'fingerprint_mismatch');
         expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
           expected: old.doc.fingerprint,
@@ -404,7 +535,11 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       /** A TOFU store, how to read what it holds, and how to reopen it (a restart). */
       interface StoreKind {
         readonly name: string;
-        make(): Promise<{ store: TrustStore; read(key: string): Promise<string | undefined>; reopen(): TrustStore }>;
+        make(): Promise<{
+          store: TrustStore;
+          read(key: string): Promise<string | undefined>;
+          reopen(): TrustStore;
+        }>;
       }
       const storeKinds: StoreKind[] = [
         {
@@ -442,37 +577,51 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         },
       ];
 
-      test.each(storeKinds)('TOFU with the $name store: first use is remembered, then matched; a changed key is tofu_key_changed', async (kind) => {
-        const first = await makeFixture();
-        const second = await makeFixture();
-        const behind = switchable(first.handler);
-        const s = spy(behind.handler);
-        const { store, read, reopen } = await kind.make();
-        const { client, mount } = await connect(s.handler, { tofu: store });
-        const key = tofuKey(client.origin, SLUG);
-        expect(await read(key)).toBeUndefined();
+      test.each(storeKinds)(
+        'TOFU with the $name store: first use is remembered, then matched; a changed key is tofu_key_changed',
+        async (kind) => {
+          const first = await makeFixture();
+          const second = await makeFixture();
+          const behind = switchable(first.handler);
+          const s = spy(behind.handler);
+          const { store, read, reopen } = await kind.make();
+          const { client, mount } = await connect(s.handler, { tofu: store });
+          const key = tofuKey(client.origin, SLUG);
+          expect(await read(key)).toBeUndefined();
 
-        const firstUse = await client.handshake(SLUG);
-        expect({ trust: firstUse.trust, authenticated: firstUse.authenticated }).toEqual({ trust: 'tofu-first-use', authenticated: false });
-        expect(await read(key)).toBe(first.doc.fingerprint);
+          const firstUse = await client.handshake(SLUG);
+          expect({ trust: firstUse.trust, authenticated: firstUse.authenticated }).toEqual({
+            trust: 'tofu-first-use',
+            authenticated: false,
+          });
+          expect(await read(key)).toBe(first.doc.fingerprint);
 
-        const match = await client.handshake(SLUG);
-        expect({ trust: match.trust, authenticated: match.authenticated }).toEqual({ trust: 'tofu-match', authenticated: true });
-        const restarted = createClient({ retry: 0, ...mount.client, origin: mount.origin, tofu: reopen() });
-        expect((await restarted.handshake(SLUG)).trust).toBe('tofu-match');
+          const match = await client.handshake(SLUG);
+          expect({ trust: match.trust, authenticated: match.authenticated }).toEqual({
+            trust: 'tofu-match',
+            authenticated: true,
+          });
+          const restarted = createClient({
+            retry: 0,
+            ...mount.client,
+            origin: mount.origin,
+            tofu: reopen(),
+          });
+          expect((await restarted.handshake(SLUG)).trust).toBe('tofu-match');
 
-        behind.set(second.handler);
-        const posts = s.count('POST');
-        const error = await rejection(client.handshake(SLUG), 'tofu_key_changed');
-        expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
-          expected: first.doc.fingerprint,
-          actual: second.doc.fingerprint,
-        });
-        expect(s.count('POST')).toBe(posts);
-        expect(second.sessions.created).toHaveLength(0);
-        expect(await read(key)).toBe(first.doc.fingerprint);
-        await rejection(restarted.handshake(SLUG), 'tofu_key_changed');
-      });
+          behind.set(second.handler);
+          const posts = s.count('POST');
+          const error = await rejection(client.handshake(SLUG), 'tofu_key_changed');
+          expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
+            expected: first.doc.fingerprint,
+            actual: second.doc.fingerprint,
+          });
+          expect(s.count('POST')).toBe(posts);
+          expect(second.sessions.created).toHaveLength(0);
+          expect(await read(key)).toBe(first.doc.fingerprint);
+          await rejection(restarted.handshake(SLUG), 'tofu_key_changed');
+        },
+      );
 
       test('the file TOFU store is private (mode 0600)', async () => {
         const f = await makeFixture();
@@ -517,7 +666,12 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         {
           name: 'get() returns garbage',
           posted: false,
-          make: async () => ({ store: { get: async () => 'not-a-fingerprint', putIfAbsent: async (_key, fingerprint) => fingerprint } }),
+          make: async () => ({
+            store: {
+              get: async () => 'not-a-fingerprint',
+              putIfAbsent: async (_key, fingerprint) => fingerprint,
+            },
+          }),
         },
         {
           name: 'localStorage holds garbage',
@@ -547,20 +701,29 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
             const path = join(await tempDir(), 'tofu.json');
             const text = JSON.stringify({ [tofuKey(origin, SLUG)]: 'zz' });
             await writeFile(path, text, { mode: 0o600 });
-            return { store: createFileTrustStore(path), after: async () => expect(await readFile(path, 'utf8')).toBe(text) };
+            return {
+              store: createFileTrustStore(path),
+              after: async () => expect(await readFile(path, 'utf8')).toBe(text),
+            };
           },
         },
         {
           name: 'putIfAbsent() throws',
           posted: true,
           cause: failure,
-          make: async () => ({ store: { get: async () => undefined, putIfAbsent: () => Promise.reject(failure) } }),
+          make: async () => ({
+            store: { get: async () => undefined, putIfAbsent: () => Promise.reject(failure) },
+          }),
         },
         {
           name: 'putIfAbsent() keeps nothing',
           posted: true,
           make: async () => ({
-            store: { get: async () => undefined, putIfAbsent: (() => Promise.resolve(undefined)) as unknown as TrustStore['putIfAbsent'] },
+            store: {
+              get: async () => undefined,
+              putIfAbsent: (() =>
+                Promise.resolve(undefined)) as unknown as TrustStore['putIfAbsent'],
+            },
           }),
         },
       ];
@@ -570,7 +733,12 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const s = spy(f.handler);
         const mount = await layer.mount(s.handler);
         const { store, after } = await make(mount.origin);
-        const client = createClient({ retry: 0, ...mount.client, origin: mount.origin, tofu: store });
+        const client = createClient({
+          retry: 0,
+          ...mount.client,
+          origin: mount.origin,
+          tofu: store,
+        });
         const error = await rejection(client.handshake(SLUG), 'store_error');
         if (cause !== undefined) expect(error.cause).toBe(cause);
         expect(s.count('POST')).toBe(posted ? 1 : 0);
@@ -580,16 +748,26 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('a TOFU store that lost a first-use race to another key ends in tofu_key_changed', async () => {
         const f = await makeFixture();
         const s = spy(f.handler);
-        const store: TrustStore = { get: async () => undefined, putIfAbsent: async () => STRANGER_FP };
+        const store: TrustStore = {
+          get: async () => undefined,
+          putIfAbsent: async () => STRANGER_FP,
+        };
         const { client } = await connect(s.handler, { tofu: store });
         const error = await rejection(client.handshake(SLUG), 'tofu_key_changed');
-        expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({ expected: STRANGER_FP, actual: f.doc.fingerprint });
+        expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
+          expected: STRANGER_FP,
+          actual: f.doc.fingerprint,
+        });
       });
     });
 
     describe('key document checks (spec §2.1), before anything is posted', () => {
       /** Runs a hostile key document through handshake and fetchKeyDocument; nothing may be posted. */
-      async function refused(edit: (doc: Doc) => Response, code: Parameters<typeof rejection>[1], pin?: string) {
+      async function refused(
+        edit: (doc: Doc) => Response,
+        code: Parameters<typeof rejection>[1],
+        pin?: string,
+      ) {
         const f = await makeFixture();
         const s = spy(rewrite(f.handler, 'GET', edit));
         const { client } = await connect(s.handler, { pins: { [SLUG]: pin ?? f.doc.fingerprint } });
@@ -601,21 +779,48 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       }
 
       test('fingerprint_inconsistent when the document lies about its own fingerprint', async () => {
-        const { f, fromHandshake, fromFetch } = await refused((doc) => json({ ...doc, fingerprint: STRANGER_FP }), 'fingerprint_inconsistent', STRANGER_FP);
+        const { f, fromHandshake, fromFetch } = await refused(
+          (doc) => json({ ...doc, fingerprint: STRANGER_FP }),
+          'fingerprint_inconsistent',
+          STRANGER_FP,
+        );
         for (const error of [fromHandshake, fromFetch]) {
-          expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({ expected: f.doc.fingerprint, actual: STRANGER_FP });
+          expect({ expected: error.expectedFingerprint, actual: error.actualFingerprint }).toEqual({
+            expected: f.doc.fingerprint,
+            actual: STRANGER_FP,
+          });
         }
       });
 
-      test.each(['ML-KEM-1024', 'X-Wing', 'ml-kem-768', 'ML-KEM-768 ', ''])('unsupported_alg for alg %j', async (alg) => {
-        await refused((doc) => json({ ...doc, alg }), 'unsupported_alg');
-      });
+      test.each(['ML-KEM-1024', 'X-Wing', 'ml-kem-768', 'ML-KEM-768 ', ''])(
+        'unsupported_alg for alg %j',
+        async (alg) => {
+          await refused((doc) => json({ ...doc, alg }), 'unsupported_alg');
+        },
+      );
 
       test.each<[string, (doc: Doc) => Response]>([
-        ['1183 bytes', (doc) => json({ ...doc, public_key: base64Encode(base64Decode(doc['public_key'], 1184).subarray(1)) })],
-        ['1185 bytes', (doc) => json({ ...doc, public_key: base64Encode(Uint8Array.of(...base64Decode(doc['public_key'], 1184), 0)) })],
+        [
+          '1183 bytes',
+          (doc) =>
+            json({
+              ...doc,
+              public_key: base64Encode(base64Decode(doc['public_key'], 1184).subarray(1)),
+            }),
+        ],
+        [
+          '1185 bytes',
+          (doc) =>
+            json({
+              ...doc,
+              public_key: base64Encode(Uint8Array.of(...base64Decode(doc['public_key'], 1184), 0)),
+            }),
+        ],
         ['no bytes', (doc) => json({ ...doc, public_key: '' })],
-        ['the 1216 bytes of an X-Wing key', (doc) => json({ ...doc, public_key: base64Encode(new Uint8Array(1216)) })],
+        [
+          'the 1216 bytes of an X-Wing key',
+          (doc) => json({ ...doc, public_key: base64Encode(new Uint8Array(1216)) }),
+        ],
       ])('invalid_public_key for a key of %s', async (_, edit) => {
         await refused(edit, 'invalid_public_key');
       });
@@ -637,7 +842,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
 
     describe('handshake response checks (spec §2.3)', () => {
       /** Runs a hostile handshake response; the handshake was posted once, and no session is returned. */
-      async function refused(edit: (response: Doc) => Response, code: Parameters<typeof rejection>[1]) {
+      async function refused(
+        edit: (response: Doc) => Response,
+        code: Parameters<typeof rejection>[1],
+      ) {
         const f = await makeFixture();
         const s = spy(rewrite(f.handler, 'POST', edit));
         const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
@@ -653,7 +861,13 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test.each<[string, (response: Doc) => Doc]>([
         ['another machine_id', (response) => ({ ...response, machine_id: OTHER_MACHINE_ID })],
         ['another fingerprint', (response) => ({ ...response, fingerprint: STRANGER_FP })],
-        ['the fingerprint in upper case', (response) => ({ ...response, fingerprint: String(response['fingerprint']).toUpperCase() })],
+        [
+          'the fingerprint in upper case',
+          (response) => ({
+            ...response,
+            fingerprint: String(response['fingerprint']).toUpperCase(),
+          }),
+        ],
         ['another alg', (response) => ({ ...response, alg: 'ML-KEM-1024' })],
       ])('response_mismatch when the response names %s', async (_, edit) => {
         await refused((response) => json(edit(response)), 'response_mismatch');
@@ -662,12 +876,22 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('confirmation_failed from a responder that seals under a wrong key; the same responder with the right key works', async () => {
         const control = await connect(foreignResponder({ wrongKey: false }), {});
         const controlDoc = await control.client.fetchKeyDocument(SLUG);
-        const pinnedControl = createClient({ retry: 0, ...control.mount.client, origin: control.mount.origin, pins: { [SLUG]: controlDoc.fingerprint } });
+        const pinnedControl = createClient({
+          retry: 0,
+          ...control.mount.client,
+          origin: control.mount.origin,
+          pins: { [SLUG]: controlDoc.fingerprint },
+        });
         expect((await pinnedControl.handshake(SLUG)).trust).toBe('pinned');
 
         const hostile = await connect(foreignResponder({ wrongKey: true }), {});
         const hostileDoc = await hostile.client.fetchKeyDocument(SLUG);
-        const pinnedHostile = createClient({ retry: 0, ...hostile.mount.client, origin: hostile.mount.origin, pins: { [SLUG]: hostileDoc.fingerprint } });
+        const pinnedHostile = createClient({
+          retry: 0,
+          ...hostile.mount.client,
+          origin: hostile.mount.origin,
+          pins: { [SLUG]: hostileDoc.fingerprint },
+        });
         await rejection(pinnedHostile.handshake(SLUG), 'confirmation_failed');
       });
 
@@ -680,9 +904,23 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
             return { ...response, key_confirmation: base64Encode(bytes) };
           },
         ],
-        ['another session_id (the confirmation binds it)', (response) => ({ ...response, session_id: 'another-session-0001' })],
-        ['a confirmation that is not base64', (response) => ({ ...response, key_confirmation: 'not base64!' })],
-        ['a truncated confirmation', (response) => ({ ...response, key_confirmation: base64Encode(base64Decode(response['key_confirmation']).subarray(0, 40)) })],
+        [
+          'another session_id (the confirmation binds it)',
+          (response) => ({ ...response, session_id: 'another-session-0001' }),
+        ],
+        [
+          'a confirmation that is not base64',
+          (response) => ({ ...response, key_confirmation: 'not base64!' }),
+        ],
+        [
+          'a truncated confirmation',
+          (response) => ({
+            ...response,
+            key_confirmation: base64Encode(
+              base64Decode(response['key_confirmation']).subarray(0, 40),
+            ),
+          }),
+        ],
         ['an empty confirmation', (response) => ({ ...response, key_confirmation: '' })],
       ])('confirmation_failed for %s', async (_, edit) => {
         await refused((response) => json(edit(response)), 'confirmation_failed');
@@ -693,23 +931,32 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test.each([
         ['declared in content-length', true],
         ['streamed without content-length', false],
-      ])('response_too_large for a key document of 64 KiB + 1 (%s)', async (_, declared) => {
-        const f = await makeFixture();
-        const s = spy(
-          rewrite(f.handler, 'GET', (doc) => {
-            const body = padTo(JSON.stringify(doc), MAX + 1);
-            return declared ? raw(body, { headers: { 'content-length': String(MAX + 1) } }) : raw(streamOf(body));
-          }),
-        );
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
-        await rejection(client.handshake(SLUG), 'response_too_large');
-        await rejection(client.fetchKeyDocument(SLUG), 'response_too_large');
-        expect(s.count('POST')).toBe(0);
-      }, 10_000);
+      ])(
+        'response_too_large for a key document of 64 KiB + 1 (%s)',
+        async (_, declared) => {
+          const f = await makeFixture();
+          const s = spy(
+            rewrite(f.handler, 'GET', (doc) => {
+              const body = padTo(JSON.stringify(doc), MAX + 1);
+              return declared
+                ? raw(body, { headers: { 'content-length': String(MAX + 1) } })
+                : raw(streamOf(body));
+            }),
+          );
+          const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
+          await rejection(client.handshake(SLUG), 'response_too_large');
+          await rejection(client.fetchKeyDocument(SLUG), 'response_too_large');
+          expect(s.count('POST')).toBe(0);
+        },
+        10_000,
+      );
 
       test('response_too_large for a huge declared body, refused without reading it', async () => {
         const body = countingBody(64 * 1024 * 1024);
-        const { client } = await connect(async () => raw(body.stream, { headers: { 'content-length': String(64 * 1024 * 1024) } }), { insecureUnpinned: true });
+        const { client } = await connect(
+          async () => raw(body.stream, { headers: { 'content-length': String(64 * 1024 * 1024) } }),
+          { insecureUnpinned: true },
+        );
         await rejection(client.handshake(SLUG), 'response_too_large');
         expect(body.pulled()).toBeLessThanOrEqual(CHUNK_BYTES + options.bufferedBytes);
       }, 10_000);
@@ -724,7 +971,9 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
 
       test('response_too_large for a handshake response of 64 KiB + 1', async () => {
         const f = await makeFixture();
-        const s = spy(rewrite(f.handler, 'POST', (response) => raw(padTo(JSON.stringify(response), MAX + 1))));
+        const s = spy(
+          rewrite(f.handler, 'POST', (response) => raw(padTo(JSON.stringify(response), MAX + 1))),
+        );
         const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
         await rejection(client.handshake(SLUG), 'response_too_large');
         expect(s.count('POST')).toBe(1);
@@ -736,7 +985,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const f = await makeFixture();
         const { client } = await connect(f.handler, { pins: { 'edge-99': STRANGER_FP } });
         const error = await rejection(client.handshake('edge-99'), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 404, responseCode: 'unknown_machine' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 404,
+          responseCode: 'unknown_machine',
+        });
         const fromFetch = await rejection(client.fetchKeyDocument('edge-99'), 'http_error');
         expect(fromFetch.status).toBe(404);
       });
@@ -744,17 +996,27 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('http_error 409 key_mismatch when the key changed between the key document and the handshake', async () => {
         const old = await makeFixture();
         const next = await makeFixture();
-        const { client } = await connect(only('GET', old.handler, next.handler), { pins: { [SLUG]: old.doc.fingerprint } });
+        const { client } = await connect(only('GET', old.handler, next.handler), {
+          pins: { [SLUG]: old.doc.fingerprint },
+        });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 409, responseCode: 'key_mismatch' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 409,
+          responseCode: 'key_mismatch',
+        });
         expect(next.sessions.created).toHaveLength(0);
       });
 
       test('http_error 409 replayed_handshake when the handshake reaches the responder twice', async () => {
         const f = await makeFixture();
-        const { client } = await connect(replayHandshake(f.handler), { pins: { [SLUG]: f.doc.fingerprint } });
+        const { client } = await connect(replayHandshake(f.handler), {
+          pins: { [SLUG]: f.doc.fingerprint },
+        });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 409, responseCode: 'replayed_handshake' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 409,
+          responseCode: 'replayed_handshake',
+        });
         expect(f.sessions.created).toHaveLength(1);
         expect(f.sessions.replayed).toBe(1);
       });
@@ -764,26 +1026,47 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         f.responder.close();
         const { client } = await connect(f.handler, { pins: { [SLUG]: f.doc.fingerprint } });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 500, responseCode: 'internal' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 500,
+          responseCode: 'internal',
+        });
       });
 
       test.each<[string, Response, number]>([
-        ['a 503 with a non-JSON body', raw('Service Unavailable', { status: 503, headers: { 'content-type': 'text/plain' } }), 503],
-        ['a code that is not a plain code', json({ error: 'Not A Code', message: 'x' }, { status: 400 }), 400],
+        [
+          'a 503 with a non-JSON body',
+          raw('Service Unavailable', { status: 503, headers: { 'content-type': 'text/plain' } }),
+          503,
+        ],
+        [
+          'a code that is not a plain code',
+          json({ error: 'Not A Code', message: 'x' }, { status: 400 }),
+          400,
+        ],
         ['a code longer than 64 characters', json({ error: 'a'.repeat(65) }, { status: 400 }), 400],
         ['a code that is not a string', json({ error: 42 }, { status: 418 }), 418],
       ])('http_error without a responseCode for %s', async (_, response, status) => {
         const { client } = await connect(async () => response.clone(), { insecureUnpinned: true });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status, responseCode: undefined });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status,
+          responseCode: undefined,
+        });
       });
 
       test('http_error 429 rate_limited on the handshake', async () => {
         const f = await makeFixture();
-        const s = spy(only('GET', f.handler, async () => json({ error: 'rate_limited', message: 'slow down' }, { status: 429 })));
+        const s = spy(
+          only('GET', f.handler, async () =>
+            json({ error: 'rate_limited', message: 'slow down' }, { status: 429 }),
+          ),
+        );
         const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 429, responseCode: 'rate_limited' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 429,
+          responseCode: 'rate_limited',
+        });
         expect(s.count('POST')).toBe(1);
       });
 
@@ -811,11 +1094,18 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         ['the key document never comes', () => neverAnswers, 0],
         ['the key document stalls after its first bytes', () => stallsBody, 0],
         ['the handshake response never comes', (f) => only('GET', f.handler, neverAnswers), 1],
-        ['the handshake response stalls after its first bytes', (f) => only('GET', f.handler, stallsBody), 1],
+        [
+          'the handshake response stalls after its first bytes',
+          (f) => only('GET', f.handler, stallsBody),
+          1,
+        ],
       ])('timeout when %s', async (_, make, posts) => {
         const f = await makeFixture();
         const s = spy(make(f));
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, timeoutMs: TIMEOUT_MS });
+        const { client } = await connect(s.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          timeoutMs: TIMEOUT_MS,
+        });
         const started = performance.now();
         await rejection(client.handshake(SLUG), 'timeout');
         const elapsed = performance.now() - started;
@@ -825,7 +1115,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       });
 
       /** A handler that tells the test when a request of `method` arrived, then never answers it. */
-      function arrival(method: 'GET' | 'POST', inner: FetchHandler): { handler: FetchHandler; arrived: Promise<void> } {
+      function arrival(
+        method: 'GET' | 'POST',
+        inner: FetchHandler,
+      ): { handler: FetchHandler; arrived: Promise<void> } {
         let arrive: () => void = () => undefined;
         const arrived = new Promise<void>((resolve) => {
           arrive = resolve;
@@ -855,7 +1148,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const f = await makeFixture();
         const s = spy(f.handler);
         const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
-        await rejection(client.handshake(SLUG, { signal: AbortSignal.abort(new Error('user left')) }), 'aborted');
+        await rejection(
+          client.handshake(SLUG, { signal: AbortSignal.abort(new Error('user left')) }),
+          'aborted',
+        );
         await rejection(client.fetchKeyDocument(SLUG, { signal: AbortSignal.abort() }), 'aborted');
         expect(s.count('POST')).toBe(0);
         expect(f.sessions.created).toHaveLength(0);
@@ -866,7 +1162,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
         const s = spy(f.handler);
         const { handler, arrived } = arrival('POST', s.handler);
         const controller = new AbortController();
-        const { client } = await connect(handler, { pins: { [SLUG]: f.doc.fingerprint }, signal: controller.signal });
+        const { client } = await connect(handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          signal: controller.signal,
+        });
         const pending = client.handshake(SLUG);
         await arrived;
         controller.abort();
@@ -879,7 +1178,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('a key document that fails once with 503 is fetched again (retry: 2)', async () => {
         const f = await makeFixture();
         const s = spy(failFirst(f.handler, 'GET', 1, 503));
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, retry: 2 });
+        const { client } = await connect(s.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          retry: 2,
+        });
         const session = await client.handshake(SLUG);
         expect(session.fingerprint).toBe(f.doc.fingerprint);
         expect(s.count('GET')).toBe(2);
@@ -889,7 +1191,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('with retry: 0 a 503 key document is an http_error after one request', async () => {
         const f = await makeFixture();
         const s = spy(failFirst(f.handler, 'GET', 1, 503));
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, retry: 0 });
+        const { client } = await connect(s.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          retry: 0,
+        });
         const error = await rejection(client.handshake(SLUG), 'http_error');
         expect(error.status).toBe(503);
         expect(s.count('GET')).toBe(1);
@@ -898,9 +1203,15 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('a handshake answered with 503 is not posted again, even with retry: 2', async () => {
         const f = await makeFixture();
         const s = spy(failFirst(f.handler, 'POST', 1, 503));
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, retry: 2 });
+        const { client } = await connect(s.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          retry: 2,
+        });
         const error = await rejection(client.handshake(SLUG), 'http_error');
-        expect({ status: error.status, responseCode: error.responseCode }).toEqual({ status: 503, responseCode: 'internal' });
+        expect({ status: error.status, responseCode: error.responseCode }).toEqual({
+          status: 503,
+          responseCode: 'internal',
+        });
         expect(s.count('POST')).toBe(1);
         expect(f.sessions.created).toHaveLength(0);
       });
@@ -908,7 +1219,10 @@ export function describeClientSuite(layer: Layer, options: SuiteOptions): void {
       test('a handshake whose response breaks off is not posted again, even with retry: 2', async () => {
         const f = await makeFixture();
         const s = spy(only('GET', f.handler, breaksBody));
-        const { client } = await connect(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, retry: 2 });
+        const { client } = await connect(s.handler, {
+          pins: { [SLUG]: f.doc.fingerprint },
+          retry: 2,
+        });
         await rejection(client.handshake(SLUG), 'network_error');
         expect(s.count('POST')).toBe(1);
       });

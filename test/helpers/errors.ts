@@ -9,7 +9,9 @@ export function expectCode(fn: () => unknown, code: ErrorCode): void {
   } catch (error) {
     thrown = error;
   }
-  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(true);
+  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(
+    true,
+  );
   expect((thrown as { code: string }).code).toBe(code);
 }
 
@@ -21,6 +23,8 @@ export async function expectCodeAsync(promise: Promise<unknown>, code: ErrorCode
   } catch (error) {
     thrown = error;
   }
-  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(true);
+  expect(isZeqKeyExError(thrown), `expected ZeqKeyExError ${code}, got ${String(thrown)}`).toBe(
+    true,
+  );
   expect((thrown as { code: string }).code).toBe(code);
 }

@@ -7,7 +7,11 @@ import { createBearerTokenAuthorizer } from '../../src/responder/admin.js';
 import { type Responder, createResponder } from '../../src/responder/responder.js';
 import type { ResponderOptions } from '../../src/responder/options.js';
 import type { FetchFunction } from '../../src/initiator/transport.js';
-import { type SeedStore, type StoredSeed, createMemorySeedStore } from '../../src/responder/seed-store.js';
+import {
+  type SeedStore,
+  type StoredSeed,
+  createMemorySeedStore,
+} from '../../src/responder/seed-store.js';
 import { FIELD_KEY, OTHER_FIELD_KEY, type RecordingLogger, recordingLogger } from './responder.js';
 
 export const TOKEN_A = 'token-of-responder-A-0123456789';
@@ -43,7 +47,12 @@ export function observedSeedStore(): ObservedSeedStore {
 }
 
 /** A POST with a JSON body and the given credentials. */
-export function adminRequest(origin: string, path: string, body: unknown, headers: Record<string, string> = {}): Request {
+export function adminRequest(
+  origin: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Request {
   return new Request(origin + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -51,7 +60,9 @@ export function adminRequest(origin: string, path: string, body: unknown, header
   });
 }
 
-export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+export const bearer = (token: string): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+});
 
 /** Two responders: A serves `edge-01`, B serves `core-01`; each reaches the other in process. */
 export interface Pair {
@@ -85,7 +96,8 @@ export function twoResponders(options: PairOptions = {}): Pair {
     return holder.b.fetch(request);
   };
   const fetchA = options.peerFetch ?? toB;
-  const adminA = options.adminA === null ? undefined : (options.adminA ?? createBearerTokenAuthorizer(TOKEN_A));
+  const adminA =
+    options.adminA === null ? undefined : (options.adminA ?? createBearerTokenAuthorizer(TOKEN_A));
   const a = createResponder({
     fieldKey: FIELD_KEY,
     machines: { 'edge-01': 'machine:edge-01' },

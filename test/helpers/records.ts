@@ -34,7 +34,8 @@ export function snapshot(receiver: RecordReceiver): string {
   return JSON.stringify(receiverState(receiver), (key, value: unknown) => {
     if (key === 'asyncKey') return undefined;
     if (value instanceof Uint8Array) return toHex(value);
-    if (value instanceof Uint32Array) return toHex(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    if (value instanceof Uint32Array)
+      return toHex(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
     return value;
   });
 }

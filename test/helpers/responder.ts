@@ -76,7 +76,9 @@ export interface ObservedSessionStore extends SessionStore {
   snapshot(): Promise<string>;
 }
 
-export function observedSessionStore(options: MemorySessionStoreOptions = {}): ObservedSessionStore {
+export function observedSessionStore(
+  options: MemorySessionStoreOptions = {},
+): ObservedSessionStore {
   const inner = createMemorySessionStore(options);
   const created: string[] = [];
   const deleted: string[] = [];
@@ -102,7 +104,9 @@ export function observedSessionStore(options: MemorySessionStoreOptions = {}): O
       const rows = await Promise.all(
         created.map(async (id) => {
           const s = await inner.get(id);
-          return s === undefined ? [id, null] : [id, s.slug, s.machineId, s.expiresAt, Array.from(s.recordKey)];
+          return s === undefined
+            ? [id, null]
+            : [id, s.slug, s.machineId, s.expiresAt, Array.from(s.recordKey)];
         }),
       );
       return JSON.stringify({ rows, deleted });
@@ -166,7 +170,11 @@ export function jsonRequest(path: string, body: unknown, init: RequestInit = {})
 }
 
 /** Asserts a §7 error response and returns its body. */
-export async function expectError(response: Response, status: number, code: string): Promise<Record<string, unknown>> {
+export async function expectError(
+  response: Response,
+  status: number,
+  code: string,
+): Promise<Record<string, unknown>> {
   const text = await response.text();
   expect({ status: response.status, text }).toMatchObject({ status });
   expect(response.headers.get('content-type')).toBe('application/json');
@@ -177,7 +185,11 @@ export async function expectError(response: Response, status: number, code: stri
   return body;
 }
 
-export async function fetchKeyDoc(handler: FetchHandler, slug: string, basePath = ''): Promise<KeyDoc> {
+export async function fetchKeyDoc(
+  handler: FetchHandler,
+  slug: string,
+  basePath = '',
+): Promise<KeyDoc> {
   const response = await handler(getRequest(`${basePath}/api/keyex/${slug}/pubkey`));
   expect(response.status).toBe(200);
   return (await response.json()) as KeyDoc;
@@ -194,15 +206,30 @@ export interface ClientHandshake {
 }
 
 /** Runs the §2 handshake as an initiator would, checking the confirmation. */
-export async function clientHandshake(handler: FetchHandler, slug: string, basePath = ''): Promise<ClientHandshake> {
+export async function clientHandshake(
+  handler: FetchHandler,
+  slug: string,
+  basePath = '',
+): Promise<ClientHandshake> {
   const doc = await fetchKeyDoc(handler, slug, basePath);
   const publicKey = base64Decode(doc.public_key, 1184);
   expect(computeFingerprint(publicKey)).toBe(doc.fingerprint);
   const { cipherText, sharedSecret } = kemEncapsulate(publicKey);
   const cipherTextB64 = Buffer.from(cipherText).toString('base64');
-  const transcript = firstContactTranscript({ alg: ALG, slug, machineId: doc.machine_id, publicKey, cipherText });
+  const transcript = firstContactTranscript({
+    alg: ALG,
+    slug,
+    machineId: doc.machine_id,
+    publicKey,
+    cipherText,
+  });
   const recordKey = deriveRecordKey(sharedSecret, transcript);
-  const response = await handler(jsonRequest(`${basePath}/api/keyex/${slug}/handshake`, { cipher_text: cipherTextB64, fingerprint: doc.fingerprint }));
+  const response = await handler(
+    jsonRequest(`${basePath}/api/keyex/${slug}/handshake`, {
+      cipher_text: cipherTextB64,
+      fingerprint: doc.fingerprint,
+    }),
+  );
   expect(response.status).toBe(200);
   const body = (await response.json()) as HandshakeDoc;
   openKeyConfirmation(recordKey, transcript, body.session_id, body.key_confirmation);

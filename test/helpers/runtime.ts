@@ -8,7 +8,11 @@
  * @returns false in browsers, Deno and Bun, and in Node before 24.7.
  */
 export function nodeHasNativeKem(): boolean {
-  const g = globalThis as { process?: { versions?: Record<string, string | undefined> }; Deno?: unknown; Bun?: unknown };
+  const g = globalThis as {
+    process?: { versions?: Record<string, string | undefined> };
+    Deno?: unknown;
+    Bun?: unknown;
+  };
   const version = g.process?.versions?.['node'];
   if (version === undefined || g.Deno !== undefined || g.Bun !== undefined) return false;
   const [major = 0, minor = 0] = version.split('.').map(Number);

@@ -117,7 +117,11 @@ export const protocolVectors: ProtocolVectors = raw as ProtocolVectors;
  * @param cases - the cases.
  * @param expected - the count the copy was taken with.
  */
-export function expectCount<T>(name: string, cases: readonly T[] | undefined, expected: number): readonly T[] {
+export function expectCount<T>(
+  name: string,
+  cases: readonly T[] | undefined,
+  expected: number,
+): readonly T[] {
   if (cases === undefined || cases.length !== expected) {
     throw new Error(`${name}: expected ${expected} cases, found ${cases?.length ?? 'none'}`);
   }
@@ -147,7 +151,11 @@ export const protocolCases: ProtocolCases = {
   records: expectCount('records[0].records', recordSuite.records, 4),
   modeB: expectCount('mode_b', protocolVectors.mode_b, 2),
   sealing: expectCount('sealing', protocolVectors.sealing, 2),
-  badConfirmations: expectCount('invalid.key_confirmation', protocolVectors.invalid.key_confirmation, 10),
+  badConfirmations: expectCount(
+    'invalid.key_confirmation',
+    protocolVectors.invalid.key_confirmation,
+    10,
+  ),
   badRecords: expectCount('invalid.records', protocolVectors.invalid.records, 7),
   base64: expectCount('invalid.base64', protocolVectors.invalid.base64, 12),
 };
@@ -165,7 +173,8 @@ export const BAD_RECORD_CODES: Readonly<Record<string, ErrorCode>> = {
 
 /** Hex to bytes (test-side helper, accepts either case; refuses odd lengths and non-hex). */
 export function hex(text: string): Uint8Array {
-  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new Error(`not hex: ${text.slice(0, 16)}…`);
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text))
+    throw new Error(`not hex: ${text.slice(0, 16)}…`);
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(i * 2, i * 2 + 2), 16);
   return out;

@@ -33,7 +33,10 @@ export interface GroupedCase<G, T extends WycheproofCase> {
  * @param name - the file name without `.json`.
  * @param expected - the total number of cases the copy holds.
  */
-export function readWycheproof<G, T extends WycheproofCase>(name: string, expected: number): readonly GroupedCase<G, T>[] {
+export function readWycheproof<G, T extends WycheproofCase>(
+  name: string,
+  expected: number,
+): readonly GroupedCase<G, T>[] {
   const file = readVectorJson(`wycheproof/${name}.json`) as WycheproofFile<G, T>;
   if (file.numberOfTests !== expected) {
     throw new Error(`${name}: numberOfTests is ${file.numberOfTests}, expected ${expected}`);
@@ -43,7 +46,9 @@ export function readWycheproof<G, T extends WycheproofCase>(name: string, expect
 }
 
 /** Counts cases by `result`, to pin the valid/invalid split of a selection. */
-export function countResults(cases: readonly { test: WycheproofCase }[]): Record<WycheproofCase['result'], number> {
+export function countResults(
+  cases: readonly { test: WycheproofCase }[],
+): Record<WycheproofCase['result'], number> {
   const counts = { valid: 0, invalid: 0, acceptable: 0 };
   for (const { test } of cases) counts[test.result]++;
   return counts;
@@ -77,8 +82,11 @@ export function readAesGcm(): readonly GroupedCase<AesGcmGroup, AesGcmCase>[] {
 }
 
 /** The cases the SDK's AEAD takes: AES-256 with a 96-bit nonce (66, count-checked). */
-export function aesGcm256Cases(all: readonly GroupedCase<AesGcmGroup, AesGcmCase>[] = readAesGcm()): readonly GroupedCase<AesGcmGroup, AesGcmCase>[] {
+export function aesGcm256Cases(
+  all: readonly GroupedCase<AesGcmGroup, AesGcmCase>[] = readAesGcm(),
+): readonly GroupedCase<AesGcmGroup, AesGcmCase>[] {
   const selected = all.filter(({ group }) => group.keySize === 256 && group.ivSize === 96);
-  if (selected.length !== 66) throw new Error(`aes_gcm 256/96: expected 66 cases, found ${selected.length}`);
+  if (selected.length !== 66)
+    throw new Error(`aes_gcm 256/96: expected 66 cases, found ${selected.length}`);
   return selected;
 }

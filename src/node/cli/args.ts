@@ -32,7 +32,11 @@ export interface CliIo {
 }
 
 /** The exit statuses of every command. */
-export const EXIT: { readonly ok: 0; readonly failed: 1; readonly usage: 2 } = { ok: 0, failed: 1, usage: 2 };
+export const EXIT: { readonly ok: 0; readonly failed: 1; readonly usage: 2 } = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+};
 
 /**
  * A mistake in the command line (exit status 2). Thrown by the argument checks and by commands;
@@ -46,7 +50,10 @@ export class UsageError extends Error {
 export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 
 /** The `--json` switch, for the commands that have one. */
-export const JSON_OPTION: { readonly type: 'boolean'; readonly default: false } = { type: 'boolean', default: false };
+export const JSON_OPTION: { readonly type: 'boolean'; readonly default: false } = {
+  type: 'boolean',
+  default: false,
+};
 
 /** A command line after parsing. */
 export interface CommandArgs {
@@ -90,15 +97,24 @@ const HELP_WORDS: ReadonlySet<string> = new Set(['--help', '-h', 'help']);
  * @param io - output and environment.
  * @returns the exit status: 0, 1 or 2.
  */
-export async function runCommandLine(group: CliGroup, argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCommandLine(
+  group: CliGroup,
+  argv: readonly string[],
+  io: CliIo,
+): Promise<number> {
   const [word, ...rest] = argv;
   if (word === undefined || HELP_WORDS.has(word)) return printHelp(io, group.help);
   const entry = Object.hasOwn(group.commands, word) ? group.commands[word] : undefined;
-  if (entry === undefined) return reportUsageError(io, group.path, `unknown ${words(group.path)}command "${word}"`);
+  if (entry === undefined)
+    return reportUsageError(io, group.path, `unknown ${words(group.path)}command "${word}"`);
   return 'commands' in entry ? runCommandLine(entry, rest, io) : runCommand(entry, rest, io);
 }
 
-async function runCommand(command: CliCommand, argv: readonly string[], io: CliIo): Promise<number> {
+async function runCommand(
+  command: CliCommand,
+  argv: readonly string[],
+  io: CliIo,
+): Promise<number> {
   let json = false;
   try {
     const args = parseCommandArgs(argv, command.options);
@@ -115,7 +131,12 @@ async function runCommand(command: CliCommand, argv: readonly string[], io: CliI
 
 function parseCommandArgs(args: readonly string[], options: OptionTable): CommandArgs {
   try {
-    return parseArgs({ args: [...args], options: { help: { type: 'boolean' }, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({
+      args: [...args],
+      options: { help: { type: 'boolean' }, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
     // parseArgs says which option was unknown or lacked its value.
     throw new UsageError((error as Error).message);
@@ -155,8 +176,10 @@ export function reportFailure(io: CliIo, json: boolean, error: unknown): number 
     return EXIT.failed;
   }
   io.stderr(`error: ${failure.code}: ${failure.message}`);
-  if (failure.expected_fingerprint !== undefined) io.stderr(`expected fingerprint ${failure.expected_fingerprint}`);
-  if (failure.actual_fingerprint !== undefined) io.stderr(`actual fingerprint   ${failure.actual_fingerprint}`);
+  if (failure.expected_fingerprint !== undefined)
+    io.stderr(`expected fingerprint ${failure.expected_fingerprint}`);
+  if (failure.actual_fingerprint !== undefined)
+    io.stderr(`actual fingerprint   ${failure.actual_fingerprint}`);
   return EXIT.failed;
 }
 
@@ -176,8 +199,12 @@ function describeFailure(error: unknown): Failure {
     message: error.message,
     ...(error.status === undefined ? {} : { status: error.status }),
     ...(error.responseCode === undefined ? {} : { response_code: error.responseCode }),
-    ...(error.expectedFingerprint === undefined ? {} : { expected_fingerprint: error.expectedFingerprint }),
-    ...(error.actualFingerprint === undefined ? {} : { actual_fingerprint: error.actualFingerprint }),
+    ...(error.expectedFingerprint === undefined
+      ? {}
+      : { expected_fingerprint: error.expectedFingerprint }),
+    ...(error.actualFingerprint === undefined
+      ? {}
+      : { actual_fingerprint: error.actualFingerprint }),
   };
 }
 
@@ -200,7 +227,9 @@ export function stringOption(args: CommandArgs, name: string): string | undefine
  */
 export function stringListOption(args: CommandArgs, name: string): string[] {
   const value = args.values[name];
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+  return Array.isArray(value)
+    ? value.filter((item): item is string => typeof item === 'string')
+    : [];
 }
 
 /**
@@ -225,7 +254,10 @@ export function requiredOption(args: CommandArgs, name: string): string {
  */
 export function originArg(value: string | undefined, label: string): string {
   if (value === undefined) throw new UsageError(`${label} is required`);
-  if (parseOrigin(value) === undefined) throw new UsageError(`${label} must be an http(s) URL without query, fragment or credentials, got "${value}"`);
+  if (parseOrigin(value) === undefined)
+    throw new UsageError(
+      `${label} must be an http(s) URL without query, fragment or credentials, got "${value}"`,
+    );
   return value;
 }
 
@@ -251,7 +283,8 @@ export function slugArg(value: string | undefined, label: string): string {
  */
 export function machineIdArg(value: string | undefined, label: string): string {
   if (value === undefined) throw new UsageError(`${label} is required`);
-  if (!isMachineId(value)) throw new UsageError(`${label} must be a machine_id (${MACHINE_ID_PATTERN.source})`);
+  if (!isMachineId(value))
+    throw new UsageError(`${label} must be a machine_id (${MACHINE_ID_PATTERN.source})`);
   return value;
 }
 
@@ -281,7 +314,9 @@ export function adminTokenArg(token: string, label: string): string {
   try {
     assertAdminToken(token);
   } catch {
-    throw new UsageError(`${label} must hold one token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then optional "=")`);
+    throw new UsageError(
+      `${label} must hold one token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 - . _ ~ + / (then optional "=")`,
+    );
   }
   return token;
 }

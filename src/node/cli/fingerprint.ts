@@ -25,7 +25,14 @@ Compare it with the responder's operator through another channel before you pin 
     const doc = await createClient({ origin }).fetchKeyDocument(slug);
     if (args.values['json'] === true) {
       const publicKey = Buffer.from(doc.publicKey).toString('base64');
-      io.stdout(JSON.stringify({ alg: doc.alg, public_key: publicKey, fingerprint: doc.fingerprint, machine_id: doc.machineId }));
+      io.stdout(
+        JSON.stringify({
+          alg: doc.alg,
+          public_key: publicKey,
+          fingerprint: doc.fingerprint,
+          machine_id: doc.machineId,
+        }),
+      );
     } else {
       io.stdout(doc.fingerprint);
     }

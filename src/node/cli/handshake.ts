@@ -12,7 +12,19 @@ import { type ClientOptions, createClient } from '../../initiator/client.js';
 import { sessionRecords } from '../../initiator/records.js';
 import type { ClientSession } from '../../initiator/session.js';
 import { createFileTrustStore } from '../file-trust-store.js';
-import { type CliCommand, type CliIo, type CommandArgs, EXIT, JSON_OPTION, UsageError, originArg, pinArg, slugArg, stringListOption, stringOption } from './args.js';
+import {
+  type CliCommand,
+  type CliIo,
+  type CommandArgs,
+  EXIT,
+  JSON_OPTION,
+  UsageError,
+  originArg,
+  pinArg,
+  slugArg,
+  stringListOption,
+  stringOption,
+} from './args.js';
 
 /** `zeq-keyex handshake`. */
 export const handshakeCommand: CliCommand = {
@@ -42,7 +54,12 @@ Performs a first-contact handshake with SLUG at ORIGIN.
     const session = await client.handshake(slug);
     try {
       // §3.1: one record over the session, its reply opened and shown as UTF-8.
-      const reply = send === undefined ? undefined : new TextDecoder().decode(await sessionRecords(session).request(new TextEncoder().encode(send)));
+      const reply =
+        send === undefined
+          ? undefined
+          : new TextDecoder().decode(
+              await sessionRecords(session).request(new TextEncoder().encode(send)),
+            );
       printSession(io, args.values['json'] === true, session, reply);
     } finally {
       session.wipe();
@@ -52,19 +69,28 @@ Performs a first-contact handshake with SLUG at ORIGIN.
 };
 
 /** The client options of the one trust choice the command line makes. */
-function trustOptions(args: CommandArgs, slug: string): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned'> {
+function trustOptions(
+  args: CommandArgs,
+  slug: string,
+): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned'> {
   const pins = stringListOption(args, 'pin');
   const tofu = stringOption(args, 'tofu');
   const insecure = args.values['insecure-unpinned'] === true;
   const chosen = [pins.length > 0, tofu !== undefined, insecure].filter(Boolean).length;
-  if (chosen !== 1) throw new UsageError('choose exactly one of --pin FP, --tofu FILE or --insecure-unpinned');
+  if (chosen !== 1)
+    throw new UsageError('choose exactly one of --pin FP, --tofu FILE or --insecure-unpinned');
   if (tofu === '') throw new UsageError('--tofu needs a file');
   if (tofu !== undefined) return { tofu: createFileTrustStore(tofu) };
   if (insecure) return { insecureUnpinned: true };
   return { pins: { [slug]: pins.map((pin) => pinArg(pin, '--pin')) } };
 }
 
-function printSession(io: CliIo, json: boolean, session: ClientSession, reply: string | undefined): void {
+function printSession(
+  io: CliIo,
+  json: boolean,
+  session: ClientSession,
+  reply: string | undefined,
+): void {
   if (json) {
     io.stdout(
       JSON.stringify({
@@ -80,7 +106,9 @@ function printSession(io: CliIo, json: boolean, session: ClientSession, reply: s
     return;
   }
   io.stdout(`handshake ok: session ${session.sessionId} with ${session.machineId}`);
-  io.stdout(`fingerprint ${session.fingerprint} (${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`);
+  io.stdout(
+    `fingerprint ${session.fingerprint} (${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`,
+  );
   io.stdout(`expires ${session.expiresAt.toISOString()}`);
   if (reply !== undefined) io.stdout(`reply: ${reply}`);
 }

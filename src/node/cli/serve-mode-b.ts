@@ -14,7 +14,14 @@ import { type AdminOptions, createBearerTokenAuthorizer } from '../../responder/
 import type { ModeBOptions } from '../../responder/modeb-route.js';
 import type { SeedStore } from '../../responder/seed-store.js';
 import { createFileSeedStore } from '../file-seed-store.js';
-import { type CliIo, type CommandArgs, UsageError, adminTokenArg, stringListOption, stringOption } from './args.js';
+import {
+  type CliIo,
+  type CommandArgs,
+  UsageError,
+  adminTokenArg,
+  stringListOption,
+  stringOption,
+} from './args.js';
 
 /** Where, under `--store DIR`, the Mode-B seeds are kept. */
 const SEEDS_SUBDIRECTORY = 'mode-b-seeds';
@@ -32,7 +39,11 @@ export const SERVE_MODE_B_HELP: string = `  --admin-token-file FILE     enable t
 /** The `serve` options this module reads (a fragment of its option table). */
 export const SERVE_MODE_B_OPTIONS: {
   readonly 'admin-token-file': { readonly type: 'string' };
-  readonly 'allow-http-peer': { readonly type: 'string'; readonly multiple: true; readonly default: string[] };
+  readonly 'allow-http-peer': {
+    readonly type: 'string';
+    readonly multiple: true;
+    readonly default: string[];
+  };
 } = {
   'admin-token-file': { type: 'string' },
   'allow-http-peer': { type: 'string', multiple: true, default: [] },
@@ -53,7 +64,11 @@ export interface ServeModeBOptions {
  * @returns `admin` (only with a token file), `modeB` and `seedStore` (only with `--store`).
  * @throws {UsageError} for an unreadable or malformed token file, or a host with a port.
  */
-export async function serveModeBOptions(args: CommandArgs, storeDir: string | undefined, io: CliIo): Promise<ServeModeBOptions> {
+export async function serveModeBOptions(
+  args: CommandArgs,
+  storeDir: string | undefined,
+  io: CliIo,
+): Promise<ServeModeBOptions> {
   const tokenFile = stringOption(args, 'admin-token-file');
   const hosts = stringListOption(args, 'allow-http-peer');
   const admin = tokenFile === undefined ? undefined : await adminFromTokenFile(tokenFile, io);
@@ -62,7 +77,9 @@ export async function serveModeBOptions(args: CommandArgs, storeDir: string | un
   return {
     modeB: { allowHttpHosts: hosts },
     ...(admin === undefined ? {} : { admin }),
-    ...(storeDir === undefined ? {} : { seedStore: createFileSeedStore(join(storeDir, SEEDS_SUBDIRECTORY)) }),
+    ...(storeDir === undefined
+      ? {}
+      : { seedStore: createFileSeedStore(join(storeDir, SEEDS_SUBDIRECTORY)) }),
   };
 }
 
@@ -77,7 +94,8 @@ async function adminFromTokenFile(tokenFile: string, io: CliIo): Promise<AdminOp
   const token = adminTokenArg(text.replace(/[\r\n\t ]+$/, ''), '--admin-token-file');
   if (process.platform !== 'win32') {
     const mode = (await stat(tokenFile)).mode;
-    if ((mode & NOT_PRIVATE_MODE_BITS) !== 0) io.stderr(`warning: ${tokenFile} is readable by other users (chmod 600 it)`);
+    if ((mode & NOT_PRIVATE_MODE_BITS) !== 0)
+      io.stderr(`warning: ${tokenFile} is readable by other users (chmod 600 it)`);
   }
   return createBearerTokenAuthorizer(token);
 }
@@ -87,6 +105,8 @@ function assertPeerHost(host: string): void {
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   const url = /[\s/?#@]/.test(host) ? null : URL.parse(`http://${bracketed}/`);
   if (host.length === 0 || url === null || url.port !== '') {
-    throw new UsageError(`--allow-http-peer expects a host name or IP address without port, got "${host}"`);
+    throw new UsageError(
+      `--allow-http-peer expects a host name or IP address without port, got "${host}"`,
+    );
   }
 }

@@ -16,7 +16,15 @@ import type { ResponderOptions } from '../../responder/options.js';
 import { createMemoryKeyStore } from '../../responder/stores.js';
 import { createFileKeyStore } from '../file-key-store.js';
 import { type RunningServer, serve } from '../server.js';
-import { type CliCommand, type CliIo, type CommandArgs, EXIT, UsageError, stringListOption, stringOption } from './args.js';
+import {
+  type CliCommand,
+  type CliIo,
+  type CommandArgs,
+  EXIT,
+  UsageError,
+  stringListOption,
+  stringOption,
+} from './args.js';
 import { SERVE_MODE_B_HELP, SERVE_MODE_B_OPTIONS, serveModeBOptions } from './serve-mode-b.js';
 
 /** Without --machine, any valid slug is served as its own machine_id — at most this many. */
@@ -77,7 +85,8 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
 
 function portArg(text: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > MAX_PORT) throw new UsageError(`--port must be an integer in [0, ${MAX_PORT}]`);
+  if (!/^\d+$/.test(text) || port > MAX_PORT)
+    throw new UsageError(`--port must be an integer in [0, ${MAX_PORT}]`);
   return port;
 }
 
@@ -87,7 +96,8 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
   const machines = parseMachines(stringListOption(args, 'machine'));
   const storeDir = stringOption(args, 'store');
   if (storeDir === '') throw new UsageError('--store needs a directory');
-  if (storeDir === undefined) io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
+  if (storeDir === undefined)
+    io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
   const log = (level: 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
     io.stderr(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
   return {
@@ -95,14 +105,17 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     machines: machines ?? openMachines(io),
     keyStore: storeDir === undefined ? createMemoryKeyStore() : createFileKeyStore(storeDir),
     ...(await serveModeBOptions(args, storeDir, io)),
-    ...(args.values['echo'] === true ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext } : {}),
+    ...(args.values['echo'] === true
+      ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
+      : {}),
     logger: { warn: log('warn'), error: log('error') },
   };
 }
 
 function fieldKeyFrom(io: CliIo): string {
   const key = io.env['ZEQ_FIELD_KEY'];
-  if (key === undefined || key === '') throw new UsageError('ZEQ_FIELD_KEY is not set (make one with: zeq-keyex field-key)');
+  if (key === undefined || key === '')
+    throw new UsageError('ZEQ_FIELD_KEY is not set (make one with: zeq-keyex field-key)');
   try {
     // Checked (and its bytes wiped) here so that a malformed key is a usage error, not a crash.
     parseFieldKey(key).fill(0);
@@ -119,7 +132,8 @@ function parseMachines(values: readonly string[]): Record<string, string> | unde
     const at = value.indexOf('=');
     const slug = value.slice(0, at);
     const machineId = value.slice(at + 1);
-    if (at < 0 || !isSlug(slug) || !isMachineId(machineId)) throw new UsageError(`--machine expects SLUG=MACHINE_ID, got "${value}"`);
+    if (at < 0 || !isSlug(slug) || !isMachineId(machineId))
+      throw new UsageError(`--machine expects SLUG=MACHINE_ID, got "${value}"`);
     if (Object.hasOwn(machines, slug)) throw new UsageError(`--machine names "${slug}" twice`);
     machines[slug] = machineId;
   }
@@ -128,7 +142,9 @@ function parseMachines(values: readonly string[]): Record<string, string> | unde
 
 function openMachines(io: CliIo): (slug: string) => string | undefined {
   const seen = new Set<string>();
-  io.stderr(`warning: no --machine given; serving any slug as its own machine_id (at most ${MAX_OPEN_MACHINES})`);
+  io.stderr(
+    `warning: no --machine given; serving any slug as its own machine_id (at most ${MAX_OPEN_MACHINES})`,
+  );
   return (slug) => {
     if (seen.has(slug)) return slug;
     if (seen.size >= MAX_OPEN_MACHINES) return undefined;

@@ -29,7 +29,11 @@ import {
 } from './args.js';
 
 /** The options of both commands: the admin token of ORIGIN, the local machine, `--json`. */
-const ADMIN_CALL_OPTIONS: OptionTable = { token: { type: 'string' }, local: { type: 'string' }, json: JSON_OPTION };
+const ADMIN_CALL_OPTIONS: OptionTable = {
+  token: { type: 'string' },
+  local: { type: 'string' },
+  json: JSON_OPTION,
+};
 
 /** Where both commands call: ORIGIN's admin endpoints, about its machine `--local`. */
 interface AdminCall {
@@ -58,14 +62,24 @@ Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/
   --json               print one JSON line: {"ok":true,"cipher_text","seed_commitment","peer_machine_id",
                        "peer_fingerprint","local_machine_id","alg"} or {"ok":false,"code","message",...}
 Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`,
-  options: { ...ADMIN_CALL_OPTIONS, 'peer-origin': { type: 'string' }, peer: { type: 'string' }, pin: { type: 'string' } },
+  options: {
+    ...ADMIN_CALL_OPTIONS,
+    'peer-origin': { type: 'string' },
+    peer: { type: 'string' },
+    pin: { type: 'string' },
+  },
   maxPositionals: 1,
   async run(args, io) {
     const { origin, localMachine, client } = adminCall(args, io);
     const peerOrigin = originArg(stringOption(args, 'peer-origin'), '--peer-origin');
     const peerMachine = slugArg(stringOption(args, 'peer'), '--peer');
     const expectedFingerprint = pinArg(requiredOption(args, 'pin'), '--pin');
-    const result = await client.initiate({ localMachine, peerOrigin, peerMachine, expectedFingerprint });
+    const result = await client.initiate({
+      localMachine,
+      peerOrigin,
+      peerMachine,
+      expectedFingerprint,
+    });
     if (args.values['json'] === true) {
       io.stdout(
         JSON.stringify({
@@ -80,12 +94,16 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
       );
       return EXIT.ok;
     }
-    io.stdout(`mode-b initiate ok: ${localMachine} (${result.localMachineId}) with ${peerMachine} (${result.peerMachineId}) at ${peerOrigin}`);
+    io.stdout(
+      `mode-b initiate ok: ${localMachine} (${result.localMachineId}) with ${peerMachine} (${result.peerMachineId}) at ${peerOrigin}`,
+    );
     io.stdout(`peer fingerprint ${result.peerFingerprint} (matches --pin)`);
     io.stdout(`seed commitment  ${result.seedCommitment}`);
     io.stdout(`the seed is stored sealed on ${origin} and never shown.`);
     io.stdout(`next, on the peer's responder (use its own admin token):`);
-    io.stdout(`  zeq-keyex ssl respond ${peerOrigin} --local ${peerMachine} --peer-id ${result.localMachineId} --cipher-text ${result.cipherText}`);
+    io.stdout(
+      `  zeq-keyex ssl respond ${peerOrigin} --local ${peerMachine} --peer-id ${result.localMachineId} --cipher-text ${result.cipherText}`,
+    );
     return EXIT.ok;
   },
 };
@@ -103,7 +121,11 @@ text (POST /api/ssl/peer-seed/keyex/respond).
   --json               print one JSON line: {"ok":true,"seed_commitment","local_machine_id","fingerprint",
                        "alg"} or {"ok":false,"code","message",...}
 Compare the printed seed commitment with the initiator's: they must be equal.`,
-  options: { ...ADMIN_CALL_OPTIONS, 'peer-id': { type: 'string' }, 'cipher-text': { type: 'string' } },
+  options: {
+    ...ADMIN_CALL_OPTIONS,
+    'peer-id': { type: 'string' },
+    'cipher-text': { type: 'string' },
+  },
   maxPositionals: 1,
   async run(args, io) {
     const { origin, localMachine, client } = adminCall(args, io);
@@ -111,13 +133,25 @@ Compare the printed seed commitment with the initiator's: they must be equal.`,
     const cipherText = cipherTextArg(requiredOption(args, 'cipher-text'));
     const result = await client.respond({ localMachine, peerMachineId, cipherText });
     if (args.values['json'] === true) {
-      io.stdout(JSON.stringify({ ok: true, seed_commitment: result.seedCommitment, local_machine_id: result.localMachineId, fingerprint: result.fingerprint, alg: result.alg }));
+      io.stdout(
+        JSON.stringify({
+          ok: true,
+          seed_commitment: result.seedCommitment,
+          local_machine_id: result.localMachineId,
+          fingerprint: result.fingerprint,
+          alg: result.alg,
+        }),
+      );
       return EXIT.ok;
     }
-    io.stdout(`mode-b respond ok: ${localMachine} (${result.localMachineId}) with ${peerMachineId}`);
+    io.stdout(
+      `mode-b respond ok: ${localMachine} (${result.localMachineId}) with ${peerMachineId}`,
+    );
     io.stdout(`fingerprint      ${result.fingerprint}`);
     io.stdout(`seed commitment  ${result.seedCommitment}`);
-    io.stdout(`the seed is stored sealed on ${origin} and never shown; compare the commitment with the initiator's.`);
+    io.stdout(
+      `the seed is stored sealed on ${origin} and never shown; compare the commitment with the initiator's.`,
+    );
     return EXIT.ok;
   },
 };
@@ -141,7 +175,8 @@ Run 'zeq-keyex ssl initiate --help' or 'zeq-keyex ssl respond --help' for the op
 /** The admin token, from `--token` or else `ZEQ_ADMIN_TOKEN`; never echoed. */
 function adminTokenFrom(args: CommandArgs, io: CliIo): string {
   const token = stringOption(args, 'token') ?? io.env['ZEQ_ADMIN_TOKEN'];
-  if (token === undefined || token === '') throw new UsageError('--token T (or ZEQ_ADMIN_TOKEN) is required');
+  if (token === undefined || token === '')
+    throw new UsageError('--token T (or ZEQ_ADMIN_TOKEN) is required');
   return adminTokenArg(token, 'the admin token');
 }
 
