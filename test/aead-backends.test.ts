@@ -9,7 +9,8 @@
 import { fc, test as prop } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
 import type { AeadBackend } from '../src/backends/aead-backend.js';
-import { nobleAead, nodeAead } from '../src/internal/testing.js';
+import { nobleAead } from '../src/internal/testing.js';
+import { nodeAead } from '../src/internal/node-testing.js';
 import { concat } from '../src/core/encoding.js';
 import { aeadBackend, aeadOpen, aeadSeal } from '../src/core/primitives.js';
 import { hex, toHex } from './helpers/vectors.js';

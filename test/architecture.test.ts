@@ -95,6 +95,21 @@ describe('layers', () => {
     expect(importers).toEqual([]);
   });
 
+  test('src/internal/testing.ts, which tests shared with the browser import, reaches no Node-only module', () => {
+    const reached = new Set<string>();
+    const queue = ['src/internal/testing.ts'];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (reached.has(file)) continue;
+      reached.add(file);
+      for (const specifier of importsOf(file)) {
+        expect(specifier, file).not.toMatch(/^node:/);
+        if (specifier.startsWith('.')) queue.push(target(file, specifier));
+      }
+    }
+    expect(reached.has('src/backends/platform.node.ts')).toBe(false);
+  });
+
   test('ky, msw and node:* are each imported through their own files only', () => {
     const importers = (pattern: RegExp): string[] =>
       files.filter((file) => importsOf(file).some((specifier) => pattern.test(specifier)));

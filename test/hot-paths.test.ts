@@ -10,7 +10,8 @@
  *   output are the bytes of the spec's construction, for sessions that interleave.
  */
 import { describe, expect, test } from 'vitest';
-import { isPreparedKey, nobleAead, nodeAead } from '../src/internal/testing.js';
+import { isPreparedKey, nobleAead } from '../src/internal/testing.js';
+import { nodeAead } from '../src/internal/node-testing.js';
 import { ALG } from '../src/core/constants.js';
 import { base64Encode, concat, lp } from '../src/core/encoding.js';
 import { parseKeyDocument } from '../src/core/document.js';

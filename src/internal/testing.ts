@@ -11,7 +11,6 @@
  * @module
  */
 import { type AeadBackend, nobleOpen, nobleSeal } from '../backends/aead-backend.js';
-import { aeadOpen, aeadSeal } from '../backends/platform.node.js';
 import { writeU32be } from '../core/encoding.js';
 import { preparedKeys } from '../core/kem.js';
 
@@ -42,6 +41,3 @@ export function u32be(n: number): Uint8Array {
   writeU32be(out, 0, n);
   return out;
 }
-
-/** The Node build's AES-256-GCM (`node:crypto`) as one backend object, to run beside noble's. */
-export const nodeAead: AeadBackend = { name: 'node', seal: aeadSeal, open: aeadOpen };
