@@ -155,9 +155,8 @@ export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsula
 
 /**
  * Deterministic encapsulation (ML-KEM.Encaps_internal with the given 32-byte `m`), through the
- * same expanded keys as {@link kemEncapsulate}. For known-answer tests only (tests reach it
- * through `src/internal/testing.ts`; Mode-B's known-answer seam calls it here); never used with
- * anything but fresh randomness outside tests.
+ * same expanded keys as {@link kemEncapsulate}. For known-answer tests only: tests reach it
+ * through `src/internal/testing.ts`, and nothing in the SDK calls it.
  * @internal
  */
 export function kemEncapsulateDerandomized(

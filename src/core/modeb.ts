@@ -31,17 +31,11 @@ import { hexEncode, lp, utf8 } from './encoding.js';
 import { ZeqKeyExError } from './errors.js';
 import { assertFingerprintPinned, assertOwnFingerprint, parsePins } from './fingerprint.js';
 import { assertMachineId } from './identifiers.js';
+import { type Encapsulation, assertAlg, assertPublicKey, kemDecapsulate } from './kem.js';
 import {
-  type Encapsulation,
-  assertAlg,
-  assertPublicKey,
-  kemDecapsulate,
-  kemEncapsulateDerandomized,
-} from './kem.js';
-import {
-  type Kem,
   type KemBackendName,
   type KemChoice,
+  type KemEncapsulator,
   type KemSecretKey,
   assertKemChoice,
   loadKem,
@@ -234,12 +228,14 @@ function finishInitiation(
 }
 
 /**
- * {@link deriveModeBSeedAsInitiator} with an already loaded backend (the responder's admin route).
+ * {@link deriveModeBSeedAsInitiator} with an already loaded backend: the responder's admin route
+ * (its machine's backend), and the known-answer tests (an encapsulation with a fixed `m`,
+ * `src/internal/testing.ts`).
  * @internal
  */
 export async function initiateModeB(
   input: ModeBInitiatorInput,
-  kem: Kem,
+  kem: KemEncapsulator,
 ): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
@@ -270,23 +266,6 @@ export async function deriveModeBSeedAsInitiator(
   const checked = checkInitiation(input);
   const kem = await loadKem(input.kem);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
-}
-
-/**
- * {@link deriveModeBSeedAsInitiator} with a fixed encapsulation randomness `m`, through noble. A
- * seam for known-answer tests only: not exported from any package entry.
- * @internal
- */
-export function deriveModeBSeedAsInitiatorDerandomized(
-  input: ModeBInitiatorInput,
-  m: Uint8Array,
-): ModeBInitiation {
-  const checked = checkInitiation(input);
-  return finishInitiation(
-    checked,
-    kemEncapsulateDerandomized(checked.publicKey, m, checked.peer.alg),
-    'noble',
-  );
 }
 
 /** The fields of a responder input that passed its checks. */

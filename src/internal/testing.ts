@@ -12,9 +12,11 @@
  */
 import { type AeadBackend, nobleOpen, nobleSeal } from '../backends/aead-backend.js';
 import { writeU32be } from '../core/encoding.js';
-import { preparedKeys } from '../core/kem.js';
+import { kemEncapsulateDerandomized, preparedKeys } from '../core/kem.js';
+import { type ModeBInitiation, type ModeBInitiatorInput, initiateModeB } from '../core/modeb.js';
 
-// Defined in `core/kem.ts`, which Mode-B's own known-answer seam (`core/modeb.ts`) also calls.
+// Defined in `core/kem.ts` beside `kemEncapsulate`, over the same expanded keys: the vectors run
+// through the path the SDK uses.
 export { kemEncapsulateDerandomized } from '../core/kem.js';
 // Defined beside the noble key it reads (a WeakMap of `backends/kem-backend.ts`).
 export { nobleSecretKeyBytes } from '../backends/kem-backend.js';
@@ -40,4 +42,21 @@ export function u32be(n: number): Uint8Array {
   const out = new Uint8Array(4);
   writeU32be(out, 0, n);
   return out;
+}
+
+/**
+ * Mode-B as the initiator with a fixed encapsulation randomness `m` (noble), for the known-answer
+ * vectors: the same checks and derivation as `deriveModeBSeedAsInitiator`.
+ * @param input - the peer's document, the local machine_id and the expected fingerprint(s).
+ * @param m - the 32-byte encapsulation randomness of the vector.
+ * @returns the initiation.
+ */
+export function deriveModeBSeedAsInitiatorDerandomized(
+  input: ModeBInitiatorInput,
+  m: Uint8Array,
+): Promise<ModeBInitiation> {
+  return initiateModeB(input, {
+    backend: 'noble',
+    encapsulate: (publicKey) => Promise.resolve(kemEncapsulateDerandomized(publicKey, m)),
+  });
 }

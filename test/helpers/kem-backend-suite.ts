@@ -17,10 +17,8 @@ import { ALG } from '../../src/core/constants.js';
 import { base64Decode } from '../../src/core/encoding.js';
 import type { ErrorCode } from '../../src/core/errors.js';
 import type { Kem } from '../../src/backends/kem-backend.js';
-import {
-  deriveModeBSeedAsInitiatorDerandomized,
-  deriveModeBSeedAsResponder,
-} from '../../src/core/modeb.js';
+import { deriveModeBSeedAsResponder } from '../../src/core/modeb.js';
+import { deriveModeBSeedAsInitiatorDerandomized } from '../../src/internal/testing.js';
 import { computeFingerprint } from '../../src/core/fingerprint.js';
 import { randomBytes } from '../../src/core/primitives.js';
 import { expectCodeAsync } from './errors.js';
@@ -264,7 +262,7 @@ export function kemBackendSuite(files: KemVectorFiles, backends: readonly Kem[])
             fingerprint: c.responder_fingerprint,
             machineId: c.responder_machine_id,
           };
-          const initiation = deriveModeBSeedAsInitiatorDerandomized(
+          const initiation = await deriveModeBSeedAsInitiatorDerandomized(
             {
               peer,
               localMachineId: c.initiator_machine_id,
