@@ -10,6 +10,10 @@
  * With none of them nothing is sent (`pin_required`). Identity pins (§8) are one more branch of
  * {@link TrustPolicy.check}, ahead of the KEM-key pins.
  *
+ * Mode-B (§4.1) takes a pin only, as part of the protocol core's input (`expected_fingerprint`):
+ * `core/modeb.ts` runs the same pin check, `assertFingerprintPinned` of `core/fingerprint.ts`, that
+ * the pin branch here runs, so a pin means the same thing to both.
+ *
  * Also here: the TOFU stores (memory and Web Storage; a file store is in `zeq-keyex/node`).
  *
  * Security caveats:
