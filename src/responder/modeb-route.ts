@@ -116,6 +116,25 @@ const PEER_INVALID = new Set([
 /** Transport failures that mean the peer was not reached in time. */
 const PEER_UNREACHABLE = new Set(['network_error', 'timeout', 'aborted']);
 
+/** What a failed peer fetch is answered with, and the line logged for it. */
+interface PeerFailure {
+  readonly code: 'peer_unreachable' | 'peer_invalid_response';
+  readonly log: string;
+}
+
+/**
+ * The answer to a peer fetch that failed with an SDK code: `502 peer_unreachable` or
+ * `502 peer_invalid_response`; `undefined` for any other code (the responder's own failure, a
+ * `500`).
+ */
+function peerFailure(reason: string): PeerFailure | undefined {
+  if (PEER_UNREACHABLE.has(reason))
+    return { code: 'peer_unreachable', log: 'mode-b initiate failed: peer unreachable' };
+  if (PEER_INVALID.has(reason))
+    return { code: 'peer_invalid_response', log: 'mode-b initiate failed: invalid peer response' };
+  return undefined;
+}
+
 /**
  * Canonical hostnames for `allowHttpHosts`.
  * @throws {TypeError} for anything but a bare host name or IP address.
@@ -294,23 +313,15 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       });
     } catch (error) {
       const reason = isZeqKeyExError(error) ? error.code : undefined;
-      if (reason !== undefined && PEER_UNREACHABLE.has(reason)) {
-        logger.warn('mode-b initiate failed: peer unreachable', {
-          code: 'peer_unreachable',
+      const failure = reason === undefined ? undefined : peerFailure(reason);
+      if (failure !== undefined) {
+        logger.warn(failure.log, {
+          code: failure.code,
           reason,
           peerHost: new URL(peerOrigin).hostname,
           peerMachine: peerSlug,
         });
-        throw new HttpError('peer_unreachable');
-      }
-      if (reason !== undefined && PEER_INVALID.has(reason)) {
-        logger.warn('mode-b initiate failed: invalid peer response', {
-          code: 'peer_invalid_response',
-          reason,
-          peerHost: new URL(peerOrigin).hostname,
-          peerMachine: peerSlug,
-        });
-        throw new HttpError('peer_invalid_response');
+        throw new HttpError(failure.code);
       }
       throw error;
     }
