@@ -134,6 +134,7 @@ const WIRE_ERROR_TABLE = {
   forbidden: { status: 403, message: 'these credentials may not do that' },
   unknown_machine: { status: 404, message: 'no machine is served under that slug' },
   unknown_session: { status: 404, message: 'no such session' },
+  not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed on this route' },
   key_mismatch: {
     status: 409,
@@ -145,11 +146,20 @@ const WIRE_ERROR_TABLE = {
     status: 409,
     message: 'the peer presented another fingerprint than expected',
   },
+  identity_mismatch: {
+    status: 409,
+    message: 'the peer key document is not attested by the expected identity',
+  },
+  seed_conflict: {
+    status: 409,
+    message: 'a seed for this peer machine is stored under another peer fingerprint',
+  },
   session_expired: { status: 410, message: 'the session has expired' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'unsupported content-type' },
   rate_limited: { status: 429, message: 'too many requests' },
   internal: { status: 500, message: 'internal error' },
+  unavailable: { status: 503, message: 'a store the responder needs is unavailable' },
   peer_unreachable: { status: 502, message: 'the peer could not be reached' },
   peer_invalid_response: {
     status: 502,
