@@ -11,7 +11,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { isPreparedKey, nobleAead } from '../src/internal/testing.js';
-import { nodeAead } from '../src/internal/node-testing.js';
+import { heldAesKeyCount, nodeAead } from '../src/internal/node-testing.js';
 import { ALG } from '../src/core/constants.js';
 import { base64Encode, concat, lp } from '../src/core/encoding.js';
 import { parseKeyDocument } from '../src/core/document.js';
@@ -162,6 +162,23 @@ describe('node:crypto AES-GCM with one KeyObject per key buffer', () => {
     expect(toHex(nodeAead.seal(key, nonce, plaintext, aad))).toBe(
       toHex(nobleAead.seal(new Uint8Array(32), nonce, plaintext, aad)),
     );
+  });
+
+  test('the cache holds one copy per key buffer in use, and none once the buffer is wiped', () => {
+    const baseline = heldAesKeyCount();
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    nodeAead.seal(a, nonce, plaintext, aad);
+    nodeAead.seal(a, nonce, plaintext, aad);
+    nodeAead.seal(b, nonce, plaintext, aad);
+    expect(heldAesKeyCount()).toBe(baseline + 2);
+    // A buffer reused for another key: the old copy is zeroed, the new one held in its place.
+    a.set(randomBytes(32));
+    nodeAead.seal(a, nonce, plaintext, aad);
+    expect(heldAesKeyCount()).toBe(baseline + 2);
+    wipe(a, b);
+    expect(heldAesKeyCount()).toBe(baseline);
+    wipe(a);
+    expect(heldAesKeyCount()).toBe(baseline);
   });
 
   test('the prefix goes in front of ciphertext and tag, and an opened plaintext is a plain Uint8Array', () => {

@@ -670,3 +670,134 @@ describe('responder.recordSession: records on the app’s own transport', () => 
     );
   });
 });
+
+describe('a refused session costs no body: the session is found before a byte is read', () => {
+  /** A body that never ends: 64 KiB per pull, for ever. Counts pulls and sees a cancel. */
+  function endlessBody(): {
+    readonly body: ReadableStream<Uint8Array>;
+    readonly seen: { pulls: number; cancelled: boolean };
+  } {
+    const seen = { pulls: 0, cancelled: false };
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          seen.pulls += 1;
+          controller.enqueue(new Uint8Array(64 * 1024));
+        },
+        cancel() {
+          seen.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { body, seen };
+  }
+
+  function postStream(
+    responder: { fetch: Handler },
+    slug: string,
+    sessionId: string,
+    body: ReadableStream<Uint8Array>,
+  ): Promise<Response> {
+    return responder.fetch(
+      new Request(ORIGIN + ROUTES.records(slug, sessionId), {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
+  }
+
+  /** Lets a cancel that the responder started settle. */
+  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+  test('an unknown session id with an endless body: 404 unknown_session, the body never read', async () => {
+    const { responder } = setup();
+    const { body, seen } = endlessBody();
+    await expectError(
+      await postStream(responder, 'edge-01', 'AAAAAAAAAAAAAAAAAAAAAA', body),
+      404,
+      'unknown_session',
+    );
+    await settle();
+    expect(seen.pulls).toBeLessThanOrEqual(1);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  test('a session of another machine, or expired: refused without reading the body', async () => {
+    const { client, responder, clock } = setup({ sessionTtlMs: 1000 });
+    const session = await client.handshake('edge-01');
+    const other = endlessBody();
+    await expectError(
+      await postStream(responder, 'edge-02', session.sessionId, other.body),
+      404,
+      'unknown_session',
+    );
+    clock.advance(1000);
+    const late = endlessBody();
+    await expectError(
+      await postStream(responder, 'edge-01', session.sessionId, late.body),
+      410,
+      'session_expired',
+    );
+    await settle();
+    for (const { seen } of [other, late]) {
+      expect(seen.pulls).toBeLessThanOrEqual(1);
+      expect(seen.cancelled).toBe(true);
+    }
+  });
+
+  test('a declared length above 1 MiB is refused before the session store is asked', async () => {
+    const sessionStore = createMemorySessionStore();
+    const asked: string[] = [];
+    const { responder } = setup({
+      sessionStore: {
+        create: (session, replay) => sessionStore.create(session, replay),
+        get: (sessionId) => {
+          asked.push(sessionId);
+          return sessionStore.get(sessionId);
+        },
+        delete: (sessionId) => sessionStore.delete(sessionId),
+      },
+    });
+    const { body, seen } = endlessBody();
+    const response = await responder.fetch(
+      new Request(ORIGIN + ROUTES.records('edge-01', 'AAAAAAAAAAAAAAAAAAAAAA'), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(MAX_RECORD_REQUEST_BYTES + 1),
+        },
+        body,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    await expectError(response, 413, 'payload_too_large');
+    await settle();
+    expect(asked).toEqual([]);
+    expect(seen.pulls).toBeLessThanOrEqual(1);
+  });
+
+  test('a session that expires while its body is still arriving is refused: 410 session_expired', async () => {
+    const { client, responder, clock } = setup({ sessionTtlMs: 1000 });
+    const session = await client.handshake('edge-01');
+    const record = sessionRecords(session).seal(utf8('slow'));
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await held;
+        controller.enqueue(record);
+        controller.close();
+      },
+    });
+    const pending = postStream(responder, 'edge-01', session.sessionId, body);
+    await settle();
+    clock.advance(1000);
+    release();
+    await expectError(await pending, 410, 'session_expired');
+  });
+});

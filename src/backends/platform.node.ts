@@ -130,14 +130,39 @@ interface ImportedKey {
  */
 const aesKeyObjects = /* @__PURE__ */ new WeakMap<Uint8Array, ImportedKey>();
 
+/**
+ * How many entries of {@link aesKeyObjects} still hold their copy of a key: one more per import,
+ * one fewer when the copy is zeroed (`forget`, or a buffer re-imported with other bytes). An entry
+ * whose key was never wiped stays counted even once garbage collection took it, as its copy was
+ * never zeroed. Read by the test seam {@link heldAesKeyCount}.
+ */
+let heldAesKeys = 0;
+
+/** Zeroes an entry's copy of its key. */
+function release(known: ImportedKey): void {
+  known.bytes.fill(0);
+  heldAesKeys -= 1;
+}
+
 /** The `KeyObject` of an AES key, from {@link aesKeyObjects} when the buffer still holds its bytes. */
 function keyObjectOf(key: Uint8Array): crypto.KeyObject {
   const known = aesKeyObjects.get(key);
   if (known !== undefined && equalBytes(known.bytes, key)) return known.object;
-  if (known !== undefined) known.bytes.fill(0);
+  if (known !== undefined) release(known);
   const imported = { object: crypto.createSecretKey(key), bytes: Uint8Array.from(key) };
   aesKeyObjects.set(key, imported);
+  heldAesKeys += 1;
   return imported.object;
+}
+
+/**
+ * How many AES keys this module imported and still holds (a copy of the bytes and a `KeyObject`)
+ * because no `wipe` of their buffer came: for the test seam of `src/internal/node-testing.ts`,
+ * which shows that wiping a session or closing a responder leaves no key behind.
+ * @returns the count.
+ */
+export function heldAesKeyCount(): number {
+  return heldAesKeys;
 }
 
 /** The bytes of a Buffer `node:crypto` made, as a plain `Uint8Array`: a view when it owns its memory, else a copy (then zeroed). */
@@ -205,7 +230,7 @@ function nodeOpen(
 function nodeForget(key: Uint8Array): void {
   const known = aesKeyObjects.get(key);
   if (known === undefined) return;
-  known.bytes.fill(0);
+  release(known);
   aesKeyObjects.delete(key);
 }
 

@@ -9,11 +9,14 @@
  * {@link sessionState}; `wipe()` wipes the channel's keys with the record key.
  *
  * Security caveat: `recordKey` hands out a copy, which the caller must wipe; the session's own copy
- * is zeroed by `wipe()`.
+ * is zeroed by `wipe()`, with every key derived from it (the traffic keys of every epoch) and every
+ * key object the AES-GCM backend imported for them. `node:crypto` keeps its own copy of an imported
+ * key in native memory, which JavaScript cannot zero: `wipe()` drops the SDK's references to it.
  * @module
  */
 import type { Alg } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
+import { wipe } from '../core/primitives.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
 import type { RatchetOptions, RecordChannel } from '../core/record-channel.js';
 import type { SessionRecords } from './records.js';
@@ -145,7 +148,9 @@ export function createClientSession(init: ClientSessionInit): ClientSession {
     },
     wipe(): void {
       state.open = false;
-      state.key.fill(0);
+      // `wipe`, not `fill(0)`: the Node build's AES-GCM holds a KeyObject and a copy of the record
+      // key since the key confirmation was opened under it, and lets go of them only here.
+      wipe(state.key);
       state.channel?.wipe();
     },
   });

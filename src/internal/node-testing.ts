@@ -7,5 +7,8 @@
 import type { AeadBackend } from '../backends/aead-backend.js';
 import { aeadOpen, aeadSeal } from '../backends/platform.node.js';
 
+// Defined beside the cache it counts (a WeakMap of `backends/platform.node.ts`).
+export { heldAesKeyCount } from '../backends/platform.node.js';
+
 /** The Node build's AES-256-GCM (`node:crypto`) as one backend object, to run beside noble's. */
 export const nodeAead: AeadBackend = { name: 'node', seal: aeadSeal, open: aeadOpen };

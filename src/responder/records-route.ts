@@ -4,12 +4,16 @@
  * to the application's callback and answers `200` with the reply sealed as one r2i record.
  *
  * Checks, in an order that keeps a refused request from changing anything: slug grammar and
- * machine, session id grammar, content-type, body size, the session (unknown, expired, or not
- * served by this instance), then the record itself. Only a record that opens moves the receiver's
- * state. Replies are sealed synchronously once the callback resolves, so concurrent requests on
- * one session each get their own sequence number.
+ * machine, session id grammar, content-type, the declared body size, the session (unknown,
+ * expired, or not served by this instance), then the body within 1 MiB, the session's expiry once
+ * more (a body may arrive slowly), and the record itself. Only a record that opens moves the
+ * receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
+ * requests on one session each get their own sequence number.
  *
  * Security caveats:
+ * - No body byte is buffered before the session is known to be live here: a flood of uploads to
+ *   sessions that do not exist costs no memory (spec revision 2), and their bodies are cancelled
+ *   unread. Only a live session's record is read, within the 1 MiB limit.
  * - Refusals say only which wire code applies: every record that does not open (tampered, another
  *   session or direction, an epoch too old or too far ahead, a bad version byte) is
  *   `400 invalid_record`; an already accepted one is `409 replayed_record`.
@@ -61,6 +65,18 @@ export interface RecordsRouteDeps {
   readonly logger: Logger;
 }
 
+/**
+ * Refuses a declared `content-length` above `maxBytes` (or malformed) before anything else is
+ * done for the request; `readBody` keeps the limit for a body that declares nothing.
+ * @throws {HttpError} `payload_too_large`, `invalid_request`.
+ */
+function assertDeclaredLength(request: Request, maxBytes: number): void {
+  const declared = request.headers.get('content-length');
+  if (declared === null) return;
+  if (!/^[0-9]+$/.test(declared.trim())) throw new HttpError('invalid_request');
+  if (Number(declared.trim()) > maxBytes) throw new HttpError('payload_too_large');
+}
+
 const RECORD_HEADERS = {
   'content-type': 'application/octet-stream',
   'cache-control': 'no-store',
@@ -83,8 +99,9 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
     if (!isSessionId(sessionId)) throw new HttpError('unknown_session');
     if (!isMediaType(request.headers.get('content-type'), 'application/octet-stream'))
       throw new HttpError('unsupported_media_type');
-    const record = await readBody(request, MAX_RECORD_REQUEST_BYTES);
+    assertDeclaredLength(request, MAX_RECORD_REQUEST_BYTES);
 
+    // The session before the body: a refused request is answered with its body unread.
     const found = await findRecordSession(sessionStore, sessions, sessionId, now());
     if (found.status === 'expired') throw new HttpError('session_expired');
     if (
@@ -95,6 +112,12 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
       throw new HttpError('unknown_session');
     }
     const { channel } = found;
+    const record = await readBody(request, MAX_RECORD_REQUEST_BYTES);
+    // The body may have taken its time: a session that expired meanwhile carries no more records.
+    if (found.session.expiresAt <= now()) {
+      sessions.forget(sessionId);
+      throw new HttpError('session_expired');
+    }
 
     let plaintext: Uint8Array;
     try {
