@@ -530,7 +530,8 @@ function assertKey(key: unknown): asserts key is Uint8Array {
 
 /**
  * Creates both directions of a session for one side, each starting at epoch 0. The traffic keys
- * are derived from `recordKey` now; `recordKey` itself is neither kept nor modified.
+ * are derived from `recordKey` and `sessionId` now (spec §3, revision 2: bound to the session);
+ * `recordKey` itself is neither kept nor modified.
  * @param recordKey - the §2.2 record key.
  * @param sessionId - the session id.
  * @param role - `'initiator'` (seals i2r, opens r2i) or `'responder'` (seals r2i, opens i2r).
@@ -560,13 +561,13 @@ export function createRecordChannel(
   assertSessionId(sessionId);
   const sending: Direction = role === 'initiator' ? 'i2r' : 'r2i';
   const receiving: Direction = role === 'initiator' ? 'r2i' : 'i2r';
-  const sendKey = deriveTrafficKey(recordKey, sending);
+  const sendKey = deriveTrafficKey(recordKey, sessionId, sending);
   const sender = createRecordSender(
     { epoch: 0, seq: 0, startedAt: now(), key: sendKey, asyncKey: undefined, exhausted: false },
     sessionId,
     options,
   );
-  const receiveKey = deriveTrafficKey(recordKey, receiving);
+  const receiveKey = deriveTrafficKey(recordKey, sessionId, receiving);
   const receiver = createRecordReceiver(
     { current: receiverEpoch(0, receiveKey), previous: undefined, previousUntil: 0 },
     sessionId,
