@@ -179,6 +179,22 @@ describe.each([
     expect(text(await receiver.openAsync(i2rRecord(0, 7)))).toBe('e0 s7');
   });
 
+  test('a forged record is record_auth_failed whatever its seq: used, unused, below the window', async () => {
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    for (const seq of [0, 1, 1500]) await receiver.openAsync(i2rRecord(0, seq));
+    const before = snapshot(receiver);
+    // Used in the window, never used, used and below the window.
+    for (const seq of [1500, 1000, 1]) {
+      const record = i2rRecord(0, seq);
+      crypto.getRandomValues(record.subarray(13));
+      await expectCodeAsync(receiver.openAsync(record), 'record_auth_failed');
+    }
+    expect(snapshot(receiver)).toBe(before);
+    await expectCodeAsync(receiver.openAsync(i2rRecord(0, 1500)), 'record_replayed');
+    await expectCodeAsync(receiver.openAsync(i2rRecord(0, 1)), 'record_too_old');
+    expect(snapshot(receiver)).toBe(before);
+  });
+
   test('errors are rejections, never throws', async () => {
     const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
