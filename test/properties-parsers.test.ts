@@ -320,8 +320,8 @@ describe('inputs are never mutated', () => {
       const before = snapshot(sharedSecret, hash);
       const key = deriveRecordKey(sharedSecret, hash);
       const keyBefore = toHex(key);
-      const traffic = deriveTrafficKey(key, 'i2r');
-      deriveTrafficKey(key, 'r2i');
+      const traffic = deriveTrafficKey(key, 'session-0123456789abcdef', 'i2r');
+      deriveTrafficKey(key, 'session-0123456789abcdef', 'r2i');
       const trafficBefore = toHex(traffic);
       rekey(traffic);
       deriveModeBSeed(sharedSecret, hash);

@@ -135,7 +135,7 @@ describe('key confirmation', () => {
 });
 
 describe('records', () => {
-  const trafficKey = deriveTrafficKey(recordKey, 'i2r');
+  const trafficKey = deriveTrafficKey(recordKey, 'session-0123456789abcdef', 'i2r');
 
   test.prop([key32, sessionId, epoch, seq, message, fc.option(message, { nil: undefined })], RUNS)(
     'opens what was sealed, for any plaintext, app_aad, epoch and seq',
@@ -173,23 +173,19 @@ describe('records', () => {
   );
 
   test.prop([sessionId, fc.integer({ min: 0, max: 40 }), seq, message, message, fc.nat()], RUNS)(
-    'rejects a bit flipped in the session id, app_aad, key or direction',
+    "rejects a bit flipped in the session id, app_aad, key or direction, and another session's key",
     (sid, e, s, plaintext, appAad, which) => {
-      let key = deriveTrafficKey(recordKey, 'i2r');
-      for (let i = 0; i < e; i++) key = rekey(key);
+      const otherSid = `${sid.slice(0, -1)}${sid.endsWith('A') ? 'B' : 'A'}`;
+      const keyOf = (direction: 'i2r' | 'r2i', session: string): Uint8Array => {
+        let k = deriveTrafficKey(recordKey, session, direction);
+        for (let i = 0; i < e; i++) k = rekey(k);
+        return k;
+      };
+      const key = keyOf('i2r', sid);
       const record = sealRecord(key, sid, e, s, plaintext, appAad);
-      switch (which % 5) {
+      switch (which % 6) {
         case 0:
-          expectRejected(
-            () =>
-              openRecord(
-                key,
-                `${sid.slice(0, -1)}${sid.endsWith('A') ? 'B' : 'A'}`,
-                record,
-                appAad,
-              ),
-            'record_auth_failed',
-          );
+          expectRejected(() => openRecord(key, otherSid, record, appAad), 'record_auth_failed');
           break;
         case 1:
           expectRejected(
@@ -214,11 +210,18 @@ describe('records', () => {
         case 3:
           expectRejected(() => openRecord(rekey(key), sid, record, appAad), 'record_auth_failed');
           break;
-        default: {
-          let r2i = deriveTrafficKey(recordKey, 'r2i');
-          for (let i = 0; i < e; i++) r2i = rekey(r2i);
-          expectRejected(() => openRecord(r2i, sid, record, appAad), 'record_auth_failed');
-        }
+        case 4:
+          expectRejected(
+            () => openRecord(keyOf('r2i', sid), sid, record, appAad),
+            'record_auth_failed',
+          );
+          break;
+        default:
+          // Spec §3 revision 2: the traffic keys of another session on the same record key.
+          expectRejected(
+            () => openRecord(keyOf('i2r', otherSid), sid, record, appAad),
+            'record_auth_failed',
+          );
       }
     },
   );

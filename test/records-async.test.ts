@@ -64,7 +64,7 @@ const INTERVAL = 777;
 
 /** A record of `epoch`/`seq` sealed directly under k_i2r[epoch]. */
 function i2rRecord(epoch: number, seq: number, message = `e${epoch} s${seq}`): Uint8Array {
-  return sealRecord(keyAt(RECORD_KEY, 'i2r', epoch), SID, epoch, seq, utf8(message));
+  return sealRecord(keyAt(RECORD_KEY, SID, 'i2r', epoch), SID, epoch, seq, utf8(message));
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -89,8 +89,8 @@ describe.each([
   test('sealAsync gives the bytes seal gives, epoch after epoch', async () => {
     const clock = fakeClock();
     const options = { now: clock.now, rekeyIntervalMs: INTERVAL };
-    const sync = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
-    const async = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options);
+    const sync = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, options);
+    const async = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, options);
     for (let i = 0; i < 24; i++) {
       if (i % 6 === 5) clock.advance(INTERVAL + 1);
       const message = utf8(`record ${i}`.repeat(i));
@@ -123,8 +123,8 @@ describe.each([
   });
 
   test('concurrent seals take distinct seqs; the records open concurrently in any order', async () => {
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     const records = await Promise.all(
       Array.from({ length: 64 }, (_, i) => sender.sealAsync(utf8(`m${i}`))),
     );
@@ -136,7 +136,7 @@ describe.each([
   });
 
   test('of two concurrent opens of one record, one is refused as replayed — in the current epoch and for a later one', async () => {
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     for (const record of [i2rRecord(0, 5), i2rRecord(3, 0)]) {
       const results = await Promise.allSettled([
         receiver.openAsync(record),
@@ -156,7 +156,7 @@ describe.each([
 
   test('a record that does not open changes nothing; the checks come in the order of open', async () => {
     const clock = fakeClock();
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, {
       now: clock.now,
       rekeyIntervalMs: INTERVAL,
     });
@@ -179,9 +179,25 @@ describe.each([
     expect(text(await receiver.openAsync(i2rRecord(0, 7)))).toBe('e0 s7');
   });
 
+  test('a forged record is record_auth_failed whatever its seq: used, unused, below the window', async () => {
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    for (const seq of [0, 1, 1500]) await receiver.openAsync(i2rRecord(0, seq));
+    const before = snapshot(receiver);
+    // Used in the window, never used, used and below the window.
+    for (const seq of [1500, 1000, 1]) {
+      const record = i2rRecord(0, seq);
+      crypto.getRandomValues(record.subarray(13));
+      await expectCodeAsync(receiver.openAsync(record), 'record_auth_failed');
+    }
+    expect(snapshot(receiver)).toBe(before);
+    await expectCodeAsync(receiver.openAsync(i2rRecord(0, 1500)), 'record_replayed');
+    await expectCodeAsync(receiver.openAsync(i2rRecord(0, 1)), 'record_too_old');
+    expect(snapshot(receiver)).toBe(before);
+  });
+
   test('errors are rejections, never throws', async () => {
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     const badSeal = sender.sealAsync('text' as unknown as Uint8Array);
     await expect(badSeal).rejects.toThrow(TypeError);
     const badOpen = receiver.openAsync(i2rRecord(0, 0), 'aad' as unknown as Uint8Array);
@@ -192,8 +208,8 @@ describe.each([
   });
 
   test('wiped while a record is being opened: session_closed, and nothing accepted', async () => {
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     const opening = receiver.openAsync(await sender.sealAsync(utf8('late')));
     receiver.wipe();
     if (make === undefined) {
@@ -208,8 +224,8 @@ describe.each([
   });
 
   test('the plaintext and record may change as soon as the calls return', async () => {
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID);
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID);
     const message = utf8('read at call time');
     const sealing = sender.sealAsync(message);
     message.fill(0x21);

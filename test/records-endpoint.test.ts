@@ -443,11 +443,12 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
         sessionRecords(session).seal(utf8('ping')),
       ),
     );
-    // Its seq 0 was already accepted from the initiator: the replay window refuses it first.
+    // Its seq 0 was already accepted from the initiator, but it does not open under the i2r key,
+    // and the replay window is consulted only for a record that opened (spec §3, revision 2).
     await expectError(
       await postRecord(responder, 'edge-01', session.sessionId, reply),
-      409,
-      'replayed_record',
+      400,
+      'invalid_record',
     );
     // An r2i record at a seq not yet seen fails authentication: directions have their own keys.
     const next =

@@ -29,8 +29,8 @@ function pair(intervalMs = 777): {
   const options = { now: clock.now, rekeyIntervalMs: intervalMs };
   return {
     clock,
-    sender: createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
-    receiver: createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, options),
+    sender: createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, options),
+    receiver: createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, options),
   };
 }
 
@@ -177,9 +177,9 @@ describe('replay and reordering', () => {
     (offsets, top) => {
       // Sealed by a sender that skips ahead: only the window position matters to the receiver.
       const clock = fakeClock();
-      const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
+      const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, { now: clock.now });
       const at = (seq: number): Uint8Array =>
-        createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(
+        createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, { now: clock.now }, { seq }).seal(
           new Uint8Array([seq & 255]),
         );
       receiver.open(at(top));
@@ -229,7 +229,7 @@ describe('no state change after any rejection', () => {
     'a receiver given any rejected input is byte-for-byte what it was, and goes on as if nothing happened',
     (messages, mutations, step) => {
       const { clock, sender, receiver } = pair(100);
-      const twin = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+      const twin = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, {
         now: clock.now,
         rekeyIntervalMs: 100,
       });

@@ -39,14 +39,14 @@ const zeroed = (bytes: Uint8Array): boolean => bytes.every((b) => b === 0);
 
 /** A record of `epoch`/`seq` sealed directly under k_i2r[epoch] (a sender at any position). */
 function i2rRecord(epoch: number, seq: number, message = `e${epoch} s${seq}`): Uint8Array {
-  return sealRecord(keyAt(RECORD_KEY, 'i2r', epoch), SID, epoch, seq, utf8(message));
+  return sealRecord(keyAt(RECORD_KEY, SID, 'i2r', epoch), SID, epoch, seq, utf8(message));
 }
 
 function newReceiver(
   clock = fakeClock(),
   intervalMs = INTERVAL,
 ): ReturnType<typeof createReceiverAt> {
-  return createReceiverAt(keyAt(RECORD_KEY, 'i2r', 0), SID, {
+  return createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, {
     now: clock.now,
     rekeyIntervalMs: intervalMs,
   });
@@ -56,7 +56,7 @@ describe('sender', () => {
   test('the default rekey interval is 777 ms', () => {
     expect(DEFAULT_REKEY_INTERVAL_MS).toBe(777);
     const clock = fakeClock();
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: clock.now });
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, { now: clock.now });
     sender.seal(utf8('a'));
     clock.advance(777);
     expect(headerOf(sender.seal(utf8('b')))).toEqual({ epoch: 0, seq: 1 });
@@ -66,7 +66,7 @@ describe('sender', () => {
 
   test('ratchets before sealing once the epoch is older than the interval, wiping the old key', () => {
     const clock = fakeClock();
-    const k0 = keyAt(RECORD_KEY, 'i2r', 0);
+    const k0 = keyAt(RECORD_KEY, SID, 'i2r', 0);
     const sender = createSenderAt(k0, SID, { now: clock.now, rekeyIntervalMs: 100 });
     const seen: { epoch: number; seq: number }[] = [];
     for (let i = 0; i < 3; i++) seen.push(headerOf(sender.seal(utf8(`${i}`))));
@@ -80,7 +80,9 @@ describe('sender', () => {
     const record = sender.seal(utf8('next epoch'));
     expect(headerOf(record)).toEqual({ epoch: 1, seq: 0 });
     expect(zeroed(k0)).toBe(true);
-    expect(toHex(senderState(sender).key as Uint8Array)).toBe(toHex(keyAt(RECORD_KEY, 'i2r', 1)));
+    expect(toHex(senderState(sender).key as Uint8Array)).toBe(
+      toHex(keyAt(RECORD_KEY, SID, 'i2r', 1)),
+    );
     // The new epoch's clock started at that seal: one more interval before epoch 2.
     clock.advance(100);
     expect(headerOf(sender.seal(utf8('x')))).toEqual({ epoch: 1, seq: 1 });
@@ -93,7 +95,7 @@ describe('sender', () => {
 
   test('ratchets after 2^32 records in an epoch (state built at seq 2^32 − 1)', () => {
     const clock = fakeClock();
-    const k5 = keyAt(RECORD_KEY, 'i2r', 5);
+    const k5 = keyAt(RECORD_KEY, SID, 'i2r', 5);
     const sender = createSenderAt(
       k5,
       SID,
@@ -106,14 +108,14 @@ describe('sender', () => {
     const first = sender.seal(utf8('first of epoch 6'));
     expect(headerOf(first)).toEqual({ epoch: 6, seq: 0 });
     expect(zeroed(k5)).toBe(true);
-    const receiver = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 5), SID, { now: clock.now }, 5);
+    const receiver = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 5), SID, { now: clock.now }, 5);
     expect(text(receiver.open(last))).toBe('last of epoch 5');
     expect(text(receiver.open(first))).toBe('first of epoch 6');
   });
 
   test('epoch 2^32 − 1 exhausted by count ends the session: session_exhausted, key wiped', () => {
     const clock = fakeClock();
-    const key = keyAt(RECORD_KEY, 'i2r', 3); // any key: the position is what is tested
+    const key = keyAt(RECORD_KEY, SID, 'i2r', 3); // any key: the position is what is tested
     const sender = createSenderAt(
       key,
       SID,
@@ -139,7 +141,7 @@ describe('sender', () => {
   test('epoch 2^32 − 1 past its interval cannot move on either: session_exhausted', () => {
     const clock = fakeClock();
     const sender = createSenderAt(
-      keyAt(RECORD_KEY, 'i2r', 0),
+      keyAt(RECORD_KEY, SID, 'i2r', 0),
       SID,
       { now: clock.now },
       { epoch: MAX_EPOCH },
@@ -152,7 +154,7 @@ describe('sender', () => {
   test('the epoch before the last one still moves to the last one', () => {
     const clock = fakeClock();
     const sender = createSenderAt(
-      keyAt(RECORD_KEY, 'i2r', 0),
+      keyAt(RECORD_KEY, SID, 'i2r', 0),
       SID,
       { now: clock.now },
       { epoch: MAX_EPOCH - 1, seq: MAX_RECORDS_PER_EPOCH },
@@ -161,14 +163,14 @@ describe('sender', () => {
   });
 
   test('a seal that throws for bad input consumes no sequence number', () => {
-    const sender = createSenderAt(keyAt(RECORD_KEY, 'i2r', 0), SID, { now: fakeClock().now });
+    const sender = createSenderAt(keyAt(RECORD_KEY, SID, 'i2r', 0), SID, { now: fakeClock().now });
     expect(() => sender.seal('text' as unknown as Uint8Array)).toThrow(TypeError);
     expect(() => sender.seal(utf8('x'), 'aad' as unknown as Uint8Array)).toThrow(TypeError);
     expect(headerOf(sender.seal(utf8('x')))).toEqual({ epoch: 0, seq: 0 });
   });
 
   test('wipe() zeroes the key and refuses further seals', () => {
-    const key = keyAt(RECORD_KEY, 'i2r', 0);
+    const key = keyAt(RECORD_KEY, SID, 'i2r', 0);
     const sender = createSenderAt(key, SID, { now: fakeClock().now });
     sender.seal(utf8('x'));
     sender.wipe();
@@ -189,7 +191,9 @@ describe('receiver: epochs', () => {
     expect(zeroed(k0)).toBe(true);
     const state = receiverState(receiver);
     expect(state.previous?.epoch).toBe(1023);
-    expect(toHex(state.previous?.key as Uint8Array)).toBe(toHex(keyAt(RECORD_KEY, 'i2r', 1023)));
+    expect(toHex(state.previous?.key as Uint8Array)).toBe(
+      toHex(keyAt(RECORD_KEY, SID, 'i2r', 1023)),
+    );
     // The epochs in between are gone for good.
     expectCode(() => receiver.open(i2rRecord(1022, 0)), 'record_too_old');
     expectCode(() => receiver.open(i2rRecord(0, 1)), 'record_too_old');
@@ -204,7 +208,7 @@ describe('receiver: epochs', () => {
     expect(receiverState(receiver).current?.epoch).toBe(0);
     // Relative to the current epoch: from epoch 10, 1034 is fine and 1035 is not.
     const clock = fakeClock();
-    const at10 = createReceiverAt(keyAt(RECORD_KEY, 'i2r', 10), SID, { now: clock.now }, 10);
+    const at10 = createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 10), SID, { now: clock.now }, 10);
     expectCode(() => at10.open(i2rRecord(1035, 0)), 'record_too_far_ahead');
     expect(text(at10.open(i2rRecord(1034, 0)))).toBe('e1034 s0');
   });
@@ -277,7 +281,7 @@ describe('receiver: epochs', () => {
 
   test('a receiver at epoch 2^32 − 2 follows to the last epoch', () => {
     const start = MAX_EPOCH - 1;
-    const key = keyAt(RECORD_KEY, 'i2r', 2); // stands in for k[2^32 − 2]
+    const key = keyAt(RECORD_KEY, SID, 'i2r', 2); // stands in for k[2^32 − 2]
     const receiver = createReceiverAt(Uint8Array.from(key), SID, { now: fakeClock().now }, start);
     const next = sealRecord(rekey(key), SID, MAX_EPOCH, 0, utf8('last epoch'));
     expect(text(receiver.open(next))).toBe('last epoch');

@@ -17,7 +17,9 @@ import { type ClientSession, createClientSession } from '../src/initiator/sessio
 import { ALG } from '../src/core/constants.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { expectCode } from './helpers/errors.js';
-import { fakeClock, keyAt, snapshot } from './helpers/records.js';
+import { fakeClock, keyAt, snapshot, text, utf8 } from './helpers/records.js';
+import { deriveTrafficKey, sealRecord } from '../src/core/record-format.js';
+import { hkdfExpand } from '../src/core/primitives.js';
 import {
   BAD_RECORD_CODES,
   type RecordCase,
@@ -34,9 +36,9 @@ const sid = suite.session_id;
 describe('vector records through the ratchet', () => {
   test('the traffic-key chain the ratchet follows is the vector chain', () => {
     suite.k_i2r.forEach((expected, epoch) =>
-      expect(toHex(keyAt(recordKey(), 'i2r', epoch))).toBe(expected),
+      expect(toHex(keyAt(recordKey(), sid, 'i2r', epoch))).toBe(expected),
     );
-    expect(toHex(keyAt(recordKey(), 'r2i', 0))).toBe(suite.k_r2i_0);
+    expect(toHex(keyAt(recordKey(), sid, 'r2i', 0))).toBe(suite.k_r2i_0);
   });
 
   test.each(cases.map((c, i) => [i, c.direction, c.epoch, c.seq, c] as const))(
@@ -44,7 +46,7 @@ describe('vector records through the ratchet', () => {
     (_, direction, epoch, seq, c) => {
       const clock = fakeClock();
       const sender = createSenderAt(
-        keyAt(recordKey(), direction, epoch),
+        keyAt(recordKey(), sid, direction, epoch),
         sid,
         { now: clock.now },
         { epoch, seq },
@@ -69,7 +71,7 @@ describe('vector records through the ratchet', () => {
 
   test('a receiver opens every i2r vector in order, ratcheting from epoch 0 to epoch 2', () => {
     const clock = fakeClock();
-    const k0 = keyAt(recordKey(), 'i2r', 0);
+    const k0 = keyAt(recordKey(), sid, 'i2r', 0);
     const receiver = createReceiverAt(k0, sid, { now: clock.now });
     for (const c of cases.filter((x) => x.direction === 'i2r')) {
       expect(toHex(receiver.open(hex(c.record), hex(c.app_aad)))).toBe(c.plaintext);
@@ -108,6 +110,45 @@ describe('vector records through the ratchet', () => {
     expectCode(() => records.seal(new Uint8Array(1)), 'session_closed');
     expectCode(() => records.open(hex(r2i.record), hex(r2i.app_aad)), 'session_closed');
     expectCode(() => sessionRecords(session).seal(new Uint8Array(1)), 'session_closed');
+  });
+});
+
+describe('traffic keys bound to the session id (spec §3, revision 2)', () => {
+  const rev1Key = (direction: 'i2r' | 'r2i'): Uint8Array =>
+    hkdfExpand(recordKey(), utf8(`zeq-keyex/v1 ${direction}`), 32);
+
+  test('a revision-1 record (traffic key without LP(session_id)) does not open, and changes nothing', () => {
+    const responder = createRecordChannel(recordKey(), sid, 'responder', { now: fakeClock().now });
+    const initiator = createRecordChannel(recordKey(), sid, 'initiator', { now: fakeClock().now });
+    const old = sealRecord(rev1Key('i2r'), sid, 0, 0, utf8('revision 1'));
+    expectCode(() => responder.open(old), 'record_auth_failed');
+    const oldReply = sealRecord(rev1Key('r2i'), sid, 0, 0, utf8('revision 1'));
+    expectCode(() => initiator.open(oldReply), 'record_auth_failed');
+    // The genuine record with the same (epoch, seq) still opens.
+    const valid = cases[0] as RecordCase;
+    expect(toHex(responder.open(hex(valid.record), hex(valid.app_aad)))).toBe(valid.plaintext);
+  });
+
+  test('two sessions on one record key (a replayed cipher_text) share no traffic key', () => {
+    const other = 'another-session-0001';
+    const first = createRecordChannel(recordKey(), sid, 'initiator', { now: fakeClock().now });
+    const second = createRecordChannel(recordKey(), other, 'initiator', { now: fakeClock().now });
+    // The same (epoch, seq) and plaintext: under one key, the AES-GCM nonce would repeat.
+    const a = first.seal(utf8('same'));
+    const b = second.seal(utf8('same'));
+    expect(toHex(a.subarray(13, 17))).not.toBe(toHex(b.subarray(13, 17)));
+    expect(toHex(keyAt(recordKey(), sid, 'i2r', 0))).not.toBe(
+      toHex(keyAt(recordKey(), other, 'i2r', 0)),
+    );
+    const responder = createRecordChannel(recordKey(), other, 'responder');
+    expect(text(responder.open(b))).toBe('same');
+  });
+
+  test('deriveTrafficKey refuses a missing session id or an unknown direction', () => {
+    expect(() => deriveTrafficKey(recordKey(), undefined as unknown as string, 'i2r')).toThrow(
+      TypeError,
+    );
+    expect(() => deriveTrafficKey(recordKey(), sid, 'x2y' as 'i2r')).toThrow(TypeError);
   });
 });
 
@@ -170,7 +211,7 @@ describe('invalid vector records through a receiver', () => {
       expect(code, `a code is expected for "${why}"`).toBeDefined();
       expect(x.direction).toBe('i2r');
       const clock = fakeClock();
-      const receiver = createReceiverAt(keyAt(recordKey(), 'i2r', 0), sid, { now: clock.now });
+      const receiver = createReceiverAt(keyAt(recordKey(), sid, 'i2r', 0), sid, { now: clock.now });
       const before = snapshot(receiver);
       expectCode(() => receiver.open(hex(x.record)), code as ErrorCode);
       expect(snapshot(receiver)).toBe(before);

@@ -616,13 +616,13 @@ async function keyexVector(lib, noble, v, invalidConfirmations) {
 function recordsVector(lib, v) {
   const hex = (text) => lib.hexDecode(text);
   const recordKey = hex(v.record_key);
-  const i2r = [lib.deriveTrafficKey(recordKey, 'i2r')];
+  const i2r = [lib.deriveTrafficKey(recordKey, v.session_id, 'i2r')];
   while (i2r.length < v.k_i2r.length) i2r.push(lib.rekey(i2r[i2r.length - 1]));
   assert(
     i2r.every((k, i) => lib.hexEncode(k) === v.k_i2r[i]),
     'deriveTrafficKey/rekey gave other i2r keys',
   );
-  const r2i = [lib.deriveTrafficKey(recordKey, 'r2i')];
+  const r2i = [lib.deriveTrafficKey(recordKey, v.session_id, 'r2i')];
   assert(lib.hexEncode(r2i[0]) === v.k_r2i_0, 'deriveTrafficKey gave another r2i key');
   for (const r of v.records) {
     const keys = r.direction === 'i2r' ? i2r : r2i;

@@ -10,16 +10,20 @@
  * Receiver: accepts the current epoch, the previous one until one interval after the switch, and
  * later epochs up to 1024 ahead. Each epoch has a sliding replay window of 1024 sequence numbers (a
  * 128-byte bitmap, allocated on the first record the epoch accepts). `open` and `openAsync` take
- * the same two steps around the AEAD: {@link locateKey} finds the key of the record's epoch and
- * checks the window (a later epoch's key is computed on the side, the keys passed on the way
- * wiped), and {@link commitRecord}, once the record opened under that key, marks its seq and moves
- * to its epoch.
+ * the same steps around the AEAD, in the order of spec §3 (revision 2): the header, then
+ * {@link locateKey} finds the key of the record's epoch (a later epoch's key is computed on the
+ * side, the keys passed on the way wiped), then the AEAD, and only for a record that opened,
+ * {@link admitRecord}: the replay window, then the commit (its seq marked, its epoch moved to).
  *
  * Both keep their state in plain objects ({@link SenderState}, {@link ReceiverState}) that only the
  * sender or receiver made over it changes; `createRecordChannel` starts them at epoch 0, and only
  * the test seam `src/internal/record-state.ts` builds them elsewhere or reads them.
  *
  * Security caveats:
+ * - The replay window is consulted only for a record that opened: a record that does not open is
+ *   `record_auth_failed` whatever its seq, so nobody without the key learns which sequence numbers
+ *   a session has used (the "record-count oracle"). A replayed record therefore costs one
+ *   decryption before it is refused; its plaintext is wiped.
  * - A rejected record changes no state. The only change an `open` call makes without accepting a
  *   record depends on the clock alone: a previous epoch whose grace window has passed is wiped.
  * - Keys are deleted lazily: without timers, the sender wipes an expired epoch's key when it next
@@ -375,26 +379,25 @@ type Located =
 
 /**
  * The receiver's first step, the same for `open` and `openAsync`: the key of the record's epoch,
- * after every check that needs no decryption. Changes nothing but what depends on the clock alone
- * (a previous epoch past its grace window is wiped); a later epoch's key is computed on the side,
- * the keys passed on the way wiped — {@link discardKeys} wipes the rest when the record does not open.
+ * after the epoch range check (the only check before the AEAD that needs no key; the seq is not
+ * looked at before the record opened, spec §3). Changes nothing but what depends on the clock
+ * alone (a previous epoch past its grace window is wiped); a later epoch's key is computed on the
+ * side, the keys passed on the way wiped — {@link discardKeys} wipes the rest when the record is
+ * refused.
  * @param state - the receiver's state.
  * @param epoch - the record's epoch.
- * @param seq - its seq.
  * @param at - the time now.
  * @returns where the key is.
- * @throws {ZeqKeyExError} `session_closed`, `record_too_old`, `record_replayed`, `record_too_far_ahead`.
+ * @throws {ZeqKeyExError} `session_closed`, `record_too_old` (an epoch no longer held),
+ *   `record_too_far_ahead`.
  */
-function locateKey(state: ReceiverState, epoch: number, seq: number, at: number): Located {
+function locateKey(state: ReceiverState, epoch: number, at: number): Located {
   const current = state.current;
   if (current === undefined) throw new ZeqKeyExError('session_closed');
   if (state.previous !== undefined && at - state.previousUntil > 0) dropPrevious(state);
   const previous = state.previous;
   const held = epoch === current.epoch ? current : epoch === previous?.epoch ? previous : undefined;
-  if (held !== undefined) {
-    checkWindow(held, seq);
-    return { kind: 'held', held, key: held.key };
-  }
+  if (held !== undefined) return { kind: 'held', held, key: held.key };
   if (epoch < current.epoch) throw new ZeqKeyExError('record_too_old');
   const steps = epoch - current.epoch;
   if (steps > MAX_EPOCH_SKIP) throw new ZeqKeyExError('record_too_far_ahead');
@@ -409,23 +412,27 @@ function locateKey(state: ReceiverState, epoch: number, seq: number, at: number)
   return { kind: 'ahead', from: current, epoch, key, passed };
 }
 
-/** Wipes the keys {@link locateKey} computed on the side, for a record that did not open. */
+/** Wipes the keys {@link locateKey} computed on the side, for a record that is refused. */
 function discardKeys(found: Located): void {
   if (found.kind === 'ahead') wipe(found.key, found.passed);
 }
 
 /**
  * The receiver's last step, once the record opened under the key {@link locateKey} found (in the
- * same synchronous run, so that the state is still the one it looked at): marks the seq; for a
- * later epoch, makes it current and `epoch − 1` the previous one (with its window when it was the
- * current epoch, empty when it was only passed through), and wipes every other key passed.
+ * same synchronous run, so that the state is still the one it looked at): the replay window, then
+ * the commit — marks the seq; for a later epoch (whose window is empty), makes it current and
+ * `epoch − 1` the previous one (with its window when it was the current epoch, empty when it was
+ * only passed through), and wipes every other key passed. A record the window refuses changes
+ * nothing (only a record of an epoch already held can be refused here: a later epoch's window is
+ * empty, so no key computed on the side is left behind).
  * @param state - the receiver's state.
  * @param found - what `locateKey` returned.
  * @param seq - the record's seq.
  * @param at - the time `locateKey` was given.
  * @param intervalMs - the grace window of the previous epoch.
+ * @throws {ZeqKeyExError} `record_replayed`, `record_too_old` (a seq below the window).
  */
-function commitRecord(
+function admitRecord(
   state: ReceiverState,
   found: Located,
   seq: number,
@@ -433,6 +440,7 @@ function commitRecord(
   intervalMs: number,
 ): void {
   if (found.kind === 'held') {
+    checkWindow(found.held, seq);
     markSeen(found.held, seq);
     return;
   }
@@ -472,7 +480,7 @@ export function createRecordReceiver(
       assertBytes(aad, 'aad');
       const { epoch, seq } = parseRecordHeader(record);
       const at = now();
-      const found = locateKey(state, epoch, seq, at);
+      const found = locateKey(state, epoch, at);
       let plaintext: Uint8Array;
       try {
         plaintext = openRecord(found.key, sessionId, record, aad);
@@ -480,7 +488,12 @@ export function createRecordReceiver(
         discardKeys(found);
         throw error;
       }
-      commitRecord(state, found, seq, at, intervalMs);
+      try {
+        admitRecord(state, found, seq, at, intervalMs);
+      } catch (error) {
+        plaintext.fill(0);
+        throw error;
+      }
       return plaintext;
     },
     async openAsync(record: Uint8Array, aad: Uint8Array = EMPTY): Promise<Uint8Array> {
@@ -490,9 +503,10 @@ export function createRecordReceiver(
       if (state.current === undefined) throw new ZeqKeyExError('session_closed');
       assertBytes(aad, 'aad');
       const { epoch, seq } = parseRecordHeader(record);
-      // 1. The key, after the checks of `open`; nothing is committed. A later epoch's key gets an
-      //    asynchronous key for this record only, which copies it: the computed keys are wiped now.
-      const found = locateKey(state, epoch, seq, now());
+      // 1. The key, after the checks of `open` before its AEAD; nothing is committed. A later
+      //    epoch's key gets an asynchronous key for this record only, which copies it: the computed
+      //    keys are wiped now.
+      const found = locateKey(state, epoch, now());
       const key =
         found.kind === 'held' ? (found.held.asyncKey ??= keyOf(found.key)) : keyOf(found.key);
       discardKeys(found);
@@ -503,11 +517,12 @@ export function createRecordReceiver(
       } finally {
         if (found.kind === 'ahead') key.forget();
       }
-      // 3. Accepted against the state as it is now: the record opened under its epoch's key, which
-      //    the chain determines, so only the window, the epochs and the session may have moved.
+      // 3. The replay window and the commit, against the state as it is now: the record opened
+      //    under its epoch's key, which the chain determines, so only the window, the epochs and the
+      //    session may have moved (of two concurrent opens of one record, the second is refused).
       try {
         const at = now();
-        commitRecord(state, locateKey(state, epoch, seq, at), seq, at, intervalMs);
+        admitRecord(state, locateKey(state, epoch, at), seq, at, intervalMs);
       } catch (error) {
         plaintext.fill(0);
         throw error;
@@ -530,7 +545,8 @@ function assertKey(key: unknown): asserts key is Uint8Array {
 
 /**
  * Creates both directions of a session for one side, each starting at epoch 0. The traffic keys
- * are derived from `recordKey` now; `recordKey` itself is neither kept nor modified.
+ * are derived from `recordKey` and `sessionId` now (spec §3, revision 2: bound to the session);
+ * `recordKey` itself is neither kept nor modified.
  * @param recordKey - the §2.2 record key.
  * @param sessionId - the session id.
  * @param role - `'initiator'` (seals i2r, opens r2i) or `'responder'` (seals r2i, opens i2r).
@@ -560,13 +576,13 @@ export function createRecordChannel(
   assertSessionId(sessionId);
   const sending: Direction = role === 'initiator' ? 'i2r' : 'r2i';
   const receiving: Direction = role === 'initiator' ? 'r2i' : 'i2r';
-  const sendKey = deriveTrafficKey(recordKey, sending);
+  const sendKey = deriveTrafficKey(recordKey, sessionId, sending);
   const sender = createRecordSender(
     { epoch: 0, seq: 0, startedAt: now(), key: sendKey, asyncKey: undefined, exhausted: false },
     sessionId,
     options,
   );
-  const receiveKey = deriveTrafficKey(recordKey, receiving);
+  const receiveKey = deriveTrafficKey(recordKey, sessionId, receiving);
   const receiver = createRecordReceiver(
     { current: receiverEpoch(0, receiveKey), previous: undefined, previousUntil: 0 },
     sessionId,

@@ -42,13 +42,31 @@ export interface RecordHeader {
 }
 
 /**
- * The epoch-0 traffic key of one direction: `HKDF-Expand(record_key, "zeq-keyex/v1 i2r"|"… r2i", 32)`.
+ * The epoch-0 traffic key of one direction, bound to its session (spec §3, revision 2):
+ * `HKDF-Expand(record_key, "zeq-keyex/v1 i2r"|"… r2i" ‖ LP(session_id), 32)`. Two sessions never
+ * share a traffic key, even when a responder accepted one `cipher_text` twice (the same record
+ * key): no AES-GCM nonce is used twice under one key. Keys of revision 1 (without the session id)
+ * open none of these records.
  * @param recordKey - the §2.2 record key.
+ * @param sessionId - the session id the responder chose.
  * @param direction - `'i2r'` or `'r2i'`.
  * @returns the 32-byte key. Wipe after use.
+ * @throws {TypeError} for a session id that is not a string or an unknown direction.
  */
-export function deriveTrafficKey(recordKey: Uint8Array, direction: Direction): Uint8Array {
-  return hkdfExpand(recordKey, direction === 'i2r' ? I2R : R2I, 32);
+export function deriveTrafficKey(
+  recordKey: Uint8Array,
+  sessionId: string,
+  direction: Direction,
+): Uint8Array {
+  if (typeof sessionId !== 'string') throw new TypeError('sessionId must be a string');
+  if (direction !== 'i2r' && direction !== 'r2i')
+    throw new TypeError('direction must be "i2r" or "r2i"');
+  const label = direction === 'i2r' ? I2R : R2I;
+  const session = lp(sessionId);
+  const info = new Uint8Array(label.length + session.length);
+  info.set(label);
+  info.set(session, label.length);
+  return hkdfExpand(recordKey, info, 32);
 }
 
 /**

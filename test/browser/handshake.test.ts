@@ -66,7 +66,7 @@ describe('pinned first contact through fetch injection', () => {
     // §3 records on the agreed key: initiator → responder, then back.
     const aad = utf8('GET /status');
     const request = sealRecord(
-      deriveTrafficKey(recordKey, 'i2r'),
+      deriveTrafficKey(recordKey, session.sessionId, 'i2r'),
       session.sessionId,
       0,
       0,
@@ -75,11 +75,16 @@ describe('pinned first contact through fetch injection', () => {
     );
     expect(
       new TextDecoder().decode(
-        openRecord(deriveTrafficKey(stored.recordKey, 'i2r'), session.sessionId, request, aad),
+        openRecord(
+          deriveTrafficKey(stored.recordKey, session.sessionId, 'i2r'),
+          session.sessionId,
+          request,
+          aad,
+        ),
       ),
     ).toBe('ping from the page');
     const reply = sealRecord(
-      deriveTrafficKey(stored.recordKey, 'r2i'),
+      deriveTrafficKey(stored.recordKey, session.sessionId, 'r2i'),
       session.sessionId,
       0,
       0,
@@ -87,22 +92,40 @@ describe('pinned first contact through fetch injection', () => {
     );
     expect(
       new TextDecoder().decode(
-        openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, reply),
+        openRecord(deriveTrafficKey(recordKey, session.sessionId, 'r2i'), session.sessionId, reply),
       ),
     ).toBe('pong');
     // Direction, session and bytes are all bound.
     expectCode(
-      () => openRecord(deriveTrafficKey(recordKey, 'r2i'), session.sessionId, request, aad),
+      () =>
+        openRecord(
+          deriveTrafficKey(recordKey, session.sessionId, 'r2i'),
+          session.sessionId,
+          request,
+          aad,
+        ),
       'record_auth_failed',
     );
     expectCode(
-      () => openRecord(deriveTrafficKey(recordKey, 'i2r'), 'A'.repeat(22), request, aad),
+      () =>
+        openRecord(
+          deriveTrafficKey(recordKey, session.sessionId, 'i2r'),
+          'A'.repeat(22),
+          request,
+          aad,
+        ),
       'record_auth_failed',
     );
     const tampered = request.slice();
     tampered[tampered.length - 1] = (tampered[tampered.length - 1] as number) ^ 1;
     expectCode(
-      () => openRecord(deriveTrafficKey(recordKey, 'i2r'), session.sessionId, tampered, aad),
+      () =>
+        openRecord(
+          deriveTrafficKey(recordKey, session.sessionId, 'i2r'),
+          session.sessionId,
+          tampered,
+          aad,
+        ),
       'record_auth_failed',
     );
 

@@ -40,9 +40,14 @@ export function snapshot(receiver: RecordReceiver): string {
   });
 }
 
-/** `k[epoch]` of a direction, derived from the record key the slow way. */
-export function keyAt(recordKey: Uint8Array, direction: Direction, epoch: number): Uint8Array {
-  let key = deriveTrafficKey(recordKey, direction);
+/** `k[epoch]` of a direction of a session, derived from the record key the slow way. */
+export function keyAt(
+  recordKey: Uint8Array,
+  sessionId: string,
+  direction: Direction,
+  epoch: number,
+): Uint8Array {
+  let key = deriveTrafficKey(recordKey, sessionId, direction);
   for (let e = 0; e < epoch; e++) {
     const next = rekey(key);
     key.fill(0);

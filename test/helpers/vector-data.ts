@@ -2,7 +2,8 @@
  * The protocol vectors (`test/vectors/protocol/keyex-v1.json`, see its README for provenance),
  * typed and loaded without `node:*`, so one test body runs in Node and in Chromium: the JSON is a
  * module import, and every list is checked against the case count the copy was taken with, so a
- * truncated copy cannot pass silently. Also the browser-safe byte helpers (`hex`, `toHex`,
+ * truncated copy cannot pass silently. What the file holds that this SDK does not run yet is named
+ * in {@link NOT_RUN_YET}, each with its reason; a section the loader knows nothing of fails it. Also the browser-safe byte helpers (`hex`, `toHex`,
  * `expectCount`); test/helpers/vectors.ts adds the Node-only file loading of the large vector sets.
  */
 import raw from '../vectors/protocol/keyex-v1.json' with { type: 'json' };
@@ -60,7 +61,7 @@ export interface ModeBCase {
 }
 /** A `sealing` case (spec §5): a sealed secret key or a sealed Mode-B seed. */
 export interface SealingCase {
-  what: 'secret key' | 'mode-b seed';
+  what: 'secret key' | 'mode-b seed' | 'secret key (X-Wing)' | 'identity seed';
   field_key: string;
   seal_key?: string;
   alg?: string;
@@ -95,16 +96,19 @@ export interface Base64Case {
   valid: boolean;
   why?: string;
 }
-/** The whole file. */
+/** The whole file (the sections of {@link NOT_RUN_YET} are left untyped). */
 export interface ProtocolVectors {
   keyex: KeyexCase[];
   records: RecordsCase[];
   mode_b: ModeBCase[];
   sealing: SealingCase[];
+  signed_documents: unknown[];
+  xwing: Record<string, unknown[]>;
   invalid: {
     key_confirmation: BadConfirmationCase[];
     records: BadRecordCase[];
     base64: Base64Case[];
+    signed_documents: unknown[];
   };
 }
 
@@ -142,6 +146,41 @@ export interface ProtocolCases {
   readonly base64: readonly Base64Case[];
 }
 
+/**
+ * What the file holds that no test runs yet, each with why: sections and cases of spec revision 2
+ * that later issues implement. Checked at load, so a section nobody named cannot be skipped
+ * silently; remove an entry when its tests arrive.
+ */
+export const NOT_RUN_YET: Readonly<Record<string, string>> = {
+  signed_documents: 'signed key documents and identity pins (spec §8) are a later issue',
+  'invalid.signed_documents': 'signed key documents and identity pins (spec §8) are a later issue',
+  xwing: 'the X-Wing alg (spec §9) is a later issue',
+  'sealing "secret key (X-Wing)"': 'an X-Wing secret key (spec §5, §9) comes with the X-Wing alg',
+  'sealing "identity seed"': 'sealed identity seeds (spec §5, §8) come with signed key documents',
+};
+
+const RUN = {
+  top: ['spec', 'notes', 'keyex', 'records', 'mode_b', 'sealing', 'invalid'],
+  invalid: ['key_confirmation', 'records', 'base64'],
+  sealing: ['secret key', 'mode-b seed'],
+};
+
+/** Fails on a section or sealing case that is neither run nor named in {@link NOT_RUN_YET}. */
+function assertAllAccountedFor(vectors: ProtocolVectors): void {
+  const unknown = [
+    ...Object.keys(vectors).filter((k) => !RUN.top.includes(k) && !(k in NOT_RUN_YET)),
+    ...Object.keys(vectors.invalid)
+      .map((k) => `invalid.${k}`)
+      .filter((k) => !RUN.invalid.includes(k.slice(8)) && !(k in NOT_RUN_YET)),
+    ...vectors.sealing
+      .map((c) => c.what)
+      .filter((what) => !RUN.sealing.includes(what) && !(`sealing "${what}"` in NOT_RUN_YET)),
+  ];
+  if (unknown.length > 0) throw new Error(`protocol vectors not accounted for: ${unknown.join()}`);
+}
+
+assertAllAccountedFor(protocolVectors);
+
 const recordSuite = expectCount('records', protocolVectors.records, 1)[0] as RecordsCase;
 
 /** The protocol vectors' cases, counted (a changed count fails at load). */
@@ -150,13 +189,17 @@ export const protocolCases: ProtocolCases = {
   recordSuite,
   records: expectCount('records[0].records', recordSuite.records, 4),
   modeB: expectCount('mode_b', protocolVectors.mode_b, 2),
-  sealing: expectCount('sealing', protocolVectors.sealing, 2),
+  sealing: expectCount(
+    'sealing (those run)',
+    expectCount('sealing', protocolVectors.sealing, 4).filter((c) => RUN.sealing.includes(c.what)),
+    2,
+  ),
   badConfirmations: expectCount(
     'invalid.key_confirmation',
     protocolVectors.invalid.key_confirmation,
-    10,
+    11,
   ),
-  badRecords: expectCount('invalid.records', protocolVectors.invalid.records, 7),
+  badRecords: expectCount('invalid.records', protocolVectors.invalid.records, 8),
   base64: expectCount('invalid.base64', protocolVectors.invalid.base64, 12),
 };
 
@@ -169,6 +212,7 @@ export const BAD_RECORD_CODES: Readonly<Record<string, ErrorCode>> = {
   'shorter than header and tag': 'record_malformed',
   'sealed for another session_id': 'record_auth_failed',
   "sealed with the other direction's key": 'record_auth_failed',
+  'sealed under a traffic key not bound to session_id (revision 1)': 'record_auth_failed',
 };
 
 /** Hex to bytes (test-side helper, accepts either case; refuses odd lengths and non-hex). */
