@@ -40,9 +40,9 @@ export const RECORD_KEY_INFO = 'zeq-keyex/v1 record key';
 /** §2.3: the key-confirmation label; it is both AAD and the sealed plaintext. */
 export const CONFIRM_LABEL = 'zeq-keyex/v1 key confirmation';
 
-/** §3: HKDF `info` for the initiator → responder traffic key of epoch 0. */
+/** §3: the label of the initiator → responder traffic key of epoch 0; its HKDF `info` is this label ‖ `LP(session_id)` (revision 2). */
 export const I2R_INFO = 'zeq-keyex/v1 i2r';
-/** §3: HKDF `info` for the responder → initiator traffic key of epoch 0. */
+/** §3: the label of the responder → initiator traffic key of epoch 0; its HKDF `info` is this label ‖ `LP(session_id)` (revision 2). */
 export const R2I_INFO = 'zeq-keyex/v1 r2i';
 /** §3: HKDF `info` that ratchets a traffic key one epoch forward. */
 export const REKEY_INFO = 'zeq-keyex/v1 rekey';
