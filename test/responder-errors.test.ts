@@ -99,25 +99,25 @@ const cases: Case[] = [
     name: 'unknown path',
     request: () => getRequest('/nothing'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'route prefix only',
     request: () => getRequest('/api/keyex/edge-01'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'trailing slash',
     request: () => getRequest('/api/keyex/edge-01/pubkey/'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'unknown verb segment',
     request: () => getRequest('/api/keyex/edge-01/privkey'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'POST on pubkey',
@@ -521,11 +521,11 @@ describe('malformed and refused requests', () => {
     },
   );
 
-  test('a path the responder does not serve: 404 with the same bytes as ever', async () => {
+  test('a path the responder does not serve: 404 not_found (spec revision 2)', async () => {
     for (const path of ['/nothing', '/api/keyex/edge-01/pubkey/', '/']) {
       const response = await responder.fetch(getRequest(path));
       expect(response.status).toBe(404);
-      expect(await response.text()).toBe('{"error":"invalid_request","message":"no such route"}');
+      expect(await response.text()).toBe('{"error":"not_found","message":"no such route"}');
       expect(Object.fromEntries(response.headers)).toEqual({
         'cache-control': 'no-store',
         'content-type': 'application/json',

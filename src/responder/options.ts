@@ -76,7 +76,7 @@ export interface ResponderOptions {
   /**
    * Serves the records endpoint (spec §3.1): called with the plaintext of each record, returns the
    * reply plaintext, which the responder seals. Without it the route is not offered and answers
-   * `404 invalid_request`, like any path the responder does not serve (§3.1 is optional).
+   * `404 not_found`, like any path the responder does not serve (§3.1 is optional).
    */
   onRecord?: RecordHandler;
   /**

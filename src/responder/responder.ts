@@ -207,7 +207,7 @@ export function createResponder(options: ResponderOptions): Responder {
     let pattern: string | undefined;
     try {
       const match = router.match(request.url);
-      if (match === undefined) throw HttpError.noSuchRoute();
+      if (match === undefined) throw new HttpError('not_found');
       pattern = match.route.pattern;
       const handler = Object.hasOwn(match.route.methods, request.method)
         ? match.route.methods[request.method]
