@@ -3,6 +3,7 @@
  * each refused request neither the key store nor the session store has changed.
  */
 import { beforeEach, describe, expect, test } from 'vitest';
+import { WIRE_ERRORS } from '../src/core/constants.js';
 import { base64Decode, base64Encode } from '../src/core/encoding.js';
 import { kemEncapsulate } from '../src/core/kem.js';
 import { type Responder, createResponder } from '../src/responder.js';
@@ -99,25 +100,25 @@ const cases: Case[] = [
     name: 'unknown path',
     request: () => getRequest('/nothing'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'route prefix only',
     request: () => getRequest('/api/keyex/edge-01'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'trailing slash',
     request: () => getRequest('/api/keyex/edge-01/pubkey/'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'unknown verb segment',
     request: () => getRequest('/api/keyex/edge-01/privkey'),
     status: 404,
-    code: 'invalid_request',
+    code: 'not_found',
   },
   {
     name: 'POST on pubkey',
@@ -521,11 +522,11 @@ describe('malformed and refused requests', () => {
     },
   );
 
-  test('a path the responder does not serve: 404 with the same bytes as ever', async () => {
+  test('a path the responder does not serve: 404 not_found (spec revision 2)', async () => {
     for (const path of ['/nothing', '/api/keyex/edge-01/pubkey/', '/']) {
       const response = await responder.fetch(getRequest(path));
       expect(response.status).toBe(404);
-      expect(await response.text()).toBe('{"error":"invalid_request","message":"no such route"}');
+      expect(await response.text()).toBe('{"error":"not_found","message":"no such route"}');
       expect(Object.fromEntries(response.headers)).toEqual({
         'cache-control': 'no-store',
         'content-type': 'application/json',
@@ -565,7 +566,8 @@ describe('malformed and refused requests', () => {
     await expectError(bare, 409, 'replayed_handshake');
     expect(await sessionStore.snapshot()).toBe(before);
     expect(sessionStore.created).toEqual([first.response.session_id]);
-    expect(sessionStore.replayed).toBe(2);
+    // Refused by the replay memory, before decapsulation and before the session store.
+    expect(sessionStore.replayed).toBe(0);
     expect(logger.lines.filter((l) => l.fields?.['code'] === 'replayed_handshake')).toHaveLength(2);
   });
 
@@ -595,7 +597,7 @@ describe('malformed and refused requests', () => {
   });
 });
 
-describe('500 internal, without detail', () => {
+describe('500 internal and 503 unavailable, without detail', () => {
   async function expectInternal(response: Response): Promise<void> {
     const text = await response.text();
     expect(response.status).toBe(500);
@@ -603,7 +605,19 @@ describe('500 internal, without detail', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
   }
 
-  test('a key store that fails → 500; the log has the code, not the exception text', async () => {
+  /** A store that fails is `503 unavailable` with `Retry-After` (spec §7, revision 2). */
+  async function expectUnavailable(response: Response): Promise<void> {
+    const text = await response.text();
+    expect(response.status).toBe(503);
+    expect(JSON.parse(text)).toEqual({
+      error: 'unavailable',
+      message: WIRE_ERRORS.unavailable.message,
+    });
+    expect(response.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+  }
+
+  test('a key store that fails → 503; the log has the code, not the exception text', async () => {
     const log = recordingLogger();
     const failing: KeyStore = {
       get: () => Promise.reject(new Error('disk on fire: secret=deadbeef')),
@@ -615,14 +629,14 @@ describe('500 internal, without detail', () => {
       keyStore: failing,
       logger: log,
     });
-    await expectInternal(await r.fetch(getRequest('/api/keyex/edge-01/pubkey')));
-    await expectInternal(await r.fetch(jsonRequest(HANDSHAKE, { cipher_text: cipherText })));
+    await expectUnavailable(await r.fetch(getRequest('/api/keyex/edge-01/pubkey')));
+    await expectUnavailable(await r.fetch(jsonRequest(HANDSHAKE, { cipher_text: cipherText })));
     expect(log.lines.map((l) => l.fields?.['code'])).toEqual(['store_error', 'store_error']);
     expect(log.text().includes('disk on fire')).toBe(false);
     expect(log.text().includes('deadbeef')).toBe(false);
   });
 
-  test('a session store that fails → 500', async () => {
+  test('a session store that fails → 503', async () => {
     const log = recordingLogger();
     const failing: SessionStore = {
       create: () => Promise.reject(new Error('boom')),
@@ -636,7 +650,7 @@ describe('500 internal, without detail', () => {
       sessionStore: failing,
       logger: log,
     });
-    await expectInternal(
+    await expectUnavailable(
       await r.fetch(
         jsonRequest(HANDSHAKE, { cipher_text: cipherText, fingerprint: doc.fingerprint }),
       ),
@@ -681,6 +695,6 @@ describe('500 internal, without detail', () => {
         },
       },
     });
-    await expectInternal(await r.fetch(getRequest('/api/keyex/edge-01/pubkey')));
+    await expectUnavailable(await r.fetch(getRequest('/api/keyex/edge-01/pubkey')));
   });
 });

@@ -190,7 +190,7 @@ describe('responder over a file store', () => {
     expect((await fetchKeyDoc(right.fetch, 'edge-01')).fingerprint).toBe(doc.fingerprint);
   });
 
-  test('a corrupt key file: 500, the file untouched, no new key', async () => {
+  test('a corrupt key file: 503 unavailable, the file untouched, no new key', async () => {
     await createFileKeyStore(dir).putIfAbsent(record('edge-01', 'AAAA'));
     const path = join(dir, 'edge-01.json');
     await writeFile(path, 'not json');
@@ -201,7 +201,12 @@ describe('responder over a file store', () => {
       keyStore: createFileKeyStore(dir),
       logger,
     });
-    expect((await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'))).status).toBe(500);
+    const response = await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'));
+    expect([response.status, (await response.json()) as unknown]).toMatchObject([
+      503,
+      { error: 'unavailable' },
+    ]);
+    expect(response.headers.get('retry-after')).not.toBeNull();
     expect(await readFile(path, 'utf8')).toBe('not json');
     expect(logger.lines.map((l) => l.fields?.['code'])).toEqual(['store_error']);
   });

@@ -127,11 +127,11 @@ describe('refusals', () => {
     ]);
   });
 
-  test('the unknown route is 404 invalid_request, its one exception to the table', async () => {
-    const error = HttpError.noSuchRoute();
-    expect([error.code, error.status]).toEqual(['invalid_request', 404]);
+  test('the unknown route is 404 not_found, from the table like every other refusal', async () => {
+    const error = new HttpError('not_found');
+    expect([error.code, error.status]).toEqual(['not_found', 404]);
     expect(await refusalResponse(error).text()).toBe(
-      '{"error":"invalid_request","message":"no such route"}',
+      '{"error":"not_found","message":"no such route"}',
     );
     expect(new HttpError('invalid_request').status).toBe(400);
   });

@@ -15,8 +15,16 @@
  *   tell, so a `200` to a handshake is not proof that anyone holds the same record key.
  * - The shared secret is wiped as soon as the record key is derived; the record key is wiped once
  *   the session store holds its own copy. No secret appears in a response or a log line.
- * - A handshake's replay tag is `(fingerprint, SHA-256(cipher_text))`: the same ciphertext is
- *   refused while a session derived from it can be live (`409 replayed_handshake`).
+ * - A handshake's replay tag is `(fingerprint, SHA-256(cipher_text))`. It is remembered in the
+ *   replay memory (`stores.ts`), before decapsulation and apart from the session store, until the
+ *   session would have expired whatever becomes of the session: the same ciphertext is refused
+ *   (`409 replayed_handshake`) however many sessions are evicted meanwhile. A full replay memory
+ *   refuses new handshakes (`429 rate_limited` with `Retry-After`) rather than forget a tag
+ *   (spec §2.3, revision 2).
+ * - A handshake that fails after its tag was remembered (the session store failed: `503`) forgets
+ *   the tag, so that it changes no state. When the store did not answer in time, the outcome is
+ *   unknown: the tag is kept until the store answers, a session it made then is deleted, and
+ *   only then is the tag forgotten.
  * @module
  */
 import {
@@ -38,7 +46,13 @@ import type { Logger } from './logger.js';
 import { SESSION_ID_BYTES, encodeSessionId } from './public-random.js';
 import type { RecordSessions } from './record-sessions.js';
 import type { RequestContext, RouteHandler } from './router.js';
-import type { SessionStore } from './stores.js';
+import {
+  type ReplayMemory,
+  type ReplayTag,
+  type SessionStore,
+  callStoreWithin,
+  isStoreTimeout,
+} from './stores.js';
 
 /** What the route needs from the responder. */
 export interface HandshakeRouteDeps {
@@ -46,6 +60,10 @@ export interface HandshakeRouteDeps {
   readonly machineFor: (slug: string) => Promise<string>;
   readonly keys: KeyManager;
   readonly sessionStore: SessionStore;
+  /** Where replay tags are kept until their sessions' expiry (§2.3, revision 2). */
+  readonly replayMemory: ReplayMemory;
+  /** The time limit of the session store's `create` (the responder's `storeTimeoutMs`). */
+  readonly storeTimeoutMs: number;
   /** Told of each new session, so that its records can be served (§3). */
   readonly recordSessions: RecordSessions;
   /** Public random bytes, for session ids and confirmation nonces (`public-random.ts`). */
@@ -108,6 +126,8 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     machineFor,
     keys,
     sessionStore,
+    replayMemory,
+    storeTimeoutMs,
     recordSessions,
     publicRandom,
     sessionTtlMs,
@@ -115,21 +135,69 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     logger,
   } = deps;
 
-  /** Stores the session; `false` when its ciphertext was already accepted. */
+  /** Remembers the tag until `expiresAt`, or refuses the handshake (409, or 429 when full). */
+  async function rememberTag(slug: string, tag: ReplayTag, expiresAt: number): Promise<void> {
+    const result = await callStore(
+      () => replayMemory.remember(tag, expiresAt),
+      'the replay memory failed',
+    );
+    if (result.status === 'remembered') return;
+    if (result.status === 'replayed') {
+      logger.warn('handshake refused: replayed cipher_text', { code: 'replayed_handshake', slug });
+      throw new HttpError('replayed_handshake');
+    }
+    if (result.status === 'full' && Number.isFinite(result.retryAt)) {
+      const seconds = Math.max(1, Math.ceil((result.retryAt - now()) / 1_000));
+      logger.warn('handshake refused: the replay memory is full', { code: 'rate_limited', slug });
+      throw new HttpError('rate_limited', { 'retry-after': String(seconds) });
+    }
+    throw new ZeqKeyExError('store_error', 'the replay memory answered an unknown status');
+  }
+
+  /** Forgets a tag no session was made from; a failure to forget only keeps refusing it. */
+  function forgetTag(tag: ReplayTag): Promise<void> {
+    return callStore(() => replayMemory.forget(tag)).catch(() => undefined);
+  }
+
+  /**
+   * Undoes a `create` that settled after its time limit (the handshake was answered `503`): a
+   * session it made is deleted, then its tag forgotten; a tag the store called replayed is kept.
+   */
+  function undoLateCreate(
+    sessionId: string,
+    tag: ReplayTag,
+    outcome: PromiseSettledResult<unknown>,
+  ): void {
+    if (outcome.status === 'fulfilled' && outcome.value === 'replayed') return;
+    const deleted =
+      outcome.status === 'fulfilled' && outcome.value === 'created'
+        ? callStore(() => sessionStore.delete(sessionId))
+        : Promise.resolve();
+    deleted.then(
+      () => forgetTag(tag),
+      () => undefined, // the session may still be stored: keep refusing its ciphertext
+    );
+  }
+
+  /** Stores the session; `false` when the store says its ciphertext was already accepted. */
   async function storeSession(
     key: MachineKey,
     sessionId: string,
     recordKey: Uint8Array,
-    cipherText: Uint8Array,
+    tag: ReplayTag,
     expiresAt: number,
   ): Promise<boolean> {
-    const created: string = await callStore(
+    const created: string = await callStoreWithin(
       () =>
         sessionStore.create(
           { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
-          { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) },
+          tag,
         ),
+      storeTimeoutMs,
       'the session store failed',
+      (outcome) => {
+        undoLateCreate(sessionId, tag, outcome);
+      },
     );
     if (created !== 'created' && created !== 'replayed')
       throw new ZeqKeyExError(
@@ -142,7 +210,8 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
   /** Opens a session under `recordKey` and answers it; the caller wipes `recordKey`. */
   async function openSession(
     key: MachineKey,
-    cipherText: Uint8Array,
+    tag: ReplayTag,
+    expiresAt: number,
     transcript: Uint8Array,
     recordKey: Uint8Array,
   ): Promise<Response> {
@@ -153,9 +222,8 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
       sessionId,
       publicRandom(AEAD_NONCE_BYTES),
     );
-    const expiresAt = now() + sessionTtlMs;
     const expiresIso = new Date(expiresAt).toISOString();
-    if (!(await storeSession(key, sessionId, recordKey, cipherText, expiresAt))) {
+    if (!(await storeSession(key, sessionId, recordKey, tag, expiresAt))) {
       logger.warn('handshake refused: replayed cipher_text', {
         code: 'replayed_handshake',
         slug: key.slug,
@@ -193,11 +261,21 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
       publicKey: key.publicKey,
       cipherText,
     });
-    const recordKey = await recordKeyOf(key, cipherText, transcript);
+    const tag: ReplayTag = { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) };
+    const expiresAt = now() + sessionTtlMs;
+    await rememberTag(slug, tag, expiresAt);
+    let recordKey: Uint8Array | undefined;
     try {
-      return await openSession(key, cipherText, transcript, recordKey);
+      recordKey = await recordKeyOf(key, cipherText, transcript);
+      return await openSession(key, tag, expiresAt, transcript, recordKey);
+    } catch (error) {
+      // No session was made from the tag: forget it, so that a failed request changes no state.
+      // A refusal by the session store itself (`replayed`) means the tag was known there already;
+      // after a timeout the tag is kept until the late answer is undone (`undoLateCreate`).
+      if (!(error instanceof HttpError) && !isStoreTimeout(error)) await forgetTag(tag);
+      throw error;
     } finally {
-      wipe(recordKey);
+      if (recordKey !== undefined) wipe(recordKey);
     }
   };
 }

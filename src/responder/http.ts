@@ -18,19 +18,6 @@ import { readCapped } from '../core/read-capped.js';
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
 
-/** What an error response says besides its code: its status and message. */
-export interface WireReply {
-  readonly status: number;
-  readonly message: string;
-}
-
-/**
- * A path the responder does not serve: `404` with the `invalid_request` code, the one refusal
- * whose status and message are not its code's. Spec §7 has since named `not_found` for it (the
- * 2026-12-07 erratum); that is a wire change, left to the next protocol version.
- */
-const NO_SUCH_ROUTE: WireReply = { status: 404, message: 'no such route' };
-
 /**
  * A request refused with a wire error code. Thrown by route handlers and helpers, turned into an
  * error response by the dispatcher; never leaves the responder.
@@ -39,7 +26,7 @@ export class HttpError extends Error {
   override readonly name = 'HttpError' as const;
   /** The wire code. */
   readonly code: WireErrorCode;
-  /** The HTTP status: the code's, from {@link WIRE_ERRORS}, except for {@link HttpError.noSuchRoute}. */
+  /** The HTTP status: the code's, from {@link WIRE_ERRORS}. */
   readonly status: number;
   /** Extra response headers (e.g. `Allow`). */
   readonly headers: Readonly<Record<string, string>>;
@@ -47,26 +34,12 @@ export class HttpError extends Error {
   /**
    * @param code - the wire code.
    * @param headers - extra response headers.
-   * @param reply - the status and message, when they are not the code's (only for
-   *   {@link HttpError.noSuchRoute}).
    */
-  constructor(
-    code: WireErrorCode,
-    headers: Readonly<Record<string, string>> = {},
-    reply: WireReply = WIRE_ERRORS[code],
-  ) {
-    super(reply.message);
+  constructor(code: WireErrorCode, headers: Readonly<Record<string, string>> = {}) {
+    super(WIRE_ERRORS[code].message);
     this.code = code;
-    this.status = reply.status;
+    this.status = WIRE_ERRORS[code].status;
     this.headers = headers;
-  }
-
-  /**
-   * The refusal of a path the responder does not serve: `404 invalid_request`, "no such route".
-   * @returns the error.
-   */
-  static noSuchRoute(): HttpError {
-    return new HttpError('invalid_request', {}, NO_SUCH_ROUTE);
   }
 }
 

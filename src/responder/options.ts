@@ -25,10 +25,18 @@ import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
 import {
+  DEFAULT_MAX_REPLAY_TAGS,
   DEFAULT_MAX_SESSIONS,
+  DEFAULT_STORE_TIMEOUT_MS,
   type KeyStore,
+  type ReplayMemory,
   type SessionStore,
+  boundKeyStore,
+  boundReplayMemory,
+  boundSessionStore,
+  callStoreWithin,
   createMemoryKeyStore,
+  createMemoryReplayMemory,
   createMemorySessionStore,
 } from './stores.js';
 
@@ -59,6 +67,29 @@ export interface ResponderOptions {
    */
   maxSessions?: number;
   /**
+   * Where the replay tags of accepted handshakes are kept until their sessions would have expired,
+   * whatever becomes of the sessions (spec §2.3, revision 2). When it is full, handshakes are
+   * refused with `429 rate_limited` and a `Retry-After` of the seconds until its oldest tag expires.
+   * @defaultValue a memory replay memory of `maxReplayTags` tags
+   */
+  replayMemory?: ReplayMemory;
+  /**
+   * The most replay tags of the default memory replay memory (not allowed with `replayMemory`):
+   * about 100 bytes each; the default (about 10 MB) supports a sustained 10,000 handshakes a
+   * minute with the default ten-minute sessions (`maxReplayTags` divided by the session lifetime in
+   * minutes), and answers `429 rate_limited` beyond that rather than forget a tag.
+   * @defaultValue 100_000
+   */
+  maxReplayTags?: number;
+  /**
+   * The time limit of each call to a store given in the options (`keyStore`, `sessionStore`,
+   * `seedStore`, `replayMemory`). A store that throws, rejects or does not answer within it makes
+   * the request fail with `503 unavailable` and a `Retry-After` header; a session created after
+   * its call timed out is deleted when the store answers. The default memory stores are not bounded.
+   * @defaultValue 5_000
+   */
+  storeTimeoutMs?: number;
+  /**
    * A path prefix for every route, e.g. `/zeq`.
    * @defaultValue `''`
    */
@@ -76,7 +107,7 @@ export interface ResponderOptions {
   /**
    * Serves the records endpoint (spec §3.1): called with the plaintext of each record, returns the
    * reply plaintext, which the responder seals. Without it the route is not offered and answers
-   * `404 invalid_request`, like any path the responder does not serve (§3.1 is optional).
+   * `404 not_found`, like any path the responder does not serve (§3.1 is optional).
    */
   onRecord?: RecordHandler;
   /**
@@ -141,6 +172,9 @@ export interface ResponderConfig {
   readonly logger: Logger;
   readonly keyStore: KeyStore;
   readonly sessionStore: SessionStore;
+  readonly replayMemory: ReplayMemory;
+  /** The time limit of each call to a store given in the options. */
+  readonly storeTimeoutMs: number;
   readonly records: RecordsConfig | undefined;
   /** Passed on unchecked: the record layer checks it (`record-sessions.ts`). */
   readonly rekeyIntervalMs: number | undefined;
@@ -173,12 +207,58 @@ function parseBasePath(value: unknown): string {
   return path;
 }
 
-/** The key and session stores, in the order of checks the responder has always made. */
+/** The default replay memory, or the one given, checked. */
+function resolveReplayMemory(
+  options: ResponderOptions,
+  now: () => number,
+  timeoutMs: number,
+): ReplayMemory {
+  if (options.replayMemory === undefined)
+    return createMemoryReplayMemory({
+      maxTags: assertPositiveInteger(
+        options.maxReplayTags ?? DEFAULT_MAX_REPLAY_TAGS,
+        'maxReplayTags',
+      ),
+      now,
+    });
+  if (options.maxReplayTags !== undefined)
+    throw new TypeError(
+      'maxReplayTags bounds the default memory replay memory; bound your replayMemory itself',
+    );
+  const memory = options.replayMemory;
+  if (typeof memory.remember !== 'function' || typeof memory.forget !== 'function')
+    throw new TypeError('replayMemory must have remember and forget');
+  return boundReplayMemory(memory, timeoutMs);
+}
+
+/** A seed store given in the options, each call bounded (the Mode-B endpoints check its shape). */
+function boundSeedStore(store: SeedStore | undefined, timeoutMs: number): SeedStore | undefined {
+  if (store === undefined || typeof store.get !== 'function' || typeof store.put !== 'function')
+    return store;
+  return {
+    get: (local, peer) =>
+      callStoreWithin(() => store.get(local, peer), timeoutMs, 'the seed store failed to read'),
+    put: (seed) =>
+      callStoreWithin(() => store.put(seed), timeoutMs, 'the seed store failed to write'),
+  };
+}
+
+/**
+ * The key and session stores, in the order of checks the responder has always made, then the
+ * replay memory; stores given in the options are bounded by `storeTimeoutMs`.
+ */
 function resolveStores(
   options: ResponderOptions,
   now: () => number,
   maxSessions: number,
-): Pick<ResponderConfig, 'keyStore' | 'sessionStore'> {
+): Pick<
+  ResponderConfig,
+  'keyStore' | 'sessionStore' | 'replayMemory' | 'seedStore' | 'storeTimeoutMs'
+> {
+  const timeoutMs = assertDurationMs(
+    options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    'storeTimeoutMs',
+  );
   const keyStore = options.keyStore ?? createMemoryKeyStore();
   if (typeof keyStore.get !== 'function' || typeof keyStore.putIfAbsent !== 'function') {
     throw new TypeError('keyStore must have get(slug) and putIfAbsent(key)');
@@ -191,7 +271,16 @@ function resolveStores(
   ) {
     throw new TypeError('sessionStore must have create, get and delete');
   }
-  return { keyStore, sessionStore };
+  return {
+    keyStore: options.keyStore === undefined ? keyStore : boundKeyStore(keyStore, timeoutMs),
+    sessionStore:
+      options.sessionStore === undefined
+        ? sessionStore
+        : boundSessionStore(sessionStore, timeoutMs),
+    replayMemory: resolveReplayMemory(options, now, timeoutMs),
+    seedStore: boundSeedStore(options.seedStore, timeoutMs),
+    storeTimeoutMs: timeoutMs,
+  };
 }
 
 function resolveRecords(options: ResponderOptions): RecordsConfig | undefined {
@@ -238,7 +327,6 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     rekeyIntervalMs: options.rekeyIntervalMs,
     admin: options.admin,
     modeB: options.modeB,
-    seedStore: options.seedStore,
   };
 }
 

@@ -14,6 +14,9 @@
  *
  * Security caveats:
  * - A 500 never carries detail: the log gets the error code, never a caught exception's text.
+ * - A store that throws, rejects or does not answer in time (`store_error`, option
+ *   `storeTimeoutMs`) is `503 unavailable` with `Retry-After` (spec §7, revision 2), never a 500,
+ *   and never a reason to make a new key pair.
  * - The seal key derived from the field key lives as long as the responder; `close()` wipes it,
  *   the cached machine keys and every session's traffic keys. A responder whose creation fails
  *   wipes what it derived before throwing.
@@ -46,6 +49,9 @@ import {
 } from './record-sessions.js';
 import { createRecordsRoute } from './records-route.js';
 import { type RequestContext, type Route, createRouter } from './router.js';
+
+/** The `Retry-After` of a `503 unavailable`: a store is down; ask again in five seconds. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 // Re-exported for the public entry (`src/responder.ts`), which names this module for them.
 
@@ -138,12 +144,14 @@ function routeTable(
   parts: ResponderParts,
   machineFor: (slug: string) => Promise<string>,
 ): Route<RequestContext>[] {
-  const { sessionStore, sessionTtlMs, now, logger, records } = config;
+  const { sessionStore, replayMemory, storeTimeoutMs, sessionTtlMs, now, logger, records } = config;
   const { keys, recordSessions, modeB } = parts;
   const handshake = createHandshakeRoute({
     machineFor,
     keys,
     sessionStore,
+    replayMemory,
+    storeTimeoutMs,
     recordSessions,
     publicRandom: createPublicRandom(),
     sessionTtlMs,
@@ -207,7 +215,7 @@ export function createResponder(options: ResponderOptions): Responder {
     let pattern: string | undefined;
     try {
       const match = router.match(request.url);
-      if (match === undefined) throw HttpError.noSuchRoute();
+      if (match === undefined) throw new HttpError('not_found');
       pattern = match.route.pattern;
       const handler = Object.hasOwn(match.route.methods, request.method)
         ? match.route.methods[request.method]
@@ -225,6 +233,10 @@ export function createResponder(options: ResponderOptions): Responder {
         method: request.method,
         route: pattern,
       });
+      if (isZeqKeyExError(error, 'store_error'))
+        return errorResponse('unavailable', {
+          'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
+        });
       return errorResponse('internal');
     }
   }
