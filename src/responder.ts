@@ -17,15 +17,22 @@ export { type RecordContext, type RecordHandler } from './responder/records-rout
 export { type ResponderSession } from './responder/record-sessions.js';
 export type { RecordChannel } from './core/record-channel.js';
 export {
+  DEFAULT_MAX_REPLAY_TAGS,
   DEFAULT_MAX_SESSIONS,
+  DEFAULT_STORE_TIMEOUT_MS,
   type KeyStore,
+  type MemoryReplayMemoryOptions,
+  type MemorySessionStore,
   type MemorySessionStoreOptions,
+  type ReplayMemory,
+  type ReplayRememberResult,
   type ReplayTag,
   type SessionCreateResult,
   type SessionStore,
   type StoredKey,
   type StoredSession,
   createMemoryKeyStore,
+  createMemoryReplayMemory,
   createMemorySessionStore,
   isStoredKey,
 } from './responder/stores.js';

@@ -220,7 +220,7 @@ describe('session.request() against zeq-keyex serve', () => {
     await stop(server);
   });
 
-  test('serve without --echo has no records endpoint: http_error 404 invalid_request', async () => {
+  test('serve without --echo has no records endpoint: http_error 404 not_found', async () => {
     const server = await startServe(MACHINE, FIELD_KEY);
     const fingerprint = await fingerprintOf(server.origin, SLUG);
     const session = await clientFor(server.origin, { pins: { [SLUG]: fingerprint } }).handshake(
@@ -232,7 +232,7 @@ describe('session.request() against zeq-keyex serve', () => {
     );
     expect({ status: error.status, responseCode: error.responseCode }).toEqual({
       status: 404,
-      responseCode: 'invalid_request',
+      responseCode: 'not_found',
     });
     session.wipe();
     await stop(server);

@@ -774,7 +774,7 @@ describe('request validation', () => {
 });
 
 describe('operation', () => {
-  test('a failing seed store is 500 internal (logged as store_error), and the response carries no detail', async () => {
+  test('a failing seed store is 503 unavailable (logged as store_error), and the response carries no detail', async () => {
     const logger = recordingLogger();
     const pair = twoResponders({
       extraA: {
@@ -788,8 +788,8 @@ describe('operation', () => {
     const pin = await pinOfB(pair);
     const body = await expectError(
       await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pin), bearer(TOKEN_A))),
-      500,
-      'internal',
+      503,
+      'unavailable',
     );
     expect(JSON.stringify(body)).not.toContain('secret');
     expect(logger.lines.some((l) => l.fields?.['code'] === 'store_error')).toBe(true);

@@ -115,7 +115,7 @@ test('--send to a responder without --echo fails with the responder’s 404', as
   );
   expect(code).toBe(1);
   const line = JSON.parse(cap.out[0] as string) as Record<string, unknown>;
-  expect(line).toMatchObject({ ok: false, code: 'http_error', response_code: 'invalid_request' });
+  expect(line).toMatchObject({ ok: false, code: 'http_error', response_code: 'not_found' });
   expect(String(line['status'])).toBe('404');
 });
 

@@ -470,7 +470,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     await expectError(response, 405, 'method_not_allowed');
   });
 
-  test('without onRecord the route is not offered: 404 invalid_request, like any unserved path', async () => {
+  test('without onRecord the route is not offered: 404 not_found, like any unserved path', async () => {
     const { client, responder } = setup({ onRecord: undefined });
     const session = await client.handshake('edge-01');
     await expectError(
@@ -481,7 +481,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
         sessionRecords(session).seal(utf8('x')),
       ),
       404,
-      'invalid_request',
+      'not_found',
     );
     const error = await sessionRecords(session)
       .request(utf8('x'))
@@ -489,7 +489,7 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     expect(error).toMatchObject({
       code: 'http_error',
       status: 404,
-      responseCode: 'invalid_request',
+      responseCode: 'not_found',
     });
     expect(() =>
       createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, onRecord: 'echo' as never }),

@@ -106,6 +106,22 @@ describe('memory session store', () => {
     await store.delete('never-existed-000000');
   });
 
+  test('close() forgets every session and wipes every record key it held', async () => {
+    const store = createMemorySessionStore({ now: () => 0 });
+    const held: Uint8Array[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = session(1000);
+      expect(await store.create(s, tag(100 + i))).toBe('created');
+      const got = await store.get(s.sessionId);
+      if (got === undefined) throw new Error('session not stored');
+      expect(got.recordKey.some((byte) => byte !== 0)).toBe(true);
+      held.push(got.recordKey);
+    }
+    store.close();
+    for (const key of held) expect(key).toEqual(new Uint8Array(32));
+    expect(await store.get('session-000000000001')).toBeUndefined();
+  });
+
   test('a replay tag is refused while live, and nothing is stored for the replay', async () => {
     const store = createMemorySessionStore({ now: () => 0 });
     const a = session(1000);

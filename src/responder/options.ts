@@ -175,6 +175,8 @@ export interface ResponderConfig {
   readonly replayMemory: ReplayMemory;
   /** The time limit of each call to a store given in the options. */
   readonly storeTimeoutMs: number;
+  /** Empties the stores the responder made itself (the default memory session store), wiping their keys. */
+  readonly closeOwnStores: () => void;
   readonly records: RecordsConfig | undefined;
   /** Passed on unchecked: the record layer checks it (`record-sessions.ts`). */
   readonly rekeyIntervalMs: number | undefined;
@@ -253,7 +255,7 @@ function resolveStores(
   maxSessions: number,
 ): Pick<
   ResponderConfig,
-  'keyStore' | 'sessionStore' | 'replayMemory' | 'seedStore' | 'storeTimeoutMs'
+  'keyStore' | 'sessionStore' | 'replayMemory' | 'seedStore' | 'storeTimeoutMs' | 'closeOwnStores'
 > {
   const timeoutMs = assertDurationMs(
     options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
@@ -263,8 +265,11 @@ function resolveStores(
   if (typeof keyStore.get !== 'function' || typeof keyStore.putIfAbsent !== 'function') {
     throw new TypeError('keyStore must have get(slug) and putIfAbsent(key)');
   }
-  const sessionStore = options.sessionStore ?? createMemorySessionStore({ maxSessions, now });
+  const ownSessionStore =
+    options.sessionStore === undefined ? createMemorySessionStore({ maxSessions, now }) : undefined;
+  const sessionStore = options.sessionStore ?? ownSessionStore;
   if (
+    sessionStore === undefined ||
     typeof sessionStore.create !== 'function' ||
     typeof sessionStore.get !== 'function' ||
     typeof sessionStore.delete !== 'function'
@@ -280,6 +285,8 @@ function resolveStores(
     replayMemory: resolveReplayMemory(options, now, timeoutMs),
     seedStore: boundSeedStore(options.seedStore, timeoutMs),
     storeTimeoutMs: timeoutMs,
+    // A store given in the options may be shared with other responders: it is the app's to close.
+    closeOwnStores: () => ownSessionStore?.close(),
   };
 }
 

@@ -262,6 +262,7 @@ export function createResponder(options: ResponderOptions): Responder {
     close(): void {
       keys.close();
       recordSessions.close();
+      config.closeOwnStores();
       modeB.close();
       wipe(sealKey);
     },

@@ -219,6 +219,12 @@ function replayIdFor(replay: ReplayTag): string {
   return String.fromCharCode(...sha256(lp(replay.fingerprint, replay.cipherTextHash)));
 }
 
+/** A {@link SessionStore} in memory, which can be emptied. */
+export interface MemorySessionStore extends SessionStore {
+  /** Forgets every session and wipes every record key it holds; later calls find none. */
+  close(): void;
+}
+
 /**
  * A session store in process memory, bounded in size. Sessions are kept in insertion order; an
  * expired one is purged when the store is next written, and a new one beyond `maxSessions` evicts
@@ -232,7 +238,9 @@ function replayIdFor(replay: ReplayTag): string {
  * @throws {RangeError} when a bound is not a positive integer.
  * @throws {TypeError} when `now` is not a function.
  */
-export function createMemorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
+export function createMemorySessionStore(
+  options: MemorySessionStoreOptions = {},
+): MemorySessionStore {
   // Long only as a closure over three collections that must change together (sessions, live and
   // retired replay ids); `drop` and `purge` are the steps they share.
   const maxSessions = assertPositiveInteger(
@@ -314,6 +322,10 @@ export function createMemorySessionStore(options: MemorySessionStoreOptions = {}
       const session = sessions.get(sessionId);
       if (session !== undefined) drop(session, now());
       return Promise.resolve();
+    },
+    close(): void {
+      const at = now();
+      for (const session of [...sessions.values()]) drop(session, at);
     },
   };
 }
