@@ -10,6 +10,7 @@ import { ALG } from '../src/core/constants.js';
 import { base64Encode } from '../src/core/encoding.js';
 import { isZeqKeyExError } from '../src/core/errors.js';
 import type { FetchFunction } from '../src/initiator/transport.js';
+import { createResponder } from '../src/responder/responder.js';
 import { unsealStoredSeed } from '../src/responder/seed-store.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import {
@@ -179,6 +180,96 @@ describe('against two responders', () => {
   });
 });
 
+describe('seed_conflict and replace (revision 2)', () => {
+  test("a pinned peer declaring another peer's machine_id: an error with both fingerprints, the seed kept; replace re-seeds", async () => {
+    const c = createResponder({ fieldKey: OTHER_FIELD_KEY, machines: { evil: 'machine:core-01' } });
+    const pair = twoResponders({
+      peerFetch: (request) =>
+        new URL(request.url).hostname === 'evil.test' ? c.fetch(request) : pair.b.fetch(request),
+    });
+    const pinB = (await fetchKeyDoc(pair.b.fetch, 'core-01')).fingerprint;
+    const pinC = (await fetchKeyDoc(c.fetch, 'evil')).fingerprint;
+    const edge = createModeBAdminClient({ origin: ORIGIN_A, token: TOKEN_A, fetch: pair.a.fetch });
+    await edge.initiate({
+      localMachine: 'edge-01',
+      peerOrigin: ORIGIN_B,
+      peerMachine: 'core-01',
+      expectedFingerprint: pinB,
+    });
+    const before = pair.seedsA.snapshot();
+    const impostor = {
+      localMachine: 'edge-01',
+      peerOrigin: 'https://evil.test',
+      peerMachine: 'evil',
+      expectedFingerprint: pinC,
+    };
+    expect(await caught(edge.initiate(impostor))).toMatchObject({
+      code: 'http_error',
+      status: 409,
+      responseCode: 'seed_conflict',
+      expectedFingerprint: pinB,
+      actualFingerprint: pinC,
+    });
+    expect(pair.seedsA.snapshot()).toBe(before);
+    await expect(
+      edge.initiate({ ...impostor, replace: 'yes' as unknown as boolean }),
+    ).rejects.toThrow(TypeError);
+    const replaced = await edge.initiate({ ...impostor, replace: true });
+    expect((await pair.seedsA.get('machine:edge-01', 'machine:core-01'))?.seedCommitment).toBe(
+      replaced.seedCommitment,
+    );
+  });
+});
+
+describe('credentials over plain http', () => {
+  const ok: FetchFunction = () => Promise.resolve(new Response('{}', { status: 500 }));
+  test.each([
+    { origin: 'http://edge.test', token: TOKEN_A },
+    { origin: 'http://edge.test:8080/zeq', headers: { cookie: 'session=1' } },
+    { origin: 'http://10.0.0.1', token: TOKEN_A },
+    { origin: 'http://[::ffff:127.0.0.1]', token: TOKEN_A },
+    { origin: 'http://localhost.example', token: TOKEN_A },
+  ])('$origin with credentials is a TypeError at creation', (options) => {
+    expect(() => createModeBAdminClient({ ...options, fetch: ok })).toThrow(TypeError);
+  });
+
+  test('loopback, a named host, https, or no credentials are accepted; nothing else is sent', async () => {
+    const sent: Request[] = [];
+    const record: FetchFunction = (request) => {
+      sent.push(request);
+      return Promise.resolve(new Response('{}', { status: 500 }));
+    };
+    for (const origin of [
+      'http://127.0.0.1:8787',
+      'http://127.9.9.9',
+      'http://[::1]:8787',
+      'http://localhost:8787',
+      'http://edge.localhost',
+    ])
+      expect(createModeBAdminClient({ origin, token: TOKEN_A, fetch: record }).origin).toBe(origin);
+    expect(
+      createModeBAdminClient({
+        origin: 'http://EDGE.test:8080',
+        token: TOKEN_A,
+        allowInsecureHosts: ['edge.TEST'],
+        fetch: record,
+      }).origin,
+    ).toBe('http://edge.test:8080');
+    expect(() =>
+      createModeBAdminClient({
+        origin: 'http://core.test',
+        token: TOKEN_A,
+        allowInsecureHosts: ['edge.test'],
+      }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createModeBAdminClient({ origin: ORIGIN_A, allowInsecureHosts: ['edge.test:80'] }),
+    ).toThrow(TypeError);
+    expect(createModeBAdminClient({ origin: 'http://edge.test' }).origin).toBe('http://edge.test');
+    expect(sent).toHaveLength(0);
+  });
+});
+
 describe('against scripted answers', () => {
   function scripted(
     answer: (request: Request, init?: RequestInit) => Response | Promise<Response>,
@@ -250,6 +341,10 @@ describe('against scripted answers', () => {
       peer_machine: 'core-01',
       expected_fingerprint: PIN,
     });
+    await client.initiate({ ...initiate, replace: true });
+    await client.initiate({ ...initiate, replace: false });
+    expect(await s.calls[2]?.request.json()).toMatchObject({ replace: true });
+    expect(await s.calls[3]?.request.json()).not.toHaveProperty('replace');
     expect(second?.request.url).toBe('https://edge.test/zeq/api/ssl/peer-seed/keyex/respond');
     expect(await second?.request.json()).toEqual({
       local_machine: 'core-01',

@@ -1,19 +1,24 @@
 /**
  * Mode-B seeding with the built `zeq-keyex` executable as real processes (test/helpers/cli-process.ts):
- * two `serve` processes on loopback (admin token files, plain http allowed for 127.0.0.1, seeds in
+ * two `serve` processes on loopback (admin token files, plain http and a private peer allowed for
+ * 127.0.0.1, seeds in
  * `--store`), driven by `zeq-keyex ssl initiate` and `ssl respond --json`; equal commitments and
  * equal sealed seeds on disk; a wrong pin, a wrong token, no admin token, a refused http peer and
- * an unreachable peer; usage errors (exit 2) and help.
+ * an unreachable peer; `--replace` over a seed_conflict (in process); usage errors (exit 2), among
+ * them a token bound for plain http to a host neither loopback nor named; and help.
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
 import { runCli } from '../src/node/cli/index.js';
+import { type RunningServer, serve } from '../src/node/server.js';
+import { createBearerTokenAuthorizer } from '../src/responder/admin.js';
+import { createResponder } from '../src/responder/responder.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type StoredSeed, unsealStoredSeed } from '../src/responder/seed-store.js';
 import { type Exit, cliEnv, jsonLine, useCliProcesses } from './helpers/cli-process.js';
-import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
+import { FIELD_KEY, OTHER_FIELD_KEY, fetchKeyDoc } from './helpers/responder.js';
 import { toHex } from './helpers/vectors.js';
 
 const TOKEN_A = 'cli-token-A-aaaaaaaaaaaaaaaa';
@@ -51,6 +56,8 @@ describe('two serve processes on loopback', () => {
           await tokenFile('a.token', TOKEN_A),
           '--allow-http-peer',
           '127.0.0.1',
+          '--allow-private-peer',
+          '127.0.0.1',
         ],
         FIELD_KEY,
       ),
@@ -63,6 +70,8 @@ describe('two serve processes on loopback', () => {
           '--admin-token-file',
           await tokenFile('b.token', TOKEN_B),
           '--allow-http-peer',
+          '127.0.0.1',
+          '--allow-private-peer',
           '127.0.0.1',
         ],
         OTHER_FIELD_KEY,
@@ -255,6 +264,8 @@ describe('two serve processes on loopback', () => {
           await tokenFile('o.token', TOKEN_A),
           '--allow-http-peer',
           '127.0.0.1',
+          '--allow-private-peer',
+          '127.0.0.1',
         ],
         FIELD_KEY,
       ),
@@ -310,6 +321,86 @@ describe('two serve processes on loopback', () => {
       status: 502,
       response_code: 'peer_invalid_response',
     });
+  });
+});
+
+describe('seed_conflict through the CLI (in process, loopback servers)', () => {
+  test("a pinned peer declaring another's machine_id: exit 1 with both fingerprints; --replace re-seeds", async () => {
+    const servers: RunningServer[] = [];
+    try {
+      const a = createResponder({
+        fieldKey: FIELD_KEY,
+        machines: { 'edge-01': 'machine:edge-01' },
+        admin: createBearerTokenAuthorizer(TOKEN_A),
+        modeB: { allowHttpHosts: ['127.0.0.1'], allowPrivatePeerHosts: ['127.0.0.1'] },
+      });
+      const b = createResponder({
+        fieldKey: OTHER_FIELD_KEY,
+        machines: { 'core-01': 'machine:core-01' },
+      });
+      const c = createResponder({
+        fieldKey: OTHER_FIELD_KEY,
+        machines: { evil: 'machine:core-01' },
+      });
+      for (const responder of [a, b, c])
+        servers.push(await serve(responder.fetch, { host: '127.0.0.1', port: 0 }));
+      const [sa, sb, sc] = servers as [RunningServer, RunningServer, RunningServer];
+      const pinB = (await fetchKeyDoc(b.fetch, 'core-01')).fingerprint;
+      const pinC = (await fetchKeyDoc(c.fetch, 'evil')).fingerprint;
+      const initiate = async (
+        peerOrigin: string,
+        peer: string,
+        pin: string,
+        extra: string[] = [],
+      ): Promise<{ code: number; out: string[] }> => {
+        const out: string[] = [];
+        const code = await runCli(
+          [
+            'ssl',
+            'initiate',
+            sa.url,
+            '--token',
+            TOKEN_A,
+            '--local',
+            'edge-01',
+            '--peer-origin',
+            peerOrigin,
+            '--peer',
+            peer,
+            '--pin',
+            pin,
+            '--json',
+            ...extra,
+          ],
+          {
+            stdout: (line) => out.push(line),
+            stderr: () => undefined,
+            env: {},
+            stopSignal: () => new Promise(() => undefined),
+          },
+        );
+        return { code, out };
+      };
+      expect((await initiate(sb.url, 'core-01', pinB)).code).toBe(0);
+      const conflict = await initiate(sc.url, 'evil', pinC);
+      expect(conflict.code).toBe(1);
+      expect(JSON.parse(conflict.out[0] as string)).toMatchObject({
+        ok: false,
+        code: 'http_error',
+        status: 409,
+        response_code: 'seed_conflict',
+        expected_fingerprint: pinB,
+        actual_fingerprint: pinC,
+      });
+      const replaced = await initiate(sc.url, 'evil', pinC, ['--replace']);
+      expect(replaced.code).toBe(0);
+      expect(JSON.parse(replaced.out[0] as string)).toMatchObject({
+        ok: true,
+        peer_fingerprint: pinC,
+      });
+    } finally {
+      await Promise.all(servers.map((server) => server.close()));
+    }
   });
 });
 
@@ -621,6 +712,60 @@ describe('usage', () => {
       ['ssl', 'respond', 'https://x', '--token', TOKEN_A, '--local', 'a', '--peer-id', 'm'],
     ],
     ['an unknown ssl command', ['ssl', 'rotate', 'https://x']],
+    [
+      'initiate: a token over plain http to a host neither loopback nor named',
+      [
+        'ssl',
+        'initiate',
+        'http://edge.test:8787',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-origin',
+        'https://p',
+        '--peer',
+        'b',
+        '--pin',
+        pin,
+      ],
+    ],
+    [
+      'respond: a token over plain http to a host named for another',
+      [
+        'ssl',
+        'respond',
+        'http://10.0.0.1',
+        '--allow-insecure-host',
+        '10.0.0.2',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        ct,
+      ],
+    ],
+    [
+      'an --allow-insecure-host with a port',
+      [
+        'ssl',
+        'respond',
+        'https://x',
+        '--allow-insecure-host',
+        'x:80',
+        '--token',
+        TOKEN_A,
+        '--local',
+        'a',
+        '--peer-id',
+        'm',
+        '--cipher-text',
+        ct,
+      ],
+    ],
   ])('%s is a usage error (exit 2, nothing on stdout)', async (_, args) => {
     const out: string[] = [];
     const err: string[] = [];
@@ -661,6 +806,9 @@ describe('usage', () => {
     ).toBe(2);
     expect(
       (await run(['serve', '--port', '0', '--allow-http-peer', '127.0.0.1:80'], withKey)).code,
+    ).toBe(2);
+    expect(
+      (await run(['serve', '--port', '0', '--allow-private-peer', '[::1]:80'], withKey)).code,
     ).toBe(2);
   });
 

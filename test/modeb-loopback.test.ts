@@ -1,6 +1,7 @@
 /**
  * Mode-B peer fetches over real loopback sockets with the platform's own fetch: two responders
- * behind the Node server adapter seed with each other over plain http (allowed for 127.0.0.1 only),
+ * behind the Node server adapter seed with each other over plain http (127.0.0.1 allowed by name,
+ * for plain http and as a private host; loopback is refused otherwise),
  * and scripted peers that redirect, stall, or send an oversized document are refused without the
  * redirect being followed.
  */
@@ -59,7 +60,7 @@ function responderA(peerTimeoutMs = 2_000): ReturnType<typeof createResponder> {
     fieldKey: FIELD_KEY,
     machines: { 'edge-01': 'machine:edge-01' },
     admin: createBearerTokenAuthorizer(TOKEN_A),
-    modeB: { allowHttpHosts: ['127.0.0.1'], peerTimeoutMs },
+    modeB: { allowHttpHosts: ['127.0.0.1'], allowPrivatePeerHosts: ['127.0.0.1'], peerTimeoutMs },
   });
 }
 
@@ -85,7 +86,31 @@ describe('over loopback sockets', () => {
       cipherText: l.cipherText,
     });
     expect(p.seedCommitment).toBe(l.seedCommitment);
-    // `localhost` is not 127.0.0.1 as far as the allow-list goes.
+    // Allowed for plain http but not named as a private host: refused before any fetch.
+    const httpOnly = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01' },
+      admin: createBearerTokenAuthorizer(TOKEN_A),
+      modeB: { allowHttpHosts: ['127.0.0.1'] },
+    });
+    await expectError(
+      await httpOnly.fetch(
+        adminRequest(
+          serverA.url,
+          INITIATE,
+          {
+            local_machine: 'edge-01',
+            peer_origin: serverB.url,
+            peer_machine: 'core-01',
+            expected_fingerprint: pin,
+          },
+          bearer(TOKEN_A),
+        ),
+      ),
+      400,
+      'invalid_request',
+    );
+    // `localhost` is not 127.0.0.1 as far as the allow-lists go.
     const refused = await a.fetch(
       adminRequest(
         serverA.url,

@@ -566,7 +566,13 @@ describe('the peer fetch', () => {
     expect(refused.peerRequests).toHaveLength(0);
 
     const allowed = twoResponders({
-      extraA: { modeB: { allowHttpHosts: ['CORE.test', '::1'], fetch: (r) => allowed.b.fetch(r) } },
+      extraA: {
+        modeB: {
+          allowHttpHosts: ['CORE.test', '::1'],
+          allowPrivatePeerHosts: ['::1'],
+          fetch: (r) => allowed.b.fetch(r),
+        },
+      },
     });
     const pinB = await pinOfB(allowed);
     expect(
@@ -620,6 +626,259 @@ describe('the peer fetch', () => {
       'invalid_request',
     );
     expect(pair.peerRequests).toHaveLength(0);
+  });
+});
+
+describe("peer hosts in the responder's own network (revision 2)", () => {
+  test.each([
+    'https://127.0.0.1',
+    'https://127.1.2.3:8443',
+    'https://0x7f.0.0.1',
+    'https://2130706433',
+    'https://0.0.0.0',
+    'https://10.0.0.1',
+    'https://100.64.0.1',
+    'https://169.254.169.254',
+    'https://172.16.5.4',
+    'https://172.31.255.255',
+    'https://192.168.1.1',
+    'https://[::1]',
+    'https://[::]',
+    'https://[0:0:0:0:0:0:0:1]',
+    'https://[fe80::1]',
+    'https://[fc00::1]',
+    'https://[fd12:3456::1]',
+    'https://[fec0::1]',
+    'https://[::ffff:127.0.0.1]',
+    'https://[::ffff:10.1.2.3]',
+    'https://[::ffff:169.254.169.254]',
+    'https://[::127.0.0.1]',
+    'https://[64:ff9b::a9fe:a9fe]',
+    'https://localhost',
+    'https://LOCALHOST.',
+    'https://api.localhost/zeq',
+  ])('peer_origin %s is 400 invalid_request, and nothing is fetched', async (origin) => {
+    const pair = twoResponders();
+    const pin = await pinOfB(pair);
+    await expectError(
+      await pair.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, origin), bearer(TOKEN_A)),
+      ),
+      400,
+      'invalid_request',
+    );
+    expect(pair.peerRequests).toHaveLength(0);
+    expect(pair.seedsA.puts).toHaveLength(0);
+  });
+
+  test.each([
+    'https://8.8.8.8',
+    'https://172.32.0.1',
+    'https://192.169.0.1',
+    'https://100.128.0.1',
+    'https://[2001:db8::1]',
+    'https://[::ffff:8.8.8.8]',
+    'https://localhost.example',
+  ])('public peer_origin %s is fetched', async (origin) => {
+    const pair = twoResponders();
+    const pin = await pinOfB(pair);
+    const r = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, origin), bearer(TOKEN_A)),
+    );
+    expect(r.status).toBe(200);
+    expect(pair.peerRequests).toHaveLength(1);
+  });
+
+  test('a host the operator names in allowPrivatePeerHosts is fetched; others still are not', async () => {
+    const pair = twoResponders({
+      extraA: {
+        modeB: {
+          allowPrivatePeerHosts: ['127.0.0.1', '::1', 'LocalHost'],
+          fetch: (r) => pair.b.fetch(r),
+        },
+      },
+    });
+    const pin = await pinOfB(pair);
+    for (const origin of ['https://127.0.0.1:8443', 'https://[::1]', 'https://localhost']) {
+      const r = await pair.a.fetch(
+        adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, origin), bearer(TOKEN_A)),
+      );
+      expect(r.status, origin).toBe(200);
+    }
+    for (const origin of ['https://127.0.0.2', 'http://127.0.0.1', 'https://10.0.0.1']) {
+      await expectError(
+        await pair.a.fetch(
+          adminRequest(ORIGIN_A, INITIATE, initiateBody(pin, origin), bearer(TOKEN_A)),
+        ),
+        400,
+        'invalid_request',
+      );
+    }
+  });
+});
+
+describe("seed_conflict: a pinned peer that declares another peer's machine_id (revision 2)", () => {
+  /**
+   * A and B as usual, plus C at https://evil.test: a responder whose key the operator pinned
+   * legitimately, but whose machine `evil` declares B's machine_id `machine:core-01`.
+   */
+  async function withImpostor(): Promise<{
+    pair: ReturnType<typeof twoResponders>;
+    pinB: string;
+    pinC: string;
+  }> {
+    const c = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { evil: 'machine:core-01' },
+    });
+    const pair = twoResponders({
+      peerFetch: (request) =>
+        new URL(request.url).hostname === 'evil.test' ? c.fetch(request) : pair.b.fetch(request),
+    });
+    const pinB = await pinOfB(pair);
+    const pinC = (await fetchKeyDoc(c.fetch, 'evil')).fingerprint;
+    return { pair, pinB, pinC };
+  }
+  const impostorBody = (
+    pin: string,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> => ({
+    local_machine: 'edge-01',
+    peer_origin: 'https://evil.test',
+    peer_machine: 'evil',
+    expected_fingerprint: pin,
+    ...extra,
+  });
+
+  test('409 seed_conflict with both fingerprints; the stored seed of the real peer is untouched', async () => {
+    const { pair, pinB, pinC } = await withImpostor();
+    const first = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A)),
+    );
+    expect(first.status).toBe(200);
+    const before = pair.seedsA.snapshot();
+    const storedBefore = await pair.seedsA.get('machine:edge-01', 'machine:core-01');
+
+    const r = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, impostorBody(pinC), bearer(TOKEN_A)),
+    );
+    const body = await expectError(r, 409, 'seed_conflict');
+    expect(body).toMatchObject({ stored_fingerprint: pinB, actual_fingerprint: pinC });
+    expect(Object.keys(body).sort()).toEqual([
+      'actual_fingerprint',
+      'error',
+      'message',
+      'stored_fingerprint',
+    ]);
+    expect(pair.seedsA.puts).toHaveLength(1);
+    expect(pair.seedsA.snapshot()).toBe(before);
+    expect(await pair.seedsA.get('machine:edge-01', 'machine:core-01')).toEqual(storedBefore);
+    expect(unsealStoredSeed(FIELD_KEY, storedBefore as StoredSeed)).toHaveLength(32);
+    expect(pair.logA.lines.some((l) => l.fields?.['code'] === 'seed_conflict')).toBe(true);
+  });
+
+  test('"replace": true replaces it, recording the new peer fingerprint', async () => {
+    const { pair, pinB, pinC } = await withImpostor();
+    await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A)));
+    const r = await pair.a.fetch(
+      adminRequest(ORIGIN_A, INITIATE, impostorBody(pinC, { replace: true }), bearer(TOKEN_A)),
+    );
+    expect(r.status).toBe(200);
+    const stored = await pair.seedsA.get('machine:edge-01', 'machine:core-01');
+    expect(stored?.fingerprint).toBe(pinC);
+    expect(stored?.seedCommitment).toBe(((await r.json()) as InitiateBody).seed_commitment);
+    // And now the real peer is the one that conflicts.
+    await expectError(
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A))),
+      409,
+      'seed_conflict',
+    );
+  });
+
+  test.each([['yes'], [1], [null], [{}]])(
+    '"replace": %j is 400 invalid_request',
+    async (replace) => {
+      const { pair, pinC } = await withImpostor();
+      await expectError(
+        await pair.a.fetch(
+          adminRequest(ORIGIN_A, INITIATE, impostorBody(pinC, { replace }), bearer(TOKEN_A)),
+        ),
+        400,
+        'invalid_request',
+      );
+      expect(pair.peerRequests).toHaveLength(0);
+    },
+  );
+
+  test('a seed this machine stored by respond is not replaced by an initiate without "replace"', async () => {
+    const pair = twoResponders();
+    const pinB = await pinOfB(pair);
+    const init = (await (
+      await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A)))
+    ).json()) as InitiateBody;
+    const respond = await pair.b.fetch(
+      adminRequest(
+        ORIGIN_B,
+        RESPOND,
+        {
+          local_machine: 'core-01',
+          peer_machine_id: 'machine:edge-01',
+          cipher_text: init.cipher_text,
+        },
+        bearer(TOKEN_B),
+      ),
+    );
+    expect(respond.status).toBe(200);
+    const pinA = (await fetchKeyDoc(pair.a.fetch, 'edge-01')).fingerprint;
+    const before = pair.seedsB.snapshot();
+    const body = await expectError(
+      await pair.b.fetch(
+        adminRequest(
+          ORIGIN_B,
+          INITIATE,
+          {
+            local_machine: 'core-01',
+            peer_origin: ORIGIN_A,
+            peer_machine: 'edge-01',
+            expected_fingerprint: pinA,
+          },
+          bearer(TOKEN_B),
+        ),
+      ),
+      409,
+      'seed_conflict',
+    );
+    expect(body['actual_fingerprint']).toBe(pinA);
+    expect(pair.seedsB.snapshot()).toBe(before);
+  });
+
+  test("respond replaces a stored seed: the peer machine_id there is the admin's word", async () => {
+    const pair = twoResponders();
+    const pinB = await pinOfB(pair);
+    const respondWith = async (cipherText: string): Promise<number> =>
+      (
+        await pair.b.fetch(
+          adminRequest(
+            ORIGIN_B,
+            RESPOND,
+            {
+              local_machine: 'core-01',
+              peer_machine_id: 'machine:edge-01',
+              cipher_text: cipherText,
+            },
+            bearer(TOKEN_B),
+          ),
+        )
+      ).status;
+    for (let i = 0; i < 2; i++) {
+      const init = (await (
+        await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A)))
+      ).json()) as InitiateBody;
+      expect(await respondWith(init.cipher_text)).toBe(200);
+      expect((await pair.seedsB.get('machine:core-01', 'machine:edge-01'))?.seedCommitment).toBe(
+        init.seed_commitment,
+      );
+    }
   });
 });
 
@@ -820,6 +1079,12 @@ describe('operation', () => {
     );
     expect(() =>
       createResponder({ ...base, modeB: { allowHttpHosts: 'localhost' as never } }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createResponder({ ...base, modeB: { allowPrivatePeerHosts: ['[::1]:80'] } }),
+    ).toThrow(TypeError);
+    expect(() =>
+      createResponder({ ...base, modeB: { allowPrivatePeerHosts: '127.0.0.1' as never } }),
     ).toThrow(TypeError);
     expect(() => createResponder({ ...base, modeB: { peerTimeoutMs: 0 } })).toThrow(RangeError);
     expect(() => createResponder({ ...base, modeB: { fetch: 'x' as never } })).toThrow(TypeError);

@@ -10,19 +10,26 @@
  * success body is validated field by field (`malformed_response`), and `initiate` checks that the
  * responder names the fingerprint it was asked to require (`response_mismatch`).
  *
+ * A `409 seed_conflict` (spec §4.1, revision 2: a seed for that peer machine_id is stored under
+ * another peer fingerprint) is `http_error` with `responseCode: 'seed_conflict'`,
+ * `expectedFingerprint` the stored one and `actualFingerprint` the one the peer presented now.
+ *
  * Security caveats: the token is sent only to `origin`; redirects are not followed, so it is never
- * replayed to another host. Responses never carry a seed, only its commitment: compare the two
- * commitments to confirm that both machines derived the same seed.
+ * replayed to another host. Credentials (the token, or any `headers`) are never sent over plain
+ * http except to a loopback host or a host the caller names in `allowInsecureHosts`: creating
+ * such a client is a `TypeError`. Responses never carry a seed, only its commitment: compare the
+ * two commitments to confirm that both machines derived the same seed.
  * @module
  */
-import { ALG, ALG_SIZES, ROUTES, type Alg } from '../core/constants.js';
+import { ALG, ALG_SIZES, MAX_RESPONSE_BYTES, ROUTES, type Alg } from '../core/constants.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { parsePin } from '../core/fingerprint.js';
 import { assertMachineId, assertSlug, isFingerprint, isMachineId } from '../core/identifiers.js';
-import { jsonString } from '../core/json.js';
+import { isJsonObject, jsonString } from '../core/json.js';
 import { normaliseOrigin } from '../core/origin.js';
 import { assertAdminToken } from '../core/admin-token.js';
+import { readCapped } from '../core/read-capped.js';
 import {
   type FetchFunction,
   type Transport,
@@ -48,6 +55,13 @@ export interface ModeBAdminClientOptions {
   timeoutMs?: number;
   /** Aborts every call of this client. */
   signal?: AbortSignal;
+  /**
+   * Hosts (names or IP addresses, no port) to which credentials may go over plain http. Without
+   * a name here, a client for an `http://` origin that carries a token or `headers` is refused
+   * unless the host is loopback (`127.0.0.0/8`, `::1`, `localhost`).
+   * @defaultValue `[]`
+   */
+  allowInsecureHosts?: readonly string[];
 }
 
 /** What `initiate` asks of machine L (spec §4.1). */
@@ -60,6 +74,13 @@ export interface ModeBInitiateRequest {
   peerMachine: string;
   /** The fingerprint the peer's key must have, as given out of band (any `parsePin` form). */
   expectedFingerprint: string;
+  /**
+   * Replace a seed stored for the peer's machine_id under another peer fingerprint (an operator
+   * re-seeding after the peer's key rotation). Without it such a seed is kept and the call fails
+   * with `http_error` / `responseCode: 'seed_conflict'`.
+   * @defaultValue false
+   */
+  replace?: boolean;
 }
 
 /** The answer of `initiate` (spec §4.1). */
@@ -114,7 +135,10 @@ export interface ModeBAdminClient {
    * `POST /api/ssl/peer-seed/keyex/initiate` on this responder (machine L).
    * @throws {ZeqKeyExError} `fingerprint_mismatch` (with `expectedFingerprint`, `actualFingerprint`),
    *   `http_error` (`status`, `responseCode`: `unauthorized`, `forbidden`, `peer_unreachable`,
-   *   `peer_invalid_response`, …), `response_mismatch`, `malformed_response` and transport codes.
+   *   `peer_invalid_response`, `seed_conflict` with `expectedFingerprint` the stored peer
+   *   fingerprint and `actualFingerprint` the presented one, …), `response_mismatch`,
+   *   `malformed_response` and transport codes.
+   * @throws {TypeError} for a malformed slug, origin or pin, or a `replace` that is not a boolean.
    */
   initiate(
     request: ModeBInitiateRequest,
@@ -157,14 +181,121 @@ const isCipherText = (value: string): boolean => {
 };
 
 /**
+ * The canonical form of a host name or IP address as a URL's `hostname` writes it (lower case,
+ * IPv4 in dotted decimal, IPv6 compressed in brackets), for allow-lists of hosts. The Mode-B
+ * responder's host options and the CLI use it too.
+ * @param entry - a host name or IP address (IPv6 with or without brackets), no port.
+ * @returns the canonical host, or `undefined` for anything but a bare host.
+ */
+export function canonicalHost(entry: unknown): string | undefined {
+  if (typeof entry !== 'string' || entry.length === 0 || /[\s/?#@\\]/.test(entry)) return undefined;
+  // `[::1]:80` would parse with its default port dropped: a bracketed host must end there.
+  if (entry.startsWith('[') && !entry.endsWith(']')) return undefined;
+  const bracketed = entry.includes(':') && !entry.startsWith('[') ? `[${entry}]` : entry;
+  const url = URL.parse(`http://${bracketed}/`);
+  if (url === null || url.port !== '' || url.username !== '' || url.password !== '')
+    return undefined;
+  return url.hostname;
+}
+
+/**
+ * A list of hosts, each canonical ({@link canonicalHost}).
+ * @param value - the option's value (`undefined` is the empty list).
+ * @param name - the option's name, for the message.
+ * @returns the hosts.
+ * @throws {TypeError} for anything but an array of bare hosts.
+ */
+export function parseHostList(value: unknown, name: string): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of host names`);
+  const hosts = new Set<string>();
+  for (const entry of value as unknown[]) {
+    const host = canonicalHost(entry);
+    if (host === undefined) {
+      throw new TypeError(
+        `${name}: "${String(entry)}" is not a host name or IP address without port or credentials`,
+      );
+    }
+    hosts.add(host);
+  }
+  return hosts;
+}
+
+/**
+ * Whether a canonical host is loopback: `localhost` and names under it (RFC 6761), `127.0.0.0/8`
+ * and `[::1]`. Only IP literals and these names; nothing is resolved.
+ * @param host - a URL's `hostname`.
+ * @returns whether credentials may go to it over plain http without being named.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  return (
+    name === 'localhost' ||
+    name.endsWith('.localhost') ||
+    name === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+  );
+}
+
+/**
+ * Reads the body of a `409` before the transport does, to keep the `stored_fingerprint` of a
+ * `seed_conflict` (§4.1), which the transport does not carry over; hands on the same bytes.
+ */
+function keepConflict(
+  base: FetchFunction,
+  seen: { stored?: string; actual?: string },
+): FetchFunction {
+  return async (input, init) => {
+    const response = await base(input, init);
+    if (response.status !== 409) return response;
+    const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES, init?.signal ?? undefined);
+    if (bytes === undefined) return new Response(null, { status: 409 });
+    try {
+      const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+      if (isJsonObject(value)) {
+        const stored = jsonString(value, 'stored_fingerprint');
+        const actual = jsonString(value, 'actual_fingerprint');
+        if (isFingerprint(stored) && isFingerprint(actual)) Object.assign(seen, { stored, actual });
+      }
+    } catch {
+      // Not JSON: the transport reports it by its status.
+    }
+    // The bytes are decoded already: their length and encoding headers no longer apply.
+    const headers = new Headers(response.headers);
+    headers.delete('content-encoding');
+    headers.delete('content-length');
+    return new Response(Uint8Array.from(bytes), { status: 409, headers });
+  };
+}
+
+/**
  * A failed call's error as the admin client reports it: a §4.1 `409 fingerprint_mismatch` naming
  * both fingerprints (the transport keeps them on its `http_error`) becomes the SDK's
- * `fingerprint_mismatch`; a 409 whose body is too large to read is reported by its status, as
- * any other 409 (`http_error`). Everything else is unchanged.
+ * `fingerprint_mismatch`; a `409 seed_conflict` naming both fingerprints (kept by
+ * {@link keepConflict}) is an `http_error` carrying them; a 409 whose body is too large to read is
+ * reported by its status, as any other 409 (`http_error`). Everything else is unchanged.
  */
-function adminCallError(error: unknown): unknown {
+function adminCallError(error: unknown, conflict: { stored?: string; actual?: string }): unknown {
   if (!isZeqKeyExError(error) || error.status !== 409) return error;
   const { expectedFingerprint, actualFingerprint } = error;
+  if (
+    error.code === 'http_error' &&
+    error.responseCode === 'seed_conflict' &&
+    conflict.stored !== undefined &&
+    conflict.actual !== undefined
+  ) {
+    return new ZeqKeyExError(
+      'http_error',
+      'a seed for this peer machine is stored under another peer fingerprint',
+      {
+        status: 409,
+        responseCode: 'seed_conflict',
+        expectedFingerprint: conflict.stored,
+        actualFingerprint: conflict.actual,
+        cause: error,
+      },
+    );
+  }
   if (
     error.code === 'http_error' &&
     error.responseCode === 'fingerprint_mismatch' &&
@@ -189,10 +320,30 @@ function adminCallError(error: unknown): unknown {
 }
 
 /**
+ * Refuses credentials that would cross the network in the clear: any header (the token's
+ * `authorization`, a cookie, …) for an `http://` origin whose host is neither loopback nor named.
+ * @throws {TypeError} naming the host.
+ */
+function assertCredentialsMayGo(
+  origin: string,
+  headers: Headers,
+  allowInsecureHosts: ReadonlySet<string>,
+): void {
+  const url = new URL(origin);
+  if (url.protocol !== 'http:' || [...headers.keys()].length === 0) return;
+  if (isLoopbackHost(url.hostname) || allowInsecureHosts.has(url.hostname)) return;
+  throw new TypeError(
+    `credentials are not sent over plain http to ${url.hostname}: use https, or name the host in allowInsecureHosts`,
+  );
+}
+
+/**
  * Creates a Mode-B admin client for one responder.
  * @param options - origin, credentials and HTTP options.
  * @returns the client.
- * @throws {TypeError} for an origin that is not an http(s) URL or a malformed token.
+ * @throws {TypeError} for an origin that is not an http(s) URL, a malformed token or host list,
+ *   or credentials (a token or `headers`) for an `http://` origin that is neither loopback nor
+ *   named in `allowInsecureHosts`.
  * @throws {RangeError} for a non-positive timeout.
  * @example
  * ```ts
@@ -211,24 +362,32 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
   if (options.token !== undefined) assertAdminToken(options.token);
   const headers = new Headers(options.headers);
   if (options.token !== undefined) headers.set('authorization', `Bearer ${options.token}`);
+  assertCredentialsMayGo(
+    origin,
+    headers,
+    parseHostList(options.allowInsecureHosts, 'allowInsecureHosts'),
+  );
   const timeoutMs = options.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS;
   if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new RangeError('timeoutMs must be a positive number');
   if (options.fetch !== undefined && typeof options.fetch !== 'function')
     throw new TypeError('fetch must be a function');
-  const transport: Transport = createTransport({
-    fetch: refuseRedirects(options.fetch),
-    headers,
-    timeoutMs,
-    retry: 0,
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  const baseFetch = refuseRedirects(options.fetch);
 
   async function post(
     path: string,
     body: unknown,
     call: ModeBAdminCallOptions,
   ): Promise<Record<string, unknown>> {
+    // One transport per call, so that what keepConflict saw belongs to this call only.
+    const conflict: { stored?: string; actual?: string } = {};
+    const transport: Transport = createTransport({
+      fetch: keepConflict(baseFetch, conflict),
+      headers,
+      timeoutMs,
+      retry: 0,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     try {
       return (
         await transport.postJson(
@@ -238,7 +397,7 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
         )
       ).body;
     } catch (error) {
-      throw adminCallError(error);
+      throw adminCallError(error, conflict);
     }
   }
 
@@ -252,6 +411,8 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
       assertSlug(request.peerMachine);
       const peerOrigin = normaliseOrigin(request.peerOrigin, 'peerOrigin');
       const expected = parsePin(request.expectedFingerprint);
+      if (request.replace !== undefined && typeof request.replace !== 'boolean')
+        throw new TypeError('replace must be a boolean');
       const body = await post(
         ROUTES.modeBInitiate,
         {
@@ -259,6 +420,7 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
           peer_origin: peerOrigin,
           peer_machine: request.peerMachine,
           expected_fingerprint: expected,
+          ...(request.replace === true ? { replace: true } : {}),
         },
         call,
       );

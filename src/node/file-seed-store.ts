@@ -4,7 +4,8 @@
  *
  * Writes are atomic (`atomic-file.ts`): the record is written to a temporary file in the same
  * directory (mode 0600, flushed with fsync), then renamed over the final name, so a reader sees
- * the old record or the new one, never a partial file. Seeding a pair again replaces its file.
+ * the old record or the new one, never a partial file. `put` replaces a pair's file; the Mode-B
+ * endpoints decide beforehand whether it may (`seed_conflict`, spec §4.1 revision 2).
  * The directory is created with mode 0700 (again, if it was removed).
  *
  * Caveats:

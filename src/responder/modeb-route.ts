@@ -41,7 +41,7 @@ import {
   readBody,
 } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
-import { jsonString } from '../core/json.js';
+import { jsonField, jsonString } from '../core/json.js';
 import { assertDurationMs } from '../core/limits.js';
 import { parseOrigin } from '../core/origin.js';
 import type { KeyManager } from './key-manager.js';
@@ -49,7 +49,8 @@ import type { Logger } from './logger.js';
 import type { Kem } from '../backends/kem-backend.js';
 import { type ModeBInitiation, initiateModeB, respondModeB } from '../core/modeb.js';
 import type { FetchFunction } from '../initiator/transport.js';
-import { fetchPeerKeyDocument } from './modeb-peer.js';
+import { parseHostList } from '../initiator/admin-client.js';
+import { fetchPeerKeyDocument, isPrivatePeerHost } from './modeb-peer.js';
 import { wipe } from '../core/primitives.js';
 import type { Route } from './router.js';
 import { sealSeed } from '../core/sealing.js';
@@ -63,6 +64,14 @@ export interface ModeBOptions {
    * @defaultValue `[]`
    */
   allowHttpHosts?: readonly string[];
+  /**
+   * Hosts (names or IP addresses, no port) that `initiate` may fetch although they are loopback,
+   * private or link-local IP literals or `localhost` (see `isPrivatePeerHost`), e.g.
+   * `['127.0.0.1']` for two responders on one machine. Such a host over plain http must also be in
+   * `allowHttpHosts`. Every other such peer is refused (`400 invalid_request`).
+   * @defaultValue `[]`
+   */
+  allowPrivatePeerHosts?: readonly string[];
   /**
    * Time limit of the peer key-document fetch, headers and body included.
    * @defaultValue 10_000
@@ -135,38 +144,6 @@ function peerFailure(reason: string): PeerFailure | undefined {
   return undefined;
 }
 
-/**
- * Canonical hostnames for `allowHttpHosts`.
- * @throws {TypeError} for anything but a bare host name or IP address.
- */
-function parseAllowHttpHosts(value: unknown): ReadonlySet<string> {
-  if (value === undefined) return new Set();
-  if (!Array.isArray(value))
-    throw new TypeError('modeB.allowHttpHosts must be an array of host names');
-  const hosts = new Set<string>();
-  for (const entry of value as unknown[]) {
-    if (typeof entry !== 'string' || entry.length === 0 || /[\s/?#@]/.test(entry)) {
-      throw new TypeError(
-        `modeB.allowHttpHosts: "${String(entry)}" is not a host name or IP address`,
-      );
-    }
-    const bracketed = entry.includes(':') && !entry.startsWith('[') ? `[${entry}]` : entry;
-    let url: URL;
-    try {
-      url = new URL(`http://${bracketed}/`);
-    } catch {
-      throw new TypeError(`modeB.allowHttpHosts: "${entry}" is not a host name or IP address`);
-    }
-    if (url.port !== '' || url.username !== '' || url.password !== '') {
-      throw new TypeError(
-        `modeB.allowHttpHosts: "${entry}" must be a host without port or credentials`,
-      );
-    }
-    hosts.add(url.hostname);
-  }
-  return hosts;
-}
-
 /** A field of an admin request that must be a string; anything else is `400 invalid_request`. */
 function stringField(body: Readonly<Record<string, unknown>>, name: string): string {
   const value = jsonString(body, name);
@@ -195,7 +172,11 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   }
   const modeB = options.modeB ?? {};
   if (typeof modeB !== 'object' || modeB === null) throw new TypeError('modeB must be an object');
-  const allowHttpHosts = parseAllowHttpHosts(modeB.allowHttpHosts);
+  const allowHttpHosts = parseHostList(modeB.allowHttpHosts, 'modeB.allowHttpHosts');
+  const allowPrivatePeerHosts = parseHostList(
+    modeB.allowPrivatePeerHosts,
+    'modeB.allowPrivatePeerHosts',
+  );
   const peerTimeoutMs =
     modeB.peerTimeoutMs === undefined
       ? DEFAULT_PEER_TIMEOUT_MS
@@ -237,13 +218,25 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     return parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
   }
 
-  /** The peer origin of an initiate request: an origin (`core/origin.ts`), then the scheme policy. */
+  /**
+   * The peer origin of an initiate request: an origin (`core/origin.ts`), then the scheme policy,
+   * then the private-host policy.
+   */
   function parsePeerOrigin(text: string): string {
     const peerOrigin = parseOrigin(text);
     if (peerOrigin === undefined) throw new HttpError('invalid_request');
     const url = new URL(peerOrigin);
     if (url.protocol === 'http:' && !allowHttpHosts.has(url.hostname)) {
       logger.warn('mode-b initiate refused: plain http peer not allowed', {
+        code: 'invalid_request',
+        peerHost: url.hostname,
+      });
+      throw new HttpError('invalid_request');
+    }
+    // Not a way into the responder's own network: an admin token must not buy a fetch of
+    // loopback, private or link-local addresses unless the operator named the host.
+    if (isPrivatePeerHost(url.hostname) && !allowPrivatePeerHosts.has(url.hostname)) {
+      logger.warn('mode-b initiate refused: private peer host not allowed', {
         code: 'invalid_request',
         peerHost: url.hostname,
       });
@@ -278,12 +271,34 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
   }
 
+  /**
+   * §4.1 revision 2: the fingerprint of a seed stored for the pair under another peer key, or
+   * `undefined` when nothing is stored or it was derived with this same peer key. A peer's
+   * machine_id is only what its document says, so a pinned peer naming another's id must not
+   * replace that one's seed. A seed stored by `respond` records this machine's own key, never a
+   * peer's: an initiate over it always conflicts.
+   */
+  async function seedConflict(
+    localMachineId: string,
+    peerMachineId: string,
+    peerFingerprint: string,
+  ): Promise<string | undefined> {
+    const stored = await callStore(
+      () => seedStore.get(localMachineId, peerMachineId),
+      'the seed store failed to read',
+    );
+    if (stored === undefined) return undefined;
+    if (stored.role === 'initiator' && stored.fingerprint === peerFingerprint) return undefined;
+    return stored.fingerprint;
+  }
+
   /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */
   function parseInitiateRequest(body: Record<string, unknown>): {
     localSlug: string;
     peerOrigin: string;
     peerSlug: string;
     expectedFingerprint: string;
+    replace: boolean;
   } {
     const localSlug = stringField(body, 'local_machine');
     const peerOriginText = stringField(body, 'peer_origin');
@@ -291,11 +306,16 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     const expectedFingerprint = stringField(body, 'expected_fingerprint');
     if (!isSlug(localSlug) || !isSlug(peerSlug)) throw new HttpError('invalid_slug');
     if (!isFingerprint(expectedFingerprint)) throw new HttpError('invalid_request');
+    // Optional (§4.1 revision 2), and then exactly a boolean: `null` or `"yes"` is no answer.
+    const replaceField = jsonField(body, 'replace');
+    const replace = replaceField === undefined ? false : replaceField;
+    if (typeof replace !== 'boolean') throw new HttpError('invalid_request');
     return {
       localSlug,
       peerOrigin: parsePeerOrigin(peerOriginText),
       peerSlug,
       expectedFingerprint,
+      replace,
     };
   }
 
@@ -330,7 +350,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   // §4.1
   async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
     await authorize(request, 'initiate');
-    const { localSlug, peerOrigin, peerSlug, expectedFingerprint } = parseInitiateRequest(
+    const { localSlug, peerOrigin, peerSlug, expectedFingerprint, replace } = parseInitiateRequest(
       await readJson(request),
     );
     const localMachineId = await machineFor(localSlug);
@@ -357,6 +377,31 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
         });
       }
       throw error;
+    }
+    let conflict: string | undefined;
+    try {
+      conflict = replace
+        ? undefined
+        : await seedConflict(localMachineId, initiation.peerMachineId, initiation.peerFingerprint);
+    } catch (error) {
+      wipe(initiation.seed);
+      throw error;
+    }
+    if (conflict !== undefined) {
+      wipe(initiation.seed);
+      logger.warn('mode-b initiate refused: a seed is stored under another peer fingerprint', {
+        code: 'seed_conflict',
+        localMachine: localSlug,
+        peerMachineId: initiation.peerMachineId,
+        storedFingerprint: conflict,
+        actualFingerprint: initiation.peerFingerprint,
+      });
+      return jsonResponse(409, {
+        error: 'seed_conflict',
+        message: WIRE_ERRORS.seed_conflict.message,
+        stored_fingerprint: conflict,
+        actual_fingerprint: initiation.peerFingerprint,
+      });
     }
     await store(
       'initiator',

@@ -3,9 +3,11 @@
  * the opening of a stored seed for the application that uses it.
  *
  * A seed is stored sealed under the field key, bound by its AAD to the local machine_id, the peer's
- * machine_id and the seed commitment, and keyed by `(local machine_id, peer machine_id)`. Seeding
- * the same pair again replaces the stored seed: a seed is re-derivable by a new exchange, unlike a
- * machine key, which is why this store overwrites where the key store never does.
+ * machine_id and the seed commitment, and keyed by `(local machine_id, peer machine_id)`. `put`
+ * replaces the stored seed of the pair: a seed is re-derivable by a new exchange, unlike a machine
+ * key, which is why this store overwrites where the key store never does. Whether a new seed may
+ * replace one stored under another peer fingerprint is decided before `put`, by the Mode-B
+ * endpoints (`seed_conflict`, spec §4.1 revision 2), from the record's `role` and `fingerprint`.
  *
  * Security caveats: only the sealed form reaches a store; a stored seed is plain JSON-able data that
  * is safe to back up, though useless without the field key. An opened seed is the caller's to wipe.
@@ -30,7 +32,11 @@ export interface StoredSeed {
   readonly localMachineId: string;
   /** The peer's machine id (bound into the seal's AAD; half of the store key). */
   readonly peerMachineId: string;
-  /** The fingerprint of the responder's key the seed was encapsulated to (the peer's, or our own). */
+  /**
+   * The fingerprint of the key the seed was encapsulated to: the peer's for `role: 'initiator'`
+   * (what a later `initiate` for the same pair compares, spec §4.1 revision 2), the local
+   * machine's own for `role: 'responder'`.
+   */
   readonly fingerprint: string;
   /** The §4 seed commitment, 64 lowercase hex characters (bound into the seal's AAD). */
   readonly seedCommitment: string;

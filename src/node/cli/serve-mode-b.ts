@@ -1,6 +1,7 @@
 /**
  * The Mode-B options of `zeq-keyex serve` (spec §4): `--admin-token-file` enables the admin
- * endpoints, `--allow-http-peer` lets `initiate` fetch named peers over plain http, and with
+ * endpoints, `--allow-http-peer` lets `initiate` fetch named peers over plain http,
+ * `--allow-private-peer` lets it fetch named loopback, private or link-local peers, and with
  * `--store DIR` seeds are kept sealed in `DIR/mode-b-seeds`.
  *
  * Caveats: the token is read from a file, never from the command line (the process list would
@@ -10,6 +11,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { canonicalHost } from '../../initiator/admin-client.js';
 import { type AdminOptions, createBearerTokenAuthorizer } from '../../responder/admin.js';
 import type { ModeBOptions } from '../../responder/modeb-route.js';
 import type { SeedStore } from '../../responder/seed-store.js';
@@ -34,7 +36,10 @@ export const SERVE_MODE_B_HELP: string = `  --admin-token-file FILE     enable t
                               without it they answer 403 to everyone. Seeds are kept sealed
                               in DIR/${SEEDS_SUBDIRECTORY} with --store DIR, else in memory
   --allow-http-peer HOST      let Mode-B 'initiate' fetch peers at HOST over plain http
-                              (repeatable; default: https only)`;
+                              (repeatable; default: https only)
+  --allow-private-peer HOST   let Mode-B 'initiate' fetch peers at HOST although it is loopback,
+                              private or link-local (127.0.0.1, 10.x, fe80::, localhost, ...);
+                              repeatable; default: such peers are refused`;
 
 /** The `serve` options this module reads (a fragment of its option table). */
 export const SERVE_MODE_B_OPTIONS: {
@@ -44,9 +49,15 @@ export const SERVE_MODE_B_OPTIONS: {
     readonly multiple: true;
     readonly default: string[];
   };
+  readonly 'allow-private-peer': {
+    readonly type: 'string';
+    readonly multiple: true;
+    readonly default: string[];
+  };
 } = {
   'admin-token-file': { type: 'string' },
   'allow-http-peer': { type: 'string', multiple: true, default: [] },
+  'allow-private-peer': { type: 'string', multiple: true, default: [] },
 };
 
 /** What {@link serveModeBOptions} adds to the responder options. */
@@ -70,12 +81,12 @@ export async function serveModeBOptions(
   io: CliIo,
 ): Promise<ServeModeBOptions> {
   const tokenFile = stringOption(args, 'admin-token-file');
-  const hosts = stringListOption(args, 'allow-http-peer');
-  const admin = tokenFile === undefined ? undefined : await adminFromTokenFile(tokenFile, io);
   // Checked here so that a bad host is a usage error rather than a start-up crash.
-  for (const host of hosts) assertPeerHost(host);
+  const hosts = peerHosts(args, 'allow-http-peer');
+  const privateHosts = peerHosts(args, 'allow-private-peer');
+  const admin = tokenFile === undefined ? undefined : await adminFromTokenFile(tokenFile, io);
   return {
-    modeB: { allowHttpHosts: hosts },
+    modeB: { allowHttpHosts: hosts, allowPrivatePeerHosts: privateHosts },
     ...(admin === undefined ? {} : { admin }),
     ...(storeDir === undefined
       ? {}
@@ -100,13 +111,15 @@ async function adminFromTokenFile(tokenFile: string, io: CliIo): Promise<AdminOp
   return createBearerTokenAuthorizer(token);
 }
 
-/** A host name or IP address (IPv6 with or without brackets), without port, path or userinfo. */
-function assertPeerHost(host: string): void {
-  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const url = /[\s/?#@]/.test(host) ? null : URL.parse(`http://${bracketed}/`);
-  if (host.length === 0 || url === null || url.port !== '') {
-    throw new UsageError(
-      `--allow-http-peer expects a host name or IP address without port, got "${host}"`,
-    );
-  }
+/** The hosts of a repeatable host option, each a host name or IP address without port. */
+function peerHosts(args: CommandArgs, option: string): string[] {
+  return stringListOption(args, option).map((host) => {
+    const canonical = canonicalHost(host);
+    if (canonical === undefined) {
+      throw new UsageError(
+        `--${option} expects a host name or IP address without port, got "${host}"`,
+      );
+    }
+    return canonical;
+  });
 }

@@ -4,10 +4,17 @@
  * peer; `ssl respond` gives the resulting cipher text to the peer's responder. Both print the seed
  * commitment — never the seed, which stays sealed on each responder.
  *
- * Caveat: a token given with `--token` is visible in the process list; `ZEQ_ADMIN_TOKEN` is not.
+ * Caveats: a token given with `--token` is visible in the process list; `ZEQ_ADMIN_TOKEN` is not.
+ * The token is never sent over plain http except to a loopback ORIGIN or a host named with
+ * `--allow-insecure-host` (a usage error otherwise, before anything is sent).
  * @module
  */
-import { type ModeBAdminClient, createModeBAdminClient } from '../../initiator/admin-client.js';
+import {
+  type ModeBAdminClient,
+  canonicalHost,
+  createModeBAdminClient,
+  isLoopbackHost,
+} from '../../initiator/admin-client.js';
 import { ALG, ALG_SIZES } from '../../core/constants.js';
 import { base64Decode } from '../../core/encoding.js';
 import {
@@ -25,12 +32,14 @@ import {
   pinArg,
   requiredOption,
   slugArg,
+  stringListOption,
   stringOption,
 } from './args.js';
 
 /** The options of both commands: the admin token of ORIGIN, the local machine, `--json`. */
 const ADMIN_CALL_OPTIONS: OptionTable = {
   token: { type: 'string' },
+  'allow-insecure-host': { type: 'string', multiple: true, default: [] },
   local: { type: 'string' },
   json: JSON_OPTION,
 };
@@ -46,12 +55,40 @@ function adminCall(args: CommandArgs, io: CliIo): AdminCall {
   const origin = originArg(args.positionals[0], 'ORIGIN');
   const token = adminTokenFrom(args, io);
   const localMachine = slugArg(stringOption(args, 'local'), '--local');
-  return { origin, localMachine, client: createModeBAdminClient({ origin, token }) };
+  const allowInsecureHosts = insecureHostsFor(origin, args);
+  return {
+    origin,
+    localMachine,
+    client: createModeBAdminClient({ origin, token, allowInsecureHosts }),
+  };
+}
+
+/**
+ * The `--allow-insecure-host` names, after refusing a token bound for plain http to a host that
+ * is neither loopback nor named: the client would refuse it too, but as a usage error here.
+ */
+function insecureHostsFor(origin: string, args: CommandArgs): string[] {
+  const hosts = stringListOption(args, 'allow-insecure-host').map((host) => {
+    const canonical = canonicalHost(host);
+    if (canonical === undefined) {
+      throw new UsageError(
+        `--allow-insecure-host expects a host name or IP address without port, got "${host}"`,
+      );
+    }
+    return canonical;
+  });
+  const url = new URL(origin);
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !hosts.includes(url.hostname)) {
+    throw new UsageError(
+      `the admin token is not sent over plain http to ${url.hostname}: use https, or --allow-insecure-host ${url.hostname}`,
+    );
+  }
+  return hosts;
 }
 
 const initiateCommand: CliCommand = {
   path: 'ssl initiate',
-  help: `Usage: zeq-keyex ssl initiate ORIGIN --token T --local SLUG --peer-origin URL --peer SLUG --pin FP [--json]
+  help: `Usage: zeq-keyex ssl initiate ORIGIN --token T --local SLUG --peer-origin URL --peer SLUG --pin FP [--replace] [--json]
 
 Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/ssl/peer-seed/keyex/initiate).
   --token T            admin bearer token of ORIGIN (or set ZEQ_ADMIN_TOKEN, which ps does not show)
@@ -59,6 +96,11 @@ Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/
   --peer-origin URL    the peer's responder (https, unless ORIGIN allows plain http for that host)
   --peer SLUG          the peer machine's slug there
   --pin FP             the peer key's fingerprint, obtained out of band ('zeq-keyex fingerprint')
+  --replace            replace a seed ORIGIN holds for the peer's machine_id under another
+                       fingerprint (re-seeding after the peer's key rotation); without it that is
+                       refused with seed_conflict and both fingerprints
+  --allow-insecure-host HOST
+                       send the token over plain http to HOST (repeatable; loopback needs none)
   --json               print one JSON line: {"ok":true,"cipher_text","seed_commitment","peer_machine_id",
                        "peer_fingerprint","local_machine_id","alg"} or {"ok":false,"code","message",...}
 Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`,
@@ -67,6 +109,7 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
     'peer-origin': { type: 'string' },
     peer: { type: 'string' },
     pin: { type: 'string' },
+    replace: { type: 'boolean', default: false },
   },
   maxPositionals: 1,
   async run(args, io) {
@@ -79,6 +122,7 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
       peerOrigin,
       peerMachine,
       expectedFingerprint,
+      ...(args.values['replace'] === true ? { replace: true } : {}),
     });
     if (args.values['json'] === true) {
       io.stdout(
@@ -118,6 +162,8 @@ text (POST /api/ssl/peer-seed/keyex/respond).
   --local SLUG         P's slug on ORIGIN
   --peer-id ID         the initiator's machine_id ("local_machine_id" of 'ssl initiate')
   --cipher-text B64    the cipher text 'ssl initiate' printed
+  --allow-insecure-host HOST
+                       send the token over plain http to HOST (repeatable; loopback needs none)
   --json               print one JSON line: {"ok":true,"seed_commitment","local_machine_id","fingerprint",
                        "alg"} or {"ok":false,"code","message",...}
 Compare the printed seed commitment with the initiator's: they must be equal.`,
