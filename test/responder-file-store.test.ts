@@ -85,6 +85,25 @@ describe('file key store', () => {
     expect((await readdir(dir)).sort()).toEqual(['+edge-01.json', 'edge-01.json']);
   });
 
+  test('slugs(): the slugs with a key file, case kept; other files and directories are not slugs', async () => {
+    const store = createFileKeyStore(dir);
+    expect(await store.slugs()).toEqual([]);
+    await store.putIfAbsent(record('edge-01', 'AAAA'));
+    await store.putIfAbsent(record('Edge-01', 'BBBB'));
+    await store.putIfAbsent(record('a.b_C', 'CCCC'));
+    await mkdir(join(dir, 'mode-b-seeds'));
+    await mkdir(join(dir, 'dir.json'));
+    for (const name of [
+      'notes.txt',
+      '.edge-02.json.0123.tmp',
+      'Upper.json',
+      '+-x.json',
+      '++a.json',
+    ])
+      await writeFile(join(dir, name), '{}');
+    expect(await createFileKeyStore(dir).slugs()).toEqual(['Edge-01', 'a.b_C', 'edge-01']);
+  });
+
   test('a corrupt or foreign file is store_error and is never overwritten', async () => {
     const store = createFileKeyStore(dir);
     await store.putIfAbsent(record('edge-01', 'AAAA'));
