@@ -157,6 +157,19 @@ describe('help', () => {
     expect(run.stopRequested).toBe(false);
   });
 
+  test('serve --help names every connection limit and --auto-provision', async () => {
+    const help = (await cli(['serve', '--help'])).stdout.join('\n');
+    for (const flag of [
+      '--auto-provision N',
+      '--max-connections N',
+      '--headers-timeout-ms MS',
+      '--request-timeout-ms MS',
+      '--keep-alive-timeout-ms MS',
+      '--max-header-bytes N',
+    ])
+      expect(help).toContain(flag);
+  });
+
   test('--help wins over missing arguments and the field key', async () => {
     for (const argv of [
       ['fingerprint', '--help'],
@@ -733,6 +746,34 @@ describe('serve (in process)', () => {
       expect(run.stderr.join('\n')).toContain('--auto-provision');
     }
     expect((await readdir(store)).filter((name) => name.endsWith('.json'))).toHaveLength(2);
+  });
+
+  test('the connection limit flags reach the server: --max-header-bytes 1024 answers a 2 KiB header with 431', async () => {
+    const serving = await serveInProcess([
+      '--machine',
+      `${SLUG}=${MACHINE_ID}`,
+      '--max-header-bytes',
+      '1024',
+      '--max-connections',
+      '8',
+      '--headers-timeout-ms',
+      '2000',
+      '--request-timeout-ms',
+      '4000',
+      '--keep-alive-timeout-ms',
+      '1000',
+    ]);
+    const served = serving.line.replace('listening on ', '');
+    try {
+      const big = await fetch(`${served}/api/keyex/${SLUG}/pubkey`, {
+        headers: { 'x-big': 'a'.repeat(2048) },
+      });
+      await big.arrayBuffer();
+      expect(big.status).toBe(431);
+      expect(await ask(served, SLUG)).toEqual([200, undefined]);
+    } finally {
+      expect((await serving.stop('SIGTERM')).code).toBe(0);
+    }
   });
 
   test('a port already in use: exit 1, never listening', async () => {
