@@ -4,7 +4,7 @@
  * a real loopback server. The built executable is driven as a child process in `cli-process.test.ts`.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -775,6 +775,26 @@ describe('serve (in process)', () => {
       expect((await serving.stop('SIGTERM')).code).toBe(0);
     }
   });
+
+  test.runIf(process.platform !== 'win32')(
+    '--store naming a directory open to group or others: exit 1, store_error, never listening, nothing written',
+    async () => {
+      const store = join(scratch, 'open-store');
+      await mkdir(store);
+      await chmod(store, 0o755);
+      const run = await cli(
+        ['serve', '--port', '0', '--store', store, '--machine', `${SLUG}=${MACHINE_ID}`],
+        {
+          env: { ZEQ_FIELD_KEY: FIELD_KEY },
+        },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).toEqual([]);
+      expect(run.stderr.join('\n')).toContain('store_error');
+      expect(run.stopRequested).toBe(false);
+      expect(await readdir(store)).toEqual([]);
+    },
+  );
 
   test('a port already in use: exit 1, never listening', async () => {
     const port = new URL(origin).port;
