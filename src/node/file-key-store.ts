@@ -6,7 +6,10 @@
  * written to a temporary file in the same directory (mode 0600, flushed with fsync), then
  * hard-linked to its final name, which fails if that name exists. A reader therefore sees either
  * no file or a complete one, and two processes generating a machine's first key concurrently end
- * with one of the two keys stored and both serving it. The directory is created with mode 0700.
+ * with one of the two keys stored and both serving it. The directory is created with mode 0700;
+ * an existing one open to group or others, or owned by another user, is refused (`store_error`)
+ * before anything is written or listed. {@link FileKeyStore.slugs} lists the slugs that have a key
+ * (`serve --auto-provision` counts from it).
  *
  * Caveats:
  * - A file that cannot be parsed as a stored key is a `store_error`; it is never overwritten (it
