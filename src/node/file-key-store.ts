@@ -8,7 +8,7 @@
  * no file or a complete one, and two processes generating a machine's first key concurrently end
  * with one of the two keys stored and both serving it. The directory is created with mode 0700;
  * an existing one open to group or others, or owned by another user, is refused (`store_error`)
- * before anything is written or listed. {@link FileKeyStore.slugs} lists the slugs that have a key
+ * before anything is written or listed. Its `slugs()` lists the slugs that have a key
  * (`serve --auto-provision` counts from it).
  *
  * Caveats:
@@ -42,21 +42,10 @@ function slugOf(name: string): string | undefined {
   return isSlug(slug) && fileName(slug) === name ? slug : undefined;
 }
 
-/** A {@link KeyStore} on the file system, which can also list the slugs it holds a key for. */
-export interface FileKeyStore extends KeyStore {
-  /**
-   * The slugs with a key file in the directory (by file name; the files are not opened).
-   * @returns the slugs, sorted. The directory is made (mode 0700) if it does not exist yet.
-   * @throws {ZeqKeyExError} `store_error` when the directory cannot be read, or is accessible by
-   *   group or others.
-   */
-  slugs(): Promise<string[]>;
-}
-
 /**
  * Creates a key store that keeps one JSON file per slug in `dir`.
  * @param dir - the directory; created (mode 0700) on the first write if it does not exist.
- * @returns the store.
+ * @returns the store, which can also list the slugs it holds a key for.
  * @throws {TypeError} when `dir` is not a non-empty string.
  * @example
  * ```ts
@@ -64,7 +53,15 @@ export interface FileKeyStore extends KeyStore {
  * const responder = createResponder({ fieldKey, machines, keyStore: createFileKeyStore('/var/lib/zeq-keyex') });
  * ```
  */
-export function createFileKeyStore(dir: string): FileKeyStore {
+export function createFileKeyStore(dir: string): KeyStore & {
+  /**
+   * The slugs with a key file in the directory (by file name; the files are not opened).
+   * @returns the slugs, sorted. The directory is made (mode 0700) if it does not exist yet.
+   * @throws {ZeqKeyExError} `store_error` when the directory cannot be read, or is open to group
+   *   or others.
+   */
+  slugs(): Promise<string[]>;
+} {
   if (typeof dir !== 'string' || dir.length === 0)
     throw new TypeError('dir must be a non-empty path');
   const root = resolve(dir);
