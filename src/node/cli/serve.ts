@@ -165,7 +165,7 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     keyStore = createMemoryKeyStore();
   } else {
     const fileStore = createFileKeyStore(storeDir);
-    // Read at start: a directory others can read is refused before anything listens.
+    // Listed at start, so a directory open to group or others is refused before anything listens.
     stored = await fileStore.slugs();
     keyStore = fileStore;
   }
