@@ -4,11 +4,16 @@
  * every failure a `store_error`. (The stores' own behaviour is in responder-file-store,
  * modeb-file-seed-store and the client suite's TOFU tests.)
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { makePrivateDirectory, readJsonFile, writeJsonFile } from '../src/node/atomic-file.js';
+import {
+  makePrivateDirectory,
+  readJsonFile,
+  withFileLock,
+  writeJsonFile,
+} from '../src/node/atomic-file.js';
 import { expectCodeAsync } from './helpers/errors.js';
 
 const posix = process.platform !== 'win32';
@@ -120,5 +125,79 @@ describe('makePrivateDirectory', () => {
     if (posix) expect((await stat(nested)).mode & 0o777).toBe(0o700);
     await writeFile(join(dir, 'file'), '');
     await expectCodeAsync(makePrivateDirectory(join(dir, 'file', 'sub'), 'blocked'), 'store_error');
+  });
+});
+
+describe.runIf(posix)('store directories open to group or others', () => {
+  test.each([0o755, 0o750, 0o705, 0o770, 0o701, 0o1777].map((mode) => [mode.toString(8), mode]))(
+    "an existing directory of mode 0%s is refused for 'none' (store_error) and left as it was",
+    async (_name, mode) => {
+      const open = join(dir, 'open');
+      await mkdir(open);
+      await chmod(open, mode);
+      await expectCodeAsync(makePrivateDirectory(open, 'the key store directory'), 'store_error');
+      expect((await stat(open)).mode & 0o7777).toBe(mode);
+    },
+  );
+
+  test("'read' refuses write access by group or others, and allows reading", async () => {
+    const shared = join(dir, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o755);
+    await makePrivateDirectory(shared, 'the trust store directory', 'read');
+    for (const mode of [0o775, 0o757, 0o1777]) {
+      await chmod(shared, mode);
+      await expectCodeAsync(
+        makePrivateDirectory(shared, 'the trust store directory', 'read'),
+        'store_error',
+      );
+    }
+  });
+
+  test('0700 and narrower are accepted', async () => {
+    for (const mode of [0o700, 0o500]) {
+      const own = join(dir, `own-${mode.toString(8)}`);
+      await mkdir(own);
+      await chmod(own, mode);
+      await makePrivateDirectory(own, 'own');
+    }
+  });
+});
+
+describe('withFileLock', () => {
+  test('tasks under one lock file never overlap, and the lock is removed after each', async () => {
+    const lock = join(dir, 'x.lock');
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 12 }, () =>
+        withFileLock(lock, 'x', async () => {
+          inside++;
+          most = Math.max(most, inside);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          inside--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  test('a task that throws releases the lock; a held lock is waited for', async () => {
+    const lock = join(dir, 'x.lock');
+    await expect(withFileLock(lock, 'x', () => Promise.reject(new Error('boom')))).rejects.toThrow(
+      'boom',
+    );
+    expect(await readdir(dir)).toEqual([]);
+    await writeFile(lock, '1\n');
+    let ran = false;
+    const waiting = withFileLock(lock, 'x', async () => {
+      ran = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(ran).toBe(false);
+    await rm(lock);
+    await waiting;
+    expect(ran).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * a real loopback server. The built executable is driven as a child process in `cli-process.test.ts`.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,6 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { ALG } from '../src/core/constants.js';
 import { isSessionId } from '../src/core/identifiers.js';
 import { type CliIo, runCli } from '../src/node/cli/index.js';
-import { MAX_OPEN_MACHINES } from '../src/node/cli/serve.js';
 import { type RunningServer, serve } from '../src/node/server.js';
 import { type Responder, createResponder } from '../src/responder.js';
 import {
@@ -158,6 +157,19 @@ describe('help', () => {
     expect(run.stopRequested).toBe(false);
   });
 
+  test('serve --help names every connection limit and --auto-provision', async () => {
+    const help = (await cli(['serve', '--help'])).stdout.join('\n');
+    for (const flag of [
+      '--auto-provision N',
+      '--max-connections N',
+      '--headers-timeout-ms MS',
+      '--request-timeout-ms MS',
+      '--keep-alive-timeout-ms MS',
+      '--max-header-bytes N',
+    ])
+      expect(help).toContain(flag);
+  });
+
   test('--help wins over missing arguments and the field key', async () => {
     for (const argv of [
       ['fingerprint', '--help'],
@@ -290,7 +302,51 @@ describe('usage errors exit 2 and send nothing', () => {
       { ZEQ_FIELD_KEY: FIELD_KEY },
     ],
     ['an extra argument', ['--port', '0', 'extra'], { ZEQ_FIELD_KEY: FIELD_KEY }],
-    ['an empty --store', ['--port', '0', '--store', ''], { ZEQ_FIELD_KEY: FIELD_KEY }],
+    [
+      'an empty --store',
+      ['--port', '0', '--machine', 'edge-01=m-1', '--store', ''],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    ['neither --machine nor --auto-provision', ['--port', '0'], { ZEQ_FIELD_KEY: FIELD_KEY }],
+    [
+      'both --machine and --auto-provision',
+      ['--port', '0', '--machine', 'edge-01=m-1', '--auto-provision', '4'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    ['--auto-provision 0', ['--port', '0', '--auto-provision', '0'], { ZEQ_FIELD_KEY: FIELD_KEY }],
+    [
+      'a non-numeric --auto-provision',
+      ['--port', '0', '--auto-provision', 'all'],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
+    ...(
+      [
+        ['--max-connections', '0'],
+        ['--max-connections', '-1'],
+        ['--headers-timeout-ms', '1.5'],
+        ['--request-timeout-ms', ''],
+        ['--keep-alive-timeout-ms', 'soon'],
+        ['--max-header-bytes', '0x100'],
+      ] as const
+    ).map(([flag, value]): [string, string[], Record<string, string>] => [
+      `${flag} ${JSON.stringify(value)}`,
+      ['--port', '0', '--machine', 'edge-01=m-1', `${flag}=${value}`],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ]),
+    [
+      'a headers time limit above the request time limit',
+      [
+        '--port',
+        '0',
+        '--machine',
+        'edge-01=m-1',
+        '--headers-timeout-ms',
+        '5000',
+        '--request-timeout-ms',
+        '4000',
+      ],
+      { ZEQ_FIELD_KEY: FIELD_KEY },
+    ],
     [
       'one slug named by two --machine',
       ['--port', '0', '--machine', 'edge-01=a', '--machine', 'edge-01=b'],
@@ -615,27 +671,130 @@ describe('serve (in process)', () => {
     expect([...run.stdout, ...run.stderr].join('\n')).not.toContain(OTHER_FIELD_KEY);
   });
 
-  test(`without --machine: any valid slug is its own machine_id, up to ${MAX_OPEN_MACHINES} of them`, async () => {
-    const serving = await serveInProcess([]);
-    try {
-      const served = serving.line.replace('listening on ', '');
-      const status = async (slug: string): Promise<number> => {
-        const response = await fetch(`${served}/api/keyex/${slug}/pubkey`);
-        await response.arrayBuffer();
-        return response.status;
-      };
-      for (let i = 0; i < MAX_OPEN_MACHINES; i++) expect(await status(`open-${i}`)).toBe(200);
-      expect(await status('open-one-too-many')).toBe(404);
-      // The ones already served stay served.
-      expect(await status('open-0')).toBe(200);
-    } catch (error) {
-      await serving.stop('SIGTERM');
-      throw error;
+  /** The status and wire error code of one request to a running `serve`. */
+  async function ask(
+    served: string,
+    slug: string,
+    init?: RequestInit,
+  ): Promise<[number, string | undefined]> {
+    const route = init?.method === 'POST' ? 'handshake' : 'pubkey';
+    const response = await fetch(`${served}/api/keyex/${slug}/${route}`, init);
+    const body = (await response.json()) as { error?: string };
+    return [response.status, body.error];
+  }
+
+  /** 70 junk slugs, each asked for its key document and sent a POST with no content type. */
+  async function junk(served: string): Promise<[number, string | undefined][]> {
+    const answers: [number, string | undefined][] = [];
+    for (let i = 0; i < 70; i++) {
+      answers.push(await ask(served, `junk-${i}`, { method: 'POST', body: 'x' }));
+      answers.push(await ask(served, `junk-${i}`));
     }
-    const run = await serving.stop('SIGTERM');
-    expect(run.code).toBe(0);
-    expect(run.stderr.join('\n')).toContain('no --machine given');
+    return answers;
+  }
+
+  test('with --machine, 70 junk slugs (GETs and POSTs without a content type) are each 404 unknown_machine, and the real slug still works', async () => {
+    const serving = await serveInProcess(['--machine', `${SLUG}=${MACHINE_ID}`]);
+    const served = serving.line.replace('listening on ', '');
+    try {
+      for (const answer of await junk(served)) expect(answer).toEqual([404, 'unknown_machine']);
+      expect(await ask(served, SLUG)).toEqual([200, undefined]);
+    } finally {
+      expect((await serving.stop('SIGTERM')).code).toBe(0);
+    }
   });
+
+  test('--auto-provision N: only slugs that obtained a key count; the count is restored from --store on restart', async () => {
+    const store = join(scratch, 'store');
+    const args = ['--store', store, '--auto-provision', '2'];
+    const first = await serveInProcess(args);
+    const served = first.line.replace('listening on ', '');
+    let document: unknown;
+    try {
+      // POSTs that never make a key count for nothing.
+      for (let i = 0; i < 70; i++) {
+        const [status] = await ask(served, `junk-${i}`, { method: 'POST', body: 'x' });
+        expect(status).not.toBe(404);
+      }
+      expect(await ask(served, SLUG)).toEqual([200, undefined]);
+      document = await (await fetch(`${served}/api/keyex/${SLUG}/pubkey`)).json();
+      expect(await ask(served, 'second')).toEqual([200, undefined]);
+      expect(await ask(served, 'third')).toEqual([404, 'unknown_machine']);
+      expect(await ask(served, SLUG)).toEqual([200, undefined]);
+    } finally {
+      expect((await first.stop('SIGTERM')).code).toBe(0);
+    }
+    expect((await readdir(store)).filter((name) => name.endsWith('.json')).sort()).toEqual([
+      `${SLUG}.json`,
+      'second.json',
+    ]);
+
+    // Restarted with the same store: the two keys already count; the same key is served.
+    const again = await serveInProcess(args);
+    const servedAgain = again.line.replace('listening on ', '');
+    try {
+      expect(await ask(servedAgain, 'third')).toEqual([404, 'unknown_machine']);
+      for (const answer of await junk(servedAgain))
+        expect(answer).toEqual([404, 'unknown_machine']);
+      expect(await (await fetch(`${servedAgain}/api/keyex/${SLUG}/pubkey`)).json()).toEqual(
+        document,
+      );
+      expect(await ask(servedAgain, 'second')).toEqual([200, undefined]);
+    } finally {
+      const run = await again.stop('SIGTERM');
+      expect(run.code).toBe(0);
+      expect(run.stderr.join('\n')).toContain('--auto-provision');
+    }
+    expect((await readdir(store)).filter((name) => name.endsWith('.json'))).toHaveLength(2);
+  });
+
+  test('the connection limit flags reach the server: --max-header-bytes 1024 answers a 2 KiB header with 431', async () => {
+    const serving = await serveInProcess([
+      '--machine',
+      `${SLUG}=${MACHINE_ID}`,
+      '--max-header-bytes',
+      '1024',
+      '--max-connections',
+      '8',
+      '--headers-timeout-ms',
+      '2000',
+      '--request-timeout-ms',
+      '4000',
+      '--keep-alive-timeout-ms',
+      '1000',
+    ]);
+    const served = serving.line.replace('listening on ', '');
+    try {
+      const big = await fetch(`${served}/api/keyex/${SLUG}/pubkey`, {
+        headers: { 'x-big': 'a'.repeat(2048) },
+      });
+      await big.arrayBuffer();
+      expect(big.status).toBe(431);
+      expect(await ask(served, SLUG)).toEqual([200, undefined]);
+    } finally {
+      expect((await serving.stop('SIGTERM')).code).toBe(0);
+    }
+  });
+
+  test.runIf(process.platform !== 'win32')(
+    '--store naming a directory open to group or others: exit 1, store_error, never listening, nothing written',
+    async () => {
+      const store = join(scratch, 'open-store');
+      await mkdir(store);
+      await chmod(store, 0o755);
+      const run = await cli(
+        ['serve', '--port', '0', '--store', store, '--machine', `${SLUG}=${MACHINE_ID}`],
+        {
+          env: { ZEQ_FIELD_KEY: FIELD_KEY },
+        },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).toEqual([]);
+      expect(run.stderr.join('\n')).toContain('store_error');
+      expect(run.stopRequested).toBe(false);
+      expect(await readdir(store)).toEqual([]);
+    },
+  );
 
   test('a port already in use: exit 1, never listening', async () => {
     const port = new URL(origin).port;

@@ -6,6 +6,7 @@
  * stream that was already closed: the server keeps serving.
  */
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
 import { createResponder } from '../src/responder/responder.js';
@@ -20,6 +21,8 @@ function deferred(): [Promise<void>, () => void] {
   });
   return [promise, resolve];
 }
+
+function ignoreError(): void {}
 
 const SLUG = 'edge-01';
 const running: RunningServer[] = [];
@@ -423,5 +426,105 @@ describe('responses', () => {
     req.on('error', () => undefined);
     req.end();
     await cancelled;
+  });
+});
+
+describe('connection limits', () => {
+  /** A raw loopback connection: everything it received, and a promise of its end. */
+  function connect(server: RunningServer): {
+    socket: Socket;
+    received: () => string;
+    ended: Promise<void>;
+  } {
+    const url = new URL(server.url);
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      text += chunk;
+    });
+    const ended = new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+    });
+    socket.on('error', ignoreError);
+    return { socket, received: () => text, ended };
+  }
+
+  const ok: FetchHandler = async () => new Response('ok');
+
+  test('a client that sends its headers slowly is answered 408 and cut at the headers time limit', async () => {
+    const server = await serve(ok, {
+      port: 0,
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 300,
+      keepAliveTimeoutMs: 60_000,
+    });
+    running.push(server);
+    const slow = connect(server);
+    slow.socket.write('GET / HTTP/1.1\r\nhost: x\r\n');
+    // One more header line every 50 ms, for ever: only the server's limit ends this.
+    const drip = setInterval(() => {
+      if (!slow.socket.destroyed) slow.socket.write(`x-slow-${Date.now()}: 1\r\n`);
+    }, 50);
+    try {
+      await slow.ended;
+    } finally {
+      clearInterval(drip);
+    }
+    expect(slow.received()).toMatch(/^HTTP\/1\.1 408 /);
+    // The server still serves.
+    const answer = await send(server, { path: '/' });
+    expect(answer === 'reset' ? answer : answer.status).toBe(200);
+  });
+
+  test('connections beyond maxConnections are closed at once, unanswered; a freed slot serves again', async () => {
+    const server = await serve(ok, { port: 0, maxConnections: 2, keepAliveTimeoutMs: 60_000 });
+    running.push(server);
+    let accepted = 0;
+    const twoAccepted = new Promise<void>((resolve) => {
+      server.server.on('connection', () => {
+        if (++accepted === 2) resolve();
+      });
+    });
+    const held = [connect(server), connect(server)];
+    await twoAccepted;
+    const third = connect(server);
+    third.socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    await third.ended;
+    expect(third.received()).toBe('');
+    // One held connection goes; a new one is served.
+    const [first] = held;
+    first?.socket.destroy();
+    await first?.ended;
+    // Until the server has seen it go too.
+    for (;;) {
+      const open = await new Promise<number>((resolve, reject) => {
+        server.server.getConnections((error, count) => (error ? reject(error) : resolve(count)));
+      });
+      if (open < 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const answer = await send(server, { path: '/' });
+    expect(answer === 'reset' ? answer : answer.status).toBe(200);
+  });
+
+  test('a request line and headers above maxHeaderBytes get 431', async () => {
+    const server = await serve(ok, { port: 0, maxHeaderBytes: 1024 });
+    running.push(server);
+    const big = await send(server, { path: '/', headers: { 'x-big': 'a'.repeat(2048) } });
+    expect(big === 'reset' ? big : big.status).toBe(431);
+    const small = await send(server, { path: '/', headers: { 'x-small': 'a'.repeat(512) } });
+    expect(small === 'reset' ? small : small.status).toBe(200);
+  });
+
+  test('limits that are not positive integers, or a headers limit above the request limit, are a RangeError', async () => {
+    for (const options of [
+      { maxConnections: 0 },
+      { headersTimeoutMs: -1 },
+      { requestTimeoutMs: 1.5 },
+      { keepAliveTimeoutMs: Number.NaN },
+      { maxHeaderBytes: Number.POSITIVE_INFINITY },
+      { headersTimeoutMs: 2_000, requestTimeoutMs: 1_000 },
+    ])
+      await expect(serve(ok, { port: 0, ...options })).rejects.toBeInstanceOf(RangeError);
   });
 });

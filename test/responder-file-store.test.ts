@@ -1,14 +1,17 @@
 /**
  * The Node file key store: atomic first-writer-wins writes, private permissions, keys that survive
  * a restart (same fingerprint), corrupt files refused and never overwritten, a wrong field key
- * refused without touching the file.
+ * refused without touching the file, a directory open to group or others refused. And the file
+ * TOFU store shared by several writers (as several processes share it): no first use is lost, and
+ * racing first uses of one slug agree.
  */
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
 import { createFileKeyStore } from '../src/node.js';
+import { createFileTrustStore } from '../src/node/file-trust-store.js';
 import { createResponder } from '../src/responder.js';
 import type { StoredKey } from '../src/responder/stores.js';
 import { expectCodeAsync } from './helpers/errors.js';
@@ -85,6 +88,25 @@ describe('file key store', () => {
     expect((await readdir(dir)).sort()).toEqual(['+edge-01.json', 'edge-01.json']);
   });
 
+  test('slugs(): the slugs with a key file, case kept; other files and directories are not slugs', async () => {
+    const store = createFileKeyStore(dir);
+    expect(await store.slugs()).toEqual([]);
+    await store.putIfAbsent(record('edge-01', 'AAAA'));
+    await store.putIfAbsent(record('Edge-01', 'BBBB'));
+    await store.putIfAbsent(record('a.b_C', 'CCCC'));
+    await mkdir(join(dir, 'mode-b-seeds'));
+    await mkdir(join(dir, 'dir.json'));
+    for (const name of [
+      'notes.txt',
+      '.edge-02.json.0123.tmp',
+      'Upper.json',
+      '+-x.json',
+      '++a.json',
+    ])
+      await writeFile(join(dir, name), '{}');
+    expect(await createFileKeyStore(dir).slugs()).toEqual(['Edge-01', 'a.b_C', 'edge-01']);
+  });
+
   test('a corrupt or foreign file is store_error and is never overwritten', async () => {
     const store = createFileKeyStore(dir);
     await store.putIfAbsent(record('edge-01', 'AAAA'));
@@ -115,6 +137,87 @@ describe('file key store', () => {
     await expectCodeAsync(store.putIfAbsent(record('edge-01', 'AAAA')), 'store_error');
     expect((await stat(join(dir, 'edge-01.json'))).isDirectory()).toBe(true);
   });
+});
+
+describe.runIf(posix)('a key store directory open to group or others', () => {
+  test('is refused (store_error) for writes and listing; nothing is written, the mode is left alone', async () => {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o755);
+    const store = createFileKeyStore(dir);
+    await expectCodeAsync(store.putIfAbsent(record('edge-01', 'AAAA')), 'store_error');
+    await expectCodeAsync(store.slugs(), 'store_error');
+    expect(await readdir(dir)).toEqual([]);
+    expect((await stat(dir)).mode & 0o777).toBe(0o755);
+    // Narrowed by the operator: served.
+    await chmod(dir, 0o700);
+    expect((await store.putIfAbsent(record('edge-01', 'AAAA'))).publicKey).toBe('AAAA');
+  });
+
+  test('a responder over it answers 500 and makes no key', async () => {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o750);
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: createFileKeyStore(dir),
+    });
+    try {
+      expect((await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'))).status).toBe(500);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      responder.close();
+    }
+  });
+});
+
+describe('file trust store shared by several writers', () => {
+  const fp = (n: number): string => n.toString(16).padStart(2, '0').repeat(32);
+
+  test('separate store instances remembering different slugs at once: every one is kept', async () => {
+    const path = join(root, 'trust', 'tofu.json');
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        createFileTrustStore(path).putIfAbsent(`http://o|slug-${i}`, fp(i)),
+      ),
+    );
+    const reader = createFileTrustStore(path);
+    for (let i = 0; i < 16; i++) expect(await reader.get(`http://o|slug-${i}`)).toBe(fp(i));
+    expect(await readdir(join(root, 'trust'))).toEqual(['tofu.json']);
+  });
+
+  test('separate store instances racing on one slug with different fingerprints all get the one stored', async () => {
+    const path = join(root, 'trust', 'tofu.json');
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        createFileTrustStore(path).putIfAbsent('http://o|edge-01', fp(i)),
+      ),
+    );
+    const stored = await createFileTrustStore(path).get('http://o|edge-01');
+    expect(stored).toBeDefined();
+    expect(new Set(answers)).toEqual(new Set([stored]));
+  });
+
+  test.runIf(posix)(
+    'a file or directory others can write to is refused, before it is trusted',
+    async () => {
+      const trustDir = join(root, 'trust');
+      const path = join(trustDir, 'tofu.json');
+      await createFileTrustStore(path).putIfAbsent('http://o|edge-01', fp(1));
+      await chmod(trustDir, 0o755); // readable by others: fine
+      expect(await createFileTrustStore(path).get('http://o|edge-01')).toBe(fp(1));
+      await chmod(path, 0o666);
+      await expectCodeAsync(createFileTrustStore(path).get('http://o|edge-01'), 'store_error');
+      await chmod(path, 0o600);
+      await chmod(trustDir, 0o777);
+      await expectCodeAsync(createFileTrustStore(path).get('http://o|edge-01'), 'store_error');
+      await expectCodeAsync(
+        createFileTrustStore(path).putIfAbsent('http://o|edge-02', fp(2)),
+        'store_error',
+      );
+      await chmod(trustDir, 0o700);
+      expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ 'http://o|edge-01': fp(1) });
+    },
+  );
 });
 
 describe('responder over a file store', () => {

@@ -6,7 +6,10 @@
  * written to a temporary file in the same directory (mode 0600, flushed with fsync), then
  * hard-linked to its final name, which fails if that name exists. A reader therefore sees either
  * no file or a complete one, and two processes generating a machine's first key concurrently end
- * with one of the two keys stored and both serving it. The directory is created with mode 0700.
+ * with one of the two keys stored and both serving it. The directory is created with mode 0700;
+ * an existing one open to group or others, or owned by another user, is refused (`store_error`)
+ * before anything is written or listed. Its `slugs()` lists the slugs that have a key
+ * (`serve --auto-provision` counts from it).
  *
  * Caveats:
  * - A file that cannot be parsed as a stored key is a `store_error`; it is never overwritten (it
@@ -19,9 +22,10 @@
  * - Files hold only the sealed form of secret keys (spec §5); they are useless without the field key.
  * @module
  */
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ZeqKeyExError } from '../core/errors.js';
-import { assertSlug } from '../core/identifiers.js';
+import { assertSlug, isSlug } from '../core/identifiers.js';
 import { type KeyStore, type StoredKey, copyStoredKey, isStoredKey } from '../responder/stores.js';
 import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
 
@@ -29,10 +33,19 @@ function fileName(slug: string): string {
   return `${slug.replace(/[A-Z]/g, (letter) => `+${letter.toLowerCase()}`)}.json`;
 }
 
+/** The slug a key file's name stands for, or `undefined` for any other name. */
+function slugOf(name: string): string | undefined {
+  if (!name.endsWith('.json')) return undefined;
+  const slug = name
+    .slice(0, -'.json'.length)
+    .replace(/\+([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  return isSlug(slug) && fileName(slug) === name ? slug : undefined;
+}
+
 /**
  * Creates a key store that keeps one JSON file per slug in `dir`.
  * @param dir - the directory; created (mode 0700) on the first write if it does not exist.
- * @returns the store.
+ * @returns the store, which can also list the slugs it holds a key for.
  * @throws {TypeError} when `dir` is not a non-empty string.
  * @example
  * ```ts
@@ -40,7 +53,15 @@ function fileName(slug: string): string {
  * const responder = createResponder({ fieldKey, machines, keyStore: createFileKeyStore('/var/lib/zeq-keyex') });
  * ```
  */
-export function createFileKeyStore(dir: string): KeyStore {
+export function createFileKeyStore(dir: string): KeyStore & {
+  /**
+   * The slugs with a key file in the directory (by file name; the files are not opened).
+   * @returns the slugs, sorted. The directory is made (mode 0700) if it does not exist yet.
+   * @throws {ZeqKeyExError} `store_error` when the directory cannot be read, or is open to group
+   *   or others.
+   */
+  slugs(): Promise<string[]>;
+} {
   if (typeof dir !== 'string' || dir.length === 0)
     throw new TypeError('dir must be a non-empty path');
   const root = resolve(dir);
@@ -84,6 +105,23 @@ export function createFileKeyStore(dir: string): KeyStore {
         return existing;
       }
       return record;
+    },
+    async slugs(): Promise<string[]> {
+      await ensureDirectory();
+      let entries;
+      try {
+        entries = await readdir(root, { withFileTypes: true });
+      } catch (cause) {
+        throw new ZeqKeyExError('store_error', 'the key store directory could not be read', {
+          cause,
+        });
+      }
+      const slugs: string[] = [];
+      for (const entry of entries) {
+        const slug = entry.isFile() ? slugOf(entry.name) : undefined;
+        if (slug !== undefined) slugs.push(slug);
+      }
+      return slugs.sort();
     },
   };
 }

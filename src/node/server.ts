@@ -11,6 +11,14 @@
  * `request.signal` (and a clone's) aborts when the client goes away before the response is
  * complete. It is made on first use: most handlers never look at it, and a followed signal is one
  * of the dearest parts of a `Request`.
+ *
+ * Limits against floods and slow clients ({@link SERVE_DEFAULTS}, each a {@link ServeOptions}
+ * option): a connection cap (connections beyond it are closed as soon as they are accepted, never
+ * queued), a time limit for the headers, for the whole request and for an idle keep-alive
+ * connection, and a cap on the request line and headers (`431`). Node checks the headers and
+ * request time limits on a sweep; its interval here is a quarter of the shorter limit, at most one
+ * second, so a slow client is cut within about a second of its limit (Node's own sweep runs every
+ * 30 seconds).
  * @module
  */
 import {
@@ -31,6 +39,53 @@ export interface ServeOptions {
   host?: string;
   /** Port to bind (0 picks a free one). @defaultValue 8787 */
   port?: number;
+  /**
+   * Open connections at most; a connection beyond it is closed as soon as it is accepted (not
+   * queued), and the client sees a reset or an immediate close.
+   * @defaultValue 256
+   */
+  maxConnections?: number;
+  /**
+   * Time for a request's line and headers to arrive, from the connection's first byte (or the end
+   * of the previous request); then `408` and the connection is closed.
+   * @defaultValue 10000
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time for a whole request, body included, to arrive; then `408` and the connection is closed.
+   * At least {@link ServeOptions.headersTimeoutMs}.
+   * @defaultValue 30000
+   */
+  requestTimeoutMs?: number;
+  /** Time an idle keep-alive connection is kept open. @defaultValue 5000 */
+  keepAliveTimeoutMs?: number;
+  /** Size of the request line and headers at most; a larger one is answered `431`. @defaultValue 8192 */
+  maxHeaderBytes?: number;
+}
+
+/** The connection limits {@link serve} applies when its options do not say otherwise. */
+export const SERVE_DEFAULTS: {
+  readonly maxConnections: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+} = Object.freeze({
+  maxConnections: 256,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 8_192,
+});
+
+/** The longest sweep interval of the headers and request time limits. */
+const MAX_CHECK_INTERVAL_MS = 1_000;
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a positive integer`);
+  return value;
 }
 
 /** A running server. */
@@ -253,8 +308,10 @@ async function respond(
 /**
  * Serves `handler` over HTTP.
  * @param handler - the fetch handler, e.g. `responder.fetch`.
- * @param options - host and port.
+ * @param options - host, port and connection limits ({@link SERVE_DEFAULTS}).
  * @returns the running server, once it listens.
+ * @throws {RangeError} for a port out of range, a limit that is not a positive integer, or a
+ *   headers time limit above the request time limit.
  */
 export async function serve(
   handler: FetchHandler,
@@ -264,13 +321,48 @@ export async function serve(
   const port = options.port ?? 8787;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new RangeError('port must be an integer in [0, 65535]');
+  const maxConnections = positiveInteger(
+    options.maxConnections,
+    SERVE_DEFAULTS.maxConnections,
+    'maxConnections',
+  );
+  const headersTimeout = positiveInteger(
+    options.headersTimeoutMs,
+    SERVE_DEFAULTS.headersTimeoutMs,
+    'headersTimeoutMs',
+  );
+  const requestTimeout = positiveInteger(
+    options.requestTimeoutMs,
+    SERVE_DEFAULTS.requestTimeoutMs,
+    'requestTimeoutMs',
+  );
+  const keepAliveTimeout = positiveInteger(
+    options.keepAliveTimeoutMs,
+    SERVE_DEFAULTS.keepAliveTimeoutMs,
+    'keepAliveTimeoutMs',
+  );
+  const maxHeaderSize = positiveInteger(
+    options.maxHeaderBytes,
+    SERVE_DEFAULTS.maxHeaderBytes,
+    'maxHeaderBytes',
+  );
+  if (headersTimeout > requestTimeout)
+    throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   let origin = '';
-  const server = createServer((req, res) => {
-    void respond(handler, req, res, origin);
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout,
+      maxHeaderSize,
+      connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
+    },
+    (req, res) => {
+      void respond(handler, req, res, origin);
+    },
+  );
+  server.maxConnections = maxConnections;
+  server.keepAliveTimeout = keepAliveTimeout;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
