@@ -153,7 +153,7 @@ describe.runIf(posix)('a key store directory open to group or others', () => {
     expect((await store.putIfAbsent(record('edge-01', 'AAAA'))).publicKey).toBe('AAAA');
   });
 
-  test('a responder over it answers 500 and makes no key', async () => {
+  test('a responder over it answers 503 unavailable and makes no key', async () => {
     await mkdir(dir, { recursive: true });
     await chmod(dir, 0o750);
     const responder = createResponder({
@@ -162,7 +162,9 @@ describe.runIf(posix)('a key store directory open to group or others', () => {
       keyStore: createFileKeyStore(dir),
     });
     try {
-      expect((await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'))).status).toBe(500);
+      const response = await responder.fetch(getRequest('/api/keyex/edge-01/pubkey'));
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: 'unavailable' });
       expect(await readdir(dir)).toEqual([]);
     } finally {
       responder.close();
