@@ -14,7 +14,13 @@
 export { createFileKeyStore } from './node/file-key-store.js';
 export { createFileSeedStore } from './node/file-seed-store.js';
 export { createFileTrustStore } from './node/file-trust-store.js';
-export { type FetchHandler, type RunningServer, type ServeOptions, serve } from './node/server.js';
+export {
+  type FetchHandler,
+  type RunningServer,
+  SERVE_DEFAULTS,
+  type ServeOptions,
+  serve,
+} from './node/server.js';
 export type { KeyStore, StoredKey } from './responder/stores.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';

@@ -29,6 +29,7 @@ import {
   createServer,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -65,10 +66,15 @@ export interface ServeOptions {
 
 /** The connection limits {@link serve} applies when its options do not say otherwise. */
 export const SERVE_DEFAULTS: {
+  /** Open connections at most; one more is closed at once. */
   readonly maxConnections: number;
+  /** Time for a client to send the request line and headers. */
   readonly headersTimeoutMs: number;
+  /** Time for a client to send the whole request. */
   readonly requestTimeoutMs: number;
+  /** Time an idle keep-alive connection is kept open. */
   readonly keepAliveTimeoutMs: number;
+  /** Size of the request line and headers at most (`431` beyond). */
   readonly maxHeaderBytes: number;
 } = Object.freeze({
   maxConnections: 256,
@@ -80,13 +86,6 @@ export const SERVE_DEFAULTS: {
 
 /** The longest sweep interval of the headers and request time limits. */
 const MAX_CHECK_INTERVAL_MS = 1_000;
-
-function positiveInteger(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${name} must be a positive integer`);
-  return value;
-}
 
 /** A running server. */
 export interface RunningServer {
@@ -321,29 +320,24 @@ export async function serve(
   const port = options.port ?? 8787;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new RangeError('port must be an integer in [0, 65535]');
-  const maxConnections = positiveInteger(
-    options.maxConnections,
-    SERVE_DEFAULTS.maxConnections,
+  const maxConnections = assertPositiveInteger(
+    options.maxConnections ?? SERVE_DEFAULTS.maxConnections,
     'maxConnections',
   );
-  const headersTimeout = positiveInteger(
-    options.headersTimeoutMs,
-    SERVE_DEFAULTS.headersTimeoutMs,
+  const headersTimeout = assertDurationMs(
+    options.headersTimeoutMs ?? SERVE_DEFAULTS.headersTimeoutMs,
     'headersTimeoutMs',
   );
-  const requestTimeout = positiveInteger(
-    options.requestTimeoutMs,
-    SERVE_DEFAULTS.requestTimeoutMs,
+  const requestTimeout = assertDurationMs(
+    options.requestTimeoutMs ?? SERVE_DEFAULTS.requestTimeoutMs,
     'requestTimeoutMs',
   );
-  const keepAliveTimeout = positiveInteger(
-    options.keepAliveTimeoutMs,
-    SERVE_DEFAULTS.keepAliveTimeoutMs,
+  const keepAliveTimeout = assertDurationMs(
+    options.keepAliveTimeoutMs ?? SERVE_DEFAULTS.keepAliveTimeoutMs,
     'keepAliveTimeoutMs',
   );
-  const maxHeaderSize = positiveInteger(
-    options.maxHeaderBytes,
-    SERVE_DEFAULTS.maxHeaderBytes,
+  const maxHeaderSize = assertPositiveInteger(
+    options.maxHeaderBytes ?? SERVE_DEFAULTS.maxHeaderBytes,
     'maxHeaderBytes',
   );
   if (headersTimeout > requestTimeout)

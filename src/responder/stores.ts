@@ -332,10 +332,20 @@ export function createMemorySessionStore(
 
 /** The outcome of {@link ReplayMemory.remember}. */
 export type ReplayRememberResult =
-  | { readonly status: 'remembered' }
-  | { readonly status: 'replayed' }
-  /** Nothing was remembered: no room until `retryAt` (ms since the Unix epoch). */
-  | { readonly status: 'full'; readonly retryAt: number };
+  | {
+      /** The tag is new and is now remembered until its expiry. */
+      readonly status: 'remembered';
+    }
+  | {
+      /** The tag is already remembered: the ciphertext was accepted before. */
+      readonly status: 'replayed';
+    }
+  | {
+      /** Nothing was remembered: the memory is full. */
+      readonly status: 'full';
+      /** When the oldest tag expires and there is room again, in ms since the Unix epoch. */
+      readonly retryAt: number;
+    };
 
 /**
  * The replay tags of accepted handshakes, each kept until the session it came from would have
