@@ -159,7 +159,7 @@ export function faultPlan(faults: readonly Fault[], slowMs: number, lateMs: numb
         case 'hang':
           return new Promise<T>(() => undefined);
         case 'slow':
-          return delayed(0, call);
+          return delayed(slowMs, call);
         case 'late':
           return delayed(lateMs, call);
       }
