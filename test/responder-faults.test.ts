@@ -13,7 +13,13 @@ import { createResponder } from '../src/responder.js';
 import { type RecordChannel, createRecordChannel } from '../src/core/record-channel.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
 import { base64Decode } from '../src/core/encoding.js';
-import { FIELD_KEY, ORIGIN, observedKeyStore, recordingLogger } from './helpers/responder.js';
+import {
+  FIELD_KEY,
+  ORIGIN,
+  OTHER_FIELD_KEY,
+  observedKeyStore,
+  recordingLogger,
+} from './helpers/responder.js';
 import {
   FAULTS,
   type Fault,
@@ -24,8 +30,20 @@ import {
   faultPlan,
   faultyKeyStore,
   faultyReplayMemory,
+  faultySeedStore,
   faultySessionStore,
 } from './helpers/fuzz.js';
+import {
+  INITIATE,
+  ORIGIN_A,
+  ORIGIN_B,
+  TOKEN_A,
+  adminRequest,
+  bearer,
+  observedSeedStore,
+  twoResponders,
+} from './helpers/modeb.js';
+import { unsealStoredSeed } from '../src/responder/seed-store.js';
 import { hex } from './helpers/vectors.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01', 'core-02': 'machine:core-02' };
@@ -195,6 +213,54 @@ describe('stores that throw, hang or answer slowly, at random per call', () => {
         expectNoSecret(Buffer.from(logger.text()), secrets);
       } finally {
         responder.close();
+      }
+    },
+  );
+});
+
+describe('a Mode-B seed store that throws, hangs or answers late, at random per call', () => {
+  test.prop([fc.array(fault, { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 6 })], {
+    numRuns: 15,
+  })(
+    'initiate answers 200 or 503 only; what is stored is a whole sealed seed; no seed out',
+    async (faults, rounds) => {
+      const plan = faultPlan(faults, 0, LATE_MS);
+      const seeds = observedSeedStore();
+      const pair = twoResponders({
+        extraA: { seedStore: faultySeedStore(seeds, plan), storeTimeoutMs: STORE_TIMEOUT_MS },
+      });
+      const bodies: Uint8Array[] = [];
+      try {
+        const pin = (await pair.b.keyDocument('core-01')).fingerprint;
+        for (let round = 0; round < rounds; round++) {
+          const response = await pair.a.fetch(
+            adminRequest(
+              ORIGIN_A,
+              INITIATE,
+              {
+                local_machine: 'edge-01',
+                peer_origin: ORIGIN_B,
+                peer_machine: 'core-01',
+                expected_fingerprint: pin,
+              },
+              bearer(TOKEN_A),
+            ),
+          );
+          const { bytes } = await checkResponse(response);
+          bodies.push(bytes);
+          expect([200, 503]).toContain(response.status);
+        }
+        await plan.settle();
+        const stored = await seeds.get('machine:edge-01', 'machine:core-01');
+        const secrets = [hex(FIELD_KEY), hex(OTHER_FIELD_KEY)];
+        if (stored !== undefined) secrets.push(unsealStoredSeed(FIELD_KEY, stored));
+        for (const put of seeds.puts) secrets.push(unsealStoredSeed(FIELD_KEY, put));
+        for (const bytes of bodies) expectNoSecret(bytes, secrets);
+        expectNoSecret(Buffer.from(pair.logA.text() + pair.logB.text()), secrets);
+        for (const line of pair.logA.lines) expect(line.fields?.['code']).not.toBe('unexpected');
+      } finally {
+        pair.a.close();
+        pair.b.close();
       }
     },
   );
