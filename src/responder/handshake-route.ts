@@ -4,10 +4,10 @@
  * (§2.2), stores a session and answers `{ session_id, key_confirmation, machine_id, fingerprint,
  * alg, expires_at }`.
  *
- * Checks, in an order that keeps a refused request from changing anything: the client's handshake
- * bucket (`429 rate_limited`), slug grammar and machine, room for one more decapsulation in flight
- * (`503 unavailable`, checked again when it starts: nothing queues), content-type, body size (declared, then read; 8 KiB), JSON shape, field encodings, and
- * only then the machine's key. A handshake never generates a key: a ciphertext cannot have been
+ * Checks, in an order that keeps a refused request from changing anything: slug grammar and
+ * machine, the client's handshake bucket (`429 rate_limited`), room for one more decapsulation in
+ * flight (`503 unavailable`, checked again when it starts: nothing queues), content-type, body
+ * size (declared, then read; 8 KiB), JSON shape, field encodings, and only then the machine's key. A handshake never generates a key: a ciphertext cannot have been
  * made for a key that does not exist yet, so that is `409 key_mismatch`.
  *
  * Security caveats:
@@ -247,10 +247,10 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
   }
 
   return async function serveHandshake({ request, params }: RequestContext): Promise<Response> {
-    // Admission before any work: the client's bucket, then room for one more decapsulation.
-    admission.take('handshake', request);
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
+    // Admission before any work: the client's bucket, then room for one more decapsulation.
+    admission.take('handshake', request);
     admission.assertDecapsulationRoom();
     const { cipherText, fingerprint } = await readHandshakeRequest(request);
     const key = await keys.find(slug, machineId);

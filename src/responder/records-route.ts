@@ -3,8 +3,8 @@
  * takes one i2r record (`application/octet-stream`, at most 1 MiB), opens it, hands the plaintext
  * to the application's callback and answers `200` with the reply sealed as one r2i record.
  *
- * Checks, in an order that keeps a refused request from changing anything: the client's record
- * bucket (`429 rate_limited`, `admission.ts`), slug grammar and machine, session id grammar, content-type, the declared body size, the session (unknown,
+ * Checks, in an order that keeps a refused request from changing anything: slug grammar and
+ * machine, the client's record bucket (`429 rate_limited`, `admission.ts`), session id grammar, content-type, the declared body size, the session (unknown,
  * expired, or not served by this instance), then the body within 1 MiB, the session's expiry once
  * more (a body may arrive slowly), and the record itself. Only a record that opens moves the
  * receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
@@ -95,9 +95,9 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
   const { sessionStore, sessions, onRecord, aad, now, logger } = deps;
 
   return async function serveRecord({ request, params }: RequestContext): Promise<Response> {
-    deps.admission.take('records', request);
     const slug = params.get('slug') ?? '';
     const machineId = await deps.machineFor(slug);
+    deps.admission.take('records', request);
     const sessionId = params.get('session_id') ?? '';
     // A malformed id names no session that could exist.
     if (!isSessionId(sessionId)) throw new HttpError('unknown_session');
