@@ -4,10 +4,10 @@
  * to the application's callback and answers `200` with the reply sealed as one r2i record.
  *
  * Checks, in an order that keeps a refused request from changing anything: slug grammar and
- * machine, the client's record bucket (`429 rate_limited`, `admission.ts`), session id grammar, content-type, the declared body size, the session (unknown,
- * expired, or not served by this instance), then the body within 1 MiB, the session's expiry once
- * more (a body may arrive slowly), and the record itself. Only a record that opens moves the
- * receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
+ * machine, the client's record bucket (`429 rate_limited`, `admission.ts`), session id grammar,
+ * content-type, the declared body size, the session (unknown, expired, or not served by this
+ * instance), then the body within 1 MiB, the session's expiry once more (a body may arrive
+ * slowly), and the record itself. Only a record that opens moves the receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
  * requests on one session each get their own sequence number.
  *
  * Security caveats:
