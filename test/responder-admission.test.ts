@@ -216,6 +216,9 @@ describe('per-client token buckets', () => {
     expect(() => createResponder({ ...base, maxInFlightDecapsulations: 0 })).toThrow(RangeError);
     expect(() => createResponder({ ...base, maxTrackedClients: 1.5 })).toThrow(RangeError);
     expect(() =>
+      createResponder({ ...base, clientId: 'x-client' as unknown as () => undefined }),
+    ).toThrow(TypeError);
+    expect(() =>
       createResponder({ ...base, rateLimits: { everything: false } as unknown as false }),
     ).toThrow(TypeError);
   });
