@@ -12,6 +12,15 @@
 export { type Responder, createResponder } from './responder/responder.js';
 export { DEFAULT_SESSION_TTL_MS, type ResponderOptions } from './responder/options.js';
 export type { MachineResolver } from './responder/machines.js';
+export {
+  type AdmissionKind,
+  CLIENT_ADDRESS_HEADER,
+  DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
+  DEFAULT_MAX_TRACKED_CLIENTS,
+  DEFAULT_RATE_LIMITS,
+  type RateLimits,
+  type TokenBucketLimit,
+} from './responder/admission.js';
 export type { KeyDocumentJson } from './responder/key-manager.js';
 export { type RecordContext, type RecordHandler } from './responder/records-route.js';
 export { type ResponderSession } from './responder/record-sessions.js';

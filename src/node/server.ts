@@ -19,6 +19,12 @@
  * request time limits on a sweep; its interval here is a quarter of the shorter limit, at most one
  * second, so a slow client is cut within about a second of its limit (Node's own sweep runs every
  * 30 seconds).
+ *
+ * Client identity: every request reaches the handler with an `x-zeq-client-address` header set
+ * here to the client's address (any such header a client sent is deleted first), which the
+ * responder's per-client limits read by default. The address is the socket's, unless the peer is
+ * one of the `trustProxy` addresses: then it is the right-most `X-Forwarded-For` entry that is not
+ * a trusted proxy. Without `trustProxy`, `X-Forwarded-For` is never believed.
  * @module
  */
 import {
@@ -28,8 +34,9 @@ import {
   type ServerResponse,
   createServer,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
+import { CLIENT_ADDRESS_HEADER } from '../responder/admission.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -62,6 +69,13 @@ export interface ServeOptions {
   keepAliveTimeoutMs?: number;
   /** Size of the request line and headers at most; a larger one is answered `431`. @defaultValue 8192 */
   maxHeaderBytes?: number;
+  /**
+   * The addresses of the reverse proxies in front of the server, whose `X-Forwarded-For` is
+   * believed: for a request from one of them, the client's address is the right-most address of
+   * `X-Forwarded-For` that is not one of them. From any other peer the header is ignored.
+   * @defaultValue none: the client's address is always the socket's remote address
+   */
+  trustProxy?: readonly string[];
 }
 
 /** The connection limits {@link serve} applies when its options do not say otherwise. */
@@ -219,8 +233,59 @@ function headersOf(source: IncomingHttpHeaders): HeadersInit {
   return source as Record<string, string>;
 }
 
-function toRequest(req: IncomingMessage, origin: string): NodeRequest {
-  const headers = headersOf(req.headers);
+/** An address as it is compared and passed on: IPv4-mapped IPv6 as plain IPv4, lower case. */
+function normaliseAddress(address: string): string {
+  const lower = address.trim().toLowerCase();
+  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
+}
+
+/**
+ * The client's address: the socket's remote address, or, for a request from a trusted proxy, the
+ * right-most `X-Forwarded-For` address that is not a trusted proxy (the left-most when all are;
+ * the proxy's own when the header is missing or that entry is not an IP address).
+ */
+function clientAddressOf(req: IncomingMessage, trusted: ReadonlySet<string>): string | undefined {
+  const remote = req.socket.remoteAddress;
+  if (remote === undefined) return undefined;
+  const peer = normaliseAddress(remote);
+  if (!trusted.has(peer)) return peer;
+  const forwarded = req.headers['x-forwarded-for'];
+  if (typeof forwarded !== 'string') return peer;
+  const hops = forwarded.split(',').map(normaliseAddress);
+  let chosen = hops[0];
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i] as string;
+    if (!trusted.has(hop)) {
+      chosen = hop;
+      break;
+    }
+  }
+  return chosen !== undefined && isIP(chosen) !== 0 ? chosen : peer;
+}
+
+/**
+ * The headers with {@link CLIENT_ADDRESS_HEADER} set to the client's address: any a client sent is
+ * dropped, so that a handler may believe it.
+ */
+function withClientAddress(headers: HeadersInit, address: string | undefined): HeadersInit {
+  if (Array.isArray(headers)) {
+    const pairs = headers.filter(([name]) => name !== CLIENT_ADDRESS_HEADER);
+    if (address !== undefined) pairs.push([CLIENT_ADDRESS_HEADER, address]);
+    return pairs;
+  }
+  const object = headers as Record<string, string>;
+  if (address !== undefined) return { ...object, [CLIENT_ADDRESS_HEADER]: address };
+  return Object.fromEntries(
+    Object.entries(object).filter(([name]) => name !== CLIENT_ADDRESS_HEADER),
+  );
+}
+
+function toRequest(
+  req: IncomingMessage,
+  origin: string,
+  trusted: ReadonlySet<string>,
+): NodeRequest {
+  const headers = withClientAddress(headersOf(req.headers), clientAddressOf(req, trusted));
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   // An origin-form target (`/path?query`) needs no second URL parse; anything else (`//host/x`,
@@ -284,6 +349,7 @@ async function respond(
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,
+  trusted: ReadonlySet<string>,
 ): Promise<void> {
   let request: NodeRequest | undefined;
   // Abort only for a client that went away before the response was complete.
@@ -292,7 +358,7 @@ async function respond(
   });
   let response: Response;
   try {
-    request = toRequest(req, origin);
+    request = toRequest(req, origin, trusted);
     response = await handler(request);
   } catch {
     response = new Response(INTERNAL, { status: 500, headers: INTERNAL_HEADERS });
@@ -304,6 +370,19 @@ async function respond(
   }
 }
 
+/** The trusted proxies' addresses, normalised. */
+function parseTrustProxy(value: unknown): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  if (!Array.isArray(value)) throw new TypeError('trustProxy must be an array of IP addresses');
+  return new Set(
+    value.map((address: unknown) => {
+      if (typeof address !== 'string' || isIP(address.trim()) === 0)
+        throw new TypeError('trustProxy must be an array of IP addresses');
+      return normaliseAddress(address);
+    }),
+  );
+}
+
 /**
  * Serves `handler` over HTTP.
  * @param handler - the fetch handler, e.g. `responder.fetch`.
@@ -311,6 +390,7 @@ async function respond(
  * @returns the running server, once it listens.
  * @throws {RangeError} for a port out of range, a limit that is not a positive integer, or a
  *   headers time limit above the request time limit.
+ * @throws {TypeError} for a `trustProxy` that is not an array of IP addresses.
  */
 export async function serve(
   handler: FetchHandler,
@@ -342,6 +422,7 @@ export async function serve(
   );
   if (headersTimeout > requestTimeout)
     throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
+  const trusted = parseTrustProxy(options.trustProxy);
   let origin = '';
   const server = createServer(
     {
@@ -352,7 +433,7 @@ export async function serve(
       connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
     },
     (req, res) => {
-      void respond(handler, req, res, origin);
+      void respond(handler, req, res, origin, trusted);
     },
   );
   server.maxConnections = maxConnections;

@@ -5,8 +5,9 @@
  * alg, expires_at }`.
  *
  * Checks, in an order that keeps a refused request from changing anything: slug grammar and
- * machine, content-type, body size (declared, then read; 8 KiB), JSON shape, field encodings, and
- * only then the machine's key. A handshake never generates a key: a ciphertext cannot have been
+ * machine, the client's handshake bucket (`429 rate_limited`), room for one more decapsulation in
+ * flight (`503 unavailable`, checked again when it starts: nothing queues), content-type, body
+ * size (declared, then read; 8 KiB), JSON shape, field encodings, and only then the machine's key. A handshake never generates a key: a ciphertext cannot have been
  * made for a key that does not exist yet, so that is `409 key_mismatch`.
  *
  * Security caveats:
@@ -41,6 +42,7 @@ import { jsonField, jsonString } from '../core/json.js';
 import { sha256, wipe } from '../core/primitives.js';
 import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { HttpError, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
+import type { Admission } from './admission.js';
 import type { KeyManager, MachineKey } from './key-manager.js';
 import type { Logger } from './logger.js';
 import { SESSION_ID_BYTES, encodeSessionId } from './public-random.js';
@@ -71,6 +73,8 @@ export interface HandshakeRouteDeps {
   readonly sessionTtlMs: number;
   readonly now: () => number;
   readonly logger: Logger;
+  /** Per-client handshake buckets and the cap on decapsulations in flight (`admission.ts`). */
+  readonly admission: Admission;
 }
 
 /** A handshake request's fields, checked. */
@@ -133,6 +137,7 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     sessionTtlMs,
     now,
     logger,
+    admission,
   } = deps;
 
   /** Remembers the tag until `expiresAt`, or refuses the handshake (409, or 429 when full). */
@@ -244,6 +249,9 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
   return async function serveHandshake({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
+    // Admission before any work: the client's bucket, then room for one more decapsulation.
+    admission.take('handshake', request);
+    admission.assertDecapsulationRoom();
     const { cipherText, fingerprint } = await readHandshakeRequest(request);
     const key = await keys.find(slug, machineId);
     if (key === undefined || (fingerprint !== undefined && fingerprint !== key.fingerprint)) {
@@ -266,13 +274,15 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     await rememberTag(slug, tag, expiresAt);
     let recordKey: Uint8Array | undefined;
     try {
-      recordKey = await recordKeyOf(key, cipherText, transcript);
+      recordKey = await admission.decapsulate(() => recordKeyOf(key, cipherText, transcript));
       return await openSession(key, tag, expiresAt, transcript, recordKey);
     } catch (error) {
       // No session was made from the tag: forget it, so that a failed request changes no state.
       // A refusal by the session store itself (`replayed`) means the tag was known there already;
       // after a timeout the tag is kept until the late answer is undone (`undoLateCreate`).
-      if (!(error instanceof HttpError) && !isStoreTimeout(error)) await forgetTag(tag);
+      // A decapsulation refused for want of a slot (`503 unavailable`) made nothing either.
+      const madeNothing = !(error instanceof HttpError) || error.code === 'unavailable';
+      if (madeNothing && !isStoreTimeout(error)) await forgetTag(tag);
       throw error;
     } finally {
       if (recordKey !== undefined) wipe(recordKey);

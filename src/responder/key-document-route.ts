@@ -3,13 +3,15 @@
  * machine's key document `{ alg, public_key, fingerprint, machine_id }`, generating the machine's
  * key on the first request that asks for it (`key-manager.ts`).
  *
- * Checks, in order: slug grammar, machine, then the key. The document is served as the JSON text
+ * Checks, in order: slug grammar, machine, then the key; a machine without a key yet costs the
+ * client a key-generation token first (`429 rate_limited` when it has none, `admission.ts`). The document is served as the JSON text
  * the key manager serialised when it opened the key.
  *
  * Security caveat: the document is public; it is what initiators pin (spec §6). A stored key that
  * does not open makes the machine unavailable (`500`), never a reason to make a new key.
  * @module
  */
+import type { Admission } from './admission.js';
 import { jsonTextResponse } from './http.js';
 import type { KeyManager } from './key-manager.js';
 import type { RequestContext, RouteHandler } from './router.js';
@@ -19,6 +21,8 @@ export interface KeyDocumentRouteDeps {
   /** Resolves a slug to its machine id, throwing `invalid_slug` / `unknown_machine` as HTTP errors. */
   readonly machineFor: (slug: string) => Promise<string>;
   readonly keys: KeyManager;
+  /** Per-client key-generation buckets (`admission.ts`). */
+  readonly admission: Admission;
 }
 
 /**
@@ -27,11 +31,18 @@ export interface KeyDocumentRouteDeps {
  * @returns the handler for `GET`.
  */
 export function createKeyDocumentRoute(deps: KeyDocumentRouteDeps): RouteHandler<RequestContext> {
-  const { machineFor, keys } = deps;
-  return async function serveKeyDocument({ params }: RequestContext): Promise<Response> {
+  const { machineFor, keys, admission } = deps;
+  return async function serveKeyDocument({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
-    const key = await keys.obtain(slug, machineId);
+    // Serving a key that exists costs nothing; making one costs a limited client a token.
+    let key = admission.applies('keyGeneration', request)
+      ? await keys.find(slug, machineId)
+      : undefined;
+    if (key === undefined) {
+      admission.take('keyGeneration', request);
+      key = await keys.obtain(slug, machineId);
+    }
     return jsonTextResponse(200, key.documentJson);
   };
 }

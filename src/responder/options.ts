@@ -19,6 +19,14 @@ import { wipe } from '../core/primitives.js';
 import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
 import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js';
 import type { AdminOptions } from './admin.js';
+import {
+  type Admission,
+  DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
+  DEFAULT_MAX_TRACKED_CLIENTS,
+  type RateLimits,
+  clientAddressOf,
+  createAdmission,
+} from './admission.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
 import { type LookupMachine, type MachineResolver, parseMachines } from './machines.js';
 import type { ModeBOptions } from './modeb-route.js';
@@ -144,6 +152,34 @@ export interface ResponderOptions {
    * @defaultValue a memory store (seeds are lost on restart)
    */
   seedStore?: SeedStore;
+  /**
+   * Names the client of a request, for the per-client limits (`rateLimits`); `undefined` for a
+   * request that is not limited per client. A fetch handler cannot see the socket: the Node
+   * adapter (`serve`) puts the client's address in the `x-zeq-client-address` header, after
+   * deleting any a client sent, and the default reads it. Behind another server, pass your own.
+   * @defaultValue the `x-zeq-client-address` header
+   */
+  clientId?: (request: Request) => string | undefined;
+  /**
+   * Per-client token buckets (`{ burst, perSecond }`) for `handshake`, `records` and
+   * `keyGeneration` (a key document of a machine that has no key yet), each merged over
+   * `DEFAULT_RATE_LIMITS`; `false` turns one, or all, off. An empty bucket is answered
+   * `429 rate_limited` with `Retry-After`, before the request's body is read.
+   * @defaultValue `DEFAULT_RATE_LIMITS`: handshakes 20 then 5/s, records 200 then 100/s, key
+   *   generation 5 then 1/min
+   */
+  rateLimits?: RateLimits | false;
+  /**
+   * The most clients whose buckets are kept, per kind; the least recently seen is forgotten first.
+   * @defaultValue 10_000
+   */
+  maxTrackedClients?: number;
+  /**
+   * The most handshake decapsulations in flight; a handshake beyond it is answered
+   * `503 unavailable` with `Retry-After: 1`, never queued.
+   * @defaultValue 64
+   */
+  maxInFlightDecapsulations?: number;
 }
 
 /** Default session lifetime: ten minutes. */
@@ -184,6 +220,8 @@ export interface ResponderConfig {
   readonly admin: AdminOptions | undefined;
   readonly modeB: ModeBOptions | undefined;
   readonly seedStore: SeedStore | undefined;
+  /** Per-client token buckets and the cap on decapsulations in flight (`admission.ts`). */
+  readonly admission: Admission;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -334,6 +372,14 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     rekeyIntervalMs: options.rekeyIntervalMs,
     admin: options.admin,
     modeB: options.modeB,
+    admission: createAdmission({
+      clientId: options.clientId ?? clientAddressOf,
+      rateLimits: options.rateLimits,
+      maxTrackedClients: options.maxTrackedClients ?? DEFAULT_MAX_TRACKED_CLIENTS,
+      maxInFlightDecapsulations:
+        options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
+      now,
+    }),
   };
 }
 

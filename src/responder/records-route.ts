@@ -4,10 +4,10 @@
  * to the application's callback and answers `200` with the reply sealed as one r2i record.
  *
  * Checks, in an order that keeps a refused request from changing anything: slug grammar and
- * machine, session id grammar, content-type, the declared body size, the session (unknown,
- * expired, or not served by this instance), then the body within 1 MiB, the session's expiry once
- * more (a body may arrive slowly), and the record itself. Only a record that opens moves the
- * receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
+ * machine, the client's record bucket (`429 rate_limited`, `admission.ts`), session id grammar,
+ * content-type, the declared body size, the session (unknown, expired, or not served by this
+ * instance), then the body within 1 MiB, the session's expiry once more (a body may arrive
+ * slowly), and the record itself. Only a record that opens moves the receiver's state. Replies are sealed synchronously once the callback resolves, so concurrent
  * requests on one session each get their own sequence number.
  *
  * Security caveats:
@@ -24,6 +24,7 @@
  */
 import { MAX_RECORD_REQUEST_BYTES } from '../core/constants.js';
 import { isZeqKeyExError } from '../core/errors.js';
+import type { Admission } from './admission.js';
 import { HttpError, isMediaType, readBody } from './http.js';
 import { isSessionId } from '../core/identifiers.js';
 import type { Logger } from './logger.js';
@@ -63,6 +64,8 @@ export interface RecordsRouteDeps {
   readonly aad: Uint8Array;
   readonly now: () => number;
   readonly logger: Logger;
+  /** Per-client record buckets (`admission.ts`). */
+  readonly admission: Admission;
 }
 
 /**
@@ -94,6 +97,7 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
   return async function serveRecord({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await deps.machineFor(slug);
+    deps.admission.take('records', request);
     const sessionId = params.get('session_id') ?? '';
     // A malformed id names no session that could exist.
     if (!isSessionId(sessionId)) throw new HttpError('unknown_session');

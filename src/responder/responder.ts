@@ -144,7 +144,16 @@ function routeTable(
   parts: ResponderParts,
   machineFor: (slug: string) => Promise<string>,
 ): Route<RequestContext>[] {
-  const { sessionStore, replayMemory, storeTimeoutMs, sessionTtlMs, now, logger, records } = config;
+  const {
+    sessionStore,
+    replayMemory,
+    storeTimeoutMs,
+    sessionTtlMs,
+    now,
+    logger,
+    records,
+    admission,
+  } = config;
   const { keys, recordSessions, modeB } = parts;
   const handshake = createHandshakeRoute({
     machineFor,
@@ -157,11 +166,12 @@ function routeTable(
     sessionTtlMs,
     now,
     logger,
+    admission,
   });
   return [
     {
       pattern: ROUTES.pubkey(':slug'),
-      methods: { GET: createKeyDocumentRoute({ machineFor, keys }) },
+      methods: { GET: createKeyDocumentRoute({ machineFor, keys, admission }) },
     },
     { pattern: ROUTES.handshake(':slug'), methods: { POST: handshake } },
     ...(records === undefined
@@ -177,6 +187,7 @@ function routeTable(
                 ...records,
                 now,
                 logger,
+                admission,
               }),
             },
           },

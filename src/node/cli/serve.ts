@@ -13,8 +13,10 @@
  * already in `--store`, so restarts never add N more.
  * @module
  */
+import { isIP } from 'node:net';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
+import { DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS } from '../../responder/admission.js';
 import { createResponder } from '../../responder/responder.js';
 import type { ResponderOptions } from '../../responder/options.js';
 import { ZeqKeyExError } from '../../core/errors.js';
@@ -61,6 +63,12 @@ Connection limits (defaults fit a small public deployment):
   --request-timeout-ms MS     a whole request must arrive within MS (default ${SERVE_DEFAULTS.requestTimeoutMs})
   --keep-alive-timeout-ms MS  an idle connection is closed after MS (default ${SERVE_DEFAULTS.keepAliveTimeoutMs})
   --max-header-bytes N        request line and headers at most N bytes, else 431 (default ${SERVE_DEFAULTS.maxHeaderBytes})
+Admission (per client address; see docs/security.md for the rate limits):
+  --trust-proxy ADDR          believe X-Forwarded-For from this proxy address (repeatable); the
+                              client is the right-most address there that is not a trusted proxy
+  --max-in-flight-decapsulations N
+                              handshakes decapsulating at once at most; more get 503 at once
+                              (default ${DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS})
 ${SERVE_MODE_B_HELP}
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
@@ -77,6 +85,8 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'request-timeout-ms': { type: 'string' },
     'keep-alive-timeout-ms': { type: 'string' },
     'max-header-bytes': { type: 'string' },
+    'trust-proxy': { type: 'string', multiple: true, default: [] },
+    'max-in-flight-decapsulations': { type: 'string' },
     ...SERVE_MODE_B_OPTIONS,
     echo: { type: 'boolean', default: false },
   },
@@ -139,6 +149,11 @@ function connectionLimits(args: CommandArgs): ServeOptions {
   const request = limits.requestTimeoutMs ?? SERVE_DEFAULTS.requestTimeoutMs;
   if (headers > request)
     throw new UsageError('--headers-timeout-ms must not exceed --request-timeout-ms');
+  const trustProxy = stringListOption(args, 'trust-proxy');
+  for (const address of trustProxy)
+    if (isIP(address) === 0)
+      throw new UsageError(`--trust-proxy expects an IP address, got "${address}"`);
+  if (trustProxy.length > 0) limits.trustProxy = trustProxy;
   return limits;
 }
 
@@ -186,7 +201,14 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
       : {}),
     logger: { warn: log('warn'), error: log('error') },
+    ...inFlightLimit(args),
   };
+}
+
+/** `--max-in-flight-decapsulations`, when given. */
+function inFlightLimit(args: CommandArgs): Pick<ResponderOptions, 'maxInFlightDecapsulations'> {
+  const max = countArg(args, 'max-in-flight-decapsulations', 100_000);
+  return max === undefined ? {} : { maxInFlightDecapsulations: max };
 }
 
 function fieldKeyFrom(io: CliIo): string {

@@ -1,0 +1,247 @@
+/**
+ * Admission control: the responder decides whether to do a request's work before it does any of
+ * it (issue "a responder you can put on the open internet"; spec §7 `rate_limited`, revision 2
+ * `unavailable`).
+ *
+ * - Per-client token buckets, one per kind of work: handshakes, records and key generation. A
+ *   client is whatever the `clientId` hook names; a request it names no one for is not limited per
+ *   client. A client whose bucket is empty is answered `429 rate_limited` with a `Retry-After` of
+ *   the whole seconds until it holds a token again (at least 1).
+ * - A global cap on decapsulations in flight: a handshake beyond it is answered `503 unavailable`
+ *   with `Retry-After: 1`, never queued.
+ *
+ * Security caveats:
+ * - The buckets live in memory, at most `maxTrackedClients` clients; the least recently seen
+ *   client is forgotten first (and starts again with a full bucket). An attacker with more
+ *   addresses than that can cycle through them: the in-flight cap still bounds the work.
+ * - Client ids are truncated to {@link MAX_CLIENT_ID_LENGTH} characters, so a long id costs no
+ *   more memory than a short one.
+ * - The default hook reads {@link CLIENT_ADDRESS_HEADER}, which the Node adapter (`serve`) sets
+ *   from the socket after deleting any a client sent. Behind any other server that does not strip
+ *   it, a client picks its own id and so escapes the per-client limits (never another client's
+ *   limits): pass your own `clientId` there.
+ * @module
+ */
+import { assertPositiveInteger } from '../core/limits.js';
+import { HttpError } from './http.js';
+
+/**
+ * The request header the Node adapter sets to the client's address (and deletes from what a client
+ * sent), read by the default `clientId` hook.
+ */
+export const CLIENT_ADDRESS_HEADER = 'x-zeq-client-address';
+
+/** The longest client id kept; a longer one is truncated. */
+export const MAX_CLIENT_ID_LENGTH = 256;
+
+/** One token bucket: `burst` tokens at most, refilled at `perSecond` tokens a second. */
+export interface TokenBucketLimit {
+  /** Tokens a new client starts with, and the most it can hold. */
+  readonly burst: number;
+  /** Tokens added per second (may be a fraction, e.g. `0.1`: one every ten seconds). */
+  readonly perSecond: number;
+}
+
+/** The kinds of work limited per client. */
+export type AdmissionKind = 'handshake' | 'records' | 'keyGeneration';
+
+/** Per-client limits by kind of work; `false` turns one off. */
+export type RateLimits = {
+  readonly [K in AdmissionKind]?: TokenBucketLimit | false;
+};
+
+/** The per-client limits a responder applies when its options do not say otherwise. */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<AdmissionKind, TokenBucketLimit>> = Object.freeze(
+  {
+    /** 20 at once, then 5 a second: one address sending hundreds a second is throttled. */
+    handshake: Object.freeze({ burst: 20, perSecond: 5 }),
+    /** 200 at once, then 100 a second. */
+    records: Object.freeze({ burst: 200, perSecond: 100 }),
+    /** Key documents of machines without a key yet: 5 at once, then one a minute. */
+    keyGeneration: Object.freeze({ burst: 5, perSecond: 1 / 60 }),
+  },
+);
+
+/** The most clients whose buckets are kept by default. */
+export const DEFAULT_MAX_TRACKED_CLIENTS = 10_000;
+
+/** The most decapsulations in flight by default. */
+export const DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS = 64;
+
+/** The `Retry-After` of a `503 unavailable` when the decapsulations in flight are at their cap. */
+export const IN_FLIGHT_RETRY_AFTER_SECONDS = 1;
+
+/** Options of {@link createAdmission}. */
+export interface AdmissionOptions {
+  /** Names the client of a request; `undefined` for one that is not limited per client. */
+  readonly clientId: (request: Request) => string | undefined;
+  /** Per-client limits, merged over {@link DEFAULT_RATE_LIMITS}; `false` turns them all off. */
+  readonly rateLimits: RateLimits | false | undefined;
+  readonly maxTrackedClients: number;
+  readonly maxInFlightDecapsulations: number;
+  /** The clock, in milliseconds. */
+  readonly now: () => number;
+}
+
+/** Admission control of one responder. */
+export interface Admission {
+  /**
+   * Takes one token of `kind` from the request's client.
+   * @throws {HttpError} `rate_limited` (429, with `Retry-After`) when its bucket is empty.
+   */
+  take(kind: AdmissionKind, request: Request): void;
+  /**
+   * Whether {@link Admission.take} would count the request at all: its client is named and the
+   * limit of `kind` is on.
+   */
+  applies(kind: AdmissionKind, request: Request): boolean;
+  /**
+   * Refuses a handshake early when the decapsulations in flight are at their cap.
+   * @throws {HttpError} `unavailable` (503, `Retry-After: 1`).
+   */
+  assertDecapsulationRoom(): void;
+  /**
+   * Runs `work` (a decapsulation) in one of the capped slots.
+   * @throws {HttpError} `unavailable` (503, `Retry-After: 1`) when every slot is taken; then
+   *   `work` is not run.
+   */
+  decapsulate<T>(work: () => Promise<T>): Promise<T>;
+}
+
+interface Bucket {
+  tokens: number;
+  /** When `tokens` was last brought up to date. */
+  at: number;
+}
+
+/** The default `clientId` hook: the address the Node adapter set. */
+export function clientAddressOf(request: Request): string | undefined {
+  return request.headers.get(CLIENT_ADDRESS_HEADER) ?? undefined;
+}
+
+function parseLimit(value: unknown, name: string): TokenBucketLimit | undefined {
+  if (value === false) return undefined;
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError(`rateLimits.${name} must be { burst, perSecond } or false`);
+  const { burst, perSecond } = value as Record<string, unknown>;
+  assertPositiveInteger(burst, `rateLimits.${name}.burst`);
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0)
+    throw new RangeError(`rateLimits.${name}.perSecond must be a positive number`);
+  return { burst: burst as number, perSecond };
+}
+
+/**
+ * Checks the per-client limits (programmer input).
+ * @param value - the `rateLimits` option.
+ * @returns the limit of each kind, `undefined` for one that is off.
+ * @throws {TypeError} for a malformed option. @throws {RangeError} for a limit out of range.
+ */
+export function resolveRateLimits(
+  value: unknown,
+): Readonly<Record<AdmissionKind, TokenBucketLimit | undefined>> {
+  if (value === false)
+    return { handshake: undefined, records: undefined, keyGeneration: undefined };
+  if (value !== undefined && (typeof value !== 'object' || value === null))
+    throw new TypeError('rateLimits must be an object or false');
+  const given = (value ?? {}) as Record<string, unknown>;
+  const kinds = Object.keys(DEFAULT_RATE_LIMITS) as AdmissionKind[];
+  for (const key of Object.keys(given))
+    if (!kinds.includes(key as AdmissionKind))
+      throw new TypeError(`rateLimits has no limit named ${key}`);
+  const pick = (kind: AdmissionKind): TokenBucketLimit | undefined =>
+    Object.hasOwn(given, kind) && given[kind] !== undefined
+      ? parseLimit(given[kind], kind)
+      : DEFAULT_RATE_LIMITS[kind];
+  return {
+    handshake: pick('handshake'),
+    records: pick('records'),
+    keyGeneration: pick('keyGeneration'),
+  };
+}
+
+/**
+ * Builds a responder's admission control.
+ * @param options - the client hook, limits, bounds and clock.
+ * @returns the admission control.
+ * @throws {TypeError} / {RangeError} for malformed options.
+ */
+export function createAdmission(options: AdmissionOptions): Admission {
+  const { clientId, now } = options;
+  if (typeof clientId !== 'function') throw new TypeError('clientId must be a function');
+  const limits = resolveRateLimits(options.rateLimits);
+  const maxClients = assertPositiveInteger(options.maxTrackedClients, 'maxTrackedClients');
+  const maxInFlight = assertPositiveInteger(
+    options.maxInFlightDecapsulations,
+    'maxInFlightDecapsulations',
+  );
+  // One map per kind; a Map iterates in insertion order, so re-inserting on use keeps the least
+  // recently seen client first, to be forgotten when the map is full.
+  const buckets: Record<AdmissionKind, Map<string, Bucket>> = {
+    handshake: new Map(),
+    records: new Map(),
+    keyGeneration: new Map(),
+  };
+  let inFlight = 0;
+
+  function idOf(request: Request): string | undefined {
+    let id: unknown;
+    try {
+      id = clientId(request);
+    } catch {
+      id = undefined; // a failing hook limits no one rather than fail the request
+    }
+    if (typeof id !== 'string' || id === '') return undefined;
+    return id.length > MAX_CLIENT_ID_LENGTH ? id.slice(0, MAX_CLIENT_ID_LENGTH) : id;
+  }
+
+  function busy(): HttpError {
+    return new HttpError('unavailable', { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) });
+  }
+
+  return {
+    take(kind: AdmissionKind, request: Request): void {
+      const limit = limits[kind];
+      if (limit === undefined) return;
+      const id = idOf(request);
+      if (id === undefined) return;
+      const map = buckets[kind];
+      const time = now();
+      let bucket = map.get(id);
+      if (bucket === undefined) {
+        bucket = { tokens: limit.burst, at: time };
+        if (map.size >= maxClients) {
+          const oldest = map.keys().next();
+          if (oldest.done !== true) map.delete(oldest.value);
+        }
+      } else {
+        map.delete(id);
+        // A clock that went back refills nothing.
+        const elapsed = Math.max(0, time - bucket.at) / 1_000;
+        bucket.tokens = Math.min(limit.burst, bucket.tokens + elapsed * limit.perSecond);
+        bucket.at = time;
+      }
+      map.set(id, bucket);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return;
+      }
+      const seconds = Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond));
+      throw new HttpError('rate_limited', { 'retry-after': String(seconds) });
+    },
+    applies(kind: AdmissionKind, request: Request): boolean {
+      return limits[kind] !== undefined && idOf(request) !== undefined;
+    },
+    assertDecapsulationRoom(): void {
+      if (inFlight >= maxInFlight) throw busy();
+    },
+    async decapsulate<T>(work: () => Promise<T>): Promise<T> {
+      if (inFlight >= maxInFlight) throw busy();
+      inFlight += 1;
+      try {
+        return await work();
+      } finally {
+        inFlight -= 1;
+      }
+    },
+  };
+}
