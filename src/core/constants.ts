@@ -159,7 +159,7 @@ const WIRE_ERROR_TABLE = {
   unsupported_media_type: { status: 415, message: 'unsupported content-type' },
   rate_limited: { status: 429, message: 'too many requests' },
   internal: { status: 500, message: 'internal error' },
-  unavailable: { status: 503, message: 'a store the responder needs is unavailable' },
+  unavailable: { status: 503, message: 'the responder is unavailable; retry later' },
   peer_unreachable: { status: 502, message: 'the peer could not be reached' },
   peer_invalid_response: {
     status: 502,
