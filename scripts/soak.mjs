@@ -67,6 +67,19 @@ const SLOW_CONCURRENCY = 16;
 const REQUEST_TIMEOUT_MS = 2_000;
 /** Each loop stops after this many iterations even before its deadline. */
 const MAX_ITERATIONS = 1_000_000;
+/**
+ * Who each client is to the server's per-client token buckets: `serve` trusts `X-Forwarded-For`
+ * from 127.0.0.1 (`--trust-proxy`), and every request names a client there. The valid client is
+ * one address (documentation range, never contacted); junk and floods rotate over
+ * ATTACKER_ADDRESSES others, so that the flood stays a flood (a distributed one) instead of
+ * being throttled at its first address.
+ */
+const VALID_ADDRESS = '192.0.2.10';
+const ATTACKER_ADDRESSES = 64;
+/** The valid client's pace: at most this many handshakes a second, under the per-client limit. */
+const VALID_HANDSHAKES_PER_SECOND = 4;
+let attackerTurn = 0;
+const attackerAddress = () => `198.51.100.${(attackerTurn++ % ATTACKER_ADDRESSES) + 1}`;
 
 function parseArgs(argv) {
   let seconds = 60;
@@ -103,6 +116,8 @@ async function startServer(heapMib) {
       String(REQUEST_TIMEOUT_MS),
       '--request-timeout-ms',
       String(REQUEST_TIMEOUT_MS),
+      '--trust-proxy',
+      '127.0.0.1',
     ],
     {
       env: { ...process.env, ZEQ_FIELD_KEY: randomBytes(32).toString('hex') },
@@ -188,8 +203,13 @@ async function validClient(origin, fingerprint, deadline, stats) {
     pins: { [SLUG]: fingerprint },
     retry: 0,
     timeoutMs: 10_000,
+    headers: { 'x-forwarded-for': VALID_ADDRESS },
   });
-  await until(deadline, async () => {
+  const started = performance.now();
+  await until(deadline, async (i) => {
+    const wait = started + (i * 1_000) / VALID_HANDSHAKES_PER_SECOND - performance.now();
+    if (wait > 0) await sleep(Math.min(wait, Math.max(0, deadline - performance.now())));
+    if (performance.now() >= deadline) return;
     const timed = async (what, fn) => {
       const started = performance.now();
       try {
@@ -222,7 +242,9 @@ async function validClient(origin, fingerprint, deadline, stats) {
 /** One request; the answer counted by status (or by the failure of the connection). */
 async function request(stats, kind, url, init) {
   try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+    const headers = new Headers(init?.headers);
+    headers.set('x-forwarded-for', attackerAddress());
+    const response = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(10_000) });
     await response.arrayBuffer();
     count(stats.at(), kind, String(response.status));
   } catch (error) {

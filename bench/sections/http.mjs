@@ -66,7 +66,18 @@ function loadAutocannon() {
 async function startServer({ profileDir, bare = false } = {}) {
   const command = bare
     ? [BARE_SERVER, HOST]
-    : [CLI, 'serve', '--host', HOST, '--port', '0', '--machine', `${SLUG}=${MACHINE_ID}`];
+    : // No per-client token buckets: the load comes from one address, and this measures throughput.
+      [
+        CLI,
+        'serve',
+        '--host',
+        HOST,
+        '--port',
+        '0',
+        '--machine',
+        `${SLUG}=${MACHINE_ID}`,
+        '--no-rate-limits',
+      ];
   const args = [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--disable-warning=ExperimentalWarning',

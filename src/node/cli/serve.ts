@@ -69,6 +69,8 @@ Admission (per client address; see docs/security.md for the rate limits):
   --max-in-flight-decapsulations N
                               handshakes decapsulating at once at most; more get 503 at once
                               (default ${DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS})
+  --no-rate-limits            no per-client token buckets (only behind a proxy that limits
+                              clients itself, or to measure throughput)
 ${SERVE_MODE_B_HELP}
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
@@ -87,6 +89,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'max-header-bytes': { type: 'string' },
     'trust-proxy': { type: 'string', multiple: true, default: [] },
     'max-in-flight-decapsulations': { type: 'string' },
+    'no-rate-limits': { type: 'boolean', default: false },
     ...SERVE_MODE_B_OPTIONS,
     echo: { type: 'boolean', default: false },
   },
@@ -202,6 +205,7 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
       : {}),
     logger: { warn: log('warn'), error: log('error') },
     ...inFlightLimit(args),
+    ...(args.values['no-rate-limits'] === true ? { rateLimits: false } : {}),
   };
 }
 
