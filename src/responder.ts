@@ -26,25 +26,27 @@ export { type RecordContext, type RecordHandler } from './responder/records-rout
 export { type ResponderSession } from './responder/record-sessions.js';
 export type { RecordChannel } from './core/record-channel.js';
 export {
-  DEFAULT_MAX_REPLAY_TAGS,
   DEFAULT_MAX_SESSIONS,
-  DEFAULT_STORE_TIMEOUT_MS,
   type KeyStore,
-  type MemoryReplayMemoryOptions,
   type MemorySessionStore,
   type MemorySessionStoreOptions,
-  type ReplayMemory,
-  type ReplayRememberResult,
   type ReplayTag,
   type SessionCreateResult,
   type SessionStore,
   type StoredKey,
   type StoredSession,
   createMemoryKeyStore,
-  createMemoryReplayMemory,
   createMemorySessionStore,
   isStoredKey,
 } from './responder/stores.js';
+export {
+  DEFAULT_MAX_REPLAY_TAGS,
+  type MemoryReplayMemoryOptions,
+  type ReplayMemory,
+  type ReplayRememberResult,
+  createMemoryReplayMemory,
+} from './responder/replay-memory.js';
+export { DEFAULT_STORE_TIMEOUT_MS } from './responder/store-timeouts.js';
 export {
   type AdminDecision,
   type AdminOptions,

@@ -12,7 +12,8 @@ import { createHandshakeRoute } from '../src/responder/handshake-route.js';
 import type { KeyManager, MachineKey } from '../src/responder/key-manager.js';
 import { silentLogger } from '../src/responder/logger.js';
 import { createRecordSessions } from '../src/responder/record-sessions.js';
-import { createMemoryReplayMemory, createMemorySessionStore } from '../src/responder/stores.js';
+import { createMemorySessionStore } from '../src/responder/stores.js';
+import { createMemoryReplayMemory } from '../src/responder/replay-memory.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
 import {
   FIELD_KEY,

@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { createResponder } from '../src/responder.js';
-import { createMemoryReplayMemory } from '../src/responder/stores.js';
+import { createMemoryReplayMemory } from '../src/responder/replay-memory.js';
 import { FIELD_KEY, clientHandshake, expectError, jsonRequest } from './helpers/responder.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01' };

@@ -8,14 +8,13 @@ import { describe, expect, test } from 'vitest';
 import { createResponder } from '../src/responder.js';
 import {
   type KeyStore,
-  type ReplayMemory,
   type SessionCreateResult,
   type SessionStore,
   type StoredSession,
   createMemoryKeyStore,
-  createMemoryReplayMemory,
   createMemorySessionStore,
 } from '../src/responder/stores.js';
+import { type ReplayMemory, createMemoryReplayMemory } from '../src/responder/replay-memory.js';
 import {
   FIELD_KEY,
   clientHandshake,

@@ -48,13 +48,9 @@ import type { Logger } from './logger.js';
 import { SESSION_ID_BYTES, encodeSessionId } from './public-random.js';
 import type { RecordSessions } from './record-sessions.js';
 import type { RequestContext, RouteHandler } from './router.js';
-import {
-  type ReplayMemory,
-  type ReplayTag,
-  type SessionStore,
-  callStoreWithin,
-  isStoreTimeout,
-} from './stores.js';
+import { type ReplayTag, type SessionStore } from './stores.js';
+import { type ReplayMemory } from './replay-memory.js';
+import { callStoreWithin, isStoreTimeout } from './store-timeouts.js';
 
 /** What the route needs from the responder. */
 export interface HandshakeRouteDeps {

@@ -33,20 +33,24 @@ import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
 import {
-  DEFAULT_MAX_REPLAY_TAGS,
   DEFAULT_MAX_SESSIONS,
-  DEFAULT_STORE_TIMEOUT_MS,
   type KeyStore,
-  type ReplayMemory,
   type SessionStore,
+  createMemoryKeyStore,
+  createMemorySessionStore,
+} from './stores.js';
+import {
+  DEFAULT_MAX_REPLAY_TAGS,
+  type ReplayMemory,
+  createMemoryReplayMemory,
+} from './replay-memory.js';
+import {
+  DEFAULT_STORE_TIMEOUT_MS,
   boundKeyStore,
   boundReplayMemory,
   boundSessionStore,
   callStoreWithin,
-  createMemoryKeyStore,
-  createMemoryReplayMemory,
-  createMemorySessionStore,
-} from './stores.js';
+} from './store-timeouts.js';
 
 /** Options of `createResponder`. */
 export interface ResponderOptions {

@@ -11,10 +11,12 @@
  *   atomically breaks the "one key pair per machine" guarantee.
  * - A session holds its 32-byte record key; the memory store wipes it when the session is deleted,
  *   evicted or purged. Replayed ciphertexts are refused at least while the session derived from
- *   them can be live (spec §2.3), and, within a bounded memory, until that session's expiry.
+ *   them can be live (spec §2.3); the responder's replay memory (`replay-memory.ts`) keeps each
+ *   tag until that session's expiry, whatever becomes of the session. Time limits on stores given
+ *   in the options are in `store-timeouts.ts`.
  * @module
  */
-import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError } from '../core/errors.js';
 import { hasStringFields, isJsonObject } from '../core/json.js';
 import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
@@ -207,7 +209,7 @@ class MemorySession implements StoredSession {
   }
 }
 
-function replayIdFor(replay: ReplayTag): string {
+export function replayIdFor(replay: ReplayTag): string {
   if (
     typeof replay?.fingerprint !== 'string' ||
     !(replay.cipherTextHash instanceof Uint8Array) ||
@@ -327,239 +329,5 @@ export function createMemorySessionStore(
       const at = now();
       for (const session of [...sessions.values()]) drop(session, at);
     },
-  };
-}
-
-/** The outcome of {@link ReplayMemory.remember}. */
-export type ReplayRememberResult =
-  | {
-      /** The tag is new and is now remembered until its expiry. */
-      readonly status: 'remembered';
-    }
-  | {
-      /** The tag is already remembered: the ciphertext was accepted before. */
-      readonly status: 'replayed';
-    }
-  | {
-      /** Nothing was remembered: the memory is full. */
-      readonly status: 'full';
-      /** When the oldest tag expires and there is room again, in ms since the Unix epoch. */
-      readonly retryAt: number;
-    };
-
-/**
- * The replay tags of accepted handshakes, each kept until the session it came from would have
- * expired, whatever becomes of that session (spec §2.3, revision 2). Separate from the
- * {@link SessionStore} so that evicting or deleting a session never shortens it.
- * Implementations must make {@link ReplayMemory.remember} atomic, and must answer `'full'` rather
- * than forget a tag before its expiry.
- */
-export interface ReplayMemory {
-  /**
-   * Remembers a tag until `expiresAt`, unless it is already remembered, atomically.
-   * @param replay - the key pair's fingerprint and the SHA-256 of the ciphertext.
-   * @param expiresAt - when the session made from it expires, in ms since the Unix epoch.
-   * @returns `remembered`; `replayed` when the tag is already remembered; `full` when it cannot
-   *   remember one more tag before `retryAt`. Nothing changes unless `remembered`.
-   */
-  remember(replay: ReplayTag, expiresAt: number): Promise<ReplayRememberResult>;
-  /**
-   * Forgets a tag remembered by a handshake that then failed (no session was made from it).
-   * @param replay - the tag.
-   */
-  forget(replay: ReplayTag): Promise<void>;
-}
-
-/** Options of {@link createMemoryReplayMemory}. */
-export interface MemoryReplayMemoryOptions {
-  /**
-   * The most tags remembered at once. At about 100 bytes a tag, the default holds 10 MB and
-   * supports a sustained 10,000 handshakes a minute with ten-minute sessions (`maxTags` divided by
-   * the session lifetime in minutes); beyond that, handshakes are refused (`429`) until the oldest
-   * tag expires.
-   * @defaultValue 100_000
-   */
-  maxTags?: number;
-  /**
-   * The clock, in milliseconds since the Unix epoch.
-   * @defaultValue `Date.now`
-   */
-  now?: () => number;
-}
-
-/** Default bound of the memory replay memory: 100,000 tags (about 10 MB). */
-export const DEFAULT_MAX_REPLAY_TAGS = 100_000;
-
-/**
- * A replay memory in process memory, bounded by `maxTags`. Each tag is one 32-character string
- * (SHA-256 of the fingerprint and the ciphertext hash, a byte per character) mapped to its expiry
- * in whole seconds (rounded up, so never early) from the memory's creation: about 100 bytes a tag
- * in V8. Tags are kept in insertion order, which is expiry order while every session has the same
- * lifetime, so expired tags are swept from the oldest end in amortised constant time; a tag out of
- * order is only kept longer, never dropped early.
- * @param options - bound and clock.
- * @returns an empty replay memory.
- * @throws {RangeError} when `maxTags` is not a positive integer.
- * @throws {TypeError} when `now` is not a function.
- */
-export function createMemoryReplayMemory(options: MemoryReplayMemoryOptions = {}): ReplayMemory {
-  const maxTags = assertPositiveInteger(options.maxTags ?? DEFAULT_MAX_REPLAY_TAGS, 'maxTags');
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function')
-    throw new TypeError('now must be a function returning milliseconds');
-  const origin = now();
-  /** Replay id → expiry in seconds after `origin` (a small integer: V8 stores it unboxed). */
-  const tags = new Map<string, number>();
-
-  const toSeconds = (ms: number): number => Math.ceil((ms - origin) / 1_000);
-  const toMs = (seconds: number): number => origin + seconds * 1_000;
-
-  function purge(at: number): void {
-    for (const [id, expires] of tags) {
-      if (toMs(expires) > at) break;
-      tags.delete(id);
-    }
-  }
-
-  return {
-    remember(replay: ReplayTag, expiresAt: number): Promise<ReplayRememberResult> {
-      try {
-        const replayId = replayIdFor(replay);
-        if (!Number.isFinite(expiresAt)) throw new TypeError('expiresAt must be a finite number');
-        const at = now();
-        purge(at);
-        const known = tags.get(replayId);
-        if (known !== undefined && toMs(known) > at) return Promise.resolve({ status: 'replayed' });
-        if (tags.size >= maxTags) {
-          const oldest = tags.values().next().value ?? 0;
-          return Promise.resolve({ status: 'full', retryAt: toMs(oldest) });
-        }
-        tags.delete(replayId);
-        tags.set(replayId, toSeconds(expiresAt));
-        return Promise.resolve({ status: 'remembered' });
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
-    forget(replay: ReplayTag): Promise<void> {
-      try {
-        tags.delete(replayIdFor(replay));
-        return Promise.resolve();
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
-  };
-}
-
-/** Default bound of a store call: five seconds. */
-export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
-
-/** The cause of a `store_error` whose call did not settle in time. */
-class StoreTimeout extends Error {
-  override readonly name = 'StoreTimeout' as const;
-}
-
-/**
- * Whether an error is a store call that did not settle within its time limit (its outcome is
- * unknown: it may still complete).
- * @param error - anything caught.
- * @returns whether it is such a timeout.
- */
-export function isStoreTimeout(error: unknown): boolean {
-  return isZeqKeyExError(error, 'store_error') && error.cause instanceof StoreTimeout;
-}
-
-/**
- * Calls a store within a time limit: a throw, a rejection or no answer in time is a
- * `ZeqKeyExError('store_error')` (the first two as `callStore` makes them).
- * @param call - the store call.
- * @param timeoutMs - the time limit.
- * @param message - what failed, for people.
- * @param onLate - told how a call settled after its time limit (to undo what it did).
- * @returns the store's answer.
- * @throws {ZeqKeyExError} `store_error`.
- */
-export function callStoreWithin<T>(
-  call: () => Promise<T>,
-  timeoutMs: number,
-  message: string,
-  onLate?: (outcome: PromiseSettledResult<T>) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(new ZeqKeyExError('store_error', message, { cause: new StoreTimeout(message) }));
-    }, timeoutMs);
-    callStore(call, message).then(
-      (value) => {
-        clearTimeout(timer);
-        if (!late) resolve(value);
-        else onLate?.({ status: 'fulfilled', value });
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        if (!late) reject(error);
-        else onLate?.({ status: 'rejected', reason: error });
-      },
-    );
-  });
-}
-
-/**
- * A key store whose every call is bounded by a time limit and fails as `store_error`.
- * @param store - the key store.
- * @param timeoutMs - the time limit of each call.
- * @returns the bounded store.
- */
-export function boundKeyStore(store: KeyStore, timeoutMs: number): KeyStore {
-  return {
-    get: (slug) =>
-      callStoreWithin(() => store.get(slug), timeoutMs, 'the key store failed to read'),
-    putIfAbsent: (key) =>
-      callStoreWithin(() => store.putIfAbsent(key), timeoutMs, 'the key store failed to write'),
-  };
-}
-
-/**
- * A session store whose `get` and `delete` are bounded by a time limit and fail as `store_error`.
- * `create` is bounded by the handshake route, which undoes a session created too late.
- * @param store - the session store.
- * @param timeoutMs - the time limit of each call.
- * @returns the bounded store.
- */
-export function boundSessionStore(store: SessionStore, timeoutMs: number): SessionStore {
-  return {
-    create: (session, replay) => store.create(session, replay),
-    get: (sessionId) =>
-      callStoreWithin(() => store.get(sessionId), timeoutMs, 'the session store failed to read'),
-    delete: (sessionId) =>
-      callStoreWithin(
-        () => store.delete(sessionId),
-        timeoutMs,
-        'the session store failed to write',
-      ),
-  };
-}
-
-/**
- * A replay memory whose every call is bounded by a time limit and fails as `store_error`. A tag
- * remembered after its call timed out stays remembered until its expiry (refusing a ciphertext
- * is the safe side).
- * @param memory - the replay memory.
- * @param timeoutMs - the time limit of each call.
- * @returns the bounded memory.
- */
-export function boundReplayMemory(memory: ReplayMemory, timeoutMs: number): ReplayMemory {
-  return {
-    remember: (replay, expiresAt) =>
-      callStoreWithin(
-        () => memory.remember(replay, expiresAt),
-        timeoutMs,
-        'the replay memory failed',
-      ),
-    forget: (replay) =>
-      callStoreWithin(() => memory.forget(replay), timeoutMs, 'the replay memory failed'),
   };
 }

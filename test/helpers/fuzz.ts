@@ -9,15 +9,17 @@ import { expect } from 'vitest';
 import { WIRE_ERRORS } from '../../src/core/constants.js';
 import {
   type KeyStore,
-  type ReplayMemory,
-  type ReplayRememberResult,
   type ReplayTag,
   type SessionCreateResult,
   type SessionStore,
   type StoredSession,
-  createMemoryReplayMemory,
   createMemorySessionStore,
 } from '../../src/responder/stores.js';
+import {
+  type ReplayMemory,
+  type ReplayRememberResult,
+  createMemoryReplayMemory,
+} from '../../src/responder/replay-memory.js';
 import type { SeedStore } from '../../src/responder/seed-store.js';
 import { toHex } from './vectors.js';
 

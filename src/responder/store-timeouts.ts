@@ -1,0 +1,125 @@
+/**
+ * Time limits on the stores a deployment gives the responder (spec §7 revision 2, `unavailable`):
+ * every call to a key store, session store, seed store or replay memory from the options is
+ * bounded by `storeTimeoutMs`; a call that throws, rejects or does not settle in time becomes
+ * `store_error`, which the responder answers `503 unavailable` with `Retry-After`.
+ *
+ * Caveat: a call that timed out may still complete later; callers that must not leave partial
+ * state (the handshake's session) undo a late write themselves ({@link isStoreTimeout}).
+ * @module
+ */
+import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
+import type { ReplayMemory } from './replay-memory.js';
+import type { KeyStore, SessionStore } from './stores.js';
+
+/** Default bound of a store call: five seconds. */
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
+
+/** The cause of a `store_error` whose call did not settle in time. */
+class StoreTimeout extends Error {
+  override readonly name = 'StoreTimeout' as const;
+}
+
+/**
+ * Whether an error is a store call that did not settle within its time limit (its outcome is
+ * unknown: it may still complete).
+ * @param error - anything caught.
+ * @returns whether it is such a timeout.
+ */
+export function isStoreTimeout(error: unknown): boolean {
+  return isZeqKeyExError(error, 'store_error') && error.cause instanceof StoreTimeout;
+}
+
+/**
+ * Calls a store within a time limit: a throw, a rejection or no answer in time is a
+ * `ZeqKeyExError('store_error')` (the first two as `callStore` makes them).
+ * @param call - the store call.
+ * @param timeoutMs - the time limit.
+ * @param message - what failed, for people.
+ * @param onLate - told how a call settled after its time limit (to undo what it did).
+ * @returns the store's answer.
+ * @throws {ZeqKeyExError} `store_error`.
+ */
+export function callStoreWithin<T>(
+  call: () => Promise<T>,
+  timeoutMs: number,
+  message: string,
+  onLate?: (outcome: PromiseSettledResult<T>) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new ZeqKeyExError('store_error', message, { cause: new StoreTimeout(message) }));
+    }, timeoutMs);
+    callStore(call, message).then(
+      (value) => {
+        clearTimeout(timer);
+        if (!late) resolve(value);
+        else onLate?.({ status: 'fulfilled', value });
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        if (!late) reject(error);
+        else onLate?.({ status: 'rejected', reason: error });
+      },
+    );
+  });
+}
+
+/**
+ * A key store whose every call is bounded by a time limit and fails as `store_error`.
+ * @param store - the key store.
+ * @param timeoutMs - the time limit of each call.
+ * @returns the bounded store.
+ */
+export function boundKeyStore(store: KeyStore, timeoutMs: number): KeyStore {
+  return {
+    get: (slug) =>
+      callStoreWithin(() => store.get(slug), timeoutMs, 'the key store failed to read'),
+    putIfAbsent: (key) =>
+      callStoreWithin(() => store.putIfAbsent(key), timeoutMs, 'the key store failed to write'),
+  };
+}
+
+/**
+ * A session store whose `get` and `delete` are bounded by a time limit and fail as `store_error`.
+ * `create` is bounded by the handshake route, which undoes a session created too late.
+ * @param store - the session store.
+ * @param timeoutMs - the time limit of each call.
+ * @returns the bounded store.
+ */
+export function boundSessionStore(store: SessionStore, timeoutMs: number): SessionStore {
+  return {
+    create: (session, replay) => store.create(session, replay),
+    get: (sessionId) =>
+      callStoreWithin(() => store.get(sessionId), timeoutMs, 'the session store failed to read'),
+    delete: (sessionId) =>
+      callStoreWithin(
+        () => store.delete(sessionId),
+        timeoutMs,
+        'the session store failed to write',
+      ),
+  };
+}
+
+/**
+ * A replay memory whose every call is bounded by a time limit and fails as `store_error`. A tag
+ * remembered after its call timed out stays remembered until its expiry (refusing a ciphertext
+ * is the safe side).
+ * @param memory - the replay memory.
+ * @param timeoutMs - the time limit of each call.
+ * @returns the bounded memory.
+ */
+export function boundReplayMemory(memory: ReplayMemory, timeoutMs: number): ReplayMemory {
+  return {
+    remember: (replay, expiresAt) =>
+      callStoreWithin(
+        () => memory.remember(replay, expiresAt),
+        timeoutMs,
+        'the replay memory failed',
+      ),
+    forget: (replay) =>
+      callStoreWithin(() => memory.forget(replay), timeoutMs, 'the replay memory failed'),
+  };
+}
