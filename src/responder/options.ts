@@ -49,7 +49,7 @@ import {
   boundKeyStore,
   boundReplayMemory,
   boundSessionStore,
-  callStoreWithin,
+  boundSeedStore,
 } from './store-timeouts.js';
 
 /** Options of `createResponder`. */
@@ -273,18 +273,6 @@ function resolveReplayMemory(
   if (typeof memory.remember !== 'function' || typeof memory.forget !== 'function')
     throw new TypeError('replayMemory must have remember and forget');
   return boundReplayMemory(memory, timeoutMs);
-}
-
-/** A seed store given in the options, each call bounded (the Mode-B endpoints check its shape). */
-function boundSeedStore(store: SeedStore | undefined, timeoutMs: number): SeedStore | undefined {
-  if (store === undefined || typeof store.get !== 'function' || typeof store.put !== 'function')
-    return store;
-  return {
-    get: (local, peer) =>
-      callStoreWithin(() => store.get(local, peer), timeoutMs, 'the seed store failed to read'),
-    put: (seed) =>
-      callStoreWithin(() => store.put(seed), timeoutMs, 'the seed store failed to write'),
-  };
 }
 
 /**

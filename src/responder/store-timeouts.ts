@@ -10,6 +10,7 @@
  */
 import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import type { ReplayMemory } from './replay-memory.js';
+import type { SeedStore } from './seed-store.js';
 import type { KeyStore, SessionStore } from './stores.js';
 
 /** Default bound of a store call: five seconds. */
@@ -121,5 +122,25 @@ export function boundReplayMemory(memory: ReplayMemory, timeoutMs: number): Repl
       ),
     forget: (replay) =>
       callStoreWithin(() => memory.forget(replay), timeoutMs, 'the replay memory failed'),
+  };
+}
+
+/**
+ * A seed store given in the options, each call bounded (the Mode-B endpoints check its shape).
+ * @param store - the store, or `undefined` for none.
+ * @param timeoutMs - the limit of each call.
+ * @returns the bounded store (a malformed one unchanged, for the endpoints to refuse).
+ */
+export function boundSeedStore(
+  store: SeedStore | undefined,
+  timeoutMs: number,
+): SeedStore | undefined {
+  if (store === undefined || typeof store.get !== 'function' || typeof store.put !== 'function')
+    return store;
+  return {
+    get: (local, peer) =>
+      callStoreWithin(() => store.get(local, peer), timeoutMs, 'the seed store failed to read'),
+    put: (seed) =>
+      callStoreWithin(() => store.put(seed), timeoutMs, 'the seed store failed to write'),
   };
 }
