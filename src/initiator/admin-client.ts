@@ -30,6 +30,7 @@ import { isJsonObject, jsonString } from '../core/json.js';
 import { normaliseOrigin } from '../core/origin.js';
 import { assertAdminToken } from '../core/admin-token.js';
 import { readCapped } from '../core/read-capped.js';
+import { isLoopbackHost, parseHostList } from '../core/host.js';
 import {
   type FetchFunction,
   type Transport,
@@ -179,63 +180,6 @@ const isCipherText = (value: string): boolean => {
     return false;
   }
 };
-
-/**
- * The canonical form of a host name or IP address as a URL's `hostname` writes it (lower case,
- * IPv4 in dotted decimal, IPv6 compressed in brackets), for allow-lists of hosts. The Mode-B
- * responder's host options and the CLI use it too.
- * @param entry - a host name or IP address (IPv6 with or without brackets), no port.
- * @returns the canonical host, or `undefined` for anything but a bare host.
- */
-export function canonicalHost(entry: unknown): string | undefined {
-  if (typeof entry !== 'string' || entry.length === 0 || /[\s/?#@\\]/.test(entry)) return undefined;
-  // `[::1]:80` would parse with its default port dropped: a bracketed host must end there.
-  if (entry.startsWith('[') && !entry.endsWith(']')) return undefined;
-  const bracketed = entry.includes(':') && !entry.startsWith('[') ? `[${entry}]` : entry;
-  const url = URL.parse(`http://${bracketed}/`);
-  if (url === null || url.port !== '' || url.username !== '' || url.password !== '')
-    return undefined;
-  return url.hostname;
-}
-
-/**
- * A list of hosts, each canonical ({@link canonicalHost}).
- * @param value - the option's value (`undefined` is the empty list).
- * @param name - the option's name, for the message.
- * @returns the hosts.
- * @throws {TypeError} for anything but an array of bare hosts.
- */
-export function parseHostList(value: unknown, name: string): ReadonlySet<string> {
-  if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of host names`);
-  const hosts = new Set<string>();
-  for (const entry of value as unknown[]) {
-    const host = canonicalHost(entry);
-    if (host === undefined) {
-      throw new TypeError(
-        `${name}: "${String(entry)}" is not a host name or IP address without port or credentials`,
-      );
-    }
-    hosts.add(host);
-  }
-  return hosts;
-}
-
-/**
- * Whether a canonical host is loopback: `localhost` and names under it (RFC 6761), `127.0.0.0/8`
- * and `[::1]`. Only IP literals and these names; nothing is resolved.
- * @param host - a URL's `hostname`.
- * @returns whether credentials may go to it over plain http without being named.
- */
-export function isLoopbackHost(host: string): boolean {
-  const name = host.endsWith('.') ? host.slice(0, -1) : host;
-  return (
-    name === 'localhost' ||
-    name.endsWith('.localhost') ||
-    name === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
-  );
-}
 
 /**
  * Reads the body of a `409` before the transport does, to keep the `stored_fingerprint` of a

@@ -11,7 +11,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalHost } from '../../initiator/admin-client.js';
+import { canonicalHost } from '../../core/host.js';
 import { type AdminOptions, createBearerTokenAuthorizer } from '../../responder/admin.js';
 import type { ModeBOptions } from '../../responder/modeb-route.js';
 import type { SeedStore } from '../../responder/seed-store.js';

@@ -9,12 +9,8 @@
  * `--allow-insecure-host` (a usage error otherwise, before anything is sent).
  * @module
  */
-import {
-  type ModeBAdminClient,
-  canonicalHost,
-  createModeBAdminClient,
-  isLoopbackHost,
-} from '../../initiator/admin-client.js';
+import { type ModeBAdminClient, createModeBAdminClient } from '../../initiator/admin-client.js';
+import { canonicalHost, isLoopbackHost } from '../../core/host.js';
 import { ALG, ALG_SIZES } from '../../core/constants.js';
 import { base64Decode } from '../../core/encoding.js';
 import {
