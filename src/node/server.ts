@@ -34,9 +34,9 @@ import {
   type ServerResponse,
   createServer,
 } from 'node:http';
-import { type AddressInfo, isIP } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
-import { CLIENT_ADDRESS_HEADER } from '../responder/admission.js';
+import { clientAddressOf, parseTrustProxy, withClientAddress } from './client-address.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -233,53 +233,6 @@ function headersOf(source: IncomingHttpHeaders): HeadersInit {
   return source as Record<string, string>;
 }
 
-/** An address as it is compared and passed on: IPv4-mapped IPv6 as plain IPv4, lower case. */
-function normaliseAddress(address: string): string {
-  const lower = address.trim().toLowerCase();
-  return lower.startsWith('::ffff:') && isIP(lower.slice(7)) === 4 ? lower.slice(7) : lower;
-}
-
-/**
- * The client's address: the socket's remote address, or, for a request from a trusted proxy, the
- * right-most `X-Forwarded-For` address that is not a trusted proxy (the left-most when all are;
- * the proxy's own when the header is missing or that entry is not an IP address).
- */
-function clientAddressOf(req: IncomingMessage, trusted: ReadonlySet<string>): string | undefined {
-  const remote = req.socket.remoteAddress;
-  if (remote === undefined) return undefined;
-  const peer = normaliseAddress(remote);
-  if (!trusted.has(peer)) return peer;
-  const forwarded = req.headers['x-forwarded-for'];
-  if (typeof forwarded !== 'string') return peer;
-  const hops = forwarded.split(',').map(normaliseAddress);
-  let chosen = hops[0];
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = hops[i] as string;
-    if (!trusted.has(hop)) {
-      chosen = hop;
-      break;
-    }
-  }
-  return chosen !== undefined && isIP(chosen) !== 0 ? chosen : peer;
-}
-
-/**
- * The headers with {@link CLIENT_ADDRESS_HEADER} set to the client's address: any a client sent is
- * dropped, so that a handler may believe it.
- */
-function withClientAddress(headers: HeadersInit, address: string | undefined): HeadersInit {
-  if (Array.isArray(headers)) {
-    const pairs = headers.filter(([name]) => name !== CLIENT_ADDRESS_HEADER);
-    if (address !== undefined) pairs.push([CLIENT_ADDRESS_HEADER, address]);
-    return pairs;
-  }
-  const object = headers as Record<string, string>;
-  if (address !== undefined) return { ...object, [CLIENT_ADDRESS_HEADER]: address };
-  return Object.fromEntries(
-    Object.entries(object).filter(([name]) => name !== CLIENT_ADDRESS_HEADER),
-  );
-}
-
 function toRequest(
   req: IncomingMessage,
   origin: string,
@@ -368,19 +321,6 @@ async function respond(
   } catch {
     res.destroy();
   }
-}
-
-/** The trusted proxies' addresses, normalised. */
-function parseTrustProxy(value: unknown): ReadonlySet<string> {
-  if (value === undefined) return new Set();
-  if (!Array.isArray(value)) throw new TypeError('trustProxy must be an array of IP addresses');
-  return new Set(
-    value.map((address: unknown) => {
-      if (typeof address !== 'string' || isIP(address.trim()) === 0)
-        throw new TypeError('trustProxy must be an array of IP addresses');
-      return normaliseAddress(address);
-    }),
-  );
 }
 
 /**
