@@ -38,7 +38,6 @@ import {
   MAX_EPOCH,
   MAX_EPOCH_SKIP,
   MAX_RECORDS_PER_EPOCH,
-  REPLAY_WINDOW,
   type Role,
 } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
@@ -56,6 +55,7 @@ import {
   sealRecordAsync,
 } from './record-format.js';
 import { wipe } from './primitives.js';
+import { type ReplayWindow, checkWindow, markSeen } from './replay-window.js';
 
 // The public entry takes the third parameter's type of `createRecordChannel` from here.
 
@@ -143,14 +143,10 @@ export interface SenderState {
   exhausted: boolean;
 }
 
-/** One epoch as a receiver keeps it. */
-export interface ReceiverEpoch {
+/** One epoch as a receiver keeps it: its key and its replay window. */
+export interface ReceiverEpoch extends ReplayWindow {
   readonly epoch: number;
   readonly key: Uint8Array;
-  /** The highest seq accepted in this epoch, or -1. */
-  top: number;
-  /** Bit `s mod 1024` is set when seq `s` (within the window below `top`) was accepted. */
-  bits: Uint32Array | undefined;
   /** `key` for asynchronous opening, made on the epoch's first `openAsync`. */
   asyncKey: AsyncAeadKey | undefined;
 }
@@ -166,7 +162,6 @@ export interface ReceiverState {
 }
 
 const EMPTY = /* @__PURE__ */ new Uint8Array(0);
-const WINDOW_WORDS = REPLAY_WINDOW / 32;
 
 interface Clock {
   readonly intervalMs: number;
@@ -331,34 +326,6 @@ export function receiverEpoch(epoch: number, key: Uint8Array): ReceiverEpoch {
 function dropPrevious(state: ReceiverState): void {
   if (state.previous !== undefined) retire(state.previous);
   state.previous = undefined;
-}
-
-/** Whether `seq` may still be accepted in `held`: throws the reason it may not. */
-function checkWindow(held: ReceiverEpoch, seq: number): void {
-  if (held.top < 0 || seq > held.top) return;
-  if (seq + REPLAY_WINDOW <= held.top) throw new ZeqKeyExError('record_too_old');
-  const slot = seq % REPLAY_WINDOW;
-  if (held.bits !== undefined && ((held.bits[slot >>> 5] as number) & (1 << (slot & 31))) !== 0)
-    throw new ZeqKeyExError('record_replayed');
-}
-
-/** Marks `seq` accepted in `held`, sliding the window forward when `seq` is the new top. */
-function markSeen(held: ReceiverEpoch, seq: number): void {
-  const bits = (held.bits ??= new Uint32Array(WINDOW_WORDS));
-  if (seq > held.top) {
-    if (held.top < 0 || seq - held.top >= REPLAY_WINDOW) {
-      bits.fill(0);
-    } else {
-      // Clear the slots of the seqs the window slides over (held.top + 1 … seq).
-      for (let s = held.top + 1; s <= seq; s++) {
-        const slot = s % REPLAY_WINDOW;
-        bits[slot >>> 5] = (bits[slot >>> 5] as number) & ~(1 << (slot & 31));
-      }
-    }
-    held.top = seq;
-  }
-  const slot = seq % REPLAY_WINDOW;
-  bits[slot >>> 5] = (bits[slot >>> 5] as number) | (1 << (slot & 31));
 }
 
 /** Where {@link locateKey} found the key of a record. */
