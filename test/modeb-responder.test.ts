@@ -777,6 +777,26 @@ describe("seed_conflict: a pinned peer that declares another peer's machine_id (
     expect(pair.logA.lines.some((l) => l.fields?.['code'] === 'seed_conflict')).toBe(true);
   });
 
+  test('two racing initiates for one pair under different peer keys: one stores, the other is seed_conflict', async () => {
+    for (const order of ['real peer first', 'impostor first']) {
+      const { pair, pinB, pinC } = await withImpostor();
+      const real = adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A));
+      const impostor = adminRequest(ORIGIN_A, INITIATE, impostorBody(pinC), bearer(TOKEN_A));
+      const requests = order === 'real peer first' ? [real, impostor] : [impostor, real];
+      const responses = await Promise.all(requests.map((r) => pair.a.fetch(r)));
+      expect(responses.map((r) => r.status).sort(), order).toEqual([200, 409]);
+      const winner = responses.find((r) => r.status === 200) as Response;
+      const loser = responses.find((r) => r.status === 409) as Response;
+      const won = (await winner.json()) as InitiateBody;
+      const lost = await expectError(loser, 409, 'seed_conflict');
+      expect(lost['stored_fingerprint']).toBe(won.peer_fingerprint);
+      expect(pair.seedsA.puts).toHaveLength(1);
+      const stored = await pair.seedsA.get('machine:edge-01', 'machine:core-01');
+      expect(stored?.fingerprint).toBe(won.peer_fingerprint);
+      expect(stored?.seedCommitment).toBe(won.seed_commitment);
+    }
+  });
+
   test('"replace": true replaces it, recording the new peer fingerprint', async () => {
     const { pair, pinB, pinC } = await withImpostor();
     await pair.a.fetch(adminRequest(ORIGIN_A, INITIATE, initiateBody(pinB), bearer(TOKEN_A)));

@@ -271,6 +271,32 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
   }
 
+  /** The tail of the work queued per (local machine, peer machine_id); see `withPairLock`. */
+  const pairLocks = new Map<string, Promise<unknown>>();
+
+  /**
+   * Runs `work` after every earlier `work` of the same (local machine, peer machine_id) pair has
+   * settled: one process never interleaves two conflict checks and writes of one pair. (Instances
+   * that share a seed store need the store itself to refuse a racing write.)
+   */
+  async function withPairLock<T>(
+    localMachineId: string,
+    peerMachineId: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const key = `${localMachineId}\n${peerMachineId}`;
+    const previous = pairLocks.get(key) ?? Promise.resolve();
+    const settled = (): void => undefined;
+    const current = previous.then(work, work);
+    const tail = current.then(settled, settled);
+    pairLocks.set(key, tail);
+    try {
+      return await current;
+    } finally {
+      if (pairLocks.get(key) === tail) pairLocks.delete(key);
+    }
+  }
+
   /**
    * §4.1 revision 2: the fingerprint of a seed stored for the pair under another peer key, or
    * `undefined` when nothing is stored or it was derived with this same peer key. A peer's
@@ -378,6 +404,20 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       }
       throw error;
     }
+    // The check and the write hold the pair's lock: two initiates racing for one pair with
+    // different peer keys must not both find the slot empty (the second would replace silently).
+    return withPairLock(localMachineId, initiation.peerMachineId, () =>
+      storeInitiation(localSlug, localMachineId, initiation, replace),
+    );
+  }
+
+  /** Under the pair's lock: §4.1's conflict check, then the seed stored and the answer. */
+  async function storeInitiation(
+    localSlug: string,
+    localMachineId: string,
+    initiation: ModeBInitiation,
+    replace: boolean,
+  ): Promise<Response> {
     let conflict: string | undefined;
     try {
       conflict = replace
@@ -455,17 +495,19 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       { alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText },
       key.secretKey,
     );
-    await store(
-      'responder',
-      localSlug,
-      {
-        alg: key.alg,
-        localMachineId,
-        peerMachineId,
-        fingerprint: key.fingerprint,
-        seedCommitment: derived.seedCommitment,
-      },
-      derived.seed,
+    await withPairLock(localMachineId, peerMachineId, () =>
+      store(
+        'responder',
+        localSlug,
+        {
+          alg: key.alg,
+          localMachineId,
+          peerMachineId,
+          fingerprint: key.fingerprint,
+          seedCommitment: derived.seedCommitment,
+        },
+        derived.seed,
+      ),
     );
     return jsonResponse(200, {
       seed_commitment: derived.seedCommitment,
