@@ -21,7 +21,6 @@ export {
   type ServeOptions,
   serve,
 } from './node/server.js';
-export { CLIENT_ADDRESS_HEADER } from './responder/admission.js';
 export type { KeyStore, StoredKey } from './responder/stores.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';

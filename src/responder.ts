@@ -14,12 +14,13 @@ export { DEFAULT_SESSION_TTL_MS, type ResponderOptions } from './responder/optio
 export type { MachineResolver } from './responder/machines.js';
 export {
   type AdmissionKind,
-  CLIENT_ADDRESS_HEADER,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
   DEFAULT_MAX_TRACKED_CLIENTS,
   DEFAULT_RATE_LIMITS,
   type RateLimits,
   type TokenBucketLimit,
+  clientAddressOf,
+  setClientAddress,
 } from './responder/admission.js';
 export type { KeyDocumentJson } from './responder/key-manager.js';
 export { type RecordContext, type RecordHandler } from './responder/records-route.js';

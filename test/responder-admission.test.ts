@@ -6,7 +6,7 @@
  * decapsulations in flight are refused at once (`503` with `Retry-After: 1`), never queued.
  */
 import { describe, expect, test } from 'vitest';
-import { createResponder } from '../src/responder.js';
+import { clientAddressOf, createResponder, setClientAddress } from '../src/responder.js';
 import { createAdmission } from '../src/responder/admission.js';
 import { createHandshakeRoute } from '../src/responder/handshake-route.js';
 import type { KeyManager, MachineKey } from '../src/responder/key-manager.js';
@@ -109,7 +109,7 @@ describe('per-client token buckets', () => {
     responder.close();
   });
 
-  test('the default hook reads the client address header, and the default limits throttle hundreds of handshakes', async () => {
+  test('the default hook reads the address an adapter attached, and the default limits throttle hundreds of handshakes', async () => {
     const responder = createResponder({
       fieldKey: FIELD_KEY,
       machines: MACHINES,
@@ -117,10 +117,9 @@ describe('per-client token buckets', () => {
     });
     const { fingerprint } = await fetchKeyDoc(responder.fetch, 'edge-01');
     const from = (address: string): Request =>
-      jsonRequest(
-        HANDSHAKE,
-        { cipher_text: randomCipherText(), fingerprint },
-        { headers: { 'content-type': 'application/json', 'x-zeq-client-address': address } },
+      setClientAddress(
+        jsonRequest(HANDSHAKE, { cipher_text: randomCipherText(), fingerprint }),
+        address,
       );
     let refused = 0;
     for (let i = 0; i < 100; i++)
@@ -128,6 +127,46 @@ describe('per-client token buckets', () => {
     expect(refused).toBeGreaterThan(50);
     expect((await responder.fetch(from('192.0.2.2'))).status).toBe(200);
     responder.close();
+  });
+
+  test("a client-sent address header names no one: it neither escapes its own limit nor spends another client's", async () => {
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      now: () => START,
+      rateLimits: { handshake: { burst: 2, perSecond: 0.001 } },
+    });
+    const { fingerprint } = await fetchKeyDoc(responder.fetch, 'edge-01');
+    const claiming = (claimed: string, address?: string): Request => {
+      const request = jsonRequest(
+        HANDSHAKE,
+        { cipher_text: randomCipherText(), fingerprint },
+        { headers: { 'content-type': 'application/json', 'x-zeq-client-address': claimed } },
+      );
+      return address === undefined ? request : setClientAddress(request, address);
+    };
+    // The attacker names the victim's address in the header the Node adapter once used.
+    for (let i = 0; i < 10; i++)
+      expect((await responder.fetch(claiming('192.0.2.7'))).status).toBe(200);
+    // The victim's own bucket is untouched.
+    expect((await responder.fetch(claiming('x', '192.0.2.7'))).status).toBe(200);
+    expect((await responder.fetch(claiming('x', '192.0.2.7'))).status).toBe(200);
+    await expectError(await responder.fetch(claiming('x', '192.0.2.7')), 429, 'rate_limited');
+    // And a limited client cannot escape by claiming a fresh address.
+    await expectError(
+      await responder.fetch(claiming('198.51.100.1', '192.0.2.7')),
+      429,
+      'rate_limited',
+    );
+    responder.close();
+  });
+
+  test('setClientAddress refuses what is not an address string', () => {
+    const request = getRequest('/api/keyex/edge-01/pubkey');
+    expect(() => setClientAddress(request, '')).toThrow(TypeError);
+    expect(() => setClientAddress(request, 7 as unknown as string)).toThrow(TypeError);
+    expect(clientAddressOf(request)).toBeUndefined();
+    expect(clientAddressOf(setClientAddress(request, '192.0.2.1'))).toBe('192.0.2.1');
   });
 
   test('a client asking for the key documents of ever new machines is throttled; existing keys are still served', async () => {

@@ -1,8 +1,8 @@
 /**
  * Who a request to `serve` comes from, for the responder's per-client limits
  * (`responder/admission.ts`): the socket's remote address, or, behind proxies the operator trusts
- * (`trustProxy`), the right-most `X-Forwarded-For` address that is not one of them. `serve` passes
- * it to the fetch handler in {@link CLIENT_ADDRESS_HEADER}, after dropping any copy a client sent.
+ * (`trustProxy`), the right-most `X-Forwarded-For` address that is not one of them. `serve` attaches
+ * it to the request it passes to the fetch handler (`setClientAddress`), out of any client's reach.
  *
  * Security caveat: `X-Forwarded-For` is believed only from a trusted proxy's own address; from any
  * other peer the header is ignored, so a client cannot name itself someone else.
@@ -10,7 +10,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { CLIENT_ADDRESS_HEADER } from '../responder/admission.js';
 
 /** An address as it is compared and passed on: IPv4-mapped IPv6 as plain IPv4, lower case. */
 function normaliseAddress(address: string): string {
@@ -43,23 +42,6 @@ export function clientAddressOf(
     }
   }
   return chosen !== undefined && isIP(chosen) !== 0 ? chosen : peer;
-}
-
-/**
- * The headers with {@link CLIENT_ADDRESS_HEADER} set to the client's address: any a client sent is
- * dropped, so that a handler may believe it.
- */
-export function withClientAddress(headers: HeadersInit, address: string | undefined): HeadersInit {
-  if (Array.isArray(headers)) {
-    const pairs = headers.filter(([name]) => name !== CLIENT_ADDRESS_HEADER);
-    if (address !== undefined) pairs.push([CLIENT_ADDRESS_HEADER, address]);
-    return pairs;
-  }
-  const object = headers as Record<string, string>;
-  if (address !== undefined) return { ...object, [CLIENT_ADDRESS_HEADER]: address };
-  return Object.fromEntries(
-    Object.entries(object).filter(([name]) => name !== CLIENT_ADDRESS_HEADER),
-  );
 }
 
 /** The trusted proxies' addresses, normalised. */

@@ -20,9 +20,9 @@
  * second, so a slow client is cut within about a second of its limit (Node's own sweep runs every
  * 30 seconds).
  *
- * Client identity: every request reaches the handler with an `x-zeq-client-address` header set
- * here to the client's address (any such header a client sent is deleted first), which the
- * responder's per-client limits read by default. The address is the socket's, unless the peer is
+ * Client identity: every request reaches the handler with the client's address attached to the
+ * request object (`setClientAddress`; no header a client sends can set it), which the responder's
+ * per-client limits read by default. The address is the socket's, unless the peer is
  * one of the `trustProxy` addresses: then it is the right-most `X-Forwarded-For` entry that is not
  * a trusted proxy. Without `trustProxy`, `X-Forwarded-For` is never believed.
  * @module
@@ -36,7 +36,8 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
-import { clientAddressOf, parseTrustProxy, withClientAddress } from './client-address.js';
+import { clientAddressOf, parseTrustProxy } from './client-address.js';
+import { clientAddressOf as attachedAddressOf, setClientAddress } from '../responder/admission.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -141,6 +142,8 @@ class NodeRequest extends Request {
   /** A clone whose signal aborts with this one's, as a clone's signal follows its original's. */
   override clone(): Request {
     const copy = new NodeRequest(super.clone());
+    const address = attachedAddressOf(this);
+    if (address !== undefined) setClientAddress(copy, address);
     if (this.#aborted) NodeRequest.abort(copy);
     else (this.#clones ??= []).push(copy);
     return copy;
@@ -238,7 +241,7 @@ function toRequest(
   origin: string,
   trusted: ReadonlySet<string>,
 ): NodeRequest {
-  const headers = withClientAddress(headersOf(req.headers), clientAddressOf(req, trusted));
+  const headers = headersOf(req.headers);
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   // An origin-form target (`/path?query`) needs no second URL parse; anything else (`//host/x`,
@@ -247,13 +250,18 @@ function toRequest(
     target.startsWith('/') && !target.startsWith('//')
       ? origin + target
       : new URL(target, origin).href;
-  if (method === 'GET' || method === 'HEAD') return new NodeRequest(url, { method, headers });
-  return new NodeRequest(url, {
-    method,
-    headers,
-    body: bodyStream(req),
-    duplex: 'half',
-  } as RequestInit);
+  const request =
+    method === 'GET' || method === 'HEAD'
+      ? new NodeRequest(url, { method, headers })
+      : new NodeRequest(url, {
+          method,
+          headers,
+          body: bodyStream(req),
+          duplex: 'half',
+        } as RequestInit);
+  const address = clientAddressOf(req, trusted);
+  if (address !== undefined) setClientAddress(request, address);
+  return request;
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {

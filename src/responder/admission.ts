@@ -16,20 +16,32 @@
  *   addresses than that can cycle through them: the in-flight cap still bounds the work.
  * - Client ids are truncated to {@link MAX_CLIENT_ID_LENGTH} characters, so a long id costs no
  *   more memory than a short one.
- * - The default hook reads {@link CLIENT_ADDRESS_HEADER}, which the Node adapter (`serve`) sets
- *   from the socket after deleting any a client sent. Behind any other server that does not strip
- *   it, a client picks its own id and so escapes the per-client limits (never another client's
- *   limits): pass your own `clientId` there.
+ * - The default hook reads the address an adapter attached to the request object with
+ *   {@link setClientAddress} (`serve` does it from the socket), never anything a client sent: a
+ *   header would let a client name itself anyone, escaping its own limits or spending another's.
+ *   A request with no address attached is not limited per client (the in-flight cap still
+ *   applies): under another server, attach the platform's client address or pass `clientId`.
  * @module
  */
 import { assertPositiveInteger } from '../core/limits.js';
 import { HttpError } from './http.js';
 
+/** The addresses adapters attached to requests; held weakly, so they go with the request. */
+const clientAddresses = new WeakMap<Request, string>();
+
 /**
- * The request header the Node adapter sets to the client's address (and deletes from what a client
- * sent), read by the default `clientId` hook.
+ * Attaches the client's address to a request, for the default `clientId` hook: what an adapter
+ * that sees the socket does before it calls the responder (`serve` does it; under Deno,
+ * `Deno.serve((request, info) => …)` would attach `info.remoteAddr.hostname`). The address travels
+ * with the request object, not in a header, so no client can claim one.
+ * @returns the request, for chaining
  */
-export const CLIENT_ADDRESS_HEADER = 'x-zeq-client-address';
+export function setClientAddress(request: Request, address: string): Request {
+  if (typeof address !== 'string' || address === '')
+    throw new TypeError('the client address must be a non-empty string');
+  clientAddresses.set(request, address);
+  return request;
+}
 
 /** The longest client id kept; a longer one is truncated. */
 export const MAX_CLIENT_ID_LENGTH = 256;
@@ -114,9 +126,9 @@ interface Bucket {
   at: number;
 }
 
-/** The default `clientId` hook: the address the Node adapter set. */
+/** The default `clientId` hook: the address an adapter attached with {@link setClientAddress}. */
 export function clientAddressOf(request: Request): string | undefined {
-  return request.headers.get(CLIENT_ADDRESS_HEADER) ?? undefined;
+  return clientAddresses.get(request);
 }
 
 function parseLimit(value: unknown, name: string): TokenBucketLimit | undefined {

@@ -159,9 +159,10 @@ export interface ResponderOptions {
   /**
    * Names the client of a request, for the per-client limits (`rateLimits`); `undefined` for a
    * request that is not limited per client. A fetch handler cannot see the socket: the Node
-   * adapter (`serve`) puts the client's address in the `x-zeq-client-address` header, after
-   * deleting any a client sent, and the default reads it. Behind another server, pass your own.
-   * @defaultValue the `x-zeq-client-address` header
+   * adapter (`serve`) attaches the client's address to the request object (`setClientAddress`),
+   * and the default reads it; nothing a client sends can set it. Behind another server, attach the
+   * platform's address with `setClientAddress`, or pass your own hook.
+   * @defaultValue the address attached with `setClientAddress` (none: not limited per client)
    */
   clientId?: (request: Request) => string | undefined;
   /**
