@@ -40,7 +40,7 @@ import {
   run as runChild,
   table,
 } from './lib.mjs';
-import { describeProfile, newestProfile, summariseProfile } from './profile.mjs';
+import { describeProfile, newestProfile, summariseProfile, summariseSteps } from './profile.mjs';
 import { ensureNode } from './runtimes.mjs';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
@@ -728,9 +728,19 @@ async function profileMiss(rt, miss, options) {
   const file = existsSync(dir) ? await newestProfile(dir) : undefined;
   if (file === undefined) return ['  (no profile was written)'];
   const summary = await summariseProfile(file);
+  const steps =
+    miss.section === 'http'
+      ? [
+          '  by step of a request (docs/performance.md, "Where a handshake\'s time goes on the server"):',
+          ...(await summariseSteps(file)).steps.map(
+            (x) => `    ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.step}`,
+          ),
+        ]
+      : [];
   return [
     `  profile (${rt.label}, ${miss.section === 'http' ? 'the server under load' : miss.case}): ${path.relative(ROOT, file)}`,
     ...describeProfile(summary),
+    ...steps,
   ];
 }
 
