@@ -170,3 +170,112 @@ export function describeProfile(summary, { areas = 8, functions = 8, inclusive =
   }
   return lines;
 }
+
+/**
+ * The steps of a request through `zeq-keyex serve`, for {@link summariseSteps}: a sample goes to
+ * the first step (in this order) whose function is on its stack (so HKDF, inside the
+ * decapsulation's slot, counts as HKDF), matched on the function name and
+ * the script (`dist/` for the SDK's own functions, `node:…` for Node's).
+ */
+const SERVE_STEPS = [
+  ['GC', (f) => f.functionName === '(garbage collector)'],
+  [
+    'socket writes (kernel, incl. waiting for the CPU)',
+    (f) => /^writev?$|^writeUtf8String$|^writeBuffer$/.test(f.functionName) && f.url === '',
+  ],
+  ['AES-GCM (key confirmation)', (f) => f.functionName === 'sealKeyConfirmationWithNonce'],
+  ['HKDF (record key)', (f) => f.functionName === 'deriveRecordKey'],
+  ['SHA-256 of the transcript', (f) => f.functionName === 'firstContactTranscript'],
+  [
+    'ML-KEM decapsulation',
+    // What recordKeyOf spends besides HKDF: the KEM, its wrappers, copying out the secret.
+    (f) =>
+      f.functionName === 'recordKeyOf' ||
+      (f.functionName === 'decapsulate' && /crypto\/kem|@noble[\\/]post-quantum/.test(f.url)),
+  ],
+  [
+    'replay memory (tag hash, remember)',
+    (f) => /^(rememberTag|remember|forgetTag)$/.test(f.functionName) && /dist/.test(f.url),
+  ],
+  ['session store', (f) => /^(storeSession|register)$/.test(f.functionName) && /dist/.test(f.url)],
+  [
+    'admission (token buckets, in-flight cap)',
+    (f) => /^(take|applies|assertDecapsulationRoom)$/.test(f.functionName) && /dist/.test(f.url),
+  ],
+  ['JSON and base64 of the request', (f) => f.functionName === 'readHandshakeRequest'],
+  ['random ids and nonces', (f) => /^(encodeSessionId|publicRandom)$/.test(f.functionName)],
+  [
+    'fetch Response (made, read, written)',
+    (f) =>
+      /^(jsonResponse|jsonTextResponse|refusalResponse|writeResponse)$/.test(f.functionName) &&
+      /dist/.test(f.url),
+  ],
+  [
+    'fetch Request (made, body streamed)',
+    (f) =>
+      /^(toRequest|bodyStream|onData|readBody|discardBody)$/.test(f.functionName) &&
+      /dist/.test(f.url),
+  ],
+  ['client address (X-Forwarded-For)', (f) => f.functionName === 'clientAddressOf'],
+  [
+    'routing and dispatch',
+    (f) =>
+      /^(match|dispatch|machineFor|serveHandshake|respond)$/.test(f.functionName) &&
+      /dist/.test(f.url),
+  ],
+  [
+    'node:http (parser, response, sockets)',
+    (f) =>
+      /^node:(_http|http|net|internal\/(http|stream|streams|timers))|^node:stream|^node:timers/.test(
+        f.url,
+      ) || f.functionName === 'parserOnHeadersComplete',
+  ],
+  ['module loading and start-up', (f) => /modules\/(esm|cjs)|run_main|realm/.test(f.url)],
+];
+
+/**
+ * Where the time of `serve` under load goes, by step of a request: self time of every sample,
+ * given to the first of the steps above on its stack; idle left out.
+ * @returns `{ totalMs, steps: [{ step, ms, share }] }`, largest first, with "other" last.
+ */
+export async function summariseSteps(file) {
+  const profile = JSON.parse(await fs.readFile(file, 'utf8'));
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map();
+  for (let i = 0; i < profile.samples.length; i++)
+    self.set(
+      profile.samples[i],
+      (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0),
+    );
+  const byStep = new Map();
+  let total = 0;
+  for (const [id, micros] of self) {
+    if (nodes.get(id).callFrame.functionName === '(idle)') continue;
+    total += micros;
+    const frames = [];
+    for (let at = id; at !== undefined; at = parent.get(at)) frames.push(nodes.get(at).callFrame);
+    const step =
+      SERVE_STEPS.find(([, test]) => frames.some(test))?.[0] ?? 'other (V8, microtasks, …)';
+    byStep.set(step, (byStep.get(step) ?? 0) + micros);
+  }
+  return {
+    totalMs: total / 1000,
+    steps: [...byStep]
+      .map(([step, m]) => ({ step, ms: m / 1000, share: total > 0 ? m / total : 0 }))
+      .sort((a, b) =>
+        a.step.startsWith('other') ? 1 : b.step.startsWith('other') ? -1 : b.ms - a.ms,
+      ),
+  };
+}
+
+// `node bench/profile.mjs FILE.cpuprofile [--steps]`: the summary of one profile.
+if (process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  const [file, flag] = process.argv.slice(2);
+  if (flag === '--steps') {
+    const { totalMs, steps } = await summariseSteps(file);
+    console.log(`${Math.round(totalMs)} ms sampled, idle excluded`);
+    for (const s of steps) console.log(`${(s.share * 100).toFixed(1).padStart(5)}%  ${s.step}`);
+  } else console.log(describeProfile(await summariseProfile(file)).join('\n'));
+}

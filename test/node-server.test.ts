@@ -390,6 +390,27 @@ describe('responses', () => {
     expect(answer.body).toBe('one,two,three');
   });
 
+  test('a body of one chunk goes out with the end of the message: chunked framing, one chunk, then the last', async () => {
+    const server = await start(async () => new Response('{"a":1}', { status: 200 }));
+    const url = new URL(server.url);
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    const raw = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.endsWith('\r\n0\r\n\r\n')) resolve(text);
+      });
+      socket.on('error', reject);
+      socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    });
+    socket.destroy();
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n'));
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head.toLowerCase()).toContain('transfer-encoding: chunked');
+    expect(raw.slice(head.length + 4)).toBe('7\r\n{"a":1}\r\n0\r\n\r\n');
+  });
+
   test('a handler that throws: a bare 500 internal', async () => {
     const server = await start(async () => {
       throw new Error('secret detail');

@@ -18,6 +18,7 @@ import {
   type StoredSession,
   createMemoryKeyStore,
   createMemorySessionStore,
+  replayIdFor,
 } from '../src/responder/stores.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import {
@@ -87,6 +88,25 @@ describe('memory key store', () => {
     expect((await store.get('edge-01'))?.publicKey).toBe('AAAA');
     const out = await store.get('edge-01');
     expect(Object.isFrozen(out)).toBe(true);
+  });
+});
+
+describe('replay ids', () => {
+  test('equal tags have one id; a tag object changed after its first id gets the id of its new fields', () => {
+    const fingerprint = 'ab'.repeat(32);
+    const first = { fingerprint, cipherTextHash: new Uint8Array(32).fill(1) };
+    const id = replayIdFor(first);
+    expect(id).toHaveLength(32);
+    expect(replayIdFor(first)).toBe(id);
+    expect(replayIdFor({ fingerprint, cipherTextHash: new Uint8Array(32).fill(1) })).toBe(id);
+    const other = replayIdFor({ fingerprint, cipherTextHash: new Uint8Array(32).fill(2) });
+    expect(other).not.toBe(id);
+    first.cipherTextHash.fill(2);
+    expect(replayIdFor(first)).toBe(other);
+    const renamed = { ...first, fingerprint: 'cd'.repeat(32) };
+    expect(replayIdFor(renamed)).not.toBe(other);
+    first.fingerprint = 'cd'.repeat(32);
+    expect(replayIdFor(first)).toBe(replayIdFor(renamed));
   });
 });
 

@@ -12,6 +12,14 @@
  * - Baseline: the handshake load against a bare `node:http` server (`bench/bare-server.mjs`) that
  *   reads the body and answers a fixed 200: what one Node process can serve here at all.
  *
+ * `serve` runs with every defence on (its defaults: per-client token buckets, the cap on
+ * decapsulations in flight, the replay memory, the connection cap and time limits) and
+ * `--trust-proxy 127.0.0.1`; every request names its client in `X-Forwarded-For`, rotating over
+ * CLIENT_ADDRESSES addresses (as `npm run soak` does), so that the load is many clients, each
+ * under its handshake bucket, rather than one address the buckets would throttle. One more row
+ * runs the same load against `serve --no-rate-limits` (what the buckets cost), and the bare
+ * server gets the same requests and headers.
+ *
  * Each scenario starts its own server, so its peak RSS (`VmHWM`) is its own. The bound is raw
  * decapsulation on one core of the backend the server uses, measured here with no server running,
  * before the loads and after them: the median of both, so that a change in the machine's
@@ -41,6 +49,30 @@ const CLI = path.join(ROOT, 'dist', 'cli.js');
 const BARE_SERVER = path.join(ROOT, 'bench', 'bare-server.mjs');
 const HOST = '127.0.0.1';
 const CONNECTIONS = 16;
+/** `getconf CLK_TCK` on Linux: the unit of the CPU times in `/proc/<pid>/stat`. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/**
+ * Client addresses the load rotates over in `X-Forwarded-For` (from 198.18.0.0/15, the range set
+ * aside for benchmarks): under the responder's 10,000 tracked clients, so that every bucket is
+ * kept and consulted, and enough that at 10,000 requests a second each client sends about 2.5 a
+ * second, under its 5 a second.
+ */
+const CLIENT_ADDRESSES = 4_096;
+
+/** The configurations measured, each its own server; `route` is what the load asks for. */
+const SCENARIOS = [
+  { id: 'handshake', route: 'handshake', server: 'defended' },
+  { id: 'baseline', route: 'handshake', server: 'bare' },
+  { id: 'handshake-unlimited', route: 'handshake', server: 'unlimited' },
+  { id: 'pubkey', route: 'pubkey', server: 'defended' },
+];
+
+let clientTurn = 0;
+/** The next client's address, as a trusted proxy would name it. */
+function nextClient() {
+  const n = clientTurn++ % CLIENT_ADDRESSES;
+  return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+}
 
 /** autocannon from the project's dependencies, else from `.tmp/bench-deps` (a local install). */
 function loadAutocannon() {
@@ -63,21 +95,24 @@ function loadAutocannon() {
 }
 
 /** Starts `zeq-keyex serve` on a free loopback port; resolves once it listens. */
-async function startServer({ profileDir, bare = false } = {}) {
-  const command = bare
-    ? [BARE_SERVER, HOST]
-    : // No per-client token buckets: the load comes from one address, and this measures throughput.
-      [
-        CLI,
-        'serve',
-        '--host',
-        HOST,
-        '--port',
-        '0',
-        '--machine',
-        `${SLUG}=${MACHINE_ID}`,
-        '--no-rate-limits',
-      ];
+async function startServer({ profileDir, kind = 'defended' } = {}) {
+  const command =
+    kind === 'bare'
+      ? [BARE_SERVER, HOST]
+      : [
+          CLI,
+          'serve',
+          '--host',
+          HOST,
+          '--port',
+          '0',
+          '--machine',
+          `${SLUG}=${MACHINE_ID}`,
+          // The load names its clients in X-Forwarded-For, as a proxy in front would.
+          '--trust-proxy',
+          HOST,
+          ...(kind === 'unlimited' ? ['--no-rate-limits'] : []),
+        ];
   const args = [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--disable-warning=ExperimentalWarning',
@@ -124,6 +159,14 @@ async function startServer({ profileDir, bare = false } = {}) {
       const kib = (name) =>
         Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
       return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+    },
+    /** CPU time the server has used so far (user + system), in ms; Linux only, else NaN. */
+    cpuMs() {
+      const file = `/proc/${server.child.pid}/stat`;
+      if (!existsSync(file)) return Number.NaN;
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(file, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
     },
     async stop() {
       killGroup(server.child, 'SIGTERM');
@@ -222,14 +265,15 @@ function autocannonLoad(ac, { url, connections, durationMs, amount, request, onR
             method: template.method,
             headers: template.headers,
             ...(template.body === undefined ? {} : { body: template.body }),
-            ...(template.body === undefined
-              ? {}
-              : {
-                  setupRequest: (req) => {
-                    const next = request();
-                    return { ...req, body: next.body };
-                  },
-                }),
+            // Each request its own client (and body): autocannon rebuilds it from these.
+            setupRequest: (req) => {
+              const next = request();
+              return {
+                ...req,
+                headers: next.headers,
+                ...(next.body === undefined ? {} : { body: next.body }),
+              };
+            },
             onResponse: (status, body) => onResponse?.(status, body),
           },
         ],
@@ -260,10 +304,9 @@ function autocannonLoad(ac, { url, connections, durationMs, amount, request, onR
 
 /** Handshake requests with random ciphertexts: a decapsulation each, like real ones (ML-KEM never fails). */
 function randomHandshake(doc) {
-  const headers = { 'content-type': 'application/json' };
   return () => ({
     method: 'POST',
-    headers,
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': nextClient() },
     body: JSON.stringify({
       cipher_text: randomBytes(1088).toString('base64'),
       fingerprint: doc.fingerprint,
@@ -319,20 +362,27 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
 
   const results = [];
   let doc;
-  for (const scenario of ['handshake', 'pubkey', 'baseline']) {
+  for (const { id: scenario, route: routeName, server: kind } of SCENARIOS) {
     if (profile !== undefined && profile.case !== scenario) continue;
-    const bare = scenario === 'baseline';
+    const bare = kind === 'bare';
     const server = await startServer({
-      bare,
+      kind,
       ...(profile === undefined ? {} : { profileDir: profile.dir }),
     });
     try {
       // The baseline answers anything: it is loaded with the handshake requests of the real server.
       if (!bare) doc = await verifyOverHttp(server.url);
       const idle = server.memory();
-      const route = `${server.url}/api/keyex/${SLUG}/${bare ? 'handshake' : scenario}`;
-      const base = { url: route, connections: CONNECTIONS, durationMs: durations[scenario] };
-      const pubkey = () => ({ method: 'GET', headers: { accept: 'application/json' } });
+      const route = `${server.url}/api/keyex/${SLUG}/${routeName}`;
+      const base = {
+        url: route,
+        connections: CONNECTIONS,
+        durationMs: durations[bare ? 'baseline' : routeName],
+      };
+      const pubkey = () => ({
+        method: 'GET',
+        headers: { accept: 'application/json', 'x-forwarded-for': nextClient() },
+      });
       // Warm the server's JIT first with the same requests (random ciphertexts cost a
       // decapsulation like real ones); not counted, but its rate sizes the pool of ciphertexts.
       let warmRate = Number.NaN;
@@ -341,7 +391,7 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
           ...base,
           durationMs: 1_500,
           amount: 10_000_000,
-          request: scenario === 'pubkey' ? pubkey : randomHandshake(doc),
+          request: routeName === 'pubkey' ? pubkey : randomHandshake(doc),
         };
         const warmed = ac ? await autocannonLoad(ac, warm) : await ownLoad(warm);
         check(
@@ -360,7 +410,7 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       if (bare) {
         request = randomHandshake(doc);
         onResponse = () => undefined;
-      } else if (scenario === 'handshake') {
+      } else if (routeName === 'handshake') {
         // Fresh ciphertexts for half as much again as the warm-up rate over the duration; should
         // the server go faster, the run ends early when they are used up (the rate stays valid).
         amount = smoke
@@ -378,10 +428,14 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
           );
         }
         let next = 0;
-        const headers = { 'content-type': 'application/json' };
         const spare = randomHandshake(doc);
         request = () => {
-          if (next < bodies.length) return { method: 'POST', headers, body: bodies[next++] };
+          if (next < bodies.length)
+            return {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-forwarded-for': nextClient() },
+              body: bodies[next++],
+            };
           // Not expected (the count is bounded); a random ciphertext costs the server the same.
           spares++;
           return spare();
@@ -402,7 +456,9 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
         };
       }
       const options = { ...base, amount, request, onResponse };
+      const cpuBefore = server.cpuMs();
       const load = ac ? await autocannonLoad(ac, options) : await ownLoad(options);
+      const cpuMs = server.cpuMs() - cpuBefore;
       const peak = server.memory();
       if (!bare) await verifyOverHttp(server.url);
       const errors = load.non2xx + load.errors + load.timeouts + malformed;
@@ -410,6 +466,9 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
       results.push({
         section: 'http',
         scenario,
+        route: routeName,
+        configuration: kind,
+        clients: CLIENT_ADDRESSES,
         backend: bare ? 'bare node:http (fixed answer)' : `default → ${serverKem}`,
         raw: backendRaw.id,
         generator,
@@ -426,6 +485,8 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
           timeouts: load.timeouts,
           malformed,
         },
+        // The server's CPU time per answered request: steadier than the rate on a shared machine.
+        cpuPerRequestMs: cpuMs / (load.completed + load.non2xx),
         idleRss: idle.rss,
         peakRss: peak.peak,
         boundPerSec: Number.NaN,
@@ -438,10 +499,10 @@ export async function run({ timing, smoke, profile, generator: generatorChoice }
     }
   }
   // The bound again, now that the servers are gone: the ratio uses the median of both measurements.
-  if (results.some((r) => r.scenario === 'handshake')) {
+  if (results.some((r) => r.route === 'handshake' && r.configuration !== 'bare')) {
     boundSamples.push(...(await decapsulationSamples(backendRaw, timing)));
     const bound = median(boundSamples);
-    for (const r of results.filter((x) => x.scenario === 'handshake'))
+    for (const r of results.filter((x) => x.route === 'handshake' && x.configuration !== 'bare'))
       Object.assign(r, { boundPerSec: bound, ratio: r.perSec / bound, boundSamples });
   }
   return results;

@@ -276,5 +276,8 @@ export const base64Bytes: typeof portable.base64Bytes = (text) =>
   new Uint8Array(Buffer.from(text, 'base64'));
 
 /** {@link portable.sha256} from `node:crypto` (OpenSSL, with the CPU's SHA extensions where it has them). */
-export const sha256: typeof portable.sha256 = (message) =>
-  own(crypto.createHash('sha256').update(message).digest());
+export const sha256: typeof portable.sha256 =
+  // The one-shot `crypto.hash` (Node ≥ 20.12) makes no Hash object per call.
+  typeof crypto.hash === 'function'
+    ? (message) => own(crypto.hash('sha256', message, 'buffer'))
+    : (message) => own(crypto.createHash('sha256').update(message).digest());

@@ -284,10 +284,23 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   };
   res.on('close', onClose);
   try {
+    // Each chunk is written once the next one is known, so that the last goes out with the end of
+    // the message: a body of one chunk (every JSON answer) is one write to the socket, not two.
+    // The bytes sent are the same.
+    let pending: Uint8Array | undefined;
     for (;;) {
       const { done, value } = await reader.read();
-      if (done || gone) break;
-      if (!res.write(value)) {
+      if (gone) break;
+      if (done) {
+        if (pending !== undefined) {
+          res.end(pending);
+          return;
+        }
+        break;
+      }
+      const chunk = pending;
+      pending = value;
+      if (chunk !== undefined && !res.write(chunk)) {
         await new Promise<void>((resolve) => {
           const settle = (): void => {
             res.off('drain', settle);

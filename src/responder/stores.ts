@@ -20,7 +20,7 @@ import { ZeqKeyExError } from '../core/errors.js';
 import { hasStringFields, isJsonObject } from '../core/json.js';
 import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
-import { sha256, wipe } from '../core/primitives.js';
+import { constantTimeEqual, sha256, wipe } from '../core/primitives.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {
@@ -209,6 +209,26 @@ class MemorySession implements StoredSession {
   }
 }
 
+/** A tag's id as last computed, with the fields it was computed from. */
+interface KnownReplayId {
+  readonly fingerprint: string;
+  readonly cipherTextHash: Uint8Array;
+  readonly id: string;
+}
+
+/**
+ * Ids already computed, by tag object: a handshake hands the same tag to the replay memory and then
+ * to the session store, and the second call need not hash again. The fields are compared before an
+ * id is reused, so a tag changed in between gets its own id.
+ */
+const knownReplayIds = new WeakMap<ReplayTag, KnownReplayId>();
+
+/**
+ * The id a tag is kept under: SHA-256 of both fields, length-prefixed, as a 32-character string.
+ * @param replay - the tag.
+ * @returns its id; the same for equal tags.
+ * @throws {TypeError} for a tag that is not a fingerprint and a 32-byte hash.
+ */
 export function replayIdFor(replay: ReplayTag): string {
   if (
     typeof replay?.fingerprint !== 'string' ||
@@ -217,8 +237,21 @@ export function replayIdFor(replay: ReplayTag): string {
   ) {
     throw new TypeError('a replay tag is a fingerprint and a 32-byte ciphertext hash');
   }
+  const known = knownReplayIds.get(replay);
+  if (
+    known !== undefined &&
+    known.fingerprint === replay.fingerprint &&
+    constantTimeEqual(known.cipherTextHash, replay.cipherTextHash)
+  )
+    return known.id;
   // One 32-character string per tag (a byte per character): SHA-256 over both fields, length-prefixed.
-  return String.fromCharCode(...sha256(lp(replay.fingerprint, replay.cipherTextHash)));
+  const id = String.fromCharCode(...sha256(lp(replay.fingerprint, replay.cipherTextHash)));
+  knownReplayIds.set(replay, {
+    fingerprint: replay.fingerprint,
+    cipherTextHash: Uint8Array.from(replay.cipherTextHash),
+    id,
+  });
+  return id;
 }
 
 /** A {@link SessionStore} in memory, which can be emptied. */
