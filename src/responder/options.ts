@@ -19,6 +19,7 @@ import { wipe } from '../core/primitives.js';
 import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
 import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js';
 import type { AdminOptions } from './admin.js';
+import { type Cors, type CorsOptions, createCors } from './cors.js';
 import {
   type Admission,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
@@ -184,6 +185,12 @@ export interface ResponderOptions {
    * @defaultValue 64
    */
   maxInFlightDecapsulations?: number;
+  /**
+   * Lets browser pages on other origins call the responder (CORS): the origins allowed, and
+   * whether cookies and the Mode-B admin routes are opened too. See `docs/browser.md`.
+   * @defaultValue none: no `Access-Control-*` header is sent; `OPTIONS` answers `204` with `Allow`
+   */
+  cors?: CorsOptions;
 }
 
 /** Default session lifetime: ten minutes. */
@@ -226,6 +233,8 @@ export interface ResponderConfig {
   readonly seedStore: SeedStore | undefined;
   /** Per-client token buckets and the cap on decapsulations in flight (`admission.ts`). */
   readonly admission: Admission;
+  /** Preflights and the CORS headers of responses (`cors.ts`). */
+  readonly cors: Cors;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -372,6 +381,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
         options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
       now,
     }),
+    cors: createCors(options.cors),
   };
 }
 

@@ -228,6 +228,11 @@ export function createResponder(options: ResponderOptions): Responder {
       const match = router.match(request.url);
       if (match === undefined) throw new HttpError('not_found');
       pattern = match.route.pattern;
+      // Every route answers OPTIONS: a CORS preflight, or its `Allow` (cors.ts).
+      if (request.method === 'OPTIONS') {
+        discardBody(request);
+        return config.cors.preflight(request, pattern, match.allow);
+      }
       const handler = Object.hasOwn(match.route.methods, request.method)
         ? match.route.methods[request.method]
         : undefined;
@@ -253,8 +258,10 @@ export function createResponder(options: ResponderOptions): Responder {
   }
 
   return {
-    fetch(request: Request): Promise<Response> {
-      return dispatch(request);
+    async fetch(request: Request): Promise<Response> {
+      if (!config.cors.enabled || request.method === 'OPTIONS') return dispatch(request);
+      const response = await dispatch(request);
+      return config.cors.decorate(request, router.match(request.url)?.route.pattern, response);
     },
     async keyDocument(slug: string): Promise<KeyDocumentJson> {
       const machineId = await machineForCaller(lookupMachine, slug);

@@ -72,6 +72,8 @@ Admission (per client address; see docs/security.md for the rate limits):
   --no-rate-limits            no per-client token buckets (only behind a proxy that limits
                               clients itself, or to measure throughput)
 ${SERVE_MODE_B_HELP}
+  --cors-origin ORIGIN        let browser pages from ORIGIN (e.g. https://app.example) call the
+                              responder (repeatable; '*' for any); admin routes stay closed
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
@@ -92,6 +94,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'no-rate-limits': { type: 'boolean', default: false },
     ...SERVE_MODE_B_OPTIONS,
     echo: { type: 'boolean', default: false },
+    'cors-origin': { type: 'string', multiple: true, default: [] },
   },
   maxPositionals: 0,
   async run(args, io) {
@@ -206,7 +209,27 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     logger: { warn: log('warn'), error: log('error') },
     ...inFlightLimit(args),
     ...(args.values['no-rate-limits'] === true ? { rateLimits: false } : {}),
+    ...corsOrigins(args),
   };
+}
+
+/** `--cors-origin`, when given: exact origins as browsers send them, or `*`. */
+function corsOrigins(args: CommandArgs): Pick<ResponderOptions, 'cors'> {
+  const origins = stringListOption(args, 'cors-origin');
+  if (origins.length === 0) return {};
+  for (const origin of origins) {
+    let valid = origin === '*';
+    try {
+      valid ||= new URL(origin).origin === origin;
+    } catch {
+      // Not a URL: refused below.
+    }
+    if (!valid)
+      throw new UsageError(
+        `--cors-origin expects an origin like https://app.example (no path or trailing slash), got "${origin}"`,
+      );
+  }
+  return { cors: { origins } };
 }
 
 /** `--max-in-flight-decapsulations`, when given. */
