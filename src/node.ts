@@ -21,8 +21,15 @@ export {
   type ServeOptions,
   serve,
 } from './node/server.js';
+export {
+  type NodeListener,
+  type NodeListenerOptions,
+  type NodeListenerRequest,
+  toNodeListener,
+} from './node/adapter.js';
 export { CLIENT_ADDRESS_HEADER } from './responder/admission.js';
 export type { KeyStore, StoredKey } from './responder/stores.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';
 export type { TrustStore } from './initiator/trust.js';
+export type { LogFields, Logger } from './responder/logger.js';

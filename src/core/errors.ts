@@ -64,6 +64,9 @@ const CODES = {
   machine_unavailable:
     'The stored key of a machine cannot be opened; the machine is not served (no new key is made).',
   store_error: 'A key, seed or session store failed to read or write.',
+  // Node adapter
+  body_consumed:
+    'A body parser read the request’s body before the Node adapter could stream it to the handler.',
 } as const;
 
 /**

@@ -297,12 +297,24 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   if (!gone) res.end();
 }
 
-async function respond(
+/**
+ * Answers one Node request with `handler`: the request streamed in, the response streamed out,
+ * the request's signal aborted when the client goes away. Shared with the Node adapter
+ * (`adapter.ts`).
+ * @param handler - the fetch handler.
+ * @param req - the request.
+ * @param res - its response.
+ * @param origin - the origin the request's URL is resolved against.
+ * @param trusted - the trusted proxies' addresses.
+ * @param onError - given an exception the handler threw, instead of answering `500 internal`.
+ */
+export async function respond(
   handler: FetchHandler,
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,
   trusted: ReadonlySet<string>,
+  onError?: (error: unknown) => void,
 ): Promise<void> {
   let request: NodeRequest | undefined;
   // Abort only for a client that went away before the response was complete.
@@ -313,7 +325,11 @@ async function respond(
   try {
     request = toRequest(req, origin, trusted);
     response = await handler(request);
-  } catch {
+  } catch (error) {
+    if (onError !== undefined) {
+      onError(error);
+      return;
+    }
     response = new Response(INTERNAL, { status: 500, headers: INTERNAL_HEADERS });
   }
   try {
