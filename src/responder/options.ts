@@ -191,6 +191,23 @@ export interface ResponderOptions {
    * @defaultValue none: no `Access-Control-*` header is sent; `OPTIONS` answers `204` with `Allow`
    */
   cors?: CorsOptions;
+  /**
+   * Receives every exception that made a request fail on the server's side (`500 internal` or
+   * `503 unavailable`) — an application callback that threw (`onRecord`, a machine resolver, the
+   * `admin` hook, a store), or a bug — with its stack, for the app's own error reporting. The
+   * client never sees it, and the `logger` gets its code only. What it throws or rejects with is
+   * ignored.
+   * @defaultValue none
+   */
+  onError?: (error: unknown, context: ResponderErrorContext) => void | Promise<void>;
+}
+
+/** Where a failure reported to {@link ResponderOptions.onError} happened. */
+export interface ResponderErrorContext {
+  /** The request's method. */
+  readonly method: string;
+  /** The route's pattern (`/api/keyex/:slug/handshake`), or `undefined` before one matched. */
+  readonly route: string | undefined;
 }
 
 /** Default session lifetime: ten minutes. */
@@ -235,6 +252,8 @@ export interface ResponderConfig {
   readonly admission: Admission;
   /** Preflights and the CORS headers of responses (`cors.ts`). */
   readonly cors: Cors;
+  /** The app's `onError`, made safe: it never throws and its promise never rejects unhandled. */
+  readonly onError: (error: unknown, context: ResponderErrorContext) => void;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -382,6 +401,23 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
       now,
     }),
     cors: createCors(options.cors),
+    onError: safeOnError(options.onError),
+  };
+}
+
+/** The `onError` option, checked and wrapped so that it can never change a response. */
+function safeOnError(
+  value: ResponderOptions['onError'],
+): (error: unknown, context: ResponderErrorContext) => void {
+  if (value === undefined) return () => undefined;
+  if (typeof value !== 'function') throw new TypeError('onError must be a function');
+  return (error, context) => {
+    try {
+      const result = value(error, context);
+      if (result instanceof Promise) result.catch(() => undefined);
+    } catch {
+      // An error reporter that fails must not turn into another failure.
+    }
   };
 }
 

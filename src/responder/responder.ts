@@ -249,6 +249,8 @@ export function createResponder(options: ResponderOptions): Responder {
         method: request.method,
         route: pattern,
       });
+      // The exception itself, stack and all, goes to the app's own reporter only.
+      config.onError(error, { method: request.method, route: pattern });
       if (isZeqKeyExError(error, 'store_error'))
         return errorResponse('unavailable', {
           'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),

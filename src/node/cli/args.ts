@@ -163,8 +163,10 @@ function reportUsageError(io: CliIo, path: string, message: string): number {
  * @param io - where to write.
  * @param json - whether the command was given `--json`: then one JSON line on stdout
  *   (`ok`, `code`, `message`, and `status`, `response_code`, `expected_fingerprint`,
- *   `actual_fingerprint` where the error has them); else `error: CODE: MESSAGE` on stderr, followed
- *   by the expected and actual fingerprints of a mismatch.
+ *   `actual_fingerprint`, `method`, `url` where the error has them); else `error: CODE: MESSAGE` on
+ *   stderr (a transport error's message names the method and URL), followed by the status and
+ *   responder's code the message does not already give, and the expected and actual fingerprints
+ *   of a mismatch.
  * @param error - what was thrown: a {@link ZeqKeyExError} shows its code and message; anything
  *   else is `internal`, without detail.
  * @returns {@link EXIT}`.failed`.
@@ -176,6 +178,12 @@ export function reportFailure(io: CliIo, json: boolean, error: unknown): number 
     return EXIT.failed;
   }
   io.stderr(`error: ${failure.code}: ${failure.message}`);
+  // What `--json` carries and the message does not already say.
+  const { status, response_code: responseCode } = failure;
+  if (status !== undefined && !failure.message.includes(`HTTP ${status}`))
+    io.stderr(`HTTP status ${status}`);
+  if (responseCode !== undefined && !failure.message.startsWith(`${responseCode}:`))
+    io.stderr(`responder's error code ${responseCode}`);
   if (failure.expected_fingerprint !== undefined)
     io.stderr(`expected fingerprint ${failure.expected_fingerprint}`);
   if (failure.actual_fingerprint !== undefined)
@@ -190,6 +198,8 @@ interface Failure {
   response_code?: string;
   expected_fingerprint?: string;
   actual_fingerprint?: string;
+  method?: string;
+  url?: string;
 }
 
 function describeFailure(error: unknown): Failure {
@@ -205,6 +215,8 @@ function describeFailure(error: unknown): Failure {
     ...(error.actualFingerprint === undefined
       ? {}
       : { actual_fingerprint: error.actualFingerprint }),
+    ...(error.method === undefined ? {} : { method: error.method }),
+    ...(error.url === undefined ? {} : { url: error.url }),
   };
 }
 
