@@ -252,6 +252,11 @@ export interface ResponderConfig {
   readonly admission: Admission;
   /** Preflights and the CORS headers of responses (`cors.ts`). */
   readonly cors: Cors;
+  /**
+   * The slugs the key store holds a key for, when it can list them (a `slugs()` method, as the
+   * file key store has), for `Responder.ready`.
+   */
+  readonly storedSlugs: (() => Promise<readonly string[]>) | undefined;
   /** The app's `onError`, made safe: it never throws and its promise never rejects unhandled. */
   readonly onError: (error: unknown, context: ResponderErrorContext) => void;
 }
@@ -401,7 +406,18 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
       now,
     }),
     cors: createCors(options.cors),
+    storedSlugs: storedSlugsOf(options.keyStore),
     onError: safeOnError(options.onError),
+  };
+}
+
+/** A key store's own listing of its slugs, when it has one. */
+function storedSlugsOf(keyStore: KeyStore | undefined): ResponderConfig['storedSlugs'] {
+  const list = (keyStore as { slugs?: unknown } | undefined)?.slugs;
+  if (keyStore === undefined || typeof list !== 'function') return undefined;
+  return async () => {
+    const slugs: unknown = await (list as () => unknown).call(keyStore);
+    return Array.isArray(slugs) ? slugs.filter((slug) => typeof slug === 'string') : [];
   };
 }
 

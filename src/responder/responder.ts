@@ -23,7 +23,7 @@
  * @module
  */
 import { ROUTES } from '../core/constants.js';
-import { isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { isSessionId } from '../core/identifiers.js';
 import { wipe } from '../core/primitives.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
@@ -86,6 +86,16 @@ export interface Responder {
    * @throws {ZeqKeyExError} `kem_unavailable` for `kem: 'native'` on a runtime without one.
    */
   kemBackend(): Promise<KemBackendName>;
+  /**
+   * Checks, before serving, that every stored machine key opens under the field key: the keys of
+   * the machines named in `machines`, and every key the key store lists when it can (a `slugs()`
+   * method, as the file key store has). Keys are opened and cached, never generated. Call it at
+   * start-up and refuse to start when it rejects (`zeq-keyex serve` does).
+   * @returns once every stored key opened.
+   * @throws {ZeqKeyExError} `machine_unavailable` naming the first machine whose stored key does
+   *   not open (a wrong field key, or a damaged or foreign key record); `store_error`.
+   */
+  ready(): Promise<void>;
   /** Wipes the cached keys, the seal key and every session's traffic keys; later requests fail. */
   close(): void;
 }
@@ -278,6 +288,27 @@ export function createResponder(options: ResponderOptions): Responder {
     },
     async kemBackend(): Promise<KemBackendName> {
       return (await kem()).backend;
+    },
+    async ready(): Promise<void> {
+      const slugs = new Set(
+        typeof options.machines === 'object' ? Object.keys(options.machines) : [],
+      );
+      for (const slug of (await config.storedSlugs?.()) ?? []) slugs.add(slug);
+      for (const slug of slugs) {
+        const found = await lookupMachine(slug);
+        // A stored key of a slug no longer served is never used, so it cannot stop the start.
+        if ('refusal' in found) continue;
+        try {
+          await keys.find(slug, found.machineId);
+        } catch (error) {
+          if (!isZeqKeyExError(error, 'machine_unavailable')) throw error;
+          throw new ZeqKeyExError(
+            'machine_unavailable',
+            `the stored key of machine "${slug}" (${found.machineId}) does not open: a wrong field key, or a damaged key record`,
+            { cause: error },
+          );
+        }
+      }
     },
     close(): void {
       keys.close();
