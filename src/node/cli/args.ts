@@ -15,7 +15,7 @@
  * @module
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { MACHINE_ID_PATTERN, SLUG_PATTERN } from '../../core/constants.js';
+import { MACHINE_ID_PATTERN } from '../../core/constants.js';
 import { isZeqKeyExError } from '../../core/errors.js';
 import { parsePin } from '../../core/fingerprint.js';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
@@ -103,7 +103,12 @@ export async function runCommandLine(
   io: CliIo,
 ): Promise<number> {
   const [word, ...rest] = argv;
-  if (word === undefined || HELP_WORDS.has(word)) return printHelp(io, group.help);
+  // No command at all is a usage error (exit 2), its usage on stderr; asking for help is not.
+  if (word === undefined) {
+    io.stderr(group.help);
+    return EXIT.usage;
+  }
+  if (HELP_WORDS.has(word)) return printHelp(io, group.help);
   const entry = Object.hasOwn(group.commands, word) ? group.commands[word] : undefined;
   if (entry === undefined)
     return reportUsageError(io, group.path, `unknown ${words(group.path)}command "${word}"`);
@@ -281,8 +286,11 @@ export function originArg(value: string | undefined, label: string): string {
  * @throws {UsageError} when missing or malformed.
  */
 export function slugArg(value: string | undefined, label: string): string {
-  if (value === undefined) throw new UsageError(`${label} is required`);
-  if (!isSlug(value)) throw new UsageError(`${label} must be a slug (${SLUG_PATTERN.source})`);
+  if (value === undefined || value === '') throw new UsageError(`missing ${label}`);
+  if (!isSlug(value))
+    throw new UsageError(
+      `${label} must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, got "${(value as string).slice(0, 80)}"`,
+    );
   return value;
 }
 
