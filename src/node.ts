@@ -8,7 +8,7 @@
  * `zeq-keyex`.
  *
  * Security caveat: the file stores hold sealed secrets only (spec §5), written atomically with
- * mode 0600; the server adapter serves plain HTTP, so put TLS in front of it.
+ * mode 0600; `serve` speaks plain HTTP unless given `tls`, so otherwise put TLS in front of it.
  * @module
  */
 export { createFileKeyStore } from './node/file-key-store.js';

@@ -34,6 +34,7 @@ import {
   type ServerResponse,
   createServer,
 } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 import { clientAddressOf, parseTrustProxy, withClientAddress } from './client-address.js';
@@ -76,6 +77,12 @@ export interface ServeOptions {
    * @defaultValue none: the client's address is always the socket's remote address
    */
   trustProxy?: readonly string[];
+  /**
+   * Serves HTTPS (`node:https`) with this certificate chain and private key, PEM, for a deployment
+   * without a TLS-terminating proxy in front.
+   * @defaultValue none: plain HTTP
+   */
+  tls?: { readonly cert: string | Uint8Array; readonly key: string | Uint8Array };
 }
 
 /** The connection limits {@link serve} applies when its options do not say otherwise. */
@@ -339,6 +346,20 @@ export async function respond(
   }
 }
 
+/** The `tls` option, checked; Node checks that the PEM parses when the server is made. */
+function tlsOptions(
+  value: ServeOptions['tls'],
+): { cert: string | Buffer; key: string | Buffer } | undefined {
+  if (value === undefined) return undefined;
+  const pem = (part: unknown, name: string): string | Buffer => {
+    if (typeof part === 'string' && part !== '') return part;
+    if (part instanceof Uint8Array && part.length > 0) return Buffer.from(part);
+    throw new TypeError(`tls.${name} must be a PEM string or bytes`);
+  };
+  if (typeof value !== 'object' || value === null) throw new TypeError('tls must be { cert, key }');
+  return { cert: pem(value.cert, 'cert'), key: pem(value.key, 'key') };
+}
+
 /**
  * Serves `handler` over HTTP.
  * @param handler - the fetch handler, e.g. `responder.fetch`.
@@ -346,7 +367,8 @@ export async function respond(
  * @returns the running server, once it listens.
  * @throws {RangeError} for a port out of range, a limit that is not a positive integer, or a
  *   headers time limit above the request time limit.
- * @throws {TypeError} for a `trustProxy` that is not an array of IP addresses.
+ * @throws {TypeError} for a `trustProxy` that is not an array of IP addresses, or a malformed
+ *   `tls` (Node's own error for a PEM that does not parse).
  */
 export async function serve(
   handler: FetchHandler,
@@ -380,18 +402,21 @@ export async function serve(
     throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   const trusted = parseTrustProxy(options.trustProxy);
   let origin = '';
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout,
-      keepAliveTimeout,
-      maxHeaderSize,
-      connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
-    },
-    (req, res) => {
-      void respond(handler, req, res, origin, trusted);
-    },
-  );
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+    maxHeaderSize,
+    connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    void respond(handler, req, res, origin, trusted);
+  };
+  const tls = tlsOptions(options.tls);
+  const server: Server =
+    tls === undefined
+      ? createServer(serverOptions, listener)
+      : createTlsServer({ ...serverOptions, ...tls }, listener);
   server.maxConnections = maxConnections;
   server.keepAliveTimeout = keepAliveTimeout;
   await new Promise<void>((resolve, reject) => {
@@ -403,7 +428,7 @@ export async function serve(
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${shownHost}:${address.port}`;
+  origin = `${tls === undefined ? 'http' : 'https'}://${shownHost}:${address.port}`;
   return {
     server,
     url: origin,

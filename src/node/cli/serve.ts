@@ -13,6 +13,7 @@
  * already in `--store`, so restarts never add N more.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
@@ -82,6 +83,9 @@ Admission (per client address; see docs/security.md for the rate limits):
 ${SERVE_MODE_B_HELP}
   --cors-origin ORIGIN        let browser pages from ORIGIN (e.g. https://app.example) call the
                               responder (repeatable; '*' for any); admin routes stay closed
+  --tls-cert FILE --tls-key FILE
+                              serve HTTPS with this PEM certificate chain and private key (both
+                              or neither; the key file should be readable by this user only)
   --log-level LEVEL           'warn' (default): one JSON line on stderr per refused request and
                               per failure; 'error': failures only; 'silent'. Never a secret.
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
@@ -106,12 +110,14 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     echo: { type: 'boolean', default: false },
     'cors-origin': { type: 'string', multiple: true, default: [] },
     'log-level': { type: 'string', default: 'warn' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   maxPositionals: 0,
   async run(args, io) {
     const host = stringOption(args, 'host') ?? DEFAULT_HOST;
     const port = portArg(stringOption(args, 'port') ?? DEFAULT_PORT);
-    const limits = connectionLimits(args);
+    const limits = { ...connectionLimits(args), ...(await tlsFiles(args)) };
     const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
     const responder = createResponder(await responderOptions(args, io, log));
     try {
@@ -127,7 +133,13 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     } catch (error) {
       responder.close();
       const code = (error as NodeJS.ErrnoException).code;
-      io.stderr(`error: cannot listen on ${host}:${port}${code === undefined ? '' : ` (${code})`}`);
+      const detail = code === undefined ? '' : ` (${code})`;
+      // OpenSSL's codes: the PEM files were read but do not load as a certificate and key.
+      io.stderr(
+        code?.startsWith('ERR_OSSL') === true
+          ? `error: --tls-cert and --tls-key do not load as a certificate and its key${detail}`
+          : `error: cannot listen on ${host}:${port}${detail}`,
+      );
       return EXIT.failed;
     }
     io.stdout(`listening on ${server.url}`);
@@ -251,6 +263,28 @@ function corsOrigins(args: CommandArgs): Pick<ResponderOptions, 'cors'> {
       );
   }
   return { cors: { origins } };
+}
+
+/** `--tls-cert` and `--tls-key`, read, when given (both or neither). */
+async function tlsFiles(args: CommandArgs): Promise<Pick<ServeOptions, 'tls'>> {
+  const certFile = stringOption(args, 'tls-cert');
+  const keyFile = stringOption(args, 'tls-key');
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (certFile === undefined || keyFile === undefined)
+    throw new UsageError('give both --tls-cert FILE and --tls-key FILE, or neither');
+  const read = async (file: string, flag: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new UsageError(
+        `${flag}: cannot read "${file}"${code === undefined ? '' : ` (${code})`}`,
+      );
+    }
+  };
+  return {
+    tls: { cert: await read(certFile, '--tls-cert'), key: await read(keyFile, '--tls-key') },
+  };
 }
 
 /** The levels of `--log-level`, quietest last. */
