@@ -48,7 +48,9 @@ export interface NodeListenerOptions {
 
 /** A Node request as frameworks hand it over: maybe with a parsed `body` and Express's `originalUrl`. */
 export type NodeListenerRequest = IncomingMessage & {
+  /** What a body parser made of the body, when one ran. */
   body?: unknown;
+  /** The URL before a mount path was taken off it (Express, Connect). */
   originalUrl?: string;
   /** Set by body-parser when it read the body. */
   _body?: unknown;

@@ -82,7 +82,12 @@ export interface ServeOptions {
    * without a TLS-terminating proxy in front.
    * @defaultValue none: plain HTTP
    */
-  tls?: { readonly cert: string | Uint8Array; readonly key: string | Uint8Array };
+  tls?: {
+    /** The certificate chain, PEM. */
+    readonly cert: string | Uint8Array;
+    /** The private key, PEM. */
+    readonly key: string | Uint8Array;
+  };
 }
 
 /** The connection limits {@link serve} applies when its options do not say otherwise. */
