@@ -47,6 +47,8 @@ const config: ViteUserConfig = defineConfig({
   test: {
     // The protocol vectors run here from the very test body the Node suite runs.
     include: ['test/browser/**/*.test.ts', 'test/protocol-vectors.test.ts'],
+    // Responders on another origin than the page's, for the cross-origin (CORS) tests.
+    globalSetup: ['test/browser/cross-origin-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     browser: {

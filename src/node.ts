@@ -8,7 +8,7 @@
  * `zeq-keyex`.
  *
  * Security caveat: the file stores hold sealed secrets only (spec §5), written atomically with
- * mode 0600; the server adapter serves plain HTTP, so put TLS in front of it.
+ * mode 0600; `serve` speaks plain HTTP unless given `tls`, so otherwise put TLS in front of it.
  * @module
  */
 export { createFileKeyStore } from './node/file-key-store.js';
@@ -21,7 +21,14 @@ export {
   type ServeOptions,
   serve,
 } from './node/server.js';
+export {
+  type NodeListener,
+  type NodeListenerOptions,
+  type NodeListenerRequest,
+  toNodeListener,
+} from './node/adapter.js';
 export type { KeyStore, StoredKey } from './responder/stores.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';
 export type { TrustStore } from './initiator/trust.js';
+export type { LogFields, Logger } from './responder/logger.js';

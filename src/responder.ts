@@ -10,7 +10,12 @@
  * @module
  */
 export { type Responder, createResponder } from './responder/responder.js';
-export { DEFAULT_SESSION_TTL_MS, type ResponderOptions } from './responder/options.js';
+export {
+  DEFAULT_SESSION_TTL_MS,
+  type ResponderErrorContext,
+  type ResponderOptions,
+} from './responder/options.js';
+export { type CorsOptions, DEFAULT_CORS_MAX_AGE_SECONDS } from './responder/cors.js';
 export type { MachineResolver } from './responder/machines.js';
 export {
   type AdmissionKind,

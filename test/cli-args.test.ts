@@ -90,13 +90,20 @@ async function run(argv: string[]): Promise<Captured & { code: number }> {
 }
 
 describe('runCommandLine', () => {
-  test.each([[[]], [['--help']], [['-h']], [['help']]])('%j prints the top help', async (argv) => {
+  test.each([[['--help']], [['-h']], [['help']]])('%j prints the top help', async (argv) => {
     const r = await run(argv);
     expect([r.code, r.out, r.err]).toEqual([0, ['Usage: zeq-keyex'], []]);
   });
 
+  test('no command at all is a usage error: exit 2, the usage on stderr', async () => {
+    const r = await run([]);
+    expect([r.code, r.out, r.err]).toEqual([EXIT.usage, [], ['Usage: zeq-keyex']]);
+    const group = await run(['tool']);
+    expect([group.code, group.out, group.err]).toEqual([EXIT.usage, [], ['Usage: tool']]);
+  });
+
   test('a group and a command print their own help; --help wins over a missing argument', async () => {
-    expect((await run(['tool'])).out).toEqual(['Usage: tool']);
+    expect((await run(['tool', '--help'])).out).toEqual(['Usage: tool']);
     const r = await run(['tool', 'act', '--help', '--throw', 'usage']);
     expect([r.code, r.out, r.err]).toEqual([0, ['Usage: act'], []]);
   });
@@ -197,14 +204,16 @@ describe('reportFailure', () => {
     ]);
   });
 
-  test('text: the code and message, then both fingerprints of a mismatch, on stderr', () => {
+  test('text: the code and message, what --json adds (status, responder code), then both fingerprints of a mismatch, on stderr', () => {
     const cap = capture();
     expect(reportFailure(cap.io, false, mismatch)).toBe(EXIT.failed);
     expect(cap.out).toEqual([]);
-    expect(cap.err).toHaveLength(3);
+    expect(cap.err).toHaveLength(5);
     expect(cap.err[0]).toMatch(/^error: fingerprint_mismatch: /);
-    expect(cap.err[1]).toContain(FP_A);
-    expect(cap.err[2]).toContain(FP_B);
+    expect(cap.err[1]).toContain('409');
+    expect(cap.err[2]).toContain('fingerprint_mismatch');
+    expect(cap.err[3]).toContain(FP_A);
+    expect(cap.err[4]).toContain(FP_B);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * The built `zeq-keyex` executable as real processes (test/helpers/cli-process.ts): `demo`, `serve`
  * on a loopback socket with `fingerprint` and `handshake` against it, clean exits on SIGINT/SIGTERM,
- * and a restart of `serve --store` (same fingerprint; a wrong field key refuses the machine and
- * leaves its key file byte for byte as it was).
+ * and a restart of `serve --store` (same fingerprint; a wrong field key stops `serve` before it
+ * listens, naming the machine, and leaves its key file byte for byte as it was).
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -82,7 +82,7 @@ describe('zeq-keyex (built)', () => {
     expect(exit.stderr.length).toBeGreaterThan(0);
   });
 
-  test('serve --store: same fingerprint after a restart; a wrong field key refuses the machine and leaves the key file alone', async () => {
+  test('serve --store: same fingerprint after a restart; a wrong field key stops serve at start and leaves the key file alone', async () => {
     const store = join(scratch(), 'keys');
     const machine = ['--store', store, '--machine', `${SLUG}=${MACHINE_ID}`];
 
@@ -107,22 +107,17 @@ describe('zeq-keyex (built)', () => {
     await stop(again, 'SIGTERM');
     expect(await readFile(keyFile)).toEqual(bytes);
 
-    const wrong = await startServe(machine, OTHER_FIELD_KEY);
-    const discovery = await run(['fingerprint', wrong.origin, SLUG, '--json']);
-    expect(discovery.code).toBe(1);
-    const refused = jsonLine(discovery);
-    expect(refused).toMatchObject({ ok: false, code: 'http_error' });
-    expect(String(refused['status'])).toBe('500');
-    const pinned = await run(['handshake', wrong.origin, SLUG, '--pin', fingerprint, '--json']);
-    expect(pinned.code).toBe(1);
-    const pinnedOut = jsonLine(pinned);
-    expect(pinnedOut).toMatchObject({ ok: false, code: 'http_error' });
-    expect(String(pinnedOut['status'])).toBe('500');
-    const stopped = await stop(wrong, 'SIGTERM');
-    // The server says why in its log, without any secret.
-    expect(stopped.stderr).toContain('machine_unavailable');
-    expect(stopped.stderr).not.toContain(OTHER_FIELD_KEY);
-    expect(stopped.stderr).not.toContain(FIELD_KEY);
+    // Loud at start: a wrong field key stops serve before it listens, naming the machine.
+    const wrong = await run(
+      ['serve', '--port', '0', ...machine],
+      cliEnv({ ZEQ_FIELD_KEY: OTHER_FIELD_KEY }),
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).not.toContain('listening');
+    expect(wrong.stderr).toContain('machine_unavailable');
+    expect(wrong.stderr).toContain(SLUG);
+    expect(wrong.stderr).not.toContain(OTHER_FIELD_KEY);
+    expect(wrong.stderr).not.toContain(FIELD_KEY);
 
     expect(await readdir(store)).toEqual(files);
     expect(await readFile(keyFile)).toEqual(bytes);

@@ -64,6 +64,9 @@ const CODES = {
   machine_unavailable:
     'The stored key of a machine cannot be opened; the machine is not served (no new key is made).',
   store_error: 'A key, seed or session store failed to read or write.',
+  // Node adapter
+  body_consumed:
+    'A body parser read the request’s body before the Node adapter could stream it to the handler.',
 } as const;
 
 /**
@@ -92,6 +95,10 @@ export interface ZeqKeyExErrorOptions {
   expectedFingerprint?: string;
   /** The fingerprint the peer presented (fingerprint mismatches only). */
   actualFingerprint?: string;
+  /** The method of the request that failed (`GET`, `POST`), where there was one. */
+  method?: string;
+  /** The URL of the request that failed, without credentials, query or fragment. */
+  url?: string;
   /** The underlying error. */
   cause?: unknown;
 }
@@ -119,12 +126,16 @@ export class ZeqKeyExError extends Error {
   readonly expectedFingerprint: string | undefined;
   /** Actual fingerprint, on fingerprint mismatches. */
   readonly actualFingerprint: string | undefined;
+  /** The method of the request that failed, for transport errors. */
+  readonly method: string | undefined;
+  /** The URL of the request that failed (no credentials, query or fragment), for transport errors. */
+  readonly url: string | undefined;
 
   /**
    * @param code - the stable error code.
    * @param message - text for people; defaults to the code in words (`session_closed` →
    *   `session closed`). Never a secret.
-   * @param options - status, responder code, fingerprints and cause.
+   * @param options - status, responder code, fingerprints, method, URL and cause.
    */
   constructor(code: ErrorCode, message?: string, options: ZeqKeyExErrorOptions = {}) {
     super(
@@ -136,6 +147,8 @@ export class ZeqKeyExError extends Error {
     this.responseCode = options.responseCode;
     this.expectedFingerprint = options.expectedFingerprint;
     this.actualFingerprint = options.actualFingerprint;
+    this.method = options.method;
+    this.url = options.url;
     Object.defineProperty(this, BRAND, { value: true });
   }
 }

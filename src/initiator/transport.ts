@@ -20,8 +20,11 @@ import { isFingerprint } from '../core/identifiers.js';
 import { isJsonObject, jsonString, parseJsonObject } from '../core/json.js';
 import { readCapped } from '../core/read-capped.js';
 
-/** A `fetch` as the SDK calls it: the client's, the Mode-B admin client's and the Mode-B peer fetch's. */
-export type FetchFunction = (input: Request, init?: RequestInit) => Promise<Response>;
+/**
+ * A `fetch` as the SDK calls it: the client's, the Mode-B admin client's and the Mode-B peer
+ * fetch's. A fetch handler fits too, synchronous or not: a responder's `fetch`, Hono's `app.fetch`.
+ */
+export type FetchFunction = (input: Request, init?: RequestInit) => Response | Promise<Response>;
 
 /**
  * The SDK's request hooks; the transport adapts them to ky's, so no ky type reaches an option.
@@ -111,7 +114,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
     throw new RangeError('maxResponseBytes must be an integer > 0');
 
   const base: KyInstance = ky.create({
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch as typeof fetch }),
+    ...(options.fetch === undefined ? {} : { fetch: asyncFetch(options.fetch) }),
     ...(options.headers === undefined ? {} : { headers: options.headers }),
     ...(options.hooks === undefined ? {} : { hooks: kyHooks(options.hooks) }),
     // The deadline below covers headers and body together; ky's own timer is not used.
@@ -128,8 +131,18 @@ export function createTransport(options: TransportOptions = {}): Transport {
     accept: string,
     init: Options,
   ): Promise<TransportResponse<Uint8Array>> {
+    const where = whereOf(init.method ?? 'get', url);
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new ZeqKeyExError('timeout')), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new ZeqKeyExError('timeout', `${where.text} did not complete within ${timeoutMs} ms`, {
+            method: where.method,
+            url: where.url,
+          }),
+        ),
+      timeoutMs,
+    );
     const signals = [deadline.signal, options.signal, call.signal].filter((s) => s !== undefined);
     // One signal needs no composite (each costs a few microseconds and a weak reference).
     const signal = signals.length > 1 ? AbortSignal.any(signals) : deadline.signal;
@@ -147,11 +160,11 @@ export function createTransport(options: TransportOptions = {}): Transport {
         return error.response;
       });
       // A status ky threw on is an http_error whatever its body does.
-      const body = await readBody(response, limit, signal).catch((error: unknown) => {
+      const body = await readBody(response, limit, signal, where).catch((error: unknown) => {
         if (thrown) return new Uint8Array(0);
         throw error;
       });
-      if (!response.ok) throw httpError(response.status, body);
+      if (!response.ok) throw httpError(response.status, body, where);
       return { status: response.status, headers: response.headers, body };
     } catch (error) {
       if (isZeqKeyExError(error)) throw error;
@@ -167,7 +180,17 @@ export function createTransport(options: TransportOptions = {}): Transport {
             : name === 'AbortError'
               ? 'aborted'
               : 'network_error';
-      throw new ZeqKeyExError(code, undefined, { cause: error });
+      const message =
+        code === 'network_error'
+          ? `${where.text} failed: ${reasonOf(error)}`
+          : code === 'aborted'
+            ? `${where.text} was aborted`
+            : `${where.text} did not complete in time`;
+      throw new ZeqKeyExError(code, message, {
+        cause: error,
+        method: where.method,
+        url: where.url,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -180,8 +203,18 @@ export function createTransport(options: TransportOptions = {}): Transport {
   ): Promise<TransportResponse<Record<string, unknown>>> {
     const response = await send(url, call, maxResponseBytes, 'application/json', init);
     const body = parseJsonObject(response.body);
-    if (body === undefined)
-      throw new ZeqKeyExError('malformed_response', 'the response is not a JSON object');
+    if (body === undefined) {
+      const where = whereOf(init.method ?? 'get', url);
+      throw new ZeqKeyExError(
+        'malformed_response',
+        `${where.text}: the response is not a JSON object`,
+        {
+          status: response.status,
+          method: where.method,
+          url: where.url,
+        },
+      );
+    }
     return { ...response, body };
   }
 
@@ -248,13 +281,18 @@ async function readBody(
   response: Response,
   limit: number,
   signal: AbortSignal,
+  where: Where,
 ): Promise<Uint8Array> {
   const declared = response.headers.get('content-length');
   const declaredTooLarge = /^\d+$/.test(declared ?? '') && Number(declared) > limit;
   const body = declaredTooLarge ? undefined : await readCapped(response.body, limit, signal);
   if (body === undefined) {
     void response.body?.cancel().catch(() => undefined);
-    throw new ZeqKeyExError('response_too_large', undefined, { status: response.status });
+    throw new ZeqKeyExError(
+      'response_too_large',
+      `${where.text}: the response is larger than ${limit} bytes`,
+      { status: response.status, method: where.method, url: where.url },
+    );
   }
   // A body that ended as the deadline or the caller aborted still counts as aborted.
   signal.throwIfAborted();
@@ -279,20 +317,88 @@ function parseErrorBody(bytes: Uint8Array): Record<string, unknown> | undefined 
  * the two fingerprints a `fingerprint_mismatch` body names (§4.1) when both are fingerprints. Only
  * these bounded, checked fields are carried over; the peer's free text never is.
  */
-function httpError(status: number, bytes: Uint8Array): ZeqKeyExError {
+function httpError(status: number, bytes: Uint8Array, where: Where): ZeqKeyExError {
   const body = parseErrorBody(bytes);
   const code = body === undefined ? undefined : jsonString(body, 'error');
   const responseCode = code !== undefined && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : undefined;
   const expectedFingerprint =
     body === undefined ? undefined : jsonString(body, 'expected_fingerprint');
   const actualFingerprint = body === undefined ? undefined : jsonString(body, 'actual_fingerprint');
-  return new ZeqKeyExError('http_error', `HTTP ${status}`, {
-    status,
-    ...(responseCode === undefined ? {} : { responseCode }),
-    ...(isFingerprint(expectedFingerprint) && isFingerprint(actualFingerprint)
-      ? { expectedFingerprint, actualFingerprint }
-      : {}),
-  });
+  // The responder's code first: it is what a reader acts on (`unknown_machine: GET … answered 404`).
+  const answered = `${where.text} answered HTTP ${status}`;
+  return new ZeqKeyExError(
+    'http_error',
+    responseCode === undefined ? answered : `${responseCode}: ${answered}`,
+    {
+      status,
+      method: where.method,
+      url: where.url,
+      ...(responseCode === undefined ? {} : { responseCode }),
+      ...(isFingerprint(expectedFingerprint) && isFingerprint(actualFingerprint)
+        ? { expectedFingerprint, actualFingerprint }
+        : {}),
+    },
+  );
+}
+
+/** Where a request went, as errors name it: never credentials, a query or a fragment. */
+interface Where {
+  /** The upper-case method. */
+  readonly method: string;
+  /** The URL without userinfo, query or fragment. */
+  readonly url: string;
+  /** `METHOD URL`. */
+  readonly text: string;
+}
+
+function whereOf(method: string, url: string): Where {
+  const upper = method.toUpperCase();
+  let shown: string;
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    parsed.hash = '';
+    shown = parsed.href;
+  } catch {
+    shown = '(malformed URL)';
+  }
+  // Any other scheme (`mailto:`, `data:`) shows no more than its scheme.
+  if (!/^https?:/.test(shown) && shown !== '(malformed URL)')
+    shown = `${shown.split(':')[0] ?? ''}:…`;
+  return { method: upper, url: shown, text: `${upper} ${shown}` };
+}
+
+/** The longest reason of a `network_error` message. */
+const MAX_REASON_CHARS = 200;
+
+/**
+ * Why a request failed, in words: the error's message and the system codes of its causes
+ * (`fetch failed (ECONNREFUSED)`), bounded.
+ */
+function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const codes: string[] = [];
+  let cause: unknown = error instanceof Error ? error.cause : undefined;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,40}$/.test(code)) codes.push(code);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  // A runtime's message may quote the URL (`Request cannot be constructed from a URL that
+  // includes credentials: …`): every URL in it is shown as errors show URLs.
+  const scrubbed = message.replace(
+    /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi,
+    (url) => whereOf('', url).url,
+  );
+  const reason = codes.length === 0 ? scrubbed : `${scrubbed} (${codes.join(', ')})`;
+  return reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason;
+}
+
+/** A fetch as ky calls it: always a promise, a synchronous throw turned into a rejection. */
+function asyncFetch(fetchImpl: FetchFunction): typeof fetch {
+  return (async (input: Request, init?: RequestInit) => fetchImpl(input, init)) as typeof fetch;
 }
 
 /**

@@ -34,6 +34,7 @@ import {
   type ServerResponse,
   createServer,
 } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 import { clientAddressOf, parseTrustProxy } from './client-address.js';
@@ -77,6 +78,17 @@ export interface ServeOptions {
    * @defaultValue none: the client's address is always the socket's remote address
    */
   trustProxy?: readonly string[];
+  /**
+   * Serves HTTPS (`node:https`) with this certificate chain and private key, PEM, for a deployment
+   * without a TLS-terminating proxy in front.
+   * @defaultValue none: plain HTTP
+   */
+  tls?: {
+    /** The certificate chain, PEM. */
+    readonly cert: string | Uint8Array;
+    /** The private key, PEM. */
+    readonly key: string | Uint8Array;
+  };
 }
 
 /** The connection limits {@link serve} applies when its options do not say otherwise. */
@@ -318,12 +330,24 @@ async function writeResponse(response: Response, res: ServerResponse): Promise<v
   if (!gone) res.end();
 }
 
-async function respond(
+/**
+ * Answers one Node request with `handler`: the request streamed in, the response streamed out,
+ * the request's signal aborted when the client goes away. Shared with the Node adapter
+ * (`adapter.ts`).
+ * @param handler - the fetch handler.
+ * @param req - the request.
+ * @param res - its response.
+ * @param origin - the origin the request's URL is resolved against.
+ * @param trusted - the trusted proxies' addresses.
+ * @param onError - given an exception the handler threw, instead of answering `500 internal`.
+ */
+export async function respond(
   handler: FetchHandler,
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,
   trusted: ReadonlySet<string>,
+  onError?: (error: unknown) => void,
 ): Promise<void> {
   let request: NodeRequest | undefined;
   // Abort only for a client that went away before the response was complete.
@@ -334,7 +358,11 @@ async function respond(
   try {
     request = toRequest(req, origin, trusted);
     response = await handler(request);
-  } catch {
+  } catch (error) {
+    if (onError !== undefined) {
+      onError(error);
+      return;
+    }
     response = new Response(INTERNAL, { status: 500, headers: INTERNAL_HEADERS });
   }
   try {
@@ -344,6 +372,20 @@ async function respond(
   }
 }
 
+/** The `tls` option, checked; Node checks that the PEM parses when the server is made. */
+function tlsOptions(
+  value: ServeOptions['tls'],
+): { cert: string | Buffer; key: string | Buffer } | undefined {
+  if (value === undefined) return undefined;
+  const pem = (part: unknown, name: string): string | Buffer => {
+    if (typeof part === 'string' && part !== '') return part;
+    if (part instanceof Uint8Array && part.length > 0) return Buffer.from(part);
+    throw new TypeError(`tls.${name} must be a PEM string or bytes`);
+  };
+  if (typeof value !== 'object' || value === null) throw new TypeError('tls must be { cert, key }');
+  return { cert: pem(value.cert, 'cert'), key: pem(value.key, 'key') };
+}
+
 /**
  * Serves `handler` over HTTP.
  * @param handler - the fetch handler, e.g. `responder.fetch`.
@@ -351,7 +393,8 @@ async function respond(
  * @returns the running server, once it listens.
  * @throws {RangeError} for a port out of range, a limit that is not a positive integer, or a
  *   headers time limit above the request time limit.
- * @throws {TypeError} for a `trustProxy` that is not an array of IP addresses.
+ * @throws {TypeError} for a `trustProxy` that is not an array of IP addresses, or a malformed
+ *   `tls` (Node's own error for a PEM that does not parse).
  */
 export async function serve(
   handler: FetchHandler,
@@ -385,18 +428,21 @@ export async function serve(
     throw new RangeError('headersTimeoutMs must not exceed requestTimeoutMs');
   const trusted = parseTrustProxy(options.trustProxy);
   let origin = '';
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout,
-      keepAliveTimeout,
-      maxHeaderSize,
-      connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
-    },
-    (req, res) => {
-      void respond(handler, req, res, origin, trusted);
-    },
-  );
+  const serverOptions = {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+    maxHeaderSize,
+    connectionsCheckingInterval: Math.min(MAX_CHECK_INTERVAL_MS, Math.ceil(headersTimeout / 4)),
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    void respond(handler, req, res, origin, trusted);
+  };
+  const tls = tlsOptions(options.tls);
+  const server: Server =
+    tls === undefined
+      ? createServer(serverOptions, listener)
+      : createTlsServer({ ...serverOptions, ...tls }, listener);
   server.maxConnections = maxConnections;
   server.keepAliveTimeout = keepAliveTimeout;
   await new Promise<void>((resolve, reject) => {
@@ -408,7 +454,7 @@ export async function serve(
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  origin = `http://${shownHost}:${address.port}`;
+  origin = `${tls === undefined ? 'http' : 'https'}://${shownHost}:${address.port}`;
   return {
     server,
     url: origin,

@@ -19,6 +19,7 @@ import { wipe } from '../core/primitives.js';
 import { deriveSealKey, parseFieldKey } from '../core/sealing.js';
 import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js';
 import type { AdminOptions } from './admin.js';
+import { type Cors, type CorsOptions, createCors } from './cors.js';
 import {
   type Admission,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
@@ -185,6 +186,29 @@ export interface ResponderOptions {
    * @defaultValue 64
    */
   maxInFlightDecapsulations?: number;
+  /**
+   * Lets browser pages on other origins call the responder (CORS): the origins allowed, and
+   * whether cookies and the Mode-B admin routes are opened too. See `docs/browser.md`.
+   * @defaultValue none: no `Access-Control-*` header is sent; `OPTIONS` answers `204` with `Allow`
+   */
+  cors?: CorsOptions;
+  /**
+   * Receives every exception that made a request fail on the server's side (`500 internal` or
+   * `503 unavailable`) — an application callback that threw (`onRecord`, a machine resolver, the
+   * `admin` hook, a store), or a bug — with its stack, for the app's own error reporting. The
+   * client never sees it, and the `logger` gets its code only. What it throws or rejects with is
+   * ignored.
+   * @defaultValue none
+   */
+  onError?: (error: unknown, context: ResponderErrorContext) => void | Promise<void>;
+}
+
+/** Where a failure reported to {@link ResponderOptions.onError} happened. */
+export interface ResponderErrorContext {
+  /** The request's method. */
+  readonly method: string;
+  /** The route's pattern (`/api/keyex/:slug/handshake`), or `undefined` before one matched. */
+  readonly route: string | undefined;
 }
 
 /** Default session lifetime: ten minutes. */
@@ -227,6 +251,15 @@ export interface ResponderConfig {
   readonly seedStore: SeedStore | undefined;
   /** Per-client token buckets and the cap on decapsulations in flight (`admission.ts`). */
   readonly admission: Admission;
+  /** Preflights and the CORS headers of responses (`cors.ts`). */
+  readonly cors: Cors;
+  /**
+   * The slugs the key store holds a key for, when it can list them (a `slugs()` method, as the
+   * file key store has), for `Responder.ready`.
+   */
+  readonly storedSlugs: (() => Promise<readonly string[]>) | undefined;
+  /** The app's `onError`, made safe: it never throws and its promise never rejects unhandled. */
+  readonly onError: (error: unknown, context: ResponderErrorContext) => void;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -373,6 +406,35 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
         options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
       now,
     }),
+    cors: createCors(options.cors),
+    storedSlugs: storedSlugsOf(options.keyStore),
+    onError: safeOnError(options.onError),
+  };
+}
+
+/** A key store's own listing of its slugs, when it has one. */
+function storedSlugsOf(keyStore: KeyStore | undefined): ResponderConfig['storedSlugs'] {
+  const list = (keyStore as { slugs?: unknown } | undefined)?.slugs;
+  if (keyStore === undefined || typeof list !== 'function') return undefined;
+  return async () => {
+    const slugs: unknown = await (list as () => unknown).call(keyStore);
+    return Array.isArray(slugs) ? slugs.filter((slug) => typeof slug === 'string') : [];
+  };
+}
+
+/** The `onError` option, checked and wrapped so that it can never change a response. */
+function safeOnError(
+  value: ResponderOptions['onError'],
+): (error: unknown, context: ResponderErrorContext) => void {
+  if (value === undefined) return () => undefined;
+  if (typeof value !== 'function') throw new TypeError('onError must be a function');
+  return (error, context) => {
+    try {
+      const result = value(error, context);
+      if (result instanceof Promise) result.catch(() => undefined);
+    } catch {
+      // An error reporter that fails must not turn into another failure.
+    }
   };
 }
 

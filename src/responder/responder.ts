@@ -23,7 +23,7 @@
  * @module
  */
 import { ROUTES } from '../core/constants.js';
-import { isZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { isSessionId } from '../core/identifiers.js';
 import { wipe } from '../core/primitives.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
@@ -86,6 +86,16 @@ export interface Responder {
    * @throws {ZeqKeyExError} `kem_unavailable` for `kem: 'native'` on a runtime without one.
    */
   kemBackend(): Promise<KemBackendName>;
+  /**
+   * Checks, before serving, that every stored machine key opens under the field key: the keys of
+   * the machines named in `machines`, and every key the key store lists when it can (a `slugs()`
+   * method, as the file key store has). Keys are opened and cached, never generated. Call it at
+   * start-up and refuse to start when it rejects (`zeq-keyex serve` does).
+   * @returns once every stored key opened.
+   * @throws {ZeqKeyExError} `machine_unavailable` naming the first machine whose stored key does
+   *   not open (a wrong field key, or a damaged or foreign key record); `store_error`.
+   */
+  ready(): Promise<void>;
   /** Wipes the cached keys, the seal key and every session's traffic keys; later requests fail. */
   close(): void;
 }
@@ -228,6 +238,11 @@ export function createResponder(options: ResponderOptions): Responder {
       const match = router.match(request.url);
       if (match === undefined) throw new HttpError('not_found');
       pattern = match.route.pattern;
+      // Every route answers OPTIONS: a CORS preflight, or its `Allow` (cors.ts).
+      if (request.method === 'OPTIONS') {
+        discardBody(request);
+        return config.cors.preflight(request, pattern, match.allow);
+      }
       const handler = Object.hasOwn(match.route.methods, request.method)
         ? match.route.methods[request.method]
         : undefined;
@@ -244,6 +259,8 @@ export function createResponder(options: ResponderOptions): Responder {
         method: request.method,
         route: pattern,
       });
+      // The exception itself, stack and all, goes to the app's own reporter only.
+      config.onError(error, { method: request.method, route: pattern });
       if (isZeqKeyExError(error, 'store_error'))
         return errorResponse('unavailable', {
           'retry-after': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
@@ -253,8 +270,10 @@ export function createResponder(options: ResponderOptions): Responder {
   }
 
   return {
-    fetch(request: Request): Promise<Response> {
-      return dispatch(request);
+    async fetch(request: Request): Promise<Response> {
+      if (!config.cors.enabled || request.method === 'OPTIONS') return dispatch(request);
+      const response = await dispatch(request);
+      return config.cors.decorate(request, router.match(request.url)?.route.pattern, response);
     },
     async keyDocument(slug: string): Promise<KeyDocumentJson> {
       const machineId = await machineForCaller(lookupMachine, slug);
@@ -269,6 +288,27 @@ export function createResponder(options: ResponderOptions): Responder {
     },
     async kemBackend(): Promise<KemBackendName> {
       return (await kem()).backend;
+    },
+    async ready(): Promise<void> {
+      const slugs = new Set(
+        typeof options.machines === 'object' ? Object.keys(options.machines) : [],
+      );
+      for (const slug of (await config.storedSlugs?.()) ?? []) slugs.add(slug);
+      for (const slug of slugs) {
+        const found = await lookupMachine(slug);
+        // A stored key of a slug no longer served is never used, so it cannot stop the start.
+        if ('refusal' in found) continue;
+        try {
+          await keys.find(slug, found.machineId);
+        } catch (error) {
+          if (!isZeqKeyExError(error, 'machine_unavailable')) throw error;
+          throw new ZeqKeyExError(
+            'machine_unavailable',
+            `the stored key of machine "${slug}" (${found.machineId}) does not open: a wrong field key, or a damaged key record`,
+            { cause: error },
+          );
+        }
+      }
     },
     close(): void {
       keys.close();

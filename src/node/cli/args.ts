@@ -15,7 +15,7 @@
  * @module
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { MACHINE_ID_PATTERN, SLUG_PATTERN } from '../../core/constants.js';
+import { MACHINE_ID_PATTERN } from '../../core/constants.js';
 import { isZeqKeyExError } from '../../core/errors.js';
 import { parsePin } from '../../core/fingerprint.js';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
@@ -103,7 +103,12 @@ export async function runCommandLine(
   io: CliIo,
 ): Promise<number> {
   const [word, ...rest] = argv;
-  if (word === undefined || HELP_WORDS.has(word)) return printHelp(io, group.help);
+  // No command at all is a usage error (exit 2), its usage on stderr; asking for help is not.
+  if (word === undefined) {
+    io.stderr(group.help);
+    return EXIT.usage;
+  }
+  if (HELP_WORDS.has(word)) return printHelp(io, group.help);
   const entry = Object.hasOwn(group.commands, word) ? group.commands[word] : undefined;
   if (entry === undefined)
     return reportUsageError(io, group.path, `unknown ${words(group.path)}command "${word}"`);
@@ -163,8 +168,10 @@ function reportUsageError(io: CliIo, path: string, message: string): number {
  * @param io - where to write.
  * @param json - whether the command was given `--json`: then one JSON line on stdout
  *   (`ok`, `code`, `message`, and `status`, `response_code`, `expected_fingerprint`,
- *   `actual_fingerprint` where the error has them); else `error: CODE: MESSAGE` on stderr, followed
- *   by the expected and actual fingerprints of a mismatch.
+ *   `actual_fingerprint`, `method`, `url` where the error has them); else `error: CODE: MESSAGE` on
+ *   stderr (a transport error's message names the method and URL), followed by the status and
+ *   responder's code the message does not already give, and the expected and actual fingerprints
+ *   of a mismatch.
  * @param error - what was thrown: a {@link ZeqKeyExError} shows its code and message; anything
  *   else is `internal`, without detail.
  * @returns {@link EXIT}`.failed`.
@@ -176,6 +183,12 @@ export function reportFailure(io: CliIo, json: boolean, error: unknown): number 
     return EXIT.failed;
   }
   io.stderr(`error: ${failure.code}: ${failure.message}`);
+  // What `--json` carries and the message does not already say.
+  const { status, response_code: responseCode } = failure;
+  if (status !== undefined && !failure.message.includes(`HTTP ${status}`))
+    io.stderr(`HTTP status ${status}`);
+  if (responseCode !== undefined && !failure.message.startsWith(`${responseCode}:`))
+    io.stderr(`responder's error code ${responseCode}`);
   if (failure.expected_fingerprint !== undefined)
     io.stderr(`expected fingerprint ${failure.expected_fingerprint}`);
   if (failure.actual_fingerprint !== undefined)
@@ -190,6 +203,8 @@ interface Failure {
   response_code?: string;
   expected_fingerprint?: string;
   actual_fingerprint?: string;
+  method?: string;
+  url?: string;
 }
 
 function describeFailure(error: unknown): Failure {
@@ -205,6 +220,8 @@ function describeFailure(error: unknown): Failure {
     ...(error.actualFingerprint === undefined
       ? {}
       : { actual_fingerprint: error.actualFingerprint }),
+    ...(error.method === undefined ? {} : { method: error.method }),
+    ...(error.url === undefined ? {} : { url: error.url }),
   };
 }
 
@@ -269,8 +286,11 @@ export function originArg(value: string | undefined, label: string): string {
  * @throws {UsageError} when missing or malformed.
  */
 export function slugArg(value: string | undefined, label: string): string {
-  if (value === undefined) throw new UsageError(`${label} is required`);
-  if (!isSlug(value)) throw new UsageError(`${label} must be a slug (${SLUG_PATTERN.source})`);
+  if (value === undefined || value === '') throw new UsageError(`missing ${label}`);
+  if (!isSlug(value))
+    throw new UsageError(
+      `${label} must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, got "${(value as string).slice(0, 80)}"`,
+    );
   return value;
 }
 

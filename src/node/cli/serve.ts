@@ -13,6 +13,7 @@
  * already in `--store`, so restarts never add N more.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
@@ -22,13 +23,21 @@ import type { ResponderOptions } from '../../responder/options.js';
 import { ZeqKeyExError } from '../../core/errors.js';
 import { type KeyStore, type StoredKey, createMemoryKeyStore } from '../../responder/stores.js';
 import { createFileKeyStore } from '../file-key-store.js';
-import { type RunningServer, SERVE_DEFAULTS, type ServeOptions, serve } from '../server.js';
+import type { LogFields, Logger } from '../../responder/logger.js';
+import {
+  type FetchHandler,
+  type RunningServer,
+  SERVE_DEFAULTS,
+  type ServeOptions,
+  serve,
+} from '../server.js';
 import {
   type CliCommand,
   type CliIo,
   type CommandArgs,
   EXIT,
   UsageError,
+  reportFailure,
   stringListOption,
   stringOption,
 } from './args.js';
@@ -72,6 +81,13 @@ Admission (per client address; see docs/security.md for the rate limits):
   --no-rate-limits            no per-client token buckets (only behind a proxy that limits
                               clients itself, or to measure throughput)
 ${SERVE_MODE_B_HELP}
+  --cors-origin ORIGIN        let browser pages from ORIGIN (e.g. https://app.example) call the
+                              responder (repeatable; '*' for any); admin routes stay closed
+  --tls-cert FILE --tls-key FILE
+                              serve HTTPS with this PEM certificate chain and private key (both
+                              or neither; the key file should be readable by this user only)
+  --log-level LEVEL           'warn' (default): one JSON line on stderr per refused request and
+                              per failure; 'error': failures only; 'silent'. Never a secret.
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
@@ -92,20 +108,38 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'no-rate-limits': { type: 'boolean', default: false },
     ...SERVE_MODE_B_OPTIONS,
     echo: { type: 'boolean', default: false },
+    'cors-origin': { type: 'string', multiple: true, default: [] },
+    'log-level': { type: 'string', default: 'warn' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
   maxPositionals: 0,
   async run(args, io) {
     const host = stringOption(args, 'host') ?? DEFAULT_HOST;
     const port = portArg(stringOption(args, 'port') ?? DEFAULT_PORT);
-    const limits = connectionLimits(args);
-    const responder = createResponder(await responderOptions(args, io));
+    const limits = { ...connectionLimits(args), ...(await tlsFiles(args)) };
+    const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
+    const responder = createResponder(await responderOptions(args, io, log));
+    try {
+      // Loud at start: a stored key that does not open (a wrong ZEQ_FIELD_KEY) stops it here.
+      await responder.ready();
+    } catch (error) {
+      responder.close();
+      return reportFailure(io, false, error);
+    }
     let server: RunningServer;
     try {
-      server = await serve(responder.fetch, { host, port, ...limits });
+      server = await serve(loggedRefusals(responder.fetch, log), { host, port, ...limits });
     } catch (error) {
       responder.close();
       const code = (error as NodeJS.ErrnoException).code;
-      io.stderr(`error: cannot listen on ${host}:${port}${code === undefined ? '' : ` (${code})`}`);
+      const detail = code === undefined ? '' : ` (${code})`;
+      // OpenSSL's codes: the PEM files were read but do not load as a certificate and key.
+      io.stderr(
+        code?.startsWith('ERR_OSSL') === true
+          ? `error: --tls-cert and --tls-key do not load as a certificate and its key${detail}`
+          : `error: cannot listen on ${host}:${port}${detail}`,
+      );
       return EXIT.failed;
     }
     io.stdout(`listening on ${server.url}`);
@@ -161,7 +195,11 @@ function connectionLimits(args: CommandArgs): ServeOptions {
 }
 
 /** The responder options the command line and `ZEQ_FIELD_KEY` describe, warnings printed. */
-async function responderOptions(args: CommandArgs, io: CliIo): Promise<ResponderOptions> {
+async function responderOptions(
+  args: CommandArgs,
+  io: CliIo,
+  logger: Logger,
+): Promise<ResponderOptions> {
   const fieldKey = fieldKeyFrom(io);
   const machines = parseMachines(stringListOption(args, 'machine'));
   const autoProvision = countArg(args, 'auto-provision', MAX_AUTO_PROVISION);
@@ -175,8 +213,6 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
   if (storeDir === '') throw new UsageError('--store needs a directory');
   if (storeDir === undefined)
     io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
-  const log = (level: 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
-    io.stderr(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
   let keyStore: KeyStore;
   let stored: readonly string[] = [];
   if (storeDir === undefined) {
@@ -203,9 +239,107 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
       : {}),
-    logger: { warn: log('warn'), error: log('error') },
+    logger,
     ...inFlightLimit(args),
     ...(args.values['no-rate-limits'] === true ? { rateLimits: false } : {}),
+    ...corsOrigins(args),
+  };
+}
+
+/** `--cors-origin`, when given: exact origins as browsers send them, or `*`. */
+function corsOrigins(args: CommandArgs): Pick<ResponderOptions, 'cors'> {
+  const origins = stringListOption(args, 'cors-origin');
+  if (origins.length === 0) return {};
+  for (const origin of origins) {
+    let valid = origin === '*';
+    try {
+      valid ||= new URL(origin).origin === origin;
+    } catch {
+      // Not a URL: refused below.
+    }
+    if (!valid)
+      throw new UsageError(
+        `--cors-origin expects an origin like https://app.example (no path or trailing slash), got "${origin}"`,
+      );
+  }
+  return { cors: { origins } };
+}
+
+/** `--tls-cert` and `--tls-key`, read, when given (both or neither). */
+async function tlsFiles(args: CommandArgs): Promise<Pick<ServeOptions, 'tls'>> {
+  const certFile = stringOption(args, 'tls-cert');
+  const keyFile = stringOption(args, 'tls-key');
+  if (certFile === undefined && keyFile === undefined) return {};
+  if (certFile === undefined || keyFile === undefined)
+    throw new UsageError('give both --tls-cert FILE and --tls-key FILE, or neither');
+  const read = async (file: string, flag: string): Promise<string> => {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new UsageError(
+        `${flag}: cannot read "${file}"${code === undefined ? '' : ` (${code})`}`,
+      );
+    }
+  };
+  return {
+    tls: { cert: await read(certFile, '--tls-cert'), key: await read(keyFile, '--tls-key') },
+  };
+}
+
+/** The levels of `--log-level`, quietest last. */
+const LOG_LEVELS = ['warn', 'error', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+function logLevelArg(text: string): LogLevel {
+  const level = LOG_LEVELS.find((candidate) => candidate === text);
+  if (level === undefined)
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
+
+/**
+ * A logger writing one JSON line per event on stderr: `{"level","message",...fields}`. The
+ * responder gives its logger codes, slugs, machine ids, routes and statuses only (logger.ts).
+ */
+function jsonLog(level: LogLevel, io: CliIo): Logger {
+  const line =
+    (name: 'warn' | 'error') =>
+    (message: string, fields?: LogFields): void => {
+      io.stderr(JSON.stringify({ level: name, message, ...fields }));
+    };
+  const ignore = (): void => undefined;
+  return {
+    warn: level === 'warn' ? line('warn') : ignore,
+    error: level === 'silent' ? ignore : line('error'),
+  };
+}
+
+/** The fields of a refused request's log line: the wire code of its JSON body, when it has one. */
+async function wireCodeOf(response: Response): Promise<string | undefined> {
+  if (response.headers.get('content-type') !== 'application/json') return undefined;
+  try {
+    const body = (await response.clone().json()) as { error?: unknown };
+    return typeof body.error === 'string' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The handler, logging one line per answer of status 400 or more (warn; error from 500). */
+function loggedRefusals(handler: FetchHandler, log: Logger): FetchHandler {
+  return async (request) => {
+    const response = await handler(request);
+    if (response.status < 400) return response;
+    const fields = {
+      status: response.status,
+      code: await wireCodeOf(response),
+      method: request.method,
+      path: new URL(request.url).pathname,
+    };
+    if (response.status >= 500) log.error('request failed', fields);
+    else log.warn('request refused', fields);
+    return response;
   };
 }
 
@@ -259,23 +393,26 @@ function autoProvisioned(
   stored: readonly string[],
 ): Pick<ResponderOptions, 'machines' | 'keyStore'> {
   const provisioned = new Set(stored);
+  const counting: KeyStore & { slugs(): Promise<string[]> } = {
+    get: (slug) => keyStore.get(slug),
+    // For `Responder.ready`: the keys to check at start.
+    slugs: () => Promise.resolve([...provisioned]),
+    async putIfAbsent(key: StoredKey): Promise<StoredKey> {
+      if (provisioned.has(key.slug)) return keyStore.putIfAbsent(key);
+      // Requests for new slugs that raced past the resolver: the bound still holds.
+      if (provisioned.size >= limit)
+        throw new ZeqKeyExError('unknown_machine', 'the auto-provisioning limit is reached');
+      provisioned.add(key.slug);
+      try {
+        return await keyStore.putIfAbsent(key);
+      } catch (error) {
+        provisioned.delete(key.slug);
+        throw error;
+      }
+    },
+  };
   return {
     machines: (slug) => (provisioned.has(slug) || provisioned.size < limit ? slug : undefined),
-    keyStore: {
-      get: (slug) => keyStore.get(slug),
-      async putIfAbsent(key: StoredKey): Promise<StoredKey> {
-        if (provisioned.has(key.slug)) return keyStore.putIfAbsent(key);
-        // Requests for new slugs that raced past the resolver: the bound still holds.
-        if (provisioned.size >= limit)
-          throw new ZeqKeyExError('unknown_machine', 'the auto-provisioning limit is reached');
-        provisioned.add(key.slug);
-        try {
-          return await keyStore.putIfAbsent(key);
-        } catch (error) {
-          provisioned.delete(key.slug);
-          throw error;
-        }
-      },
-    },
+    keyStore: counting,
   };
 }

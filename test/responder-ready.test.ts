@@ -1,0 +1,216 @@
+/**
+ * Loud at start: `Responder.ready()` opens every stored machine key under the field key and
+ * refuses, naming the machine, when one does not open; `zeq-keyex serve` runs it and exits 1
+ * before its listening line. And `serve`'s log: one JSON line per refused request, `--log-level`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { isZeqKeyExError } from '../src/core/errors.js';
+import { createFileKeyStore } from '../src/node.js';
+import { type CliIo, runCli } from '../src/node/cli/index.js';
+import { createResponder } from '../src/responder.js';
+import { createMemoryKeyStore } from '../src/responder/stores.js';
+import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
+
+let root: string;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'zeq-keyex-ready-'));
+});
+
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Keys made under FIELD_KEY for edge-01 (and edge-02 when asked) in a file store. */
+async function storeWithKeys(slugs: readonly string[]): Promise<string> {
+  const dir = join(root, 'keys');
+  const machines = Object.fromEntries(slugs.map((slug) => [slug, `machine:${slug}`]));
+  const maker = createResponder({
+    fieldKey: FIELD_KEY,
+    machines,
+    keyStore: createFileKeyStore(dir),
+  });
+  for (const slug of slugs) await maker.keyDocument(slug);
+  maker.close();
+  return dir;
+}
+
+describe('Responder.ready()', () => {
+  test('resolves when every stored key opens, generating none', async () => {
+    const keyStore = createMemoryKeyStore();
+    const writes: string[] = [];
+    const observed = {
+      get: (slug: string) => keyStore.get(slug),
+      putIfAbsent: (key: Parameters<typeof keyStore.putIfAbsent>[0]) => {
+        writes.push(key.slug);
+        return keyStore.putIfAbsent(key);
+      },
+    };
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01', 'edge-02': 'machine:edge-02' },
+      keyStore: observed,
+    });
+    await responder.keyDocument('edge-01');
+    await responder.ready();
+    expect(writes).toEqual(['edge-01']);
+    responder.close();
+  });
+
+  test('a wrong field key: machine_unavailable naming the machine, from the machines table', async () => {
+    const dir = await storeWithKeys(['edge-01']);
+    const responder = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01' },
+      keyStore: createFileKeyStore(dir),
+    });
+    const error = await responder.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isZeqKeyExError(error, 'machine_unavailable')).toBe(true);
+    expect((error as Error).message).toContain('edge-01');
+    responder.close();
+  });
+
+  test('with a resolver, the keys the store lists are checked', async () => {
+    const dir = await storeWithKeys(['edge-01', 'edge-02']);
+    const responder = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: (slug) => `machine:${slug}`,
+      keyStore: createFileKeyStore(dir),
+    });
+    const error = await responder.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isZeqKeyExError(error, 'machine_unavailable')).toBe(true);
+    responder.close();
+    // A slug no longer served is skipped: its key is never used.
+    const served = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { 'edge-03': 'machine:edge-03' },
+      keyStore: createFileKeyStore(dir),
+    });
+    await served.ready();
+    served.close();
+  });
+});
+
+describe('zeq-keyex serve at start', () => {
+  interface Run {
+    code: number;
+    out: string[];
+    err: string[];
+  }
+
+  function io(
+    run: Run,
+    env: Record<string, string>,
+    onStdout: (line: string) => void,
+    stop: Promise<string>,
+  ): CliIo {
+    return {
+      stdout: (line) => {
+        run.out.push(line);
+        onStdout(line);
+      },
+      stderr: (line) => run.err.push(line),
+      env,
+      stopSignal: () => stop,
+    };
+  }
+
+  test('with the wrong ZEQ_FIELD_KEY: exit 1 naming the machine, no listening line', async () => {
+    const dir = await storeWithKeys(['edge-01']);
+    const run: Run = { code: -1, out: [], err: [] };
+    run.code = await runCli(
+      ['serve', '--port', '0', '--store', dir, '--machine', 'edge-01=machine:edge-01'],
+      io(run, { ZEQ_FIELD_KEY: OTHER_FIELD_KEY }, () => undefined, Promise.resolve('SIGTERM')),
+    );
+    expect(run.code).toBe(1);
+    expect(run.out).toEqual([]);
+    const said = run.err.join('\n');
+    expect(said).toContain('machine_unavailable');
+    expect(said).toContain('edge-01');
+    expect(said).not.toContain(OTHER_FIELD_KEY);
+  });
+
+  test('with --auto-provision, the stored keys are checked too', async () => {
+    const dir = await storeWithKeys(['edge-01']);
+    const run: Run = { code: -1, out: [], err: [] };
+    run.code = await runCli(
+      ['serve', '--port', '0', '--store', dir, '--auto-provision', '5'],
+      io(run, { ZEQ_FIELD_KEY: OTHER_FIELD_KEY }, () => undefined, Promise.resolve('SIGTERM')),
+    );
+    expect(run.code).toBe(1);
+    expect(run.out).toEqual([]);
+  });
+
+  async function serving(args: string[]): Promise<{ url: string; stop: () => Promise<Run> }> {
+    const run: Run = { code: -1, out: [], err: [] };
+    let stop: (signal: string) => void = () => undefined;
+    const stopped = new Promise<string>((resolve) => (stop = resolve));
+    let listening: (line: string) => void = () => undefined;
+    const ready = new Promise<string>((resolve) => (listening = resolve));
+    const running = runCli(
+      ['serve', '--port', '0', '--machine', 'edge-01=machine:edge-01', ...args],
+      io(run, { ZEQ_FIELD_KEY: FIELD_KEY }, listening, stopped),
+    ).then((code) => {
+      run.code = code;
+      return run;
+    });
+    const line = await Promise.race([
+      ready,
+      running.then(() => Promise.reject(new Error(run.err.join('\n')))),
+    ]);
+    return {
+      url: line.replace('listening on ', ''),
+      stop: () => {
+        stop('SIGTERM');
+        return running;
+      },
+    };
+  }
+
+  test('logs one JSON line per refused request by default, none with --log-level error', async () => {
+    const loud = await serving([]);
+    const refused = await fetch(`${loud.url}/api/keyex/nobody/pubkey?token=s3cret`);
+    expect(refused.status).toBe(404);
+    await refused.body?.cancel();
+    const ok = await fetch(`${loud.url}/api/keyex/edge-01/pubkey`);
+    await ok.body?.cancel();
+    const run = await loud.stop();
+    const lines = run.err
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([
+      {
+        level: 'warn',
+        message: 'request refused',
+        status: 404,
+        code: 'unknown_machine',
+        method: 'GET',
+        path: '/api/keyex/nobody/pubkey',
+      },
+    ]);
+    expect(run.err.join('\n')).not.toContain('s3cret');
+
+    const quiet = await serving(['--log-level', 'error']);
+    const again = await fetch(`${quiet.url}/api/keyex/nobody/pubkey`);
+    await again.body?.cancel();
+    expect((await quiet.stop()).err.filter((line) => line.startsWith('{'))).toEqual([]);
+  });
+
+  test('--log-level takes warn, error or silent only', async () => {
+    const run: Run = { code: -1, out: [], err: [] };
+    run.code = await runCli(
+      ['serve', '--port', '0', '--machine', 'edge-01=m-1', '--log-level', 'debug'],
+      io(run, { ZEQ_FIELD_KEY: FIELD_KEY }, () => undefined, Promise.resolve('SIGTERM')),
+    );
+    expect(run.code).toBe(2);
+  });
+});
