@@ -28,6 +28,11 @@ export {
 } from './initiator/records.js';
 export type { RecordChannel } from './core/record-channel.js';
 export {
+  type RecoveringRecords,
+  type RecoveringRecordsOptions,
+  recoveringRecords,
+} from './initiator/recovering-records.js';
+export {
   type StorageLike,
   type TrustOptions,
   type TrustStore,
