@@ -38,7 +38,7 @@ import {
   type KemEncapsulator,
   type KemSecretKey,
   assertKemChoice,
-  loadKem,
+  loadKemFor,
 } from '../backends/kem-backend.js';
 import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.js';
 
@@ -238,6 +238,8 @@ export async function initiateModeB(
   kem: KemEncapsulator,
 ): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
+  // A backend of the other alg would encapsulate to a key it cannot read (§9: one alg per key).
+  if (kem.alg !== checked.peer.alg) throw new ZeqKeyExError('unsupported_alg');
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
 
@@ -264,7 +266,7 @@ export async function deriveModeBSeedAsInitiator(
   input: ModeBInitiatorInput,
 ): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
-  const kem = await loadKem(input.kem);
+  const kem = await loadKemFor(checked.peer.alg, input.kem);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
 
@@ -365,14 +367,15 @@ export async function deriveModeBSeedAsResponder(
   const checked = checkResponse(input);
   if (!(input.secretKey instanceof Uint8Array)) throw new ZeqKeyExError('invalid_secret_key');
   if (input.secretKey.length === ALG_SIZES[checked.alg].seed) {
-    const key = await (await loadKem(input.kem)).importSecretKey(input.secretKey);
+    const key = await (await loadKemFor(checked.alg, input.kem)).importSecretKey(input.secretKey);
     try {
       return await respondWith(checked, key);
     } finally {
       key.dispose();
     }
   }
-  // An expanded key: noble only.
+  // An expanded key: ML-KEM-768 (X-Wing has none), noble only.
+  if (checked.alg !== ALG) throw new ZeqKeyExError('invalid_secret_key');
   if (input.kem === 'native')
     throw new TypeError("kem: 'native' needs the 64-byte seed as secretKey, not an expanded key");
   const expanded = input.secretKey.slice();
@@ -388,11 +391,7 @@ export async function deriveModeBSeedAsResponder(
         'the secret key does not belong to the public key',
       );
     }
-    return finishResponse(
-      checked,
-      kemDecapsulate(expanded, checked.cipherText, checked.alg),
-      'noble',
-    );
+    return finishResponse(checked, kemDecapsulate(expanded, checked.cipherText, ALG), 'noble');
   } finally {
     wipe(expanded);
   }
