@@ -19,6 +19,7 @@
  */
 import {
   ALG,
+  ALGS,
   ALG_SIZES,
   MODE_B_SEED_BYTES,
   MODE_B_SEED_INFO,
@@ -180,7 +181,7 @@ function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
     throw new TypeError('peer must be a KeyDocument (see parseKeyDocument)');
   }
   assertMachineId(peer.machineId);
-  assertAlg(peer.alg);
+  assertAlg(peer.alg, ALGS);
   assertPublicKey(peer.publicKey, peer.alg);
   // A document assembled by hand gets the same self-check parseKeyDocument applies (§2.1 check 2).
   const computed = assertOwnFingerprint(peer.publicKey, peer.fingerprint);
@@ -285,7 +286,7 @@ function checkResponse(input: Omit<ModeBResponderInput, 'secretKey'>): CheckedRe
       'expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }',
     );
   const alg = input.alg ?? ALG;
-  assertAlg(alg);
+  assertAlg(alg, ALGS);
   assertMachineId(input.localMachineId);
   assertMachineId(input.peerMachineId);
   if (input.kem !== undefined) assertKemChoice(input.kem);
