@@ -383,7 +383,11 @@ export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
  */
 export async function loadKemFor(alg: Alg, choice: KemChoice = 'auto'): Promise<Kem> {
   assertKemChoice(choice);
-  if (alg === ALG) return loadKem(choice);
+  return alg === ALG ? loadKem(choice) : loadXWing(alg, choice);
+}
+
+/** X-Wing's backend, its code loaded on first use (the one dynamic `import()` of the SDK). */
+async function loadXWing(alg: Alg, choice: KemChoice): Promise<Kem> {
   if (alg !== ALG_XWING) throw new ZeqKeyExError('unsupported_alg');
   return (await import('./xwing-backend.js')).loadXWing(choice);
 }
@@ -425,6 +429,6 @@ export function encapsulatorLoader(choice: unknown): (alg?: Alg) => Promise<KemE
   return memoisedLoader(choice, async (alg, selected) =>
     alg === ALG
       ? selectBackend(selected, nobleEncapsulator, encapsulatorOf)
-      : loadKemFor(alg, selected),
+      : loadXWing(alg, selected),
   );
 }
