@@ -131,9 +131,16 @@ function rawX25519(key: crypto.KeyObject): Uint8Array {
   );
 }
 
+/**
+ * The last sixteen X25519 public keys encapsulated to, imported: a client doing handshake after
+ * handshake with the same X-Wing responders imports each key once (an import costs about as much
+ * as the Diffie-Hellman itself).
+ */
+const importedX25519Keys = /* @__PURE__ */ createRecentCache<crypto.KeyObject>(16);
+
 /** `crypto.diffieHellman`; OpenSSL refuses an all-zero result (it throws), as the SDK requires. */
-function x25519(privateKey: crypto.KeyObject, peer: Uint8Array): Uint8Array {
-  return take(crypto.diffieHellman({ privateKey, publicKey: x25519PublicKey(peer) }));
+function x25519(privateKey: crypto.KeyObject, peer: crypto.KeyObject): Uint8Array {
+  return take(crypto.diffieHellman({ privateKey, publicKey: peer }));
 }
 
 /**
@@ -155,12 +162,16 @@ export async function nodeX25519Driver(): Promise<X25519Driver | undefined> {
       }
       return {
         publicKey: rawX25519(crypto.createPublicKey(privateKey)),
-        sharedSecret: async (peer: Uint8Array) => x25519(privateKey, peer),
+        sharedSecret: async (peer: Uint8Array) => x25519(privateKey, x25519PublicKey(peer)),
       };
     },
     async ephemeral(peer: Uint8Array) {
+      const peerKey = importedX25519Keys.obtain(peer, () => x25519PublicKey(peer));
       const pair = crypto.generateKeyPairSync('x25519');
-      return { publicKey: rawX25519(pair.publicKey), sharedSecret: x25519(pair.privateKey, peer) };
+      return {
+        publicKey: rawX25519(pair.publicKey),
+        sharedSecret: x25519(pair.privateKey, peerKey),
+      };
     },
   };
 }
