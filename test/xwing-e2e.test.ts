@@ -8,7 +8,11 @@
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ALG, ALG_XWING, type Alg } from '../src/core/constants.js';
-import { base64Decode } from '../src/core/encoding.js';
+import { loadKemFor } from '../src/backends/kem-backend.js';
+import { parseKeyDocument } from '../src/core/document.js';
+import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { computeFingerprint } from '../src/core/fingerprint.js';
+import { deriveModeBSeedAsInitiator, deriveModeBSeedAsResponder } from '../src/core/modeb.js';
 import { type ClientOptions, createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
 import { createResponderHandlers } from '../src/msw.js';
@@ -239,6 +243,50 @@ describe('keys at rest', () => {
 });
 
 describe('Mode-B to an X-Wing peer', () => {
+  test('the core API on both sides: the 32-byte X-Wing seed, equal seeds and commitments', async () => {
+    const seed = new Uint8Array(32).fill(3);
+    const kem = await loadKemFor(ALG_XWING);
+    const publicKey = await kem.publicKey(seed);
+    const peer = parseKeyDocument(
+      {
+        alg: ALG_XWING,
+        public_key: base64Encode(publicKey),
+        fingerprint: computeFingerprint(publicKey),
+        machine_id: 'm-peer',
+      },
+      [ALG_XWING],
+    );
+    const mine = await deriveModeBSeedAsInitiator({
+      peer,
+      localMachineId: 'm-local',
+      expectedFingerprint: peer.fingerprint,
+    });
+    expect(mine.alg).toBe(ALG_XWING);
+    expect(mine.cipherText.length).toBe(1120);
+    const theirs = await deriveModeBSeedAsResponder({
+      alg: ALG_XWING,
+      secretKey: seed,
+      publicKey,
+      localMachineId: 'm-peer',
+      peerMachineId: 'm-local',
+      cipherText: mine.cipherText,
+    });
+    expect(theirs.seedCommitment).toBe(mine.seedCommitment);
+    expect(theirs.seed).toEqual(mine.seed);
+    // X-Wing has no expanded key form: only its 32-byte seed is a secret key.
+    await rejection(
+      deriveModeBSeedAsResponder({
+        alg: ALG_XWING,
+        secretKey: new Uint8Array(64),
+        publicKey,
+        localMachineId: 'm-peer',
+        peerMachineId: 'm-local',
+        cipherText: mine.cipherText,
+      }),
+      'invalid_secret_key',
+    );
+  });
+
   test('initiate on A (ML-KEM-768) to B (X-Wing), respond on B: equal commitments, alg X-Wing', async () => {
     const pair = twoResponders({ extraB: { alg: ALG_XWING } });
     const peer = await pair.b.keyDocument('core-01');

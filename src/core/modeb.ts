@@ -45,15 +45,15 @@ import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.
 
 /** What a Mode-B transcript binds. */
 export interface ModeBTranscriptInput {
-  /** The KEM algorithm (`alg`, §4): `'ML-KEM-768'`. */
+  /** The KEM algorithm (`alg`, §4): `'ML-KEM-768'` or `'X-Wing'` (§9). */
   alg: Alg;
   /** The initiating machine's (L's) `machine_id` (`initiator_machine_id` in §4). */
   initiatorMachineId: string;
   /** The responding machine's (P's) `machine_id` (`responder_machine_id` in §4). */
   responderMachineId: string;
-  /** P's ML-KEM public key (`responder_public_key` in §4, 1184 bytes for ML-KEM-768). */
+  /** P's public key (`responder_public_key` in §4, 1184 bytes for ML-KEM-768, 1216 for X-Wing). */
   responderPublicKey: Uint8Array;
-  /** L's ML-KEM ciphertext to P's key (`cipher_text` in §4, 1088 bytes). */
+  /** L's ciphertext to P's key (`cipher_text` in §4, 1088 bytes for ML-KEM-768, 1120 for X-Wing). */
   cipherText: Uint8Array;
 }
 
@@ -117,7 +117,7 @@ export interface ModeBInitiatorInput {
 
 /** The initiator's result: the seed, its commitment, and the ciphertext to give the peer. */
 export interface ModeBInitiation extends ModeBSeed {
-  /** The ML-KEM ciphertext for the peer (1088 bytes), to send to its `respond` endpoint. */
+  /** The ciphertext for the peer (1088 bytes; 1120 for X-Wing), to send to its `respond` endpoint. */
   cipherText: Uint8Array;
   /** The peer's `machine_id`, as its key document states it. */
   peerMachineId: string;
@@ -125,7 +125,7 @@ export interface ModeBInitiation extends ModeBSeed {
   peerFingerprint: string;
   /** The local machine's `machine_id`. */
   localMachineId: string;
-  /** The KEM algorithm of the exchange (`alg`, §4): `'ML-KEM-768'`. */
+  /** The KEM algorithm of the exchange (`alg`, §4): the peer's, `'ML-KEM-768'` or `'X-Wing'`. */
   alg: Alg;
   /** The ML-KEM backend that encapsulated. */
   kemBackend: KemBackendName;
@@ -137,7 +137,8 @@ export interface ModeBResponderInput {
   alg?: Alg;
   /**
    * The local machine's secret key: the 64-byte FIPS 203 seed `d‖z`, or the expanded
-   * decapsulation key (2400 bytes, noble only). Not modified; the caller wipes it.
+   * decapsulation key (2400 bytes, noble only); for X-Wing, the 32-byte X-Wing seed. Not modified;
+   * the caller wipes it.
    */
   secretKey: Uint8Array;
   /** The local machine's public key; it must be the one `secretKey` belongs to. */
@@ -146,7 +147,7 @@ export interface ModeBResponderInput {
   localMachineId: string;
   /** The initiator's `machine_id`. */
   peerMachineId: string;
-  /** The initiator's ciphertext (1088 bytes). */
+  /** The initiator's ciphertext (1088 bytes; 1120 for X-Wing). */
   cipherText: Uint8Array;
   /**
    * The ML-KEM backend (see `loadKem`). Native backends import the 64-byte seed only: an expanded
