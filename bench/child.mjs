@@ -14,6 +14,7 @@ const SECTIONS = {
   records: () => import('./sections/records.mjs'),
   memory: () => import('./sections/memory.mjs'),
   coldstart: () => import('./sections/coldstart.mjs'),
+  xwing: () => import('./sections/xwing.mjs'),
 };
 
 const [section, json = '{}'] = process.argv.slice(2);

@@ -11,7 +11,7 @@
  * Options:
  *   --smoke              seconds, not minutes: every path runs once, briefly; numbers mean nothing.
  *                        Fails only if something crashes or a handshake fails, never on a timing.
- *   --only=a,b           sections: handshake, http, records, memory, coldstart
+ *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing
  *   --runtimes=a,b       node20, node24 (default: both, where they can be had)
  *   --no-download        never fetch a missing Node (the default in --smoke)
  *   --no-profile         do not profile missed targets
@@ -44,7 +44,7 @@ import { describeProfile, newestProfile, summariseProfile, summariseSteps } from
 import { ensureNode } from './runtimes.mjs';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http'];
+const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing'];
 /** No profile starts after this many seconds of the run. */
 const PROFILE_DEADLINE_S = 225;
 /** How long each profile samples. */
@@ -63,6 +63,8 @@ export const TARGETS = {
     text: '≥ 0.7× bare node:http, every defence on, Node 24',
   },
   memory: { max: 1024, text: '≤ 1 KiB per session' },
+  /** Issue 17: an X-Wing handshake on a native backend costs at most this many ML-KEM-768 ones. */
+  xwing: { max: 1.3, text: '≤ 1.3× an ML-KEM-768 handshake (native backends)' },
 };
 
 function parseArgs(argv) {
@@ -164,6 +166,33 @@ function shortBy(value, target) {
 
 // ---------------------------------------------------------------------------------------------
 // Tables.
+
+/** Section 7: one row per backend and transport; the target applies to native backends only. */
+function xwingTable(rows, misses) {
+  const body = rows.map((r) => {
+    if (r.unavailable) return [r.runtime, r.backend, r.transport, '-', '-', '-', unavailable(r)];
+    const ok = r.costRatio <= TARGETS.xwing.max;
+    if (r.native && !ok && !SMOKE)
+      // Not profiled (no `case`): the X-Wing part of a handshake is the primitives of section 1.
+      misses.push({
+        key: `xwing:${r.runtime}:${r.backend}:${r.transport}`,
+        what: `X-Wing handshake ${r.transport}, ${r.runtime}, ${r.backend}`,
+        detail: `${fmtRatio(r.costRatio)} an ML-KEM-768 handshake vs ≤ ${fmtRatio(TARGETS.xwing.max)}`,
+        runtime: r.runtime,
+        section: 'xwing',
+      });
+    return [
+      r.runtime,
+      r.backend,
+      r.transport,
+      fmtRate(r.mlkemPerSec),
+      fmtRate(r.xwingPerSec),
+      fmtRatio(r.costRatio),
+      r.native ? `${TARGETS.xwing.text}: ${verdict(ok)}` : 'noble: reported as it is',
+    ];
+  });
+  return `${table(['runtime', 'SDK backend', 'transport', 'ML-KEM-768 handshakes/s', 'X-Wing handshakes/s', 'X-Wing cost (× ML-KEM-768)', 'target'], body)}\n\nPinned \`client.handshake()\` against one machine per alg; the cost ratio is the median over rounds of interleaved samples of (ML-KEM-768 rate / X-Wing rate).`;
+}
 
 function captionFor(rows) {
   const m = machine();
@@ -615,6 +644,11 @@ async function main() {
     tables.push(['5. Memory per idle session', memoryTable(of('memory'), misses)]);
   if (options.only.includes('coldstart'))
     tables.push(['6. Cold start: import → first completed handshake', coldTable(of('coldstart'))]);
+  if (options.only.includes('xwing'))
+    tables.push([
+      '7. X-Wing handshakes beside ML-KEM-768 handshakes (same backend, side by side)',
+      xwingTable(of('xwing'), misses),
+    ]);
 
   for (const [title, text] of tables) {
     report(`## ${title}`);

@@ -2,8 +2,9 @@
  * `zeq-keyex/protocol`: the pure protocol core of ZeqKeyEx v1, for implementers who carry the
  * protocol over their own transport or build another side of it.
  *
- * Encodings and identifiers (spec §1), fingerprints and pins (§2.1), ML-KEM-768 through one
- * asynchronous API that picks a native backend where the runtime has one (`loadKem`), the
+ * Encodings and identifiers (spec §1), fingerprints and pins (§2.1), ML-KEM-768 and X-Wing (§9)
+ * through one asynchronous API that picks a native backend where the runtime has one (`loadKem`,
+ * `loadKemFor`), the
  * first-contact transcript and record key (§2.2), key confirmation (§2.3), the record format and a
  * ratcheting record channel (§3), ZeqSSL Mode-B seed derivation (§4), and sealing at rest (§5).
  * Nothing here does HTTP.
@@ -13,7 +14,14 @@
  * confirmation checked after. Secrets returned here are the caller's to {@link wipe}.
  * @module
  */
-export { ALG, type Alg, DEFAULT_REKEY_INTERVAL_MS, type Role } from './core/constants.js';
+export {
+  ALG,
+  ALG_XWING,
+  ALGS,
+  type Alg,
+  DEFAULT_REKEY_INTERVAL_MS,
+  type Role,
+} from './core/constants.js';
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -32,6 +40,7 @@ export {
   type KemChoice,
   type KemSecretKey,
   loadKem,
+  loadKemFor,
 } from './backends/kem-backend.js';
 export {
   type TranscriptInput,

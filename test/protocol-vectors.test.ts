@@ -1,17 +1,22 @@
 /**
  * Every case of the protocol vectors (`test/vectors/protocol/keyex-v1.json`), computed by an
- * independent implementation of the spec: keyex, records, mode_b, sealing, and every `invalid` case.
+ * independent implementation of the spec: keyex, records, mode_b, sealing, xwing (keyex, mode_b)
+ * and every `invalid` case.
  * Runs in Node (`vitest run`) and in Chromium (`npm run test:browser`): it reaches nothing but the
  * protocol core and the browser-safe vector data.
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/core/constants.js';
+import { ALG, ALG_SIZES, ALG_XWING, type Alg } from '../src/core/constants.js';
 import type { ErrorCode } from '../src/core/errors.js';
 import { base64Decode, base64Encode } from '../src/core/encoding.js';
 import { openKeyConfirmation, sealKeyConfirmationWithNonce } from '../src/core/confirmation.js';
 import { computeFingerprint } from '../src/core/fingerprint.js';
 import { kemDecapsulateSeed, kemKeygen } from '../src/core/kem.js';
-import { kemEncapsulateDerandomized } from '../src/internal/testing.js';
+import {
+  kemEncapsulateDerandomized,
+  xwingEncapsulateDerandomized,
+} from '../src/internal/testing.js';
+import { xwingDecapsulate, xwingPublicKey } from '../src/core/xwing.js';
 import { deriveModeBSeed, modeBTranscript } from '../src/core/modeb.js';
 import { deriveTrafficKey, openRecord, rekey, sealRecord } from '../src/core/record-format.js';
 import {
@@ -38,6 +43,8 @@ const {
   recordSuite,
   records: recordCases,
   modeB,
+  xwingKeyex,
+  xwingModeB,
   sealing,
   badConfirmations,
   badRecords,
@@ -177,12 +184,14 @@ describe('sealing (spec §5)', () => {
   test.each(sealing.map((c, i) => [i, c.what, c] as const))('case %i: %s', (_, what, c) => {
     const sealKey = deriveSealKey(parseFieldKey(c.field_key));
     if (c.seal_key !== undefined) expect(toHex(sealKey)).toBe(c.seal_key);
-    if (what === 'secret key') {
+    if (what === 'secret key' || what === 'secret key (X-Wing)') {
+      const alg: Alg = what === 'secret key' ? ALG : ALG_XWING;
+      expect(c.alg).toBe(alg);
       const context = {
-        alg: ALG,
+        alg,
         slug: c.slug as string,
         machineId: c.machine_id as string,
-        publicKey: base64Decode(c.public_key_b64, 1184),
+        publicKey: base64Decode(c.public_key_b64, ALG_SIZES[alg].publicKey),
       };
       expect(toHex(secretKeyAad(context))).toBe(c.aad);
       expect(sealWithNonce(sealKey, hex(c.plaintext), secretKeyAad(context), hex(c.nonce))).toBe(
@@ -191,6 +200,16 @@ describe('sealing (spec §5)', () => {
       expect(toHex(unsealSecretKey(sealKey, context, c.sealed_b64))).toBe(c.plaintext);
       expectCode(
         () => unsealSecretKey(sealKey, { ...context, slug: 'other' }, c.sealed_b64),
+        'unseal_failed',
+      );
+      // The AAD binds the alg: a key sealed for one alg never opens as the other's.
+      expectCode(
+        () =>
+          unsealSecretKey(
+            sealKey,
+            { ...context, alg: alg === ALG ? ALG_XWING : ALG },
+            c.sealed_b64,
+          ),
         'unseal_failed',
       );
       expectCode(() => unsealSecretKey(otherKey, context, c.sealed_b64), 'unseal_failed');
@@ -223,6 +242,72 @@ describe('base64 (spec §1)', () => {
       } else {
         expectCode(() => base64Decode(c.input, c.length), 'invalid_encoding');
       }
+    },
+  );
+});
+
+describe('xwing.keyex (spec §9)', () => {
+  test.each(xwingKeyex.map((c, i) => [i, c] as const))(
+    'case %i: keygen, encaps, schedule, confirmation, traffic keys',
+    (_, c) => {
+      expect(c.alg).toBe(ALG_XWING);
+      const seed = hex(c.keygen_seed);
+      const publicKey = xwingPublicKey(seed);
+      expect(base64Encode(publicKey)).toBe(c.public_key_b64);
+      expect(computeFingerprint(publicKey)).toBe(c.fingerprint);
+
+      const { cipherText, sharedSecret } = xwingEncapsulateDerandomized(publicKey, hex(c.eseed));
+      expect(base64Encode(cipherText)).toBe(c.cipher_text_b64);
+      expect(toHex(sharedSecret)).toBe(c.shared_secret);
+      expect(toHex(xwingDecapsulate(seed, cipherText))).toBe(c.shared_secret);
+
+      const transcript = firstContactTranscript({
+        alg: ALG_XWING,
+        slug: c.slug,
+        machineId: c.machine_id,
+        publicKey,
+        cipherText,
+      });
+      expect(toHex(transcript)).toBe(c.transcript);
+      const recordKey = deriveRecordKey(sharedSecret, transcript);
+      expect(toHex(recordKey)).toBe(c.record_key);
+      expect(
+        sealKeyConfirmationWithNonce(recordKey, transcript, c.session_id, hex(c.confirm_nonce)),
+      ).toBe(c.key_confirmation_b64);
+      expect(() =>
+        openKeyConfirmation(recordKey, transcript, c.session_id, c.key_confirmation_b64),
+      ).not.toThrow();
+      expect(toHex(deriveTrafficKey(recordKey, c.session_id, 'i2r'))).toBe(c.k_i2r_0);
+      expect(toHex(deriveTrafficKey(recordKey, c.session_id, 'r2i'))).toBe(c.k_r2i_0);
+    },
+  );
+});
+
+describe('xwing.mode_b (spec §9, §4)', () => {
+  test.each(xwingModeB.map((c, i) => [i, c] as const))(
+    'case %i: both sides derive seed and commitment',
+    (_, c) => {
+      expect(c.alg).toBe(ALG_XWING);
+      const seed = hex(c.responder_keygen_seed);
+      const publicKey = xwingPublicKey(seed);
+      expect(base64Encode(publicKey)).toBe(c.responder_public_key_b64);
+      const enc = xwingEncapsulateDerandomized(publicKey, hex(c.eseed));
+      expect(base64Encode(enc.cipherText)).toBe(c.cipher_text_b64);
+      expect(toHex(enc.sharedSecret)).toBe(c.shared_secret);
+      const transcript = modeBTranscript({
+        alg: ALG_XWING,
+        initiatorMachineId: c.initiator_machine_id,
+        responderMachineId: c.responder_machine_id,
+        responderPublicKey: publicKey,
+        cipherText: enc.cipherText,
+      });
+      expect(toHex(transcript)).toBe(c.transcript);
+      const initiator = deriveModeBSeed(enc.sharedSecret, transcript);
+      const responder = deriveModeBSeed(xwingDecapsulate(seed, enc.cipherText), transcript);
+      expect(toHex(initiator.seed)).toBe(c.seed);
+      expect(initiator.seedCommitment).toBe(c.seed_commitment);
+      expect(toHex(responder.seed)).toBe(c.seed);
+      expect(responder.seedCommitment).toBe(c.seed_commitment);
     },
   );
 });

@@ -427,8 +427,11 @@ describe('a stored key that does not open is never replaced', () => {
   test('malformed records → refused', async () => {
     const { keyStore } = await setup();
     const [[, record]] = JSON.parse(keyStore.snapshot()) as [[string, StoredKey]];
-    keyStore.tamper('edge-01', { ...record, alg: 'X-Wing' });
+    keyStore.tamper('edge-01', { ...record, alg: 'ML-KEM-1024' });
     await expectRefused(keyStore, {}, 'unsupported_alg');
+    // An alg the SDK speaks, but not the machine's (spec §9): never served as the machine's alg.
+    keyStore.tamper('edge-01', { ...record, alg: 'X-Wing' });
+    await expectRefused(keyStore, {}, 'alg_mismatch');
     keyStore.tamper('edge-01', { ...record, publicKey: 'short' });
     await expectRefused(keyStore, {}, 'invalid_public_key');
     keyStore.tamper('edge-01', { ...record, slug: 'edge-02' });

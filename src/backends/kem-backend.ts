@@ -25,7 +25,7 @@
  * - Fixed encapsulation randomness (the known-answer seam) exists for noble only (`core/kem.ts`).
  * @module
  */
-import { ALG, ALG_SIZES } from '../core/constants.js';
+import { ALG, ALG_SIZES, ALG_XWING, type Alg } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import {
   type Encapsulation,
@@ -48,11 +48,11 @@ export type KemBackendName = 'noble' | 'node' | 'webcrypto';
 export interface KemSecretKey {
   /** The backend holding it. */
   readonly backend: KemBackendName;
-  /** Its public key (1184 bytes), derived by the backend. */
+  /** Its public key (1184 bytes for ML-KEM-768, 1216 for X-Wing), derived by the backend. */
   readonly publicKey: Uint8Array;
   /**
    * Decapsulates (implicit rejection: a ciphertext made for another key gives an unrelated secret).
-   * @param cipherText - 1088 bytes.
+   * @param cipherText - 1088 bytes (1120 for X-Wing).
    * @returns the 32-byte shared secret. Wipe after use.
    * @throws {ZeqKeyExError} `invalid_cipher_text`; `invalid_secret_key` after {@link KemSecretKey.dispose}.
    */
@@ -61,13 +61,19 @@ export interface KemSecretKey {
   dispose(): void;
 }
 
-/** ML-KEM-768 through one backend. Every method gives the same bytes whatever the backend. */
+/**
+ * One alg's KEM through one backend: ML-KEM-768 ({@link loadKem}) or X-Wing (spec §9,
+ * {@link loadKemFor}). Every method gives the same bytes whatever the backend. A seed is the
+ * 64-byte `d‖z` for ML-KEM-768, the 32-byte X-Wing seed for X-Wing.
+ */
 export interface Kem {
-  /** Which backend this is. */
+  /** The alg this KEM speaks. */
+  readonly alg: Alg;
+  /** Which backend this is (for X-Wing: the backend of both its parts). */
   readonly backend: KemBackendName;
   /**
-   * The public key of a 64-byte seed `d‖z` (ML-KEM.KeyGen_internal).
-   * @throws {ZeqKeyExError} `invalid_secret_key` when the seed is not 64 bytes.
+   * The public key of a seed (ML-KEM.KeyGen_internal; X-Wing's KeyGen).
+   * @throws {ZeqKeyExError} `invalid_secret_key` when the seed has the wrong length.
    */
   publicKey(seed: Uint8Array): Promise<Uint8Array>;
   /**
@@ -118,8 +124,12 @@ export function nobleSecretKeyBytes(key: KemSecretKey): Uint8Array | undefined {
   return nobleKeyBytes.get(key);
 }
 
-/** A {@link KemSecretKey} over `held`, which `dispose` lets go of (and `drop` wipes, for noble). */
-function secretKeyOf(
+/**
+ * A {@link KemSecretKey} of `alg` over `held`, which `dispose` lets go of (and `drop` wipes, for noble).
+ * @internal
+ */
+export function secretKeyOf(
+  alg: Alg,
   backend: KemBackendName,
   publicKey: Uint8Array,
   held: { decapsulate(cipherText: Uint8Array): Promise<Uint8Array> | Uint8Array },
@@ -130,7 +140,7 @@ function secretKeyOf(
     backend,
     publicKey,
     async decapsulate(cipherText: Uint8Array): Promise<Uint8Array> {
-      assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
+      assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
       if (live === undefined) throw new ZeqKeyExError('invalid_secret_key', 'secret key disposed');
       return live.decapsulate(cipherText);
     },
@@ -141,15 +151,19 @@ function secretKeyOf(
   });
 }
 
-/** What first contact needs of a backend: its name and encapsulation (all the client loads). */
-export type KemEncapsulator = Pick<Kem, 'backend' | 'encapsulate'>;
+/** What first contact needs of a backend: its alg, name and encapsulation (all the client loads). */
+export type KemEncapsulator = Pick<Kem, 'alg' | 'backend' | 'encapsulate'>;
 
 /** A backend without the operations on a seed, which {@link kemOf} adds. */
-type KemCore = Pick<Kem, 'backend' | 'encapsulate' | 'importSecretKey'>;
+export type KemCore = Pick<Kem, 'alg' | 'backend' | 'encapsulate' | 'importSecretKey'>;
 
-/** A {@link Kem} over a core: an operation on a seed imports it, uses it once and drops it. */
-function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
+/**
+ * A {@link Kem} over a core: an operation on a seed imports it, uses it once and drops it.
+ * @internal
+ */
+export function kemOf({ alg, backend, importSecretKey, encapsulate }: KemCore): Kem {
   return Object.freeze({
+    alg,
     backend,
     importSecretKey,
     encapsulate,
@@ -159,7 +173,7 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
       return key.publicKey;
     },
     async decapsulate(seed: Uint8Array, cipherText: Uint8Array): Promise<Uint8Array> {
-      assertLength(cipherText, ALG_SIZES[ALG].cipherText, 'invalid_cipher_text');
+      assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
       const key = await importSecretKey(seed);
       try {
         return await key.decapsulate(cipherText);
@@ -174,6 +188,7 @@ function kemOf({ backend, importSecretKey, encapsulate }: KemCore): Kem {
 // secret-key import and seed decapsulation out of the client app, 331 B gzip (`npm run size`).
 /** noble's encapsulation alone (`kemEncapsulate` checks the key): the client's fallback. */
 const nobleEncapsulator: KemEncapsulator = {
+  alg: ALG,
   backend: 'noble',
   encapsulate: async (publicKey) => kemEncapsulate(publicKey),
 };
@@ -184,11 +199,12 @@ const nobleEncapsulator: KemEncapsulator = {
 // the package (`scripts/bundle-budget.mjs` checks this).
 /** The noble backend: the SDK's synchronous KEM layer (`core/kem.ts`) behind the async interface. */
 export const nobleKem: Kem = /* @__PURE__ */ kemOf({
+  alg: ALG,
   backend: 'noble',
   async importSecretKey(seed) {
     const pair = kemKeygen(seed);
     const decapsulator = kemDecapsulator(pair);
-    const key = secretKeyOf('noble', pair.publicKey, decapsulator, () => {
+    const key = secretKeyOf(ALG, 'noble', pair.publicKey, decapsulator, () => {
       wipe(pair.secretKey);
       decapsulator.forget();
     });
@@ -201,6 +217,7 @@ export const nobleKem: Kem = /* @__PURE__ */ kemOf({
 /** A driver's encapsulation, behind the SDK's check of the key's length. */
 function encapsulatorOf(driver: KemDriver): KemEncapsulator {
   return {
+    alg: ALG,
     backend: driver.name,
     async encapsulate(publicKey) {
       assertLength(publicKey, ALG_SIZES[ALG].publicKey, 'invalid_public_key');
@@ -225,7 +242,7 @@ export function nativeKem(driver: KemDriver): Kem {
       } catch (cause) {
         throw new ZeqKeyExError('invalid_secret_key', undefined, { cause });
       }
-      return secretKeyOf(driver.name, imported.publicKey, imported);
+      return secretKeyOf(ALG, driver.name, imported.publicKey, imported);
     },
   });
 }
@@ -286,9 +303,10 @@ let nativeKemObject: Kem | undefined;
 /**
  * The first native driver of this platform that passes the probe; probed once per process. The
  * driver is probed as it is: the probe's inputs are well-formed, so the SDK's checks around a
- * driver would change nothing.
+ * driver would change nothing. X-Wing's native backend (`xwing-backend.ts`) is built on it.
+ * @internal
  */
-function findNativeDriver(): Promise<KemDriver | undefined> {
+export function findNativeDriver(): Promise<KemDriver | undefined> {
   nativeDriver ??= (async () => {
     for (const probe of kemDrivers) {
       let driver: KemDriver | undefined;
@@ -351,37 +369,66 @@ export async function loadKem(choice: KemChoice = 'auto'): Promise<Kem> {
   return selectBackend(choice, nobleKem, (driver) => (nativeKemObject ??= nativeKem(driver)));
 }
 
-/** Memoises `load` for one object's `kem` option, checked at once: the one loader behind both below. */
+/**
+ * The KEM of `alg` through the backend `choice` selects, as {@link loadKem} does for ML-KEM-768.
+ * X-Wing (spec §9) is loaded on first use, by a dynamic `import()`: an app that never asks for it
+ * never loads its code. Its native backend is the runtime's ML-KEM-768 with its X25519, probed
+ * against noble's X-Wing; noble's X-Wing otherwise.
+ * @param alg - `'ML-KEM-768'` or `'X-Wing'`.
+ * @param choice - the backend to use. @defaultValue 'auto'
+ * @returns the backend.
+ * @throws {ZeqKeyExError} `kem_unavailable` for `'native'` without a native backend of that alg;
+ *   `unsupported_alg` for another alg.
+ * @throws {TypeError} for an unknown choice.
+ */
+export async function loadKemFor(alg: Alg, choice: KemChoice = 'auto'): Promise<Kem> {
+  assertKemChoice(choice);
+  return alg === ALG ? loadKem(choice) : loadXWing(alg, choice);
+}
+
+/** X-Wing's backend, its code loaded on first use (the one dynamic `import()` of the SDK). */
+async function loadXWing(alg: Alg, choice: KemChoice): Promise<Kem> {
+  if (alg !== ALG_XWING) throw new ZeqKeyExError('unsupported_alg');
+  return (await import('./xwing-backend.js')).loadXWing(choice);
+}
+
+/** Memoises `load` per alg for one object's `kem` option, checked at once: the one loader behind both below. */
 function memoisedLoader<T>(
   choice: unknown,
-  load: (choice: KemChoice) => Promise<T>,
-): () => Promise<T> {
+  load: (alg: Alg, choice: KemChoice) => Promise<T>,
+): (alg?: Alg) => Promise<T> {
   const selected = choice ?? 'auto';
   assertKemChoice(selected);
-  let loaded: Promise<T> | undefined;
-  return () => (loaded ??= load(selected));
+  const loaded = new Map<Alg, Promise<T>>();
+  return (alg = ALG) => {
+    let kem = loaded.get(alg);
+    if (kem === undefined) loaded.set(alg, (kem = load(alg, selected)));
+    return kem;
+  };
 }
 
 /**
- * A lazy, memoised {@link loadKem} for one object's `kem` option, checked at once.
+ * A lazy, memoised {@link loadKemFor} for one object's `kem` option, checked at once.
  * @param choice - the option as given.
- * @returns a function giving the backend.
+ * @returns a function giving the backend of an alg (ML-KEM-768 when none is named).
  * @throws {TypeError} for an unknown choice.
  */
-export function kemLoader(choice: unknown): () => Promise<Kem> {
-  return memoisedLoader(choice, loadKem);
+export function kemLoader(choice: unknown): (alg?: Alg) => Promise<Kem> {
+  return memoisedLoader(choice, loadKemFor);
 }
 
 /**
  * {@link kemLoader} for first contact: the same backend, as far as encapsulation goes, without the
  * rest of a {@link Kem} (secret keys, operations on a seed), which an initiator never needs.
  * @param choice - the option as given.
- * @returns a function giving the backend's encapsulation.
+ * @returns a function giving the backend's encapsulation for an alg (ML-KEM-768 when none is named).
  * @throws {TypeError} for an unknown choice.
  * @internal
  */
-export function encapsulatorLoader(choice: unknown): () => Promise<KemEncapsulator> {
-  return memoisedLoader(choice, (selected) =>
-    selectBackend(selected, nobleEncapsulator, encapsulatorOf),
+export function encapsulatorLoader(choice: unknown): (alg?: Alg) => Promise<KemEncapsulator> {
+  return memoisedLoader(choice, async (alg, selected) =>
+    alg === ALG
+      ? selectBackend(selected, nobleEncapsulator, encapsulatorOf)
+      : loadXWing(alg, selected),
   );
 }

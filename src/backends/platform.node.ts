@@ -9,6 +9,7 @@
  *   ExperimentalWarning. Then WebCrypto, for Deno and Bun, whose `node:crypto` has no ML-KEM. In
  *   Node itself WebCrypto's ML-KEM is never tried: it prints an ExperimentalWarning, and every Node
  *   that has it also has `node:crypto`'s.
+ * - X25519, for X-Wing: `diffieHellman` over `KeyObject`s imported from DER (PKCS #8, SPKI).
  * - AES-256-GCM: `createCipheriv`/`createDecipheriv` with a 16-byte tag: synchronous, as the record
  *   ratchet needs, and several times faster than pure JS in Node, Deno and Bun.
  *
@@ -25,6 +26,8 @@ import type { Encapsulation } from '../core/kem.js';
 import type { KemDriver } from './kem-backend.js';
 import type * as portable from './platform.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
+import { webCryptoX25519Driver } from './webcrypto-x25519.js';
+import type { X25519Driver } from './xwing-backend.js';
 import { createRecentCache } from '../core/recent-cache.js';
 
 const KEY_TYPE = 'ml-kem-768';
@@ -104,6 +107,71 @@ export async function nodeKemDriver(): Promise<KemDriver | undefined> {
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       const { sharedKey, ciphertext } = node.encapsulate(importedPublicKey(node, publicKey));
       return { cipherText: take(ciphertext), sharedSecret: take(sharedKey) };
+    },
+  };
+}
+
+/** The DER prefixes of a raw X25519 key (RFC 8410): PKCS #8 for a secret key, SPKI for a public one. */
+const X25519_PKCS8_PREFIX = /* @__PURE__ */ Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI_PREFIX = /* @__PURE__ */ Buffer.from('302a300506032b656e032100', 'hex');
+
+/** A raw X25519 public value as a `KeyObject` (any 32 bytes import; a low-order one fails on use). */
+function x25519PublicKey(bytes: Uint8Array): crypto.KeyObject {
+  return crypto.createPublicKey({
+    key: Buffer.concat([X25519_SPKI_PREFIX, bytes]),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+/** The raw 32 bytes of an X25519 public `KeyObject`. */
+function rawX25519(key: crypto.KeyObject): Uint8Array {
+  return new Uint8Array(
+    key.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI_PREFIX.length),
+  );
+}
+
+/**
+ * The last sixteen X25519 public keys encapsulated to, imported: a client doing handshake after
+ * handshake with the same X-Wing responders imports each key once (an import costs about as much
+ * as the Diffie-Hellman itself).
+ */
+const importedX25519Keys = /* @__PURE__ */ createRecentCache<crypto.KeyObject>(16);
+
+/** `crypto.diffieHellman`; OpenSSL refuses an all-zero result (it throws), as the SDK requires. */
+function x25519(privateKey: crypto.KeyObject, peer: crypto.KeyObject): Uint8Array {
+  return take(crypto.diffieHellman({ privateKey, publicKey: peer }));
+}
+
+/**
+ * `node:crypto`'s X25519 (OpenSSL, every supported Node), for X-Wing's native backend.
+ * @returns the driver.
+ */
+export async function nodeX25519Driver(): Promise<X25519Driver | undefined> {
+  return {
+    name: 'node',
+    async importSecretKey(secretKey: Uint8Array) {
+      const der = Buffer.alloc(X25519_PKCS8_PREFIX.length + secretKey.length);
+      X25519_PKCS8_PREFIX.copy(der);
+      der.set(secretKey, X25519_PKCS8_PREFIX.length);
+      let privateKey: crypto.KeyObject;
+      try {
+        privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      } finally {
+        der.fill(0);
+      }
+      return {
+        publicKey: rawX25519(crypto.createPublicKey(privateKey)),
+        sharedSecret: async (peer: Uint8Array) => x25519(privateKey, x25519PublicKey(peer)),
+      };
+    },
+    async ephemeral(peer: Uint8Array) {
+      const peerKey = importedX25519Keys.obtain(peer, () => x25519PublicKey(peer));
+      const pair = crypto.generateKeyPairSync('x25519');
+      return {
+        publicKey: rawX25519(pair.publicKey),
+        sharedSecret: x25519(pair.privateKey, peerKey),
+      };
     },
   };
 }
@@ -240,6 +308,12 @@ function nodeForget(key: Uint8Array): void {
 export const kemDrivers: typeof portable.kemDrivers = [
   nodeKemDriver,
   async () => (isNode() ? undefined : webCryptoKemDriver()),
+];
+
+/** Native X25519 drivers, in order of preference: `node:crypto`, then WebCrypto. */
+export const x25519Drivers: typeof portable.x25519Drivers = [
+  nodeX25519Driver,
+  webCryptoX25519Driver,
 ];
 
 /** `'node'`: AES-256-GCM is `node:crypto`'s. */

@@ -1,6 +1,6 @@
 /**
  * What the platform provides to the cryptography of the SDK: the native ML-KEM candidates, tried
- * in order (`kem-backend.ts`), the synchronous AES-256-GCM (`core/primitives.ts`), and the asynchronous one
+ * in order (`kem-backend.ts`), the native X25519 candidates of X-Wing (`xwing-backend.ts`), the synchronous AES-256-GCM (`core/primitives.ts`), and the asynchronous one
  * of the records (`webcrypto-aead.ts`).
  *
  * This is the portable platform of the default build (browsers, workers, anything without the
@@ -27,9 +27,14 @@ import type { KemDriverProbe } from './kem-backend.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { webCryptoAeadBackend, webCryptoAeadKey } from './webcrypto-aead.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
+import type { X25519DriverProbe } from './xwing-backend.js';
+import { webCryptoX25519Driver } from './webcrypto-x25519.js';
 
 /** Native ML-KEM drivers, in order of preference. */
 export const kemDrivers: readonly KemDriverProbe[] = [webCryptoKemDriver];
+
+/** Native X25519 drivers, in order of preference, for X-Wing's native backend (`xwing-backend.ts`). */
+export const x25519Drivers: readonly X25519DriverProbe[] = [webCryptoX25519Driver];
 
 /** Which AES-256-GCM implementation {@link aeadSeal} and {@link aeadOpen} are. */
 export const aeadName: AeadBackendName = 'noble';

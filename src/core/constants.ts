@@ -7,10 +7,16 @@
  * @module
  */
 
-/** §1: the only KEM algorithm of protocol v1. */
+/** §1: the KEM algorithm of protocol v1 by default, ML-KEM-768. */
 export const ALG = 'ML-KEM-768' as const;
+/** §9: the hybrid alg, X-Wing (ML-KEM-768 + X25519, draft-connolly-cfrg-xwing-kem). */
+export const ALG_XWING = 'X-Wing' as const;
 /** The `alg` strings this version of the SDK can speak. */
-export type Alg = typeof ALG;
+export type Alg = typeof ALG | typeof ALG_XWING;
+/** §1, §9: every `alg` this version of the SDK can speak, ML-KEM-768 first. */
+export const ALGS: readonly Alg[] = [ALG, ALG_XWING];
+/** §9: the last input of the X-Wing combiner, the 6 bytes `\.//^\` (`5c2e2f2f5e5c`). */
+export const XWING_LABEL = '\\.//^\\';
 
 /**
  * §2, §3, §4: which end of an exchange a party is. The initiator encapsulates to the responder's
@@ -31,6 +37,8 @@ export const ALG_SIZES: Readonly<
   >
 > = {
   'ML-KEM-768': { publicKey: 1184, cipherText: 1088, sharedSecret: 32, seed: 64 },
+  // §9: ML-KEM-768 key ‖ X25519 key, ML-KEM ciphertext ‖ X25519 ephemeral key, the X-Wing seed.
+  'X-Wing': { publicKey: 1216, cipherText: 1120, sharedSecret: 32, seed: 32 },
 };
 
 /** §2.2: first label of the first-contact transcript. */
@@ -127,7 +135,8 @@ const WIRE_ERROR_TABLE = {
   },
   invalid_cipher_text: {
     status: 400,
-    message: 'cipher_text must be canonical base64 of a 1088-byte ML-KEM-768 ciphertext',
+    message:
+      "cipher_text must be canonical base64 of a ciphertext of the machine's alg (1088 bytes for ML-KEM-768, 1120 for X-Wing)",
   },
   invalid_record: { status: 400, message: 'the record is malformed or does not open' },
   unauthorized: { status: 401, message: 'credentials are required' },

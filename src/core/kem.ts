@@ -1,6 +1,7 @@
 /**
  * The synchronous KEM layer: ML-KEM-768 (FIPS 203) from `@noble/post-quantum`, with the input
- * checks of spec §1 and FIPS 203 §7.2/§7.3 mapped to the SDK's error codes. Internal: the SDK's
+ * checks of spec §1 and FIPS 203 §7.2/§7.3 mapped to the SDK's error codes, and the `alg` and
+ * public-key checks of both algs (X-Wing's own layer is `core/xwing.ts`, loaded only when used). Internal: the SDK's
  * backends, Mode-B and the known-answer vectors run through it; apps use the asynchronous `Kem` of
  * `backends/kem-backend.ts` (`loadKem()`).
  *
@@ -23,7 +24,7 @@
  * @module
  */
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
-import { ALG, ALG_SIZES, type Alg } from './constants.js';
+import { ALG, ALGS, ALG_SIZES, ALG_XWING, type Alg } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
 import { type RecentCache, createRecentCache } from './recent-cache.js';
 
@@ -63,9 +64,12 @@ export interface Encapsulation {
  * @throws {ZeqKeyExError} `unsupported_alg`.
  */
 export function assertAlg(alg: unknown, accepted: readonly Alg[] = [ALG]): asserts alg is Alg {
-  // ML-KEM-768 is the one alg of protocol v1.
-  if (alg !== ALG || !accepted.includes(alg)) throw new ZeqKeyExError('unsupported_alg');
+  if (!ALGS.includes(alg as Alg) || !accepted.includes(alg as Alg))
+    throw new ZeqKeyExError('unsupported_alg');
 }
+
+/** The ML-KEM-768 layer's one alg: the functions below that take an `alg` speak only this one. */
+export type MlKemAlg = typeof ALG;
 
 /**
  * Checks that `bytes` is a `Uint8Array` of `length` bytes.
@@ -87,7 +91,7 @@ export function assertLength(
  * @returns the public key and expanded secret key.
  * @throws {ZeqKeyExError} `invalid_secret_key` when the seed is not 64 bytes.
  */
-export function kemKeygen(seed: Uint8Array, alg: Alg = ALG): KemKeyPair {
+export function kemKeygen(seed: Uint8Array, alg: MlKemAlg = ALG): KemKeyPair {
   assertLength(seed, ALG_SIZES[alg].seed, 'invalid_secret_key');
   return ml_kem768.keygen(seed);
 }
@@ -118,7 +122,7 @@ export const preparedKeys: RecentCache<PreparedKey> =
  * {@link preparedKeys} when kept. A key that fails the check throws and is never kept, so it is
  * refused every time.
  */
-function preparedKey(publicKey: Uint8Array, alg: Alg): PreparedKey {
+function preparedKey(publicKey: Uint8Array, alg: MlKemAlg): PreparedKey {
   assertLength(publicKey, ALG_SIZES[alg].publicKey, 'invalid_public_key');
   return preparedKeys.obtain(publicKey, () => {
     try {
@@ -139,6 +143,14 @@ function preparedKey(publicKey: Uint8Array, alg: Alg): PreparedKey {
  * @throws {ZeqKeyExError} `invalid_public_key`.
  */
 export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
+  if (alg === ALG_XWING) {
+    // §9: pk_M ‖ pk_X. Only the ML-KEM part has a check to run before encapsulating (FIPS 203
+    // §7.2); every 32-byte string is an X25519 public key, and one of low order is refused when
+    // encapsulating (an all-zero shared secret, `core/xwing.ts`).
+    assertLength(publicKey, ALG_SIZES[ALG_XWING].publicKey, 'invalid_public_key');
+    preparedKey(publicKey.subarray(0, ALG_SIZES[ALG].publicKey), ALG);
+    return;
+  }
   preparedKey(publicKey, alg);
 }
 
@@ -149,7 +161,7 @@ export function assertPublicKey(publicKey: Uint8Array, alg: Alg = ALG): void {
  * @returns the ciphertext and shared secret.
  * @throws {ZeqKeyExError} `invalid_public_key`.
  */
-export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsulation {
+export function kemEncapsulate(publicKey: Uint8Array, alg: MlKemAlg = ALG): Encapsulation {
   return preparedKey(publicKey, alg).encapsulate();
 }
 
@@ -162,7 +174,7 @@ export function kemEncapsulate(publicKey: Uint8Array, alg: Alg = ALG): Encapsula
 export function kemEncapsulateDerandomized(
   publicKey: Uint8Array,
   m: Uint8Array,
-  alg: Alg = ALG,
+  alg: MlKemAlg = ALG,
 ): Encapsulation {
   if (!(m instanceof Uint8Array) || m.length !== ENCAPSULATION_RANDOMNESS_BYTES)
     throw new TypeError('m must be 32 bytes');
@@ -180,7 +192,7 @@ export function kemEncapsulateDerandomized(
 export function kemDecapsulate(
   secretKey: Uint8Array,
   cipherText: Uint8Array,
-  alg: Alg = ALG,
+  alg: MlKemAlg = ALG,
 ): Uint8Array {
   return decapsulateWith(ml_kem768, secretKey, cipherText, alg);
 }
@@ -190,7 +202,7 @@ function decapsulateWith(
   via: Pick<PreparedKey, 'decapsulate'>,
   secretKey: Uint8Array,
   cipherText: Uint8Array,
-  alg: Alg,
+  alg: MlKemAlg,
 ): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   assertLength(secretKey, EXPANDED_SECRET_KEY_BYTES, 'invalid_secret_key');
@@ -245,7 +257,7 @@ export function kemDecapsulator(pair: KemKeyPair): {
 export function kemDecapsulateSeed(
   seed: Uint8Array,
   cipherText: Uint8Array,
-  alg: Alg = ALG,
+  alg: MlKemAlg = ALG,
 ): Uint8Array {
   assertLength(cipherText, ALG_SIZES[alg].cipherText, 'invalid_cipher_text');
   const pair = kemKeygen(seed, alg);

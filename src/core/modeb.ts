@@ -19,6 +19,7 @@
  */
 import {
   ALG,
+  ALGS,
   ALG_SIZES,
   MODE_B_SEED_BYTES,
   MODE_B_SEED_INFO,
@@ -38,21 +39,21 @@ import {
   type KemEncapsulator,
   type KemSecretKey,
   assertKemChoice,
-  loadKem,
+  loadKemFor,
 } from '../backends/kem-backend.js';
 import { constantTimeEqual, hkdf, hmacSha256, sha256, wipe } from './primitives.js';
 
 /** What a Mode-B transcript binds. */
 export interface ModeBTranscriptInput {
-  /** The KEM algorithm (`alg`, §4): `'ML-KEM-768'`. */
+  /** The KEM algorithm (`alg`, §4): `'ML-KEM-768'` or `'X-Wing'` (§9). */
   alg: Alg;
   /** The initiating machine's (L's) `machine_id` (`initiator_machine_id` in §4). */
   initiatorMachineId: string;
   /** The responding machine's (P's) `machine_id` (`responder_machine_id` in §4). */
   responderMachineId: string;
-  /** P's ML-KEM public key (`responder_public_key` in §4, 1184 bytes for ML-KEM-768). */
+  /** P's public key (`responder_public_key` in §4, 1184 bytes for ML-KEM-768, 1216 for X-Wing). */
   responderPublicKey: Uint8Array;
-  /** L's ML-KEM ciphertext to P's key (`cipher_text` in §4, 1088 bytes). */
+  /** L's ciphertext to P's key (`cipher_text` in §4, 1088 bytes for ML-KEM-768, 1120 for X-Wing). */
   cipherText: Uint8Array;
 }
 
@@ -116,7 +117,7 @@ export interface ModeBInitiatorInput {
 
 /** The initiator's result: the seed, its commitment, and the ciphertext to give the peer. */
 export interface ModeBInitiation extends ModeBSeed {
-  /** The ML-KEM ciphertext for the peer (1088 bytes), to send to its `respond` endpoint. */
+  /** The ciphertext for the peer (1088 bytes; 1120 for X-Wing), to send to its `respond` endpoint. */
   cipherText: Uint8Array;
   /** The peer's `machine_id`, as its key document states it. */
   peerMachineId: string;
@@ -124,7 +125,7 @@ export interface ModeBInitiation extends ModeBSeed {
   peerFingerprint: string;
   /** The local machine's `machine_id`. */
   localMachineId: string;
-  /** The KEM algorithm of the exchange (`alg`, §4): `'ML-KEM-768'`. */
+  /** The KEM algorithm of the exchange (`alg`, §4): the peer's, `'ML-KEM-768'` or `'X-Wing'`. */
   alg: Alg;
   /** The ML-KEM backend that encapsulated. */
   kemBackend: KemBackendName;
@@ -136,7 +137,8 @@ export interface ModeBResponderInput {
   alg?: Alg;
   /**
    * The local machine's secret key: the 64-byte FIPS 203 seed `d‖z`, or the expanded
-   * decapsulation key (2400 bytes, noble only). Not modified; the caller wipes it.
+   * decapsulation key (2400 bytes, noble only); for X-Wing, the 32-byte X-Wing seed. Not modified;
+   * the caller wipes it.
    */
   secretKey: Uint8Array;
   /** The local machine's public key; it must be the one `secretKey` belongs to. */
@@ -145,7 +147,7 @@ export interface ModeBResponderInput {
   localMachineId: string;
   /** The initiator's `machine_id`. */
   peerMachineId: string;
-  /** The initiator's ciphertext (1088 bytes). */
+  /** The initiator's ciphertext (1088 bytes; 1120 for X-Wing). */
   cipherText: Uint8Array;
   /**
    * The ML-KEM backend (see `loadKem`). Native backends import the 64-byte seed only: an expanded
@@ -180,7 +182,7 @@ function checkInitiation(input: ModeBInitiatorInput): CheckedInitiation {
     throw new TypeError('peer must be a KeyDocument (see parseKeyDocument)');
   }
   assertMachineId(peer.machineId);
-  assertAlg(peer.alg);
+  assertAlg(peer.alg, ALGS);
   assertPublicKey(peer.publicKey, peer.alg);
   // A document assembled by hand gets the same self-check parseKeyDocument applies (§2.1 check 2).
   const computed = assertOwnFingerprint(peer.publicKey, peer.fingerprint);
@@ -238,6 +240,8 @@ export async function initiateModeB(
   kem: KemEncapsulator,
 ): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
+  // A backend of the other alg would encapsulate to a key it cannot read (§9: one alg per key).
+  if (kem.alg !== checked.peer.alg) throw new ZeqKeyExError('unsupported_alg');
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
 
@@ -264,7 +268,7 @@ export async function deriveModeBSeedAsInitiator(
   input: ModeBInitiatorInput,
 ): Promise<ModeBInitiation> {
   const checked = checkInitiation(input);
-  const kem = await loadKem(input.kem);
+  const kem = await loadKemFor(checked.peer.alg, input.kem);
   return finishInitiation(checked, await kem.encapsulate(checked.publicKey), kem.backend);
 }
 
@@ -283,7 +287,7 @@ function checkResponse(input: Omit<ModeBResponderInput, 'secretKey'>): CheckedRe
       'expected { secretKey, publicKey, localMachineId, peerMachineId, cipherText }',
     );
   const alg = input.alg ?? ALG;
-  assertAlg(alg);
+  assertAlg(alg, ALGS);
   assertMachineId(input.localMachineId);
   assertMachineId(input.peerMachineId);
   if (input.kem !== undefined) assertKemChoice(input.kem);
@@ -365,14 +369,15 @@ export async function deriveModeBSeedAsResponder(
   const checked = checkResponse(input);
   if (!(input.secretKey instanceof Uint8Array)) throw new ZeqKeyExError('invalid_secret_key');
   if (input.secretKey.length === ALG_SIZES[checked.alg].seed) {
-    const key = await (await loadKem(input.kem)).importSecretKey(input.secretKey);
+    const key = await (await loadKemFor(checked.alg, input.kem)).importSecretKey(input.secretKey);
     try {
       return await respondWith(checked, key);
     } finally {
       key.dispose();
     }
   }
-  // An expanded key: noble only.
+  // An expanded key: ML-KEM-768 (X-Wing has none), noble only.
+  if (checked.alg !== ALG) throw new ZeqKeyExError('invalid_secret_key');
   if (input.kem === 'native')
     throw new TypeError("kem: 'native' needs the 64-byte seed as secretKey, not an expanded key");
   const expanded = input.secretKey.slice();
@@ -388,11 +393,7 @@ export async function deriveModeBSeedAsResponder(
         'the secret key does not belong to the public key',
       );
     }
-    return finishResponse(
-      checked,
-      kemDecapsulate(expanded, checked.cipherText, checked.alg),
-      'noble',
-    );
+    return finishResponse(checked, kemDecapsulate(expanded, checked.cipherText, ALG), 'noble');
   } finally {
     wipe(expanded);
   }

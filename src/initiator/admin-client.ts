@@ -21,7 +21,7 @@
  * two commitments to confirm that both machines derived the same seed.
  * @module
  */
-import { ALG, ALG_SIZES, MAX_RESPONSE_BYTES, ROUTES, type Alg } from '../core/constants.js';
+import { ALGS, ALG_SIZES, MAX_RESPONSE_BYTES, ROUTES, type Alg } from '../core/constants.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { parsePin } from '../core/fingerprint.js';
@@ -86,7 +86,7 @@ export interface ModeBInitiateRequest {
 
 /** The answer of `initiate` (spec §4.1). */
 export interface ModeBInitiateResult {
-  /** The ciphertext for the peer, canonical base64 (1088 bytes): pass it to `respond`. */
+  /** The ciphertext for the peer, canonical base64 (1088 bytes; 1120 for X-Wing): pass it to `respond`. */
   cipherText: string;
   /** The seed commitment on L, 64 lowercase hex characters. */
   seedCommitment: string;
@@ -106,7 +106,7 @@ export interface ModeBRespondRequest {
   localMachine: string;
   /** The initiator's (L's) machine_id: `localMachineId` of the initiate result. */
   peerMachineId: string;
-  /** The initiator's ciphertext: base64 as `initiate` returned it, or the 1088 bytes. */
+  /** The initiator's ciphertext: base64 as `initiate` returned it, or the bytes (1088; 1120 for X-Wing). */
   cipherText: string | Uint8Array;
 }
 
@@ -148,7 +148,7 @@ export interface ModeBAdminClient {
   /**
    * `POST /api/ssl/peer-seed/keyex/respond` on this responder (machine P).
    * @throws {ZeqKeyExError} `invalid_encoding` for a cipher text that is not canonical base64 of
-   *   1088 bytes (`invalid_cipher_text` for bytes of another length), `http_error`,
+   *   1088 or 1120 bytes (`invalid_cipher_text` for bytes of another length), `http_error`,
    *   `malformed_response` and transport codes.
    */
   respond(
@@ -171,11 +171,12 @@ function responseField(
   return value;
 }
 
-const isAlg = (value: string): boolean => value === ALG;
+const isAlg = (value: string): boolean => ALGS.includes(value as Alg);
+/** The ciphertext lengths of the algs (§1, §9): 1088 bytes for ML-KEM-768, 1120 for X-Wing. */
+const CIPHER_TEXT_BYTES: readonly number[] = ALGS.map((alg) => ALG_SIZES[alg].cipherText);
 const isCipherText = (value: string): boolean => {
   try {
-    base64Decode(value, ALG_SIZES[ALG].cipherText);
-    return true;
+    return CIPHER_TEXT_BYTES.includes(base64Decode(value).length);
   } catch {
     return false;
   }
@@ -376,6 +377,9 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
         localMachineId: responseField(body, 'local_machine_id', isMachineId),
         alg: responseField(body, 'alg', isAlg) as Alg,
       };
+      // §9: the ciphertext's length is the alg's (an answer that mixes the two algs is malformed).
+      if (base64Decode(result.cipherText).length !== ALG_SIZES[result.alg].cipherText)
+        throw new ZeqKeyExError('malformed_response', 'the cipher_text is not of the alg');
       if (result.peerFingerprint !== expected)
         throw new ZeqKeyExError(
           'response_mismatch',
@@ -389,17 +393,17 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
     ): Promise<ModeBRespondResult> {
       assertSlug(request.localMachine);
       assertMachineId(request.peerMachineId);
-      if (
-        request.cipherText instanceof Uint8Array &&
-        request.cipherText.length !== ALG_SIZES[ALG].cipherText
-      )
-        throw new ZeqKeyExError('invalid_cipher_text');
-      // Canonical base64 of exactly 1088 bytes, checked before anything is sent.
-      const cipherText = base64Encode(
+      // Canonical base64 of a ciphertext of either alg (1088 or 1120 bytes), checked before
+      // anything is sent; the peer checks it against its machine's alg.
+      const bytes =
         request.cipherText instanceof Uint8Array
           ? request.cipherText
-          : base64Decode(request.cipherText, ALG_SIZES[ALG].cipherText, 'cipher_text'),
-      );
+          : base64Decode(request.cipherText, undefined, 'cipher_text');
+      if (!CIPHER_TEXT_BYTES.includes(bytes.length))
+        throw new ZeqKeyExError(
+          request.cipherText instanceof Uint8Array ? 'invalid_cipher_text' : 'invalid_encoding',
+        );
+      const cipherText = base64Encode(bytes);
       const body = await post(
         ROUTES.modeBRespond,
         {

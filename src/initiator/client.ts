@@ -17,6 +17,7 @@
  */
 import {
   ALG,
+  ALGS,
   MAX_RECORD_REQUEST_BYTES,
   machineRoute,
   recordsRoute,
@@ -45,7 +46,13 @@ import { type TrustOptions, createTrustPolicy } from './trust.js';
 export interface ClientOptions extends TransportOptions, TrustOptions {
   /** The responder's origin, optionally with a base path (`https://edge.example/zeq`). */
   origin: string | URL;
-  /** The `alg` values accepted. @defaultValue ['ML-KEM-768'] */
+  /**
+   * The `alg` values accepted (spec §1, §9): a key document of any other alg is refused
+   * (`unsupported_alg`) before anything is sent. Add `'X-Wing'` to accept the hybrid alg; its code
+   * is loaded then, on the first handshake, and never by a client that does not accept it. A pin
+   * fixes the key, and so the alg (the algs' keys differ in length); the session reports it.
+   * @defaultValue ['ML-KEM-768']
+   */
   algs?: readonly Alg[];
   /**
    * How long a record epoch lasts before the session's sender ratchets (spec §3); also the grace
@@ -64,7 +71,7 @@ export interface ClientOptions extends TransportOptions, TrustOptions {
    */
   maxRecordBytes?: number;
   /**
-   * The ML-KEM-768 backend: `'auto'` uses the runtime's native one (`node:crypto` on Node ≥ 24.7,
+   * The KEM backend (for X-Wing: of both its parts): `'auto'` uses the runtime's native one (`node:crypto` on Node ≥ 24.7,
    * WebCrypto in Chromium, Deno and Bun) when it passes a probe against noble, and noble otherwise;
    * `'native'` fails the handshake with `kem_unavailable` when there is none; `'noble'` never
    * tries. The results are the same byte for byte; `session.kemBackend` says which was used.
@@ -119,9 +126,9 @@ export function createClient(options: ClientOptions): Client {
   // Long only as a closure: the options are validated once here, and each step below is short.
   const origin = normaliseOrigin(options.origin);
   const trust = createTrustPolicy(options);
-  const algs = options.algs ?? [ALG];
-  if (algs.length === 0 || !algs.every((a) => a === ALG))
-    throw new TypeError(`algs may only contain ${ALG}`);
+  const algs = [...(options.algs ?? [ALG])];
+  if (algs.length === 0 || !algs.every((a) => ALGS.includes(a)))
+    throw new TypeError(`algs must list one or more of ${ALGS.join(', ')}`);
   const transport: Transport = createTransport(options);
   const ratchet: RatchetOptions = assertRatchetOptions(options);
   const maxRecordBytes = options.maxRecordBytes ?? MAX_RECORD_REQUEST_BYTES;
@@ -163,11 +170,13 @@ export function createClient(options: ClientOptions): Client {
   async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
     assertSlug(slug);
     trust.assertChoice(slug); // §6: no trust choice, nothing sent
-    // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
-    const backend = await kem();
+    // Before any request: a `kem: 'native'` this runtime cannot honour, for any accepted alg,
+    // sends nothing. Each alg's backend is loaded once.
+    await Promise.all(algs.map((alg) => kem(alg)));
     const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
     const decision = await trust.check(origin, slug, doc); // §2.1 check 3
-    // §2.2. Every backend speaks ML-KEM-768, the only alg `algs` may hold.
+    // §2.2, through the backend of the document's alg (one of `algs`, checked above).
+    const backend = await kem(doc.alg);
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ ...doc, slug, cipherText });
     const recordKey = deriveRecordKey(sharedSecret, transcript);

@@ -14,12 +14,15 @@ import { type AeadBackend, nobleOpen, nobleSeal } from '../backends/aead-backend
 import { writeU32be } from '../core/encoding.js';
 import { kemEncapsulateDerandomized, preparedKeys } from '../core/kem.js';
 import { type ModeBInitiation, type ModeBInitiatorInput, initiateModeB } from '../core/modeb.js';
+import { xwingEncapsulateDerandomized } from '../core/xwing.js';
 
 // Defined in `core/kem.ts` beside `kemEncapsulate`, over the same expanded keys: the vectors run
 // through the path the SDK uses.
 export { kemEncapsulateDerandomized } from '../core/kem.js';
 // Defined beside the noble key it reads (a WeakMap of `backends/kem-backend.ts`).
 export { nobleSecretKeyBytes } from '../backends/kem-backend.js';
+// Defined in `core/xwing.ts` beside `xwingEncapsulate`, through the same checks.
+export { xwingEncapsulateDerandomized } from '../core/xwing.js';
 
 /** AES-256-GCM from `@noble/ciphers` as one backend object, to compare other backends against. */
 export const nobleAead: AeadBackend = { name: 'noble', seal: nobleSeal, open: nobleOpen };
@@ -45,18 +48,26 @@ export function u32be(n: number): Uint8Array {
 }
 
 /**
- * Mode-B as the initiator with a fixed encapsulation randomness `m` (noble), for the known-answer
+ * Mode-B as the initiator with a fixed encapsulation randomness (noble), for the known-answer
  * vectors: the same checks and derivation as `deriveModeBSeedAsInitiator`.
  * @param input - the peer's document, the local machine_id and the expected fingerprint(s).
- * @param m - the 32-byte encapsulation randomness of the vector.
+ * @param m - the encapsulation randomness of the vector: ML-KEM's 32-byte `m`, or X-Wing's
+ *   64-byte `eseed` for a peer whose `alg` is X-Wing.
  * @returns the initiation.
  */
 export function deriveModeBSeedAsInitiatorDerandomized(
   input: ModeBInitiatorInput,
   m: Uint8Array,
 ): Promise<ModeBInitiation> {
+  const alg = input.peer.alg;
   return initiateModeB(input, {
+    alg,
     backend: 'noble',
-    encapsulate: (publicKey) => Promise.resolve(kemEncapsulateDerandomized(publicKey, m)),
+    encapsulate: (publicKey) =>
+      Promise.resolve(
+        alg === 'X-Wing'
+          ? xwingEncapsulateDerandomized(publicKey, m)
+          : kemEncapsulateDerandomized(publicKey, m),
+      ),
   });
 }

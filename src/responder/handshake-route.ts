@@ -30,13 +30,13 @@
  */
 import {
   AEAD_NONCE_BYTES,
-  ALG,
+  ALGS,
   ALG_SIZES,
   MAX_HANDSHAKE_REQUEST_BYTES,
 } from '../core/constants.js';
 import { sealKeyConfirmationWithNonce } from '../core/confirmation.js';
 import { base64Decode } from '../core/encoding.js';
-import { ZeqKeyExError, callStore } from '../core/errors.js';
+import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import { isFingerprint } from '../core/identifiers.js';
 import { jsonField, jsonString } from '../core/json.js';
 import { sha256, wipe } from '../core/primitives.js';
@@ -80,7 +80,8 @@ interface HandshakeRequest {
   readonly fingerprint: string | undefined;
 }
 
-const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
+/** The ciphertext lengths of the algs a machine may have (§1, §9); the machine's own is checked once its key is known. */
+const CIPHER_TEXT_BYTES: readonly number[] = ALGS.map((alg) => ALG_SIZES[alg].cipherText);
 
 /** Reads and checks the body: content-type, size, JSON shape, then field encodings. */
 async function readHandshakeRequest(request: Request): Promise<HandshakeRequest> {
@@ -92,14 +93,14 @@ async function readHandshakeRequest(request: Request): Promise<HandshakeRequest>
   if (cipherTextField === undefined) throw new HttpError('invalid_request');
   if (fingerprint !== undefined && !isFingerprint(fingerprint))
     throw new HttpError('invalid_request');
+  let cipherText: Uint8Array;
   try {
-    return {
-      cipherText: base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text'),
-      fingerprint,
-    };
+    cipherText = base64Decode(cipherTextField, undefined, 'cipher_text');
   } catch {
     throw new HttpError('invalid_cipher_text');
   }
+  if (!CIPHER_TEXT_BYTES.includes(cipherText.length)) throw new HttpError('invalid_cipher_text');
+  return { cipherText, fingerprint };
 }
 
 /** The §2.2 record key of a ciphertext under a machine's key; the shared secret is wiped. */
@@ -108,7 +109,14 @@ async function recordKeyOf(
   cipherText: Uint8Array,
   transcript: Uint8Array,
 ): Promise<Uint8Array> {
-  const sharedSecret = await key.secretKey.decapsulate(cipherText);
+  let sharedSecret: Uint8Array;
+  try {
+    sharedSecret = await key.secretKey.decapsulate(cipherText);
+  } catch (error) {
+    // X-Wing refuses an X25519 part of low order (`core/xwing.ts`): the request's fault.
+    if (isZeqKeyExError(error, 'invalid_cipher_text')) throw new HttpError('invalid_cipher_text');
+    throw error;
+  }
   try {
     return deriveRecordKey(sharedSecret, transcript);
   } finally {
@@ -258,6 +266,9 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
       });
       throw new HttpError('key_mismatch');
     }
+    // §1, §9: the length of the machine's alg (a ciphertext of the other alg is refused here).
+    if (cipherText.length !== ALG_SIZES[key.alg].cipherText)
+      throw new HttpError('invalid_cipher_text');
     const transcript = firstContactTranscript({
       alg: key.alg,
       slug: key.slug,
@@ -277,7 +288,10 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
       // A refusal by the session store itself (`replayed`) means the tag was known there already;
       // after a timeout the tag is kept until the late answer is undone (`undoLateCreate`).
       // A decapsulation refused for want of a slot (`503 unavailable`) made nothing either.
-      const madeNothing = !(error instanceof HttpError) || error.code === 'unavailable';
+      const madeNothing =
+        !(error instanceof HttpError) ||
+        error.code === 'unavailable' ||
+        error.code === 'invalid_cipher_text';
       if (madeNothing && !isStoreTimeout(error)) await forgetTag(tag);
       throw error;
     } finally {

@@ -1,6 +1,7 @@
 /**
- * The responder's key manager: each machine's ML-KEM-768 key pair, generated lazily on the first
- * request that needs it (spec §2.1) and stored sealed under the field key (spec §5).
+ * The responder's key manager: each machine's key pair, of the alg its operator chose for it
+ * (ML-KEM-768 or X-Wing, spec §9), generated lazily on the first request that needs it (spec §2.1)
+ * and stored sealed under the field key (spec §5), the alg bound into the seal's AAD.
  *
  * Generation is single-flight: in one process, concurrent first requests for a slug share one
  * promise; across processes, {@link KeyStore.putIfAbsent} decides the winner and every loser
@@ -11,6 +12,8 @@
  *   machine id, or a public key that does not match its seed — makes that machine unavailable
  *   (`machine_unavailable`, logged without secrets). It is never a reason to make a new key: that
  *   would silently break every pin in the field. The store is not written in that case.
+ * - A stored key of another alg than the machine's is never served as the machine's alg, and never
+ *   replaced: the machine is unavailable (`alg_mismatch` in the log) until an operator rotates it.
  * - An opened key carries its §2.1 key document, serialised once: it holds public data only.
  * - The seed is wiped as soon as it is sealed (or, when opening, imported). Each opened machine's
  *   key is imported into the KEM backend once (`kem-backend.ts`: noble's expanded key, a
@@ -20,7 +23,7 @@
  *   the store by an operator is served from the next start.
  * @module
  */
-import { ALG, ALG_SIZES, type Alg } from '../core/constants.js';
+import { ALG, ALGS, ALG_SIZES, type Alg } from '../core/constants.js';
 import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { computeFingerprint } from '../core/fingerprint.js';
@@ -32,7 +35,7 @@ import { type KeyStore, type StoredKey, isStoredKey } from './stores.js';
 
 /** The key document of spec §2.1, as the responder serves it (the wire JSON form). */
 export interface KeyDocumentJson {
-  /** The KEM algorithm of the key: `'ML-KEM-768'`. */
+  /** The KEM algorithm of the key: `'ML-KEM-768'` or `'X-Wing'`. */
   readonly alg: Alg;
   /** The public key, canonical base64. */
   readonly public_key: string;
@@ -86,10 +89,15 @@ export interface KeyManagerOptions {
   /** The clock, for `createdAt`. */
   now: () => number;
   /**
-   * The KEM backend keys are imported into (the responder's `kem` option).
+   * The KEM backend of an alg that keys are imported into (the responder's `kem` option).
    * @defaultValue noble
    */
-  kem?: () => Promise<Kem>;
+  kem?: (alg: Alg) => Promise<Kem>;
+  /**
+   * The alg of a machine's key, by slug (the responder's `alg` option).
+   * @defaultValue ML-KEM-768 for every machine
+   */
+  algFor?: (slug: string) => Alg;
 }
 
 /** Lazily generated, sealed, cached machine keys. */
@@ -126,7 +134,13 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   // One closure over the manager's state (in-flight lookups, opened keys, `closed`), which every
   // step below reads or changes; the steps are the inner functions, each short.
   const { sealKey, keyStore, logger, now } = options;
-  const kem = options.kem ?? (async () => nobleKem);
+  const algFor = options.algFor ?? (() => ALG);
+  /** The backend of `alg`, checked to speak it (a backend of the other alg would make keys nobody can use). */
+  async function kem(alg: Alg): Promise<Kem> {
+    const backend = await (options.kem ?? (async () => nobleKem))(alg);
+    if (backend.alg !== alg) throw new ZeqKeyExError('unsupported_alg');
+    return backend;
+  }
   /** In-flight lookups and opened keys, per slug. A lookup that fails or finds nothing is removed. */
   const entries = new Map<string, Lookup>();
   /** The keys those lookups opened, per slug: served without another promise once they settled. */
@@ -158,13 +172,14 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
   }
 
   function machineKey(
+    alg: Alg,
     slug: string,
     machineId: string,
     publicKey: Uint8Array,
     secretKey: KemSecretKey,
   ): MachineKey {
     const described = {
-      alg: ALG,
+      alg,
       slug,
       machineId,
       publicKey,
@@ -184,28 +199,26 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
 
   async function openStored(stored: unknown, slug: string, machineId: string): Promise<MachineKey> {
     if (!isStoredKey(stored)) throw unavailable(slug, machineId, 'malformed_record');
-    if (stored.alg !== ALG) throw unavailable(slug, machineId, 'unsupported_alg');
+    const alg = algFor(slug);
+    if (!ALGS.includes(stored.alg as Alg)) throw unavailable(slug, machineId, 'unsupported_alg');
+    if (stored.alg !== alg) throw unavailable(slug, machineId, 'alg_mismatch');
     if (stored.slug !== slug) throw unavailable(slug, machineId, 'slug_mismatch');
     if (stored.machineId !== machineId) throw unavailable(slug, machineId, 'machine_id_mismatch');
     let publicKey: Uint8Array;
     try {
-      publicKey = base64Decode(stored.publicKey, ALG_SIZES[ALG].publicKey, 'publicKey');
+      publicKey = base64Decode(stored.publicKey, ALG_SIZES[alg].publicKey, 'publicKey');
     } catch {
       throw unavailable(slug, machineId, 'invalid_public_key');
     }
     let seed: Uint8Array;
     try {
-      seed = unsealSecretKey(
-        sealKey,
-        { alg: ALG, slug, machineId, publicKey },
-        stored.sealedSecretKey,
-      );
+      seed = unsealSecretKey(sealKey, { alg, slug, machineId, publicKey }, stored.sealedSecretKey);
     } catch {
       throw unavailable(slug, machineId, 'unseal_failed');
     }
     let secretKey: KemSecretKey;
     try {
-      secretKey = await (await kem()).importSecretKey(seed);
+      secretKey = await (await kem(alg)).importSecretKey(seed);
     } finally {
       wipe(seed);
     }
@@ -213,19 +226,20 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       secretKey.dispose();
       throw unavailable(slug, machineId, 'public_key_mismatch');
     }
-    return machineKey(slug, machineId, publicKey, secretKey);
+    return machineKey(alg, slug, machineId, publicKey, secretKey);
   }
 
   async function generate(slug: string, machineId: string): Promise<MachineKey> {
-    const backend = await kem();
-    const seed = randomBytes(ALG_SIZES[ALG].seed);
+    const alg = algFor(slug);
+    const backend = await kem(alg);
+    const seed = randomBytes(ALG_SIZES[alg].seed);
     let secretKey: KemSecretKey;
     let sealed: string;
     try {
       secretKey = await backend.importSecretKey(seed);
       sealed = sealSecretKey(
         sealKey,
-        { alg: ALG, slug, machineId, publicKey: secretKey.publicKey },
+        { alg, slug, machineId, publicKey: secretKey.publicKey },
         seed,
       );
     } finally {
@@ -233,7 +247,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
     }
     const publicKey = secretKey.publicKey;
     const record: StoredKey = {
-      alg: ALG,
+      alg,
       slug,
       machineId,
       publicKey: base64Encode(publicKey),
@@ -251,7 +265,7 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
       winner.publicKey === record.publicKey &&
       winner.sealedSecretKey === record.sealedSecretKey
     ) {
-      return machineKey(slug, machineId, publicKey, secretKey);
+      return machineKey(alg, slug, machineId, publicKey, secretKey);
     }
     // Another process stored a key first: discard ours, serve theirs.
     secretKey.dispose();

@@ -9,7 +9,7 @@
  * the fetch to another host or from https to plain http.
  * @module
  */
-import { ALG, ROUTES } from '../core/constants.js';
+import { ALGS, ROUTES } from '../core/constants.js';
 import { type KeyDocument, parseKeyDocument } from '../core/document.js';
 import { type FetchFunction, createTransport, refuseRedirects } from '../initiator/transport.js';
 
@@ -47,5 +47,6 @@ export async function fetchPeerKeyDocument(
     peerOrigin + ROUTES.pubkey(peerSlug),
     options.signal === undefined ? {} : { signal: options.signal },
   );
-  return parseKeyDocument(body, [ALG]);
+  // Either alg (§9): the expected fingerprint fixes the key, and so the alg.
+  return parseKeyDocument(body, ALGS);
 }

@@ -22,10 +22,11 @@
  * @module
  */
 import {
-  ALG,
+  ALGS,
   ALG_SIZES,
   MAX_HANDSHAKE_REQUEST_BYTES,
   ROUTES,
+  type Alg,
   type Role,
 } from '../core/constants.js';
 import type { AdminOptions } from './admin.js';
@@ -90,8 +91,8 @@ export interface ModeBEndpointsOptions {
   seedStore: SeedStore | undefined;
   /** The responder's key manager (the local machine's key, for `respond`). */
   keys: KeyManager;
-  /** The responder's KEM backend (its `kem` option), for `initiate`. */
-  kem: () => Promise<Kem>;
+  /** The responder's KEM backend of an alg (its `kem` option), for `initiate`. */
+  kem: (alg?: Alg) => Promise<Kem>;
   /** The §5 seal key; copied, and the copy wiped by {@link ModeBEndpoints.close}. */
   sealKey: Uint8Array;
   logger: Logger;
@@ -110,7 +111,8 @@ export interface ModeBEndpoints {
 /** Default time limit of the peer key-document fetch. */
 export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
 
-const CIPHER_TEXT_BYTES = ALG_SIZES[ALG].cipherText;
+/** The ciphertext lengths of the algs a machine may have (§1, §9); the machine's own is checked once its key is known. */
+const CIPHER_TEXT_BYTES: readonly number[] = ALGS.map((alg) => ALG_SIZES[alg].cipherText);
 
 /** Transport and §2.1 failures that mean the peer was reached but answered no valid key document. */
 const PEER_INVALID = new Set([
@@ -385,7 +387,11 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
 
     let initiation: ModeBInitiation;
     try {
-      initiation = await initiateModeB({ peer, localMachineId, expectedFingerprint }, await kem());
+      // §9: the peer's alg, whichever the local machine's is (the seed is encapsulated to the peer).
+      initiation = await initiateModeB(
+        { peer, localMachineId, expectedFingerprint },
+        await kem(peer.alg),
+      );
     } catch (error) {
       if (isZeqKeyExError(error, 'fingerprint_mismatch')) {
         logger.warn('mode-b initiate refused: fingerprint mismatch', {
@@ -476,10 +482,11 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (!isMachineId(peerMachineId)) throw new HttpError('invalid_request');
     let cipherText: Uint8Array;
     try {
-      cipherText = base64Decode(cipherTextField, CIPHER_TEXT_BYTES, 'cipher_text');
+      cipherText = base64Decode(cipherTextField, undefined, 'cipher_text');
     } catch {
       throw new HttpError('invalid_cipher_text');
     }
+    if (!CIPHER_TEXT_BYTES.includes(cipherText.length)) throw new HttpError('invalid_cipher_text');
     const localMachineId = await machineFor(localSlug);
     // Never generates: a ciphertext cannot have been made for a key that does not exist yet.
     const key = await keys.find(localSlug, localMachineId);
@@ -490,11 +497,21 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       });
       throw new HttpError('key_mismatch');
     }
+    // §1, §9: the length of the local machine's alg.
+    if (cipherText.length !== ALG_SIZES[key.alg].cipherText)
+      throw new HttpError('invalid_cipher_text');
     assertOpen();
-    const derived = await respondModeB(
-      { alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText },
-      key.secretKey,
-    );
+    let derived: Awaited<ReturnType<typeof respondModeB>>;
+    try {
+      derived = await respondModeB(
+        { alg: key.alg, publicKey: key.publicKey, localMachineId, peerMachineId, cipherText },
+        key.secretKey,
+      );
+    } catch (error) {
+      // X-Wing refuses an X25519 part of low order (`core/xwing.ts`): the request's fault.
+      if (isZeqKeyExError(error, 'invalid_cipher_text')) throw new HttpError('invalid_cipher_text');
+      throw error;
+    }
     await withPairLock(localMachineId, peerMachineId, () =>
       store(
         'responder',

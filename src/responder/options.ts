@@ -12,7 +12,7 @@
  * - The seal key in the returned config is the responder's to wipe when it closes.
  * @module
  */
-import { FIELD_KEY_BYTES } from '../core/constants.js';
+import { ALG, ALGS, FIELD_KEY_BYTES, type Alg } from '../core/constants.js';
 import { ZeqKeyExError } from '../core/errors.js';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 import { wipe } from '../core/primitives.js';
@@ -153,6 +153,15 @@ export interface ResponderOptions {
    */
   kem?: KemChoice;
   /**
+   * The KEM alg of each machine's key (spec §9), chosen by the operator: one alg for every machine,
+   * a table of slug → alg (machines not in it get ML-KEM-768), or a function of the slug. A machine
+   * serves one alg; a stored key of the other alg is never served as this one (the machine is then
+   * unavailable until an operator rotates its key), so changing a machine's alg needs a new key.
+   * X-Wing's code is loaded on the first use of an X-Wing machine.
+   * @defaultValue `'ML-KEM-768'` for every machine
+   */
+  alg?: Alg | Readonly<Record<string, Alg>> | ((slug: string) => Alg);
+  /**
    * Where Mode-B seeds are stored, sealed.
    * @defaultValue a memory store (seeds are lost on restart)
    */
@@ -225,7 +234,9 @@ export interface RecordsConfig {
 export interface ResponderConfig {
   /** The §5 seal key, derived from the field key (which is already wiped). Secret: wipe on close. */
   readonly sealKey: Uint8Array;
-  readonly kem: () => Promise<Kem>;
+  readonly kem: (alg?: Alg) => Promise<Kem>;
+  /** The alg of a machine's key, by slug (option `alg`). */
+  readonly algFor: (slug: string) => Alg;
   readonly lookupMachine: LookupMachine;
   /** `''` or a prefix like `/zeq`, without a trailing slash. */
   readonly basePath: string;
@@ -364,9 +375,39 @@ function resolveRecords(options: ResponderOptions): RecordsConfig | undefined {
     : { onRecord: options.onRecord, aad: Uint8Array.from(options.recordAad ?? []) };
 }
 
+/** Whether `value` is an alg this SDK speaks. */
+const isAlg = (value: unknown): value is Alg => ALGS.includes(value as Alg);
+
+/**
+ * Checks the `alg` option and makes the one function that answers it. A function's answer is
+ * checked on each use: a wrong one is a deployment fault (`unsupported_alg`), never a silent default.
+ */
+function parseAlgOption(value: ResponderOptions['alg']): (slug: string) => Alg {
+  if (value === undefined) return () => ALG;
+  if (isAlg(value)) return () => value;
+  if (typeof value === 'function') {
+    return (slug) => {
+      const alg = value(slug);
+      if (!isAlg(alg)) throw new ZeqKeyExError('unsupported_alg', 'the alg option answered no alg');
+      return alg;
+    };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new TypeError(
+      `alg must be one of ${ALGS.join(', ')}, a record of slug → alg or a function`,
+    );
+  const table = new Map<string, Alg>();
+  for (const [slug, alg] of Object.entries(value)) {
+    if (!isAlg(alg)) throw new TypeError(`alg for ${slug} must be one of ${ALGS.join(', ')}`);
+    table.set(slug, alg);
+  }
+  return (slug) => table.get(slug) ?? ALG;
+}
+
 /** Everything but the keys, in the order the checks are made. */
 function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'sealKey' | 'kem'> {
   const lookupMachine = parseMachines(options.machines);
+  const algFor = parseAlgOption(options.alg);
   const basePath = parseBasePath(options.basePath ?? '');
   const sessionTtlMs = assertDurationMs(
     options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
@@ -388,6 +429,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
   const logger = safeLogger(options.logger ?? silentLogger);
   return {
     lookupMachine,
+    algFor,
     basePath,
     sessionTtlMs,
     maxSessions,

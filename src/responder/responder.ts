@@ -115,8 +115,8 @@ function createParts(
   config: ResponderConfig,
   machineFor: (slug: string) => Promise<string>,
 ): ResponderParts {
-  const { sealKey, keyStore, logger, now, kem, maxSessions } = config;
-  const keys = createKeyManager({ sealKey, keyStore, logger, now, kem });
+  const { sealKey, keyStore, logger, now, kem, algFor, maxSessions } = config;
+  const keys = createKeyManager({ sealKey, keyStore, logger, now, kem, algFor });
   try {
     // §3: record state per session, created on its first record (record-sessions.ts).
     const recordSessions = createRecordSessions({

@@ -24,7 +24,7 @@ import { constantTimeEqual, sha256, wipe } from '../core/primitives.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {
-  /** The KEM algorithm, `"ML-KEM-768"`. */
+  /** The KEM algorithm, `"ML-KEM-768"` or `"X-Wing"` (spec §9). */
   readonly alg: string;
   /** The slug the key belongs to (bound into the seal's AAD). */
   readonly slug: string;

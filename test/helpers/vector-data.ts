@@ -59,6 +59,16 @@ export interface ModeBCase {
   seed: string;
   seed_commitment: string;
 }
+/** An `xwing.keyex` case (spec §9): a `keyex` case with X-Wing's 64-byte `eseed` for `m`, and the traffic keys. */
+export interface XWingKeyexCase extends Omit<KeyexCase, 'encaps_m'> {
+  eseed: string;
+  k_i2r_0: string;
+  k_r2i_0: string;
+}
+/** An `xwing.mode_b` case (spec §9): a `mode_b` case with X-Wing's `eseed` for `m`. */
+export interface XWingModeBCase extends Omit<ModeBCase, 'encaps_m' | 'responder_fingerprint'> {
+  eseed: string;
+}
 /** A `sealing` case (spec §5): a sealed secret key or a sealed Mode-B seed. */
 export interface SealingCase {
   what: 'secret key' | 'mode-b seed' | 'secret key (X-Wing)' | 'identity seed';
@@ -103,7 +113,7 @@ export interface ProtocolVectors {
   mode_b: ModeBCase[];
   sealing: SealingCase[];
   signed_documents: unknown[];
-  xwing: Record<string, unknown[]>;
+  xwing: { keyex: XWingKeyexCase[]; mode_b: XWingModeBCase[] };
   invalid: {
     key_confirmation: BadConfirmationCase[];
     records: BadRecordCase[];
@@ -140,6 +150,10 @@ export interface ProtocolCases {
   /** `records[0].records`. */
   readonly records: readonly RecordCase[];
   readonly modeB: readonly ModeBCase[];
+  /** `xwing.keyex` (spec §9). */
+  readonly xwingKeyex: readonly XWingKeyexCase[];
+  /** `xwing.mode_b` (spec §9). */
+  readonly xwingModeB: readonly XWingModeBCase[];
   readonly sealing: readonly SealingCase[];
   readonly badConfirmations: readonly BadConfirmationCase[];
   readonly badRecords: readonly BadRecordCase[];
@@ -154,15 +168,13 @@ export interface ProtocolCases {
 export const NOT_RUN_YET: Readonly<Record<string, string>> = {
   signed_documents: 'signed key documents and identity pins (spec §8) are a later issue',
   'invalid.signed_documents': 'signed key documents and identity pins (spec §8) are a later issue',
-  xwing: 'the X-Wing alg (spec §9) is a later issue',
-  'sealing "secret key (X-Wing)"': 'an X-Wing secret key (spec §5, §9) comes with the X-Wing alg',
   'sealing "identity seed"': 'sealed identity seeds (spec §5, §8) come with signed key documents',
 };
 
 const RUN = {
-  top: ['spec', 'notes', 'keyex', 'records', 'mode_b', 'sealing', 'invalid'],
+  top: ['spec', 'notes', 'keyex', 'records', 'mode_b', 'sealing', 'xwing', 'invalid'],
   invalid: ['key_confirmation', 'records', 'base64'],
-  sealing: ['secret key', 'mode-b seed'],
+  sealing: ['secret key', 'mode-b seed', 'secret key (X-Wing)'],
 };
 
 /** Fails on a section or sealing case that is neither run nor named in {@link NOT_RUN_YET}. */
@@ -189,10 +201,12 @@ export const protocolCases: ProtocolCases = {
   recordSuite,
   records: expectCount('records[0].records', recordSuite.records, 4),
   modeB: expectCount('mode_b', protocolVectors.mode_b, 2),
+  xwingKeyex: expectCount('xwing.keyex', protocolVectors.xwing.keyex, 2),
+  xwingModeB: expectCount('xwing.mode_b', protocolVectors.xwing.mode_b, 1),
   sealing: expectCount(
     'sealing (those run)',
     expectCount('sealing', protocolVectors.sealing, 4).filter((c) => RUN.sealing.includes(c.what)),
-    2,
+    3,
   ),
   badConfirmations: expectCount(
     'invalid.key_confirmation',

@@ -6,6 +6,7 @@
  * the responder's operator through another channel before pinning it.
  * @module
  */
+import { ALGS } from '../../core/constants.js';
 import { createClient } from '../../initiator/client.js';
 import { type CliCommand, EXIT, JSON_OPTION, originArg, slugArg } from './args.js';
 
@@ -22,7 +23,8 @@ Compare it with the responder's operator through another channel before you pin 
   async run(args, io) {
     const origin = originArg(args.positionals[0], 'ORIGIN');
     const slug = slugArg(args.positionals[1], 'SLUG');
-    const doc = await createClient({ origin }).fetchKeyDocument(slug);
+    // Either alg (§9): the fingerprint fixes the key, and so the alg.
+    const doc = await createClient({ origin, algs: ALGS }).fetchKeyDocument(slug);
     if (args.values['json'] === true) {
       const publicKey = Buffer.from(doc.publicKey).toString('base64');
       io.stdout(

@@ -8,6 +8,7 @@
  * command returns, on success and failure alike.
  * @module
  */
+import { ALGS, type Alg } from '../../core/constants.js';
 import { type ClientOptions, createClient } from '../../initiator/client.js';
 import { sessionRecords } from '../../initiator/records.js';
 import type { ClientSession } from '../../initiator/session.js';
@@ -29,12 +30,14 @@ import {
 /** `zeq-keyex handshake`. */
 export const handshakeCommand: CliCommand = {
   path: 'handshake',
-  help: `Usage: zeq-keyex handshake ORIGIN SLUG (--pin FP | --tofu FILE | --insecure-unpinned) [--send TEXT] [--json]
+  help: `Usage: zeq-keyex handshake ORIGIN SLUG (--pin FP | --tofu FILE | --insecure-unpinned) [--alg ALG]... [--send TEXT] [--json]
 
 Performs a first-contact handshake with SLUG at ORIGIN.
   --pin FP               the fingerprint to require (repeatable, for key rotation)
   --tofu FILE            trust on first use: remember the first fingerprint in FILE, refuse a changed one
   --insecure-unpinned    accept any key (unauthenticated: stops a passive recorder only)
+  --alg ALG              accept only this KEM alg (repeatable): ML-KEM-768 or X-Wing; by default
+                         both, and the handshake follows the alg of the machine's key (which a pin fixes)
   --send TEXT            after the handshake, send TEXT as one encrypted record to the records
                          endpoint and print the opened reply (as UTF-8; "reply" in --json)
   --json                 print one JSON line: {"ok":true,"session_id",...} or {"ok":false,"code","message"}`,
@@ -42,6 +45,7 @@ Performs a first-contact handshake with SLUG at ORIGIN.
     pin: { type: 'string', multiple: true, default: [] },
     tofu: { type: 'string' },
     'insecure-unpinned': { type: 'boolean', default: false },
+    alg: { type: 'string', multiple: true, default: [] },
     send: { type: 'string' },
     json: JSON_OPTION,
   },
@@ -49,7 +53,12 @@ Performs a first-contact handshake with SLUG at ORIGIN.
   async run(args, io) {
     const origin = originArg(args.positionals[0], 'ORIGIN');
     const slug = slugArg(args.positionals[1], 'SLUG');
-    const client = createClient({ origin, ...trustOptions(args, slug), retry: 0 });
+    const client = createClient({
+      origin,
+      ...trustOptions(args, slug),
+      algs: algsArg(stringListOption(args, 'alg')),
+      retry: 0,
+    });
     const send = stringOption(args, 'send');
     const session = await client.handshake(slug);
     try {
@@ -67,6 +76,16 @@ Performs a first-contact handshake with SLUG at ORIGIN.
     return EXIT.ok;
   },
 };
+
+/** `--alg`: the algs accepted, both when none is named. */
+function algsArg(values: readonly string[]): readonly Alg[] {
+  if (values.length === 0) return ALGS;
+  for (const value of values) {
+    if (!ALGS.includes(value as Alg))
+      throw new UsageError(`--alg must be one of ${ALGS.join(', ')}, got "${value}"`);
+  }
+  return values as readonly Alg[];
+}
 
 /** The client options of the one trust choice the command line makes. */
 function trustOptions(
@@ -107,7 +126,7 @@ function printSession(
   }
   io.stdout(`handshake ok: session ${session.sessionId} with ${session.machineId}`);
   io.stdout(
-    `fingerprint ${session.fingerprint} (${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`,
+    `fingerprint ${session.fingerprint} (${session.alg}, ${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`,
   );
   io.stdout(`expires ${session.expiresAt.toISOString()}`);
   if (reply !== undefined) io.stdout(`reply: ${reply}`);

@@ -15,6 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { ALGS, type Alg } from '../../core/constants.js';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
 import { DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS } from '../../responder/admission.js';
@@ -54,7 +55,7 @@ const DEFAULT_PORT = '8787';
 export const serveCommand: CliCommand = {
   path: 'serve',
   help: `Usage: zeq-keyex serve (--machine SLUG=MACHINE_ID... | --auto-provision N) [--host ${DEFAULT_HOST}]
-                       [--port ${DEFAULT_PORT}] [--store DIR] [--echo] [connection limits]
+                       [--port ${DEFAULT_PORT}] [--store DIR] [--alg ALG] [--echo] [connection limits]
                        [--admin-token-file FILE] [--allow-http-peer HOST]...
 
 Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
@@ -66,6 +67,9 @@ Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --machine SLUG=MACHINE_ID   serve this machine (repeatable); no other slug is served
   --auto-provision N          instead of --machine: serve any valid slug as its own machine_id,
                               until N slugs have a key (counting the keys already in --store)
+  --alg ALG                   the KEM of every machine's key: ML-KEM-768 (default) or X-Wing
+                              (ML-KEM-768 + X25519, spec §9); a stored key of the other alg is
+                              not served
 Connection limits (defaults fit a small public deployment):
   --max-connections N         open connections at most; more are closed at once (default ${SERVE_DEFAULTS.maxConnections})
   --headers-timeout-ms MS     a request's headers must arrive within MS (default ${SERVE_DEFAULTS.headersTimeoutMs})
@@ -98,6 +102,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     store: { type: 'string' },
     machine: { type: 'string', multiple: true, default: [] },
     'auto-provision': { type: 'string' },
+    alg: { type: 'string' },
     'max-connections': { type: 'string' },
     'headers-timeout-ms': { type: 'string' },
     'request-timeout-ms': { type: 'string' },
@@ -235,6 +240,7 @@ async function responderOptions(
   return {
     fieldKey,
     ...served,
+    ...algArg(args),
     ...(await serveModeBOptions(args, storeDir, io)),
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
@@ -341,6 +347,15 @@ function loggedRefusals(handler: FetchHandler, log: Logger): FetchHandler {
     else log.warn('request refused', fields);
     return response;
   };
+}
+
+/** `--alg`, when given: the alg of every machine. */
+function algArg(args: CommandArgs): Pick<ResponderOptions, 'alg'> {
+  const alg = stringOption(args, 'alg');
+  if (alg === undefined) return {};
+  if (!ALGS.includes(alg as Alg))
+    throw new UsageError(`--alg must be one of ${ALGS.join(', ')}, got "${alg}"`);
+  return { alg: alg as Alg };
 }
 
 /** `--max-in-flight-decapsulations`, when given. */

@@ -11,7 +11,7 @@
  */
 import { type ModeBAdminClient, createModeBAdminClient } from '../../initiator/admin-client.js';
 import { canonicalHost, isLoopbackHost } from '../../core/host.js';
-import { ALG, ALG_SIZES } from '../../core/constants.js';
+import { ALGS, ALG_SIZES } from '../../core/constants.js';
 import { base64Decode } from '../../core/encoding.js';
 import {
   type CliCommand,
@@ -222,13 +222,16 @@ function adminTokenFrom(args: CommandArgs, io: CliIo): string {
   return adminTokenArg(token, 'the admin token');
 }
 
-/** §4: the initiator's ML-KEM cipher text, canonical base64 of the `alg`'s length. */
+/** §4, §9: the initiator's cipher text, canonical base64 of an alg's length (the peer checks its own). */
 function cipherTextArg(value: string): string {
-  const bytes = ALG_SIZES[ALG].cipherText;
+  const lengths = ALGS.map((alg) => ALG_SIZES[alg].cipherText);
+  let bytes: number;
   try {
-    base64Decode(value, bytes);
+    bytes = base64Decode(value).length;
   } catch {
-    throw new UsageError(`--cipher-text must be canonical base64 of ${bytes} bytes`);
+    bytes = -1;
   }
+  if (!lengths.includes(bytes))
+    throw new UsageError(`--cipher-text must be canonical base64 of ${lengths.join(' or ')} bytes`);
   return value;
 }
