@@ -1,0 +1,23 @@
+/**
+ * The seed store contract (`helpers/store-contract.ts`) for every seed store: memory and file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { createFileSeedStore } from '../src/node.js';
+import { createMemorySeedStore } from '../src/responder/seed-store.js';
+import { describeSeedStoreContract } from './helpers/store-contract.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describeSeedStoreContract('memory', () => createMemorySeedStore());
+
+describeSeedStoreContract('file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'zeq-keyex-contract-seeds-'));
+  dirs.push(dir);
+  return createFileSeedStore(join(dir, 'seeds'));
+});
