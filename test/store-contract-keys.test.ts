@@ -1,12 +1,14 @@
 /**
- * The key store contract (`helpers/store-contract.ts`) for every key store: memory and file.
+ * The key store contract (`helpers/store-contract.ts`) for every key store: memory, file and Redis.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { createFileKeyStore } from '../src/node.js';
+import { createRedisKeyStore } from '../src/redis.js';
 import { createMemoryKeyStore } from '../src/responder/stores.js';
+import { testPrefix, useRedis } from './helpers/redis.js';
 import { describeKeyStoreContract } from './helpers/store-contract.js';
 
 const dirs: string[] = [];
@@ -21,3 +23,6 @@ describeKeyStoreContract('file', async () => {
   dirs.push(dir);
   return createFileKeyStore(join(dir, 'keys'));
 });
+
+const redis = useRedis();
+describeKeyStoreContract('Redis', () => createRedisKeyStore(redis(), { keyPrefix: testPrefix() }));

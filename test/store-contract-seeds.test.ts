@@ -1,12 +1,14 @@
 /**
- * The seed store contract (`helpers/store-contract.ts`) for every seed store: memory and file.
+ * The seed store contract (`helpers/store-contract.ts`) for every seed store: memory, file and Redis.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { createFileSeedStore } from '../src/node.js';
+import { createRedisSeedStore } from '../src/redis.js';
 import { createMemorySeedStore } from '../src/responder/seed-store.js';
+import { testPrefix, useRedis } from './helpers/redis.js';
 import { describeSeedStoreContract } from './helpers/store-contract.js';
 
 const dirs: string[] = [];
@@ -21,3 +23,8 @@ describeSeedStoreContract('file', async () => {
   dirs.push(dir);
   return createFileSeedStore(join(dir, 'seeds'));
 });
+
+const redis = useRedis();
+describeSeedStoreContract('Redis', () =>
+  createRedisSeedStore(redis(), { keyPrefix: testPrefix() }),
+);
