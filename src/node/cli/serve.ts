@@ -4,7 +4,9 @@
  *
  * Caveats: the field key comes from `ZEQ_FIELD_KEY` only (never a flag, which `ps` would show)
  * and is never echoed, not even when malformed. Without `--store` keys live in memory and
- * fingerprints change on restart (warned about on stderr).
+ * fingerprints change on restart (warned about on stderr). With `--redis URL` (or `ZEQ_REDIS_URL`)
+ * keys, sessions, replay tags and seeds live in Redis, shared with every `serve` on the same Redis
+ * (`serve-redis.ts`); `/healthz` and `/readyz` are served either way (`../health.ts`).
  *
  * Which slugs are served: exactly those given by `--machine`. An operator may instead opt into
  * `--auto-provision N`: any valid slug is served as its own machine_id, and at most N slugs ever
@@ -33,6 +35,14 @@ import {
   stringOption,
 } from './args.js';
 import { SERVE_MODE_B_HELP, SERVE_MODE_B_OPTIONS, serveModeBOptions } from './serve-mode-b.js';
+import { withHealthChecks } from '../health.js';
+import {
+  SERVE_REDIS_HELP,
+  SERVE_REDIS_OPTIONS,
+  type SharedStores,
+  openSharedStores,
+  redisUrlOf,
+} from './serve-redis.js';
 
 /** The highest `--auto-provision` bound: beyond it, name the machines with `--machine`. */
 export const MAX_AUTO_PROVISION = 10_000;
@@ -46,7 +56,7 @@ export const serveCommand: CliCommand = {
   path: 'serve',
   help: `Usage: zeq-keyex serve (--machine SLUG=MACHINE_ID... | --auto-provision N) [--host ${DEFAULT_HOST}]
                        [--port ${DEFAULT_PORT}] [--store DIR] [--echo] [connection limits]
-                       [--admin-token-file FILE] [--allow-http-peer HOST]...
+                       [--admin-token-file FILE] [--allow-http-peer HOST]... [--redis URL]
 
 Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --host HOST                 interface to bind (default ${DEFAULT_HOST})
@@ -72,6 +82,7 @@ Admission (per client address; see docs/security.md for the rate limits):
   --no-rate-limits            no per-client token buckets (only behind a proxy that limits
                               clients itself, or to measure throughput)
 ${SERVE_MODE_B_HELP}
+${SERVE_REDIS_HELP}
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
@@ -91,6 +102,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'max-in-flight-decapsulations': { type: 'string' },
     'no-rate-limits': { type: 'boolean', default: false },
     ...SERVE_MODE_B_OPTIONS,
+    ...SERVE_REDIS_OPTIONS,
     echo: { type: 'boolean', default: false },
   },
   maxPositionals: 0,
@@ -98,12 +110,24 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     const host = stringOption(args, 'host') ?? DEFAULT_HOST;
     const port = portArg(stringOption(args, 'port') ?? DEFAULT_PORT);
     const limits = connectionLimits(args);
-    const responder = createResponder(await responderOptions(args, io));
+    // Shared stores (--redis / ZEQ_REDIS_URL): opened first, closed on every way out.
+    const redisUrl = redisUrlOf(args, io);
+    const shared =
+      redisUrl === undefined ? undefined : openSharedStores(redisUrl, fieldKeyFrom(io), io);
+    let responder;
+    try {
+      responder = createResponder(await responderOptions(args, io, shared));
+    } catch (error) {
+      await shared?.close();
+      throw error;
+    }
+    const ready = shared === undefined ? () => Promise.resolve(true) : () => shared.ready();
     let server: RunningServer;
     try {
-      server = await serve(responder.fetch, { host, port, ...limits });
+      server = await serve(withHealthChecks(responder.fetch, ready), { host, port, ...limits });
     } catch (error) {
       responder.close();
+      await shared?.close();
       const code = (error as NodeJS.ErrnoException).code;
       io.stderr(`error: cannot listen on ${host}:${port}${code === undefined ? '' : ` (${code})`}`);
       return EXIT.failed;
@@ -113,6 +137,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     io.stderr(`${signal} received, stopping`);
     await server.close();
     responder.close();
+    await shared?.close();
     return EXIT.ok;
   },
 };
@@ -161,7 +186,11 @@ function connectionLimits(args: CommandArgs): ServeOptions {
 }
 
 /** The responder options the command line and `ZEQ_FIELD_KEY` describe, warnings printed. */
-async function responderOptions(args: CommandArgs, io: CliIo): Promise<ResponderOptions> {
+async function responderOptions(
+  args: CommandArgs,
+  io: CliIo,
+  shared?: SharedStores,
+): Promise<ResponderOptions> {
   const fieldKey = fieldKeyFrom(io);
   const machines = parseMachines(stringListOption(args, 'machine'));
   const autoProvision = countArg(args, 'auto-provision', MAX_AUTO_PROVISION);
@@ -173,13 +202,18 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     );
   const storeDir = stringOption(args, 'store');
   if (storeDir === '') throw new UsageError('--store needs a directory');
-  if (storeDir === undefined)
+  if (storeDir !== undefined && shared !== undefined)
+    throw new UsageError('give either --store or --redis (ZEQ_REDIS_URL), not both');
+  if (storeDir === undefined && shared === undefined)
     io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
   const log = (level: 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
     io.stderr(`${level}: ${message}${fields === undefined ? '' : ` ${JSON.stringify(fields)}`}`);
   let keyStore: KeyStore;
   let stored: readonly string[] = [];
-  if (storeDir === undefined) {
+  if (shared !== undefined) {
+    keyStore = shared.stores.keyStore;
+    if (autoProvision !== undefined) stored = await shared.stores.keyStore.slugs();
+  } else if (storeDir === undefined) {
     keyStore = createMemoryKeyStore();
   } else {
     const fileStore = createFileKeyStore(storeDir);
@@ -200,6 +234,13 @@ async function responderOptions(args: CommandArgs, io: CliIo): Promise<Responder
     fieldKey,
     ...served,
     ...(await serveModeBOptions(args, storeDir, io)),
+    ...(shared === undefined
+      ? {}
+      : {
+          sessionStore: shared.stores.sessionStore,
+          replayMemory: shared.stores.replayMemory,
+          seedStore: shared.stores.seedStore,
+        }),
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
       : {}),

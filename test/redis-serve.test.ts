@@ -1,0 +1,130 @@
+/**
+ * `zeq-keyex serve --redis URL` (and `ZEQ_REDIS_URL`): two processes on one Redis act as one
+ * responder — one key pair for 100 concurrent first requests split across both, handshakes
+ * through either, records through the process that made the session and refused (never served by
+ * a second sender) by the other, one process killed and the other going on with its sessions —
+ * plus `/healthz` and `/readyz`, and Redis down at start and back again.
+ */
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { createClient } from '../src/initiator/client.js';
+import { sessionRecords } from '../src/initiator/records.js';
+import { useCliProcesses } from './helpers/cli-process.js';
+import { text, utf8 } from './helpers/records.js';
+import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
+import { FIELD_KEY } from './helpers/responder.js';
+
+const MACHINE = ['--machine', 'edge-01=machine:edge-01', '--echo', '--no-rate-limits'];
+const { startServe, stop, run, scratch } = useCliProcesses('redis-serve');
+
+const clientFor = (origin: string) =>
+  createClient({ origin, retry: 0, timeoutMs: 5_000, insecureUnpinned: true });
+
+async function fingerprint(origin: string): Promise<string> {
+  const response = await fetch(`${origin}/api/keyex/edge-01/pubkey`);
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { fingerprint: string }).fingerprint;
+}
+
+/** A Redis database of its own for each test (the run's server has 16). */
+let database = 0;
+const freshRedis = (): string => `${inject('redisUrl')}/${++database}`;
+
+describe('two serve processes on one Redis', () => {
+  test('100 concurrent first key requests split across both: one key pair', async () => {
+    const url = freshRedis();
+    const a = await startServe([...MACHINE, '--redis', url], FIELD_KEY);
+    const b = await startServe(MACHINE, FIELD_KEY, { env: { ZEQ_REDIS_URL: url } });
+    const prints = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => fingerprint((i % 2 === 0 ? a : b).origin)),
+    );
+    expect(new Set(prints).size).toBe(1);
+    await stop(a);
+    await stop(b);
+  });
+
+  test('handshakes through either; records where the session was made, refused by the other', async () => {
+    const url = freshRedis();
+    const a = await startServe([...MACHINE, '--redis', url], FIELD_KEY);
+    const b = await startServe([...MACHINE, '--redis', url], FIELD_KEY);
+    const viaA = await clientFor(a.origin).handshake('edge-01');
+    const viaB = await clientFor(b.origin).handshake('edge-01');
+    expect(viaA.fingerprint).toBe(viaB.fingerprint);
+    const records = sessionRecords(viaA);
+    expect(text(await records.request(utf8('one')))).toBe('one');
+    // The same session's record sent to the other process: refused as unknown there.
+    const elsewhere = await fetch(
+      `${b.origin}/api/keyex/edge-01/sessions/${viaA.sessionId}/records`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: new Uint8Array(64),
+      },
+    );
+    expect(elsewhere.status).toBe(404);
+    expect(((await elsewhere.json()) as { error: string }).error).toBe('unknown_session');
+    expect(text(await records.request(utf8('two')))).toBe('two');
+    // One process killed: the other goes on with its own sessions and new ones.
+    a.child.kill('SIGKILL');
+    await a.exited();
+    const recordsB = sessionRecords(viaB);
+    for (let i = 0; i < 5; i++) expect(text(await recordsB.request(utf8(`b${i}`)))).toBe(`b${i}`);
+    const again = await clientFor(b.origin).handshake('edge-01');
+    expect(again.fingerprint).toBe(viaA.fingerprint);
+    await stop(b);
+  });
+
+  test('/healthz and /readyz answer 200 while Redis answers', async () => {
+    const a = await startServe([...MACHINE, '--redis', freshRedis()], FIELD_KEY);
+    const live = await fetch(`${a.origin}/healthz`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${a.origin}/readyz`);
+    expect(ready.status).toBe(200);
+    await stop(a);
+  });
+
+  test('--store and --redis together, or a URL that is not redis://, are usage errors', async () => {
+    const both = await run(['serve', ...MACHINE, '--store', scratch(), '--redis', freshRedis()], {
+      PATH: process.env['PATH'] ?? '',
+      ZEQ_FIELD_KEY: FIELD_KEY,
+    });
+    expect(both.code).toBe(2);
+    const bad = await run(['serve', ...MACHINE, '--redis', 'http://127.0.0.1:1'], {
+      PATH: process.env['PATH'] ?? '',
+      ZEQ_FIELD_KEY: FIELD_KEY,
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).not.toContain('127.0.0.1:1');
+  });
+});
+
+describe('a Redis that is down', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer({ persistent: true });
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  test('serve starts anyway, answers 503 and not ready, then serves when Redis returns', async () => {
+    const first = await startServe([...MACHINE, '--redis', server.url], FIELD_KEY);
+    const before = await fingerprint(first.origin);
+    await stop(first);
+    await server.stop();
+    const a = await startServe([...MACHINE, '--redis', server.url], FIELD_KEY);
+    const refused = await fetch(`${a.origin}/api/keyex/edge-01/pubkey`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await fetch(`${a.origin}/readyz`)).status).toBe(503);
+    expect((await fetch(`${a.origin}/healthz`)).status).toBe(200);
+    await server.restart();
+    const deadline = Date.now() + 10_000;
+    while ((await fetch(`${a.origin}/readyz`)).status !== 200) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((wait) => setTimeout(wait, 50));
+    }
+    expect(await fingerprint(a.origin)).toBe(before);
+    expect(a.stderr()).not.toContain(server.url);
+    await stop(a);
+  });
+});
