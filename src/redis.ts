@@ -1,7 +1,7 @@
 /**
  * `zeq-keyex/redis`: the responder's stores in Redis or Valkey, so that many responder processes
- * act as one (machine keys generated once across instances, sessions, replay tags and Mode-B seeds
- * shared). Secrets are stored only sealed under the field key. Needs the `redis` package
+ * act as one (machine keys generated once across instances; sessions, replay tags, Mode-B seeds and
+ * the record state of sessions shared). Secrets are stored only sealed under the field key. Needs the `redis` package
  * (node-redis, an optional peer dependency); see docs/deploying.md.
  * @module
  */
@@ -25,6 +25,8 @@ export {
 } from './redis/session-store.js';
 export { type RedisReplayMemoryOptions, createRedisReplayMemory } from './redis/replay-memory.js';
 export { type RedisSeedStoreOptions, createRedisSeedStore } from './redis/seed-store.js';
+export { type RedisRecordStateOptions, createRedisRecordState } from './redis/record-state.js';
+export type { SharedAdmission, SharedRecordState } from './responder/shared-records.js';
 export type {
   KeyStore,
   ReplayTag,

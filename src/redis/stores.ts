@@ -1,14 +1,16 @@
 /**
- * Every store a responder needs, in one Redis or Valkey: machine keys, sessions, replay tags and
- * Mode-B seeds under one key prefix, so that any number of responder instances given the same
- * Redis, prefix and field key act as one responder (docs/deploying.md says what they share and
- * what they do not: the record state stays per instance).
+ * Every store a responder needs, in one Redis or Valkey: machine keys, sessions, replay tags,
+ * Mode-B seeds and the record state of sessions under one key prefix, so that any number of
+ * responder instances given the same Redis, prefix and field key act as one responder
+ * (docs/deploying.md says what they share and what that costs).
  * @module
  */
 import type { ReplayMemory } from '../responder/replay-memory.js';
 import type { SeedStore } from '../responder/seed-store.js';
+import type { SharedRecordState } from '../responder/shared-records.js';
 import type { RedisCommands } from './commands.js';
 import { type RedisKeyStore, createRedisKeyStore } from './key-store.js';
+import { createRedisRecordState } from './record-state.js';
 import { createRedisReplayMemory } from './replay-memory.js';
 import { createRedisSeedStore } from './seed-store.js';
 import { type RedisSessionStore, createRedisSessionStore } from './session-store.js';
@@ -41,6 +43,8 @@ export interface RedisStores {
   readonly replayMemory: ReplayMemory;
   /** Mode-B seeds (`{prefix}seed:{hex}`), sealed, never expiring. */
   readonly seedStore: SeedStore;
+  /** Record state of sessions (`{prefix}records:{id}`), no key in it, expiring with the session. */
+  readonly recordState: SharedRecordState;
   /** Wipes the session store's keys (the connection is the caller's to close). */
   close(): void;
 }
@@ -54,8 +58,10 @@ export interface RedisStores {
  * ```ts
  * const redis = createRedisConnection(process.env.ZEQ_REDIS_URL!);
  * const stores = createRedisStores({ client: redis, fieldKey: process.env.ZEQ_FIELD_KEY! });
- * const { keyStore, sessionStore, replayMemory, seedStore } = stores;
- * const responder = createResponder({ fieldKey, machines, keyStore, sessionStore, replayMemory, seedStore });
+ * const { keyStore, sessionStore, replayMemory, seedStore, recordState } = stores;
+ * const responder = createResponder({
+ *   fieldKey, machines, keyStore, sessionStore, replayMemory, seedStore, recordState,
+ * });
  * ```
  */
 export function createRedisStores(options: RedisStoresOptions): RedisStores {
@@ -72,6 +78,7 @@ export function createRedisStores(options: RedisStoresOptions): RedisStores {
     sessionStore,
     replayMemory: createRedisReplayMemory(client, { ...common, ...clock }),
     seedStore: createRedisSeedStore(client, common),
+    recordState: createRedisRecordState(client, common),
     close: () => sessionStore.close(),
   };
 }
