@@ -1,7 +1,7 @@
 /**
  * Responders sharing one Redis (`zeq-keyex/redis`): one key pair per machine whoever asks first,
  * sessions and replay tags seen by every instance, secrets only sealed in Redis, record state
- * kept per instance (never a second sender under one key), a full Redis refused as `429`, and
+ * kept per instance when it is not shared (never a second sender under one key), a full Redis refused as `429`, and
  * Redis stopped then restarted: `503` with `Retry-After`, never a new key pair, then service again
  * by itself with the same fingerprints.
  */
@@ -89,7 +89,7 @@ describe('two instances on one Redis', () => {
     b.close();
   });
 
-  test('records go through the instance that made the session; the other refuses them (no second sender)', async () => {
+  test('without shared record state, records go through the instance that made the session; the other refuses them (no second sender)', async () => {
     const prefix = testPrefix();
     const [a, b] = [instance(prefix), instance(prefix)];
     const client = createClient({

@@ -1,11 +1,11 @@
 /**
  * The shared-store option of `zeq-keyex serve`: `--redis URL` (or `ZEQ_REDIS_URL`) keeps machine
- * keys, sessions, replay tags and Mode-B seeds in Redis or Valkey (`zeq-keyex/redis`), so that
- * every `serve` given the same URL and field key acts as one responder.
+ * keys, sessions, replay tags, Mode-B seeds and the record state of sessions in Redis or Valkey
+ * (`zeq-keyex/redis`), so that every `serve` given the same URL and field key acts as one
+ * responder: handshakes and records may go through any of them.
  *
  * Caveats: the URL may carry a password, so it is never printed (prefer `ZEQ_REDIS_URL` to the
- * flag, which `ps` shows). Record state stays per process: a session's records are served only by
- * the process that made its handshake (docs/deploying.md). Redis being unreachable never stops
+ * flag, which `ps` shows). Redis being unreachable never stops
  * `serve`: requests that need it are answered `503` until it returns, and `/readyz` says so.
  * @module
  */
@@ -19,10 +19,10 @@ import { type CliIo, type CommandArgs, UsageError, stringOption } from './args.j
 
 /** `zeq-keyex serve` lines for its help text. */
 export const SERVE_REDIS_HELP: string = `Shared state (any number of serve processes acting as one responder):
-  --redis URL                 keep keys, sessions, replay tags and Mode-B seeds in Redis or Valkey
-                              (redis://[:password@]host:port[/db], rediss:// for TLS; also
-                              ZEQ_REDIS_URL, which ps does not show). Records of a session are
-                              served by the process that made it: route them there.
+  --redis URL                 keep keys, sessions, replay tags, Mode-B seeds and record state in
+                              Redis or Valkey (redis://[:password@]host:port[/db], rediss:// for
+                              TLS; also ZEQ_REDIS_URL, which ps does not show): every serve on
+                              the same Redis and field key serves any handshake and any record
 Health: GET /healthz (live) and GET /readyz (stores reachable, else 503).`;
 
 /** The `serve` options this module reads (a fragment of its option table). */

@@ -240,6 +240,7 @@ async function responderOptions(
           sessionStore: shared.stores.sessionStore,
           replayMemory: shared.stores.replayMemory,
           seedStore: shared.stores.seedStore,
+          recordState: shared.stores.recordState,
         }),
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
