@@ -142,6 +142,36 @@ describe('records of one session through two instances', () => {
   });
 });
 
+describe('record state that is gone', () => {
+  test('a session whose record state vanished from Redis is refused, never started again at seq 0', async () => {
+    const prefix = testPrefix();
+    const [a, b] = [instance(prefix), instance(prefix)];
+    const client = createClient({
+      origin: ORIGIN,
+      insecureUnpinned: true,
+      retry: 0,
+      fetch: (request: Request) => a.fetch(request),
+    });
+    const session = await client.handshake('edge-01');
+    const records = sessionRecords(session);
+    expect(text(await records.request(utf8('one')))).toBe('one');
+    await redis().sendCommand(['DEL', `${prefix}records:${session.sessionId}`]);
+    for (const target of [a, b]) {
+      const response = await target.fetch(
+        new Request(`${ORIGIN}/api/keyex/edge-01/sessions/${session.sessionId}/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: records.seal(utf8('two')) as BodyInit,
+        }),
+      );
+      expect(response.status).toBe(404);
+      expect(((await response.json()) as { error: string }).error).toBe('unknown_session');
+    }
+    a.close();
+    b.close();
+  });
+});
+
 describe('the recordState option', () => {
   test('is refused without a shared session store, or without its methods', () => {
     const stores = createRedisStores({

@@ -6,8 +6,11 @@
  * - `admit` applies the receiver's rules to an initiator → responder record that opened: the
  *   current epoch and the previous one's grace window (`re`, `ru`), the 1024-record replay window
  *   of each (`wt:{epoch}` its top, `wb:{epoch}` its 128-byte bitmap), then the commit.
- * No key is stored: instances derive the traffic keys from the session's record key. The hash
- * expires with the session (plus the session store's grace).
+ * No key is stored: instances derive the traffic keys from the session's record key. The hash is
+ * created with the session (by the Redis session store, same prefix) and expires with it (plus the
+ * session store's grace). Both scripts refuse a session whose hash is missing (`session_closed`)
+ * rather than start its state again at seq 0, which would reuse nonces; a Redis that may lose
+ * acknowledged writes (see docs/deploying.md) defeats that check.
  * @module
  */
 import {
@@ -32,6 +35,7 @@ export interface RedisRecordStateOptions {
 
 // KEYS[1] the hash; ARGV: at, interval, ttl, records per epoch, last epoch.
 const NEXT_SEND_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'lost', 0} end
 local at, interval = tonumber(ARGV[1]), tonumber(ARGV[2])
 local se = tonumber(redis.call('HGET', KEYS[1], 'se'))
 local sq, st
@@ -51,6 +55,7 @@ return {se, sq}`;
 
 // KEYS[1] the hash; ARGV: epoch, seq, at, interval, ttl, window, max skip.
 const ADMIT_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'lost', 0} end
 local e, s, at = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local interval, W, skip = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local k = KEYS[1]
@@ -122,6 +127,11 @@ export function createRedisRecordState(
   const ttl = (expiresAt: number, at: number): string =>
     String(Math.max(1, Math.ceil(expiresAt - at)) + DEFAULT_EXPIRED_GRACE_MS);
 
+  // A session whose record state is missing (evicted, or lost by a Redis that restarted without
+  // it) is never started again at seq 0: that would reuse nonces. It is refused as closed.
+  const lost = (): ZeqKeyExError =>
+    new ZeqKeyExError('session_closed', 'the record state of this session is gone');
+
   function pair(reply: unknown): [unknown, number] {
     if (!Array.isArray(reply) || reply.length !== 2 || !Number.isSafeInteger(reply[1]))
       throw new ZeqKeyExError('store_error', 'Redis answered a record script with something else');
@@ -148,6 +158,7 @@ export function createRedisRecordState(
         ),
       );
       if (first === 'exhausted') return 'exhausted';
+      if (first === 'lost') throw lost();
       if (!Number.isSafeInteger(first) || (first as number) < 0 || (first as number) > MAX_EPOCH)
         throw new ZeqKeyExError('store_error', 'Redis allocated an epoch out of range');
       return { epoch: first as number, seq: second };
@@ -172,8 +183,12 @@ export function createRedisRecordState(
           'the record state failed to admit',
         ),
       );
+      if (status === 'lost') throw lost();
       if (typeof status !== 'string' || !ADMISSIONS.has(status))
-        throw new ZeqKeyExError('store_error', 'Redis answered the admit script with something else');
+        throw new ZeqKeyExError(
+          'store_error',
+          'Redis answered the admit script with something else',
+        );
       return { status: status as SharedAdmission['status'], current };
     },
     async currentEpoch(sessionId) {

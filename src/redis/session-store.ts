@@ -5,7 +5,8 @@
  * A session is one string, `{prefix}session:{session_id}`, holding its slug, machine id, expiry
  * and its record key sealed under the field key (`sealed-session.ts`): Redis never holds a record
  * key in the clear. Its replay tag is `{prefix}session-tag:{hex}`. `create` sets both in one Lua
- * script (the tag is checked and both written atomically), each with a time to live: the tag until
+ * script (the tag is checked and both written atomically), with the session's empty record state
+ * (`{prefix}records:{session_id}`, see `record-state.ts`), each with a time to live: the tag until
  * the session's expiry, the session a grace period longer so that an expired session is told from
  * an unknown one for a while, as the memory store does.
  *
@@ -71,12 +72,17 @@ export interface RedisSessionStore extends SessionStore {
 /** Default grace during which an expired session is still kept: one minute. */
 export const DEFAULT_EXPIRED_GRACE_MS = 60_000;
 
-// KEYS[1] session, KEYS[2] its replay tag; ARGV[1] the value, ARGV[2] its TTL, ARGV[3] the tag's TTL.
+// KEYS[1] session, KEYS[2] its replay tag, KEYS[3] its record state; ARGV[1] the value, ARGV[2]
+// its TTL, ARGV[3] the tag's TTL. The record state is born with the session (record-state.ts
+// refuses a session whose record state is missing rather than start it again at seq 0).
 const CREATE_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'replayed' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'in-use' end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], 'v', '1')
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
 return 'created'`;
 
 const SESSION_FIELDS = ['slug', 'machineId', 'sealedRecordKey'] as const;
@@ -147,6 +153,7 @@ export function createRedisSessionStore(
   let closed = false;
 
   const sessionKey = (sessionId: string): string => `${prefix}session:${sessionId}`;
+  const recordsKey = (sessionId: string): string => `${prefix}records:${sessionId}`;
 
   function drop(sessionId: string): void {
     const entry = opened.get(sessionId);
@@ -186,9 +193,10 @@ export function createRedisSessionStore(
         [
           'EVAL',
           CREATE_SCRIPT,
-          '2',
+          '3',
           sessionKey(sessionId),
           `${prefix}session-tag:${hexOfReplayId(replayId)}`,
+          recordsKey(sessionId),
           JSON.stringify(value),
           String(ttl + graceMs),
           String(ttl),
@@ -235,7 +243,11 @@ export function createRedisSessionStore(
     async delete(sessionId: string): Promise<void> {
       drop(sessionId);
       if (closed) return;
-      await command(client, ['DEL', sessionKey(sessionId)], 'the session store failed to write');
+      await command(
+        client,
+        ['DEL', sessionKey(sessionId), recordsKey(sessionId)],
+        'the session store failed to write',
+      );
     },
     close(): void {
       closed = true;

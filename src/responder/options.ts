@@ -156,7 +156,8 @@ export interface ResponderOptions {
    * Record state shared with other instances of this responder (e.g. `createRedisRecordState` of
    * `zeq-keyex/redis`), so that the records of a session may go through any instance: sequence
    * numbers allocated atomically, the replay window and the epochs shared (`shared-records.ts`).
-   * Give it together with a shared `sessionStore`. Each record then costs two calls to it.
+   * Give it together with the `sessionStore` made with it (`createRedisStores`: the session store
+   * creates each session's record state). Each record then costs two calls to it.
    * @defaultValue none: record state stays in this instance, which serves only the sessions its
    *   own handshakes made
    */
