@@ -26,7 +26,11 @@ export {
 export { type RedisReplayMemoryOptions, createRedisReplayMemory } from './redis/replay-memory.js';
 export { type RedisSeedStoreOptions, createRedisSeedStore } from './redis/seed-store.js';
 export { type RedisRecordStateOptions, createRedisRecordState } from './redis/record-state.js';
-export type { SharedAdmission, SharedRecordState } from './responder/shared-records.js';
+export type {
+  SharedAdmission,
+  SharedAllocation,
+  SharedRecordState,
+} from './responder/shared-records.js';
 export type {
   KeyStore,
   ReplayTag,

@@ -34,6 +34,14 @@ import {
 } from '../core/record-format.js';
 import { callStoreWithin } from './store-timeouts.js';
 
+/** A responder → initiator record's place, allocated by {@link SharedRecordState.nextSend}. */
+export interface SharedAllocation {
+  /** The epoch, in [0, 2^32). */
+  readonly epoch: number;
+  /** The sequence number within the epoch, in [0, 2^32). */
+  readonly seq: number;
+}
+
 /** The outcome of {@link SharedRecordState.admit}. */
 export interface SharedAdmission {
   /** `accepted` (committed), or why the record is refused (nothing changed). */
@@ -62,7 +70,7 @@ export interface SharedRecordState {
     at: number,
     intervalMs: number,
     expiresAt: number,
-  ): Promise<{ readonly epoch: number; readonly seq: number } | 'exhausted'>;
+  ): Promise<SharedAllocation | 'exhausted'>;
   /**
    * Admits an initiator → responder record that opened: the epoch rules (the current epoch, the
    * previous one until `intervalMs` after the switch, up to 1024 epochs ahead), the replay window
