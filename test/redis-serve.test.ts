@@ -79,12 +79,19 @@ describe('two serve processes on one Redis', () => {
     await stop(b);
   });
 
-  test('/healthz and /readyz answer 200 while Redis answers', async () => {
+  test('/healthz and /readyz answer 200 while Redis answers; settings that can lose data are warned about', async () => {
     const a = await startServe([...MACHINE, '--redis', freshRedis()], FIELD_KEY);
     const live = await fetch(`${a.origin}/healthz`);
     expect(live.status).toBe(200);
     const ready = await fetch(`${a.origin}/readyz`);
     expect(ready.status).toBe(200);
+    // This run's Redis keeps nothing on disk: serve says so.
+    const deadline = Date.now() + 10_000;
+    while (!a.stderr().includes('appendfsync')) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((wait) => setTimeout(wait, 50));
+    }
+    expect(a.stderr()).toMatch(/warning: redis: appendonly is "no"/);
     await stop(a);
   });
 

@@ -54,6 +54,47 @@ export function redisUrlOf(args: CommandArgs, io: CliIo): string | undefined {
   return url;
 }
 
+/** The settings under which Redis keeps what the responder relies on (docs/deploying.md). */
+const EXPECTED_SETTINGS = [
+  ['appendonly', 'yes'],
+  ['appendfsync', 'always'],
+  ['maxmemory-policy', 'noeviction'],
+] as const;
+
+/**
+ * Once Redis first answers, reads its persistence and eviction settings and warns about each that
+ * can lose keys or acknowledged record state (a nonce reused): advice, never a refusal, and
+ * silent when the user may not read the configuration.
+ */
+async function checkSettings(
+  connection: RedisConnection,
+  io: CliIo,
+  isClosed: () => boolean,
+): Promise<void> {
+  while (!(await connection.ping())) {
+    if (isClosed()) return;
+    await new Promise((wait) => setTimeout(wait, 500).unref());
+  }
+  for (const [name, expected] of EXPECTED_SETTINGS) {
+    let reply: unknown;
+    try {
+      reply = await connection.sendCommand(['CONFIG', 'GET', name]);
+    } catch {
+      return;
+    }
+    // `[name, value]` in RESP2; node-redis answers it as `{ name: value }`.
+    const value: unknown = Array.isArray(reply)
+      ? reply[1]
+      : typeof reply === 'object' && reply !== null
+        ? (reply as Record<string, unknown>)[name]
+        : undefined;
+    if (typeof value === 'string' && value !== expected)
+      io.stderr(
+        `warning: redis: ${name} is "${value}", not "${expected}": keys or record state may be lost (docs/deploying.md)`,
+      );
+  }
+}
+
 /**
  * Connects to Redis (in the background: `serve` starts even while Redis is down) and makes the
  * stores. Connection errors are printed once per change, without the URL.
@@ -78,6 +119,8 @@ export function openSharedStores(url: string, fieldKey: string, io: CliIo): Shar
     throw new UsageError('--redis (or ZEQ_REDIS_URL) must be a redis:// or rediss:// URL');
   }
   const stores = createRedisStores({ client: connection, fieldKey });
+  let closed = false;
+  void checkSettings(connection, io, () => closed);
   return {
     stores,
     async ready() {
@@ -86,6 +129,7 @@ export function openSharedStores(url: string, fieldKey: string, io: CliIo): Shar
       return ok;
     },
     async close() {
+      closed = true;
       stores.close();
       await connection.close();
     },
