@@ -52,8 +52,8 @@ const PORTABLE_ENTRIES = {
  *   `index.js`, `protocol.js`, `mode-b.js`, `responder.js`, `msw.js`, and the type declarations of
  *   every entry;
  * - the Node build (`node` condition, which Node, Deno and Bun take): `index.node.js`,
- *   `protocol.node.js`, `mode-b.node.js`, `responder.node.js`, and the Node-only `node.js` and
- *   `cli.js`, so that everything loaded in Node shares one copy of each module (one
+ *   `protocol.node.js`, `mode-b.node.js`, `responder.node.js`, and the Node-only `node.js`,
+ *   `redis.js` and `cli.js`, so that everything loaded in Node shares one copy of each module (one
  *   `ZeqKeyExError` class). Every entry whose module graph reaches the platform is in both builds;
  *   `msw.js` imports none of the SDK's modules and is in the default build only.
  */
@@ -63,7 +63,14 @@ export default function config(overrides: Options): Options[] {
     {
       ...common,
       entry: PORTABLE_ENTRIES,
-      dts: { entry: { ...PORTABLE_ENTRIES, node: 'src/node.ts', cli: 'src/node/bin.ts' } },
+      dts: {
+        entry: {
+          ...PORTABLE_ENTRIES,
+          node: 'src/node.ts',
+          redis: 'src/redis.ts',
+          cli: 'src/node/bin.ts',
+        },
+      },
     },
     {
       ...common,
@@ -73,6 +80,7 @@ export default function config(overrides: Options): Options[] {
         'mode-b.node': 'src/mode-b.ts',
         'responder.node': 'src/responder.ts',
         node: 'src/node.ts',
+        redis: 'src/redis.ts',
         cli: 'src/node/bin.ts',
       },
       dts: false,

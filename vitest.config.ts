@@ -26,7 +26,8 @@ const config: ViteUserConfig = defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    // The CLI build, and a redis-server on a free loopback port for the shared-store tests.
+    globalSetup: ['test/global-setup.ts', 'test/helpers/redis-server.ts'],
     // test/browser runs in Chromium: `npm run test:browser` (vitest.browser.config.ts).
     exclude: ['test/browser/**', 'node_modules/**'],
     testTimeout: 30_000,

@@ -53,6 +53,11 @@ export {
   createMemoryReplayMemory,
 } from './responder/replay-memory.js';
 export { DEFAULT_STORE_TIMEOUT_MS } from './responder/store-timeouts.js';
+export type {
+  SharedAdmission,
+  SharedAllocation,
+  SharedRecordState,
+} from './responder/shared-records.js';
 export {
   type AdminDecision,
   type AdminOptions,

@@ -2,7 +2,7 @@
  * Keeps `docs/architecture.md` true to the tree, and the tree true to its layers:
  * - the module list of docs/architecture.md names every file under `src/`, and only those;
  * - each layer imports only from the layers below it (the rules are the table below);
- * - ky, msw and `node:*` are each reached through the files named for them.
+ * - ky, msw, redis and `node:*` are each reached through the files named for them.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
@@ -57,8 +57,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // The responder is the initiator of a Mode-B seeding (§4.1): it fetches its peer's key document
   // through the initiator's transport.
   responder: ['core', 'backends', 'initiator'],
-  node: ['core', 'backends', 'initiator', 'responder', 'entry'],
-  entry: ['core', 'backends', 'initiator', 'responder', 'node'],
+  // The responder's stores in Redis: they implement the responder's store interfaces.
+  redis: ['core', 'backends', 'responder'],
+  node: ['core', 'backends', 'initiator', 'responder', 'redis', 'entry'],
+  entry: ['core', 'backends', 'initiator', 'responder', 'node', 'redis'],
 };
 
 describe('docs/architecture.md', () => {
@@ -110,11 +112,12 @@ describe('layers', () => {
     expect(reached.has('src/backends/platform.node.ts')).toBe(false);
   });
 
-  test('ky, msw and node:* are each imported through their own files only', () => {
+  test('ky, msw, redis and node:* are each imported through their own files only', () => {
     const importers = (pattern: RegExp): string[] =>
       files.filter((file) => importsOf(file).some((specifier) => pattern.test(specifier)));
     expect(importers(/^ky$/)).toEqual(['src/initiator/transport.ts']);
     expect(importers(/^msw(\/|$)/)).toEqual(['src/msw.ts']);
+    expect(importers(/^(redis|@redis\/)/)).toEqual(['src/redis/connection.ts']);
     expect(
       importers(/^node:/).filter((file) => layerOf(file) !== 'node' && file !== 'src/node.ts'),
     ).toEqual(['src/backends/platform.node.ts']);

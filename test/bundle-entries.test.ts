@@ -20,6 +20,7 @@ const ENTRIES: Record<string, string> = {
   'zeq-keyex/responder': 'src/responder.ts',
   'zeq-keyex/node': 'src/node.ts',
   'zeq-keyex/msw': 'src/msw.ts',
+  'zeq-keyex/redis': 'src/redis.ts',
 };
 
 /** Third-party types an entry may show, each with its reason. */

@@ -84,6 +84,11 @@ export const SEAL_INFO = 'zeq-keyex/v1 seal';
 export const SEALED_KEY_LABEL = 'zeq-keyex/v1 sealed key';
 /** §5: first AAD field of a sealed Mode-B seed. */
 export const SEALED_SEED_LABEL = 'zeq-ssl/v1 sealed seed';
+/**
+ * Not in the spec: the SDK's own label for a session's record key sealed in a store outside the
+ * process (`zeq-keyex/redis`, docs/deploying.md). Never on the wire; distinct from both §5 labels.
+ */
+export const SEALED_RECORD_KEY_LABEL = 'zeq-keyex/v1 sealed record key';
 /** §5: field-key length in bytes (given as 64 hex characters). */
 export const FIELD_KEY_BYTES = 32;
 

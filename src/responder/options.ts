@@ -33,6 +33,7 @@ import { type LookupMachine, type MachineResolver, parseMachines } from './machi
 import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
+import type { SharedRecordState } from './shared-records.js';
 import {
   DEFAULT_MAX_SESSIONS,
   type KeyStore,
@@ -162,6 +163,16 @@ export interface ResponderOptions {
    */
   alg?: Alg | Readonly<Record<string, Alg>> | ((slug: string) => Alg);
   /**
+   * Record state shared with other instances of this responder (e.g. `createRedisRecordState` of
+   * `zeq-keyex/redis`), so that the records of a session may go through any instance: sequence
+   * numbers allocated atomically, the replay window and the epochs shared (`shared-records.ts`).
+   * Give it together with the `sessionStore` made with it (`createRedisStores`: the session store
+   * creates each session's record state). Each record then costs two calls to it.
+   * @defaultValue none: record state stays in this instance, which serves only the sessions its
+   *   own handshakes made
+   */
+  recordState?: SharedRecordState;
+  /**
    * Where Mode-B seeds are stored, sealed.
    * @defaultValue a memory store (seeds are lost on restart)
    */
@@ -260,6 +271,8 @@ export interface ResponderConfig {
   readonly admin: AdminOptions | undefined;
   readonly modeB: ModeBOptions | undefined;
   readonly seedStore: SeedStore | undefined;
+  /** Record state shared with other instances, or `undefined` (per instance). */
+  readonly recordState: SharedRecordState | undefined;
   /** Per-client token buckets and the cap on decapsulations in flight (`admission.ts`). */
   readonly admission: Admission;
   /** Preflights and the CORS headers of responses (`cors.ts`). */
@@ -404,6 +417,17 @@ function parseAlgOption(value: ResponderOptions['alg']): (slug: string) => Alg {
   return (slug) => table.get(slug) ?? ALG;
 }
 
+function resolveRecordState(options: ResponderOptions): SharedRecordState | undefined {
+  const state = options.recordState;
+  if (state === undefined) return undefined;
+  for (const method of ['nextSend', 'admit', 'currentEpoch', 'forget'] as const)
+    if (typeof state[method] !== 'function')
+      throw new TypeError('recordState must have nextSend, admit, currentEpoch and forget');
+  if (options.sessionStore === undefined)
+    throw new TypeError('recordState is shared with other instances: give a shared sessionStore');
+  return state;
+}
+
 /** Everything but the keys, in the order the checks are made. */
 function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'sealKey' | 'kem'> {
   const lookupMachine = parseMachines(options.machines);
@@ -438,6 +462,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     ...resolveStores(options, now, maxSessions),
     records: resolveRecords(options),
     rekeyIntervalMs: options.rekeyIntervalMs,
+    recordState: resolveRecordState(options),
     admin: options.admin,
     modeB: options.modeB,
     admission: createAdmission({

@@ -8,7 +8,8 @@
  *   instance that made its handshake: a session it did not register (made by another process, or
  *   before a restart, with a shared or persistent session store) is refused as unknown. Serving it
  *   would start a second r2i sender at seq 0 under the same key, and AES-GCM must never see the
- *   same nonce twice under one key. Deploy the records endpoint with session affinity.
+ *   same nonce twice under one key. Deploy the records endpoint with session affinity — or share
+ *   the record state (`shared`, `shared-records.ts`), and any instance serves any session.
  * - Once a session's state is dropped (expiry, eviction beyond the bound, `close()`), the session
  *   is refused from then on for the same reason; its keys are wiped.
  * - An idle registered session costs one map entry (its id and expiry); the traffic keys, epochs
@@ -25,6 +26,8 @@ import {
   recordCallsVia,
 } from '../core/record-channel.js';
 import type { SessionStore, StoredSession } from './stores.js';
+import { type SharedRecordState, createSharedRecordChannel } from './shared-records.js';
+import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH_SKIP } from '../core/constants.js';
 
 /**
  * A live session on the responder side, for records the app carries itself: the calls of a
@@ -76,6 +79,17 @@ export interface RecordSessionsOptions {
   ratchet?: RatchetOptions;
   /** The clock of session expiry, in milliseconds. @defaultValue `Date.now` */
   now?: () => number;
+  /**
+   * Record state shared with other instances: then any session of the store is served, through a
+   * channel over the shared state (`shared-records.ts`), registered here or not.
+   */
+  shared?: {
+    readonly state: SharedRecordState;
+    /** The time limit of each call to the shared state. */
+    readonly timeoutMs: number;
+    /** The session lifetime, which bounds how many epochs a session can reach. */
+    readonly sessionTtlMs: number;
+  };
 }
 
 interface Entry {
@@ -94,6 +108,9 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
   const ratchet = options.ratchet ?? {};
   assertRatchetOptions(ratchet);
   const now = options.now ?? Date.now;
+  const shared = options.shared;
+  const intervalMs = ratchet.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
+  const ratchetNow = ratchet.now ?? Date.now;
   const entries = new Map<string, Entry>();
   let closed = false;
 
@@ -126,18 +143,29 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
       }
     },
     channel(session: StoredSession): RecordChannel | undefined {
-      const entry = entries.get(session.sessionId);
+      let entry = entries.get(session.sessionId);
+      // Shared record state: a session made by another instance is served here too.
+      if (entry === undefined && shared !== undefined && !closed) {
+        this.register(session.sessionId, session.expiresAt);
+        entry = entries.get(session.sessionId);
+      }
       if (entry === undefined) return undefined;
       if (entry.expiresAt <= now() || session.expiresAt <= now()) {
         drop(session.sessionId, entry);
         return undefined;
       }
-      return (entry.channel ??= createRecordChannel(
-        session.recordKey,
-        session.sessionId,
-        'responder',
-        ratchet,
-      ));
+      return (entry.channel ??=
+        shared === undefined
+          ? createRecordChannel(session.recordKey, session.sessionId, 'responder', ratchet)
+          : createSharedRecordChannel(session.recordKey, session.sessionId, session.expiresAt, {
+              state: shared.state,
+              intervalMs,
+              now: ratchetNow,
+              timeoutMs: shared.timeoutMs,
+              // Epochs move at most one per interval (2^32 records per epoch aside): a session can
+              // reach no further than its lifetime in intervals, plus the receiver's skip.
+              maxEpochSteps: Math.ceil(shared.sessionTtlMs / intervalMs) + MAX_EPOCH_SKIP + 2,
+            }));
     },
     forget(sessionId: string): void {
       const entry = entries.get(sessionId);

@@ -122,6 +122,15 @@ function createParts(
     const recordSessions = createRecordSessions({
       maxSessions,
       now,
+      ...(config.recordState === undefined
+        ? {}
+        : {
+            shared: {
+              state: config.recordState,
+              timeoutMs: config.storeTimeoutMs,
+              sessionTtlMs: config.sessionTtlMs,
+            },
+          }),
       ratchet: {
         now,
         ...(config.rekeyIntervalMs === undefined

@@ -54,12 +54,12 @@ export interface CliProcesses {
    * Starts `serve --port PORT ...args` with `ZEQ_FIELD_KEY=fieldKey` and waits (bounded) for its
    * first stdout line, which must be exactly `listening on http://127.0.0.1:PORT`.
    * @param options - `port`: the port to listen on (to restart a server at the same origin);
-   *   by default 0, a free one.
+   *   by default 0, a free one; `env`: more environment variables.
    */
   startServe(
     args: readonly string[],
     fieldKey: string,
-    options?: { port?: number },
+    options?: { port?: number; env?: Readonly<Record<string, string>> },
   ): Promise<Server>;
   /** Sends `signal` and expects a prompt, clean exit with the listening line as the only stdout. */
   stop(server: Server, signal?: NodeJS.Signals): Promise<Exit>;
@@ -165,11 +165,11 @@ export function useCliProcesses(name: string): CliProcesses {
   async function startServe(
     args: readonly string[],
     fieldKey: string,
-    options: { port?: number } = {},
+    options: { port?: number; env?: Readonly<Record<string, string>> } = {},
   ): Promise<Server> {
     const server = start(
       ['serve', '--port', String(options.port ?? 0), ...args],
-      cliEnv({ ZEQ_FIELD_KEY: fieldKey }),
+      cliEnv({ ZEQ_FIELD_KEY: fieldKey, ...options.env }),
     );
     const line = await new Promise<string>((resolveLine, reject) => {
       const timer = setTimeout(

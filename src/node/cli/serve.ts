@@ -4,7 +4,9 @@
  *
  * Caveats: the field key comes from `ZEQ_FIELD_KEY` only (never a flag, which `ps` would show)
  * and is never echoed, not even when malformed. Without `--store` keys live in memory and
- * fingerprints change on restart (warned about on stderr).
+ * fingerprints change on restart (warned about on stderr). With `--redis URL` (or `ZEQ_REDIS_URL`)
+ * keys, sessions, replay tags and seeds live in Redis, shared with every `serve` on the same Redis
+ * (`serve-redis.ts`); `/healthz` and `/readyz` are served either way (`../health.ts`).
  *
  * Which slugs are served: exactly those given by `--machine`. An operator may instead opt into
  * `--auto-provision N`: any valid slug is served as its own machine_id, and at most N slugs ever
@@ -21,7 +23,7 @@ import { parseFieldKey } from '../../core/sealing.js';
 import { DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS } from '../../responder/admission.js';
 import { createResponder } from '../../responder/responder.js';
 import type { ResponderOptions } from '../../responder/options.js';
-import { ZeqKeyExError } from '../../core/errors.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../../core/errors.js';
 import { type KeyStore, type StoredKey, createMemoryKeyStore } from '../../responder/stores.js';
 import { createFileKeyStore } from '../file-key-store.js';
 import type { LogFields, Logger } from '../../responder/logger.js';
@@ -43,6 +45,14 @@ import {
   stringOption,
 } from './args.js';
 import { SERVE_MODE_B_HELP, SERVE_MODE_B_OPTIONS, serveModeBOptions } from './serve-mode-b.js';
+import { withHealthChecks } from '../health.js';
+import {
+  SERVE_REDIS_HELP,
+  SERVE_REDIS_OPTIONS,
+  type SharedStores,
+  openSharedStores,
+  redisUrlOf,
+} from './serve-redis.js';
 
 /** The highest `--auto-provision` bound: beyond it, name the machines with `--machine`. */
 export const MAX_AUTO_PROVISION = 10_000;
@@ -56,7 +66,7 @@ export const serveCommand: CliCommand = {
   path: 'serve',
   help: `Usage: zeq-keyex serve (--machine SLUG=MACHINE_ID... | --auto-provision N) [--host ${DEFAULT_HOST}]
                        [--port ${DEFAULT_PORT}] [--store DIR] [--alg ALG] [--echo] [connection limits]
-                       [--admin-token-file FILE] [--allow-http-peer HOST]...
+                       [--admin-token-file FILE] [--allow-http-peer HOST]... [--redis URL]
 
 Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --host HOST                 interface to bind (default ${DEFAULT_HOST})
@@ -92,6 +102,7 @@ ${SERVE_MODE_B_HELP}
                               or neither; the key file should be readable by this user only)
   --log-level LEVEL           'warn' (default): one JSON line on stderr per refused request and
                               per failure; 'error': failures only; 'silent'. Never a secret.
+${SERVE_REDIS_HELP}
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
@@ -112,6 +123,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'max-in-flight-decapsulations': { type: 'string' },
     'no-rate-limits': { type: 'boolean', default: false },
     ...SERVE_MODE_B_OPTIONS,
+    ...SERVE_REDIS_OPTIONS,
     echo: { type: 'boolean', default: false },
     'cors-origin': { type: 'string', multiple: true, default: [] },
     'log-level': { type: 'string', default: 'warn' },
@@ -124,19 +136,40 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     const port = portArg(stringOption(args, 'port') ?? DEFAULT_PORT);
     const limits = { ...connectionLimits(args), ...(await tlsFiles(args)) };
     const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
-    const responder = createResponder(await responderOptions(args, io, log));
+    // Shared stores (--redis / ZEQ_REDIS_URL): opened first, closed on every way out.
+    const redisUrl = redisUrlOf(args, io);
+    const shared =
+      redisUrl === undefined ? undefined : openSharedStores(redisUrl, fieldKeyFrom(io), io);
+    let responder;
+    try {
+      responder = createResponder(await responderOptions(args, io, log, shared));
+    } catch (error) {
+      await shared?.close();
+      throw error;
+    }
     try {
       // Loud at start: a stored key that does not open (a wrong ZEQ_FIELD_KEY) stops it here.
       await responder.ready();
     } catch (error) {
-      responder.close();
-      return reportFailure(io, false, error);
+      // A shared store that does not answer yet is not a wrong key: serve 503s until it does.
+      if (shared === undefined || isZeqKeyExError(error, 'machine_unavailable')) {
+        responder.close();
+        await shared?.close();
+        return reportFailure(io, false, error);
+      }
+      io.stderr('warning: the shared store does not answer; stored keys are checked when it does');
     }
+    const ready = shared === undefined ? () => Promise.resolve(true) : () => shared.ready();
     let server: RunningServer;
     try {
-      server = await serve(loggedRefusals(responder.fetch, log), { host, port, ...limits });
+      server = await serve(withHealthChecks(loggedRefusals(responder.fetch, log), ready), {
+        host,
+        port,
+        ...limits,
+      });
     } catch (error) {
       responder.close();
+      await shared?.close();
       const code = (error as NodeJS.ErrnoException).code;
       const detail = code === undefined ? '' : ` (${code})`;
       // OpenSSL's codes: the PEM files were read but do not load as a certificate and key.
@@ -152,6 +185,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     io.stderr(`${signal} received, stopping`);
     await server.close();
     responder.close();
+    await shared?.close();
     return EXIT.ok;
   },
 };
@@ -204,6 +238,7 @@ async function responderOptions(
   args: CommandArgs,
   io: CliIo,
   logger: Logger,
+  shared?: SharedStores,
 ): Promise<ResponderOptions> {
   const fieldKey = fieldKeyFrom(io);
   const machines = parseMachines(stringListOption(args, 'machine'));
@@ -216,11 +251,16 @@ async function responderOptions(
     );
   const storeDir = stringOption(args, 'store');
   if (storeDir === '') throw new UsageError('--store needs a directory');
-  if (storeDir === undefined)
+  if (storeDir !== undefined && shared !== undefined)
+    throw new UsageError('give either --store or --redis (ZEQ_REDIS_URL), not both');
+  if (storeDir === undefined && shared === undefined)
     io.stderr('warning: no --store given; keys live in memory and fingerprints change on restart');
   let keyStore: KeyStore;
   let stored: readonly string[] = [];
-  if (storeDir === undefined) {
+  if (shared !== undefined) {
+    keyStore = shared.stores.keyStore;
+    if (autoProvision !== undefined) stored = await shared.stores.keyStore.slugs();
+  } else if (storeDir === undefined) {
     keyStore = createMemoryKeyStore();
   } else {
     const fileStore = createFileKeyStore(storeDir);
@@ -242,6 +282,14 @@ async function responderOptions(
     ...served,
     ...algArg(args),
     ...(await serveModeBOptions(args, storeDir, io)),
+    ...(shared === undefined
+      ? {}
+      : {
+          sessionStore: shared.stores.sessionStore,
+          replayMemory: shared.stores.replayMemory,
+          seedStore: shared.stores.seedStore,
+          recordState: shared.stores.recordState,
+        }),
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
       : {}),
