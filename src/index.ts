@@ -28,7 +28,10 @@ export {
 } from './initiator/records.js';
 export type { RecordChannel } from './core/record-channel.js';
 export {
+  type IdentityTrust,
   type StorageLike,
+  type TrustDecision,
+  type TrustedDocument,
   type TrustOptions,
   type TrustStore,
   createLocalStorageTrustStore,

@@ -13,8 +13,8 @@ import {
   createLocalStorageTrustStore,
   createMemoryTrustStore,
   createTrustPolicy,
-  serialKey,
 } from '../src/initiator/trust.js';
+import { type IdentityTrustOptions, identityTrust, serialKey } from '../src/initiator/identity.js';
 import {
   type FetchHandler,
   MACHINE_ID,
@@ -36,14 +36,23 @@ const STRANGER = identityKeygen(new Uint8Array(32).fill(2));
 const IDENTITY_PIN = TEST_IDENTITY_PIN;
 const pinOf = identityOf;
 
-function client(handler: FetchHandler, options: Partial<ClientOptions> = {}) {
+type TestOptions = Partial<ClientOptions> & IdentityTrustOptions;
+
+/** A client with identity pins: the identity options, then the client's. */
+function client(handler: FetchHandler, options: TestOptions = {}) {
+  const { pins, fleet, clockSkewMs, wallClock, serialStore, ...rest } = options;
   return createClient({
     origin: ORIGIN,
     fetch: handler,
     retry: 0,
-    identityPins: { [SLUG]: IDENTITY_PIN },
-    wallClock: () => NOW,
-    ...options,
+    identity: identityTrust({
+      ...(fleet === undefined ? { pins: { [SLUG]: IDENTITY_PIN } } : { fleet }),
+      ...(pins === undefined ? {} : { pins }),
+      wallClock: wallClock ?? (() => NOW),
+      ...(clockSkewMs === undefined ? {} : { clockSkewMs }),
+      ...(serialStore === undefined ? {} : { serialStore }),
+    }),
+    ...rest,
   });
 }
 
@@ -71,8 +80,8 @@ describe('identity-pinned handshake', () => {
   test('a fleet identity covers every slug of the origin; a slug pin overrides it', async () => {
     const f = await makeFixture();
     const c = client(signing(f.handler), {
-      identityPins: { [SLUG]: pinOf(STRANGER.publicKey) },
-      fleetIdentityPins: [IDENTITY_PIN],
+      pins: { [SLUG]: pinOf(STRANGER.publicKey) },
+      fleet: [IDENTITY_PIN],
     });
     expect((await c.handshake(OTHER_SLUG)).trust).toBe('identity');
     await expectCodeAsync(c.handshake(SLUG), 'identity_mismatch');
@@ -102,7 +111,6 @@ describe('identity-pinned handshake', () => {
     await c.handshake(SLUG);
     expect((await c.handshake(SLUG)).documentCached).toBe(false);
     expect(counted.count('GET')).toBe(2);
-    expect(() => client(counted.handler, { cacheKeyDocuments: 'yes' as never })).toThrow(TypeError);
   });
 
   test('a kept document is used until not_after, then fetched (and judged) again', async () => {
@@ -120,7 +128,7 @@ describe('identity-pinned handshake', () => {
 });
 
 describe('each check of §8.2 refuses before anything is posted', () => {
-  const cases: [string, Signing | null, Partial<ClientOptions>, string][] = [
+  const cases: [string, Signing | null, TestOptions, string][] = [
     ['no attestation', null, {}, 'attestation_required'],
     ['another identity', { key: STRANGER }, {}, 'identity_mismatch'],
     ['signed for another slug', { slug: OTHER_SLUG }, {}, 'attestation_invalid'],
@@ -147,7 +155,7 @@ describe('each check of §8.2 refuses before anything is posted', () => {
   test('the clock skew: 60 s by default, up to 300 s, validated', async () => {
     const f = await makeFixture();
     const notAfter = NOW_S - 3600 + WEEK_S;
-    const at = (seconds: number, options: Partial<ClientOptions> = {}) =>
+    const at = (seconds: number, options: TestOptions = {}) =>
       client(signing(f.handler), { wallClock: () => seconds * 1000, ...options }).handshake(SLUG);
     expect((await at(notAfter + 60)).trust).toBe('identity');
     await expectCodeAsync(at(notAfter + 61), 'attestation_expired');
@@ -203,9 +211,13 @@ describe('anti-rollback (spec §8.2 check 7)', () => {
     await expectCodeAsync(store.raiseSerial?.(key, 1) as Promise<number>, 'store_error');
   });
 
-  test('a store without raiseSerial cannot keep serials', () => {
+  test('options are checked when the identity pins are made', () => {
     const store = { get: async () => undefined, putIfAbsent: async (_: string, fp: string) => fp };
-    expect(() => createTrustPolicy({ serialStore: store })).toThrow(TypeError);
+    expect(() => identityTrust({ fleet: IDENTITY_PIN, serialStore: store })).toThrow(TypeError);
+    expect(() => identityTrust({})).toThrow(TypeError);
+    expect(() => identityTrust({ pins: { '../x': IDENTITY_PIN } })).toThrow(TypeError);
+    expect(() => identityTrust({ fleet: 'abc' })).toThrow(TypeError);
+    expect(() => identityTrust({ fleet: IDENTITY_PIN, wallClock: 1 as never })).toThrow(TypeError);
   });
 });
 
@@ -218,9 +230,11 @@ describe('invalid.signed_documents through the trust policy', () => {
       if (c.highest_serial !== undefined)
         await serialStore.raiseSerial?.(serialKey(ORIGIN, c.slug, identity), c.highest_serial);
       const policy = createTrustPolicy({
-        identityPins: { [c.slug]: c.identity_pins },
-        serialStore,
-        wallClock: () => c.now * 1000,
+        identity: identityTrust({
+          pins: { [c.slug]: c.identity_pins },
+          serialStore,
+          wallClock: () => c.now * 1000,
+        }),
       });
       await expectCodeAsync(policy.check(ORIGIN, c.slug, parseKeyDocument(c.document)), c.expect);
     },
@@ -231,9 +245,11 @@ describe('invalid.signed_documents through the trust policy', () => {
     async (_, c) => {
       const serialStore = createMemoryTrustStore();
       const policy = createTrustPolicy({
-        identityPins: { [c.slug]: c.identity },
-        serialStore,
-        wallClock: () => c.now * 1000,
+        identity: identityTrust({
+          pins: { [c.slug]: c.identity },
+          serialStore,
+          wallClock: () => c.now * 1000,
+        }),
       });
       const decision = await policy.check(ORIGIN, c.slug, parseKeyDocument(c.document));
       expect(decision).toMatchObject({ mode: 'identity', identity: c.identity });

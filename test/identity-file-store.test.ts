@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { createFileTrustStore } from '../src/node/file-trust-store.js';
-import { serialKey } from '../src/initiator/trust.js';
+import { serialKey } from '../src/initiator/identity.js';
 import { expectCodeAsync } from './helpers/errors.js';
 
 const FP = 'ab'.repeat(32);

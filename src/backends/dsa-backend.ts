@@ -3,8 +3,8 @@
  * one passes a probe against noble (`node:crypto` on Node ≥ 24.7, WebCrypto where a browser has
  * `ML-DSA-65`), and noble's otherwise. The probe runs once per process, on the first identity check.
  *
- * This module reaches noble's ML-DSA (through `core/attestation.ts`): the initiator loads it with a
- * dynamic `import()` only when a client has identity pins, so other apps never bundle it.
+ * This module reaches noble's ML-DSA (through `core/attestation.ts`): the initiator reaches it only
+ * through `zeq-keyex/identity`, so other apps never bundle it.
  *
  * Security caveat: a native verifier is trusted only after it accepted a signature noble made and
  * refused the same signature over another message and a signature with a bit flipped; any failure

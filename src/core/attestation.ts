@@ -5,9 +5,9 @@
  * (anti-rollback, which needs the trust store) belong to the initiator's trust module.
  *
  * ML-DSA-65 comes from `@noble/post-quantum`; verification may instead run through a native
- * verifier that passed a probe against noble (`backends/dsa-backend.ts`). This module is reached
- * only through a dynamic `import()` by the initiator, so that an app with no identity pin never
- * ships ML-DSA.
+ * verifier that passed a probe against noble (`backends/dsa-backend.ts`). The initiator reaches
+ * this module only through `zeq-keyex/identity`, so that an app with no identity pin never ships
+ * ML-DSA.
  *
  * Security caveats:
  * - An identity key signs for every machine and slug of a deployment: its compromise lets the

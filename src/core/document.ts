@@ -115,10 +115,9 @@ export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]
   assertPublicKey(publicKey, alg);
   // 2. the fingerprint is the key's own.
   assertOwnFingerprint(publicKey, fingerprint);
+  // §8.1: kept as received (`undefined` when absent), checked only where an identity pin applies.
   const attestation = jsonField(body as Record<string, unknown>, 'attestation');
-  return attestation === undefined
-    ? { alg, publicKey, fingerprint, machineId }
-    : { alg, publicKey, fingerprint, machineId, attestation };
+  return { alg, publicKey, fingerprint, machineId, attestation };
 }
 
 /**

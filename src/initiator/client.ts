@@ -8,9 +8,9 @@
  * `trust.ts`), encapsulation and the key schedule (§2.2), the handshake request and its checks
  * (§2.3), the key confirmation, and only then a TOFU first use is remembered.
  *
- * One round trip (spec §8.2): a key document trusted by an identity pin (until its `not_after`) or
- * by a KEM-key pin (while the pin holds its key) is kept per slug after a confirmed handshake, and
- * later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
+ * One round trip (spec §8.2): the key document of an authenticated session — trusted by an identity
+ * pin (until its `not_after`), a KEM-key pin, or a TOFU store that knew its key — is kept per slug,
+ * and later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
  * responder rotated its key) fetches the document again, once, and retries; any other failure
  * drops the kept document too. Option `cacheKeyDocuments: false` turns this off.
  *
@@ -48,7 +48,7 @@ import { type Transport, type TransportOptions, createTransport } from './transp
 import { type TrustDecision, type TrustOptions, createTrustPolicy } from './trust.js';
 import type { KemEncapsulator } from '../backends/kem-backend.js';
 
-/** The most key documents a client keeps for one round trip (the oldest is dropped first). */
+/** The most key documents a client keeps for one round trip. */
 const MAX_CACHED_DOCUMENTS = 64;
 
 /** A key document kept after a confirmed handshake, with the trust it earned. */
@@ -88,8 +88,9 @@ export interface ClientOptions extends TransportOptions, TrustOptions {
    */
   kem?: KemChoice;
   /**
-   * Keep key documents trusted by an identity pin (until `not_after`) or a KEM-key pin, and go
-   * straight to `POST handshake` on later handshakes: one round trip instead of two (spec §8.2).
+   * Keep the key documents of authenticated sessions (identity pin until `not_after`, KEM-key pin,
+   * TOFU match), and go straight to `POST handshake` on later handshakes: one round trip instead of
+   * two (spec §8.2).
    * `session.documentCached` says which handshakes used a kept document.
    * @defaultValue true
    */
@@ -152,27 +153,9 @@ export function createClient(options: ClientOptions): Client {
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0)
     throw new RangeError('maxRecordBytes must be an integer > 0');
   const kem = encapsulatorLoader(options.kem);
-  const cacheDocuments = options.cacheKeyDocuments ?? true;
-  if (typeof cacheDocuments !== 'boolean')
-    throw new TypeError('cacheKeyDocuments must be a boolean');
+  // Kept key documents by slug (one round trip, §8.2); never filled with the option off.
   const documents = new Map<string, CachedDocument>();
-
-  /** A kept document of `slug` that its trust still covers. */
-  function cachedDocument(slug: string): CachedDocument | undefined {
-    const cached = documents.get(slug);
-    if (cached === undefined) return undefined;
-    if (trust.stillTrusted(slug, cached.decision, cached.doc.fingerprint)) return cached;
-    documents.delete(slug);
-    return undefined;
-  }
-
-  function keepDocument(slug: string, doc: KeyDocument, decision: TrustDecision): void {
-    if (!cacheDocuments || (decision.mode !== 'identity' && decision.mode !== 'pinned')) return;
-    documents.delete(slug);
-    if (documents.size >= MAX_CACHED_DOCUMENTS)
-      documents.delete(documents.keys().next().value as string);
-    documents.set(slug, { doc, decision });
-  }
+  const cacheDocuments = options.cacheKeyDocuments !== false;
 
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
@@ -205,14 +188,25 @@ export function createClient(options: ClientOptions): Client {
     return response;
   }
 
+  /**
+   * Keeps the document of an authenticated session (identity pin, KEM-key pin, or a TOFU store that
+   * knew the key): at most `MAX_CACHED_DOCUMENTS`, all dropped when full.
+   */
+  function keep(slug: string, kept: CachedDocument, session: ClientSession): ClientSession {
+    if (cacheDocuments && session.authenticated) {
+      if (documents.size >= MAX_CACHED_DOCUMENTS) documents.clear();
+      documents.set(slug, kept);
+    }
+    return session;
+  }
+
   /** §2.2–§2.3 for a trusted document: encapsulate, post, open the confirmation, make the session. */
   async function exchange(
     slug: string,
-    doc: KeyDocument,
-    decision: TrustDecision,
+    { doc, decision }: CachedDocument,
     backend: KemEncapsulator,
     call: CallOptions,
-    documentCached: boolean,
+    documentCached = false,
   ): Promise<ClientSession> {
     // §2.2. Every backend speaks ML-KEM-768, the only alg `algs` may hold.
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
@@ -225,9 +219,7 @@ export function createClient(options: ClientOptions): Client {
       await decision.confirmed(); // a TOFU first use is remembered only now
       return createClientSession({
         ...response,
-        alg: doc.alg,
-        fingerprint: doc.fingerprint,
-        machineId: doc.machineId,
+        ...doc,
         slug,
         trust: decision.mode,
         identity: decision.identity,
@@ -253,31 +245,21 @@ export function createClient(options: ClientOptions): Client {
     trust.assertChoice(slug); // §6: no trust choice, nothing sent
     // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
     const backend = await kem();
-    const cached = cacheDocuments ? cachedDocument(slug) : undefined;
-    if (cached !== undefined) {
+    const cached = documents.get(slug);
+    if (cached !== undefined && cached.decision.stillValid?.() !== false) {
       try {
-        return await exchange(slug, cached.doc, cached.decision, backend, call, true);
+        return keep(slug, cached, await exchange(slug, cached, backend, call, true));
       } catch (error) {
-        if (documents.get(slug) === cached) documents.delete(slug);
+        documents.delete(slug);
         // §8.2: the responder holds another key (a rotation): fetch the document again, once.
-        if (!isKeyMismatch(error)) throw error;
+        if (!isZeqKeyExError(error, 'http_error') || error.responseCode !== 'key_mismatch')
+          throw error;
       }
     }
     const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
-    const decision = await trust.check(origin, slug, doc); // §2.1 check 3, or §8.2
-    const session = await exchange(slug, doc, decision, backend, call, false);
-    keepDocument(slug, doc, decision);
-    return session;
+    const fresh = { doc, decision: await trust.check(origin, slug, doc) }; // §2.1 check 3, or §8.2
+    return keep(slug, fresh, await exchange(slug, fresh, backend, call));
   }
 
   return Object.freeze({ origin, fetchKeyDocument, handshake });
-}
-
-/** Whether a handshake failed with `409 key_mismatch`: the responder holds another key. */
-function isKeyMismatch(error: unknown): boolean {
-  return (
-    isZeqKeyExError(error, 'http_error') &&
-    error.status === 409 &&
-    error.responseCode === 'key_mismatch'
-  );
 }

@@ -13,6 +13,7 @@ import { type ClientOptions, createClient } from '../../initiator/client.js';
 import { sessionRecords } from '../../initiator/records.js';
 import type { ClientSession } from '../../initiator/session.js';
 import { createFileTrustStore } from '../file-trust-store.js';
+import { identityTrust } from '../../initiator/identity.js';
 import {
   type CliCommand,
   type CliIo,
@@ -77,7 +78,7 @@ Performs a first-contact handshake with SLUG at ORIGIN.
 function trustOptions(
   args: CommandArgs,
   slug: string,
-): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned' | 'identityPins'> {
+): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned' | 'identity'> {
   const identities = stringListOption(args, 'identity');
   const pins = stringListOption(args, 'pin');
   const tofu = stringOption(args, 'tofu');
@@ -91,7 +92,11 @@ function trustOptions(
     );
   if (tofu === '') throw new UsageError('--tofu needs a file');
   if (identities.length > 0)
-    return { identityPins: { [slug]: identities.map((pin) => pinArg(pin, '--identity')) } };
+    return {
+      identity: identityTrust({
+        pins: { [slug]: identities.map((pin) => pinArg(pin, '--identity')) },
+      }),
+    };
   if (tofu !== undefined) return { tofu: createFileTrustStore(tofu) };
   if (insecure) return { insecureUnpinned: true };
   return { pins: { [slug]: pins.map((pin) => pinArg(pin, '--pin')) } };
