@@ -26,6 +26,7 @@ export {
   type DsaVerifier,
   loadSignatureVerifier,
 } from './backends/dsa-backend.js';
+export type { SignatureVerifier } from './core/attestation.js';
 export {
   ERROR_CODES,
   type ErrorCode,
