@@ -8,9 +8,8 @@
  * `trust.ts`), encapsulation and the key schedule (§2.2), the handshake request and its checks
  * (§2.3), the key confirmation, and only then a TOFU first use is remembered.
  *
- * One round trip (spec §8.2): the key document of an authenticated session — trusted by an identity
- * pin (until its `not_after`), a KEM-key pin, or a TOFU store that knew its key — is kept per slug,
- * and later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
+ * One round trip (spec §8.2): a key document trusted by an identity pin (until its `not_after`) or
+ * a KEM-key pin is kept per slug, and later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
  * responder rotated its key) fetches the document again, once, and retries; any other failure
  * drops the kept document too. Option `cacheKeyDocuments: false` turns this off.
  *
@@ -88,9 +87,8 @@ export interface ClientOptions extends TransportOptions, TrustOptions {
    */
   kem?: KemChoice;
   /**
-   * Keep the key documents of authenticated sessions (identity pin until `not_after`, KEM-key pin,
-   * TOFU match), and go straight to `POST handshake` on later handshakes: one round trip instead of
-   * two (spec §8.2).
+   * Keep key documents trusted by an identity pin (until `not_after`) or a KEM-key pin, and go
+   * straight to `POST handshake` on later handshakes: one round trip instead of two (spec §8.2).
    * `session.documentCached` says which handshakes used a kept document.
    * @defaultValue true
    */
@@ -189,11 +187,12 @@ export function createClient(options: ClientOptions): Client {
   }
 
   /**
-   * Keeps the document of an authenticated session (identity pin, KEM-key pin, or a TOFU store that
-   * knew the key): at most `MAX_CACHED_DOCUMENTS`, all dropped when full.
+   * Keeps the document of a session authenticated by a pin (identity or KEM key; a TOFU store's
+   * changed key must be refused before anything is posted): at most `MAX_CACHED_DOCUMENTS`, all
+   * dropped when full.
    */
   function keep(slug: string, kept: CachedDocument, session: ClientSession): ClientSession {
-    if (cacheDocuments && session.authenticated) {
+    if (cacheDocuments && (session.trust === 'identity' || session.trust === 'pinned')) {
       if (documents.size >= MAX_CACHED_DOCUMENTS) documents.clear();
       documents.set(slug, kept);
     }
