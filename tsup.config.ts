@@ -41,6 +41,7 @@ const common: Options = {
 const PORTABLE_ENTRIES = {
   index: 'src/index.ts',
   protocol: 'src/protocol.ts',
+  identity: 'src/identity.ts',
   'mode-b': 'src/mode-b.ts',
   responder: 'src/responder.ts',
   msw: 'src/msw.ts',
@@ -77,6 +78,7 @@ export default function config(overrides: Options): Options[] {
       entry: {
         'index.node': 'src/index.ts',
         'protocol.node': 'src/protocol.ts',
+        'identity.node': 'src/identity.ts',
         'mode-b.node': 'src/mode-b.ts',
         'responder.node': 'src/responder.ts',
         node: 'src/node.ts',

@@ -9,7 +9,10 @@
  *   SDK's dependencies (noble and ky), each used the way the SDK uses it.
  * The difference of the two gzipped sizes is the SDK's own code; the budget allows 5 KiB
  * (5120 bytes). Both apps resolve the dependencies from this project's `node_modules`, so they get
- * the same versions.
+ * the same versions. A third app (`scripts/bundle-budget/identity-app.mjs`) does one
+ * identity-pinned handshake (spec §8, `zeq-keyex/identity`); what it weighs over the client app,
+ * the identity path (ML-DSA-65 and the attestation checks), is reported apart and is not in the
+ * budget: an app without identity pins does not ship it.
  *
  * `zeq-keyex` comes from the packed package (`npm pack` of the built `dist/`, unpacked into a
  * scratch directory), resolved as a web bundler resolves it: platform `browser`, so the `default`
@@ -247,6 +250,13 @@ async function main() {
       min: xwingInlined.min - xwingApp.min,
       gzip: xwingInlined.gzip - xwingApp.gzip,
     };
+    // The identity path (zeq-keyex/identity: ML-DSA-65 and the attestation checks), apart.
+    const identity = await bundle(
+      await fs.readFile(path.join(APPS, 'identity-app.mjs'), 'utf8'),
+      'identity-app.mjs',
+      scratch,
+    );
+    const identityPath = { min: identity.min - client.min, gzip: identity.gzip - client.gzip };
     const oneImport = await bundle(
       "import { isZeqKeyExError } from 'zeq-keyex';\nexport const check = isZeqKeyExError;\n",
       'one-import-app.mjs',
@@ -281,6 +291,8 @@ async function main() {
       from: label,
       esbuild: esbuild.version,
       client: { min: client.min, gzip: client.gzip },
+      identity: { min: identity.min, gzip: identity.gzip },
+      identityPath,
       floor: { min: floor.min, gzip: floor.gzip },
       overhead,
       onDemand: { xwing: onDemand },
@@ -309,6 +321,8 @@ async function main() {
             : `OVER by ${num(overhead.gzip - BUDGET_BYTES)} B`
         }`,
         `  X-Wing, on demand          ${pad(`+${num(onDemand.min)}`, 10)} ${pad(`+${num(onDemand.gzip)}`, 9)}   a chunk loaded by apps that accept X-Wing, on first use; not in the budget`,
+        `  identity app (SDK)         ${pad(num(identity.min), 10)} ${pad(num(identity.gzip), 9)}`,
+        `  identity path              ${pad(`+${num(identityPath.min)}`, 10)} ${pad(`+${num(identityPath.gzip)}`, 9)}   zeq-keyex/identity over the client app (ML-DSA-65); not in the budget`,
         '',
         '  minified bytes per package        client app     floor',
         ...Object.entries(summary.packages)

@@ -33,7 +33,10 @@ export {
   recoveringRecords,
 } from './initiator/recovering-records.js';
 export {
+  type IdentityTrust,
   type StorageLike,
+  type TrustDecision,
+  type TrustedDocument,
   type TrustOptions,
   type TrustStore,
   createLocalStorageTrustStore,

@@ -5,12 +5,16 @@
  * anything and only returns once the key confirmation opened — or the budget would measure the
  * SDK against less than its job.
  *
+ * The identity app (the identity path, measured apart) completes an identity-pinned handshake.
+ *
  * The SDK app imports `zeq-keyex`; here that name is the package's source entry.
  */
 import { expect, test, vi } from 'vitest';
 import { SLUG, STRANGER_FP, makeFixture } from './helpers/client-kit.js';
+import { TEST_IDENTITY_PIN, signing } from './helpers/identity.js';
 
 vi.mock('zeq-keyex', async () => await import('../src/index.js'));
+vi.mock('zeq-keyex/identity', async () => await import('../src/identity.js'));
 
 interface BudgetApp {
   handshake(options: {
@@ -95,4 +99,25 @@ test('the floor app refuses a key confirmation that does not open', async () => 
       fetch: tampered,
     }),
   ).rejects.toThrow(Error);
+});
+
+test('the identity app completes an identity-pinned handshake with signed key documents', async () => {
+  const path = new URL('../scripts/bundle-budget/identity-app.mjs', import.meta.url).pathname;
+  const app = (await import(path)) as {
+    handshake(options: {
+      origin: string;
+      slug: string;
+      identity: string;
+      fetch: (request: Request) => Promise<Response>;
+    }): Promise<{ sessionId: string; identity: string | undefined }>;
+  };
+  const f = await makeFixture();
+  const result = await app.handshake({
+    origin: 'https://edge.test',
+    slug: SLUG,
+    identity: TEST_IDENTITY_PIN,
+    fetch: signing(f.handler, {}, Math.floor(Date.now() / 1000)),
+  });
+  expect(result.identity).toBe(TEST_IDENTITY_PIN);
+  expect(f.sessions.created).toEqual([result.sessionId]);
 });

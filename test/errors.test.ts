@@ -60,6 +60,7 @@ test('every entry that can throw it exports the one class, its guard and its cod
   const entries = await Promise.all([
     import('../src/index.js'),
     import('../src/protocol.js'),
+    import('../src/identity.js'),
     import('../src/mode-b.js'),
     import('../src/responder.js'),
   ]);

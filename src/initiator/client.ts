@@ -8,9 +8,14 @@
  * `trust.ts`), encapsulation and the key schedule (§2.2), the handshake request and its checks
  * (§2.3), the key confirmation, and only then a TOFU first use is remembered.
  *
+ * One round trip (spec §8.2): a key document trusted by an identity pin (until its `not_after`) or
+ * a KEM-key pin is kept per slug, and later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
+ * responder rotated its key) fetches the document again, once, and retries; any other failure
+ * drops the kept document too. Option `cacheKeyDocuments: false` turns this off.
+ *
  * Security caveats:
- * - Trust is an explicit choice (spec §6): a pin per slug, a trust-on-first-use store, or an
- *   unauthenticated mode chosen by name. With none, nothing is sent (`pin_required`).
+ * - Trust is an explicit choice (spec §6): an identity pin, a pin per slug, a trust-on-first-use
+ *   store, or an unauthenticated mode chosen by name. With none, nothing is sent (`pin_required`).
  * - The checks of §2.1 run, in order, before anything is posted; a failure at any step after
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
@@ -23,7 +28,7 @@ import {
   recordsRoute,
   type Alg,
 } from '../core/constants.js';
-import { ZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { base64Encode } from '../core/encoding.js';
 import { assertSlug } from '../core/identifiers.js';
 import { type KemChoice, encapsulatorLoader } from '../backends/kem-backend.js';
@@ -40,7 +45,16 @@ import { type RatchetOptions, assertRatchetOptions } from '../core/record-channe
 import { type ClientSession, createClientSession } from './session.js';
 import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { type Transport, type TransportOptions, createTransport } from './transport.js';
-import { type TrustOptions, createTrustPolicy } from './trust.js';
+import { type TrustDecision, type TrustOptions, createTrustPolicy } from './trust.js';
+
+/** The most key documents a client keeps for one round trip. */
+const MAX_CACHED_DOCUMENTS = 64;
+
+/** A key document kept after a confirmed handshake, with the trust it earned. */
+interface CachedDocument {
+  readonly doc: KeyDocument;
+  readonly decision: TrustDecision;
+}
 
 /** Options of {@link createClient}. */
 export interface ClientOptions extends TransportOptions, TrustOptions {
@@ -78,6 +92,13 @@ export interface ClientOptions extends TransportOptions, TrustOptions {
    * @defaultValue 'auto'
    */
   kem?: KemChoice;
+  /**
+   * Keep key documents trusted by an identity pin (until `not_after`) or a KEM-key pin, and go
+   * straight to `POST handshake` on later handshakes: one round trip instead of two (spec §8.2).
+   * `session.documentCached` says which handshakes used a kept document.
+   * @defaultValue true
+   */
+  cacheKeyDocuments?: boolean;
 }
 
 /** Per-call options. */
@@ -100,7 +121,8 @@ export interface Client {
   /**
    * Performs first contact with the machine `slug` and returns the confirmed session.
    * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`, `store_error`,
-   *   `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
+   *   `attestation_required`, `attestation_invalid`, `identity_mismatch`, `attestation_expired`,
+   *   `attestation_rollback` (identity pins), `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
    *   the codes of {@link Client.fetchKeyDocument}.
    */
   handshake(slug: string, options?: CallOptions): Promise<ClientSession>;
@@ -135,6 +157,9 @@ export function createClient(options: ClientOptions): Client {
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0)
     throw new RangeError('maxRecordBytes must be an integer > 0');
   const kem = encapsulatorLoader(options.kem);
+  // Kept key documents by slug (one round trip, §8.2); never filled with the option off.
+  const documents = new Map<string, CachedDocument>();
+  const cacheDocuments = options.cacheKeyDocuments !== false;
 
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
@@ -167,15 +192,27 @@ export function createClient(options: ClientOptions): Client {
     return response;
   }
 
-  async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
-    assertSlug(slug);
-    trust.assertChoice(slug); // §6: no trust choice, nothing sent
-    // Before any request: a `kem: 'native'` this runtime cannot honour, for any accepted alg,
-    // sends nothing. Each alg's backend is loaded once.
-    await Promise.all(algs.map((alg) => kem(alg)));
-    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
-    const decision = await trust.check(origin, slug, doc); // §2.1 check 3
-    // §2.2, through the backend of the document's alg (one of `algs`, checked above).
+  /**
+   * Keeps the document of a session authenticated by a pin (identity or KEM key; a TOFU store's
+   * changed key must be refused before anything is posted): at most `MAX_CACHED_DOCUMENTS`, all
+   * dropped when full.
+   */
+  function keep(slug: string, kept: CachedDocument, session: ClientSession): ClientSession {
+    if (cacheDocuments && (session.trust === 'identity' || session.trust === 'pinned')) {
+      if (documents.size >= MAX_CACHED_DOCUMENTS) documents.clear();
+      documents.set(slug, kept);
+    }
+    return session;
+  }
+
+  /** §2.2–§2.3 for a trusted document: encapsulate, post, open the confirmation, make the session. */
+  async function exchange(
+    slug: string,
+    { doc, decision }: CachedDocument,
+    call: CallOptions,
+    documentCached = false,
+  ): Promise<ClientSession> {
+    // §2.2, through the backend of the document's alg (one of `algs`, checked when it was parsed).
     const backend = await kem(doc.alg);
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ ...doc, slug, cipherText });
@@ -190,6 +227,9 @@ export function createClient(options: ClientOptions): Client {
         ...doc,
         slug,
         trust: decision.mode,
+        identity: decision.identity,
+        serial: decision.serial,
+        documentCached,
         kemBackend: backend.backend,
         recordKey,
         ratchet,
@@ -203,6 +243,28 @@ export function createClient(options: ClientOptions): Client {
       wipe(recordKey);
       throw error;
     }
+  }
+
+  async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
+    assertSlug(slug);
+    trust.assertChoice(slug); // §6: no trust choice, nothing sent
+    // Before any request: a `kem: 'native'` this runtime cannot honour, for any accepted alg,
+    // sends nothing. Each alg's backend is loaded once.
+    await Promise.all(algs.map((alg) => kem(alg)));
+    const cached = documents.get(slug);
+    if (cached !== undefined && cached.decision.stillValid?.() !== false) {
+      try {
+        return keep(slug, cached, await exchange(slug, cached, call, true));
+      } catch (error) {
+        documents.delete(slug);
+        // §8.2: the responder holds another key (a rotation): fetch the document again, once.
+        if (!isZeqKeyExError(error, 'http_error') || error.responseCode !== 'key_mismatch')
+          throw error;
+      }
+    }
+    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
+    const fresh = { doc, decision: await trust.check(origin, slug, doc) }; // §2.1 check 3, or §8.2
+    return keep(slug, fresh, await exchange(slug, fresh, call));
   }
 
   return Object.freeze({ origin, fetchKeyDocument, handshake });

@@ -7,8 +7,10 @@
  * 2. a trust-on-first-use store: the first fingerprint seen per origin and slug is remembered, and a
  *    later one must equal it (`tofu_key_changed`);
  * 3. an explicit unauthenticated mode (`insecureUnpinned`), whose sessions say so.
- * With none of them nothing is sent (`pin_required`). Identity pins (§8) are one more branch of
- * {@link TrustPolicy.check}, ahead of the KEM-key pins.
+ * With none of them nothing is sent (`pin_required`). Identity pins (§8) come first of all: the
+ * `identity` option, made by `identityTrust()` of `zeq-keyex/identity` (`identity.ts`), covers some
+ * slugs or every slug of the origin, and for those runs every check of §8.2 in place of this
+ * module's. It is given as an object so that an app without identity pins does not ship ML-DSA.
  *
  * Mode-B (§4.1) takes a pin only, as part of the protocol core's input (`expected_fingerprint`):
  * `core/modeb.ts` runs the same pin check, `assertFingerprintPinned` of `core/fingerprint.ts`, that
@@ -25,8 +27,12 @@
  *   on the one fingerprint the store keeps.
  * - A store's failure, or a stored value that is not a fingerprint (a file edited by hand), is
  *   `store_error`: never a silent re-trust.
+ * - An identity pin trusts whatever the identity signs, for every slug it covers: see
+ *   docs/identity.md for what that protects and what it does not. A serial is remembered as soon
+ *   as its document passed the checks (it is signed by the identity), before anything is sent.
  * @module
  */
+import type { KeyDocument } from '../core/document.js';
 import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { assertFingerprintPinned, parsePins } from '../core/fingerprint.js';
 import { assertSlug, isFingerprint } from '../core/identifiers.js';
@@ -36,6 +42,12 @@ import type { TrustMode } from './session.js';
 export interface TrustOptions {
   /** Pins per slug: one fingerprint, or several during a key rotation. */
   pins?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * Identity pins (spec §8), made by `identityTrust()` of `zeq-keyex/identity`: for the slugs it
+   * covers, the key document must be signed by a pinned identity, and its KEM key may rotate
+   * freely. Takes precedence over every other choice for those slugs.
+   */
+  identity?: IdentityTrust;
   /** Trust on first use for slugs without a pin: remembers the first fingerprint seen. */
   tofu?: TrustStore;
   /**
@@ -46,10 +58,49 @@ export interface TrustOptions {
   insecureUnpinned?: boolean;
 }
 
+/**
+ * What the trust decision reads of a key document: its fingerprint, and for the identity branch
+ * the whole document (alg, key, machine_id and the raw `attestation`).
+ */
+export type TrustedDocument = Pick<KeyDocument, 'fingerprint'> &
+  Partial<Pick<KeyDocument, 'alg' | 'publicKey' | 'machineId' | 'attestation'>>;
+
+/**
+ * The identity branch of the trust decision (spec §8.2), as `identityTrust()` of
+ * `zeq-keyex/identity` makes it.
+ */
+export interface IdentityTrust {
+  /**
+   * Whether identity pins apply to `slug` (its own, or the fleet's).
+   * @param slug - a valid slug.
+   */
+  covers(slug: string): boolean;
+  /**
+   * Checks 1–7 of §8.2 for a slug it covers.
+   * @param origin - the client's normalised origin.
+   * @param slug - the slug asked for.
+   * @param document - the key document, checked by §2.1 checks 1–2.
+   * @returns an `identity` decision.
+   * @throws {ZeqKeyExError} `attestation_required`, `attestation_invalid`, `identity_mismatch`,
+   *   `attestation_expired`, `attestation_rollback`, `store_error`.
+   */
+  check(origin: string, slug: string, document: TrustedDocument): Promise<TrustDecision>;
+}
+
 /** The trust a key document earned, and what remains to be done once the handshake is confirmed. */
 export interface TrustDecision {
   /** How the session will be authenticated. */
   readonly mode: TrustMode;
+  /** The identity that signed the key document (mode `identity`). */
+  readonly identity?: string;
+  /** The attestation's serial (mode `identity`). */
+  readonly serial?: number;
+  /**
+   * Whether a key document this decision trusted may still be used without fetching it again
+   * (mode `identity`: until the attestation's `not_after`). Without it, always (a pin's decision
+   * holds as long as the client's pins, which do not change).
+   */
+  readonly stillValid?: () => boolean;
   /**
    * Call once the key confirmation succeeded: remembers a TOFU first use (and checks that a racing
    * first contact did not store another fingerprint); does nothing for the other modes.
@@ -67,19 +118,18 @@ export interface TrustPolicy {
    */
   assertChoice(slug: string): void;
   /**
-   * §2.1 check 3 for a key document that passed checks 1 and 2.
-   * @param origin - the client's normalised origin (part of the TOFU key).
+   * §2.1 check 3 for a key document that passed checks 1 and 2 — or, for a slug with identity
+   * pins, the checks of §8.2 in its place.
+   * @param origin - the client's normalised origin (part of the TOFU and serial keys).
    * @param slug - the machine's slug.
-   * @param document - the validated key document (its fingerprint).
+   * @param document - the validated key document.
    * @returns the decision.
    * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed` (each with
-   *   `expectedFingerprint` and `actualFingerprint`), `store_error`.
+   *   `expectedFingerprint` and `actualFingerprint`), `attestation_required`,
+   *   `attestation_invalid`, `identity_mismatch`, `attestation_expired`, `attestation_rollback`,
+   *   `store_error`.
    */
-  check(
-    origin: string,
-    slug: string,
-    document: { readonly fingerprint: string },
-  ): Promise<TrustDecision>;
+  check(origin: string, slug: string, document: TrustedDocument): Promise<TrustDecision>;
 }
 
 /** Decisions with nothing left to do after the confirmation. */
@@ -98,11 +148,8 @@ const SETTLED: Readonly<Record<'pinned' | 'tofu-match' | 'unauthenticated', Trus
  *   not a {@link TrustStore}.
  */
 export function createTrustPolicy(options: TrustOptions): TrustPolicy {
-  const pins = new Map<string, readonly string[]>();
-  for (const [slug, value] of Object.entries(options.pins ?? {})) {
-    assertSlug(slug);
-    pins.set(slug, parsePins(value));
-  }
+  const pins = slugPins(options.pins);
+  const { identity } = options;
   const { tofu } = options;
   if (
     tofu !== undefined &&
@@ -113,16 +160,17 @@ export function createTrustPolicy(options: TrustOptions): TrustPolicy {
   const insecureUnpinned = options.insecureUnpinned === true;
 
   function assertChoice(slug: string): void {
-    if (!pins.has(slug) && tofu === undefined && !insecureUnpinned)
+    if (!identity?.covers(slug) && !pins.has(slug) && tofu === undefined && !insecureUnpinned)
       throw new ZeqKeyExError('pin_required', `no pin or TOFU store for ${slug}`);
   }
 
   async function check(
     origin: string,
     slug: string,
-    document: { readonly fingerprint: string },
+    document: TrustedDocument,
   ): Promise<TrustDecision> {
-    // The branches in order of precedence; a slug's pin overrides the TOFU store.
+    // The branches in order of precedence: identity pins, then a slug's pin, then the TOFU store.
+    if (identity?.covers(slug) === true) return identity.check(origin, slug, document);
     const pinned = pins.get(slug);
     if (pinned !== undefined) {
       assertFingerprintPinned(document.fingerprint, pinned);
@@ -134,6 +182,28 @@ export function createTrustPolicy(options: TrustOptions): TrustPolicy {
   }
 
   return Object.freeze({ assertChoice, check });
+}
+
+/** Pins per slug from configuration, each slug and pin checked. */
+function slugPins(
+  table: Readonly<Record<string, string | readonly string[]>> | undefined,
+): Map<string, readonly string[]> {
+  const out = new Map<string, readonly string[]>();
+  for (const [slug, value] of Object.entries(table ?? {})) {
+    assertSlug(slug);
+    out.set(slug, parsePins(value));
+  }
+  return out;
+}
+
+/**
+ * An attestation serial as a store may hold it: an integer in [0, 2^53 − 1].
+ * @param value - a stored value.
+ * @returns whether it is one.
+ * @internal
+ */
+export function isSerial(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** The TOFU branch: a remembered fingerprint must match; none yet is a first use, remembered once confirmed. */
@@ -178,7 +248,10 @@ export function tofuKey(origin: string, slug: string): string {
   return `${origin} ${slug}`;
 }
 
-/** A store of remembered fingerprints, keyed by `origin + " " + slug`. */
+/**
+ * A store of remembered fingerprints, keyed by `origin + " " + slug`, and optionally of the
+ * highest attestation serials accepted, keyed by `origin + " " + slug + " " + identity`.
+ */
 export interface TrustStore {
   /** The remembered fingerprint, if any. */
   get(key: string): Promise<string | undefined>;
@@ -187,6 +260,14 @@ export interface TrustStore {
    * @returns the fingerprint stored once the call returns (the earlier one, if there was one).
    */
   putIfAbsent(key: string, fingerprint: string): Promise<string>;
+  /**
+   * Raises the highest serial kept for `key` to `serial`, unless a higher one is kept (spec §8.2
+   * check 7); one atomic step. Optional: a store without it cannot be a `serialStore`.
+   * @param key - see {@link serialKey}.
+   * @param serial - the serial of an attestation that passed every other check.
+   * @returns the highest serial kept once the call returns.
+   */
+  raiseSerial?(key: string, serial: number): Promise<number>;
 }
 
 /**
@@ -195,8 +276,14 @@ export interface TrustStore {
  */
 export function createMemoryTrustStore(): TrustStore {
   const map = new Map<string, string>();
+  const serials = new Map<string, number>();
   return {
     get: async (key) => map.get(key),
+    async raiseSerial(key, serial) {
+      const highest = Math.max(serials.get(key) ?? serial, serial);
+      serials.set(key, highest);
+      return highest;
+    },
     async putIfAbsent(key, fingerprint) {
       const existing = map.get(key);
       if (existing !== undefined) return existing;
@@ -235,9 +322,20 @@ export function createLocalStorageTrustStore(
   if (storage === undefined)
     throw new TypeError('no localStorage is available; pass options.storage');
   const prefix = options.prefix ?? 'zeq-keyex:tofu:';
+  // Serials beside the fingerprints, under a key no fingerprint entry has (those end in a slug).
+  const serialPrefix = `${prefix}serial:`;
   return {
     async get(key) {
       return storage.getItem(prefix + key) ?? undefined;
+    },
+    async raiseSerial(key, serial) {
+      const stored = storage.getItem(serialPrefix + key);
+      const known = stored === null ? undefined : Number(stored);
+      if (stored !== null && (!/^\d{1,16}$/.test(stored) || !isSerial(known)))
+        throw new ZeqKeyExError('store_error', 'malformed serial in the trust store');
+      if (known !== undefined && known >= serial) return known;
+      storage.setItem(serialPrefix + key, String(serial));
+      return serial;
     },
     async putIfAbsent(key, fingerprint) {
       const existing = storage.getItem(prefix + key);

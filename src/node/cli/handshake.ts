@@ -1,6 +1,7 @@
 /**
  * `zeq-keyex handshake ORIGIN SLUG`: a first-contact handshake (spec §2) under exactly one trust
- * choice — pins, a trust-on-first-use file (spec §6) or explicitly none — and, with `--send`, one
+ * choice — identity pins (spec §8), pins, a trust-on-first-use file (spec §6) or explicitly none —
+ * and, with `--send`, one
  * encrypted record over the new session (spec §3.1).
  *
  * Caveats: `--insecure-unpinned` stops a passive recorder only; the output says so
@@ -13,6 +14,7 @@ import { type ClientOptions, createClient } from '../../initiator/client.js';
 import { sessionRecords } from '../../initiator/records.js';
 import type { ClientSession } from '../../initiator/session.js';
 import { createFileTrustStore } from '../file-trust-store.js';
+import { identityTrust } from '../../initiator/identity.js';
 import {
   type CliCommand,
   type CliIo,
@@ -30,9 +32,11 @@ import {
 /** `zeq-keyex handshake`. */
 export const handshakeCommand: CliCommand = {
   path: 'handshake',
-  help: `Usage: zeq-keyex handshake ORIGIN SLUG (--pin FP | --tofu FILE | --insecure-unpinned) [--alg ALG]... [--send TEXT] [--json]
+  help: `Usage: zeq-keyex handshake ORIGIN SLUG (--identity PIN | --pin FP | --tofu FILE | --insecure-unpinned) [--alg ALG]... [--send TEXT] [--json]
 
 Performs a first-contact handshake with SLUG at ORIGIN.
+  --identity PIN         the identity that must have signed the key document (repeatable); the
+                         machine may rotate its key freely (spec §8)
   --pin FP               the fingerprint to require (repeatable, for key rotation)
   --tofu FILE            trust on first use: remember the first fingerprint in FILE, refuse a changed one
   --insecure-unpinned    accept any key (unauthenticated: stops a passive recorder only)
@@ -40,8 +44,10 @@ Performs a first-contact handshake with SLUG at ORIGIN.
                          both, and the handshake follows the alg of the machine's key (which a pin fixes)
   --send TEXT            after the handshake, send TEXT as one encrypted record to the records
                          endpoint and print the opened reply (as UTF-8; "reply" in --json)
-  --json                 print one JSON line: {"ok":true,"session_id",...} or {"ok":false,"code","message"}`,
+  --json                 print one JSON line: {"ok":true,"session_id",...} (with "identity" and
+                         "serial" under --identity) or {"ok":false,"code","message"}`,
   options: {
+    identity: { type: 'string', multiple: true, default: [] },
     pin: { type: 'string', multiple: true, default: [] },
     tofu: { type: 'string' },
     'insecure-unpinned': { type: 'boolean', default: false },
@@ -91,14 +97,25 @@ function algsArg(values: readonly string[]): readonly Alg[] {
 function trustOptions(
   args: CommandArgs,
   slug: string,
-): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned'> {
+): Pick<ClientOptions, 'pins' | 'tofu' | 'insecureUnpinned' | 'identity'> {
+  const identities = stringListOption(args, 'identity');
   const pins = stringListOption(args, 'pin');
   const tofu = stringOption(args, 'tofu');
   const insecure = args.values['insecure-unpinned'] === true;
-  const chosen = [pins.length > 0, tofu !== undefined, insecure].filter(Boolean).length;
+  const chosen = [identities.length > 0, pins.length > 0, tofu !== undefined, insecure].filter(
+    Boolean,
+  ).length;
   if (chosen !== 1)
-    throw new UsageError('choose exactly one of --pin FP, --tofu FILE or --insecure-unpinned');
+    throw new UsageError(
+      'choose exactly one of --identity PIN, --pin FP, --tofu FILE or --insecure-unpinned',
+    );
   if (tofu === '') throw new UsageError('--tofu needs a file');
+  if (identities.length > 0)
+    return {
+      identity: identityTrust({
+        pins: { [slug]: identities.map((pin) => pinArg(pin, '--identity')) },
+      }),
+    };
   if (tofu !== undefined) return { tofu: createFileTrustStore(tofu) };
   if (insecure) return { insecureUnpinned: true };
   return { pins: { [slug]: pins.map((pin) => pinArg(pin, '--pin')) } };
@@ -119,6 +136,9 @@ function printSession(
         fingerprint: session.fingerprint,
         alg: session.alg,
         authenticated: session.authenticated,
+        ...(session.identity === undefined
+          ? {}
+          : { identity: session.identity, serial: session.serial }),
         ...(reply === undefined ? {} : { reply }),
       }),
     );
@@ -128,6 +148,8 @@ function printSession(
   io.stdout(
     `fingerprint ${session.fingerprint} (${session.alg}, ${session.trust}${session.authenticated ? '' : ', NOT authenticated'})`,
   );
+  if (session.identity !== undefined)
+    io.stdout(`identity ${session.identity} (serial ${String(session.serial)})`);
   io.stdout(`expires ${session.expiresAt.toISOString()}`);
   if (reply !== undefined) io.stdout(`reply: ${reply}`);
 }
