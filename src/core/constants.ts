@@ -86,6 +86,19 @@ export const IDENTITY_PUBLIC_KEY_BYTES = 1952;
 /** §5: field-key length in bytes (given as 64 hex characters). */
 export const FIELD_KEY_BYTES = 32;
 
+/** §8: the signature algorithm of identity keys and attestations (FIPS 204, context string empty). */
+export const SIG_ALG = 'ML-DSA-65' as const;
+/** §8: byte lengths of ML-DSA-65: identity key (public key), signature, and the stored seed. */
+export const SIG_SIZES = { identityKey: 1952, signature: 3309, seed: 32 } as const;
+/** §8.1: first field of the signed message of a key document's attestation. */
+export const KEY_DOCUMENT_LABEL = 'zeq-keyex/v1 key document';
+/** §8.1: the longest validity of an attestation, `not_after − not_before`, in seconds (30 days). */
+export const MAX_ATTESTATION_VALIDITY_S = 2_592_000;
+/** §8.2: the largest clock skew an initiator may allow around an attestation's validity, in seconds. */
+export const MAX_CLOCK_SKEW_S = 300;
+/** §5, §8: first AAD field of a sealed identity seed. */
+export const SEALED_IDENTITY_LABEL = 'zeq-keyex/v1 sealed identity';
+
 /** §1 and §3: AES-256-GCM parameters. */
 export const AEAD_KEY_BYTES = 32;
 export const AEAD_NONCE_BYTES = 12;

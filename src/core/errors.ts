@@ -34,6 +34,17 @@ const CODES = {
     'The key confirmation did not open to the expected label under the record key.',
   response_mismatch:
     'The handshake response names another machine_id, fingerprint or alg than the key used.',
+  // Signed key documents and identity pins, initiator side (§8.2)
+  attestation_required:
+    'An identity pin applies to the slug and the key document carries no attestation.',
+  attestation_invalid:
+    'The attestation is malformed, its validity period is not allowed, or its signature does not verify.',
+  identity_mismatch:
+    'The attestation is signed by an identity that matches none of the identity pins.',
+  attestation_expired:
+    'The attestation is not valid at the current time, allowing for the configured clock skew.',
+  attestation_rollback:
+    'The attestation’s serial is lower than the highest one already accepted for this origin, slug and identity.',
   // Transport (initiator and Mode-B peer fetches)
   network_error: 'The request could not be sent or its response could not be read.',
   timeout: 'The request did not complete within the configured time limit.',

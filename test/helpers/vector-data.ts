@@ -98,19 +98,48 @@ export interface Base64Case {
   valid: boolean;
   why?: string;
 }
+/** A key document as on the wire, with its optional attestation left untyped (spec §2.1, §8.1). */
+export interface VectorKeyDocument {
+  alg: string;
+  public_key: string;
+  fingerprint: string;
+  machine_id: string;
+  attestation?: unknown;
+}
+/** A `signed_documents` case (spec §8): an identity key and a key document it signed. */
+export interface SignedDocumentCase {
+  identity_seed: string;
+  identity_key_b64: string;
+  identity: string;
+  slug: string;
+  now: number;
+  signed_message: string;
+  document: VectorKeyDocument;
+}
+/** An `invalid.signed_documents` case: the initiator outcome code it must produce (spec §8.2). */
+export interface BadSignedDocumentCase {
+  why: string;
+  expect: ErrorCode;
+  slug: string;
+  now: number;
+  identity_pins: string[];
+  /** The highest serial already accepted for (origin, slug, identity), where the case has state. */
+  highest_serial?: number;
+  document: VectorKeyDocument;
+}
 /** The whole file (the sections of {@link NOT_RUN_YET} are left untyped). */
 export interface ProtocolVectors {
   keyex: KeyexCase[];
   records: RecordsCase[];
   mode_b: ModeBCase[];
   sealing: SealingCase[];
-  signed_documents: unknown[];
+  signed_documents: SignedDocumentCase[];
   xwing: Record<string, unknown[]>;
   invalid: {
     key_confirmation: BadConfirmationCase[];
     records: BadRecordCase[];
     base64: Base64Case[];
-    signed_documents: unknown[];
+    signed_documents: BadSignedDocumentCase[];
   };
 }
 
@@ -146,6 +175,8 @@ export interface ProtocolCases {
   readonly badConfirmations: readonly BadConfirmationCase[];
   readonly badRecords: readonly BadRecordCase[];
   readonly base64: readonly Base64Case[];
+  readonly signedDocuments: readonly SignedDocumentCase[];
+  readonly badSignedDocuments: readonly BadSignedDocumentCase[];
 }
 
 /**
@@ -154,15 +185,13 @@ export interface ProtocolCases {
  * silently; remove an entry when its tests arrive.
  */
 export const NOT_RUN_YET: Readonly<Record<string, string>> = {
-  signed_documents: 'signed key documents and identity pins (spec §8) are a later issue',
-  'invalid.signed_documents': 'signed key documents and identity pins (spec §8) are a later issue',
   xwing: 'the X-Wing alg (spec §9) is a later issue',
   'sealing "secret key (X-Wing)"': 'an X-Wing secret key (spec §5, §9) comes with the X-Wing alg',
 };
 
 const RUN = {
-  top: ['spec', 'notes', 'keyex', 'records', 'mode_b', 'sealing', 'invalid'],
-  invalid: ['key_confirmation', 'records', 'base64'],
+  top: ['spec', 'notes', 'keyex', 'records', 'mode_b', 'sealing', 'invalid', 'signed_documents'],
+  invalid: ['key_confirmation', 'records', 'base64', 'signed_documents'],
   sealing: ['secret key', 'mode-b seed'],
   /** Sealing cases run by their own test file (test/identity-store.test.ts), not in `protocolCases.sealing`. */
   sealingApart: ['identity seed'],
@@ -209,6 +238,12 @@ export const protocolCases: ProtocolCases = {
   ),
   badRecords: expectCount('invalid.records', protocolVectors.invalid.records, 8),
   base64: expectCount('invalid.base64', protocolVectors.invalid.base64, 12),
+  signedDocuments: expectCount('signed_documents', protocolVectors.signed_documents, 3),
+  badSignedDocuments: expectCount(
+    'invalid.signed_documents',
+    protocolVectors.invalid.signed_documents,
+    17,
+  ),
 };
 
 /** The code each `invalid.records` case is refused with, by its `why`. */
