@@ -76,13 +76,6 @@ export const SEAL_INFO = 'zeq-keyex/v1 seal';
 export const SEALED_KEY_LABEL = 'zeq-keyex/v1 sealed key';
 /** §5: first AAD field of a sealed Mode-B seed. */
 export const SEALED_SEED_LABEL = 'zeq-ssl/v1 sealed seed';
-/** §5, §8: first AAD field of a sealed identity seed. */
-export const SEALED_IDENTITY_LABEL = 'zeq-keyex/v1 sealed identity';
-/** §8: the identity key's signature algorithm, the second AAD field of a sealed identity seed. */
-export const IDENTITY_SIG_ALG = 'ML-DSA-65';
-/** §8: an ML-DSA-65 identity key is stored as its 32-byte FIPS 204 seed; its public key is 1952 bytes. */
-export const IDENTITY_SEED_BYTES = 32;
-export const IDENTITY_PUBLIC_KEY_BYTES = 1952;
 /** §5: field-key length in bytes (given as 64 hex characters). */
 export const FIELD_KEY_BYTES = 32;
 

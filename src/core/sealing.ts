@@ -18,8 +18,8 @@ import {
   SEALED_KEY_LABEL,
   SEALED_SEED_LABEL,
   SEALED_IDENTITY_LABEL,
-  IDENTITY_SIG_ALG,
-  IDENTITY_SEED_BYTES,
+  SIG_ALG,
+  SIG_SIZES,
   MODE_B_SEED_BYTES,
   type Alg,
 } from './constants.js';
@@ -227,7 +227,7 @@ export function unsealSeed(sealKey: Uint8Array, context: SeedContext, sealed: un
  * @returns the AAD.
  */
 export function identityAad(identityKey: Uint8Array): Uint8Array {
-  return lp(SEALED_IDENTITY_LABEL, IDENTITY_SIG_ALG, identityKey);
+  return lp(SEALED_IDENTITY_LABEL, SIG_ALG, identityKey);
 }
 
 /**
@@ -258,5 +258,5 @@ export function unsealIdentitySeed(
   identityKey: Uint8Array,
   sealed: unknown,
 ): Uint8Array {
-  return unseal(sealKey, sealed, identityAad(identityKey), IDENTITY_SEED_BYTES);
+  return unseal(sealKey, sealed, identityAad(identityKey), SIG_SIZES.seed);
 }
