@@ -75,6 +75,8 @@ const CODES = {
   machine_unavailable:
     'The stored key of a machine cannot be opened; the machine is not served (no new key is made).',
   store_error: 'A key, seed or session store failed to read or write.',
+  identity_unavailable:
+    'The responder’s configured identity key is missing or cannot be opened; key documents are not served (no new identity is made).',
 } as const;
 
 /**
