@@ -242,6 +242,46 @@ export const kemDrivers: typeof portable.kemDrivers = [
   async () => (isNode() ? undefined : webCryptoKemDriver()),
 ];
 
+/**
+ * Native ML-DSA-65 verifiers: `node:crypto`'s `verify(null, …)` on a key imported as `raw-public`
+ * (Node ≥ 24.7). WebCrypto's is not tried in Node (it prints an ExperimentalWarning).
+ */
+export const dsaVerifiers: typeof portable.dsaVerifiers = [
+  async () => {
+    const api = crypto as unknown as {
+      createPublicKey(input: {
+        key: Uint8Array;
+        format: 'raw-public';
+        asymmetricKeyType: string;
+      }): crypto.KeyObject;
+    };
+    try {
+      // Where ML-DSA is missing, the import throws: no native verifier.
+      api.createPublicKey({
+        key: new Uint8Array(1952),
+        format: 'raw-public',
+        asymmetricKeyType: 'ml-dsa-65',
+      });
+    } catch {
+      return undefined;
+    }
+    return {
+      name: 'node',
+      verify: async (signature, message, identityKey) =>
+        crypto.verify(
+          null,
+          message,
+          api.createPublicKey({
+            key: identityKey,
+            format: 'raw-public',
+            asymmetricKeyType: 'ml-dsa-65',
+          }),
+          signature,
+        ),
+    };
+  },
+];
+
 /** `'node'`: AES-256-GCM is `node:crypto`'s. */
 export const aeadName: typeof portable.aeadName = 'node';
 

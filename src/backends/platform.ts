@@ -24,12 +24,17 @@ import {
   nobleSeal,
 } from './aead-backend.js';
 import type { KemDriverProbe } from './kem-backend.js';
+import type { DsaVerifierProbe } from './dsa-backend.js';
+import { webCryptoDsaVerifier } from './webcrypto-dsa.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { webCryptoAeadBackend, webCryptoAeadKey } from './webcrypto-aead.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
 
 /** Native ML-KEM drivers, in order of preference. */
 export const kemDrivers: readonly KemDriverProbe[] = [webCryptoKemDriver];
+
+/** Native ML-DSA-65 verifiers, in order of preference (spec §8.2; probed in `dsa-backend.ts`). */
+export const dsaVerifiers: readonly DsaVerifierProbe[] = [webCryptoDsaVerifier];
 
 /** Which AES-256-GCM implementation {@link aeadSeal} and {@link aeadOpen} are. */
 export const aeadName: AeadBackendName = 'noble';

@@ -10,7 +10,7 @@ import { ZeqKeyExError } from './errors.js';
 import { base64Decode } from './encoding.js';
 import { assertOwnFingerprint } from './fingerprint.js';
 import { isFingerprint, isMachineId, isSessionId } from './identifiers.js';
-import { isJsonObject, jsonString } from './json.js';
+import { isJsonObject, jsonField, jsonString } from './json.js';
 import { assertAlg, assertPublicKey } from './kem.js';
 
 /** A validated key document (§2.1). */
@@ -23,6 +23,11 @@ export interface KeyDocument {
   fingerprint: string;
   /** The machine's stable identifier. */
   machineId: string;
+  /**
+   * The document's `attestation` as received (spec §8.1), unchecked: checked only where an
+   * identity pin applies (`core/attestation.ts`). Absent when the document has none.
+   */
+  attestation?: unknown;
 }
 
 /** A validated handshake response (§2.3), before its key confirmation is checked. */
@@ -110,7 +115,10 @@ export function parseKeyDocument(body: unknown, accepted: readonly Alg[] = [ALG]
   assertPublicKey(publicKey, alg);
   // 2. the fingerprint is the key's own.
   assertOwnFingerprint(publicKey, fingerprint);
-  return { alg, publicKey, fingerprint, machineId };
+  const attestation = jsonField(body as Record<string, unknown>, 'attestation');
+  return attestation === undefined
+    ? { alg, publicKey, fingerprint, machineId }
+    : { alg, publicKey, fingerprint, machineId, attestation };
 }
 
 /**

@@ -8,9 +8,15 @@
  * `trust.ts`), encapsulation and the key schedule (§2.2), the handshake request and its checks
  * (§2.3), the key confirmation, and only then a TOFU first use is remembered.
  *
+ * One round trip (spec §8.2): a key document trusted by an identity pin (until its `not_after`) or
+ * by a KEM-key pin (while the pin holds its key) is kept per slug after a confirmed handshake, and
+ * later handshakes go straight to `POST handshake`. A `409 key_mismatch` on a kept document (the
+ * responder rotated its key) fetches the document again, once, and retries; any other failure
+ * drops the kept document too. Option `cacheKeyDocuments: false` turns this off.
+ *
  * Security caveats:
- * - Trust is an explicit choice (spec §6): a pin per slug, a trust-on-first-use store, or an
- *   unauthenticated mode chosen by name. With none, nothing is sent (`pin_required`).
+ * - Trust is an explicit choice (spec §6): an identity pin, a pin per slug, a trust-on-first-use
+ *   store, or an unauthenticated mode chosen by name. With none, nothing is sent (`pin_required`).
  * - The checks of §2.1 run, in order, before anything is posted; a failure at any step after
  *   encapsulation wipes the shared secret and record key before the error is thrown.
  * @module
@@ -22,7 +28,7 @@ import {
   recordsRoute,
   type Alg,
 } from '../core/constants.js';
-import { ZeqKeyExError } from '../core/errors.js';
+import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { base64Encode } from '../core/encoding.js';
 import { assertSlug } from '../core/identifiers.js';
 import { type KemChoice, encapsulatorLoader } from '../backends/kem-backend.js';
@@ -39,7 +45,17 @@ import { type RatchetOptions, assertRatchetOptions } from '../core/record-channe
 import { type ClientSession, createClientSession } from './session.js';
 import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
 import { type Transport, type TransportOptions, createTransport } from './transport.js';
-import { type TrustOptions, createTrustPolicy } from './trust.js';
+import { type TrustDecision, type TrustOptions, createTrustPolicy } from './trust.js';
+import type { KemEncapsulator } from '../backends/kem-backend.js';
+
+/** The most key documents a client keeps for one round trip (the oldest is dropped first). */
+const MAX_CACHED_DOCUMENTS = 64;
+
+/** A key document kept after a confirmed handshake, with the trust it earned. */
+interface CachedDocument {
+  readonly doc: KeyDocument;
+  readonly decision: TrustDecision;
+}
 
 /** Options of {@link createClient}. */
 export interface ClientOptions extends TransportOptions, TrustOptions {
@@ -71,6 +87,13 @@ export interface ClientOptions extends TransportOptions, TrustOptions {
    * @defaultValue 'auto'
    */
   kem?: KemChoice;
+  /**
+   * Keep key documents trusted by an identity pin (until `not_after`) or a KEM-key pin, and go
+   * straight to `POST handshake` on later handshakes: one round trip instead of two (spec §8.2).
+   * `session.documentCached` says which handshakes used a kept document.
+   * @defaultValue true
+   */
+  cacheKeyDocuments?: boolean;
 }
 
 /** Per-call options. */
@@ -93,7 +116,8 @@ export interface Client {
   /**
    * Performs first contact with the machine `slug` and returns the confirmed session.
    * @throws {ZeqKeyExError} `pin_required`, `fingerprint_mismatch`, `tofu_key_changed`, `store_error`,
-   *   `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
+   *   `attestation_required`, `attestation_invalid`, `identity_mismatch`, `attestation_expired`,
+   *   `attestation_rollback` (identity pins), `response_mismatch`, `confirmation_failed`, `kem_unavailable` (option `kem: 'native'`), and
    *   the codes of {@link Client.fetchKeyDocument}.
    */
   handshake(slug: string, options?: CallOptions): Promise<ClientSession>;
@@ -128,6 +152,27 @@ export function createClient(options: ClientOptions): Client {
   if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes <= 0)
     throw new RangeError('maxRecordBytes must be an integer > 0');
   const kem = encapsulatorLoader(options.kem);
+  const cacheDocuments = options.cacheKeyDocuments ?? true;
+  if (typeof cacheDocuments !== 'boolean')
+    throw new TypeError('cacheKeyDocuments must be a boolean');
+  const documents = new Map<string, CachedDocument>();
+
+  /** A kept document of `slug` that its trust still covers. */
+  function cachedDocument(slug: string): CachedDocument | undefined {
+    const cached = documents.get(slug);
+    if (cached === undefined) return undefined;
+    if (trust.stillTrusted(slug, cached.decision, cached.doc.fingerprint)) return cached;
+    documents.delete(slug);
+    return undefined;
+  }
+
+  function keepDocument(slug: string, doc: KeyDocument, decision: TrustDecision): void {
+    if (!cacheDocuments || (decision.mode !== 'identity' && decision.mode !== 'pinned')) return;
+    documents.delete(slug);
+    if (documents.size >= MAX_CACHED_DOCUMENTS)
+      documents.delete(documents.keys().next().value as string);
+    documents.set(slug, { doc, decision });
+  }
 
   async function fetchKeyDocument(slug: string, call: CallOptions = {}): Promise<KeyDocument> {
     assertSlug(slug);
@@ -160,13 +205,15 @@ export function createClient(options: ClientOptions): Client {
     return response;
   }
 
-  async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
-    assertSlug(slug);
-    trust.assertChoice(slug); // §6: no trust choice, nothing sent
-    // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
-    const backend = await kem();
-    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
-    const decision = await trust.check(origin, slug, doc); // §2.1 check 3
+  /** §2.2–§2.3 for a trusted document: encapsulate, post, open the confirmation, make the session. */
+  async function exchange(
+    slug: string,
+    doc: KeyDocument,
+    decision: TrustDecision,
+    backend: KemEncapsulator,
+    call: CallOptions,
+    documentCached: boolean,
+  ): Promise<ClientSession> {
     // §2.2. Every backend speaks ML-KEM-768, the only alg `algs` may hold.
     const { cipherText, sharedSecret } = await backend.encapsulate(doc.publicKey);
     const transcript = firstContactTranscript({ ...doc, slug, cipherText });
@@ -178,9 +225,14 @@ export function createClient(options: ClientOptions): Client {
       await decision.confirmed(); // a TOFU first use is remembered only now
       return createClientSession({
         ...response,
-        ...doc,
+        alg: doc.alg,
+        fingerprint: doc.fingerprint,
+        machineId: doc.machineId,
         slug,
         trust: decision.mode,
+        identity: decision.identity,
+        serial: decision.serial,
+        documentCached,
         kemBackend: backend.backend,
         recordKey,
         ratchet,
@@ -196,5 +248,36 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
+  async function handshake(slug: string, call: CallOptions = {}): Promise<ClientSession> {
+    assertSlug(slug);
+    trust.assertChoice(slug); // §6: no trust choice, nothing sent
+    // Before any request: a `kem: 'native'` this runtime cannot honour sends nothing.
+    const backend = await kem();
+    const cached = cacheDocuments ? cachedDocument(slug) : undefined;
+    if (cached !== undefined) {
+      try {
+        return await exchange(slug, cached.doc, cached.decision, backend, call, true);
+      } catch (error) {
+        if (documents.get(slug) === cached) documents.delete(slug);
+        // §8.2: the responder holds another key (a rotation): fetch the document again, once.
+        if (!isKeyMismatch(error)) throw error;
+      }
+    }
+    const doc = await fetchKeyDocument(slug, call); // §2.1 checks 1–2
+    const decision = await trust.check(origin, slug, doc); // §2.1 check 3, or §8.2
+    const session = await exchange(slug, doc, decision, backend, call, false);
+    keepDocument(slug, doc, decision);
+    return session;
+  }
+
   return Object.freeze({ origin, fetchKeyDocument, handshake });
+}
+
+/** Whether a handshake failed with `409 key_mismatch`: the responder holds another key. */
+function isKeyMismatch(error: unknown): boolean {
+  return (
+    isZeqKeyExError(error, 'http_error') &&
+    error.status === 409 &&
+    error.responseCode === 'key_mismatch'
+  );
 }

@@ -23,7 +23,13 @@ import type { SessionRecords } from './records.js';
 import type { Transport } from './transport.js';
 
 /** How the responder's key was trusted for this session. */
-export type TrustMode = 'pinned' | 'tofu-first-use' | 'tofu-match' | 'unauthenticated';
+export type TrustMode =
+  | 'pinned'
+  | 'tofu-first-use'
+  | 'tofu-match'
+  | 'unauthenticated'
+  /** Authenticated by an attestation of a pinned identity (spec §8). */
+  | 'identity';
 
 /** A confirmed session on the initiator side. */
 export interface ClientSession {
@@ -46,6 +52,15 @@ export interface ClientSession {
   readonly authenticated: boolean;
   /** How the key was trusted. */
   readonly trust: TrustMode;
+  /** The identity that signed the key document (trust `'identity'`), else `undefined`. */
+  readonly identity: string | undefined;
+  /** The serial of the attestation the session was authenticated by (trust `'identity'`). */
+  readonly serial: number | undefined;
+  /**
+   * Whether the key document came from the client's cache (one round trip, spec §8.2) rather
+   * than a `GET` made for this handshake.
+   */
+  readonly documentCached: boolean;
   /** The ML-KEM backend that encapsulated: `'node'`, `'webcrypto'` or `'noble'` (client option `kem`). */
   readonly kemBackend: KemBackendName;
   /**
@@ -76,6 +91,12 @@ export interface ClientSessionInit {
   alg: Alg;
   expiresAt: Date;
   trust: TrustMode;
+  /** The identity that signed the key document (trust `'identity'`). */
+  identity?: string | undefined;
+  /** The attestation's serial (trust `'identity'`). */
+  serial?: number | undefined;
+  /** Whether the key document came from the client's cache. @defaultValue false */
+  documentCached?: boolean;
   /** The ML-KEM backend that encapsulated. */
   kemBackend: KemBackendName;
   /** Taken over by the session (not copied); wiped by `wipe()`. */
@@ -140,8 +161,12 @@ export function createClientSession(init: ClientSessionInit): ClientSession {
     alg: init.alg,
     expiresAt: new Date(init.expiresAt.getTime()),
     trust: init.trust,
+    identity: init.identity,
+    serial: init.serial,
+    documentCached: init.documentCached === true,
     kemBackend: init.kemBackend,
-    authenticated: init.trust === 'pinned' || init.trust === 'tofu-match',
+    authenticated:
+      init.trust === 'pinned' || init.trust === 'tofu-match' || init.trust === 'identity',
     get recordKey(): Uint8Array {
       if (!state.open) throw new ZeqKeyExError('session_closed');
       return state.key.slice();
