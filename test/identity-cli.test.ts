@@ -1,261 +1,195 @@
 /**
- * The identity and rotation commands in process (`runCli`): `zeq-keyex identity --store DIR
- * [--create] [--json]`, `serve --identity` (refusing to start without an identity that opens),
- * and `zeq-keyex rotate` against a running `serve` on loopback while identity-pinned and
- * KEM-pinned clients handshake in loops.
+ * The CLI's identity forms (spec §8), in process through `runCli`, against a real loopback server
+ * whose key documents a stub signs: `handshake … --identity PIN [--json]`, `fingerprint … --json`
+ * with the attestation, and `ssl initiate … --identity PIN` (the admin client sends
+ * `expected_identity` in place of `expected_fingerprint`).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
-import { isZeqKeyExError } from '../src/core/errors.js';
-import { createClient } from '../src/initiator/client.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { createModeBAdminClient } from '../src/initiator/admin-client.js';
 import { type CliIo, runCli } from '../src/node/cli/index.js';
-import { FIELD_KEY, OTHER_FIELD_KEY } from './helpers/responder.js';
+import { type RunningServer, serve } from '../src/node/server.js';
+import { type Responder, createResponder } from '../src/responder.js';
+import { identityKeygen, identityOf } from '../src/core/attestation.js';
+import { FIELD_KEY } from './helpers/responder.js';
+import { type Signing, TEST_IDENTITY_PIN, signing } from './helpers/identity.js';
+import { expectCodeAsync } from './helpers/errors.js';
 
 const SLUG = 'edge-01';
-const MACHINE = 'machine:edge-01';
-const TOKEN = 'rotate-cli-token-0123456789abcdef';
+const STRANGER_PIN = identityOf(identityKeygen(new Uint8Array(32).fill(2)).publicKey);
 
-interface CliRun {
-  code: number;
-  stdout: string[];
-  stderr: string[];
+let responder: Responder;
+let server: RunningServer;
+let origin: string;
+let sign: Signing = {};
+const requests = { GET: 0, POST: 0 };
+
+beforeAll(async () => {
+  responder = createResponder({ fieldKey: FIELD_KEY, machines: { [SLUG]: 'm-1', plain: 'm-2' } });
+  const signed = signing(
+    (request) => responder.fetch(request),
+    () => sign,
+    Math.floor(Date.now() / 1000),
+  );
+  server = await serve(
+    (request) => {
+      if (request.method === 'GET') requests.GET++;
+      if (request.method === 'POST') requests.POST++;
+      return request.url.includes('/plain/') ? responder.fetch(request) : signed(request);
+    },
+    { port: 0 },
+  );
+  origin = server.url;
+});
+
+afterAll(async () => {
+  await server.close();
+  responder.close();
+});
+
+beforeEach(() => {
+  sign = {};
+  requests.GET = 0;
+  requests.POST = 0;
+});
+
+function jsonOf(run: { stdout: string[] }): Record<string, unknown> {
+  return JSON.parse(run.stdout[0] as string) as Record<string, unknown>;
 }
 
-async function cli(
-  argv: string[],
-  env: Record<string, string | undefined> = { ZEQ_FIELD_KEY: FIELD_KEY },
-  options: { onStdout?: (line: string) => void; stop?: Promise<string> } = {},
-): Promise<CliRun> {
-  const run: CliRun = { code: -1, stdout: [], stderr: [] };
+async function cli(argv: string[]): Promise<{ code: number; stdout: string[]; stderr: string[] }> {
+  const run = { code: -1, stdout: [] as string[], stderr: [] as string[] };
   const io: CliIo = {
-    stdout: (line) => {
-      run.stdout.push(line);
-      options.onStdout?.(line);
-    },
+    stdout: (line) => run.stdout.push(line),
     stderr: (line) => run.stderr.push(line),
-    env,
-    stopSignal: () => options.stop ?? Promise.resolve('SIGTERM'),
+    env: {},
+    stopSignal: () => Promise.resolve('SIGTERM'),
   };
   run.code = await runCli(argv, io);
   return run;
 }
 
-function jsonLine(run: CliRun): Record<string, unknown> {
-  expect(run.stdout).toHaveLength(1);
-  return JSON.parse(run.stdout[0] as string) as Record<string, unknown>;
-}
+describe('zeq-keyex handshake --identity', () => {
+  test('--json adds the identity and serial', async () => {
+    const run = await cli(['handshake', origin, SLUG, '--identity', TEST_IDENTITY_PIN, '--json']);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout[0] as string) as Record<string, unknown>;
+    expect(out).toMatchObject({ ok: true, authenticated: true, identity: TEST_IDENTITY_PIN });
+    expect(Number.isSafeInteger(out['serial'])).toBe(true);
+  });
 
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  test('the plain output names the identity and serial', async () => {
+    const run = await cli(['handshake', origin, SLUG, '--identity', TEST_IDENTITY_PIN]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.some((line) => line.startsWith(`identity ${TEST_IDENTITY_PIN}`))).toBe(true);
+  });
+
+  test.each([
+    ['another identity', SLUG, STRANGER_PIN, 'identity_mismatch'],
+    ['no attestation', 'plain', TEST_IDENTITY_PIN, 'attestation_required'],
+  ])('%s: exit 1 with its code, nothing posted', async (_, slug, pin, code) => {
+    const run = await cli(['handshake', origin, slug, '--identity', pin, '--json']);
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout[0] as string)).toMatchObject({ ok: false, code });
+    expect(requests.POST).toBe(0);
+  });
+
+  test.each([
+    ['--identity with --pin', ['--identity', TEST_IDENTITY_PIN, '--pin', TEST_IDENTITY_PIN]],
+    [
+      '--identity with --insecure-unpinned',
+      ['--identity', TEST_IDENTITY_PIN, '--insecure-unpinned'],
+    ],
+    ['a malformed --identity', ['--identity', 'abc']],
+  ])('usage error: %s (exit 2, nothing sent)', async (_, extra) => {
+    const run = await cli(['handshake', origin, SLUG, ...extra]);
+    expect(run.code).toBe(2);
+    expect(requests).toEqual({ GET: 0, POST: 0 });
+  });
 });
-async function scratch(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'zeq-identity-cli-'));
-  dirs.push(dir);
-  return dir;
-}
 
-/** `serve` in process: its origin, its stderr so far, and `stop`. */
-async function serveInProcess(
-  args: string[],
-): Promise<{ origin: string; stderr: string[]; stop(): Promise<CliRun> }> {
-  let stop: (signal: string) => void = () => undefined;
-  const stopped = new Promise<string>((resolve) => {
-    stop = resolve;
+describe('zeq-keyex fingerprint --json', () => {
+  test('shows the attestation when the document has one', async () => {
+    const run = await cli(['fingerprint', origin, SLUG, '--json']);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout[0] as string) as Record<string, unknown>;
+    const attestation = out['attestation'] as Record<string, unknown>;
+    expect(attestation).toMatchObject({ identity: TEST_IDENTITY_PIN, verified: true });
+    expect((attestation['not_after'] as number) - (attestation['not_before'] as number)).toBe(
+      7 * 24 * 3600,
+    );
+    expect(attestation['serial']).toBe(attestation['not_before']);
   });
-  let listening: (line: string) => void = () => undefined;
-  const ready = new Promise<string>((resolve) => {
-    listening = resolve;
-  });
-  const stderr: string[] = [];
-  const running = cli(
-    ['serve', '--port', '0', ...args],
-    { ZEQ_FIELD_KEY: FIELD_KEY },
-    {
-      onStdout: listening,
-      stop: stopped,
-    },
-  ).then((run) => {
-    stderr.push(...run.stderr);
-    return run;
-  });
-  const line = await Promise.race([
-    ready,
-    running.then((run) => Promise.reject(new Error(`serve exited: ${run.stderr.join('\n')}`))),
-  ]);
-  return {
-    origin: line.replace('listening on ', ''),
-    stderr,
-    stop: () => {
-      stop('SIGTERM');
-      return running;
-    },
-  };
-}
 
-describe('zeq-keyex identity', () => {
-  test('without --create and no identity: exit 1, identity_unavailable; --create makes it once', async () => {
-    const store = join(await scratch(), 'store');
-    const missing = await cli(['identity', '--store', store, '--json']);
-    expect(missing.code).toBe(1);
-    expect(jsonLine(missing)).toMatchObject({ ok: false, code: 'identity_unavailable' });
-    const made = await cli(['identity', '--store', store, '--create', '--json']);
-    expect(made.code).toBe(0);
-    const out = jsonLine(made);
-    expect(out).toMatchObject({ ok: true, created: true });
-    expect(out['identity']).toMatch(/^[0-9a-f]{64}$/);
-    const again = await cli(['identity', '--store', store, '--create']);
-    expect(again.code).toBe(0);
-    expect(again.stdout).toEqual([out['identity']]);
-    const plain = await cli(['identity', '--store', store, '--json']);
-    expect(jsonLine(plain)).toEqual({ ok: true, identity: out['identity'], created: false });
-    // Another field key: an error, never a new identity.
-    const wrong = await cli(['identity', '--store', store, '--create', '--json'], {
-      ZEQ_FIELD_KEY: OTHER_FIELD_KEY,
+  test('an attestation signed for another slug is shown as not verified', async () => {
+    sign = { slug: 'edge-02' };
+    const out = jsonOf(await cli(['fingerprint', origin, SLUG, '--json']));
+    expect(out['attestation']).toMatchObject({ identity: TEST_IDENTITY_PIN, verified: false });
+  });
+
+  test('no attestation field without one; the plain output is the fingerprint alone', async () => {
+    const json = jsonOf(await cli(['fingerprint', origin, 'plain', '--json']));
+    expect(json).not.toHaveProperty('attestation');
+    const plain = await cli(['fingerprint', origin, SLUG]);
+    expect(plain.stdout).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+  });
+});
+
+describe('ssl initiate --identity', () => {
+  test('the admin client sends expected_identity in place of expected_fingerprint', async () => {
+    const bodies: unknown[] = [];
+    const client = createModeBAdminClient({
+      origin: 'https://edge.test',
+      token: 'a'.repeat(32),
+      fetch: async (request: Request) => {
+        bodies.push(await request.json());
+        return new Response(JSON.stringify({ error: 'identity_mismatch', message: 'no' }), {
+          status: 409,
+          headers: { 'content-type': 'application/json' },
+        });
+      },
     });
-    expect(wrong.code).toBe(1);
-    expect(jsonLine(wrong)).toMatchObject({ ok: false, code: 'identity_unavailable' });
-    expect((await cli(['identity', '--store', store])).stdout).toEqual([out['identity']]);
-  });
-
-  test('usage errors: no --store, no ZEQ_FIELD_KEY (exit 2)', async () => {
-    expect((await cli(['identity'])).code).toBe(2);
-    const store = join(await scratch(), 'store');
-    expect((await cli(['identity', '--store', store, '--create'], {})).code).toBe(2);
-    expect((await cli(['identity', '--help'])).stdout.join('\n')).toContain('--create');
-  });
-});
-
-describe('serve --identity and rotate', () => {
-  test('serve --identity refuses to start without a store, an identity, or one that opens', async () => {
-    const store = join(await scratch(), 'store');
-    const args = ['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE}`, '--identity'];
-    expect((await cli(args)).code).toBe(2);
-    const none = await cli([...args, '--store', store]);
-    expect(none.code).toBe(1);
-    expect(none.stderr.join('\n')).toContain('identity_unavailable');
-    await cli(['identity', '--store', store, '--create']);
-    const wrong = await cli([...args, '--store', store], { ZEQ_FIELD_KEY: OTHER_FIELD_KEY });
-    expect(wrong.code).toBe(1);
-    expect(wrong.stderr.join('\n')).toContain('identity_unavailable');
-  });
-
-  test('rotation over loopback while clients handshake in loops', async () => {
-    const dir = await scratch();
-    const store = join(dir, 'store');
-    const tokenFile = join(dir, 'admin.token');
-    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const identity = jsonLine(await cli(['identity', '--store', store, '--create', '--json']))[
-      'identity'
-    ] as string;
-    const server = await serveInProcess([
-      '--machine',
-      `${SLUG}=${MACHINE}`,
-      '--store',
-      store,
-      '--identity',
-      '--admin-token-file',
-      tokenFile,
-      '--no-rate-limits',
+    const request = {
+      localMachine: SLUG,
+      peerOrigin: 'https://peer.test',
+      peerMachine: 'core-01',
+      expectedIdentity: TEST_IDENTITY_PIN.toUpperCase(),
+    };
+    await expectCodeAsync(client.initiate(request), 'identity_mismatch');
+    expect(bodies).toEqual([
+      {
+        local_machine: SLUG,
+        peer_origin: 'https://peer.test',
+        peer_machine: 'core-01',
+        expected_identity: TEST_IDENTITY_PIN,
+      },
     ]);
-    try {
-      expect(server.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const before = jsonLine(await cli(['fingerprint', server.origin, SLUG, '--json']));
-      const pin = before['fingerprint'] as string;
-      const byIdentity = createClient({
-        origin: server.origin,
-        retry: 0,
-        identityPins: { [SLUG]: identity },
-      });
-      const byPinFresh = createClient({
-        origin: server.origin,
-        retry: 0,
-        pins: { [SLUG]: pin },
-        cacheKeyDocuments: false,
-      });
-      const byPinCached = createClient({ origin: server.origin, retry: 0, pins: { [SLUG]: pin } });
-      await byPinCached.handshake(SLUG);
+    await expect(
+      client.initiate({ ...request, expectedFingerprint: TEST_IDENTITY_PIN }),
+    ).rejects.toThrow(TypeError);
+    const neither = { ...request } as Partial<typeof request>;
+    delete neither.expectedIdentity;
+    await expect(client.initiate(neither as typeof request)).rejects.toThrow(TypeError);
+  });
 
-      let rotated = false;
-      let done = false;
-      const outcomes = { identityOk: 0, identityAfter: 0, identityFailed: [] as string[] };
-      const pinned = { ok: 0, okAfter: 0, mismatchAfter: 0, other: [] as string[] };
-      const identityLoop = (async () => {
-        while (!done) {
-          try {
-            const session = await byIdentity.handshake(SLUG);
-            expect(session.trust).toBe('identity');
-            outcomes.identityOk++;
-            if (rotated) outcomes.identityAfter++;
-          } catch (error) {
-            outcomes.identityFailed.push(isZeqKeyExError(error) ? error.code : String(error));
-          }
-        }
-      })();
-      const pinLoop = (async () => {
-        while (!done) {
-          const after = rotated;
-          try {
-            await byPinFresh.handshake(SLUG);
-            if (after) pinned.okAfter++;
-            else pinned.ok++;
-          } catch (error) {
-            if (after && isZeqKeyExError(error, 'fingerprint_mismatch')) pinned.mismatchAfter++;
-            else if (!rotated || !isZeqKeyExError(error, 'fingerprint_mismatch'))
-              pinned.other.push(isZeqKeyExError(error) ? error.code : String(error));
-          }
-        }
-      })();
-      while (outcomes.identityOk < 3 || pinned.ok < 3) await new Promise((r) => setTimeout(r, 5));
-
-      const rotation = await cli(
-        ['rotate', server.origin, SLUG, '--grace-seconds', '3600', '--json'],
-        { ZEQ_ADMIN_TOKEN: TOKEN },
-      );
-      expect(rotation.code, rotation.stderr.join('\n')).toBe(0);
-      const result = jsonLine(rotation);
-      expect(result).toMatchObject({
-        ok: true,
-        slug: SLUG,
-        machine_id: MACHINE,
-        previous_fingerprint: pin,
-      });
-      rotated = true;
-      while (outcomes.identityAfter < 3 || pinned.mismatchAfter < 3)
-        await new Promise((r) => setTimeout(r, 5));
-      done = true;
-      await Promise.all([identityLoop, pinLoop]);
-
-      expect(outcomes.identityFailed).toEqual([]);
-      expect(pinned.other).toEqual([]);
-      expect(pinned.okAfter).toBeLessThanOrEqual(1); // at most one handshake already past its GET
-      // A KEM-pinned client holding the old document: within the grace period, still served.
-      const cached = await byPinCached.handshake(SLUG);
-      expect(cached.documentCached).toBe(true);
-      expect(cached.fingerprint).toBe(pin);
-      const after = jsonLine(await cli(['fingerprint', server.origin, SLUG, '--json']));
-      expect(after['fingerprint']).toBe(result['fingerprint']);
-
-      // The token is required, and a wrong one is refused.
-      const refused = await cli(['rotate', server.origin, SLUG, '--json'], {
-        ZEQ_ADMIN_TOKEN: `${TOKEN}x`,
-      });
-      expect(refused.code).toBe(1);
-      expect(jsonLine(refused)).toMatchObject({ code: 'http_error', status: 403 });
-      expect((await cli(['rotate', server.origin, SLUG], {})).code).toBe(2);
-      expect(
-        (
-          await cli(['rotate', server.origin, SLUG, '--grace-seconds', '-1'], {
-            ZEQ_ADMIN_TOKEN: TOKEN,
-          })
-        ).code,
-      ).toBe(2);
-    } finally {
-      const stopped = await server.stop();
-      expect(stopped.code).toBe(0);
-    }
-    expect(server.stderr.join('\n')).toContain(`identity ${identity}`);
+  test('--pin and --identity together are a usage error', async () => {
+    const run = await cli([
+      'ssl',
+      'initiate',
+      origin,
+      '--token',
+      'a'.repeat(32),
+      '--local',
+      SLUG,
+      '--peer-origin',
+      'https://peer.test',
+      '--peer',
+      'core-01',
+      '--pin',
+      TEST_IDENTITY_PIN,
+      '--identity',
+      TEST_IDENTITY_PIN,
+    ]);
+    expect(run.code).toBe(2);
+    expect(requests).toEqual({ GET: 0, POST: 0 });
   });
 });

@@ -6,8 +6,7 @@
  * behind the origin (`409 key_mismatch`) fetches the document again once.
  */
 import { describe, expect, test } from 'vitest';
-import { identityKeygen, identityOf, signAttestation } from '../src/core/attestation.js';
-import { base64Decode } from '../src/core/encoding.js';
+import { identityKeygen, identityOf } from '../src/core/attestation.js';
 import { parseKeyDocument } from '../src/core/document.js';
 import { createClient, type ClientOptions } from '../src/initiator/client.js';
 import {
@@ -29,52 +28,13 @@ import {
   switchable,
 } from './helpers/client-kit.js';
 import { expectCodeAsync } from './helpers/errors.js';
+import { NOW_S, TEST_IDENTITY_PIN, WEEK_S, type Signing, signing } from './helpers/identity.js';
 import { hex, protocolCases } from './helpers/vector-data.js';
 
 const ORIGIN = 'https://edge.test';
-const IDENTITY = identityKeygen(new Uint8Array(32).fill(1));
 const STRANGER = identityKeygen(new Uint8Array(32).fill(2));
-const IDENTITY_PIN = pinOf(IDENTITY.publicKey);
-const NOW_S = Math.floor(NOW / 1000);
-const WEEK_S = 7 * 24 * 3600;
-
-/** The pin of an identity key (the SDK's identityOf is checked against the vectors). */
-function pinOf(identityKey: Uint8Array): string {
-  return identityOf(identityKey);
-}
-
-interface Signing {
-  key?: typeof IDENTITY;
-  serial?: number;
-  notBefore?: number;
-  notAfter?: number;
-  /** The slug signed for, when not the one asked for (a document replayed for another machine). */
-  slug?: string;
-}
-
-/** A responder stub: passes requests to `inner` and signs every key document it serves. */
-function signing(inner: FetchHandler, sign: Signing | (() => Signing) = {}): FetchHandler {
-  return async (request) => {
-    const slug = /\/api\/keyex\/([^/]+)\/pubkey$/.exec(new URL(request.url).pathname)?.[1] ?? SLUG;
-    return editDocument(inner, (doc) => {
-      const s = typeof sign === 'function' ? sign() : sign;
-      const key = s.key ?? IDENTITY;
-      const notBefore = s.notBefore ?? NOW_S - 3600;
-      return {
-        ...doc,
-        attestation: signAttestation(key.secretKey, key.publicKey, {
-          alg: 'ML-KEM-768',
-          slug: s.slug ?? slug,
-          machineId: doc['machine_id'] as string,
-          publicKey: base64Decode(doc['public_key']),
-          serial: s.serial ?? notBefore,
-          notBefore,
-          notAfter: s.notAfter ?? notBefore + WEEK_S,
-        }),
-      };
-    })(request);
-  };
-}
+const IDENTITY_PIN = TEST_IDENTITY_PIN;
+const pinOf = identityOf;
 
 function client(handler: FetchHandler, options: Partial<ClientOptions> = {}) {
   return createClient({

@@ -80,8 +80,17 @@ export interface ModeBInitiateRequest {
   peerOrigin: string;
   /** The peer machine's slug on the peer responder. */
   peerMachine: string;
-  /** The fingerprint the peer's key must have, as given out of band (any `parsePin` form). */
-  expectedFingerprint: string;
+  /**
+   * The fingerprint the peer's key must have, as given out of band (any `parsePin` form). Exactly
+   * one of `expectedFingerprint` and `expectedIdentity` is given.
+   */
+  expectedFingerprint?: string;
+  /**
+   * The identity that must have signed the peer's key document (spec §4.1 with §8: sent as
+   * `expected_identity` in place of `expected_fingerprint`; any `parsePin` form). L then answers
+   * `409 identity_mismatch` (the SDK's `identity_mismatch`) or `502 peer_invalid_response`.
+   */
+  expectedIdentity?: string;
   /**
    * Replace a seed stored for the peer's machine_id under another peer fingerprint (an operator
    * re-seeding after the peer's key rotation). Without it such a seed is kept and the call fails
@@ -166,11 +175,12 @@ export interface ModeBAdminClient {
   /**
    * `POST /api/ssl/peer-seed/keyex/initiate` on this responder (machine L).
    * @throws {ZeqKeyExError} `fingerprint_mismatch` (with `expectedFingerprint`, `actualFingerprint`),
-   *   `http_error` (`status`, `responseCode`: `unauthorized`, `forbidden`, `peer_unreachable`,
+   *   `identity_mismatch` (`expectedIdentity` given), `http_error` (`status`, `responseCode`: `unauthorized`, `forbidden`, `peer_unreachable`,
    *   `peer_invalid_response`, `seed_conflict` with `expectedFingerprint` the stored peer
    *   fingerprint and `actualFingerprint` the presented one, …), `response_mismatch`,
    *   `malformed_response` and transport codes.
-   * @throws {TypeError} for a malformed slug, origin or pin, or a `replace` that is not a boolean.
+   * @throws {TypeError} for a malformed slug, origin, pin or identity, neither or both of
+   *   `expectedFingerprint` and `expectedIdentity`, or a `replace` that is not a boolean.
    */
   initiate(
     request: ModeBInitiateRequest,
@@ -298,6 +308,12 @@ function adminCallError(error: unknown, conflict: { stored?: string; actual?: st
       },
     );
   }
+  if (error.code === 'http_error' && error.responseCode === 'identity_mismatch')
+    return new ZeqKeyExError(
+      'identity_mismatch',
+      'the peer key document is not attested by the expected identity',
+      { status: 409, responseCode: 'identity_mismatch', cause: error },
+    );
   if (error.code === 'response_too_large')
     return new ZeqKeyExError('http_error', 'HTTP 409', { status: 409, cause: error });
   return error;
@@ -394,7 +410,14 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
       assertSlug(request.localMachine);
       assertSlug(request.peerMachine);
       const peerOrigin = normaliseOrigin(request.peerOrigin, 'peerOrigin');
-      const expected = parsePin(request.expectedFingerprint);
+      if ((request.expectedFingerprint === undefined) === (request.expectedIdentity === undefined))
+        throw new TypeError('give exactly one of expectedFingerprint and expectedIdentity');
+      const expected =
+        request.expectedFingerprint === undefined
+          ? undefined
+          : parsePin(request.expectedFingerprint);
+      const expectedIdentity =
+        request.expectedIdentity === undefined ? undefined : parsePin(request.expectedIdentity);
       if (request.replace !== undefined && typeof request.replace !== 'boolean')
         throw new TypeError('replace must be a boolean');
       const body = await post(
@@ -403,7 +426,9 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
           local_machine: request.localMachine,
           peer_origin: peerOrigin,
           peer_machine: request.peerMachine,
-          expected_fingerprint: expected,
+          ...(expected === undefined
+            ? { expected_identity: expectedIdentity }
+            : { expected_fingerprint: expected }),
           ...(request.replace === true ? { replace: true } : {}),
         },
         call,
@@ -416,7 +441,7 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
         localMachineId: responseField(body, 'local_machine_id', isMachineId),
         alg: responseField(body, 'alg', isAlg) as Alg,
       };
-      if (result.peerFingerprint !== expected)
+      if (expected !== undefined && result.peerFingerprint !== expected)
         throw new ZeqKeyExError(
           'response_mismatch',
           'the responder encapsulated to another key than the expected one',

@@ -84,7 +84,7 @@ export function insecureHostsFor(origin: string, args: CommandArgs): string[] {
 
 const initiateCommand: CliCommand = {
   path: 'ssl initiate',
-  help: `Usage: zeq-keyex ssl initiate ORIGIN --token T --local SLUG --peer-origin URL --peer SLUG --pin FP [--replace] [--json]
+  help: `Usage: zeq-keyex ssl initiate ORIGIN --token T --local SLUG --peer-origin URL --peer SLUG (--pin FP | --identity PIN) [--replace] [--json]
 
 Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/ssl/peer-seed/keyex/initiate).
   --token T            admin bearer token of ORIGIN (or set ZEQ_ADMIN_TOKEN, which ps does not show)
@@ -92,6 +92,8 @@ Asks the responder at ORIGIN (machine L) to seed with a peer machine (POST /api/
   --peer-origin URL    the peer's responder (https, unless ORIGIN allows plain http for that host)
   --peer SLUG          the peer machine's slug there
   --pin FP             the peer key's fingerprint, obtained out of band ('zeq-keyex fingerprint')
+  --identity PIN       instead of --pin: the identity that must have signed the peer's key document
+                       (spec §8; survives the peer's key rotation)
   --replace            replace a seed ORIGIN holds for the peer's machine_id under another
                        fingerprint (re-seeding after the peer's key rotation); without it that is
                        refused with seed_conflict and both fingerprints
@@ -105,6 +107,7 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
     'peer-origin': { type: 'string' },
     peer: { type: 'string' },
     pin: { type: 'string' },
+    identity: { type: 'string' },
     replace: { type: 'boolean', default: false },
   },
   maxPositionals: 1,
@@ -112,12 +115,18 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
     const { origin, localMachine, client } = adminCall(args, io);
     const peerOrigin = originArg(stringOption(args, 'peer-origin'), '--peer-origin');
     const peerMachine = slugArg(stringOption(args, 'peer'), '--peer');
-    const expectedFingerprint = pinArg(requiredOption(args, 'pin'), '--pin');
+    const identity = stringOption(args, 'identity');
+    if (identity !== undefined && stringOption(args, 'pin') !== undefined)
+      throw new UsageError('choose one of --pin FP and --identity PIN');
+    const expected =
+      identity === undefined
+        ? { expectedFingerprint: pinArg(requiredOption(args, 'pin'), '--pin') }
+        : { expectedIdentity: pinArg(identity, '--identity') };
     const result = await client.initiate({
       localMachine,
       peerOrigin,
       peerMachine,
-      expectedFingerprint,
+      ...expected,
       ...(args.values['replace'] === true ? { replace: true } : {}),
     });
     if (args.values['json'] === true) {
@@ -137,7 +146,9 @@ Then run 'zeq-keyex ssl respond' against the peer with the printed cipher text.`
     io.stdout(
       `mode-b initiate ok: ${localMachine} (${result.localMachineId}) with ${peerMachine} (${result.peerMachineId}) at ${peerOrigin}`,
     );
-    io.stdout(`peer fingerprint ${result.peerFingerprint} (matches --pin)`);
+    io.stdout(
+      `peer fingerprint ${result.peerFingerprint} (${identity === undefined ? 'matches --pin' : 'attested by --identity'})`,
+    );
     io.stdout(`seed commitment  ${result.seedCommitment}`);
     io.stdout(`the seed is stored sealed on ${origin} and never shown.`);
     io.stdout(`next, on the peer's responder (use its own admin token):`);
