@@ -24,7 +24,7 @@ export {
   type RateLimits,
   type TokenBucketLimit,
 } from './responder/admission.js';
-export type { KeyDocumentJson } from './responder/key-manager.js';
+export type { KeyDocumentAttestation, KeyDocumentJson } from './responder/key-manager.js';
 export {
   type CreateIdentityOptions,
   DEFAULT_DOCUMENT_VALIDITY_S,
@@ -39,7 +39,6 @@ export {
   isStoredIdentity,
 } from './responder/identity-store.js';
 export type { KeyRotationResult } from './responder/key-rotation.js';
-export type { AttestationJson } from './core/attestation.js';
 export { type RecordContext, type RecordHandler } from './responder/records-route.js';
 export { type ResponderSession } from './responder/record-sessions.js';
 export type { RecordChannel } from './core/record-channel.js';

@@ -202,7 +202,7 @@ export interface ModeBAdminClient {
    * @throws {ZeqKeyExError} `http_error` (`unauthorized`, `forbidden`, `unknown_machine`,
    *   `key_mismatch` for a machine without a key yet, `unavailable`, …), `malformed_response`
    *   and transport codes.
-   * @throws {TypeError} for a malformed slug; {@link RangeError} for a grace out of [0, 30 days].
+   * @throws {TypeError} for a malformed slug; RangeError for a grace out of [0, 30 days].
    */
   rotateKey(request: KeyRotateRequest, options?: ModeBAdminCallOptions): Promise<KeyRotateResult>;
 }

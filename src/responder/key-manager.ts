@@ -20,7 +20,6 @@
  *   the store by an operator is served from the next start.
  * @module
  */
-import type { AttestationJson } from '../core/attestation.js';
 import { ALG, ALG_SIZES, type Alg } from '../core/constants.js';
 import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
@@ -42,7 +41,23 @@ export interface KeyDocumentJson {
   /** The machine's identity, bound into the transcript (grammar of spec §1). */
   readonly machine_id: string;
   /** The identity's signature over the document (spec §8.1), when the responder has an identity. */
-  readonly attestation?: AttestationJson;
+  readonly attestation?: KeyDocumentAttestation;
+}
+
+/** The `attestation` of a signed key document (spec §8.1), as the responder serves it. */
+export interface KeyDocumentAttestation {
+  /** The signature algorithm: `'ML-DSA-65'`. */
+  readonly sig_alg: 'ML-DSA-65';
+  /** The identity key (1952 bytes), canonical base64; initiators pin its SHA-256. */
+  readonly identity_key: string;
+  /** Never decreases across the documents one identity signs for one slug. */
+  readonly serial: number;
+  /** Start of validity, Unix seconds. */
+  readonly not_before: number;
+  /** End of validity, Unix seconds (at most 30 days after `not_before`). */
+  readonly not_after: number;
+  /** The ML-DSA-65 signature (3309 bytes) over the §8.1 signed message, canonical base64. */
+  readonly signature: string;
 }
 
 /** An opened machine key, ready to decapsulate. */

@@ -80,6 +80,7 @@ export interface KeyStore {
 
 /** A key replaced by a rotation (spec §8.3), kept for handshakes that name it until `until`. */
 export interface RetiredKey {
+  /** The replaced key, as it was stored. */
   readonly key: StoredKey;
   /** The end of its grace period, in milliseconds since the Unix epoch. */
   readonly until: number;
