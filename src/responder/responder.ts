@@ -304,7 +304,10 @@ export function createResponder(options: ResponderOptions): Responder {
     async keyDocument(slug: string): Promise<KeyDocumentJson> {
       const machineId = await machineForCaller(lookupMachine, slug);
       const key = await keys.obtain(slug, machineId);
-      return signer === undefined ? keyDocumentOf(key) : (await signer.document(key)).document;
+      // A fresh object per call, as without an identity: the signer's cached one is shared.
+      return signer === undefined
+        ? keyDocumentOf(key)
+        : (JSON.parse((await signer.document(key)).json) as KeyDocumentJson);
     },
     async identity(): Promise<string | undefined> {
       return signer?.identity();
