@@ -1,5 +1,5 @@
 /**
- * The identity and rotation commands in process (`runCli`): `zeq-keyex identity --store DIR
+ * The responder side's identity and rotation commands in process (`runCli`): `zeq-keyex identity --store DIR
  * [--create] [--json]`, `serve --identity` (refusing to start without an identity that opens),
  * and `zeq-keyex rotate` against a running `serve` on loopback while identity-pinned and
  * KEM-pinned clients handshake in loops.

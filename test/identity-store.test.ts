@@ -18,7 +18,7 @@ import {
 } from '../src/core/sealing.js';
 import { createFileKeyStore } from '../src/node/file-key-store.js';
 import type { IdentityStore, StoredIdentity } from '../src/responder/identity-store.js';
-import { createMemoryKeyStore } from '../src/responder/stores.js';
+import { type StoredKey, createMemoryKeyStore } from '../src/responder/stores.js';
 import { expectCode } from './helpers/errors.js';
 import { hex, identitySealingCase as c, toHex } from './helpers/vector-data.js';
 
@@ -117,4 +117,57 @@ describe('the file key store', () => {
       code: 'store_error',
     });
   });
+});
+
+describe.each([
+  ['memory', () => Promise.resolve(createMemoryKeyStore())],
+  ['file', async () => createFileKeyStore(await tempDir())],
+] as const)('the %s key store rotates a key', (_, make) => {
+  const key = (publicKey: string): StoredKey => ({
+    alg: 'ML-KEM-768',
+    slug: 'edge-01',
+    machineId: 'machine:edge-01',
+    publicKey,
+    sealedSecretKey: `sealed-${publicKey}`,
+    createdAt: '2026-12-07T00:00:00.000Z',
+  });
+
+  test('replace is compare-and-swap and keeps one retired key; deleteRetired only the one named', async () => {
+    const store = await make();
+    expect(await store.replace(key('AAAA'), key('BBBB'), 1000)).toBe(false);
+    await store.putIfAbsent(key('AAAA'));
+    expect(await store.replace(key('CCCC'), key('BBBB'), 1000)).toBe(false);
+    expect((await store.get('edge-01'))?.publicKey).toBe('AAAA');
+    expect(await store.getRetired('edge-01')).toBeUndefined();
+    expect(await store.replace(key('AAAA'), key('BBBB'), 1000)).toBe(true);
+    expect((await store.get('edge-01'))?.publicKey).toBe('BBBB');
+    expect(await store.getRetired('edge-01')).toEqual({ key: key('AAAA'), until: 1000 });
+    expect(await store.replace(key('BBBB'), key('DDDD'), 2000)).toBe(true);
+    expect(await store.getRetired('edge-01')).toEqual({ key: key('BBBB'), until: 2000 });
+    await store.deleteRetired('edge-01', 'AAAA');
+    expect((await store.getRetired('edge-01'))?.key.publicKey).toBe('BBBB');
+    await store.deleteRetired('edge-01', 'BBBB');
+    expect(await store.getRetired('edge-01')).toBeUndefined();
+    await expect(
+      store.replace(key('DDDD'), { ...key('EEEE'), slug: 'edge-02' }, 1),
+    ).rejects.toThrow(TypeError);
+  });
+});
+
+test('the file store: a retired key file is not a slug, and a malformed one is a store_error', async () => {
+  const dir = await tempDir();
+  const store = createFileKeyStore(dir);
+  const stored = {
+    alg: 'ML-KEM-768',
+    slug: 'edge-01',
+    machineId: 'm',
+    publicKey: 'AAAA',
+    sealedSecretKey: 's',
+    createdAt: 't',
+  };
+  await store.putIfAbsent(stored);
+  await store.replace(stored, { ...stored, publicKey: 'BBBB' }, 5);
+  expect(await store.slugs()).toEqual(['edge-01']);
+  await writeFile(join(dir, 'edge-01.json.retired'), '{"key":{},"until":1}');
+  await expect(store.getRetired('edge-01')).rejects.toMatchObject({ code: 'store_error' });
 });
