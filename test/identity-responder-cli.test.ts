@@ -133,6 +133,9 @@ describe('serve --identity and rotate', () => {
     const store = join(await scratch(), 'store');
     const args = ['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE}`, '--identity'];
     expect((await cli(args)).code).toBe(2);
+    const unsigned = ['serve', '--port', '0', '--machine', `${SLUG}=${MACHINE}`, '--store', store];
+    expect((await cli([...unsigned, '--validity-seconds', '60'])).code).toBe(2);
+    expect((await cli([...args, '--store', store, '--validity-seconds', '1'])).code).toBe(2);
     const none = await cli([...args, '--store', store]);
     expect(none.code).toBe(1);
     expect(none.stderr.join('\n')).toContain('identity_unavailable');
@@ -156,6 +159,8 @@ describe('serve --identity and rotate', () => {
       '--store',
       store,
       '--identity',
+      '--validity-seconds',
+      '86400',
       '--admin-token-file',
       tokenFile,
       '--no-rate-limits',
@@ -164,6 +169,10 @@ describe('serve --identity and rotate', () => {
       expect(server.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const before = jsonLine(await cli(['fingerprint', server.origin, SLUG, '--json']));
       const pin = before['fingerprint'] as string;
+      const signed = (await (await fetch(`${server.origin}/api/keyex/${SLUG}/pubkey`)).json()) as {
+        attestation: { not_before: number; not_after: number };
+      };
+      expect(signed.attestation.not_after - signed.attestation.not_before).toBe(86_400);
       const byIdentity = createClient({
         origin: server.origin,
         retry: 0,
