@@ -8,10 +8,15 @@
  * responder's seed store, and is opened where the responder runs, with its field key
  * (`unsealStoredSeed` of `zeq-keyex/responder`), not by this client. The seed derivation itself,
  * for apps that carry Mode-B over their own transport, is in `zeq-keyex/protocol`.
+ *
+ * The same client rotates a machine's KEM key on a responder that serves its admin endpoint
+ * (`rotateKey`, spec §8.3).
  * @module
  */
 export {
   DEFAULT_ADMIN_TIMEOUT_MS,
+  type KeyRotateRequest,
+  type KeyRotateResult,
   type ModeBAdminCallOptions,
   type ModeBAdminClient,
   type ModeBAdminClientOptions,

@@ -27,7 +27,8 @@ export {
   type NodeListenerRequest,
   toNodeListener,
 } from './node/adapter.js';
-export type { KeyStore, StoredKey } from './responder/stores.js';
+export type { KeyStore, RetiredKey, StoredKey } from './responder/stores.js';
+export type { IdentityStore, StoredIdentity } from './responder/identity-store.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';
 export type { TrustStore } from './initiator/trust.js';

@@ -34,6 +34,7 @@ export type {
 export type {
   KeyStore,
   ReplayTag,
+  RetiredKey,
   SessionCreateResult,
   SessionStore,
   StoredKey,

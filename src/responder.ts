@@ -6,6 +6,9 @@
  * The ZeqSSL Mode-B admin endpoints (§4.1, §4.2) are part of it, behind the deployment's admin
  * check (`admin` option; none configured means every call is refused).
  *
+ * With an `identity`, every key document is signed by the deployment's ML-DSA-65 identity key
+ * (§8); `rotateKey` replaces a machine's KEM key while serving (§8.3).
+ *
  * Persistent key and seed stores for Node ship in `zeq-keyex/node`.
  * @module
  */
@@ -27,7 +30,21 @@ export {
   clientAddressOf,
   setClientAddress,
 } from './responder/admission.js';
-export type { KeyDocumentJson } from './responder/key-manager.js';
+export type { KeyDocumentAttestation, KeyDocumentJson } from './responder/key-manager.js';
+export {
+  type CreateIdentityOptions,
+  DEFAULT_DOCUMENT_VALIDITY_S,
+  type IdentityInfo,
+  type IdentityOptions,
+  createIdentity,
+} from './responder/identity.js';
+export {
+  type IdentityStore,
+  type StoredIdentity,
+  createMemoryIdentityStore,
+  isStoredIdentity,
+} from './responder/identity-store.js';
+export type { KeyRotationResult } from './responder/key-rotation.js';
 export { type RecordContext, type RecordHandler } from './responder/records-route.js';
 export { type ResponderSession } from './responder/record-sessions.js';
 export type { RecordChannel } from './core/record-channel.js';
@@ -37,6 +54,7 @@ export {
   type MemorySessionStore,
   type MemorySessionStoreOptions,
   type ReplayTag,
+  type RetiredKey,
   type SessionCreateResult,
   type SessionStore,
   type StoredKey,

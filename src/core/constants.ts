@@ -141,6 +141,8 @@ export const ROUTES = {
   records: (slug: string, sessionId: string): string => recordsRoute(slug, sessionId),
   modeBInitiate: '/api/ssl/peer-seed/keyex/initiate',
   modeBRespond: '/api/ssl/peer-seed/keyex/respond',
+  /** §8.3 leaves how an operator rotates a key to implementations: this SDK's admin endpoint. */
+  rotateKey: (slug: string): string => machineRoute(slug, 'rotate'),
 } as const;
 
 // The §7 table as written; exported below under a declared type, so the reference shows one table

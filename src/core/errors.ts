@@ -78,6 +78,9 @@ const CODES = {
   // Node adapter
   body_consumed:
     'A body parser read the request’s body before the Node adapter could stream it to the handler.',
+  // Responder identity
+  identity_unavailable:
+    'The responder’s configured identity key is missing or cannot be opened; key documents are not served (no new identity is made).',
 } as const;
 
 /**

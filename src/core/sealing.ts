@@ -1,7 +1,8 @@
 /**
  * Secrets at rest, spec §5: the deployment's field key, the seal key derived from it, and the
- * sealing of machine secret keys (as 64-byte seeds) and Mode-B seeds, each bound by its AAD to
- * what it belongs to — a sealed key cannot be moved to another slug, machine or public key.
+ * sealing of machine secret keys (as 64-byte seeds), Mode-B seeds and the deployment's identity
+ * seed (§8), each bound by its AAD to what it belongs to — a sealed key cannot be moved to another
+ * slug, machine or public key, nor an identity seed to another identity key.
  *
  * Caveat: a sealed secret that does not open is an error (`unseal_failed`), never a reason to
  * generate a new one: a new key pair would silently break every pin in the field.
@@ -16,6 +17,9 @@ import {
   SEAL_INFO,
   SEALED_KEY_LABEL,
   SEALED_SEED_LABEL,
+  SEALED_IDENTITY_LABEL,
+  SIG_ALG,
+  SIG_SIZES,
   MODE_B_SEED_BYTES,
   type Alg,
 } from './constants.js';
@@ -214,4 +218,45 @@ export function sealSeed(sealKey: Uint8Array, context: SeedContext, seed: Uint8A
  */
 export function unsealSeed(sealKey: Uint8Array, context: SeedContext, sealed: unknown): Uint8Array {
   return unseal(sealKey, sealed, seedAad(context), MODE_B_SEED_BYTES);
+}
+
+/**
+ * The AAD of a sealed identity seed (§5, §8):
+ * `LP("zeq-keyex/v1 sealed identity") ‖ LP("ML-DSA-65") ‖ LP(identity_key)`.
+ * @param identityKey - the identity's ML-DSA-65 public key (1952 bytes).
+ * @returns the AAD.
+ */
+export function identityAad(identityKey: Uint8Array): Uint8Array {
+  return lp(SEALED_IDENTITY_LABEL, SIG_ALG, identityKey);
+}
+
+/**
+ * Seals the deployment's identity seed bound to its public key.
+ * @param sealKey - the §5 seal key.
+ * @param identityKey - the ML-DSA-65 public key the seed derives.
+ * @param seed - the 32-byte FIPS 204 seed.
+ * @returns the sealed string.
+ */
+export function sealIdentitySeed(
+  sealKey: Uint8Array,
+  identityKey: Uint8Array,
+  seed: Uint8Array,
+): string {
+  return seal(sealKey, seed, identityAad(identityKey));
+}
+
+/**
+ * Opens a sealed identity seed.
+ * @param sealKey - the §5 seal key.
+ * @param identityKey - the public key it must be bound to.
+ * @param sealed - the stored string.
+ * @returns the 32-byte seed. Wipe after use.
+ * @throws {ZeqKeyExError} `unseal_failed`.
+ */
+export function unsealIdentitySeed(
+  sealKey: Uint8Array,
+  identityKey: Uint8Array,
+  sealed: unknown,
+): Uint8Array {
+  return unseal(sealKey, sealed, identityAad(identityKey), SIG_SIZES.seed);
 }

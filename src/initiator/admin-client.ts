@@ -21,7 +21,14 @@
  * two commitments to confirm that both machines derived the same seed.
  * @module
  */
-import { ALGS, ALG_SIZES, MAX_RESPONSE_BYTES, ROUTES, type Alg } from '../core/constants.js';
+import {
+  ALGS,
+  ALG_SIZES,
+  MAX_ATTESTATION_VALIDITY_S,
+  MAX_RESPONSE_BYTES,
+  ROUTES,
+  type Alg,
+} from '../core/constants.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { parsePin } from '../core/fingerprint.js';
@@ -131,6 +138,30 @@ export interface ModeBRespondResult {
   alg: Alg;
 }
 
+/** What `rotateKey` asks of a responder (spec §8.3; the endpoint is this SDK's). */
+export interface KeyRotateRequest {
+  /** The slug of the machine whose KEM key is replaced. */
+  machine: string;
+  /**
+   * How long the previous key keeps answering handshakes that name it, in seconds (0: its secret
+   * is deleted at once, for a key that may be compromised); at most 30 days.
+   * @defaultValue the responder's `rotationGraceSeconds`
+   */
+  graceSeconds?: number;
+}
+
+/** The answer of `rotateKey`. */
+export interface KeyRotateResult {
+  /** The machine's machine_id. */
+  machineId: string;
+  /** The new key's fingerprint, served from now on. */
+  fingerprint: string;
+  /** The previous key's fingerprint, answered until `retiredUntil`. */
+  previousFingerprint: string;
+  /** The end of the previous key's grace period, RFC 3339 UTC. */
+  retiredUntil: string;
+}
+
 /** Per-call options. */
 export interface ModeBAdminCallOptions {
   /** Aborts this call (`aborted`), in addition to the client's own `signal`. */
@@ -165,6 +196,15 @@ export interface ModeBAdminClient {
     request: ModeBRespondRequest,
     options?: ModeBAdminCallOptions,
   ): Promise<ModeBRespondResult>;
+  /**
+   * `POST /api/keyex/{slug}/rotate` on this responder: replaces the machine's KEM key (spec §8.3).
+   * Pins on the previous key break; identity pins do not.
+   * @throws {ZeqKeyExError} `http_error` (`unauthorized`, `forbidden`, `unknown_machine`,
+   *   `key_mismatch` for a machine without a key yet, `unavailable`, …), `malformed_response`
+   *   and transport codes.
+   * @throws {TypeError} for a malformed slug; RangeError for a grace out of [0, 30 days].
+   */
+  rotateKey(request: KeyRotateRequest, options?: ModeBAdminCallOptions): Promise<KeyRotateResult>;
 }
 
 /** Default time limit of an admin call. */
@@ -443,6 +483,31 @@ export function createModeBAdminClient(options: ModeBAdminClientOptions): ModeBA
         localMachineId: responseField(body, 'local_machine_id', isMachineId),
         fingerprint: responseField(body, 'fingerprint', isFingerprint),
         alg: responseField(body, 'alg', isAlg) as Alg,
+      };
+    },
+    async rotateKey(
+      request: KeyRotateRequest,
+      call: ModeBAdminCallOptions = {},
+    ): Promise<KeyRotateResult> {
+      assertSlug(request.machine);
+      const grace = request.graceSeconds;
+      if (
+        grace !== undefined &&
+        (!Number.isSafeInteger(grace) || grace < 0 || grace > MAX_ATTESTATION_VALIDITY_S)
+      )
+        throw new RangeError('graceSeconds must be an integer in [0, 2592000] (30 days)');
+      const body = await post(
+        ROUTES.rotateKey(request.machine),
+        grace === undefined ? {} : { grace_seconds: grace },
+        call,
+      );
+      return {
+        machineId: responseField(body, 'machine_id', isMachineId),
+        fingerprint: responseField(body, 'fingerprint', isFingerprint),
+        previousFingerprint: responseField(body, 'previous_fingerprint', isFingerprint),
+        retiredUntil: responseField(body, 'retired_until', (value) =>
+          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/.test(value),
+        ),
       };
     },
   });

@@ -20,14 +20,42 @@
  * - The file system must support hard links (local file systems do; some network or FAT volumes
  *   do not, and writes there fail with `store_error`).
  * - Files hold only the sealed form of secret keys (spec §5); they are useless without the field key.
+ *
+ * The same directory keeps what identity pins and key rotation need (spec §8), in files whose
+ * names are no slug's (so `slugs()` never lists them, and stores written before them stay
+ * readable): `_identity.json`, the deployment's identity key (sealed seed, first writer wins);
+ * `_serials.json`, the highest serial signed per identity and slug (read, raised and rewritten
+ * under a lock file); and `<slug file>.retired`, a rotated machine's previous key with the end of
+ * its grace period. A rotation writes the retired key first and then the new key (each atomic,
+ * under the slug's lock), so a crash in between leaves the old key served and nothing lost.
  * @module
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ZeqKeyExError } from '../core/errors.js';
 import { assertSlug, isSlug } from '../core/identifiers.js';
-import { type KeyStore, type StoredKey, copyStoredKey, isStoredKey } from '../responder/stores.js';
-import { makePrivateDirectory, readJsonFile, writeJsonFile } from './atomic-file.js';
+import {
+  type IdentityStore,
+  type StoredIdentity,
+  copyStoredIdentity,
+  isSerial,
+  isStoredIdentity,
+} from '../responder/identity-store.js';
+import {
+  type KeyStore,
+  type RetiredKey,
+  type StoredKey,
+  copyStoredKey,
+  isRetiredKey,
+  isStoredKey,
+} from '../responder/stores.js';
+import { isJsonObject } from '../core/json.js';
+import { makePrivateDirectory, readJsonFile, withFileLock, writeJsonFile } from './atomic-file.js';
+
+/** The identity file: its name is no slug's (a slug starts with a letter or digit). */
+const IDENTITY_FILE = '_identity.json';
+/** The highest serial signed per identity and slug. */
+const SERIALS_FILE = '_serials.json';
 
 function fileName(slug: string): string {
   return `${slug.replace(/[A-Z]/g, (letter) => `+${letter.toLowerCase()}`)}.json`;
@@ -53,15 +81,17 @@ function slugOf(name: string): string | undefined {
  * const responder = createResponder({ fieldKey, machines, keyStore: createFileKeyStore('/var/lib/zeq-keyex') });
  * ```
  */
-export function createFileKeyStore(dir: string): KeyStore & {
-  /**
-   * The slugs with a key file in the directory (by file name; the files are not opened).
-   * @returns the slugs, sorted. The directory is made (mode 0700) if it does not exist yet.
-   * @throws {ZeqKeyExError} `store_error` when the directory cannot be read, or is open to group
-   *   or others.
-   */
-  slugs(): Promise<string[]>;
-} {
+export function createFileKeyStore(dir: string): KeyStore &
+  Required<Pick<KeyStore, 'replace' | 'getRetired' | 'deleteRetired'>> &
+  IdentityStore & {
+    /**
+     * The slugs with a key file in the directory (by file name; the files are not opened).
+     * @returns the slugs, sorted. The directory is made (mode 0700) if it does not exist yet.
+     * @throws {ZeqKeyExError} `store_error` when the directory cannot be read, or is open to group
+     *   or others.
+     */
+    slugs(): Promise<string[]>;
+  } {
   if (typeof dir !== 'string' || dir.length === 0)
     throw new TypeError('dir must be a non-empty path');
   const root = resolve(dir);
@@ -84,10 +114,125 @@ export function createFileKeyStore(dir: string): KeyStore & {
     return copyStoredKey(file.value);
   }
 
+  function retiredName(slug: string): string {
+    return `${fileName(slug)}.retired`;
+  }
+
+  async function readRetired(slug: string): Promise<RetiredKey | undefined> {
+    const name = retiredName(slug);
+    const file = await readJsonFile(join(root, name), `retired key file ${name}`);
+    if (file === undefined) return undefined;
+    if (!isRetiredKey(file.value))
+      throw new ZeqKeyExError('store_error', `retired key file ${name} is not a retired key`);
+    return Object.freeze({ key: copyStoredKey(file.value.key), until: file.value.until });
+  }
+
+  function locked<T>(name: string, task: () => Promise<T>): Promise<T> {
+    return withFileLock(join(root, `.${name}.lock`), `the file ${name}`, task);
+  }
+
+  async function readSerials(): Promise<Record<string, number>> {
+    const file = await readJsonFile(join(root, SERIALS_FILE), `the file ${SERIALS_FILE}`);
+    if (file === undefined) return {};
+    const value = file.value;
+    if (!isJsonObject(value) || !Object.values(value).every(isSerial))
+      throw new ZeqKeyExError('store_error', `the file ${SERIALS_FILE} is not a serial table`);
+    return value as Record<string, number>;
+  }
+
+  async function readIdentity(): Promise<StoredIdentity | undefined> {
+    const file = await readJsonFile(join(root, IDENTITY_FILE), `the file ${IDENTITY_FILE}`);
+    if (file === undefined) return undefined;
+    if (!isStoredIdentity(file.value))
+      throw new ZeqKeyExError('store_error', `the file ${IDENTITY_FILE} is not a stored identity`);
+    return copyStoredIdentity(file.value);
+  }
+
   return {
     async get(slug: string): Promise<StoredKey | undefined> {
       assertSlug(slug);
       return read(slug);
+    },
+    async replace(previous: StoredKey, next: StoredKey, retiredUntil: number): Promise<boolean> {
+      if (!isStoredKey(previous) || !isStoredKey(next) || previous.slug !== next.slug)
+        throw new TypeError('replace expects two StoredKeys of one slug');
+      assertSlug(next.slug);
+      await ensureDirectory();
+      const name = fileName(next.slug);
+      return locked(name, async () => {
+        const current = await read(next.slug);
+        if (current?.publicKey !== previous.publicKey) return false;
+        // The retired key first: a crash before the second write leaves the old key served.
+        await writeJsonFile(
+          join(root, retiredName(next.slug)),
+          { key: current, until: retiredUntil },
+          'replace',
+          `retired key file ${retiredName(next.slug)}`,
+        );
+        await writeJsonFile(join(root, name), copyStoredKey(next), 'replace', `key file ${name}`);
+        return true;
+      });
+    },
+    async getRetired(slug: string): Promise<RetiredKey | undefined> {
+      assertSlug(slug);
+      return readRetired(slug);
+    },
+    async deleteRetired(slug: string, publicKey: string): Promise<void> {
+      assertSlug(slug);
+      await ensureDirectory();
+      const name = retiredName(slug);
+      await locked(fileName(slug), async () => {
+        const retired = await readRetired(slug);
+        if (retired?.key.publicKey !== publicKey) return;
+        try {
+          await unlink(join(root, name));
+        } catch (cause) {
+          throw new ZeqKeyExError('store_error', `retired key file ${name} could not be deleted`, {
+            cause,
+          });
+        }
+      });
+    },
+    async getIdentity(): Promise<StoredIdentity | undefined> {
+      return readIdentity();
+    },
+    async putIdentityIfAbsent(identity: StoredIdentity): Promise<StoredIdentity> {
+      if (!isStoredIdentity(identity))
+        throw new TypeError('putIdentityIfAbsent expects a StoredIdentity');
+      await ensureDirectory();
+      const record = copyStoredIdentity(identity);
+      const written = await writeJsonFile(
+        join(root, IDENTITY_FILE),
+        record,
+        'create',
+        `the file ${IDENTITY_FILE}`,
+      );
+      if (written) return record;
+      const existing = await readIdentity();
+      if (existing === undefined)
+        throw new ZeqKeyExError('store_error', `the file ${IDENTITY_FILE} vanished while read`);
+      return existing;
+    },
+    async getSerial(slug: string, identity: string): Promise<number | undefined> {
+      return (await readSerials())[`${identity}/${slug}`];
+    },
+    async raiseSerial(slug: string, identity: string, serial: number): Promise<number> {
+      if (!isSerial(serial)) throw new TypeError('a serial is an integer in [0, 2^53 - 1]');
+      assertSlug(slug);
+      await ensureDirectory();
+      return locked(SERIALS_FILE, async () => {
+        const serials = await readSerials();
+        const key = `${identity}/${slug}`;
+        const kept = serials[key];
+        if (kept !== undefined && kept >= serial) return kept;
+        await writeJsonFile(
+          join(root, SERIALS_FILE),
+          { ...serials, [key]: serial },
+          'replace',
+          `the file ${SERIALS_FILE}`,
+        );
+        return serial;
+      });
     },
     async putIfAbsent(key: StoredKey): Promise<StoredKey> {
       if (!isStoredKey(key))

@@ -62,3 +62,20 @@ export function createBearerTokenAuthorizer(tokens: string | readonly string[]):
     },
   });
 }
+
+/**
+ * Decides an admin-only request: `'admin'` passes; anything else is refused, failing closed.
+ * @param admin - the deployment's admin check, if any (none: everyone is refused).
+ * @param request - the request (its body is not read).
+ * @returns `undefined` for an admin, or the wire code to refuse with: `'unauthorized'` (401) for
+ *   `'unauthenticated'`, `'forbidden'` (403) for anything else, a missing check included.
+ */
+export async function adminRefusal(
+  admin: AdminOptions | undefined,
+  request: Request,
+): Promise<'unauthorized' | 'forbidden' | undefined> {
+  if (admin === undefined) return 'forbidden';
+  const decision: unknown = await admin.authorize(request);
+  if (decision === 'admin') return undefined;
+  return decision === 'unauthenticated' ? 'unauthorized' : 'forbidden';
+}

@@ -8,7 +8,8 @@
  * machine, the client's handshake bucket (`429 rate_limited`), room for one more decapsulation in
  * flight (`503 unavailable`, checked again when it starts: nothing queues), content-type, body
  * size (declared, then read; 8 KiB), JSON shape, field encodings, and only then the machine's key. A handshake never generates a key: a ciphertext cannot have been
- * made for a key that does not exist yet, so that is `409 key_mismatch`.
+ * made for a key that does not exist yet, so that is `409 key_mismatch`. A handshake naming the
+ * previous key of a rotation is answered with it while its grace period lasts (`key-rotation.ts`).
  *
  * Security caveats:
  * - ML-KEM decapsulation never fails: a ciphertext made for another key yields an unrelated
@@ -71,6 +72,12 @@ export interface HandshakeRouteDeps {
   readonly logger: Logger;
   /** Per-client handshake buckets and the cap on decapsulations in flight (`admission.ts`). */
   readonly admission: Admission;
+  /** A rotated machine's previous key, named by fingerprint, while its grace lasts (§8.3). */
+  readonly retiredKey?: (
+    slug: string,
+    machineId: string,
+    fingerprint: string,
+  ) => Promise<MachineKey | undefined>;
 }
 
 /** A handshake request's fields, checked. */
@@ -142,6 +149,7 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     now,
     logger,
     admission,
+    retiredKey,
   } = deps;
 
   /** Remembers the tag until `expiresAt`, or refuses the handshake (409, or 429 when full). */
@@ -257,7 +265,10 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     admission.take('handshake', request);
     admission.assertDecapsulationRoom();
     const { cipherText, fingerprint } = await readHandshakeRequest(request);
-    const key = await keys.find(slug, machineId);
+    let key = await keys.find(slug, machineId);
+    // §8.3: a handshake naming the previous key of a rotation, within its grace period.
+    if (key !== undefined && fingerprint !== undefined && fingerprint !== key.fingerprint)
+      key = (await retiredKey?.(slug, machineId, fingerprint)) ?? key;
     if (key === undefined || (fingerprint !== undefined && fingerprint !== key.fingerprint)) {
       logger.warn('handshake refused: key mismatch', {
         code: 'key_mismatch',

@@ -7,12 +7,17 @@
  * client a key-generation token first (`429 rate_limited` when it has none, `admission.ts`). The document is served as the JSON text
  * the key manager serialised when it opened the key.
  *
+ * With an identity (`identity.ts`), the document carries its `attestation` (§8.1), signed once per
+ * period and slug and served from the signer's cache; an identity that is missing or does not open
+ * makes every document unavailable (`500`), never unsigned.
+ *
  * Security caveat: the document is public; it is what initiators pin (spec §6). A stored key that
  * does not open makes the machine unavailable (`500`), never a reason to make a new key.
  * @module
  */
 import type { Admission } from './admission.js';
 import { jsonTextResponse } from './http.js';
+import type { IdentitySigner } from './identity.js';
 import type { KeyManager } from './key-manager.js';
 import type { RequestContext, RouteHandler } from './router.js';
 
@@ -23,6 +28,8 @@ export interface KeyDocumentRouteDeps {
   readonly keys: KeyManager;
   /** Per-client key-generation buckets (`admission.ts`). */
   readonly admission: Admission;
+  /** Signs the document with the deployment's identity (§8.1), when one is configured. */
+  readonly signer?: IdentitySigner | undefined;
 }
 
 /**
@@ -31,7 +38,7 @@ export interface KeyDocumentRouteDeps {
  * @returns the handler for `GET`.
  */
 export function createKeyDocumentRoute(deps: KeyDocumentRouteDeps): RouteHandler<RequestContext> {
-  const { machineFor, keys, admission } = deps;
+  const { machineFor, keys, admission, signer } = deps;
   return async function serveKeyDocument({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
@@ -43,6 +50,9 @@ export function createKeyDocumentRoute(deps: KeyDocumentRouteDeps): RouteHandler
       admission.take('keyGeneration', request);
       key = await keys.obtain(slug, machineId);
     }
-    return jsonTextResponse(200, key.documentJson);
+    return jsonTextResponse(
+      200,
+      signer === undefined ? key.documentJson : (await signer.document(key)).json,
+    );
   };
 }

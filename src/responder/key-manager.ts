@@ -43,6 +43,24 @@ export interface KeyDocumentJson {
   readonly fingerprint: string;
   /** The machine's identity, bound into the transcript (grammar of spec §1). */
   readonly machine_id: string;
+  /** The identity's signature over the document (spec §8.1), when the responder has an identity. */
+  readonly attestation?: KeyDocumentAttestation;
+}
+
+/** The `attestation` of a signed key document (spec §8.1), as the responder serves it. */
+export interface KeyDocumentAttestation {
+  /** The signature algorithm: `'ML-DSA-65'`. */
+  readonly sig_alg: 'ML-DSA-65';
+  /** The identity key (1952 bytes), canonical base64; initiators pin its SHA-256. */
+  readonly identity_key: string;
+  /** Never decreases across the documents one identity signs for one slug. */
+  readonly serial: number;
+  /** Start of validity, Unix seconds. */
+  readonly not_before: number;
+  /** End of validity, Unix seconds (at most 30 days after `not_before`). */
+  readonly not_after: number;
+  /** The ML-DSA-65 signature (3309 bytes) over the §8.1 signed message, canonical base64. */
+  readonly signature: string;
 }
 
 /** An opened machine key, ready to decapsulate. */
@@ -121,6 +139,29 @@ export interface KeyManager {
   find(slug: string, machineId: string): Promise<MachineKey | undefined>;
   /** Wipes every cached key; later calls fail with `machine_unavailable`. */
   close(): void;
+  /**
+   * Opens a stored key that is not the slug's current one (a rotated machine's retired key, §8.3);
+   * never generates, never caches it as the slug's key. Disposed of by {@link KeyManager.release}
+   * or {@link KeyManager.close}.
+   * @param stored - the stored key.
+   * @param slug - the machine's slug.
+   * @param machineId - its configured machine id.
+   * @returns the opened key.
+   * @throws {ZeqKeyExError} `machine_unavailable` as {@link KeyManager.obtain}.
+   */
+  open(stored: StoredKey, slug: string, machineId: string): Promise<MachineKey>;
+  /**
+   * Forgets a slug's cached key after a rotation (§8.3), so that the next lookup reads the store;
+   * the forgotten key stays usable until {@link KeyManager.release}.
+   * @param slug - the machine's slug.
+   * @returns the key that was cached, if any.
+   */
+  forget(slug: string): MachineKey | undefined;
+  /**
+   * Disposes of a key no longer served (a retired key after its grace period).
+   * @param key - a key this manager opened.
+   */
+  release(key: MachineKey): void;
 }
 
 type Lookup = Promise<MachineKey | undefined>;
@@ -338,6 +379,20 @@ export function createKeyManager(options: KeyManagerOptions): KeyManager {
         slug,
         machineId,
       );
+    },
+    open(stored: StoredKey, slug: string, machineId: string): Promise<MachineKey> {
+      assertOpen();
+      return openStored(stored, slug, machineId);
+    },
+    forget(slug: string): MachineKey | undefined {
+      const known = ready.get(slug);
+      ready.delete(slug);
+      entries.delete(slug);
+      return known;
+    },
+    release(key: MachineKey): void {
+      if (!opened.delete(key)) return;
+      key.secretKey.dispose();
     },
     close(): void {
       closed = true;

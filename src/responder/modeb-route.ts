@@ -8,7 +8,10 @@
  * authorization (no hook configured → `403 forbidden` for everyone), content-type, body size
  * (8 KiB, as for a handshake), JSON shape, field grammars, the local machine, the peer-origin
  * policy (https only, plain http only for hosts the deployment names), and only then the network
- * and the key. Nothing is stored unless a seed was derived.
+ * and the key. Nothing is stored unless a seed was derived. `initiate` takes `expected_identity`
+ * (spec §8) in place of `expected_fingerprint`: the peer's document must then carry a valid
+ * attestation by that identity (`409 identity_mismatch`, else `502 peer_invalid_response`), and
+ * the attested key is the one seeded with.
  *
  * Security caveats:
  * - The seed never appears in a response, an error or a log line: it is sealed (§5) under the
@@ -107,6 +110,9 @@ export interface ModeBEndpoints {
   /** Wipes the seal key copy; later requests fail with `500 internal`. */
   close(): void;
 }
+
+/** The clock skew allowed around a peer attestation's validity (§8.2's, as in the vectors). */
+const MODE_B_CLOCK_SKEW_S = 60;
 
 /** Default time limit of the peer key-document fetch. */
 export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
@@ -320,20 +326,31 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     return stored.fingerprint;
   }
 
-  /** The fields of an initiate request (§4.1), checked in order; the peer origin last. */
+  /**
+   * The fields of an initiate request (§4.1), checked in order; the peer origin last. Exactly one
+   * of `expected_fingerprint` and `expected_identity` (§8: the peer's document must carry a valid
+   * attestation by that identity); both, or neither, is `400 invalid_request`.
+   */
   function parseInitiateRequest(body: Record<string, unknown>): {
     localSlug: string;
     peerOrigin: string;
     peerSlug: string;
-    expectedFingerprint: string;
+    expected: { fingerprint: string } | { identity: string };
     replace: boolean;
   } {
     const localSlug = stringField(body, 'local_machine');
     const peerOriginText = stringField(body, 'peer_origin');
     const peerSlug = stringField(body, 'peer_machine');
-    const expectedFingerprint = stringField(body, 'expected_fingerprint');
+    const identityField = jsonField(body, 'expected_identity');
+    const expected =
+      identityField === undefined
+        ? { fingerprint: stringField(body, 'expected_fingerprint') }
+        : { identity: stringField(body, 'expected_identity') };
+    if ('identity' in expected && jsonField(body, 'expected_fingerprint') !== undefined)
+      throw new HttpError('invalid_request');
     if (!isSlug(localSlug) || !isSlug(peerSlug)) throw new HttpError('invalid_slug');
-    if (!isFingerprint(expectedFingerprint)) throw new HttpError('invalid_request');
+    if (!isFingerprint('identity' in expected ? expected.identity : expected.fingerprint))
+      throw new HttpError('invalid_request');
     // Optional (§4.1 revision 2), and then exactly a boolean: `null` or `"yes"` is no answer.
     const replaceField = jsonField(body, 'replace');
     const replace = replaceField === undefined ? false : replaceField;
@@ -342,7 +359,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
       localSlug,
       peerOrigin: parsePeerOrigin(peerOriginText),
       peerSlug,
-      expectedFingerprint,
+      expected,
       replace,
     };
   }
@@ -375,15 +392,73 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
   }
 
+  /**
+   * §4.1 with §8: the peer's document must carry a valid attestation by the expected identity
+   * (checks 1–6 of §8.2, with the responder's clock and a 60 s skew). Another identity is
+   * `409 identity_mismatch`; no attestation, or one that is malformed, badly signed or expired,
+   * is `502 peer_invalid_response`. Mode-B keeps no serials: an older document that is still
+   * valid only makes L seed with a key the peer may no longer hold, which the commitments show.
+   * @returns the refusal, or `undefined` when the peer's key is attested.
+   */
+  async function checkPeerIdentity(
+    peer: KeyDocument,
+    peerSlug: string,
+    expectedIdentity: string,
+    localSlug: string,
+  ): Promise<Response | undefined> {
+    const { checkAttestation } = await import('../core/attestation.js');
+    try {
+      await checkAttestation(peer.attestation, {
+        document: {
+          alg: peer.alg,
+          slug: peerSlug,
+          machineId: peer.machineId,
+          publicKey: peer.publicKey,
+        },
+        identityPins: [expectedIdentity],
+        nowSeconds: Math.floor(now() / 1_000),
+        skewSeconds: MODE_B_CLOCK_SKEW_S,
+      });
+      return undefined;
+    } catch (error) {
+      if (!isZeqKeyExError(error)) throw error;
+      if (error.code === 'identity_mismatch') {
+        logger.warn('mode-b initiate refused: identity mismatch', {
+          code: 'identity_mismatch',
+          localMachine: localSlug,
+          peerMachine: peerSlug,
+          expectedIdentity,
+        });
+        return jsonResponse(409, {
+          error: 'identity_mismatch',
+          message: WIRE_ERRORS.identity_mismatch.message,
+          expected_identity: expectedIdentity,
+        });
+      }
+      logger.warn('mode-b initiate failed: invalid peer attestation', {
+        code: 'peer_invalid_response',
+        reason: error.code,
+        peerMachine: peerSlug,
+      });
+      throw new HttpError('peer_invalid_response');
+    }
+  }
+
   // §4.1
   async function serveInitiate({ request }: { readonly request: Request }): Promise<Response> {
     await authorize(request, 'initiate');
-    const { localSlug, peerOrigin, peerSlug, expectedFingerprint, replace } = parseInitiateRequest(
+    const { localSlug, peerOrigin, peerSlug, expected, replace } = parseInitiateRequest(
       await readJson(request),
     );
     const localMachineId = await machineFor(localSlug);
     assertOpen();
     const peer = await fetchPeer(peerOrigin, peerSlug, request.signal);
+    if ('identity' in expected) {
+      const refusal = await checkPeerIdentity(peer, peerSlug, expected.identity, localSlug);
+      if (refusal !== undefined) return refusal;
+    }
+    // With an identity, the key it attested is the one expected (§4.1, §8).
+    const expectedFingerprint = 'identity' in expected ? peer.fingerprint : expected.fingerprint;
 
     let initiation: ModeBInitiation;
     try {

@@ -21,6 +21,13 @@ import { type Kem, type KemChoice, kemLoader } from '../backends/kem-backend.js'
 import type { AdminOptions } from './admin.js';
 import { type Cors, type CorsOptions, createCors } from './cors.js';
 import {
+  DEFAULT_DOCUMENT_VALIDITY_S,
+  type IdentityConfig,
+  type IdentityOptions,
+  resolveIdentityOptions,
+} from './identity.js';
+import { assertGraceSeconds } from './key-rotation.js';
+import {
   type Admission,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
   DEFAULT_MAX_TRACKED_CLIENTS,
@@ -48,6 +55,7 @@ import {
 } from './replay-memory.js';
 import {
   DEFAULT_STORE_TIMEOUT_MS,
+  boundIdentityStore,
   boundKeyStore,
   boundReplayMemory,
   boundSessionStore,
@@ -207,6 +215,20 @@ export interface ResponderOptions {
    */
   maxInFlightDecapsulations?: number;
   /**
+   * Sign every key document with the deployment's identity key (spec §8): `{ store, validitySeconds }`.
+   * The identity must already be in the store; one that is missing or does not open makes key
+   * documents unavailable (`500 internal`, `identity_unavailable` in the log), never unsigned and
+   * never signed by a new identity.
+   * @defaultValue none: documents are not signed
+   */
+  identity?: IdentityOptions;
+  /**
+   * How long a rotated machine key keeps answering handshakes that name it (spec §8.3), in
+   * seconds, unless `rotateKey` is given another; at most 30 days.
+   * @defaultValue the identity's `validitySeconds` (seven days without an identity)
+   */
+  rotationGraceSeconds?: number;
+  /**
    * Lets browser pages on other origins call the responder (CORS): the origins allowed, and
    * whether cookies and the Mode-B admin routes are opened too. See `docs/browser.md`.
    * @defaultValue none: no `Access-Control-*` header is sent; `OPTIONS` answers `204` with `Allow`
@@ -284,6 +306,10 @@ export interface ResponderConfig {
   readonly storedSlugs: (() => Promise<readonly string[]>) | undefined;
   /** The app's `onError`, made safe: it never throws and its promise never rejects unhandled. */
   readonly onError: (error: unknown, context: ResponderErrorContext) => void;
+  /** The identity that signs key documents (§8), its store bounded by `storeTimeoutMs`. */
+  readonly identity: IdentityConfig | undefined;
+  /** The default grace period of a rotated key, in seconds (§8.3). */
+  readonly rotationGraceSeconds: number;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -460,6 +486,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     now,
     logger,
     ...resolveStores(options, now, maxSessions),
+    ...resolveIdentity(options),
     records: resolveRecords(options),
     rekeyIntervalMs: options.rekeyIntervalMs,
     recordState: resolveRecordState(options),
@@ -502,6 +529,24 @@ function safeOnError(
     } catch {
       // An error reporter that fails must not turn into another failure.
     }
+  };
+}
+
+/** The identity and the rotation grace (§8), checked; the identity store bounded in time. */
+function resolveIdentity(
+  options: ResponderOptions,
+): Pick<ResponderConfig, 'identity' | 'rotationGraceSeconds'> {
+  const identity = resolveIdentityOptions(options.identity);
+  const grace =
+    options.rotationGraceSeconds ?? identity?.validitySeconds ?? DEFAULT_DOCUMENT_VALIDITY_S;
+  assertGraceSeconds(grace, 'rotationGraceSeconds');
+  const timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  return {
+    identity:
+      identity === undefined
+        ? undefined
+        : { ...identity, store: boundIdentityStore(identity.store, timeoutMs) },
+    rotationGraceSeconds: grace,
   };
 }
 

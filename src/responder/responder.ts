@@ -30,6 +30,9 @@ import type { KemBackendName } from '../backends/kem-backend.js';
 import { createHandshakeRoute } from './handshake-route.js';
 import { HttpError, discardBody, errorResponse, refusalResponse } from './http.js';
 import { createKeyDocumentRoute } from './key-document-route.js';
+import { type IdentitySigner, createIdentitySigner } from './identity.js';
+import { type KeyRotation, type KeyRotationResult, createKeyRotation } from './key-rotation.js';
+import { createRotationRoute } from './rotation-route.js';
 import {
   type KeyDocumentJson,
   type KeyManager,
@@ -96,6 +99,25 @@ export interface Responder {
    *   not open (a wrong field key, or a damaged or foreign key record); `store_error`.
    */
   ready(): Promise<void>;
+  /**
+   * The identity that signs this responder's key documents (spec §8): what initiators pin.
+   * @returns `hex(SHA-256(identity_key))`, or `undefined` when no identity is configured.
+   * @throws {ZeqKeyExError} `identity_unavailable` when it is missing or does not open, `store_error`.
+   */
+  identity(): Promise<string | undefined>;
+  /**
+   * Replaces a machine's KEM key while serving (spec §8.3): the new key is served at once, and
+   * handshakes naming the previous one are answered for `graceSeconds`, after which its secret is
+   * deleted from the store and from memory. Pins on the previous key break; identity pins do not.
+   * Also offered to admins as `POST /api/keyex/{slug}/rotate` (`zeq-keyex rotate`).
+   * @param slug - the machine's slug.
+   * @param options - `graceSeconds`, in [0, 30 days] (0: the previous secret is deleted at once).
+   * @returns the new and previous fingerprints and the end of the grace period.
+   * @throws {ZeqKeyExError} `invalid_identifier`, `unknown_machine`, `machine_unavailable` (no
+   *   key yet, or it does not open), `store_error` (the store failed or cannot rotate).
+   * @throws {RangeError} for a grace period out of range.
+   */
+  rotateKey(slug: string, options?: { graceSeconds?: number }): Promise<KeyRotationResult>;
   /** Wipes the cached keys, the seal key and every session's traffic keys; later requests fail. */
   close(): void;
 }
@@ -103,6 +125,9 @@ export interface Responder {
 /** The parts of a responder that hold secrets or state, built from its resolved options. */
 interface ResponderParts {
   readonly keys: KeyManager;
+  /** Signs key documents, when an identity is configured (§8). */
+  readonly signer: IdentitySigner | undefined;
+  readonly rotation: KeyRotation;
   readonly recordSessions: RecordSessions;
   readonly modeB: ModeBEndpoints;
 }
@@ -149,7 +174,20 @@ function createParts(
       now,
       machineFor,
     });
-    return { keys, recordSessions, modeB };
+    const signer =
+      config.identity === undefined
+        ? undefined
+        : createIdentitySigner({ ...config.identity, sealKey, logger, now });
+    const rotation = createKeyRotation({
+      keys,
+      keyStore,
+      sealKey,
+      kem,
+      logger,
+      now,
+      graceSeconds: config.rotationGraceSeconds,
+    });
+    return { keys, recordSessions, modeB, signer, rotation };
   } catch (error) {
     keys.close();
     wipe(sealKey);
@@ -173,7 +211,7 @@ function routeTable(
     records,
     admission,
   } = config;
-  const { keys, recordSessions, modeB } = parts;
+  const { keys, recordSessions, modeB, signer, rotation } = parts;
   const handshake = createHandshakeRoute({
     machineFor,
     keys,
@@ -186,11 +224,12 @@ function routeTable(
     now,
     logger,
     admission,
+    retiredKey: (slug, machineId, fingerprint) => rotation.retired(slug, machineId, fingerprint),
   });
   return [
     {
       pattern: ROUTES.pubkey(':slug'),
-      methods: { GET: createKeyDocumentRoute({ machineFor, keys, admission }) },
+      methods: { GET: createKeyDocumentRoute({ machineFor, keys, admission, signer }) },
     },
     { pattern: ROUTES.handshake(':slug'), methods: { POST: handshake } },
     ...(records === undefined
@@ -212,6 +251,12 @@ function routeTable(
           },
         ]),
     ...modeB.routes,
+    {
+      pattern: ROUTES.rotateKey(':slug'),
+      methods: {
+        POST: createRotationRoute({ admin: config.admin, machineFor, rotation, logger }),
+      },
+    },
   ];
 }
 
@@ -237,7 +282,7 @@ export function createResponder(options: ResponderOptions): Responder {
   const { lookupMachine, sessionStore, now, logger, kem, sealKey } = config;
   const machineFor = machineForRequest(lookupMachine);
   const parts = createParts(config, machineFor);
-  const { keys, recordSessions, modeB } = parts;
+  const { keys, recordSessions, modeB, signer, rotation } = parts;
   const router = createRouter(routeTable(config, parts, machineFor), config.basePath);
 
   /** Serves one request; every refusal and failure becomes its §7 response here, and only here. */
@@ -286,7 +331,24 @@ export function createResponder(options: ResponderOptions): Responder {
     },
     async keyDocument(slug: string): Promise<KeyDocumentJson> {
       const machineId = await machineForCaller(lookupMachine, slug);
-      return keyDocumentOf(await keys.obtain(slug, machineId));
+      const key = await keys.obtain(slug, machineId);
+      // A fresh object per call, as without an identity: the signer's cached one is shared.
+      return signer === undefined
+        ? keyDocumentOf(key)
+        : (JSON.parse((await signer.document(key)).json) as KeyDocumentJson);
+    },
+    async identity(): Promise<string | undefined> {
+      return signer?.identity();
+    },
+    async rotateKey(
+      slug: string,
+      rotateOptions: { graceSeconds?: number } = {},
+    ): Promise<KeyRotationResult> {
+      const machineId = await machineForCaller(lookupMachine, slug);
+      const result = await rotation.rotate(slug, machineId, rotateOptions.graceSeconds);
+      if (result === undefined)
+        throw new ZeqKeyExError('machine_unavailable', 'the machine has no key to rotate');
+      return result;
     },
     async recordSession(sessionId: string): Promise<ResponderSession | undefined> {
       if (!isSessionId(sessionId)) return undefined;
@@ -320,6 +382,8 @@ export function createResponder(options: ResponderOptions): Responder {
       }
     },
     close(): void {
+      rotation.close();
+      signer?.close();
       keys.close();
       recordSessions.close();
       config.closeOwnStores();

@@ -9,6 +9,7 @@
  * @module
  */
 import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
+import type { IdentityStore } from './identity-store.js';
 import type { ReplayMemory } from './replay-memory.js';
 import type { SeedStore } from './seed-store.js';
 import type { KeyStore, SessionStore } from './stores.js';
@@ -80,6 +81,49 @@ export function boundKeyStore(store: KeyStore, timeoutMs: number): KeyStore {
       callStoreWithin(() => store.get(slug), timeoutMs, 'the key store failed to read'),
     putIfAbsent: (key) =>
       callStoreWithin(() => store.putIfAbsent(key), timeoutMs, 'the key store failed to write'),
+    ...boundRotation(store, timeoutMs),
+  };
+}
+
+/** The optional rotation methods of a key store (spec §8.3), bounded like the others. */
+function boundRotation(
+  store: KeyStore,
+  timeoutMs: number,
+): Pick<KeyStore, 'replace' | 'getRetired' | 'deleteRetired'> {
+  const { replace, getRetired, deleteRetired } = store;
+  if (replace === undefined || getRetired === undefined || deleteRetired === undefined) return {};
+  const write = 'the key store failed to write';
+  return {
+    replace: (previous, next, until) =>
+      callStoreWithin(() => replace.call(store, previous, next, until), timeoutMs, write),
+    getRetired: (slug) =>
+      callStoreWithin(
+        () => getRetired.call(store, slug),
+        timeoutMs,
+        'the key store failed to read',
+      ),
+    deleteRetired: (slug, publicKey) =>
+      callStoreWithin(() => deleteRetired.call(store, slug, publicKey), timeoutMs, write),
+  };
+}
+
+/**
+ * An identity store whose every call is bounded by a time limit and fails as `store_error`.
+ * @param store - the identity store.
+ * @param timeoutMs - the time limit of each call.
+ * @returns the bounded store.
+ */
+export function boundIdentityStore(store: IdentityStore, timeoutMs: number): IdentityStore {
+  const read = 'the identity store failed to read';
+  const write = 'the identity store failed to write';
+  return {
+    getIdentity: () => callStoreWithin(() => store.getIdentity(), timeoutMs, read),
+    putIdentityIfAbsent: (identity) =>
+      callStoreWithin(() => store.putIdentityIfAbsent(identity), timeoutMs, write),
+    getSerial: (slug, identity) =>
+      callStoreWithin(() => store.getSerial(slug, identity), timeoutMs, read),
+    raiseSerial: (slug, identity, serial) =>
+      callStoreWithin(() => store.raiseSerial(slug, identity, serial), timeoutMs, write),
   };
 }
 

@@ -21,6 +21,7 @@ import { hasStringFields, isJsonObject } from '../core/json.js';
 import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { constantTimeEqual, sha256, wipe } from '../core/primitives.js';
+import { type IdentityStore, createMemoryIdentityStore } from './identity-store.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {
@@ -52,6 +53,51 @@ export interface KeyStore {
    * @returns the key that ends up stored: `key`, or the existing one if another writer won.
    */
   putIfAbsent(key: StoredKey): Promise<StoredKey>;
+  /**
+   * Key rotation (spec §8.3), optional: replaces the slug's key `previous` with `next`, atomically,
+   * and keeps `previous` as the slug's retired key until `retiredUntil` (replacing any retired key
+   * it had). A store without it cannot rotate (`Responder.rotateKey` fails with `store_error`).
+   * @param previous - the key the caller believes is stored.
+   * @param next - the new key, for the same slug.
+   * @param retiredUntil - when the retired key's grace period ends, ms since the Unix epoch.
+   * @returns `true` when `next` is now stored; `false` when the slug's stored key was not
+   *   `previous` (another writer rotated first; nothing was changed).
+   */
+  replace?(previous: StoredKey, next: StoredKey, retiredUntil: number): Promise<boolean>;
+  /**
+   * The slug's retired key and the end of its grace period, if it has one (optional, with `replace`).
+   * @param slug - the machine's slug.
+   * @returns the retired key, or `undefined`.
+   */
+  getRetired?(slug: string): Promise<RetiredKey | undefined>;
+  /**
+   * Deletes the slug's retired key if it is the one with that public key (optional, with `replace`).
+   * @param slug - the machine's slug.
+   * @param publicKey - the retired key's public key, canonical base64.
+   */
+  deleteRetired?(slug: string, publicKey: string): Promise<void>;
+}
+
+/** A key replaced by a rotation (spec §8.3), kept for handshakes that name it until `until`. */
+export interface RetiredKey {
+  /** The replaced key, as it was stored. */
+  readonly key: StoredKey;
+  /** The end of its grace period, in milliseconds since the Unix epoch. */
+  readonly until: number;
+}
+
+/**
+ * Whether a value has the shape of a {@link RetiredKey}.
+ * @param value - anything read from storage.
+ * @returns whether it is shaped like a retired key.
+ */
+export function isRetiredKey(value: unknown): value is RetiredKey {
+  return (
+    isJsonObject(value) &&
+    isStoredKey(value['key']) &&
+    typeof value['until'] === 'number' &&
+    Number.isSafeInteger(value['until'])
+  );
 }
 
 /** A live first-contact session, as compact as it can be. */
@@ -143,9 +189,29 @@ export function copyStoredKey(key: StoredKey): StoredKey {
  * key pairs (and breaks every pin). Use it for tests and demos; use a persistent store in service.
  * @returns an empty key store.
  */
-export function createMemoryKeyStore(): KeyStore {
+export function createMemoryKeyStore(): KeyStore &
+  Required<Pick<KeyStore, 'replace' | 'getRetired' | 'deleteRetired'>> &
+  IdentityStore {
   const keys = new Map<string, StoredKey>();
+  const retired = new Map<string, RetiredKey>();
   return {
+    ...createMemoryIdentityStore(),
+    replace(previous: StoredKey, next: StoredKey, retiredUntil: number): Promise<boolean> {
+      if (!isStoredKey(next) || !isStoredKey(previous) || next.slug !== previous.slug)
+        return Promise.reject(new TypeError('replace expects two StoredKeys of one slug'));
+      const existing = keys.get(next.slug);
+      if (existing?.publicKey !== previous.publicKey) return Promise.resolve(false);
+      keys.set(next.slug, copyStoredKey(next));
+      retired.set(next.slug, Object.freeze({ key: existing, until: retiredUntil }));
+      return Promise.resolve(true);
+    },
+    getRetired(slug: string): Promise<RetiredKey | undefined> {
+      return Promise.resolve(retired.get(slug));
+    },
+    deleteRetired(slug: string, publicKey: string): Promise<void> {
+      if (retired.get(slug)?.key.publicKey === publicKey) retired.delete(slug);
+      return Promise.resolve();
+    },
     get(slug: string): Promise<StoredKey | undefined> {
       return Promise.resolve(keys.get(slug));
     },

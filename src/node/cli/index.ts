@@ -1,6 +1,7 @@
 /**
  * The `zeq-keyex` command-line tool: a demo, a responder server, the initiator operations
- * (fingerprint discovery, handshake; spec §2, §3.1) and Mode-B seeding (`ssl`, spec §4). Its
+ * (fingerprint discovery, handshake; spec §2, §3.1), Mode-B seeding (`ssl`, spec §4), the identity
+ * key (`identity`) and key rotation on a running responder (`rotate`, spec §8). Its
  * interface is fixed; see `zeq-keyex --help`. Each command lives in its own file; the parsing,
  * help and failure reporting they share are in ./args.ts.
  *
@@ -14,6 +15,8 @@ import { demoCommand } from './demo.js';
 import { fieldKeyCommand } from './field-key.js';
 import { fingerprintCommand } from './fingerprint.js';
 import { handshakeCommand } from './handshake.js';
+import { identityCommand } from './identity.js';
+import { rotateCommand } from './rotate.js';
 import { serveCommand } from './serve.js';
 import { sslGroup } from './ssl.js';
 
@@ -30,6 +33,8 @@ Usage:
   zeq-keyex fingerprint ORIGIN SLUG      fetch a key document and print the fingerprint to pin
   zeq-keyex handshake ORIGIN SLUG ...    perform a handshake
   zeq-keyex ssl initiate|respond ...     ZeqSSL Mode-B seeding between two machines (admin)
+  zeq-keyex identity --store DIR         print (or --create) the identity key that signs key documents
+  zeq-keyex rotate ORIGIN SLUG ...       replace a machine's key on a running responder (admin)
 
 Run 'zeq-keyex COMMAND --help' for a command's options.
 Exit status: 0 success, 1 the operation failed, 2 usage error.`,
@@ -40,6 +45,8 @@ Exit status: 0 success, 1 the operation failed, 2 usage error.`,
     fingerprint: fingerprintCommand,
     handshake: handshakeCommand,
     ssl: sslGroup,
+    identity: identityCommand,
+    rotate: rotateCommand,
   },
 };
 

@@ -21,6 +21,8 @@ import { ALGS, type Alg } from '../../core/constants.js';
 import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
 import { DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS } from '../../responder/admission.js';
+import { createIdentity } from '../../responder/identity.js';
+import type { IdentityStore } from '../../responder/identity-store.js';
 import { createResponder } from '../../responder/responder.js';
 import type { ResponderOptions } from '../../responder/options.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../../core/errors.js';
@@ -66,7 +68,7 @@ export const serveCommand: CliCommand = {
   path: 'serve',
   help: `Usage: zeq-keyex serve (--machine SLUG=MACHINE_ID... | --auto-provision N) [--host ${DEFAULT_HOST}]
                        [--port ${DEFAULT_PORT}] [--store DIR] [--alg ALG] [--echo] [connection limits]
-                       [--admin-token-file FILE] [--allow-http-peer HOST]... [--redis URL]
+                       [--admin-token-file FILE] [--allow-http-peer HOST]... [--redis URL] [--identity]
 
 Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --host HOST                 interface to bind (default ${DEFAULT_HOST})
@@ -80,6 +82,14 @@ Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
   --alg ALG                   the KEM of every machine's key: ML-KEM-768 (default) or X-Wing
                               (ML-KEM-768 + X25519, spec §9); a stored key of the other alg is
                               not served
+  --identity                  sign every key document with the identity key kept in --store DIR
+                              (spec §8; make it with 'zeq-keyex identity --store DIR --create');
+                              refuses to start when there is none or it does not open. Prints
+                              'identity <64 hex>' (what apps pin) on stderr
+  --validity-seconds N        how long each signed document is valid (default 604800, seven
+                              days; at most 2592000); it is signed again once half has passed
+Key rotation: 'zeq-keyex rotate ORIGIN SLUG' (admin, with --admin-token-file) replaces a
+machine's key while serving; the previous key answers for the documents' validity by default.
 Connection limits (defaults fit a small public deployment):
   --max-connections N         open connections at most; more are closed at once (default ${SERVE_DEFAULTS.maxConnections})
   --headers-timeout-ms MS     a request's headers must arrive within MS (default ${SERVE_DEFAULTS.headersTimeoutMs})
@@ -122,6 +132,8 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'trust-proxy': { type: 'string', multiple: true, default: [] },
     'max-in-flight-decapsulations': { type: 'string' },
     'no-rate-limits': { type: 'boolean', default: false },
+    identity: { type: 'boolean', default: false },
+    'validity-seconds': { type: 'string' },
     ...SERVE_MODE_B_OPTIONS,
     ...SERVE_REDIS_OPTIONS,
     echo: { type: 'boolean', default: false },
@@ -281,6 +293,7 @@ async function responderOptions(
     fieldKey,
     ...served,
     ...algArg(args),
+    ...(await identityOption(args, io, storeDir, keyStore, fieldKey)),
     ...(await serveModeBOptions(args, storeDir, io)),
     ...(shared === undefined
       ? {}
@@ -406,13 +419,44 @@ function algArg(args: CommandArgs): Pick<ResponderOptions, 'alg'> {
   return { alg: alg as Alg };
 }
 
+/**
+ * `--identity`: the identity kept in `--store`, opened now so that a missing or unopenable one
+ * stops the start (`identity_unavailable`, exit status 1), never later and never a new one.
+ */
+async function identityOption(
+  args: CommandArgs,
+  io: CliIo,
+  storeDir: string | undefined,
+  keyStore: KeyStore,
+  fieldKey: string,
+): Promise<Pick<ResponderOptions, 'identity'>> {
+  const validity = countArg(args, 'validity-seconds', 2_592_000);
+  if (args.values['identity'] !== true) {
+    if (validity !== undefined) throw new UsageError('--validity-seconds needs --identity');
+    return {};
+  }
+  if (storeDir === undefined) throw new UsageError('--identity needs --store DIR');
+  if (validity !== undefined && validity < 2)
+    throw new UsageError('--validity-seconds must be an integer in [2, 2592000]');
+  const store = keyStore as KeyStore & IdentityStore;
+  const { identity } = await createIdentity({ store, fieldKey, create: false });
+  io.stderr(`identity ${identity}`);
+  return { identity: { store, ...(validity === undefined ? {} : { validitySeconds: validity }) } };
+}
+
 /** `--max-in-flight-decapsulations`, when given. */
 function inFlightLimit(args: CommandArgs): Pick<ResponderOptions, 'maxInFlightDecapsulations'> {
   const max = countArg(args, 'max-in-flight-decapsulations', 100_000);
   return max === undefined ? {} : { maxInFlightDecapsulations: max };
 }
 
-function fieldKeyFrom(io: CliIo): string {
+/**
+ * The field key from `ZEQ_FIELD_KEY`, checked; never echoed.
+ * @param io - the CLI's environment.
+ * @returns the field key as given.
+ * @throws {UsageError} when it is missing or not 64 hex characters.
+ */
+export function fieldKeyFrom(io: CliIo): string {
   const key = io.env['ZEQ_FIELD_KEY'];
   if (key === undefined || key === '')
     throw new UsageError('ZEQ_FIELD_KEY is not set (make one with: zeq-keyex field-key)');
@@ -457,6 +501,8 @@ function autoProvisioned(
 ): Pick<ResponderOptions, 'machines' | 'keyStore'> {
   const provisioned = new Set(stored);
   const counting: KeyStore & { slugs(): Promise<string[]> } = {
+    // The store's other methods (key rotation, the identity) as they are.
+    ...keyStore,
     get: (slug) => keyStore.get(slug),
     // For `Responder.ready`: the keys to check at start.
     slugs: () => Promise.resolve([...provisioned]),

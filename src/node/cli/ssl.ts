@@ -63,7 +63,7 @@ function adminCall(args: CommandArgs, io: CliIo): AdminCall {
  * The `--allow-insecure-host` names, after refusing a token bound for plain http to a host that
  * is neither loopback nor named: the client would refuse it too, but as a usage error here.
  */
-function insecureHostsFor(origin: string, args: CommandArgs): string[] {
+export function insecureHostsFor(origin: string, args: CommandArgs): string[] {
   const hosts = stringListOption(args, 'allow-insecure-host').map((host) => {
     const canonical = canonicalHost(host);
     if (canonical === undefined) {
@@ -226,7 +226,7 @@ Run 'zeq-keyex ssl initiate --help' or 'zeq-keyex ssl respond --help' for the op
 };
 
 /** The admin token, from `--token` or else `ZEQ_ADMIN_TOKEN`; never echoed. */
-function adminTokenFrom(args: CommandArgs, io: CliIo): string {
+export function adminTokenFrom(args: CommandArgs, io: CliIo): string {
   const token = stringOption(args, 'token') ?? io.env['ZEQ_ADMIN_TOKEN'];
   if (token === undefined || token === '')
     throw new UsageError('--token T (or ZEQ_ADMIN_TOKEN) is required');
