@@ -7,8 +7,8 @@
  *   `zeq-keyex` and does one pinned handshake;
  * - the floor (`scripts/bundle-budget/floor-app.mjs`): the same handshake done directly with the
  *   SDK's dependencies (noble and ky), each used the way the SDK uses it.
- * The difference of the two gzipped sizes is the SDK's own code; the budget allows 5 KiB
- * (5120 bytes). Both apps resolve the dependencies from this project's `node_modules`, so they get
+ * The difference of the two gzipped sizes is the SDK's own code; the budget allows 6 KiB
+ * (6144 bytes). Both apps resolve the dependencies from this project's `node_modules`, so they get
  * the same versions. A third app (`scripts/bundle-budget/identity-app.mjs`) does one
  * identity-pinned handshake (spec §8, `zeq-keyex/identity`); what it weighs over the client app,
  * the identity path (ML-DSA-65 and the attestation checks), is reported apart and is not in the
@@ -52,7 +52,7 @@ const APPS = path.join(ROOT, 'scripts', 'bundle-budget');
 const NODE_MODULES = path.join(ROOT, 'node_modules');
 
 /** The budget: gzip bytes the SDK's own code may add over the floor. */
-const BUDGET_BYTES = 5 * 1024;
+const BUDGET_BYTES = 6 * 1024;
 /** The most an app importing only `isZeqKeyExError` may weigh, gzip. */
 const TREE_SHAKE_LIMIT_BYTES = 1024;
 
