@@ -90,6 +90,16 @@ describe('parseKeyDocument', () => {
       () => parseKeyDocument({ ...KEY_DOCUMENT, public_key: `${KEY_DOCUMENT.public_key} ` }),
       'malformed_response',
     );
+    let caught: unknown;
+    try {
+      parseKeyDocument({ ...KEY_DOCUMENT, public_key: 'not base64!' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({
+      code: 'malformed_response',
+      cause: expect.objectContaining({ code: 'invalid_encoding' }) as unknown,
+    });
     expectCode(
       () => parseKeyDocument({ ...KEY_DOCUMENT, public_key: base64Encode(publicKey.subarray(1)) }),
       'invalid_public_key',

@@ -85,6 +85,21 @@ describe('checkWindow and markSeen', () => {
     expect(empty).toEqual({ top: -1, bits: undefined });
   });
 
+  test('a seq above the top is admitted, even where the slot holds a seq one window older', () => {
+    const w = windowOf(2000, 3000);
+    expect(() => checkWindow(w, 3024)).not.toThrow(); // the slot of 2000
+    expect(() => checkWindow(w, 4000)).not.toThrow(); // the slot of 3000
+    expect(admitted(w, 3001, 3100)).toHaveLength(100);
+  });
+
+  test('a jump from 0 to 2^32 − 1 leaves only the new top (the bitmap cleared at once)', () => {
+    const w = windowOf(0, 1, 2);
+    markSeen(w, 2 ** 32 - 1);
+    expect(w.top).toBe(2 ** 32 - 1);
+    expect(w.bits?.reduce((n, word) => n + popcount(word), 0)).toBe(1);
+    expect(admitted(w, 2 ** 32 - 3, 2 ** 32 - 1)).toEqual([2 ** 32 - 3, 2 ** 32 - 2]);
+  });
+
   test('a window without a bitmap holds no seq', () => {
     expect(() => checkWindow({ top: 3, bits: undefined }, 1)).not.toThrow();
   });
