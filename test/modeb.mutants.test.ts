@@ -172,6 +172,32 @@ describe('the initiator’s input checks', () => {
   });
 });
 
+describe('the backends’ callers', () => {
+  test('an unknown kem is a TypeError for every entry, whatever the key', async () => {
+    const kem = 'fastest';
+    await expect(
+      initiateModeB(initiator({ kem }), keptEncapsulator(new Uint8Array(32))),
+    ).rejects.toThrow(TypeError);
+    const { secretKey } = kemKeygen(SEED);
+    await expect(deriveModeBSeedAsResponder(responder({ secretKey, kem }))).rejects.toThrow(
+      TypeError,
+    );
+    await expect(
+      respondModeB(responder({ kem }), keptSecretKey(new Uint8Array(32))),
+    ).rejects.toThrow(TypeError);
+  });
+
+  test('a ciphertext of the wrong length is refused before an imported key sees it', async () => {
+    let decapsulated = false;
+    const key = keptSecretKey(new Uint8Array(32), () => {
+      decapsulated = true;
+    });
+    for (const cipherText of [new Uint8Array(1087), new Uint8Array(1089), 'AAAA'])
+      await expectCodeAsync(respondModeB(responder({ cipherText }), key), 'invalid_cipher_text');
+    expect(decapsulated).toBe(false);
+  });
+});
+
 describe('the responder’s input checks', () => {
   test('an input that is not an object is a TypeError', async () => {
     for (const input of [null, undefined, 'x'])

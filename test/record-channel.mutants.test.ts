@@ -6,7 +6,7 @@
  * options at creation.
  */
 import { describe, expect, test, vi } from 'vitest';
-import { createRecordChannel } from '../src/core/record-channel.js';
+import { assertRatchetOptions, createRecordChannel } from '../src/core/record-channel.js';
 import { deriveTrafficKey, sealRecord } from '../src/core/record-format.js';
 import { createReceiverAt, createSenderAt, receiverState } from '../src/internal/record-state.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
@@ -112,7 +112,43 @@ describe('keys computed on the way to a later epoch', () => {
   });
 });
 
+describe('creation', () => {
+  test('a sender or receiver refuses a session id that is not a string, and a clock that is not a function, when made', () => {
+    const key = (): Uint8Array => keyAt(RECORD_KEY, SID, 'i2r', 0);
+    const notString = 5 as unknown as string;
+    const notClock = { now: 5 as unknown as () => number };
+    expect(() => createSenderAt(key(), notString)).toThrow(TypeError);
+    expect(() => createReceiverAt(key(), notString)).toThrow(TypeError);
+    expect(() => createReceiverAt(key(), SID, notClock)).toThrow(TypeError);
+    expect(() => createSenderAt(key(), SID, notClock)).toThrow(TypeError);
+  });
+
+  test('assertRatchetOptions returns the interval with its default, and the clock only when given', () => {
+    expect(Object.keys(assertRatchetOptions({}))).toEqual(['rekeyIntervalMs']);
+    expect(assertRatchetOptions({})).toStrictEqual({ rekeyIntervalMs: 777 });
+    const now = (): number => 1;
+    expect(assertRatchetOptions({ now, rekeyIntervalMs: 5 })).toStrictEqual({
+      rekeyIntervalMs: 5,
+      now,
+    });
+  });
+
+  test('a receiver’s epoch starts empty: top −1, then the first seq accepted', () => {
+    const r = receiver();
+    expect(receiverState(r).current?.top).toBe(-1);
+    r.open(i2r(0, 0));
+    expect(receiverState(r).current?.top).toBe(0);
+  });
+});
+
 describe('a channel', () => {
+  test('once wiped, any record is session_closed, a malformed one included', () => {
+    const channel = createRecordChannel(RECORD_KEY, SID, 'responder');
+    channel.wipe();
+    expectCode(() => channel.open(new Uint8Array(3)), 'session_closed');
+    expectCode(() => channel.open(i2r(0, 0), 'aad' as unknown as Uint8Array), 'session_closed');
+  });
+
   test('wipe() closes both directions, for the synchronous and asynchronous calls', async () => {
     const initiator = createRecordChannel(RECORD_KEY, SID, 'initiator');
     const responder = createRecordChannel(RECORD_KEY, SID, 'responder');
