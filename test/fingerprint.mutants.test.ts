@@ -61,6 +61,8 @@ describe('comparisons', () => {
     expect(fingerprintMatches(FP, [OTHER])).toBe(false);
     expect(fingerprintMatches(FP, OTHER)).toBe(false);
     expect(fingerprintMatches(FP.toUpperCase(), [FP])).toBe(false);
+    // A fingerprint that is not canonical matches nothing, before any pin is looked at.
+    expect(fingerprintMatches('not a fingerprint', ['not a pin'])).toBe(false);
   });
 
   test('assertFingerprintPinned names the first pin and the fingerprint, with the code asked for', () => {

@@ -38,6 +38,7 @@ describe('parseOrigin', () => {
       null,
       42,
       { href: 'https://edge.example' },
+      { toString: () => 'https://edge.example' },
     ])
       expect([origin, parseOrigin(origin)]).toEqual([origin, undefined]);
   });
