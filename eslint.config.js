@@ -19,7 +19,17 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   // Build output, caches, installs, and test vectors (data, byte-for-byte as published).
-  { ignores: ['dist/', 'coverage/', '.tmp/', 'node_modules/', 'test/vectors/'] },
+  {
+    ignores: [
+      'dist/',
+      'coverage/',
+      '.tmp/',
+      'node_modules/',
+      'test/vectors/',
+      'reports/',
+      '.stryker-tmp/',
+    ],
+  },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

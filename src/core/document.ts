@@ -40,13 +40,30 @@ export interface HandshakeResponse {
   expiresAt: Date;
 }
 
-/** RFC 3339 `date-time` (its `T` and `Z` in either case). */
-const RFC3339 = /^\d{4}-\d\d-\d\dt\d\d:\d\d:\d\d(\.\d{1,9})?(z|[+-]\d\d:\d\d)$/i;
+/**
+ * RFC 3339 `date-time` in UTC (§2.3 sends `expires_at` as "RFC 3339 UTC"): the offset `Z` or
+ * `+00:00`/`-00:00` (UTC in RFC 3339 §4.3), its `T` and `Z` in either case, an optional fraction.
+ */
+const RFC3339_UTC = /^(\d{4})-(\d\d)-(\d\d)t(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:z|[+-]00:00)$/i;
 
-/** Rejects dates such as 02-30 that `Date.parse` would silently roll over into the next month. */
-function isCalendarDate(text: string): boolean {
-  // An RFC3339 match: the first six runs of digits are year, month, day, hour, minute, second.
-  const [year, month, day, hour, minute, second] = text.split(/\D/, 6).map(Number) as [
+/** Days in `month` (1–12) of `year`, by the Gregorian rules of RFC 3339 Appendix C. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * The instant an RFC 3339 UTC `date-time` names, in milliseconds (a fraction beyond them is cut),
+ * computed from its fields rather than by `Date.parse`, whose handling of impossible dates differs
+ * between engines (V8 rolls 02-30 over into March). A leap second (`:60`) is refused: responders
+ * write the expiry from a clock without leap seconds.
+ * @returns the time, or `undefined` for anything else (a date such as 02-30, an hour of 24, an offset
+ *   other than UTC).
+ */
+function parseUtcDateTime(text: string): number | undefined {
+  const match = RFC3339_UTC.exec(text);
+  if (match === null) return undefined;
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
     number,
     number,
     number,
@@ -54,15 +71,14 @@ function isCalendarDate(text: string): boolean {
     number,
     number,
   ];
-  return (
-    month > 0 &&
-    month < 13 &&
-    day > 0 &&
-    day <= new Date(Date.UTC(year, month, 0)).getUTCDate() &&
-    hour < 24 &&
-    minute < 60 &&
-    second < 61
-  );
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const ms = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const date = new Date(0);
+  // setUTCFullYear, not Date.UTC, which reads the years 0–99 as 1900–1999.
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, ms);
+  return date.getTime();
 }
 
 function malformed(what: string): ZeqKeyExError {
@@ -138,8 +154,7 @@ export function parseHandshakeResponse(body: unknown): HandshakeResponse {
   });
   const expiresText = fields.expiresAt;
   if (!isSessionId(fields.sessionId)) throw malformed('invalid session_id');
-  const expiresMs =
-    RFC3339.test(expiresText) && isCalendarDate(expiresText) ? Date.parse(expiresText) : Number.NaN;
-  if (Number.isNaN(expiresMs)) throw malformed('invalid expires_at');
+  const expiresMs = parseUtcDateTime(expiresText);
+  if (expiresMs === undefined) throw malformed('invalid expires_at');
   return { ...fields, expiresAt: new Date(expiresMs) };
 }

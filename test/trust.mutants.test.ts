@@ -1,0 +1,228 @@
+/**
+ * The trust decision (`src/initiator/trust.ts`, spec §2.1 check 3, §6) at each of its edges: the
+ * TOFU stores never overwrite a remembered fingerprint and read back what they hold, a store that
+ * keeps nothing or holds something else is `store_error`, the unauthenticated mode is chosen only
+ * by `true`, and the options are checked at creation. `client-trust.test.ts` has the main rules.
+ */
+import { describe, expect, test } from 'vitest';
+import { ZeqKeyExError, isZeqKeyExError } from '../src/core/errors.js';
+import {
+  type StorageLike,
+  type TrustStore,
+  createLocalStorageTrustStore,
+  createMemoryTrustStore,
+  createTrustPolicy,
+  tofuKey,
+} from '../src/initiator/trust.js';
+import { expectCode, expectCodeAsync } from './helpers/errors.js';
+
+const ORIGIN = 'https://edge.test';
+const SLUG = 'edge-01';
+const FP = 'ab'.repeat(32);
+const OTHER_FP = 'cd'.repeat(32);
+
+class MemoryStorage implements StorageLike {
+  readonly items = new Map<string, string>();
+  writes = 0;
+  getItem(key: string): string | null {
+    return this.items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.writes += 1;
+    this.items.set(key, value);
+  }
+}
+
+describe('the TOFU stores', () => {
+  test('tofuKey is the origin, one space, the slug', () => {
+    expect(tofuKey(ORIGIN, SLUG)).toBe('https://edge.test edge-01');
+  });
+
+  test('the memory store: putIfAbsent keeps the first fingerprint and returns it', async () => {
+    const store = createMemoryTrustStore();
+    expect(await store.get('k')).toBeUndefined();
+    expect(await store.putIfAbsent('k', FP)).toBe(FP);
+    expect(await store.putIfAbsent('k', OTHER_FP)).toBe(FP);
+    expect(await store.get('k')).toBe(FP);
+    expect(await store.get('other')).toBeUndefined();
+    expect(await store.putIfAbsent('other', OTHER_FP)).toBe(OTHER_FP);
+    expect(await store.get('other')).toBe(OTHER_FP);
+  });
+
+  test('two memory stores share nothing', async () => {
+    const a = createMemoryTrustStore();
+    await a.putIfAbsent('k', FP);
+    expect(await createMemoryTrustStore().get('k')).toBeUndefined();
+  });
+
+  test('the localStorage store reads back what it holds, under its prefix', async () => {
+    const storage = new MemoryStorage();
+    const store = createLocalStorageTrustStore({ storage });
+    expect(await store.get('k')).toBeUndefined();
+    storage.setItem('zeq-keyex:tofu:k', FP);
+    expect(await store.get('k')).toBe(FP);
+    expect(await store.get('zeq-keyex:tofu:k')).toBeUndefined();
+    const prefixed = createLocalStorageTrustStore({ storage, prefix: 'app/' });
+    expect(await prefixed.get('k')).toBeUndefined();
+    expect(await prefixed.putIfAbsent('k', OTHER_FP)).toBe(OTHER_FP);
+    expect(storage.getItem('app/k')).toBe(OTHER_FP);
+    expect(await prefixed.get('k')).toBe(OTHER_FP);
+  });
+
+  test('the localStorage store: putIfAbsent never overwrites, and writes only when empty', async () => {
+    const storage = new MemoryStorage();
+    const store = createLocalStorageTrustStore({ storage });
+    expect(await store.putIfAbsent('k', FP)).toBe(FP);
+    expect(storage.writes).toBe(1);
+    expect(await store.putIfAbsent('k', OTHER_FP)).toBe(FP);
+    expect(storage.writes).toBe(1);
+    expect(storage.getItem('zeq-keyex:tofu:k')).toBe(FP);
+    expect(await store.get('k')).toBe(FP);
+  });
+
+  test('a localStorage store remembers a first use across clients (a reload)', async () => {
+    const storage = new MemoryStorage();
+    const first = createTrustPolicy({ tofu: createLocalStorageTrustStore({ storage }) });
+    await (await first.check(ORIGIN, SLUG, { fingerprint: FP })).confirmed();
+    const second = createTrustPolicy({ tofu: createLocalStorageTrustStore({ storage }) });
+    expect((await second.check(ORIGIN, SLUG, { fingerprint: FP })).mode).toBe('tofu-match');
+    await expectCodeAsync(
+      second.check(ORIGIN, SLUG, { fingerprint: OTHER_FP }),
+      'tofu_key_changed',
+    );
+  });
+});
+
+describe('the policy', () => {
+  test('a store whose putIfAbsent keeps nothing is store_error, not a trusted first use', async () => {
+    const policy = createTrustPolicy({
+      tofu: {
+        get: async () => undefined,
+        putIfAbsent: async () => undefined as unknown as string,
+      },
+    });
+    const decision = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
+    expect(decision.mode).toBe('tofu-first-use');
+    await expectCodeAsync(decision.confirmed(), 'store_error');
+  });
+
+  test('a putIfAbsent that fails, throws, or returns a non-fingerprint is store_error', async () => {
+    const stores: TrustStore['putIfAbsent'][] = [
+      () => Promise.reject(new Error('disk full')),
+      () => {
+        throw new Error('sync');
+      },
+      async () => 'EF'.repeat(32),
+      async () => 42 as unknown as string,
+    ];
+    for (const putIfAbsent of stores) {
+      const policy = createTrustPolicy({ tofu: { get: async () => undefined, putIfAbsent } });
+      const decision = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
+      await expectCodeAsync(decision.confirmed(), 'store_error');
+    }
+  });
+
+  test('a first use confirmed through a store that kept the same fingerprint succeeds', async () => {
+    const calls: [string, string][] = [];
+    const policy = createTrustPolicy({
+      tofu: {
+        get: async () => undefined,
+        putIfAbsent: async (key, fingerprint) => {
+          calls.push([key, fingerprint]);
+          return fingerprint;
+        },
+      },
+    });
+    const decision = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
+    await expect(decision.confirmed()).resolves.toBeUndefined();
+    expect(calls).toEqual([[tofuKey(ORIGIN, SLUG), FP]]);
+  });
+
+  test('a store error keeps the store’s failure as its cause; the SDK’s own error passes as it is', async () => {
+    const disk = new Error('disk');
+    const policy = createTrustPolicy({
+      tofu: { get: () => Promise.reject(disk), putIfAbsent: async () => FP },
+    });
+    const error: unknown = await policy
+      .check(ORIGIN, SLUG, { fingerprint: FP })
+      .catch((e: unknown) => e);
+    expect(isZeqKeyExError(error, 'store_error')).toBe(true);
+    expect((error as Error).cause).toBe(disk);
+    const own = new ZeqKeyExError('store_error', 'file store: malformed JSON');
+    const passing = createTrustPolicy({
+      tofu: { get: () => Promise.reject(own), putIfAbsent: async () => FP },
+    });
+    await expect(passing.check(ORIGIN, SLUG, { fingerprint: FP })).rejects.toBe(own);
+  });
+
+  test('the TOFU store is asked under tofuKey(origin, slug)', async () => {
+    const asked: string[] = [];
+    const policy = createTrustPolicy({
+      tofu: {
+        get: async (key) => {
+          asked.push(key);
+          return FP;
+        },
+        putIfAbsent: async () => FP,
+      },
+    });
+    const decision = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
+    expect(decision.mode).toBe('tofu-match');
+    await expect(decision.confirmed()).resolves.toBeUndefined();
+    expect(asked).toEqual([tofuKey(ORIGIN, SLUG)]);
+  });
+
+  test('settled decisions are frozen and their confirmed() does nothing', async () => {
+    const policy = createTrustPolicy({ pins: { [SLUG]: FP }, insecureUnpinned: true });
+    const pinned = await policy.check(ORIGIN, SLUG, { fingerprint: FP });
+    const open = await policy.check(ORIGIN, 'other', { fingerprint: OTHER_FP });
+    expect([pinned.mode, open.mode]).toEqual(['pinned', 'unauthenticated']);
+    for (const decision of [pinned, open]) {
+      expect(Object.isFrozen(decision)).toBe(true);
+      await expect(decision.confirmed()).resolves.toBeUndefined();
+    }
+    expect(Object.isFrozen(policy)).toBe(true);
+  });
+
+  test('only insecureUnpinned: true chooses the unauthenticated mode', async () => {
+    for (const value of [1, 'true', {}] as unknown as boolean[]) {
+      const policy = createTrustPolicy({ insecureUnpinned: value });
+      expectCode(() => policy.assertChoice(SLUG), 'pin_required');
+      await expectCodeAsync(policy.check(ORIGIN, SLUG, { fingerprint: FP }), 'pin_required');
+    }
+    const policy = createTrustPolicy({ insecureUnpinned: true });
+    expect(() => policy.assertChoice(SLUG)).not.toThrow();
+  });
+
+  test('a TOFU store is a trust choice for every slug; pins only for theirs', () => {
+    const tofu = createTrustPolicy({ tofu: createMemoryTrustStore() });
+    expect(() => tofu.assertChoice('any-slug')).not.toThrow();
+    const pinned = createTrustPolicy({ pins: { [SLUG]: FP } });
+    expect(() => pinned.assertChoice(SLUG)).not.toThrow();
+    expectCode(() => pinned.assertChoice('any-slug'), 'pin_required');
+    expectCode(() => createTrustPolicy({}).assertChoice(SLUG), 'pin_required');
+  });
+
+  test('pins of several slugs each decide for their own slug', async () => {
+    const policy = createTrustPolicy({ pins: { a: FP, b: [OTHER_FP, FP] } });
+    expect((await policy.check(ORIGIN, 'b', { fingerprint: OTHER_FP })).mode).toBe('pinned');
+    await expectCodeAsync(
+      policy.check(ORIGIN, 'a', { fingerprint: OTHER_FP }),
+      'fingerprint_mismatch',
+    );
+  });
+
+  test('a tofu option that lacks either call is a TypeError; a complete one is accepted', () => {
+    const get = async (): Promise<undefined> => undefined;
+    const putIfAbsent = async (): Promise<string> => FP;
+    for (const tofu of [
+      { get },
+      { putIfAbsent },
+      { get: 1, putIfAbsent },
+      { get, putIfAbsent: 'x' },
+    ])
+      expect(() => createTrustPolicy({ tofu: tofu as unknown as TrustStore })).toThrow(TypeError);
+    expect(() => createTrustPolicy({ tofu: { get, putIfAbsent } })).not.toThrow();
+    expect(() => createTrustPolicy({ pins: { [SLUG]: FP } })).not.toThrow();
+  });
+});
