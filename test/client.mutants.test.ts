@@ -45,11 +45,13 @@ describe('options', () => {
       expect(() => createClient({ origin, fetch, insecureUnpinned: true })).toThrow(TypeError);
   });
 
-  test('algs: ML-KEM-768 only, and not empty', () => {
+  test('algs: ML-KEM-768 and X-Wing only, and not empty', () => {
     const fetch: FetchHandler = async () => new Response(null, { status: 500 });
     const base = { origin: ORIGIN, fetch, insecureUnpinned: true };
     expect(() => createClient({ ...base, algs: [ALG] })).not.toThrow();
-    for (const algs of [[], ['X-Wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']])
+    expect(() => createClient({ ...base, algs: ['X-Wing'] })).not.toThrow();
+    expect(() => createClient({ ...base, algs: [ALG, 'X-Wing'] })).not.toThrow();
+    for (const algs of [[], ['x-wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']])
       expect(() => createClient({ ...base, algs: algs as (typeof ALG)[] })).toThrow(TypeError);
   });
 

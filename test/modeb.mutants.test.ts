@@ -58,6 +58,7 @@ const responder = (over: Partial<Record<keyof ModeBResponderInput, unknown>> = {
 function keptEncapsulator(sharedSecret: Uint8Array, during?: () => void): KemEncapsulator {
   return {
     backend: 'noble',
+    alg: 'ML-KEM-768',
     encapsulate: async (publicKey) => {
       during?.();
       const { cipherText } = kemEncapsulate(publicKey);
