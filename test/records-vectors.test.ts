@@ -154,7 +154,7 @@ describe('traffic keys bound to the session id (spec §3, revision 2)', () => {
 
 describe('sessionRecords', () => {
   test('refuses what is not a session of this SDK', () => {
-    const lookalike = { ...createClientSessionFor() } as ClientSession;
+    const lookalike = { ...createClientSessionFor() };
     expect(() => sessionRecords(lookalike)).toThrow(TypeError);
     expect(() => sessionRecords({} as ClientSession)).toThrow(TypeError);
   });
