@@ -450,6 +450,53 @@ describe('KEM key rotation (§8.3)', () => {
     responder.close();
   });
 
+  test('an X-Wing machine beside an ML-KEM-768 one: signed, identity-pinned, rotated in its own alg', async () => {
+    const store = createMemoryKeyStore();
+    const { identity } = await createIdentity({ store, fieldKey: FIELD_KEY });
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: MACHINES,
+      keyStore: store,
+      identity: { store },
+      alg: { 'edge-02': 'X-Wing' },
+    });
+    const fetch = (input: RequestInfo | URL, init?: RequestInit) =>
+      responder.fetch(new Request(input, init));
+    const client = createClient({
+      origin: 'https://responder.test',
+      fetch,
+      retry: 0,
+      algs: ['ML-KEM-768', 'X-Wing'],
+      identity: identityTrust({ fleet: [identity] }),
+    });
+    const hybrid = await client.handshake('edge-02');
+    expect(hybrid).toMatchObject({ alg: 'X-Wing', trust: 'identity', identity });
+    expect((await client.handshake('edge-01')).alg).toBe(ALG);
+    const before = await signedDoc(responder.fetch, 'edge-02');
+    expect(base64Decode(before.public_key)).toHaveLength(1216);
+    const rotated = await responder.rotateKey('edge-02', { graceSeconds: 0 });
+    const after = await signedDoc(responder.fetch, 'edge-02');
+    expect(after).toMatchObject({ alg: 'X-Wing', fingerprint: rotated.fingerprint });
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(base64Decode(after.public_key)).toHaveLength(1216);
+    // The kept document names the retired key: key_mismatch, the signed document again, success.
+    const again = await client.handshake('edge-02');
+    expect(again).toMatchObject({
+      alg: 'X-Wing',
+      trust: 'identity',
+      fingerprint: after.fingerprint,
+    });
+    // A client that accepts ML-KEM-768 only refuses the X-Wing document before sending anything.
+    const classicOnly = createClient({
+      origin: 'https://responder.test',
+      fetch,
+      retry: 0,
+      identity: identityTrust({ fleet: [identity] }),
+    });
+    await expectCodeAsync(classicOnly.handshake('edge-02'), 'unsupported_alg');
+    responder.close();
+  });
+
   test('the admin endpoint: refused without an admin, rotates with the token', async () => {
     const store = createMemoryKeyStore();
     const open = createResponder({ fieldKey: FIELD_KEY, machines: MACHINES, keyStore: store });

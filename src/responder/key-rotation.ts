@@ -25,7 +25,7 @@
  *   through themselves: rotate through every instance, or restart them.
  * @module
  */
-import { ALG_SIZES, MAX_ATTESTATION_VALIDITY_S } from '../core/constants.js';
+import { ALG_SIZES, type Alg, MAX_ATTESTATION_VALIDITY_S } from '../core/constants.js';
 import { base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, callStore } from '../core/errors.js';
 import { MAX_DURATION_MS } from '../core/limits.js';
@@ -74,7 +74,8 @@ export interface KeyRotationOptions {
   readonly keyStore: KeyStore;
   /** The §5 seal key (the responder's). */
   readonly sealKey: Uint8Array;
-  readonly kem: () => Promise<Kem>;
+  /** The KEM backend of an alg (the responder's, one per alg). */
+  readonly kem: (alg: Alg) => Promise<Kem>;
   readonly logger: Logger;
   readonly now: () => number;
   /** The default grace period, in seconds. */
@@ -173,7 +174,8 @@ export function createKeyRotation(options: KeyRotationOptions): KeyRotation {
   async function freshStoredKey(current: StoredKey, alg: MachineKey['alg']): Promise<StoredKey> {
     const seed = randomBytes(ALG_SIZES[alg].seed);
     try {
-      const imported = await (await kem()).importSecretKey(seed);
+      // The new key is of the machine's alg, through that alg's backend (§9).
+      const imported = await (await kem(alg)).importSecretKey(seed);
       const publicKey = Uint8Array.from(imported.publicKey);
       imported.dispose();
       return {
