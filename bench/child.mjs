@@ -15,6 +15,7 @@ const SECTIONS = {
   memory: () => import('./sections/memory.mjs'),
   coldstart: () => import('./sections/coldstart.mjs'),
   xwing: () => import('./sections/xwing.mjs'),
+  identity: () => import('./sections/identity.mjs'),
 };
 
 const [section, json = '{}'] = process.argv.slice(2);

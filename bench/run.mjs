@@ -11,7 +11,7 @@
  * Options:
  *   --smoke              seconds, not minutes: every path runs once, briefly; numbers mean nothing.
  *                        Fails only if something crashes or a handshake fails, never on a timing.
- *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing
+ *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing, identity
  *   --runtimes=a,b       node20, node24 (default: both, where they can be had)
  *   --no-download        never fetch a missing Node (the default in --smoke)
  *   --no-profile         do not profile missed targets
@@ -44,7 +44,7 @@ import { describeProfile, newestProfile, summariseProfile, summariseSteps } from
 import { ensureNode } from './runtimes.mjs';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing'];
+const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing', 'identity'];
 /** No profile starts after this many seconds of the run. */
 const PROFILE_DEADLINE_S = 225;
 /** How long each profile samples. */
@@ -65,6 +65,8 @@ export const TARGETS = {
   memory: { max: 1024, text: '≤ 1 KiB per session' },
   /** Issue 17: an X-Wing handshake on a native backend costs at most this many ML-KEM-768 ones. */
   xwing: { max: 1.3, text: '≤ 1.3× an ML-KEM-768 handshake (native backends)' },
+  /** Issue 14: a cached identity-pinned handshake over an emulated link, against RTT + server time. */
+  identityLink: { rttFactor: 1.2, text: '≤ 1.2 × RTT + server time' },
 };
 
 function parseArgs(argv) {
@@ -192,6 +194,54 @@ function xwingTable(rows, misses) {
     ];
   });
   return `${table(['runtime', 'SDK backend', 'transport', 'ML-KEM-768 handshakes/s', 'X-Wing handshakes/s', 'X-Wing cost (× ML-KEM-768)', 'target'], body)}\n\nPinned \`client.handshake()\` against one machine per alg; the cost ratio is the median over rounds of interleaved samples of (ML-KEM-768 rate / X-Wing rate).`;
+}
+
+/** Section 8a: identity-pinned handshakes in process, priced in KEM-pinned handshakes. */
+function identityTable(rows) {
+  const body = rows.map((r) => {
+    if (r.unavailable) return [r.runtime, r.backend, '-', '-', '-', '-', '-', unavailable(r)];
+    const cell = (name) => `${fmtRate(r.perSec[name])} (${fmtRatio(r.cost[name])})`;
+    return [
+      r.runtime,
+      r.backend,
+      r.verifier,
+      cell('kem'),
+      cell('kemCached'),
+      cell('first'),
+      cell('cached'),
+      'no target',
+    ];
+  });
+  return `${table(['runtime', 'SDK backend', 'ML-DSA-65 verifier', 'KEM-pinned handshakes/s (document fetched)', 'KEM-pinned, kept document', 'identity-pinned, first (document fetched, signature verified)', 'identity-pinned, cached (one round trip)', 'target'], body)}\n\nIn process through fetch injection, one responder with an identity key (memory store) and four clients, samples interleaved. In parentheses, the cost of one handshake in KEM-pinned handshakes (the median over rounds of the KEM-pinned rate over that case's rate): above 1× costs more. "First" has the client's document cache off, so every handshake fetches the document and verifies its signature (what a client's first handshake with a slug costs); "cached" posts the handshake on the kept document.`;
+}
+
+/** Section 8b: handshake latency through the delay proxy, against the same handshakes without it. */
+function identityLinkTable(rows, misses) {
+  const body = rows.map((r) => {
+    const t = TARGETS.identityLink;
+    const ok = r.linkCachedMs <= t.rttFactor * r.rttMs + r.serverTimeMs;
+    if (!ok)
+      misses.push({
+        key: `identity:link:${r.runtime}`,
+        what: `cached identity-pinned handshake over a ${r.rttMs} ms link ${t.text}, ${r.runtime}`,
+        detail: `${fmtMs(r.linkCachedMs)} vs ≤ ${fmtMs(r.boundMs)}`,
+        runtime: r.runtime,
+        section: 'identity',
+      });
+    const l = (name) => `${fmtMs(r.latency[name].p50)} (p90 ${fmtMs(r.latency[name].p90)})`;
+    return [
+      r.runtime,
+      r.backend,
+      `${r.rttMs} ms (measured ${fmtMs(r.measuredRttMs)})`,
+      l('link:fetching'),
+      l('link:cached'),
+      l('direct:fetching'),
+      l('direct:cached'),
+      fmtMs(r.boundMs),
+      `${t.text}: ${verdict(ok)}`,
+    ];
+  });
+  return `${table(['runtime', 'server backend', 'RTT', 'through the link: document fetched (2 round trips)', 'through the link: cached (1 round trip)', 'no link: document fetched', 'no link: cached (server time)', '1.2 × RTT + server time', 'target'], body)}\n\nMedians (and 90th percentiles) of ${rows[0]?.rounds ?? '-'} handshakes each, identity-pinned, by the Node build's client in the benchmark process: \`zeq-keyex serve --store DIR --identity\` (a store made by \`zeq-keyex identity --store DIR --create\`, \`--no-rate-limits\`) behind \`bench/delay-proxy.mjs\`, a TCP proxy holding every chunk for half the RTT in each direction; the four kinds in turn, round after round, after warm-up rounds. "No link" is the same handshake straight to the server: client and server computation plus loopback, the "server time" of the target. The measured RTT is what the proxy added to one \`GET\` of the document.`;
 }
 
 function captionFor(rows) {
@@ -649,6 +699,20 @@ async function main() {
       '7. X-Wing handshakes beside ML-KEM-768 handshakes (same backend, side by side)',
       xwingTable(of('xwing'), misses),
     ]);
+
+  if (options.only.includes('identity')) {
+    tables.push([
+      '8. Identity pins (issue 14): identity-pinned handshakes beside KEM-pinned ones, in process',
+      identityTable(of('identity').filter((r) => r.part === 'inprocess')),
+    ]);
+    tables.push([
+      '8b. Identity pins over an emulated link: handshake latency, document fetched vs cached',
+      identityLinkTable(
+        of('identity').filter((r) => r.part === 'link'),
+        misses,
+      ),
+    ]);
+  }
 
   for (const [title, text] of tables) {
     report(`## ${title}`);
