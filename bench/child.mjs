@@ -15,6 +15,7 @@ const SECTIONS = {
   memory: () => import('./sections/memory.mjs'),
   coldstart: () => import('./sections/coldstart.mjs'),
   xwing: () => import('./sections/xwing.mjs'),
+  shared: () => import('./sections/shared.mjs'),
 };
 
 const [section, json = '{}'] = process.argv.slice(2);

@@ -11,7 +11,7 @@
  * Options:
  *   --smoke              seconds, not minutes: every path runs once, briefly; numbers mean nothing.
  *                        Fails only if something crashes or a handshake fails, never on a timing.
- *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing
+ *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing, shared
  *   --runtimes=a,b       node20, node24 (default: both, where they can be had)
  *   --no-download        never fetch a missing Node (the default in --smoke)
  *   --no-profile         do not profile missed targets
@@ -44,7 +44,9 @@ import { describeProfile, newestProfile, summariseProfile, summariseSteps } from
 import { ensureNode } from './runtimes.mjs';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing'];
+const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing', 'shared'];
+/** Sections that run under this Node only (they measure servers, not backends). */
+const THIS_NODE_ONLY = new Set(['shared']);
 /** No profile starts after this many seconds of the run. */
 const PROFILE_DEADLINE_S = 225;
 /** How long each profile samples. */
@@ -192,6 +194,21 @@ function xwingTable(rows, misses) {
     ];
   });
   return `${table(['runtime', 'SDK backend', 'transport', 'ML-KEM-768 handshakes/s', 'X-Wing handshakes/s', 'X-Wing cost (× ML-KEM-768)', 'target'], body)}\n\nPinned \`client.handshake()\` against one machine per alg; the cost ratio is the median over rounds of interleaved samples of (ML-KEM-768 rate / X-Wing rate).`;
+}
+
+/** Section 8: the same `serve` on memory stores, on Redis, and on Redis with two workers. */
+function sharedTable(rows) {
+  const unavailable = rows.find((r) => r.unavailable);
+  if (unavailable) return `Not run: ${unavailable.unavailable}.`;
+  const body = rows.map((r) => [
+    r.label,
+    fmtRate(r.handshakesPerSec),
+    fmtRatio(r.handshakesVsMemory),
+    fmtRate(r.recordsPerSec),
+    fmtRatio(r.recordsVsMemory),
+  ]);
+  const r = rows[0] ?? {};
+  return `${table(['serve', 'handshakes/s', 'vs memory', 'records/s (64 B, --echo)', 'vs memory'], body)}\n\n${r.concurrency} pinned SDK initiators in the bench process, a new connection per request, the three servers measured in turns (median of ${r.samples} samples of ${r.sampleMs} ms each). The load generator, Redis and the server processes share the machine's ${r.cores} cores: reported as it is.`;
 }
 
 function captionFor(rows) {
@@ -598,7 +615,8 @@ async function main() {
 
   const rows = [];
   for (const section of options.only) {
-    for (const rt of runtimes) rows.push(...(await runSection(rt, section, options)));
+    for (const rt of THIS_NODE_ONLY.has(section) ? runtimes.slice(0, 1) : runtimes)
+      rows.push(...(await runSection(rt, section, options)));
   }
   const of = (section) => rows.filter((r) => r.section === section);
   // A failed request under load is a failed handshake: it fails the run, like a crash.
@@ -648,6 +666,12 @@ async function main() {
     tables.push([
       '7. X-Wing handshakes beside ML-KEM-768 handshakes (same backend, side by side)',
       xwingTable(of('xwing'), misses),
+    ]);
+
+  if (options.only.includes('shared'))
+    tables.push([
+      '8. Shared state: memory stores, Redis with one process, Redis with two workers (side by side)',
+      sharedTable(of('shared')),
     ]);
 
   for (const [title, text] of tables) {
