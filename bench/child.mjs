@@ -16,6 +16,7 @@ const SECTIONS = {
   coldstart: () => import('./sections/coldstart.mjs'),
   xwing: () => import('./sections/xwing.mjs'),
   identity: () => import('./sections/identity.mjs'),
+  shared: () => import('./sections/shared.mjs'),
 };
 
 const [section, json = '{}'] = process.argv.slice(2);

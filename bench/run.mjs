@@ -11,7 +11,7 @@
  * Options:
  *   --smoke              seconds, not minutes: every path runs once, briefly; numbers mean nothing.
  *                        Fails only if something crashes or a handshake fails, never on a timing.
- *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing, identity
+ *   --only=a,b           sections: handshake, http, records, memory, coldstart, xwing, identity, shared
  *   --runtimes=a,b       node20, node24 (default: both, where they can be had)
  *   --no-download        never fetch a missing Node (the default in --smoke)
  *   --no-profile         do not profile missed targets
@@ -44,7 +44,18 @@ import { describeProfile, newestProfile, summariseProfile, summariseSteps } from
 import { ensureNode } from './runtimes.mjs';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
-const SECTIONS = ['handshake', 'records', 'memory', 'coldstart', 'http', 'xwing', 'identity'];
+const SECTIONS = [
+  'handshake',
+  'records',
+  'memory',
+  'coldstart',
+  'http',
+  'xwing',
+  'identity',
+  'shared',
+];
+/** Sections that run under this Node only (they measure servers, not backends). */
+const THIS_NODE_ONLY = new Set(['shared']);
 /** No profile starts after this many seconds of the run. */
 const PROFILE_DEADLINE_S = 225;
 /** How long each profile samples. */
@@ -242,6 +253,21 @@ function identityLinkTable(rows, misses) {
     ];
   });
   return `${table(['runtime', 'server backend', 'RTT', 'through the link: document fetched (2 round trips)', 'through the link: cached (1 round trip)', 'no link: document fetched', 'no link: cached (server time)', '1.2 × RTT + server time', 'target'], body)}\n\nMedians (and 90th percentiles) of ${rows[0]?.rounds ?? '-'} handshakes each, identity-pinned, by the Node build's client in the benchmark process: \`zeq-keyex serve --store DIR --identity\` (a store made by \`zeq-keyex identity --store DIR --create\`, \`--no-rate-limits\`) behind \`bench/delay-proxy.mjs\`, a TCP proxy holding every chunk for half the RTT in each direction; the four kinds in turn, round after round, after warm-up rounds. "No link" is the same handshake straight to the server: client and server computation plus loopback, the "server time" of the target. The measured RTT is what the proxy added to one \`GET\` of the document.`;
+}
+
+/** Section 9: the same `serve` on memory stores, on Redis, and on Redis with two workers. */
+function sharedTable(rows) {
+  const unavailable = rows.find((r) => r.unavailable);
+  if (unavailable) return `Not run: ${unavailable.unavailable}.`;
+  const body = rows.map((r) => [
+    r.label,
+    fmtRate(r.handshakesPerSec),
+    fmtRatio(r.handshakesVsMemory),
+    fmtRate(r.recordsPerSec),
+    fmtRatio(r.recordsVsMemory),
+  ]);
+  const r = rows[0] ?? {};
+  return `${table(['serve', 'handshakes/s', 'vs memory', 'records/s (64 B, --echo)', 'vs memory'], body)}\n\n${r.concurrency} pinned SDK initiators in the bench process, a new connection per request, the three servers measured in turns (median of ${r.samples} samples of ${r.sampleMs} ms each). The load generator, Redis and the server processes share the machine's ${r.cores} cores: reported as it is.`;
 }
 
 function captionFor(rows) {
@@ -648,7 +674,8 @@ async function main() {
 
   const rows = [];
   for (const section of options.only) {
-    for (const rt of runtimes) rows.push(...(await runSection(rt, section, options)));
+    for (const rt of THIS_NODE_ONLY.has(section) ? runtimes.slice(0, 1) : runtimes)
+      rows.push(...(await runSection(rt, section, options)));
   }
   const of = (section) => rows.filter((r) => r.section === section);
   // A failed request under load is a failed handshake: it fails the run, like a crash.
@@ -713,6 +740,11 @@ async function main() {
       ),
     ]);
   }
+  if (options.only.includes('shared'))
+    tables.push([
+      '9. Shared state: memory stores, Redis with one process, Redis with two workers (side by side)',
+      sharedTable(of('shared')),
+    ]);
 
   for (const [title, text] of tables) {
     report(`## ${title}`);

@@ -22,6 +22,7 @@ export { type CorsOptions, DEFAULT_CORS_MAX_AGE_SECONDS } from './responder/cors
 export type { MachineResolver } from './responder/machines.js';
 export {
   type AdmissionKind,
+  type AdmissionObserver,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
   DEFAULT_MAX_TRACKED_CLIENTS,
   DEFAULT_RATE_LIMITS,

@@ -93,6 +93,19 @@ export interface AdmissionOptions {
   readonly maxInFlightDecapsulations: number;
   /** The clock, in milliseconds. */
   readonly now: () => number;
+  /** Told of each decapsulation and each handshake shed (metrics); never changes an answer. */
+  readonly observer?: AdmissionObserver | undefined;
+}
+
+/**
+ * What admission tells an operator's metrics: how long each decapsulation took and each handshake
+ * shed at the in-flight cap. Called synchronously; an observer that throws is ignored.
+ */
+export interface AdmissionObserver {
+  /** A decapsulation (and the key derivation with it) ran for `ms` milliseconds. */
+  decapsulated?(ms: number): void;
+  /** A handshake was answered `503 unavailable` because the decapsulations in flight were at the cap. */
+  shed?(): void;
 }
 
 /** Admission control of one responder. */
@@ -206,7 +219,17 @@ export function createAdmission(options: AdmissionOptions): Admission {
     return id.length > MAX_CLIENT_ID_LENGTH ? id.slice(0, MAX_CLIENT_ID_LENGTH) : id;
   }
 
+  const observer = options.observer;
+  const tell = (call: (o: AdmissionObserver) => void): void => {
+    try {
+      if (observer !== undefined) call(observer);
+    } catch {
+      // Metrics that fail must not change an answer.
+    }
+  };
+
   function busy(): HttpError {
+    tell((o) => o.shed?.());
     return new HttpError('unavailable', { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) });
   }
 
@@ -249,10 +272,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
     async decapsulate<T>(work: () => Promise<T>): Promise<T> {
       if (inFlight >= maxInFlight) throw busy();
       inFlight += 1;
+      const started = observer?.decapsulated === undefined ? 0 : performance.now();
       try {
         return await work();
       } finally {
         inFlight -= 1;
+        if (started !== 0) tell((o) => o.decapsulated?.(performance.now() - started));
       }
     },
   };

@@ -31,6 +31,7 @@ import {
   type Admission,
   DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
   DEFAULT_MAX_TRACKED_CLIENTS,
+  type AdmissionObserver,
   type RateLimits,
   clientAddressOf,
   createAdmission,
@@ -214,6 +215,12 @@ export interface ResponderOptions {
    * @defaultValue 64
    */
   maxInFlightDecapsulations?: number;
+  /**
+   * Told how long each decapsulation took and of each handshake shed at
+   * {@link ResponderOptions.maxInFlightDecapsulations}, for metrics; it never changes an answer.
+   * @defaultValue none
+   */
+  observer?: AdmissionObserver;
   /**
    * Sign every key document with the deployment's identity key (spec §8): `{ store, validitySeconds }`.
    * The identity must already be in the store; one that is missing or does not open makes key
@@ -499,6 +506,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
       maxInFlightDecapsulations:
         options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
       now,
+      observer: options.observer,
     }),
     cors: createCors(options.cors),
     storedSlugs: storedSlugsOf(options.keyStore),

@@ -55,6 +55,26 @@ import {
   openSharedStores,
   redisUrlOf,
 } from './serve-redis.js';
+import { DEFAULT_SESSION_TTL_MS } from '../../responder/options.js';
+import { type MetricFamily, type ResponderMetrics, createResponderMetrics } from '../metrics.js';
+import {
+  SERVE_METRICS_HELP,
+  SERVE_METRICS_OPTIONS,
+  metricsHandler,
+  metricsPlanOf,
+  withMetricsPath,
+} from './serve-metrics.js';
+import {
+  SERVE_WORKERS_HELP,
+  SERVE_WORKERS_OPTIONS,
+  answerMetricsRequests,
+  isServeWorker,
+  leavePrimary,
+  primaryGone,
+  runPrimary,
+  tellPrimaryListening,
+  workersArg,
+} from './serve-workers.js';
 
 /** The highest `--auto-provision` bound: beyond it, name the machines with `--machine`. */
 export const MAX_AUTO_PROVISION = 10_000;
@@ -113,6 +133,8 @@ ${SERVE_MODE_B_HELP}
   --log-level LEVEL           'warn' (default): one JSON line on stderr per refused request and
                               per failure; 'error': failures only; 'silent'. Never a secret.
 ${SERVE_REDIS_HELP}
+${SERVE_WORKERS_HELP}
+${SERVE_METRICS_HELP}
   --echo                      also serve POST /api/keyex/:slug/sessions/:session_id/records, answering
                               every encrypted record with the plaintext it carried
 Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-keyex field-key'.
@@ -136,6 +158,8 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     'validity-seconds': { type: 'string' },
     ...SERVE_MODE_B_OPTIONS,
     ...SERVE_REDIS_OPTIONS,
+    ...SERVE_WORKERS_OPTIONS,
+    ...SERVE_METRICS_OPTIONS,
     echo: { type: 'boolean', default: false },
     'cors-origin': { type: 'string', multiple: true, default: [] },
     'log-level': { type: 'string', default: 'warn' },
@@ -150,11 +174,20 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
     // Shared stores (--redis / ZEQ_REDIS_URL): opened first, closed on every way out.
     const redisUrl = redisUrlOf(args, io);
+    const metricsPlan = metricsPlanOf(args);
+    const workers = workersArg(args, redisUrl !== undefined);
+    const isWorker = isServeWorker();
+    if (workers !== undefined && !isWorker) {
+      fieldKeyFrom(io); // a usage error said once, here, rather than by every worker
+      return runPrimary(workers, io, metricsPlan);
+    }
+    const metrics =
+      metricsPlan === undefined ? undefined : createResponderMetrics(DEFAULT_SESSION_TTL_MS);
     const shared =
       redisUrl === undefined ? undefined : openSharedStores(redisUrl, fieldKeyFrom(io), io);
     let responder;
     try {
-      responder = createResponder(await responderOptions(args, io, log, shared));
+      responder = createResponder(await responderOptions(args, io, log, shared, metrics));
     } catch (error) {
       await shared?.close();
       throw error;
@@ -172,14 +205,23 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
       io.stderr('warning: the shared store does not answer; stored keys are checked when it does');
     }
     const ready = shared === undefined ? () => Promise.resolve(true) : () => shared.ready();
-    let server: RunningServer;
+    const collect = (): Promise<MetricFamily[]> =>
+      Promise.resolve(metrics?.registry.collect() ?? []);
+    let handler = loggedRefusals(metrics?.instrument(responder.fetch) ?? responder.fetch, log);
+    if (metricsPlan !== undefined && metricsPlan.port === undefined)
+      handler = withMetricsPath(handler, metricsPlan.path, collect);
+    let server: RunningServer | undefined;
+    let metricsServer: RunningServer | undefined;
     try {
-      server = await serve(withHealthChecks(loggedRefusals(responder.fetch, log), ready), {
-        host,
-        port,
-        ...limits,
-      });
+      server = await serve(withHealthChecks(handler, ready), { host, port, ...limits });
+      // A worker's metrics are served by the primary, summed with the other workers'.
+      if (metricsPlan?.port !== undefined && !isWorker)
+        metricsServer = await serve(metricsHandler(metricsPlan.path, collect), {
+          host: metricsPlan.host,
+          port: metricsPlan.port,
+        });
     } catch (error) {
+      await server?.close();
       responder.close();
       await shared?.close();
       const code = (error as NodeJS.ErrnoException).code;
@@ -192,12 +234,23 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
       );
       return EXIT.failed;
     }
-    io.stdout(`listening on ${server.url}`);
-    const signal = await io.stopSignal();
-    io.stderr(`${signal} received, stopping`);
+    let signal: Promise<string>;
+    if (isWorker) {
+      const stopAnswering = answerMetricsRequests(() => metrics?.registry.collect() ?? []);
+      tellPrimaryListening(server.url);
+      signal = Promise.race([io.stopSignal(), primaryGone()]).finally(stopAnswering);
+    } else {
+      if (metricsServer !== undefined)
+        io.stderr(`metrics on ${metricsServer.url}${metricsPlan?.path ?? ''}`);
+      io.stdout(`listening on ${server.url}`);
+      signal = io.stopSignal();
+    }
+    io.stderr(`${await signal} received, stopping`);
+    await metricsServer?.close();
     await server.close();
     responder.close();
     await shared?.close();
+    if (isWorker) leavePrimary();
     return EXIT.ok;
   },
 };
@@ -251,7 +304,10 @@ async function responderOptions(
   io: CliIo,
   logger: Logger,
   shared?: SharedStores,
+  metrics?: ResponderMetrics,
 ): Promise<ResponderOptions> {
+  const timed = <T extends object>(name: string, store: T): T =>
+    metrics === undefined ? store : metrics.timedStore(name, store);
   const fieldKey = fieldKeyFrom(io);
   const machines = parseMachines(stringListOption(args, 'machine'));
   const autoProvision = countArg(args, 'auto-provision', MAX_AUTO_PROVISION);
@@ -280,6 +336,7 @@ async function responderOptions(
     stored = await fileStore.slugs();
     keyStore = fileStore;
   }
+  keyStore = timed('key', keyStore);
   let served: Pick<ResponderOptions, 'machines' | 'keyStore'>;
   if (machines === undefined) {
     served = autoProvisioned(autoProvision as number, keyStore, stored);
@@ -298,11 +355,12 @@ async function responderOptions(
     ...(shared === undefined
       ? {}
       : {
-          sessionStore: shared.stores.sessionStore,
-          replayMemory: shared.stores.replayMemory,
-          seedStore: shared.stores.seedStore,
-          recordState: shared.stores.recordState,
+          sessionStore: timed('session', shared.stores.sessionStore),
+          replayMemory: timed('replay', shared.stores.replayMemory),
+          seedStore: timed('seed', shared.stores.seedStore),
+          recordState: timed('record_state', shared.stores.recordState),
         }),
+    ...(metrics === undefined ? {} : { observer: metrics.observer }),
     ...(args.values['echo'] === true
       ? { onRecord: (plaintext: Uint8Array): Uint8Array => plaintext }
       : {}),

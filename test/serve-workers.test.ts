@@ -1,0 +1,144 @@
+/**
+ * `zeq-keyex serve --workers N` and the metrics options: two workers on one (private) Redis serve a
+ * handshake and records through one port, their metrics are summed on the metrics port, and SIGTERM
+ * stops them all; more than one worker without a shared store is a usage error.
+ */
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createClient } from '../src/initiator/client.js';
+import { sessionRecords } from '../src/initiator/records.js';
+import { cliEnv, useCliProcesses } from './helpers/cli-process.js';
+import { text, utf8 } from './helpers/records.js';
+import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
+import { FIELD_KEY } from './helpers/responder.js';
+
+const MACHINE = ['--machine', 'edge-01=machine:edge-01', '--echo', '--no-rate-limits'];
+const { startServe, stop, run } = useCliProcesses('serve-workers');
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis.dispose();
+});
+
+/** The series' value in a metrics text (`undefined` when absent). */
+function valueOf(exposition: string, series: string): number | undefined {
+  const line = exposition.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/**
+ * A fetch that opens a new connection for every request (no keep-alive), so that the primary deals
+ * the requests of one session round-robin to the workers.
+ */
+async function freshConnectionFetch(request: Request): Promise<Response> {
+  const body = request.method === 'GET' ? undefined : Buffer.from(await request.arrayBuffer());
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(
+      request.url,
+      { method: request.method, headers: Object.fromEntries(request.headers), agent: false },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+        incoming.on('end', () => {
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers))
+            if (typeof value === 'string') headers.set(name, value);
+          resolve(
+            new Response(Buffer.concat(chunks), { status: incoming.statusCode ?? 500, headers }),
+          );
+        });
+        incoming.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+/** The metrics URL `serve` printed on stderr. */
+function metricsUrl(stderr: string): string {
+  const match = /^metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(stderr);
+  expect(match, stderr).not.toBeNull();
+  return match?.[1] as string;
+}
+
+describe('serve --workers', () => {
+  test('two workers on one Redis: a handshake, then records through the same port; metrics summed; SIGTERM stops all', async () => {
+    const server = await startServe(
+      [...MACHINE, '--workers', '2', '--redis', redis.url, '--metrics-port', '0'],
+      FIELD_KEY,
+    );
+    const client = createClient({
+      origin: server.origin,
+      retry: 0,
+      timeoutMs: 5_000,
+      insecureUnpinned: true,
+      fetch: freshConnectionFetch,
+    });
+    const session = await client.handshake('edge-01');
+    const records = sessionRecords(session);
+    // A new connection for each record: the primary deals them round-robin to both workers.
+    for (let i = 0; i < 20; i++)
+      expect(text(await records.request(utf8(`record ${i}`)))).toBe(`record ${i}`);
+    const scrape = await fetch(metricsUrl(server.stderr()));
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const exposition = await scrape.text();
+    expect(valueOf(exposition, 'zeq_keyex_handshakes_total{outcome="ok"}')).toBe(1);
+    expect(valueOf(exposition, 'zeq_keyex_records_total{outcome="ok"}')).toBe(20);
+    expect(valueOf(exposition, 'zeq_keyex_decapsulation_seconds_count')).toBe(1);
+    expect(valueOf(exposition, 'zeq_keyex_live_sessions')).toBe(1);
+    expect(exposition).toMatch(/zeq_keyex_store_operation_seconds_count\{store="session"/);
+    const metricsOrigin = new URL(metricsUrl(server.stderr())).origin;
+    // SIGTERM: the primary stops every worker, then exits 0; nothing listens any more.
+    const exit = await stop(server);
+    expect(exit.stderr).toMatch(/SIGTERM received, stopping 2 workers/);
+    await expect(fetch(`${server.origin}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${metricsOrigin}/metrics`)).rejects.toThrow();
+  });
+
+  test('more than one worker without a shared store is a usage error that says why', async () => {
+    const exit = await run(
+      ['serve', ...MACHINE, '--workers', '2'],
+      cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY }),
+    );
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toMatch(/--workers N needs --redis/);
+    const bad = await run(
+      ['serve', ...MACHINE, '--workers', '0', '--redis', redis.url],
+      cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY }),
+    );
+    expect(bad.code).toBe(2);
+  });
+
+  test('a worker that fails to start stops them all with its status', async () => {
+    const exit = await run(
+      ['serve', '--machine', 'bad slug=x', '--workers', '2', '--redis', redis.url],
+      cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY }),
+    );
+    expect(exit.code).toBe(2);
+    expect(exit.stdout).toBe('');
+  });
+});
+
+describe('serve --metrics-path', () => {
+  test('without --metrics-port: the metrics on the responder port at the path chosen', async () => {
+    const server = await startServe([...MACHINE, '--metrics-path', '/ops/metrics'], FIELD_KEY);
+    expect((await fetch(`${server.origin}/api/keyex/edge-01/pubkey`)).status).toBe(200);
+    const scrape = await fetch(`${server.origin}/ops/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(await scrape.text()).toContain('# TYPE zeq_keyex_handshakes_total counter');
+    expect((await fetch(`${server.origin}/metrics`)).status).toBe(404);
+    await stop(server);
+  });
+
+  test('--metrics-host alone, or a bad port, is a usage error', async () => {
+    const env = cliEnv({ ZEQ_FIELD_KEY: FIELD_KEY });
+    expect((await run(['serve', ...MACHINE, '--metrics-host', '0.0.0.0'], env)).code).toBe(2);
+    expect((await run(['serve', ...MACHINE, '--metrics-port', '70000'], env)).code).toBe(2);
+    expect((await run(['serve', ...MACHINE, '--metrics-path', 'metrics'], env)).code).toBe(2);
+  });
+});
