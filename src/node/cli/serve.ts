@@ -193,6 +193,8 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
       throw error;
     }
     try {
+      // A shared store is given a moment to connect, so that its keys are checked now too.
+      if (shared !== undefined) await storeAnswers(shared, SHARED_STORE_START_WAIT_MS);
       // Loud at start: a stored key that does not open (a wrong ZEQ_FIELD_KEY) stops it here.
       await responder.ready();
     } catch (error) {
@@ -369,6 +371,19 @@ async function responderOptions(
     ...(args.values['no-rate-limits'] === true ? { rateLimits: false } : {}),
     ...corsOrigins(args),
   };
+}
+
+/** How long `serve` waits at start for a shared store to answer before checking its keys. */
+const SHARED_STORE_START_WAIT_MS = 3_000;
+
+/** Whether the shared store answers within `ms`, asking every 100 ms. */
+async function storeAnswers(shared: SharedStores, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await shared.ready().catch(() => false)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** `--cors-origin`, when given: exact origins as browsers send them, or `*`. */
