@@ -248,6 +248,48 @@ export function start(
   return { child, done };
 }
 
+/**
+ * Starts a server process that prints `listening on http://…` (`zeq-keyex serve`, a proxy) in the
+ * section's process group, and resolves once it listens.
+ * @param {string[]} args - node's arguments: flags, then the script and its arguments.
+ * @param {{ env?: NodeJS.ProcessEnv, what: string, timeoutMs?: number }} options - `what` names
+ *   the server in failures; `timeoutMs` bounds its whole life (300 s by default).
+ * @returns `{ url, server }`: its URL, and what {@link start} returned.
+ */
+export async function startListening(args, { env = childEnv(), what, timeoutMs = 300_000 }) {
+  let announce;
+  const listening = new Promise((resolve) => {
+    announce = resolve;
+  });
+  let buffered = '';
+  const server = start(process.execPath, args, {
+    env,
+    timeoutMs,
+    detached: false,
+    onStdout: (chunk) => {
+      buffered += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(buffered);
+      if (match) announce(match[1]);
+    },
+  });
+  let timer;
+  const url = await Promise.race([
+    listening,
+    server.done.then((r) => {
+      throw new BenchFailure(
+        `${what} exited before listening (${r.code ?? r.signal}): ${r.stderr.slice(-500)}`,
+      );
+    }),
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BenchFailure(`${what} did not listen within 20 s`)),
+        20_000,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  return { url, server };
+}
+
 /** The result lines a child printed. */
 export function resultsOf(stdout) {
   return stdout

@@ -32,7 +32,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  BenchFailure,
   ROOT,
   check,
   childEnv,
@@ -40,7 +39,7 @@ import {
   measureRates,
   median,
   percentile,
-  start,
+  startListening,
 } from '../lib.mjs';
 import { rawKems, selfTest } from '../kem-raw.mjs';
 import { MACHINE_ID, RAW_OF, SLUG, loadSdk, resolveBackend } from '../sdk.mjs';
@@ -118,36 +117,10 @@ async function startServer({ profileDir, kind = 'defended' } = {}) {
     '--disable-warning=ExperimentalWarning',
     ...command,
   ];
-  let announce;
-  const listening = new Promise((resolve) => {
-    announce = resolve;
-  });
-  let buffered = '';
-  const server = start(process.execPath, args, {
+  const { url, server } = await startListening(args, {
     env: childEnv({ ZEQ_FIELD_KEY: randomBytes(32).toString('hex') }),
-    timeoutMs: 300_000,
-    detached: false,
-    onStdout: (chunk) => {
-      buffered += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(buffered);
-      if (match) announce(match[1]);
-    },
+    what: 'zeq-keyex serve',
   });
-  let timer;
-  const url = await Promise.race([
-    listening,
-    server.done.then((r) => {
-      throw new BenchFailure(
-        `zeq-keyex serve exited before listening (${r.code ?? r.signal}): ${r.stderr.slice(-500)}`,
-      );
-    }),
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BenchFailure('zeq-keyex serve did not listen within 20 s')),
-        20_000,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
   return {
     url,
     pid: server.child.pid,

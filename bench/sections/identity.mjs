@@ -22,7 +22,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import {
-  BenchFailure,
   ROOT,
   check,
   childEnv,
@@ -32,7 +31,7 @@ import {
   pairedRatio,
   percentile,
   run as runProcess,
-  start,
+  startListening,
 } from '../lib.mjs';
 import { MACHINE_ID, ORIGIN, SLUG, resolveBackend, sdkBackends } from '../sdk.mjs';
 
@@ -136,37 +135,11 @@ async function inProcessRows(timing) {
 }
 
 /** Starts a process that prints `listening on http://…`; resolves with its URL and a stop. */
-async function startListening(args, env, what) {
-  let announce;
-  const listening = new Promise((resolve) => {
-    announce = resolve;
-  });
-  let buffered = '';
-  const child = start(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], {
-    env,
-    timeoutMs: 300_000,
-    detached: false,
-    onStdout: (chunk) => {
-      buffered += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(buffered);
-      if (match) announce(match[1]);
-    },
-  });
-  let timer;
-  const url = await Promise.race([
-    listening,
-    child.done.then((r) => {
-      throw new BenchFailure(
-        `${what} exited before listening (${r.code ?? r.signal}): ${r.stderr.slice(-500)}`,
-      );
-    }),
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BenchFailure(`${what} did not listen within 20 s`)),
-        20_000,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+async function startStoppable(args, env, what) {
+  const { url, server: child } = await startListening(
+    ['--disable-warning=ExperimentalWarning', ...args],
+    { env, what },
+  );
   return {
     url,
     async stop() {
@@ -200,7 +173,7 @@ async function linkRows({ smoke }) {
       made.code === 0 && line.ok === true,
       `zeq-keyex identity --create failed: ${made.stderr}`,
     );
-    const server = await startListening(
+    const server = await startStoppable(
       [
         CLI,
         'serve',
@@ -220,7 +193,7 @@ async function linkRows({ smoke }) {
       'zeq-keyex serve --identity',
     );
     stops.push(server.stop);
-    const proxy = await startListening(
+    const proxy = await startStoppable(
       [PROXY, server.url, String(RTT_MS)],
       childEnv(),
       'the delay proxy',

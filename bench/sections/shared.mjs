@@ -23,7 +23,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BenchFailure, ROOT, check, childEnv, killGroup, median, start } from '../lib.mjs';
+import {
+  BenchFailure,
+  ROOT,
+  check,
+  childEnv,
+  killGroup,
+  median,
+  start,
+  startListening,
+} from '../lib.mjs';
 import { MACHINE_ID, SLUG, loadSdk } from '../sdk.mjs';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -97,32 +106,11 @@ async function startServe(config, redisUrl, fieldKey) {
     ...(config.redis === undefined ? [] : ['--redis', `${redisUrl}/${config.redis}`]),
     ...config.args,
   ];
-  let announce;
-  const listening = new Promise((resolve) => (announce = resolve));
-  let buffered = '';
-  const server = start(process.execPath, args, {
+  const { url, server } = await startListening(args, {
     env: childEnv({ ZEQ_FIELD_KEY: fieldKey }),
+    what: `serve (${config.id})`,
     timeoutMs: 900_000,
-    detached: false,
-    onStdout: (chunk) => {
-      buffered += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(buffered);
-      if (match) announce(match[1]);
-    },
   });
-  let timer;
-  const url = await Promise.race([
-    listening,
-    server.done.then((r) => {
-      throw new BenchFailure(`serve (${config.id}) exited: ${r.stderr.slice(-500)}`);
-    }),
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new BenchFailure(`serve (${config.id}) did not listen`)),
-        20_000,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
   return {
     url,
     async stop() {
