@@ -295,6 +295,7 @@ async function check(name, installed) {
       return row;
     }
     env[`ZEQ_${need.toUpperCase()}`] = rt.path;
+    if (need === 'deno') env.DENO_NO_UPDATE_CHECK = '1';
   }
   const result = await run('npm', ['run', '--silent', 'check'], {
     cwd: installed.dir,
