@@ -3,12 +3,14 @@
  * refuses, naming the machine, when one does not open; `zeq-keyex serve` runs it and exits 1
  * before its listening line. And `serve`'s log: one JSON line per refused request, `--log-level`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { isZeqKeyExError } from '../src/core/errors.js';
-import { createFileKeyStore } from '../src/node.js';
+import { createFileKeyStore, createFileSeedStore } from '../src/node.js';
+import { deriveSealKey, parseFieldKey, sealSeed } from '../src/core/sealing.js';
+import { type StoredSeed, createMemorySeedStore } from '../src/responder/seed-store.js';
 import { type CliIo, runCli } from '../src/node/cli/index.js';
 import { createResponder } from '../src/responder.js';
 import { createMemoryKeyStore } from '../src/responder/stores.js';
@@ -23,6 +25,28 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
+
+/** A Mode-B seed record sealed under `fieldKey` (§5), as the Mode-B endpoints store them. */
+function storedSeed(fieldKey: string, localMachineId: string, peerMachineId: string): StoredSeed {
+  const sealKey = deriveSealKey(parseFieldKey(fieldKey));
+  const seedCommitment = 'c3'.repeat(32);
+  const sealedSeed = sealSeed(
+    sealKey,
+    { localMachineId, peerMachineId, seedCommitment },
+    new Uint8Array(32).fill(9),
+  );
+  return {
+    alg: 'ML-KEM-768',
+    role: 'initiator',
+    localSlug: localMachineId.slice('machine:'.length),
+    localMachineId,
+    peerMachineId,
+    fingerprint: 'ab'.repeat(32),
+    seedCommitment,
+    sealedSeed,
+    createdAt: '2026-12-07T10:00:00.000Z',
+  };
+}
 
 /** Keys made under FIELD_KEY for edge-01 (and edge-02 when asked) in a file store. */
 async function storeWithKeys(slugs: readonly string[]): Promise<string> {
@@ -74,6 +98,58 @@ describe('Responder.ready()', () => {
     expect(isZeqKeyExError(error, 'machine_unavailable')).toBe(true);
     expect((error as Error).message).toContain('edge-01');
     responder.close();
+  });
+
+  test('Mode-B seeds the seed store lists are opened too; one sealed under another key names its machines', async () => {
+    const seeds = createFileSeedStore(join(root, 'seeds'));
+    await seeds.put(storedSeed(FIELD_KEY, 'machine:edge-01', 'machine:core-02'));
+    const good = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01' },
+      seedStore: seeds,
+    });
+    await good.ready();
+    good.close();
+    const wrong = createResponder({
+      fieldKey: OTHER_FIELD_KEY,
+      machines: { 'edge-01': 'machine:edge-01' },
+      seedStore: seeds,
+    });
+    const error = await wrong.ready().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isZeqKeyExError(error, 'machine_unavailable')).toBe(true);
+    expect((error as Error).message).toContain('machine:edge-01');
+    expect((error as Error).message).toContain('machine:core-02');
+    wrong.close();
+  });
+
+  test("the seed stores' list: every seed, copies; a file naming another pair is store_error", async () => {
+    const memory = createMemorySeedStore();
+    const seed = storedSeed(FIELD_KEY, 'machine:a', 'machine:b');
+    await memory.put(seed);
+    const listed = (await memory.list?.()) ?? [];
+    expect(listed).toEqual([seed]);
+    expect(listed[0]).not.toBe(seed);
+    const dir = join(root, 'seeds');
+    const files = createFileSeedStore(dir);
+    expect(await files.list?.()).toEqual([]); // no directory yet
+    await files.put(seed);
+    await files.put(storedSeed(FIELD_KEY, 'machine:a', 'machine:c'));
+    await writeFile(join(dir, 'notes.txt'), 'not a seed');
+    expect((await files.list?.())?.map((s) => s.peerMachineId).sort()).toEqual([
+      'machine:b',
+      'machine:c',
+    ]);
+    // A seed file renamed to another pair's name is refused, not read as that pair.
+    const [first] = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+    await rename(join(dir, first as string), join(dir, `${'0'.repeat(64)}.json`));
+    const error = await files.list?.().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isZeqKeyExError(error, 'store_error')).toBe(true);
   });
 
   test('with a resolver, the keys the store lists are checked', async () => {

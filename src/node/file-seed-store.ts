@@ -18,6 +18,7 @@
  * - Files hold only the sealed seed (spec §5); they are useless without the field key.
  * @module
  */
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { hexEncode, lp } from '../core/encoding.js';
 import { ZeqKeyExError } from '../core/errors.js';
@@ -81,6 +82,31 @@ export function createFileSeedStore(dir: string): SeedStore {
       await makePrivateDirectory(root, 'the seed store directory');
       const name = fileName(record.localMachineId, record.peerMachineId);
       await writeJsonFile(join(root, name), record, 'replace', `seed file ${name}`);
+    },
+    async list(): Promise<readonly StoredSeed[]> {
+      let names: string[];
+      try {
+        names = await readdir(root);
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw new ZeqKeyExError('store_error', 'the seed store directory cannot be read', {
+          cause,
+        });
+      }
+      const seeds: StoredSeed[] = [];
+      // Only the store's own file names (64 hex characters): temporary files and others are not seeds.
+      for (const name of names.filter((n) => /^[0-9a-f]{64}\.json$/.test(n)).sort()) {
+        const file = await readJsonFile(join(root, name), `seed file ${name}`);
+        if (file === undefined) continue; // removed meanwhile
+        const { value } = file;
+        if (!isStoredSeed(value) || fileName(value.localMachineId, value.peerMachineId) !== name)
+          throw new ZeqKeyExError(
+            'store_error',
+            `seed file ${name} is not a stored seed of its pair`,
+          );
+        seeds.push(copyStoredSeed(value));
+      }
+      return seeds;
     },
   };
 }

@@ -26,6 +26,7 @@ import { ROUTES } from '../core/constants.js';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { isSessionId } from '../core/identifiers.js';
 import { wipe } from '../core/primitives.js';
+import { unsealSeed } from '../core/sealing.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
 import { createHandshakeRoute } from './handshake-route.js';
 import { HttpError, discardBody, errorResponse, refusalResponse } from './http.js';
@@ -92,11 +93,13 @@ export interface Responder {
   /**
    * Checks, before serving, that every stored machine key opens under the field key: the keys of
    * the machines named in `machines`, and every key the key store lists when it can (a `slugs()`
-   * method, as the file key store has). Keys are opened and cached, never generated. Call it at
-   * start-up and refuse to start when it rejects (`zeq-keyex serve` does).
-   * @returns once every stored key opened.
-   * @throws {ZeqKeyExError} `machine_unavailable` naming the first machine whose stored key does
-   *   not open (a wrong field key, or a damaged or foreign key record); `store_error`.
+   * method, as the file key store has), and every Mode-B seed the seed store lists when it can (a
+   * `list()` method, as the memory and file seed stores have). Keys are opened and cached, never
+   * generated; seeds are opened and wiped. Call it at start-up and refuse to start when it rejects
+   * (`zeq-keyex serve` does).
+   * @returns once every stored key and seed opened.
+   * @throws {ZeqKeyExError} `machine_unavailable` naming the first machine whose stored key, or
+   *   Mode-B seed, does not open (a wrong field key, or a damaged or foreign record); `store_error`.
    */
   ready(): Promise<void>;
   /**
@@ -376,6 +379,20 @@ export function createResponder(options: ResponderOptions): Responder {
           throw new ZeqKeyExError(
             'machine_unavailable',
             `the stored key of machine "${slug}" (${found.machineId}) does not open: a wrong field key, or a damaged key record`,
+            { cause: error },
+          );
+        }
+      }
+      // Mode-B seeds (§4, §5), where the seed store can list them: each must open too.
+      const seedStore = config.seedStore;
+      const seeds = seedStore?.list === undefined ? [] : await seedStore.list();
+      for (const stored of seeds) {
+        try {
+          wipe(unsealSeed(sealKey, stored, stored.sealedSeed));
+        } catch (error) {
+          throw new ZeqKeyExError(
+            'machine_unavailable',
+            `the stored Mode-B seed of machine ${stored.localMachineId} with peer ${stored.peerMachineId} does not open: a wrong field key, or a damaged seed record`,
             { cause: error },
           );
         }

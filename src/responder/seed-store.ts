@@ -61,6 +61,12 @@ export interface SeedStore {
    * @param seed - the record.
    */
   put(seed: StoredSeed): Promise<void>;
+  /**
+   * Lists every stored seed, for `Responder.ready` to check that each opens under the field key.
+   * Optional: a store without it is not checked at start.
+   * @returns the stored seeds (copies).
+   */
+  list?(): Promise<readonly StoredSeed[]>;
 }
 
 const STORED_SEED_FIELDS = [
@@ -129,6 +135,9 @@ export function createMemorySeedStore(): SeedStore {
       const copy = copyStoredSeed(seed);
       seeds.set(keyOf(copy.localMachineId, copy.peerMachineId), copy);
       return Promise.resolve();
+    },
+    list(): Promise<readonly StoredSeed[]> {
+      return Promise.resolve([...seeds.values()].map(copyStoredSeed));
     },
   };
 }

@@ -186,5 +186,15 @@ export function boundSeedStore(
       callStoreWithin(() => store.get(local, peer), timeoutMs, 'the seed store failed to read'),
     put: (seed) =>
       callStoreWithin(() => store.put(seed), timeoutMs, 'the seed store failed to write'),
+    ...(typeof store.list === 'function'
+      ? {
+          list: () =>
+            callStoreWithin(
+              () => (store.list as NonNullable<SeedStore['list']>).call(store),
+              timeoutMs,
+              'the seed store failed to list',
+            ),
+        }
+      : {}),
   };
 }
