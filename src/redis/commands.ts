@@ -95,3 +95,39 @@ export function isOutOfMemory(error: unknown): boolean {
   const cause = error instanceof Error ? error.cause : undefined;
   return cause instanceof Error && cause.message.startsWith('OOM');
 }
+
+/** `SCAN MATCH` treats these as pattern characters; a prefix is matched literally. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Every key that starts with `prefix` (matched literally), by `SCAN` (never `KEYS`, which blocks
+ * the server); the values are not read.
+ * @param client - the connection.
+ * @param prefix - the keys' start, e.g. `zeq-keyex:seed:`.
+ * @param failure - the `store_error` message when Redis fails.
+ * @returns the keys, each once.
+ * @throws {ZeqKeyExError} `store_error`.
+ */
+export async function scanKeys(
+  client: RedisCommands,
+  prefix: string,
+  failure: string,
+): Promise<string[]> {
+  const pattern = `${globEscape(prefix)}*`;
+  const found = new Set<string>();
+  let cursor = '0';
+  do {
+    const reply = await command(
+      client,
+      ['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'],
+      failure,
+    );
+    if (!Array.isArray(reply) || typeof reply[0] !== 'string' || !Array.isArray(reply[1]))
+      throw new ZeqKeyExError('store_error', 'Redis answered SCAN with something else');
+    cursor = reply[0];
+    for (const name of reply[1] as unknown[]) if (typeof name === 'string') found.add(name);
+  } while (cursor !== '0');
+  return [...found];
+}

@@ -15,7 +15,13 @@
 import { ZeqKeyExError } from '../core/errors.js';
 import { assertSlug } from '../core/identifiers.js';
 import { type KeyStore, type StoredKey, copyStoredKey, isStoredKey } from '../responder/stores.js';
-import { type RedisCommands, checkRedisOptions, command, parseStored } from './commands.js';
+import {
+  type RedisCommands,
+  checkRedisOptions,
+  command,
+  parseStored,
+  scanKeys,
+} from './commands.js';
 
 /** Options of {@link createRedisKeyStore}. */
 export interface RedisKeyStoreOptions {
@@ -34,11 +40,6 @@ export interface RedisKeyStore extends KeyStore {
    * @throws {ZeqKeyExError} `store_error` when Redis fails.
    */
   slugs(): Promise<string[]>;
-}
-
-/** `SCAN MATCH` treats these as pattern characters; the prefix is matched literally. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function parseKey(text: unknown, slug: string): StoredKey {
@@ -86,22 +87,8 @@ export function createRedisKeyStore(
       return previous === null ? record : parseKey(previous, record.slug);
     },
     async slugs(): Promise<string[]> {
-      const pattern = `${globEscape(prefix)}key:*`;
-      const found = new Set<string>();
-      let cursor = '0';
-      do {
-        const reply = await command(
-          client,
-          ['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'],
-          'the key store failed to list',
-        );
-        if (!Array.isArray(reply) || typeof reply[0] !== 'string' || !Array.isArray(reply[1]))
-          throw new ZeqKeyExError('store_error', 'Redis answered SCAN with something else');
-        cursor = reply[0];
-        for (const name of reply[1] as unknown[])
-          if (typeof name === 'string') found.add(name.slice(prefix.length + 'key:'.length));
-      } while (cursor !== '0');
-      return [...found].sort();
+      const names = await scanKeys(client, `${prefix}key:`, 'the key store failed to list');
+      return names.map((name) => name.slice(prefix.length + 'key:'.length)).sort();
     },
   };
 }

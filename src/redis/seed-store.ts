@@ -20,7 +20,13 @@ import {
   copyStoredSeed,
   isStoredSeed,
 } from '../responder/seed-store.js';
-import { type RedisCommands, checkRedisOptions, command, parseStored } from './commands.js';
+import {
+  type RedisCommands,
+  checkRedisOptions,
+  command,
+  parseStored,
+  scanKeys,
+} from './commands.js';
 
 /** Options of {@link createRedisSeedStore}. */
 export interface RedisSeedStoreOptions {
@@ -75,6 +81,23 @@ export function createRedisSeedStore(
         ['SET', keyOf(record.localMachineId, record.peerMachineId), JSON.stringify(record)],
         'the seed store failed to write',
       );
+    },
+    async list(): Promise<readonly StoredSeed[]> {
+      const seeds: StoredSeed[] = [];
+      for (const name of (
+        await scanKeys(client, `${prefix}seed:`, 'the seed store failed to list')
+      ).sort()) {
+        const text = await command(client, ['GET', name], 'the seed store failed to read');
+        if (text === null) continue; // removed meanwhile
+        const value = parseStored(text, 'a seed');
+        if (!isStoredSeed(value) || keyOf(value.localMachineId, value.peerMachineId) !== name)
+          throw new ZeqKeyExError(
+            'store_error',
+            'a seed in Redis is not the stored seed of its pair',
+          );
+        seeds.push(copyStoredSeed(value));
+      }
+      return seeds;
     },
   };
 }

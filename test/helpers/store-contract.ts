@@ -307,6 +307,27 @@ export function describeSeedStoreContract(name: string, make: MakeStore<SeedStor
       expect({ ...(await store.get(first.localMachineId, first.peerMachineId)) }).toEqual(second);
     });
 
+    test('list gives every stored seed once, the replaced one as it is now', async () => {
+      const store = await make();
+      expect(store.list, 'the store can list its seeds').toBeTypeOf('function');
+      const list = (): Promise<readonly StoredSeed[]> =>
+        (store.list as NonNullable<SeedStore['list']>).call(store);
+      const first = storedSeed();
+      const second = storedSeed();
+      await store.put(first);
+      await store.put(second);
+      const replaced = storedSeed(first.localMachineId, first.peerMachineId, '34'.repeat(32));
+      await store.put(replaced);
+      const listed = (await list()).map((seed) => ({ ...seed }));
+      // The store may hold seeds of other tests (a shared Redis): look for these two only.
+      const mine = listed.filter((seed) =>
+        [first.localMachineId, second.localMachineId].includes(seed.localMachineId),
+      );
+      expect(mine).toHaveLength(2);
+      expect(mine).toContainEqual(replaced);
+      expect(mine).toContainEqual(second);
+    });
+
     test('a record that is not a StoredSeed is refused', async () => {
       const store = await make();
       const bad = { ...storedSeed(), role: 'nobody' } as unknown as StoredSeed;
