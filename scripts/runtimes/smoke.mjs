@@ -369,6 +369,10 @@ export async function runSmoke({ lib, protocolLib, responderLib, vectors, extra 
       () => repeatedEncapsulation(protocolLib, kem, noble),
     );
   }
+  await check(
+    'X-Wing: vector xwing.keyex[0] through each backend, and a pinned X-Wing handshake',
+    () => xwingChecks(lib, protocolLib, responderLib, vectors.xwing),
+  );
   await check(`AES-GCM (${backends.aead}) agrees with noble on records`, () =>
     aeadAgrees(protocolLib),
   );
@@ -561,6 +565,53 @@ function aeadAgrees(lib) {
     }
   }
   return `${count} records`;
+}
+
+/**
+ * X-Wing (spec §9) on this runtime: the vector's key and shared secret through noble and through
+ * `'auto'` (the native composition where the runtime has native ML-KEM and X25519), then a pinned
+ * handshake with an X-Wing machine.
+ * @returns which backends ran.
+ */
+async function xwingChecks(lib, protocolLib, responderLib, v) {
+  const seed = protocolLib.hexDecode(v.keygen_seed);
+  const cipherText = protocolLib.base64Decode(v.cipher_text_b64);
+  const ran = [];
+  for (const choice of ['noble', 'auto']) {
+    const kem = await protocolLib.loadKemFor('X-Wing', choice);
+    ran.push(kem.backend);
+    const publicKey = await kem.publicKey(seed);
+    assert(
+      protocolLib.base64Encode(publicKey) === v.public_key_b64,
+      `${kem.backend}: the X-Wing public key of the vector seed differs`,
+    );
+    assert(
+      protocolLib.hexEncode(await kem.decapsulate(seed, cipherText)) === v.shared_secret,
+      `${kem.backend}: the X-Wing shared secret of the vector differs`,
+    );
+  }
+  const responder = responderLib.createResponder({
+    fieldKey: randomFieldKey(),
+    machines: { [SLUG]: MACHINE_ID },
+    alg: 'X-Wing',
+  });
+  try {
+    const document = await responder.keyDocument(SLUG);
+    assert(document.alg === 'X-Wing', `the machine serves ${document.alg}`);
+    const client = lib.createClient({
+      origin: ORIGIN,
+      pins: { [SLUG]: document.fingerprint },
+      algs: ['X-Wing'],
+      fetch: (request) => responder.fetch(request),
+      retry: 0,
+    });
+    const session = await client.handshake(SLUG);
+    assert(session.alg === 'X-Wing', `the session reports ${session.alg}`);
+    session.wipe();
+  } finally {
+    responder.close();
+  }
+  return `backends ${ran.join(', ')}`;
 }
 
 async function keyexVector(lib, noble, v, invalidConfirmations) {
