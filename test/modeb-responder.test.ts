@@ -1047,7 +1047,7 @@ describe('request validation', () => {
       );
       const get = await pair.a.fetch(new Request(ORIGIN_A + path, { headers: bearer(TOKEN_A) }));
       await expectError(get, 405, 'method_not_allowed');
-      expect(get.headers.get('allow')).toBe('POST');
+      expect(get.headers.get('allow')).toBe('POST, OPTIONS');
     }
   });
 });

@@ -462,11 +462,11 @@ describe('the endpoint refuses, with the §3.1 and §7 codes, and changes nothin
     expect(text(sessionRecords(session).open(next))).toBe('pong');
   });
 
-  test('405 method_not_allowed with Allow: POST', async () => {
+  test('405 method_not_allowed with Allow: POST, OPTIONS', async () => {
     const { client, responder } = setup();
     const session = await client.handshake('edge-01');
     const response = await postRecord(responder, 'edge-01', session.sessionId, null, {}, 'GET');
-    expect(response.headers.get('allow')).toBe('POST');
+    expect(response.headers.get('allow')).toBe('POST, OPTIONS');
     await expectError(response, 405, 'method_not_allowed');
   });
 

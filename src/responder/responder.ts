@@ -303,7 +303,9 @@ export function createResponder(options: ResponderOptions): Responder {
       const handler = Object.hasOwn(match.route.methods, request.method)
         ? match.route.methods[request.method]
         : undefined;
-      if (handler === undefined) throw new HttpError('method_not_allowed', { allow: match.allow });
+      // `Allow` names OPTIONS too: every route answers it (above).
+      if (handler === undefined)
+        throw new HttpError('method_not_allowed', { allow: `${match.allow}, OPTIONS` });
       const response = await handler({ request, params: match.params });
       discardBody(request);
       return response;
