@@ -237,6 +237,29 @@ export function stringOption(args: CommandArgs, name: string): string | undefine
 }
 
 /**
+ * An integer option in `[min, max]`, written in decimal digits only.
+ * @param args - the parsed command line.
+ * @param name - the option, without `--`.
+ * @param min - the least value accepted.
+ * @param max - the greatest value accepted.
+ * @returns its value, or `undefined` when not given.
+ * @throws {UsageError} naming the range, for anything else.
+ */
+export function integerOption(
+  args: CommandArgs,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]`);
+  return value;
+}
+
+/**
  * A repeatable string option's values.
  * @param args - the parsed command line.
  * @param name - the option, without `--`.

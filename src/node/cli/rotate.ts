@@ -15,6 +15,7 @@ import {
   EXIT,
   JSON_OPTION,
   UsageError,
+  integerOption,
   originArg,
   slugArg,
   stringOption,
@@ -60,13 +61,7 @@ secret is deleted. Pins on the previous key's fingerprint break; identity pins d
       alias === undefined ? args : { ...args, values: { ...args.values, token: alias } },
       io,
     );
-    const graceText = stringOption(args, 'grace-seconds');
-    const graceSeconds = graceText === undefined ? undefined : Number(graceText);
-    if (
-      graceText !== undefined &&
-      (!/^\d+$/.test(graceText) || (graceSeconds as number) > MAX_GRACE_SECONDS)
-    )
-      throw new UsageError(`--grace-seconds must be an integer in [0, ${MAX_GRACE_SECONDS}]`);
+    const graceSeconds = integerOption(args, 'grace-seconds', 0, MAX_GRACE_SECONDS);
     const client = createModeBAdminClient({
       origin,
       token,

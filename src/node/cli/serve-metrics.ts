@@ -11,7 +11,7 @@
 import type { MetricFamily } from '../metrics.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from '../metrics.js';
 import type { FetchHandler } from '../server.js';
-import { type CommandArgs, UsageError, stringOption } from './args.js';
+import { type CommandArgs, UsageError, integerOption, stringOption } from './args.js';
 
 /** `zeq-keyex serve` lines for its help text. */
 export const SERVE_METRICS_HELP: string = `Metrics (Prometheus text format; see docs/deploying.md):
@@ -56,12 +56,8 @@ export function metricsPlanOf(args: CommandArgs): MetricsPlan | undefined {
   }
   if (path !== undefined && !/^\/[A-Za-z0-9._~/-]{0,200}$/.test(path))
     throw new UsageError('--metrics-path must be a path such as /metrics');
-  let port: number | undefined;
-  if (portText !== undefined) {
-    port = Number(portText);
-    if (!/^\d+$/.test(portText) || port > 65_535)
-      throw new UsageError('--metrics-port must be an integer in [0, 65535]');
-  } else if (host !== undefined) {
+  const port = integerOption(args, 'metrics-port', 0, 65_535);
+  if (portText === undefined && host !== undefined) {
     throw new UsageError('--metrics-host needs --metrics-port');
   }
   return { port, host: host ?? '127.0.0.1', path: path ?? '/metrics' };

@@ -14,7 +14,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { type MetricFamily, mergeMetrics } from '../metrics.js';
 import { type RunningServer, serve } from '../server.js';
-import { type CliIo, type CommandArgs, EXIT, UsageError, stringOption } from './args.js';
+import { type CliIo, type CommandArgs, EXIT, UsageError, integerOption } from './args.js';
 import { type MetricsPlan, metricsHandler } from './serve-metrics.js';
 
 /** The most workers `--workers` accepts. */
@@ -45,11 +45,8 @@ export const SERVE_WORKERS_OPTIONS: { readonly workers: { readonly type: 'string
  * @throws {UsageError} for a bad count, or more than one worker without a shared store.
  */
 export function workersArg(args: CommandArgs, shared: boolean): number | undefined {
-  const text = stringOption(args, 'workers');
-  if (text === undefined) return undefined;
-  const count = Number(text);
-  if (!/^\d+$/.test(text) || count < 1 || count > MAX_WORKERS)
-    throw new UsageError(`--workers must be an integer in [1, ${MAX_WORKERS}]`);
+  const count = integerOption(args, 'workers', 1, MAX_WORKERS);
+  if (count === undefined) return undefined;
   if (count > 1 && !shared)
     throw new UsageError(
       '--workers N needs --redis URL (or ZEQ_REDIS_URL): without a shared store each worker keeps its own sessions, replay tags and record state, so records would fail on the other workers',

@@ -18,34 +18,30 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ALGS, type Alg } from '../../core/constants.js';
-import { isMachineId, isSlug } from '../../core/identifiers.js';
 import { parseFieldKey } from '../../core/sealing.js';
 import { DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS } from '../../responder/admission.js';
 import { createIdentity } from '../../responder/identity.js';
 import type { IdentityStore } from '../../responder/identity-store.js';
 import { createResponder } from '../../responder/responder.js';
 import type { ResponderOptions } from '../../responder/options.js';
-import { ZeqKeyExError, isZeqKeyExError } from '../../core/errors.js';
-import { type KeyStore, type StoredKey, createMemoryKeyStore } from '../../responder/stores.js';
+import { isZeqKeyExError } from '../../core/errors.js';
+import { type KeyStore, createMemoryKeyStore } from '../../responder/stores.js';
 import { createFileKeyStore } from '../file-key-store.js';
-import type { LogFields, Logger } from '../../responder/logger.js';
-import {
-  type FetchHandler,
-  type RunningServer,
-  SERVE_DEFAULTS,
-  type ServeOptions,
-  serve,
-} from '../server.js';
+import type { Logger } from '../../responder/logger.js';
+import { type RunningServer, SERVE_DEFAULTS, type ServeOptions, serve } from '../server.js';
 import {
   type CliCommand,
   type CliIo,
   type CommandArgs,
   EXIT,
   UsageError,
+  integerOption,
   reportFailure,
   stringListOption,
   stringOption,
 } from './args.js';
+import { jsonLog, logLevelArg, loggedRefusals } from './serve-log.js';
+import { autoProvisioned, parseMachines } from './serve-machines.js';
 import { SERVE_MODE_B_HELP, SERVE_MODE_B_OPTIONS, serveModeBOptions } from './serve-mode-b.js';
 import { withHealthChecks } from '../health.js';
 import {
@@ -81,7 +77,7 @@ export const MAX_AUTO_PROVISION = 10_000;
 /** The highest TCP port; `--port 0` asks the system for a free one. */
 const MAX_PORT = 65_535;
 const DEFAULT_HOST = '127.0.0.1';
-const DEFAULT_PORT = '8787';
+const DEFAULT_PORT = 8787;
 
 /** `zeq-keyex serve`. */
 export const serveCommand: CliCommand = {
@@ -141,7 +137,7 @@ Environment: ZEQ_FIELD_KEY (required) — 64 hex characters; make one with 'zeq-
 Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTERM.`,
   options: {
     host: { type: 'string', default: DEFAULT_HOST },
-    port: { type: 'string', default: DEFAULT_PORT },
+    port: { type: 'string', default: String(DEFAULT_PORT) },
     store: { type: 'string' },
     machine: { type: 'string', multiple: true, default: [] },
     'auto-provision': { type: 'string' },
@@ -169,7 +165,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
   maxPositionals: 0,
   async run(args, io) {
     const host = stringOption(args, 'host') ?? DEFAULT_HOST;
-    const port = portArg(stringOption(args, 'port') ?? DEFAULT_PORT);
+    const port = integerOption(args, 'port', 0, MAX_PORT) ?? DEFAULT_PORT;
     const limits = { ...connectionLimits(args), ...(await tlsFiles(args)) };
     const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
     // Shared stores (--redis / ZEQ_REDIS_URL): opened first, closed on every way out.
@@ -257,22 +253,9 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
   },
 };
 
-function portArg(text: string): number {
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port > MAX_PORT)
-    throw new UsageError(`--port must be an integer in [0, ${MAX_PORT}]`);
-  return port;
-}
-
 /** A positive integer option, at most `max`; `undefined` when not given. */
-function countArg(args: CommandArgs, name: string, max: number): number | undefined {
-  const text = stringOption(args, name);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < 1 || value > max)
-    throw new UsageError(`--${name} must be an integer in [1, ${max}]`);
-  return value;
-}
+const countArg = (args: CommandArgs, name: string, max: number): number | undefined =>
+  integerOption(args, name, 1, max);
 
 /** The connection limits given on the command line (the rest keep `serve`'s defaults). */
 function connectionLimits(args: CommandArgs): ServeOptions {
@@ -427,62 +410,6 @@ async function tlsFiles(args: CommandArgs): Promise<Pick<ServeOptions, 'tls'>> {
   };
 }
 
-/** The levels of `--log-level`, quietest last. */
-const LOG_LEVELS = ['warn', 'error', 'silent'] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
-
-function logLevelArg(text: string): LogLevel {
-  const level = LOG_LEVELS.find((candidate) => candidate === text);
-  if (level === undefined)
-    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-  return level;
-}
-
-/**
- * A logger writing one JSON line per event on stderr: `{"level","message",...fields}`. The
- * responder gives its logger codes, slugs, machine ids, routes and statuses only (logger.ts).
- */
-function jsonLog(level: LogLevel, io: CliIo): Logger {
-  const line =
-    (name: 'warn' | 'error') =>
-    (message: string, fields?: LogFields): void => {
-      io.stderr(JSON.stringify({ level: name, message, ...fields }));
-    };
-  const ignore = (): void => undefined;
-  return {
-    warn: level === 'warn' ? line('warn') : ignore,
-    error: level === 'silent' ? ignore : line('error'),
-  };
-}
-
-/** The fields of a refused request's log line: the wire code of its JSON body, when it has one. */
-async function wireCodeOf(response: Response): Promise<string | undefined> {
-  if (response.headers.get('content-type') !== 'application/json') return undefined;
-  try {
-    const body = (await response.clone().json()) as { error?: unknown };
-    return typeof body.error === 'string' ? body.error : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The handler, logging one line per answer of status 400 or more (warn; error from 500). */
-function loggedRefusals(handler: FetchHandler, log: Logger): FetchHandler {
-  return async (request) => {
-    const response = await handler(request);
-    if (response.status < 400) return response;
-    const fields = {
-      status: response.status,
-      code: await wireCodeOf(response),
-      method: request.method,
-      path: new URL(request.url).pathname,
-    };
-    if (response.status >= 500) log.error('request failed', fields);
-    else log.warn('request refused', fields);
-    return response;
-  };
-}
-
 /** `--alg`, when given: the alg of every machine. */
 function algArg(args: CommandArgs): Pick<ResponderOptions, 'alg'> {
   const alg = stringOption(args, 'alg');
@@ -540,61 +467,4 @@ export function fieldKeyFrom(io: CliIo): string {
     throw new UsageError('ZEQ_FIELD_KEY must be 64 hex characters');
   }
   return key;
-}
-
-function parseMachines(values: readonly string[]): Record<string, string> | undefined {
-  if (values.length === 0) return undefined;
-  const machines: Record<string, string> = {};
-  for (const value of values) {
-    const at = value.indexOf('=');
-    const slug = value.slice(0, at);
-    const machineId = value.slice(at + 1);
-    if (at < 0 || !isSlug(slug) || !isMachineId(machineId))
-      throw new UsageError(`--machine expects SLUG=MACHINE_ID, got "${value}"`);
-    if (Object.hasOwn(machines, slug)) throw new UsageError(`--machine names "${slug}" twice`);
-    machines[slug] = machineId;
-  }
-  return machines;
-}
-
-/**
- * Auto-provisioning by name, bounded: any slug is its own machine_id until `limit` slugs hold a
- * key. The count is kept where keys are made — the key store's `putIfAbsent`, reached only when a
- * slug obtains its first key — and starts from the slugs already stored, so neither requests that
- * never make a key nor restarts add to what a stranger can provision.
- * @param limit - how many slugs may hold a key.
- * @param keyStore - the store keys go to.
- * @param stored - the slugs that already have a key there.
- * @returns the resolver and the counting store.
- */
-function autoProvisioned(
-  limit: number,
-  keyStore: KeyStore,
-  stored: readonly string[],
-): Pick<ResponderOptions, 'machines' | 'keyStore'> {
-  const provisioned = new Set(stored);
-  const counting: KeyStore & { slugs(): Promise<string[]> } = {
-    // The store's other methods (key rotation, the identity) as they are.
-    ...keyStore,
-    get: (slug) => keyStore.get(slug),
-    // For `Responder.ready`: the keys to check at start.
-    slugs: () => Promise.resolve([...provisioned]),
-    async putIfAbsent(key: StoredKey): Promise<StoredKey> {
-      if (provisioned.has(key.slug)) return keyStore.putIfAbsent(key);
-      // Requests for new slugs that raced past the resolver: the bound still holds.
-      if (provisioned.size >= limit)
-        throw new ZeqKeyExError('unknown_machine', 'the auto-provisioning limit is reached');
-      provisioned.add(key.slug);
-      try {
-        return await keyStore.putIfAbsent(key);
-      } catch (error) {
-        provisioned.delete(key.slug);
-        throw error;
-      }
-    },
-  };
-  return {
-    machines: (slug) => (provisioned.has(slug) || provisioned.size < limit ? slug : undefined),
-    keyStore: counting,
-  };
 }
