@@ -32,7 +32,8 @@ import {
   type Alg,
   type Role,
 } from '../core/constants.js';
-import type { AdminOptions } from './admin.js';
+import { type AdminOptions, adminRefusal } from './admin.js';
+import { createKeyedLock } from './keyed-lock.js';
 import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
@@ -205,18 +206,15 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   let closed = false;
 
   async function authorize(request: Request, route: string): Promise<void> {
-    if (admin === undefined) {
-      logger.warn('mode-b request refused: no admin check is configured', {
-        code: 'forbidden',
-        route,
-      });
-      throw new HttpError('forbidden');
-    }
-    const decision: unknown = await admin.authorize(request);
-    if (decision === 'admin') return;
-    // Fail closed: anything but exactly 'admin' is a refusal.
-    const code = decision === 'unauthenticated' ? 'unauthorized' : 'forbidden';
-    logger.warn('mode-b request refused', { code, route });
+    // Fail closed (admin.ts): no hook, or anything but exactly 'admin', is a refusal.
+    const code = await adminRefusal(admin, request);
+    if (code === undefined) return;
+    logger.warn(
+      admin === undefined
+        ? 'mode-b request refused: no admin check is configured'
+        : 'mode-b request refused',
+      { code, route },
+    );
     throw new HttpError(code);
   }
 
@@ -279,31 +277,13 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     }
   }
 
-  /** The tail of the work queued per (local machine, peer machine_id); see `withPairLock`. */
-  const pairLocks = new Map<string, Promise<unknown>>();
-
-  /**
-   * Runs `work` after every earlier `work` of the same (local machine, peer machine_id) pair has
-   * settled: one process never interleaves two conflict checks and writes of one pair. (Instances
-   * that share a seed store need the store itself to refuse a racing write.)
-   */
-  async function withPairLock<T>(
+  /** One lock per (local machine, peer machine_id): a conflict check and its write never interleave. */
+  const pairLock = createKeyedLock();
+  const withPairLock = <T>(
     localMachineId: string,
     peerMachineId: string,
     work: () => Promise<T>,
-  ): Promise<T> {
-    const key = `${localMachineId}\n${peerMachineId}`;
-    const previous = pairLocks.get(key) ?? Promise.resolve();
-    const settled = (): void => undefined;
-    const current = previous.then(work, work);
-    const tail = current.then(settled, settled);
-    pairLocks.set(key, tail);
-    try {
-      return await current;
-    } finally {
-      if (pairLocks.get(key) === tail) pairLocks.delete(key);
-    }
-  }
+  ): Promise<T> => pairLock(`${localMachineId}\n${peerMachineId}`, work);
 
   /**
    * §4.1 revision 2: the fingerprint of a seed stored for the pair under another peer key, or
