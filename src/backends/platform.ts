@@ -27,6 +27,7 @@ import type { KemDriverProbe } from './kem-backend.js';
 import type { DsaVerifierProbe } from './dsa-backend.js';
 import { webCryptoDsaVerifier } from './webcrypto-dsa.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { sha3_256 as nobleSha3_256 } from '@noble/hashes/sha3.js';
 import { webCryptoAeadBackend, webCryptoAeadKey } from './webcrypto-aead.js';
 import { webCryptoKemDriver } from './webcrypto-kem.js';
 import type { X25519DriverProbe } from './xwing-backend.js';
@@ -98,3 +99,6 @@ export function base64Bytes(text: string): Uint8Array | undefined {
 
 /** SHA-256. */
 export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;
+
+/** SHA3-256 (X-Wing's combiner). */
+export const sha3_256: (message: Uint8Array) => Uint8Array = nobleSha3_256;

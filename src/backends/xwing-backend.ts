@@ -4,8 +4,9 @@
  *
  * - native (`node` or `webcrypto`): the runtime's ML-KEM-768 (the driver `kem-backend.ts` probed)
  *   and its X25519 (`node:crypto`'s `diffieHellman` in the Node build, WebCrypto's `X25519`
- *   elsewhere), composed here with the draft's SHAKE256 key expansion and SHA3-256 combiner from
- *   `@noble/hashes` (`core/xwing.ts`);
+ *   elsewhere), composed here with the draft's SHAKE256 key expansion (`@noble/hashes`,
+ *   `core/xwing.ts`) and SHA3-256 combiner (the platform's SHA3-256: `node:crypto` in the Node
+ *   build, `@noble/hashes` elsewhere);
  * - `noble`: `@noble/post-quantum`'s `ml_kem768_x25519`, everywhere.
  *
  * A native composition is used only after it passes a probe against noble's X-Wing on a fresh
@@ -44,7 +45,7 @@ import {
   kemOf,
   secretKeyOf,
 } from './kem-backend.js';
-import { x25519Drivers } from './platform.js';
+import { sha3_256, x25519Drivers } from './platform.js';
 
 /** What a platform's native X25519 provides (RFC 7748 §5, clamping included); the SDK adds the checks. */
 export interface X25519Driver {
@@ -151,7 +152,13 @@ export function composeXWing(
               throw new ZeqKeyExError('invalid_cipher_text', undefined, { cause });
             }
             try {
-              return combineXWing(mlKemSecret, x25519Secret, x25519CipherText, x25519PublicKey);
+              return combineXWing(
+                mlKemSecret,
+                x25519Secret,
+                x25519CipherText,
+                x25519PublicKey,
+                sha3_256,
+              );
             } finally {
               wipe(mlKemSecret, x25519Secret);
             }
@@ -180,6 +187,7 @@ export function composeXWing(
             ephemeral.sharedSecret,
             ephemeral.publicKey,
             x25519PublicKey,
+            sha3_256,
           ),
         } satisfies Encapsulation;
       } finally {

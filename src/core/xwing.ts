@@ -78,6 +78,7 @@ export function expandXWingSeed(seed: Uint8Array): XWingExpandedSeed {
  * @param x25519Secret - `ss_X`, 32 bytes.
  * @param x25519CipherText - `ct_X`, the ephemeral public key.
  * @param x25519PublicKey - `pk_X`, the recipient's X25519 public key.
+ * @param hash - SHA3-256: noble's by default; a backend passes its platform's native one.
  * @returns the 32-byte shared secret. The inputs are not wiped.
  */
 export function combineXWing(
@@ -85,6 +86,7 @@ export function combineXWing(
   x25519Secret: Uint8Array,
   x25519CipherText: Uint8Array,
   x25519PublicKey: Uint8Array,
+  hash: (message: Uint8Array) => Uint8Array = sha3_256,
 ): Uint8Array {
   const label = new TextEncoder().encode(XWING_LABEL);
   const input = new Uint8Array(32 + 32 + 32 + 32 + label.length);
@@ -94,7 +96,7 @@ export function combineXWing(
   input.set(x25519PublicKey, 96);
   input.set(label, 128);
   try {
-    return sha3_256(input);
+    return hash(input);
   } finally {
     input.fill(0);
   }
