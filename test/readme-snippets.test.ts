@@ -4,7 +4,7 @@
  * resolved to this repository's sources. A snippet an app developer copies must not fail their
  * build (a README once used `process.env.ZEQ_FIELD_KEY` where a `string` is required).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -92,19 +92,3 @@ test('a snippet that breaks strict TypeScript is caught', () => {
   expect(diagnostics).toHaveLength(1);
   expect(diagnostics[0]).toContain('broken.ts:2');
 }, 60_000);
-
-test("the README's relative links name files the published package holds", () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const { files } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    files: string[];
-  };
-  const targets = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
-    .map((m) => m[1] as string)
-    .filter((target) => !/^[a-z]+:/i.test(target));
-  expect(targets.length).toBeGreaterThan(5);
-  for (const target of targets) {
-    expect(existsSync(join(ROOT, target)), `${target} exists`).toBe(true);
-    const shipped = files.some((entry) => target === entry || target.startsWith(`${entry}/`));
-    expect(shipped || target === 'LICENSE', `${target} is in package.json "files"`).toBe(true);
-  }
-});
