@@ -10,10 +10,16 @@
  *
  * The ratio is the cost of an X-Wing handshake over the cost of an ML-KEM-768 one (ML-KEM rate /
  * X-Wing rate); issue 17's target on native backends is ≤ 1.3×, and noble is reported as it is.
+ *
+ * On native backends one more case runs interleaved with the two: the X25519 work an X-Wing
+ * handshake cannot do without — an ephemeral key pair and two Diffie-Hellmans (the initiator's and
+ * the responder's), on keys already imported, through the same native X25519 the backend uses — and
+ * the row prints the floor it sets: an ML-KEM-768 handshake plus these three scalar
+ * multiplications and nothing else (no import, no export, no combiner), per round of samples.
  */
 import { check, measureRates, pairedRatio } from '../lib.mjs';
 import { MACHINE_ID, ORIGIN, SLUG, sdkBackends } from '../sdk.mjs';
-import { randomBytes } from 'node:crypto';
+import { diffieHellman, generateKeyPairSync, randomBytes, webcrypto } from 'node:crypto';
 
 const XWING = 'X-Wing';
 const MLKEM = 'ML-KEM-768';
@@ -65,6 +71,37 @@ async function loopbackFor() {
   };
 }
 
+/**
+ * The three X25519 scalar multiplications of one X-Wing handshake on `driver`'s native X25519,
+ * keys imported beforehand: `fn` runs one handshake's worth.
+ */
+async function rawX25519For(driver) {
+  if (driver === 'node') {
+    const responder = generateKeyPairSync('x25519');
+    return () => {
+      const ephemeral = generateKeyPairSync('x25519');
+      diffieHellman({ privateKey: ephemeral.privateKey, publicKey: responder.publicKey });
+      diffieHellman({ privateKey: responder.privateKey, publicKey: ephemeral.publicKey });
+    };
+  }
+  const subtle = webcrypto.subtle;
+  const algorithm = { name: 'X25519' };
+  const responder = await subtle.generateKey(algorithm, false, ['deriveBits']);
+  return async () => {
+    const ephemeral = await subtle.generateKey(algorithm, false, ['deriveBits']);
+    await subtle.deriveBits(
+      { ...algorithm, public: responder.publicKey },
+      ephemeral.privateKey,
+      256,
+    );
+    await subtle.deriveBits(
+      { ...algorithm, public: ephemeral.publicKey },
+      responder.privateKey,
+      256,
+    );
+  };
+}
+
 export async function run({ timing }) {
   const info = await sdkBackends();
   const rows = [];
@@ -83,11 +120,14 @@ export async function run({ timing }) {
       for (const alg of [MLKEM, XWING])
         pairs[alg] = await pairFor(backend.sdk, backend.option, alg, fetchFor);
       try {
+        const native = backend.option.kem === 'native';
+        const cases = [MLKEM, XWING].map((alg) => ({
+          name: alg,
+          fn: async () => (await pairs[alg].client.handshake(SLUG)).wipe(),
+        }));
+        if (native) cases.push({ name: 'x25519', fn: await rawX25519For(backend.backend) });
         const rates = await measureRates(
-          [MLKEM, XWING].map((alg) => ({
-            name: alg,
-            fn: async () => (await pairs[alg].client.handshake(SLUG)).wipe(),
-          })),
+          cases,
           // Twice the samples of other sections: the ratio of two close rates needs them.
           { ...timing, samples: timing.samples * 2 },
         );
@@ -97,7 +137,12 @@ export async function run({ timing }) {
           xwingPerSec: rates[XWING].opsPerSec,
           // Cost of an X-Wing handshake over an ML-KEM-768 one, per round of interleaved samples.
           costRatio: pairedRatio(rates[MLKEM].samples, rates[XWING].samples),
-          native: backend.option.kem === 'native',
+          native,
+          // 1 + (time of the three X25519) / (time of an ML-KEM-768 handshake), per round.
+          ...(native && {
+            x25519PerSec: rates.x25519.opsPerSec,
+            floorRatio: 1 + pairedRatio(rates[MLKEM].samples, rates.x25519.samples),
+          }),
         });
       } finally {
         for (const pair of Object.values(pairs)) await pair.close();
