@@ -1,6 +1,6 @@
 /**
- * Record state shared through Redis (`recordState`, `zeq-keyex/redis`): the records of one session
- * alternate through two responder instances, the responder → initiator `(epoch, seq)` never
+ * Record state shared through Redis (`recordState`, `zeq-keyex/redis`), on Redis and on Valkey:
+ * the records of one session alternate through two responder instances, the responder → initiator `(epoch, seq)` never
  * repeats (no AES-GCM nonce reused) even under concurrent records and epoch changes, a record
  * replayed through the other instance is refused, and a forged record of a far epoch moves
  * nothing.
@@ -8,19 +8,20 @@
 import { describe, expect, test } from 'vitest';
 import { createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
-import { createRedisStores } from '../src/redis.js';
+import { type RedisConnection, createRedisStores } from '../src/redis.js';
 import { type Responder, createResponder } from '../src/responder.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { headerOf, text, utf8 } from './helpers/records.js';
-import { testPrefix, useRedis } from './helpers/redis.js';
+import { testPrefix, useRedis, useValkey } from './helpers/redis.js';
 import { FIELD_KEY, ORIGIN } from './helpers/responder.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01' };
 const REKEY_MS = 20;
 const redis = useRedis();
+const valkey = useValkey();
 
-function instance(prefix: string): Responder {
-  const stores = createRedisStores({ client: redis(), fieldKey: FIELD_KEY, keyPrefix: prefix });
+function instance(prefix: string, client: RedisConnection = redis()): Responder {
+  const stores = createRedisStores({ client, fieldKey: FIELD_KEY, keyPrefix: prefix });
   return createResponder({
     fieldKey: FIELD_KEY,
     machines: MACHINES,
@@ -35,10 +36,10 @@ function instance(prefix: string): Responder {
 }
 
 /** Two instances, a client whose requests alternate between them, and every r2i header seen. */
-function twoInstances() {
+function twoInstances(connection: RedisConnection = redis()) {
   const prefix = testPrefix();
-  const a = instance(prefix);
-  const b = instance(prefix);
+  const a = instance(prefix, connection);
+  const b = instance(prefix, connection);
   let turn = 0;
   const headers: string[] = [];
   const client = createClient({
@@ -60,9 +61,12 @@ function twoInstances() {
 
 const pause = (ms: number): Promise<void> => new Promise((wait) => setTimeout(wait, ms));
 
-describe('records of one session through two instances', () => {
+describe.each([
+  ['Redis', redis],
+  ['Valkey', valkey],
+])('records of one session through two instances on %s', (_, connection) => {
   test('100 records alternating through both, across epochs: every reply right, no (epoch, seq) twice', async () => {
-    const { a, b, client, headers } = twoInstances();
+    const { a, b, client, headers } = twoInstances(connection());
     const records = sessionRecords(await client.handshake('edge-01'));
     for (let i = 0; i < 100; i++) {
       expect(text(await records.request(utf8(`record ${i}`)))).toBe(`record ${i}`);
@@ -76,7 +80,7 @@ describe('records of one session through two instances', () => {
   });
 
   test('concurrent records through both instances: all answered, no (epoch, seq) twice', async () => {
-    const { a, b, client, headers } = twoInstances();
+    const { a, b, client, headers } = twoInstances(connection());
     const records = sessionRecords(await client.handshake('edge-01'));
     const replies = await Promise.all(
       Array.from({ length: 40 }, (_, i) => records.request(utf8(`c${i}`))),
@@ -89,7 +93,7 @@ describe('records of one session through two instances', () => {
 
   test('a record accepted by one instance is refused as replayed by the other', async () => {
     const prefix = testPrefix();
-    const [a, b] = [instance(prefix), instance(prefix)];
+    const [a, b] = [instance(prefix, connection()), instance(prefix, connection())];
     let sent: Uint8Array | undefined;
     const client = createClient({
       origin: ORIGIN,
@@ -117,7 +121,7 @@ describe('records of one session through two instances', () => {
   });
 
   test('a forged record of a far epoch is refused and moves nothing', async () => {
-    const { a, b, client } = twoInstances();
+    const { a, b, client } = twoInstances(connection());
     const session = await client.handshake('edge-01');
     const records = sessionRecords(session);
     expect(text(await records.request(utf8('before')))).toBe('before');

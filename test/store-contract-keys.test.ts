@@ -1,5 +1,6 @@
 /**
- * The key store contract (`helpers/store-contract.ts`) for every key store: memory, file and Redis.
+ * The key store contract (`helpers/store-contract.ts`) for every key store: memory, file, and the
+ * Redis store on Redis and on Valkey.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { afterAll } from 'vitest';
 import { createFileKeyStore } from '../src/node.js';
 import { createRedisKeyStore } from '../src/redis.js';
 import { createMemoryKeyStore } from '../src/responder/stores.js';
-import { testPrefix, useRedis } from './helpers/redis.js';
+import { testPrefix, useRedis, useValkey } from './helpers/redis.js';
 import { describeKeyStoreContract } from './helpers/store-contract.js';
 
 const dirs: string[] = [];
@@ -26,3 +27,8 @@ describeKeyStoreContract('file', async () => {
 
 const redis = useRedis();
 describeKeyStoreContract('Redis', () => createRedisKeyStore(redis(), { keyPrefix: testPrefix() }));
+
+const valkey = useValkey();
+describeKeyStoreContract('Valkey', () =>
+  createRedisKeyStore(valkey(), { keyPrefix: testPrefix() }),
+);

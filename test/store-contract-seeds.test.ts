@@ -1,5 +1,6 @@
 /**
- * The seed store contract (`helpers/store-contract.ts`) for every seed store: memory, file and Redis.
+ * The seed store contract (`helpers/store-contract.ts`) for every seed store: memory, file, and the
+ * Redis store on Redis and on Valkey.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { afterAll } from 'vitest';
 import { createFileSeedStore } from '../src/node.js';
 import { createRedisSeedStore } from '../src/redis.js';
 import { createMemorySeedStore } from '../src/responder/seed-store.js';
-import { testPrefix, useRedis } from './helpers/redis.js';
+import { testPrefix, useRedis, useValkey } from './helpers/redis.js';
 import { describeSeedStoreContract } from './helpers/store-contract.js';
 
 const dirs: string[] = [];
@@ -27,4 +28,9 @@ describeSeedStoreContract('file', async () => {
 const redis = useRedis();
 describeSeedStoreContract('Redis', () =>
   createRedisSeedStore(redis(), { keyPrefix: testPrefix() }),
+);
+
+const valkey = useValkey();
+describeSeedStoreContract('Valkey', () =>
+  createRedisSeedStore(valkey(), { keyPrefix: testPrefix() }),
 );

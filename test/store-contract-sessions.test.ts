@@ -1,6 +1,7 @@
 /**
  * The session store and replay memory contracts (`helpers/store-contract.ts`) for every
- * implementation: memory and Redis (there is no file session store: sessions are short-lived).
+ * implementation: memory, and Redis's on Redis and on Valkey (there is no file session store:
+ * sessions are short-lived).
  */
 import { createRedisReplayMemory, createRedisSessionStore } from '../src/redis.js';
 import { createMemoryReplayMemory } from '../src/responder/replay-memory.js';
@@ -10,7 +11,7 @@ import {
   describeSessionStoreContract,
 } from './helpers/store-contract.js';
 import { FIELD_KEY } from './helpers/responder.js';
-import { testPrefix, useRedis } from './helpers/redis.js';
+import { testPrefix, useRedis, useValkey } from './helpers/redis.js';
 
 describeSessionStoreContract('memory', () => createMemorySessionStore());
 describeReplayMemoryContract('memory', () => createMemoryReplayMemory());
@@ -21,4 +22,12 @@ describeSessionStoreContract('Redis', () =>
 );
 describeReplayMemoryContract('Redis', () =>
   createRedisReplayMemory(redis(), { keyPrefix: testPrefix() }),
+);
+
+const valkey = useValkey();
+describeSessionStoreContract('Valkey', () =>
+  createRedisSessionStore(valkey(), { fieldKey: FIELD_KEY, keyPrefix: testPrefix() }),
+);
+describeReplayMemoryContract('Valkey', () =>
+  createRedisReplayMemory(valkey(), { keyPrefix: testPrefix() }),
 );

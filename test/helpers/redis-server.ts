@@ -1,10 +1,12 @@
 /**
- * Redis servers for the tests: the vitest `globalSetup` that starts one `redis-server` on a free
- * loopback port for the whole run (its URL is `inject('redisUrl')`; tests keep apart by key
- * prefix), and {@link startRedisServer} for tests that stop and restart their own.
+ * Redis servers for the tests: the vitest `globalSetup` that starts one `redis-server` and one
+ * `valkey-server` on free loopback ports for the whole run (their URLs are `inject('redisUrl')`
+ * and `inject('valkeyUrl')`; tests keep apart by key prefix), and {@link startRedisServer} for
+ * tests that stop and restart their own.
  *
- * A machine without `redis-server` does not skip these tests: the setup runs
- * `scripts/ensure-redis.sh` (apt-get when root), and fails with the install instruction otherwise.
+ * A machine without them does not skip these tests: the setup runs `scripts/ensure-redis.sh`
+ * (apt-get when root) and `scripts/ensure-valkey.sh` (Debian's Valkey unpacked into `.tmp/`), and
+ * fails with the install instruction otherwise.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +21,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** `redis://127.0.0.1:PORT` of this run's Redis server. */
     redisUrl: string;
+    /** `redis://127.0.0.1:PORT` of this run's Valkey server. */
+    valkeyUrl: string;
   }
 }
 
@@ -74,12 +78,14 @@ export interface RedisServer {
 /**
  * Starts a private `redis-server` on a free loopback port.
  * @param options - `persistent`: append-only file, fsync'd on every write, so data survives a
- *   restart; `args`: more server arguments.
+ *   restart; `args`: more server arguments; `binary`: the server to run (`redis-server` from PATH
+ *   by default; a `valkey-server` takes the same arguments).
  * @returns the running server.
  */
 export async function startRedisServer(
-  options: { persistent?: boolean; args?: readonly string[] } = {},
+  options: { persistent?: boolean; args?: readonly string[]; binary?: string } = {},
 ): Promise<RedisServer> {
+  const binary = options.binary ?? 'redis-server';
   const dir = await mkdtemp(join(tmpdir(), 'zeq-keyex-redis-'));
   const port = await freePort();
   const args = [
@@ -99,17 +105,17 @@ export async function startRedisServer(
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    const started = spawn('redis-server', args, { stdio: 'ignore' });
+    const started = spawn(binary, args, { stdio: 'ignore' });
     child = started;
     const failed = new Promise<never>((_, reject) => {
       started.once('error', reject);
-      started.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
+      started.once('exit', (code) => reject(new Error(`${binary} exited with ${code}`)));
     });
     failed.catch(() => undefined);
     const deadline = Date.now() + START_LIMIT_MS;
     for (;;) {
       if (await Promise.race([pings(port), failed])) return;
-      if (Date.now() > deadline) throw new Error(`redis-server did not answer on port ${port}`);
+      if (Date.now() > deadline) throw new Error(`${binary} did not answer on port ${port}`);
       await new Promise((wait) => setTimeout(wait, 50));
     }
   }
@@ -136,20 +142,43 @@ export async function startRedisServer(
   };
 }
 
-/** The globalSetup: one server for the run, after making sure `redis-server` is installed. */
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/**
+ * Runs one of the `scripts/ensure-*.sh` and gives its standard output.
+ * @throws an error naming what is needed and how to install it.
+ */
+async function ensure(script: string, what: string, install: string): Promise<string> {
   try {
-    await promisify(execFile)('sh', [join(ROOT, 'scripts', 'ensure-redis.sh')], {
+    const { stdout } = await promisify(execFile)('sh', [join(ROOT, 'scripts', script)], {
       timeout: 300_000,
     });
+    return stdout;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
     throw new Error(
-      `redis-server is needed by the shared-store tests and could not be installed: ${stderr.trim()} (Debian/Ubuntu: apt-get install -y redis-server)`,
+      `${what} is needed by the shared-store tests and could not be installed: ${stderr.trim()} (${install})`,
       { cause: error },
     );
   }
-  const server = await startRedisServer();
-  project.provide('redisUrl', server.url);
-  return () => server.dispose();
+}
+
+/** The globalSetup: one Redis and one Valkey for the run, after making sure both are installed. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await ensure('ensure-redis.sh', 'redis-server', 'Debian/Ubuntu: apt-get install -y redis-server');
+  const valkeyBinary = (
+    await ensure('ensure-valkey.sh', 'valkey-server', 'install Valkey 7.2 or later on PATH')
+  )
+    .trim()
+    .split('\n')
+    .at(-1);
+  if (valkeyBinary === undefined || valkeyBinary === '')
+    throw new Error('scripts/ensure-valkey.sh named no valkey-server');
+  const [redis, valkey] = await Promise.all([
+    startRedisServer(),
+    startRedisServer({ binary: valkeyBinary }),
+  ]);
+  project.provide('redisUrl', redis.url);
+  project.provide('valkeyUrl', valkey.url);
+  return async () => {
+    await Promise.all([redis.dispose(), valkey.dispose()]);
+  };
 }

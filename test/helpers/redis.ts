@@ -1,6 +1,7 @@
 /**
- * Redis for tests: a connection to this run's server (`inject('redisUrl')`, started by
- * `helpers/redis-server.ts`) that is up before the first test, and key prefixes no other test uses.
+ * Redis for tests: a connection to this run's Redis or Valkey server (`inject('redisUrl')`,
+ * `inject('valkeyUrl')`, started by `helpers/redis-server.ts`) that is up before the first test,
+ * and key prefixes no other test uses.
  */
 import { afterAll, beforeAll, inject } from 'vitest';
 import { type RedisConnection, createRedisConnection } from '../../src/redis.js';
@@ -37,6 +38,15 @@ export function useRedis(url?: string): () => RedisConnection {
     if (connection === undefined) throw new Error('Redis is not connected yet');
     return connection;
   };
+}
+
+/**
+ * A connection to this run's Valkey for the tests of one file, as {@link useRedis}: the stores
+ * use only commands Redis 7 and Valkey share, and the suites run on both.
+ * @returns a getter of the connection.
+ */
+export function useValkey(): () => RedisConnection {
+  return useRedis(inject('valkeyUrl'));
 }
 
 /** A key prefix no other test uses, so tests sharing the server keep apart. */
