@@ -26,7 +26,7 @@ const config: ViteUserConfig = defineConfig({
   ],
   test: {
     include: ['test/**/*.test.ts'],
-    // The CLI build, and a redis-server on a free loopback port for the shared-store tests.
+    // The CLI build, and a redis-server and a valkey-server on free loopback ports for the shared-store tests.
     globalSetup: ['test/global-setup.ts', 'test/helpers/redis-server.ts'],
     // test/browser runs in Chromium: `npm run test:browser` (vitest.browser.config.ts).
     exclude: ['test/browser/**', 'node_modules/**'],
