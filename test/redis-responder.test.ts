@@ -1,6 +1,6 @@
 /**
  * Responders sharing one Redis (`zeq-keyex/redis`): one key pair per machine whoever asks first,
- * sessions and replay tags seen by every instance, secrets only sealed in Redis, record state
+ * sessions and replay tags seen by every instance (on Redis and on Valkey), secrets only sealed in Redis, record state
  * kept per instance when it is not shared (never a second sender under one key), a full Redis refused as `429`, and
  * Redis stopped then restarted: `503` with `Retry-After`, never a new key pair, then service again
  * by itself with the same fingerprints.
@@ -20,7 +20,7 @@ import { type Responder, createResponder } from '../src/responder.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { text, utf8 } from './helpers/records.js';
 import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
-import { testPrefix, untilReady, useRedis } from './helpers/redis.js';
+import { testPrefix, untilReady, useRedis, useValkey } from './helpers/redis.js';
 import {
   FIELD_KEY,
   ORIGIN,
@@ -34,6 +34,7 @@ import { replayTag, storedSession } from './helpers/store-contract.js';
 
 const MACHINES = { 'edge-01': 'machine:edge-01', 'edge-02': 'machine:edge-02' };
 const redis = useRedis();
+const valkey = useValkey();
 
 /** A responder instance on the shared Redis under `prefix`. */
 function instance(prefix: string, connection: RedisConnection = redis()): Responder {
@@ -60,22 +61,32 @@ async function valuesUnder(prefix: string): Promise<string[]> {
   );
 }
 
-describe('two instances on one Redis', () => {
+describe.each([
+  ['Redis', redis],
+  ['Valkey', valkey],
+])('two instances on one %s', (server, connection) => {
+  test('the server is the one named', async () => {
+    const info = (await connection().sendCommand(['INFO', 'server'])) as string;
+    expect(/^valkey_version:/m.test(info)).toBe(server === 'Valkey');
+  });
+
   test('100 concurrent first key requests split across both make one key pair', async () => {
     const prefix = testPrefix();
-    const [a, b] = [instance(prefix), instance(prefix)];
+    const [a, b] = [instance(prefix, connection()), instance(prefix, connection())];
     const docs = await Promise.all(
       Array.from({ length: 100 }, (_, i) => fetchKeyDoc((i % 2 === 0 ? a : b).fetch, 'edge-01')),
     );
     expect(new Set(docs.map((doc) => doc.fingerprint)).size).toBe(1);
-    expect(await createRedisKeyStore(redis(), { keyPrefix: prefix }).slugs()).toEqual(['edge-01']);
+    expect(await createRedisKeyStore(connection(), { keyPrefix: prefix }).slugs()).toEqual([
+      'edge-01',
+    ]);
     a.close();
     b.close();
   });
 
   test('a handshake through one is replayed through the other: refused', async () => {
     const prefix = testPrefix();
-    const [a, b] = [instance(prefix), instance(prefix)];
+    const [a, b] = [instance(prefix, connection()), instance(prefix, connection())];
     const first = await clientHandshake(a.fetch, 'edge-01');
     const replay = await b.fetch(
       jsonRequest('/api/keyex/edge-01/handshake', {
@@ -88,7 +99,9 @@ describe('two instances on one Redis', () => {
     a.close();
     b.close();
   });
+});
 
+describe('two instances on one Redis', () => {
   test('without shared record state, records go through the instance that made the session; the other refuses them (no second sender)', async () => {
     const prefix = testPrefix();
     const [a, b] = [instance(prefix), instance(prefix)];
