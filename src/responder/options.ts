@@ -37,6 +37,8 @@ import {
   createAdmission,
 } from './admission.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
+import type { RateLimitStore } from './rate-limit-store.js';
+import { assertRateLimitStore, shareRateLimits } from './shared-rate-limits.js';
 import { type LookupMachine, type MachineResolver, parseMachines } from './machines.js';
 import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
@@ -205,7 +207,17 @@ export interface ResponderOptions {
    */
   rateLimits?: RateLimits | false;
   /**
-   * The most clients whose buckets are kept, per kind; the least recently seen is forgotten first.
+   * Keeps the per-client buckets of `rateLimits` in a store shared with other instances (e.g.
+   * `createRedisRateLimitStore` of `zeq-keyex/redis`), so that a client gets its limits once
+   * across every instance: one call to it per limited request, bounded by `storeTimeoutMs`. When it
+   * fails, clients are limited by this instance's own buckets and the logger says so
+   * (`shared-rate-limits.ts`).
+   * @defaultValue none: the buckets are this instance's, in memory
+   */
+  rateLimitStore?: RateLimitStore;
+  /**
+   * The most clients whose buckets are kept, per kind; the least recently seen is forgotten first
+   * (with `rateLimitStore`: the bound of the local buckets used while the store fails).
    * @defaultValue 10_000
    */
   maxTrackedClients?: number;
@@ -499,19 +511,34 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     recordState: resolveRecordState(options),
     admin: options.admin,
     modeB: options.modeB,
-    admission: createAdmission({
-      clientId: options.clientId ?? clientAddressOf,
-      rateLimits: options.rateLimits,
-      maxTrackedClients: options.maxTrackedClients ?? DEFAULT_MAX_TRACKED_CLIENTS,
-      maxInFlightDecapsulations:
-        options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
-      now,
-      observer: options.observer,
-    }),
+    admission: resolveAdmission(options, now, logger),
     cors: createCors(options.cors),
     storedSlugs: storedSlugsOf(options.keyStore),
     onError: safeOnError(options.onError),
   };
+}
+
+/** The admission control, its buckets in `rateLimitStore` when one is given. */
+function resolveAdmission(options: ResponderOptions, now: () => number, logger: Logger): Admission {
+  const maxTrackedClients = options.maxTrackedClients ?? DEFAULT_MAX_TRACKED_CLIENTS;
+  const admission = createAdmission({
+    clientId: options.clientId ?? clientAddressOf,
+    rateLimits: options.rateLimits,
+    maxTrackedClients,
+    maxInFlightDecapsulations:
+      options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
+    now,
+    observer: options.observer,
+  });
+  if (options.rateLimitStore === undefined) return admission;
+  return shareRateLimits(admission, {
+    store: assertRateLimitStore(options.rateLimitStore),
+    rateLimits: options.rateLimits,
+    maxTrackedClients,
+    timeoutMs: options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    logger,
+    now,
+  });
 }
 
 /** A key store's own listing of its slugs, when it has one. */

@@ -344,6 +344,7 @@ async function responderOptions(
           replayMemory: timed('replay', shared.stores.replayMemory),
           seedStore: timed('seed', shared.stores.seedStore),
           recordState: timed('record_state', shared.stores.recordState),
+          rateLimitStore: timed('rate_limit', shared.stores.rateLimitStore),
         }),
     ...(metrics === undefined ? {} : { observer: metrics.observer }),
     ...(args.values['echo'] === true
