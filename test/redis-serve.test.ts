@@ -79,6 +79,24 @@ describe('two serve processes on one Redis', () => {
     await stop(b);
   });
 
+  test('rate limits hold across both: the sixth new key from one address through either is 429', async () => {
+    const url = freshRedis();
+    // Key generation is limited to 5, then one a minute, per client: here, the loopback address.
+    const args = ['--auto-provision', '10', '--redis', url];
+    const a = await startServe(args, FIELD_KEY);
+    const b = await startServe(args, FIELD_KEY);
+    const pubkey = (i: number): Promise<Response> =>
+      fetch(`${(i % 2 === 0 ? a : b).origin}/api/keyex/edge-${i}/pubkey`);
+    for (let i = 0; i < 5; i++) expect((await pubkey(i)).status).toBe(200);
+    const refused = await pubkey(5);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: string }).error).toBe('rate_limited');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await pubkey(6)).status).toBe(429);
+    await stop(a);
+    await stop(b);
+  });
+
   test('/healthz and /readyz answer 200 while Redis answers; settings that can lose data are warned about', async () => {
     const a = await startServe([...MACHINE, '--redis', freshRedis()], FIELD_KEY);
     const live = await fetch(`${a.origin}/healthz`);

@@ -312,7 +312,11 @@ async function responderOptions(
   let stored: readonly string[] = [];
   if (shared !== undefined) {
     keyStore = shared.stores.keyStore;
-    if (autoProvision !== undefined) stored = await shared.stores.keyStore.slugs();
+    if (autoProvision !== undefined) {
+      // The connection is made in the background: give it the start's wait before listing.
+      await storeAnswers(shared, SHARED_STORE_START_WAIT_MS);
+      stored = await shared.stores.keyStore.slugs();
+    }
   } else if (storeDir === undefined) {
     keyStore = createMemoryKeyStore();
   } else {
