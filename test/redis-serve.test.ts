@@ -97,6 +97,37 @@ describe('two serve processes on one Redis', () => {
     await stop(b);
   });
 
+  test('identity --redis --create makes one identity; two serve --redis --identity sign with it', async () => {
+    const url = freshRedis();
+    const env = { PATH: process.env['PATH'] ?? '', ZEQ_FIELD_KEY: FIELD_KEY };
+    const missing = await run(['identity', '--redis', url], env);
+    expect(missing.code).toBe(1);
+    const made = await Promise.all([
+      run(['identity', '--redis', url, '--create', '--json'], env),
+      run(['identity', '--redis', url, '--create', '--json'], env),
+    ]);
+    const answers = made.map(
+      (exit) => JSON.parse(exit.stdout) as { identity: string; created: boolean },
+    );
+    expect(answers[0]?.identity).toBe(answers[1]?.identity);
+    expect(answers.filter((answer) => answer.created)).toHaveLength(1);
+    const identity = answers[0]?.identity as string;
+    const a = await startServe([...MACHINE, '--redis', url, '--identity'], FIELD_KEY);
+    const b = await startServe([...MACHINE, '--redis', url, '--identity'], FIELD_KEY);
+    expect(a.stderr()).toContain(`identity ${identity}`);
+    expect(b.stderr()).toContain(`identity ${identity}`);
+    const docs = await Promise.all(
+      [a, b].map(async (s) => {
+        const response = await fetch(`${s.origin}/api/keyex/edge-01/pubkey`);
+        return (await response.json()) as { attestation?: { identity_key: string } };
+      }),
+    );
+    expect(docs[0]?.attestation?.identity_key).toBeDefined();
+    expect(docs[1]?.attestation?.identity_key).toBe(docs[0]?.attestation?.identity_key);
+    await stop(a);
+    await stop(b);
+  });
+
   test('/healthz and /readyz answer 200 while Redis answers; settings that can lose data are warned about', async () => {
     const a = await startServe([...MACHINE, '--redis', freshRedis()], FIELD_KEY);
     const live = await fetch(`${a.origin}/healthz`);

@@ -184,6 +184,14 @@ export interface ResponderOptions {
    */
   recordState?: SharedRecordState;
   /**
+   * How often this instance re-reads a machine's key from the key store, to serve a key rotated
+   * through another instance sharing the store (`key-refresh.ts`): at most one read per machine
+   * per interval, in milliseconds; `0` never re-reads (a key is re-read only after a rotation
+   * through this instance).
+   * @defaultValue 1_000 with `recordState` (instances sharing their stores), else 0
+   */
+  keyRefreshMs?: number;
+  /**
    * Where Mode-B seeds are stored, sealed.
    * @defaultValue a memory store (seeds are lost on restart)
    */
@@ -329,6 +337,8 @@ export interface ResponderConfig {
   readonly identity: IdentityConfig | undefined;
   /** The default grace period of a rotated key, in seconds (§8.3). */
   readonly rotationGraceSeconds: number;
+  /** How often a cached key is compared with the store, or `undefined` for never. */
+  readonly keyRefreshMs: number | undefined;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -509,6 +519,7 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     records: resolveRecords(options),
     rekeyIntervalMs: options.rekeyIntervalMs,
     recordState: resolveRecordState(options),
+    keyRefreshMs: resolveKeyRefresh(options),
     admin: options.admin,
     modeB: options.modeB,
     admission: resolveAdmission(options, now, logger),
@@ -516,6 +527,13 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     storedSlugs: storedSlugsOf(options.keyStore),
     onError: safeOnError(options.onError),
   };
+}
+
+/** `keyRefreshMs`: 1 s by default for instances sharing their stores, `undefined` for never. */
+function resolveKeyRefresh(options: ResponderOptions): number | undefined {
+  const given = options.keyRefreshMs ?? (options.recordState === undefined ? 0 : 1_000);
+  if (given === 0) return undefined;
+  return assertDurationMs(given, 'keyRefreshMs');
 }
 
 /** The admission control, its buckets in `rateLimitStore` when one is given. */
