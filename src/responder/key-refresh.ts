@@ -6,6 +6,9 @@
  * cached key is forgotten (kept as the retired key while the store's grace for it lasts) and the
  * stored one is served.
  *
+ * A store that fails to answer is not a failure of the request: the cached key is served, and the
+ * store asked again an interval later.
+ *
  * Caveat: for up to `intervalMs` after a rotation, an instance still serves the previous key's
  * document; handshakes on it succeed everywhere during its grace, so a grace shorter than the
  * interval (a compromised key rotated with grace 0) is the one case where such a document fails.
@@ -41,10 +44,15 @@ export function refreshingKeys(options: KeyRefreshOptions): KeyManager {
     let pending = checking.get(slug);
     if (pending === undefined) {
       pending = (async () => {
-        const stored = await callStore(() => keyStore.get(slug), 'the key store failed to read');
-        if (stored !== undefined && stored.publicKey !== cached.publicKeyBase64)
-          await rotation.adopt(slug);
-        checkedAt.set(slug, now());
+        try {
+          const stored = await callStore(() => keyStore.get(slug), 'the key store failed to read');
+          if (stored !== undefined && stored.publicKey !== cached.publicKeyBase64)
+            await rotation.adopt(slug);
+        } catch {
+          // The store is down: the cached key is served, as without refresh; asked again later.
+        } finally {
+          checkedAt.set(slug, now());
+        }
       })().finally(() => checking.delete(slug));
       checking.set(slug, pending);
     }
