@@ -4,7 +4,10 @@
  * through one and a hundred records alternating through both, one process killed and the other
  * going on — plus `/healthz` and `/readyz`, and Redis down at start and back again.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { kemEncapsulate } from '../src/core/kem.js';
 import { createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
 import { useCliProcesses } from './helpers/cli-process.js';
@@ -13,6 +16,7 @@ import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
 import { FIELD_KEY } from './helpers/responder.js';
 
 const MACHINE = ['--machine', 'edge-01=machine:edge-01', '--echo', '--no-rate-limits'];
+const TOKEN = 'rotation-admin-token-0123456789';
 const { startServe, stop, run, scratch } = useCliProcesses('redis-serve');
 
 async function fingerprint(origin: string): Promise<string> {
@@ -124,6 +128,49 @@ describe('two serve processes on one Redis', () => {
     );
     expect(docs[0]?.attestation?.identity_key).toBeDefined();
     expect(docs[1]?.attestation?.identity_key).toBe(docs[0]?.attestation?.identity_key);
+    await stop(a);
+    await stop(b);
+  });
+
+  test('rotate through one serve --redis: the other serves the new key, and both the old one in its grace', async () => {
+    const url = freshRedis();
+    const tokenFile = join(scratch(), 'admin.token');
+    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const args = [...MACHINE, '--redis', url, '--admin-token-file', tokenFile];
+    const a = await startServe(args, FIELD_KEY);
+    const b = await startServe(args, FIELD_KEY);
+    const pubkey = async (origin: string): Promise<{ public_key: string; fingerprint: string }> =>
+      (await (await fetch(`${origin}/api/keyex/edge-01/pubkey`)).json()) as {
+        public_key: string;
+        fingerprint: string;
+      };
+    const old = await pubkey(a.origin);
+    expect((await pubkey(b.origin)).fingerprint).toBe(old.fingerprint);
+    const env = { PATH: process.env['PATH'] ?? '', ZEQ_ADMIN_TOKEN: TOKEN };
+    const rotation = await run(
+      ['rotate', a.origin, 'edge-01', '--grace-seconds', '600', '--json'],
+      env,
+    );
+    expect(rotation.code, rotation.stderr).toBe(0);
+    const rotated = JSON.parse(rotation.stdout) as { fingerprint: string };
+    // B compares its cached key with Redis once a second.
+    const deadline = Date.now() + 10_000;
+    while ((await pubkey(b.origin)).fingerprint !== rotated.fingerprint) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const origin of [a.origin, b.origin]) {
+      const { cipherText } = kemEncapsulate(Buffer.from(old.public_key, 'base64'));
+      const response = await fetch(`${origin}/api/keyex/edge-01/handshake`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          cipher_text: Buffer.from(cipherText).toString('base64'),
+          fingerprint: old.fingerprint,
+        }),
+      });
+      expect(response.status).toBe(200);
+    }
     await stop(a);
     await stop(b);
   });
