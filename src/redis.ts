@@ -47,5 +47,6 @@ export type {
   StoredSession,
 } from './responder/stores.js';
 export type { ReplayMemory, ReplayRememberResult } from './responder/replay-memory.js';
+export type { IdentityStore, StoredIdentity } from './responder/identity-store.js';
 export type { SeedStore, StoredSeed } from './responder/seed-store.js';
 export type { Role } from './core/constants.js';
