@@ -2,7 +2,7 @@
  * A {@link RateLimitStore} in Redis or Valkey: per-client token buckets shared by every instance
  * on the same Redis, each take one Lua script (one round trip, atomic). A bucket is a hash
  * `{prefix}rate:{hex}` (`hex` = SHA-256 of the bucket's name, so a client id of any length costs
- * the same and addresses are not stored as keys) with its tokens and when they were counted, and
+ * the same; not an anonymisation, addresses being few enough to be guessed) with its tokens and when they were counted, and
  * it expires when it would have refilled to full: an idle client costs nothing.
  *
  * Caveats: the clock is the calling instance's (as in the record state's scripts). Under
