@@ -31,6 +31,12 @@ export {
   clientAddressOf,
   setClientAddress,
 } from './responder/admission.js';
+export {
+  type MemoryRateLimitStoreOptions,
+  type RateLimitStore,
+  type RateLimitTake,
+  createMemoryRateLimitStore,
+} from './responder/rate-limit-store.js';
 export type { KeyDocumentAttestation, KeyDocumentJson } from './responder/key-manager.js';
 export {
   type CreateIdentityOptions,

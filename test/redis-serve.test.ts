@@ -4,7 +4,10 @@
  * through one and a hundred records alternating through both, one process killed and the other
  * going on — plus `/healthz` and `/readyz`, and Redis down at start and back again.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { kemEncapsulate } from '../src/core/kem.js';
 import { createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
 import { useCliProcesses } from './helpers/cli-process.js';
@@ -13,6 +16,7 @@ import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
 import { FIELD_KEY } from './helpers/responder.js';
 
 const MACHINE = ['--machine', 'edge-01=machine:edge-01', '--echo', '--no-rate-limits'];
+const TOKEN = 'rotation-admin-token-0123456789';
 const { startServe, stop, run, scratch } = useCliProcesses('redis-serve');
 
 async function fingerprint(origin: string): Promise<string> {
@@ -76,6 +80,98 @@ describe('two serve processes on one Redis', () => {
     expect(again.fingerprint).toBe(session.fingerprint);
     for (let i = 0; i < 5; i++)
       expect(text(await sessionRecords(again).request(utf8(`b${i}`)))).toBe(`b${i}`);
+    await stop(b);
+  });
+
+  test('rate limits hold across both: the sixth new key from one address through either is 429', async () => {
+    const url = freshRedis();
+    // Key generation is limited to 5, then one a minute, per client: here, the loopback address.
+    const args = ['--auto-provision', '10', '--redis', url];
+    const a = await startServe(args, FIELD_KEY);
+    const b = await startServe(args, FIELD_KEY);
+    const pubkey = (i: number): Promise<Response> =>
+      fetch(`${(i % 2 === 0 ? a : b).origin}/api/keyex/edge-${i}/pubkey`);
+    for (let i = 0; i < 5; i++) expect((await pubkey(i)).status).toBe(200);
+    const refused = await pubkey(5);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: string }).error).toBe('rate_limited');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await pubkey(6)).status).toBe(429);
+    await stop(a);
+    await stop(b);
+  });
+
+  test('identity --redis --create makes one identity; two serve --redis --identity sign with it', async () => {
+    const url = freshRedis();
+    const env = { PATH: process.env['PATH'] ?? '', ZEQ_FIELD_KEY: FIELD_KEY };
+    const missing = await run(['identity', '--redis', url], env);
+    expect(missing.code).toBe(1);
+    const made = await Promise.all([
+      run(['identity', '--redis', url, '--create', '--json'], env),
+      run(['identity', '--redis', url, '--create', '--json'], env),
+    ]);
+    const answers = made.map(
+      (exit) => JSON.parse(exit.stdout) as { identity: string; created: boolean },
+    );
+    expect(answers[0]?.identity).toBe(answers[1]?.identity);
+    expect(answers.filter((answer) => answer.created)).toHaveLength(1);
+    const identity = answers[0]?.identity as string;
+    const a = await startServe([...MACHINE, '--redis', url, '--identity'], FIELD_KEY);
+    const b = await startServe([...MACHINE, '--redis', url, '--identity'], FIELD_KEY);
+    expect(a.stderr()).toContain(`identity ${identity}`);
+    expect(b.stderr()).toContain(`identity ${identity}`);
+    const docs = await Promise.all(
+      [a, b].map(async (s) => {
+        const response = await fetch(`${s.origin}/api/keyex/edge-01/pubkey`);
+        return (await response.json()) as { attestation?: { identity_key: string } };
+      }),
+    );
+    expect(docs[0]?.attestation?.identity_key).toBeDefined();
+    expect(docs[1]?.attestation?.identity_key).toBe(docs[0]?.attestation?.identity_key);
+    await stop(a);
+    await stop(b);
+  });
+
+  test('rotate through one serve --redis: the other serves the new key, and both the old one in its grace', async () => {
+    const url = freshRedis();
+    const tokenFile = join(scratch(), 'admin.token');
+    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    const args = [...MACHINE, '--redis', url, '--admin-token-file', tokenFile];
+    const a = await startServe(args, FIELD_KEY);
+    const b = await startServe(args, FIELD_KEY);
+    const pubkey = async (origin: string): Promise<{ public_key: string; fingerprint: string }> =>
+      (await (await fetch(`${origin}/api/keyex/edge-01/pubkey`)).json()) as {
+        public_key: string;
+        fingerprint: string;
+      };
+    const old = await pubkey(a.origin);
+    expect((await pubkey(b.origin)).fingerprint).toBe(old.fingerprint);
+    const env = { PATH: process.env['PATH'] ?? '', ZEQ_ADMIN_TOKEN: TOKEN };
+    const rotation = await run(
+      ['rotate', a.origin, 'edge-01', '--grace-seconds', '600', '--json'],
+      env,
+    );
+    expect(rotation.code, rotation.stderr).toBe(0);
+    const rotated = JSON.parse(rotation.stdout) as { fingerprint: string };
+    // B compares its cached key with Redis once a second.
+    const deadline = Date.now() + 10_000;
+    while ((await pubkey(b.origin)).fingerprint !== rotated.fingerprint) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const origin of [a.origin, b.origin]) {
+      const { cipherText } = kemEncapsulate(Buffer.from(old.public_key, 'base64'));
+      const response = await fetch(`${origin}/api/keyex/edge-01/handshake`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          cipher_text: Buffer.from(cipherText).toString('base64'),
+          fingerprint: old.fingerprint,
+        }),
+      });
+      expect(response.status).toBe(200);
+    }
+    await stop(a);
     await stop(b);
   });
 

@@ -1,6 +1,6 @@
 /**
  * Every store a responder needs, in one Redis or Valkey: machine keys, sessions, replay tags,
- * Mode-B seeds and the record state of sessions under one key prefix, so that any number of
+ * Mode-B seeds, the record state of sessions and per-client rate limits under one key prefix, so that any number of
  * responder instances given the same Redis, prefix and field key act as one responder
  * (docs/deploying.md says what they share and what that costs).
  * @module
@@ -8,7 +8,9 @@
 import type { ReplayMemory } from '../responder/replay-memory.js';
 import type { SeedStore } from '../responder/seed-store.js';
 import type { SharedRecordState } from '../responder/shared-records.js';
+import type { RateLimitStore } from '../responder/rate-limit-store.js';
 import type { RedisCommands } from './commands.js';
+import { createRedisRateLimitStore } from './rate-limit-store.js';
 import { type RedisKeyStore, createRedisKeyStore } from './key-store.js';
 import { createRedisRecordState } from './record-state.js';
 import { createRedisReplayMemory } from './replay-memory.js';
@@ -45,6 +47,8 @@ export interface RedisStores {
   readonly seedStore: SeedStore;
   /** Record state of sessions (`{prefix}records:{id}`), no key in it, expiring with the session. */
   readonly recordState: SharedRecordState;
+  /** Per-client token buckets (`{prefix}rate:{hex}`), expiring once full again. */
+  readonly rateLimitStore: RateLimitStore;
   /** Wipes the session store's keys (the connection is the caller's to close). */
   close(): void;
 }
@@ -58,9 +62,9 @@ export interface RedisStores {
  * ```ts
  * const redis = createRedisConnection(process.env.ZEQ_REDIS_URL!);
  * const stores = createRedisStores({ client: redis, fieldKey: process.env.ZEQ_FIELD_KEY! });
- * const { keyStore, sessionStore, replayMemory, seedStore, recordState } = stores;
+ * const { keyStore, sessionStore, replayMemory, seedStore, recordState, rateLimitStore } = stores;
  * const responder = createResponder({
- *   fieldKey, machines, keyStore, sessionStore, replayMemory, seedStore, recordState,
+ *   fieldKey, machines, keyStore, sessionStore, replayMemory, seedStore, recordState, rateLimitStore,
  * });
  * ```
  */
@@ -79,6 +83,7 @@ export function createRedisStores(options: RedisStoresOptions): RedisStores {
     replayMemory: createRedisReplayMemory(client, { ...common, ...clock }),
     seedStore: createRedisSeedStore(client, common),
     recordState: createRedisRecordState(client, common),
+    rateLimitStore: createRedisRateLimitStore(client, common),
     close: () => sessionStore.close(),
   };
 }

@@ -111,10 +111,16 @@ export interface AdmissionObserver {
 /** Admission control of one responder. */
 export interface Admission {
   /**
-   * Takes one token of `kind` from the request's client.
+   * Takes one token of `kind` from the request's client (a promise when the buckets are in a
+   * shared store, `shared-rate-limits.ts`: await it).
    * @throws {HttpError} `rate_limited` (429, with `Retry-After`) when its bucket is empty.
    */
-  take(kind: AdmissionKind, request: Request): void;
+  take(kind: AdmissionKind, request: Request): Promise<void> | undefined;
+  /**
+   * The request's client id as the buckets know it (truncated), or `undefined` for a request that
+   * is not limited per client.
+   */
+  client(request: Request): string | undefined;
   /**
    * Whether {@link Admission.take} would count the request at all: its client is named and the
    * limit of `kind` is on.
@@ -234,7 +240,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   }
 
   return {
-    take(kind: AdmissionKind, request: Request): void {
+    take(kind: AdmissionKind, request: Request): undefined {
       const limit = limits[kind];
       if (limit === undefined) return;
       const id = idOf(request);
@@ -263,6 +269,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const seconds = Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond));
       throw new HttpError('rate_limited', { 'retry-after': String(seconds) });
     },
+    client: idOf,
     applies(kind: AdmissionKind, request: Request): boolean {
       return limits[kind] !== undefined && idOf(request) !== undefined;
     },

@@ -262,7 +262,7 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     const slug = params.get('slug') ?? '';
     const machineId = await machineFor(slug);
     // Admission before any work: the client's bucket, then room for one more decapsulation.
-    admission.take('handshake', request);
+    await admission.take('handshake', request);
     admission.assertDecapsulationRoom();
     const { cipherText, fingerprint } = await readHandshakeRequest(request);
     let key = await keys.find(slug, machineId);

@@ -47,7 +47,7 @@ export function createKeyDocumentRoute(deps: KeyDocumentRouteDeps): RouteHandler
       ? await keys.find(slug, machineId)
       : undefined;
     if (key === undefined) {
-      admission.take('keyGeneration', request);
+      await admission.take('keyGeneration', request);
       key = await keys.obtain(slug, machineId);
     }
     return jsonTextResponse(

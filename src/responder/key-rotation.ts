@@ -21,8 +21,9 @@
  *   keys released) and deleted from the store. A handshake decapsulating at that very moment may
  *   fail its key confirmation; the initiator retries with the current document.
  * - Pins on the old KEM key break at once (that is what identity pins are for, §6, §8).
- * - Several responders sharing a store each serve their cached key until restarted or rotated
- *   through themselves: rotate through every instance, or restart them.
+ * - Several responders sharing a store learn of a rotation made through another one when they
+ *   re-read the key (`key-refresh.ts`, every `keyRefreshMs`); until then they serve the key they
+ *   cached, which stays usable during its grace.
  * @module
  */
 import { ALG_SIZES, type Alg, MAX_ATTESTATION_VALIDITY_S } from '../core/constants.js';
@@ -107,6 +108,14 @@ export interface KeyRotation {
    * @returns the key, or `undefined`.
    */
   retired(slug: string, machineId: string, fingerprint: string): Promise<MachineKey | undefined>;
+  /**
+   * Takes in a rotation made through another instance sharing the store: forgets the cached key
+   * of the slug, and keeps it as the retired key while the store's grace for it lasts (else the
+   * store's retired key is read on the next handshake that names one).
+   * @param slug - the machine's slug.
+   * @throws {ZeqKeyExError} `store_error` when the store fails.
+   */
+  adopt(slug: string): Promise<void>;
   /** Stops the timers (the key manager disposes of the keys). */
   close(): void;
 }
@@ -271,6 +280,22 @@ export function createKeyRotation(options: KeyRotationOptions): KeyRotation {
         return undefined;
       }
       return entry.key;
+    },
+    async adopt(slug: string): Promise<void> {
+      const { getRetired } = keyStore;
+      const stored =
+        getRetired === undefined
+          ? undefined
+          : await callStore(() => getRetired.call(keyStore, slug), 'the key store failed to read');
+      const forgotten = keys.forget(slug);
+      if (forgotten !== undefined && stored?.key.publicKey === forgotten.publicKeyBase64) {
+        loaded.set(slug, Promise.resolve());
+        keep(slug, forgotten, stored.until);
+        return;
+      }
+      // Not the store's retired key (rotated twice meanwhile): the store's is read when named.
+      if (forgotten !== undefined) keys.release(forgotten);
+      loaded.delete(slug);
     },
     close(): void {
       closed = true;

@@ -37,6 +37,8 @@ import {
   createAdmission,
 } from './admission.js';
 import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js';
+import type { RateLimitStore } from './rate-limit-store.js';
+import { assertRateLimitStore, shareRateLimits } from './shared-rate-limits.js';
 import { type LookupMachine, type MachineResolver, parseMachines } from './machines.js';
 import type { ModeBOptions } from './modeb-route.js';
 import type { RecordHandler } from './records-route.js';
@@ -182,6 +184,14 @@ export interface ResponderOptions {
    */
   recordState?: SharedRecordState;
   /**
+   * How often this instance re-reads a machine's key from the key store, to serve a key rotated
+   * through another instance sharing the store (`key-refresh.ts`): at most one read per machine
+   * per interval, in milliseconds; `0` never re-reads (a key is re-read only after a rotation
+   * through this instance).
+   * @defaultValue 1_000 with `recordState` (instances sharing their stores), else 0
+   */
+  keyRefreshMs?: number;
+  /**
    * Where Mode-B seeds are stored, sealed.
    * @defaultValue a memory store (seeds are lost on restart)
    */
@@ -205,7 +215,17 @@ export interface ResponderOptions {
    */
   rateLimits?: RateLimits | false;
   /**
-   * The most clients whose buckets are kept, per kind; the least recently seen is forgotten first.
+   * Keeps the per-client buckets of `rateLimits` in a store shared with other instances (e.g.
+   * `createRedisRateLimitStore` of `zeq-keyex/redis`), so that a client gets its limits once
+   * across every instance: one call to it per limited request, bounded by `storeTimeoutMs`. When it
+   * fails, clients are limited by this instance's own buckets and the logger says so
+   * (`shared-rate-limits.ts`).
+   * @defaultValue none: the buckets are this instance's, in memory
+   */
+  rateLimitStore?: RateLimitStore;
+  /**
+   * The most clients whose buckets are kept, per kind; the least recently seen is forgotten first
+   * (with `rateLimitStore`: the bound of the local buckets used while the store fails).
    * @defaultValue 10_000
    */
   maxTrackedClients?: number;
@@ -317,6 +337,8 @@ export interface ResponderConfig {
   readonly identity: IdentityConfig | undefined;
   /** The default grace period of a rotated key, in seconds (§8.3). */
   readonly rotationGraceSeconds: number;
+  /** How often a cached key is compared with the store, or `undefined` for never. */
+  readonly keyRefreshMs: number | undefined;
 }
 
 /** The field key as given, copied into fresh bytes. */
@@ -497,21 +519,44 @@ function resolveSettings(options: ResponderOptions): Omit<ResponderConfig, 'seal
     records: resolveRecords(options),
     rekeyIntervalMs: options.rekeyIntervalMs,
     recordState: resolveRecordState(options),
+    keyRefreshMs: resolveKeyRefresh(options),
     admin: options.admin,
     modeB: options.modeB,
-    admission: createAdmission({
-      clientId: options.clientId ?? clientAddressOf,
-      rateLimits: options.rateLimits,
-      maxTrackedClients: options.maxTrackedClients ?? DEFAULT_MAX_TRACKED_CLIENTS,
-      maxInFlightDecapsulations:
-        options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
-      now,
-      observer: options.observer,
-    }),
+    admission: resolveAdmission(options, now, logger),
     cors: createCors(options.cors),
     storedSlugs: storedSlugsOf(options.keyStore),
     onError: safeOnError(options.onError),
   };
+}
+
+/** `keyRefreshMs`: 1 s by default for instances sharing their stores, `undefined` for never. */
+function resolveKeyRefresh(options: ResponderOptions): number | undefined {
+  const given = options.keyRefreshMs ?? (options.recordState === undefined ? 0 : 1_000);
+  if (given === 0) return undefined;
+  return assertDurationMs(given, 'keyRefreshMs');
+}
+
+/** The admission control, its buckets in `rateLimitStore` when one is given. */
+function resolveAdmission(options: ResponderOptions, now: () => number, logger: Logger): Admission {
+  const maxTrackedClients = options.maxTrackedClients ?? DEFAULT_MAX_TRACKED_CLIENTS;
+  const admission = createAdmission({
+    clientId: options.clientId ?? clientAddressOf,
+    rateLimits: options.rateLimits,
+    maxTrackedClients,
+    maxInFlightDecapsulations:
+      options.maxInFlightDecapsulations ?? DEFAULT_MAX_IN_FLIGHT_DECAPSULATIONS,
+    now,
+    observer: options.observer,
+  });
+  if (options.rateLimitStore === undefined) return admission;
+  return shareRateLimits(admission, {
+    store: assertRateLimitStore(options.rateLimitStore),
+    rateLimits: options.rateLimits,
+    maxTrackedClients,
+    timeoutMs: options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
+    logger,
+    now,
+  });
 }
 
 /** A key store's own listing of its slugs, when it has one. */

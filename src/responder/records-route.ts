@@ -97,7 +97,7 @@ export function createRecordsRoute(deps: RecordsRouteDeps): RouteHandler<Request
   return async function serveRecord({ request, params }: RequestContext): Promise<Response> {
     const slug = params.get('slug') ?? '';
     const machineId = await deps.machineFor(slug);
-    deps.admission.take('records', request);
+    await deps.admission.take('records', request);
     const sessionId = params.get('session_id') ?? '';
     // A malformed id names no session that could exist.
     if (!isSessionId(sessionId)) throw new HttpError('unknown_session');

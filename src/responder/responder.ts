@@ -34,6 +34,7 @@ import { createKeyDocumentRoute } from './key-document-route.js';
 import { type IdentitySigner, createIdentitySigner } from './identity.js';
 import { type KeyRotation, type KeyRotationResult, createKeyRotation } from './key-rotation.js';
 import { createRotationRoute } from './rotation-route.js';
+import { refreshingKeys } from './key-refresh.js';
 import {
   type KeyDocumentJson,
   type KeyManager,
@@ -190,7 +191,12 @@ function createParts(
       now,
       graceSeconds: config.rotationGraceSeconds,
     });
-    return { keys, recordSessions, modeB, signer, rotation };
+    // Instances sharing a store learn of rotations made through the others (key-refresh.ts).
+    const served =
+      config.keyRefreshMs === undefined
+        ? keys
+        : refreshingKeys({ keys, keyStore, rotation, now, intervalMs: config.keyRefreshMs });
+    return { keys: served, recordSessions, modeB, signer, rotation };
   } catch (error) {
     keys.close();
     wipe(sealKey);

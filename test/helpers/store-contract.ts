@@ -10,6 +10,7 @@
 import { describe, expect, test } from 'vitest';
 import { ALG } from '../../src/core/constants.js';
 import { sha256 } from '../../src/core/primitives.js';
+import type { RateLimitStore } from '../../src/responder/rate-limit-store.js';
 import type { ReplayMemory } from '../../src/responder/replay-memory.js';
 import type { SeedStore, StoredSeed } from '../../src/responder/seed-store.js';
 import type {
@@ -347,6 +348,68 @@ export function describeSeedStoreContract(name: string, make: MakeStore<SeedStor
       await Promise.all(seeds.map((seed) => store.put(seed)));
       const got = await store.get(first.localMachineId, first.peerMachineId);
       expect(seeds.map((seed) => ({ ...seed }))).toContainEqual({ ...got });
+    });
+  });
+}
+
+/**
+ * The rate-limit store contract: atomic token-bucket takes on the caller's clock.
+ * @param name - the implementation's name.
+ * @param make - a fresh store.
+ */
+export function describeRateLimitStoreContract(
+  name: string,
+  make: MakeStore<RateLimitStore>,
+): void {
+  describe(`${name} rate-limit store: the store contract`, () => {
+    const START = 1_800_000_000_000;
+    const limit = { burst: 3, perSecond: 2 };
+
+    test('a new bucket holds its burst, then refuses with the time until the next token', async () => {
+      const store = await make();
+      const bucket = unique('handshake');
+      for (let i = 0; i < 3; i++)
+        await expect(store.take(bucket, limit, START)).resolves.toEqual({
+          allowed: true,
+          retryAfterMs: 0,
+        });
+      await expect(store.take(bucket, limit, START)).resolves.toEqual({
+        allowed: false,
+        retryAfterMs: 500,
+      });
+    });
+
+    test('tokens come back with time, never beyond the burst; a clock gone back refills nothing', async () => {
+      const store = await make();
+      const bucket = unique('records');
+      for (let i = 0; i < 3; i++) await store.take(bucket, limit, START);
+      expect((await store.take(bucket, limit, START - 10_000)).allowed).toBe(false);
+      const half = await store.take(bucket, limit, START + 250);
+      expect(half).toEqual({ allowed: false, retryAfterMs: 250 });
+      expect((await store.take(bucket, limit, START + 500)).allowed).toBe(true);
+      expect((await store.take(bucket, limit, START + 500)).allowed).toBe(false);
+      const later = START + 60_000;
+      const taken = await Promise.all([0, 1, 2, 3].map(() => store.take(bucket, limit, later)));
+      expect(taken.map((t) => t.allowed)).toEqual([true, true, true, false]);
+    });
+
+    test('buckets of other names are apart', async () => {
+      const store = await make();
+      const one = unique('handshake');
+      for (let i = 0; i < 3; i++) await store.take(one, limit, START);
+      expect((await store.take(one, limit, START)).allowed).toBe(false);
+      expect((await store.take(unique('handshake'), limit, START)).allowed).toBe(true);
+    });
+
+    test(`${RACERS} racing takes from a bucket of 10: exactly 10 are allowed`, async () => {
+      const store = await make();
+      const bucket = unique('handshake');
+      const results = await Promise.all(
+        Array.from({ length: RACERS }, () =>
+          store.take(bucket, { burst: 10, perSecond: 0.001 }, START),
+        ),
+      );
+      expect(results.filter((result) => result.allowed)).toHaveLength(10);
     });
   });
 }

@@ -1,6 +1,7 @@
 /**
  * The shared-store option of `zeq-keyex serve`: `--redis URL` (or `ZEQ_REDIS_URL`) keeps machine
- * keys, sessions, replay tags, Mode-B seeds and the record state of sessions in Redis or Valkey
+ * keys, sessions, replay tags, Mode-B seeds, the record state of sessions and per-client rate
+ * limits in Redis or Valkey
  * (`zeq-keyex/redis`), so that every `serve` given the same URL and field key acts as one
  * responder: handshakes and records may go through any of them.
  *
@@ -19,8 +20,8 @@ import { type CliIo, type CommandArgs, UsageError, stringOption } from './args.j
 
 /** `zeq-keyex serve` lines for its help text. */
 export const SERVE_REDIS_HELP: string = `Shared state (any number of serve processes acting as one responder):
-  --redis URL                 keep keys, sessions, replay tags, Mode-B seeds and record state in
-                              Redis or Valkey (redis://[:password@]host:port[/db], rediss:// for
+  --redis URL                 keep keys, sessions, replay tags, Mode-B seeds, record state and
+                              per-client rate limits in Redis or Valkey (redis://[:password@]host:port[/db], rediss:// for
                               TLS; also ZEQ_REDIS_URL, which ps does not show): every serve on
                               the same Redis and field key serves any handshake and any record
 Health: GET /healthz (live) and GET /readyz (stores reachable, else 503).`;

@@ -99,7 +99,8 @@ Serves GET /api/keyex/:slug/pubkey and POST /api/keyex/:slug/handshake.
                               (ML-KEM-768 + X25519, spec §9); a stored key of the other alg is
                               not served
   --identity                  sign every key document with the identity key kept in --store DIR
-                              (spec §8; make it with 'zeq-keyex identity --store DIR --create');
+                              or --redis (spec §8; make it with 'zeq-keyex identity --store DIR
+                              --create', or --redis URL);
                               refuses to start when there is none or it does not open. Prints
                               'identity <64 hex>' (what apps pin) on stderr
   --validity-seconds N        how long each signed document is valid (default 604800, seven
@@ -312,7 +313,11 @@ async function responderOptions(
   let stored: readonly string[] = [];
   if (shared !== undefined) {
     keyStore = shared.stores.keyStore;
-    if (autoProvision !== undefined) stored = await shared.stores.keyStore.slugs();
+    if (autoProvision !== undefined) {
+      // The connection is made in the background: give it the start's wait before listing.
+      await storeAnswers(shared, SHARED_STORE_START_WAIT_MS);
+      stored = await shared.stores.keyStore.slugs();
+    }
   } else if (storeDir === undefined) {
     keyStore = createMemoryKeyStore();
   } else {
@@ -335,7 +340,7 @@ async function responderOptions(
     fieldKey,
     ...served,
     ...algArg(args),
-    ...(await identityOption(args, io, storeDir, keyStore, fieldKey)),
+    ...(await identityOption(args, io, storeDir ?? shared, keyStore, fieldKey)),
     ...(await serveModeBOptions(args, storeDir, io)),
     ...(shared === undefined
       ? {}
@@ -344,6 +349,7 @@ async function responderOptions(
           replayMemory: timed('replay', shared.stores.replayMemory),
           seedStore: timed('seed', shared.stores.seedStore),
           recordState: timed('record_state', shared.stores.recordState),
+          rateLimitStore: timed('rate_limit', shared.stores.rateLimitStore),
         }),
     ...(metrics === undefined ? {} : { observer: metrics.observer }),
     ...(args.values['echo'] === true
@@ -420,13 +426,13 @@ function algArg(args: CommandArgs): Pick<ResponderOptions, 'alg'> {
 }
 
 /**
- * `--identity`: the identity kept in `--store`, opened now so that a missing or unopenable one
+ * `--identity`: the identity kept in `--store` (or in `--redis`), opened now so that a missing or unopenable one
  * stops the start (`identity_unavailable`, exit status 1), never later and never a new one.
  */
 async function identityOption(
   args: CommandArgs,
   io: CliIo,
-  storeDir: string | undefined,
+  storeDir: string | SharedStores | undefined,
   keyStore: KeyStore,
   fieldKey: string,
 ): Promise<Pick<ResponderOptions, 'identity'>> {
@@ -435,7 +441,9 @@ async function identityOption(
     if (validity !== undefined) throw new UsageError('--validity-seconds needs --identity');
     return {};
   }
-  if (storeDir === undefined) throw new UsageError('--identity needs --store DIR');
+  if (storeDir === undefined) throw new UsageError('--identity needs --store DIR or --redis URL');
+  // In Redis, the identity is read once Redis answers (the connection is made in the background).
+  if (typeof storeDir !== 'string') await storeAnswers(storeDir, SHARED_STORE_START_WAIT_MS);
   if (validity !== undefined && validity < 2)
     throw new UsageError('--validity-seconds must be an integer in [2, 2592000]');
   const store = keyStore as KeyStore & IdentityStore;

@@ -1,0 +1,14 @@
+/**
+ * The rate-limit store contract (`helpers/store-contract.ts`) for memory and Redis.
+ */
+import { createRedisRateLimitStore } from '../src/redis.js';
+import { createMemoryRateLimitStore } from '../src/responder.js';
+import { testPrefix, useRedis } from './helpers/redis.js';
+import { describeRateLimitStoreContract } from './helpers/store-contract.js';
+
+describeRateLimitStoreContract('memory', () => createMemoryRateLimitStore());
+
+const redis = useRedis();
+describeRateLimitStoreContract('Redis', () =>
+  createRedisRateLimitStore(redis(), { keyPrefix: testPrefix() }),
+);
