@@ -21,7 +21,7 @@ import type { IdentityStore, StoredIdentity } from '../src/responder/identity-st
 import { type StoredKey, createMemoryKeyStore } from '../src/responder/stores.js';
 import { createRedisKeyStore } from '../src/redis.js';
 import { expectCode } from './helpers/errors.js';
-import { testPrefix, useRedis } from './helpers/redis.js';
+import { testPrefix, useRedis, useValkey } from './helpers/redis.js';
 import { hex, identitySealingCase as c, toHex } from './helpers/vector-data.js';
 
 describe('the identity sealing vector (spec §5)', () => {
@@ -71,11 +71,13 @@ async function tempDir(): Promise<string> {
 }
 
 const redis = useRedis();
+const valkey = useValkey();
 
 describe.each([
   ['memory', () => Promise.resolve(createMemoryKeyStore())],
   ['file', async () => createFileKeyStore(await tempDir())],
   ['Redis', () => Promise.resolve(createRedisKeyStore(redis(), { keyPrefix: testPrefix() }))],
+  ['Valkey', () => Promise.resolve(createRedisKeyStore(valkey(), { keyPrefix: testPrefix() }))],
 ] as const)('the %s key store keeps an identity and serials', (_, make) => {
   test('first identity wins; serials only rise', async () => {
     const store: IdentityStore = await make();
@@ -128,6 +130,7 @@ describe.each([
   ['memory', () => Promise.resolve(createMemoryKeyStore())],
   ['file', async () => createFileKeyStore(await tempDir())],
   ['Redis', () => Promise.resolve(createRedisKeyStore(redis(), { keyPrefix: testPrefix() }))],
+  ['Valkey', () => Promise.resolve(createRedisKeyStore(valkey(), { keyPrefix: testPrefix() }))],
 ] as const)('the %s key store rotates a key', (_, make) => {
   // Grace periods that end long after the test (Redis drops a retired key when its grace ends).
   const T = 4_000_000_000_000;
