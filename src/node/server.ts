@@ -39,6 +39,7 @@ import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
 import { clientAddressOf, parseTrustProxy } from './client-address.js';
 import { clientAddressOf as attachedAddressOf, setClientAddress } from '../responder/admission.js';
+import { preparedAnswerOf } from '../responder/prepared-response.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -277,6 +278,13 @@ function toRequest(
 }
 
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
+  // The responder's own JSON answers: status, headers and body at hand, written in one go, the
+  // same bytes as below (`responder/prepared-response.ts`).
+  const answer = preparedAnswerOf(response);
+  if (answer !== undefined) {
+    res.writeHead(answer.status, answer.headers as string[]).end(answer.body);
+    return;
+  }
   const headers: string[] = [];
   response.headers.forEach((value, name) => {
     headers.push(name, value);

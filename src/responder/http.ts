@@ -14,6 +14,7 @@
 import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
 import { parseJsonObject as parseJsonObjectOrUndefined } from '../core/json.js';
 import { readCapped } from '../core/read-capped.js';
+import { headerPairs, preparedResponse } from './prepared-response.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
@@ -48,9 +49,11 @@ const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 });
+const BASE_HEADER_PAIRS = headerPairs(BASE_HEADERS);
 
 /**
- * A JSON response with the responder's standard headers, from JSON text already serialised.
+ * A JSON response with the responder's standard headers, from JSON text already serialised: a
+ * prepared response (`prepared-response.ts`), which a server adapter writes without reading it back.
  * @param status - the HTTP status.
  * @param json - the body, JSON text.
  * @param headers - extra headers.
@@ -61,9 +64,11 @@ export function jsonTextResponse(
   json: string,
   headers?: Readonly<Record<string, string>>,
 ): Response {
-  return new Response(json, {
+  return preparedResponse({
     status,
-    headers: headers === undefined ? BASE_HEADERS : { ...BASE_HEADERS, ...headers },
+    headers:
+      headers === undefined ? BASE_HEADER_PAIRS : headerPairs({ ...BASE_HEADERS, ...headers }),
+    body: json,
   });
 }
 
