@@ -15,6 +15,7 @@ import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
 import { parseJsonObject as parseJsonObjectOrUndefined } from '../core/json.js';
 import { readCapped } from '../core/read-capped.js';
 import { headerPairs, preparedResponse } from './prepared-response.js';
+import { takeBodySource } from './request-body.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
@@ -151,8 +152,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (Number(declared.trim()) > maxBytes) throw new HttpError('payload_too_large');
   }
   let body: Uint8Array | undefined;
+  // A body the server adapter hands over as bytes (`request-body.ts`), else the body stream.
+  const source = takeBodySource(request);
   try {
-    body = await readCapped(request.body, maxBytes);
+    body = await (source === undefined
+      ? readCapped(request.body, maxBytes)
+      : source.read(maxBytes));
   } catch {
     throw new HttpError('invalid_request');
   }
@@ -165,7 +170,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
  * @param request - the request.
  */
 export function discardBody(request: Request): void {
-  if (request.body !== null && !request.bodyUsed && !request.body.locked) {
+  const source = takeBodySource(request);
+  if (source !== undefined) {
+    source.discard();
+    return;
+  }
+  if (!request.bodyUsed && request.body !== null && !request.body.locked) {
     request.body.cancel().catch(() => undefined);
   }
 }
