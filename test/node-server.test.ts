@@ -9,7 +9,7 @@ import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
-import { discardBody, readBody } from '../src/responder/http.js';
+import { HttpError, discardBody, readBody } from '../src/responder/http.js';
 import { createResponder } from '../src/responder/responder.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
@@ -337,6 +337,38 @@ describe('request bodies read by the responder as bytes', () => {
     const answer = await send(second, { method: 'POST', path: '/x', chunks: ['abc'] });
     expect(answer === 'reset' ? 'reset' : answer.status).toBe(204);
     expect(dropped).toBe(true);
+  });
+
+  test('a body asked for after the client went away: refused at once, never waited for', async () => {
+    const [closed, resolveClosed] = deferred();
+    const [entered, resolveEntered] = deferred();
+    let outcome: string | undefined;
+    const server = await start(async (request) => {
+      resolveEntered();
+      await closed;
+      outcome = await readBody(request, 1_024).then(
+        () => 'read',
+        (error: unknown) => (error instanceof HttpError ? error.code : 'other'),
+      );
+      return new Response(null, { status: 204 });
+    });
+    server.server.on('connection', (socket) =>
+      socket.on('close', () => setTimeout(resolveClosed, 20)),
+    );
+    const url = new URL(server.url);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path: '/wait',
+      headers: { 'content-length': '10' },
+      agent: false,
+    });
+    req.on('error', () => undefined);
+    req.write('abc');
+    await entered;
+    req.destroy();
+    await expect.poll(() => outcome).toBe('invalid_request');
   });
 
   test('a target with dot segments or percent-escapes gets the URL a Request would give it', async () => {

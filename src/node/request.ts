@@ -68,6 +68,8 @@ class NodeRequest extends Request {
  * cap the rest is read off the socket and dropped (so that the answer still reaches the client).
  */
 function readMessage(req: IncomingMessage, maxBytes: number): Promise<Uint8Array | undefined> {
+  // A client that went away before the responder asked: its `close` has come and gone.
+  if (req.destroyed) return Promise.reject(new Error('the request body was cut short'));
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let total = 0;
