@@ -202,20 +202,22 @@ const SERVE_STEPS = [
     'admission (token buckets, in-flight cap)',
     (f) => /^(take|applies|assertDecapsulationRoom)$/.test(f.functionName) && /dist/.test(f.url),
   ],
-  ['JSON and base64 of the request', (f) => f.functionName === 'readHandshakeRequest'],
-  ['random ids and nonces', (f) => /^(encodeSessionId|publicRandom)$/.test(f.functionName)],
   [
     'fetch Response (made, read, written)',
     (f) =>
-      /^(jsonResponse|jsonTextResponse|refusalResponse|writeResponse)$/.test(f.functionName) &&
-      /dist/.test(f.url),
+      /^(jsonResponse|jsonTextResponse|refusalResponse|writeResponse|preparedResponse|headerPairs|preparedAnswerOf)$/.test(
+        f.functionName,
+      ) && /dist/.test(f.url),
   ],
   [
-    'fetch Request (made, body streamed)',
+    'fetch Request (made, body streamed or read)',
     (f) =>
-      /^(toRequest|bodyStream|onData|readBody|discardBody)$/.test(f.functionName) &&
-      /dist/.test(f.url),
+      /^(toRequest|bodyStream|onData|readBody|discardBody|readMessage|headersOf|real|get (headers|url|method|body|bodyUsed))$/.test(
+        f.functionName,
+      ) && /dist/.test(f.url),
   ],
+  ['JSON and base64 of the request', (f) => f.functionName === 'readHandshakeRequest'],
+  ['random ids and nonces', (f) => /^(encodeSessionId|publicRandom)$/.test(f.functionName)],
   ['client address (X-Forwarded-For)', (f) => f.functionName === 'clientAddressOf'],
   [
     'routing and dispatch',

@@ -9,6 +9,7 @@ import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
+import { HttpError, discardBody, readBody } from '../src/responder/http.js';
 import { createResponder } from '../src/responder/responder.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
@@ -253,6 +254,136 @@ describe('request bodies', () => {
       { method: 'HEAD', body: false, text: '' },
       { method: 'POST', body: true, text: '' },
     ]);
+  });
+});
+
+describe('request bodies read by the responder as bytes', () => {
+  test('the bytes read leave a used body behind, as reading a Request does', async () => {
+    let seen: unknown;
+    const server = await start(async (request) => {
+      const before = request.bodyUsed;
+      const bytes = await readBody(request, 1_024);
+      seen = {
+        isRequest: request instanceof Request,
+        before,
+        text: new TextDecoder().decode(bytes),
+        after: request.bodyUsed,
+        hasBody: request.body !== null,
+        again: await request.text().then(
+          () => 'read',
+          (error: unknown) => (error instanceof TypeError ? 'TypeError' : 'other'),
+        ),
+      };
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { method: 'POST', path: '/x', chunks: ['ab', 'cd'] });
+    expect(seen).toEqual({
+      isRequest: true,
+      before: false,
+      text: 'abcd',
+      after: true,
+      hasBody: true,
+      again: 'TypeError',
+    });
+  });
+
+  test('past the cap: undefined as a 413, the rest dropped, and the connection keeps serving', async () => {
+    const server = await start(async (request) => {
+      try {
+        await readBody(request, 4);
+        return new Response(null, { status: 204 });
+      } catch {
+        return new Response(null, { status: 413 });
+      }
+    });
+    const url = new URL(server.url);
+    const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+    const statuses = await new Promise<string[]>((resolve, reject) => {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        const found = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1] ?? '');
+        if (found.length === 2) resolve(found);
+      });
+      socket.on('error', reject);
+      const body = 'x'.repeat(100_000);
+      socket.write(
+        `POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: ${String(body.length)}\r\n\r\n${body}`,
+      );
+      socket.write('POST /b HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc');
+    });
+    socket.destroy();
+    expect(statuses).toEqual(['413', '204']);
+  });
+
+  test('a body looked at as a stream first is read from that stream; a dropped one is used', async () => {
+    let seen: unknown;
+    const server = await start(async (request) => {
+      const stream = request.body;
+      const bytes = await readBody(request, 1_024);
+      seen = { stream: stream !== null, text: new TextDecoder().decode(bytes) };
+      return new Response(null, { status: 204 });
+    });
+    await send(server, { method: 'POST', path: '/x', chunks: ['abc'] });
+    expect(seen).toEqual({ stream: true, text: 'abc' });
+
+    let dropped: unknown;
+    const second = await start(async (request) => {
+      discardBody(request);
+      dropped = request.bodyUsed;
+      return new Response(null, { status: 204 });
+    });
+    const answer = await send(second, { method: 'POST', path: '/x', chunks: ['abc'] });
+    expect(answer === 'reset' ? 'reset' : answer.status).toBe(204);
+    expect(dropped).toBe(true);
+  });
+
+  test('a body asked for after the client went away: refused at once, never waited for', async () => {
+    const [closed, resolveClosed] = deferred();
+    const [entered, resolveEntered] = deferred();
+    let outcome: string | undefined;
+    const server = await start(async (request) => {
+      resolveEntered();
+      await closed;
+      outcome = await readBody(request, 1_024).then(
+        () => 'read',
+        (error: unknown) => (error instanceof HttpError ? error.code : 'other'),
+      );
+      return new Response(null, { status: 204 });
+    });
+    server.server.on('connection', (socket) =>
+      socket.on('close', () => setTimeout(resolveClosed, 20)),
+    );
+    const url = new URL(server.url);
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: 'POST',
+      path: '/wait',
+      headers: { 'content-length': '10' },
+      agent: false,
+    });
+    req.on('error', () => undefined);
+    req.write('abc');
+    await entered;
+    req.destroy();
+    await expect.poll(() => outcome).toBe('invalid_request');
+  });
+
+  test('a target with dot segments or percent-escapes gets the URL a Request would give it', async () => {
+    const urls: string[] = [];
+    const server = await start(async (request) => {
+      urls.push(request.url);
+      return new Response(null, { status: 204 });
+    });
+    for (const path of ['/a/./b/../c', '/%7e/x%2F', '/a?b=1', '/.well-known/x', '/a//b'])
+      await send(server, { path });
+    expect(urls).toEqual(
+      ['/a/./b/../c', '/%7e/x%2F', '/a?b=1', '/.well-known/x', '/a//b'].map(
+        (path) => new Request(server.url + path).url,
+      ),
+    );
   });
 });
 

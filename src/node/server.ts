@@ -2,11 +2,14 @@
  * Serves a fetch handler `(Request) => Promise<Response>` over Node's HTTP server — the adapter
  * that turns a responder into a real server.
  *
- * The request body is streamed into the `Request` (never buffered here beyond the stream's
- * high-water mark), so the handler's own body limits hold: the stream pulls from the socket as
- * the handler reads, and once the handler cancels it (a body refused, unread or too large) the
- * rest is read off the socket and dropped, so that the answer still reaches the client. Errors
- * thrown by the handler become a bare `500 internal` with no detail.
+ * The `Request` is made from Node's message by `request.ts`: the responder's body reader takes the
+ * body bytes off the connection when it asks for them, any other reader gets the body streamed
+ * into the `Request` (never buffered here beyond the stream's high-water mark), so the handler's
+ * own body limits hold: the stream pulls from the socket as the handler reads, and once the
+ * handler cancels it (a body refused, unread or too large) the rest is read off the socket and
+ * dropped, so that the answer still reaches the client. The responder's own JSON answers are
+ * written in one go (`responder/prepared-response.ts`); any other `Response` is streamed out.
+ * Errors thrown by the handler become a bare `500 internal` with no detail.
  *
  * `request.signal` (and a clone's) aborts when the client goes away before the response is
  * complete. It is made on first use: most handlers never look at it, and a followed signal is one
@@ -27,18 +30,13 @@
  * a trusted proxy. Without `trustProxy`, `X-Forwarded-For` is never believed.
  * @module
  */
-import {
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  createServer,
-} from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { assertDurationMs, assertPositiveInteger } from '../core/limits.js';
-import { clientAddressOf, parseTrustProxy } from './client-address.js';
-import { clientAddressOf as attachedAddressOf, setClientAddress } from '../responder/admission.js';
+import { parseTrustProxy } from './client-address.js';
+import { preparedAnswerOf } from '../responder/prepared-response.js';
+import { abortRequest, toRequest } from './request.js';
 
 /** A standard fetch handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -132,151 +130,14 @@ const INTERNAL_HEADERS = {
 
 function ignore(): void {}
 
-/**
- * A request whose `signal` is its connection's: made on first use, aborted (by `NodeRequest.abort`)
- * when the client goes away before the response is complete. A `Request` made with a `signal`
- * option follows it through a listener, a weak reference and a finalisation registry; this one
- * costs nothing until a handler asks for it.
- */
-class NodeRequest extends Request {
-  #controller: AbortController | undefined;
-  #aborted = false;
-  #clones: NodeRequest[] | undefined;
-
-  override get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort();
-    }
-    return this.#controller.signal;
-  }
-
-  /** A clone whose signal aborts with this one's, as a clone's signal follows its original's. */
-  override clone(): Request {
-    const copy = new NodeRequest(super.clone());
-    const address = attachedAddressOf(this);
-    if (address !== undefined) setClientAddress(copy, address);
-    if (this.#aborted) NodeRequest.abort(copy);
-    else (this.#clones ??= []).push(copy);
-    return copy;
-  }
-
-  /** Aborts the request's signal (and its clones'), now or when it is made. */
-  static abort(request: NodeRequest): void {
-    if (request.#aborted) return;
-    request.#aborted = true;
-    request.#controller?.abort();
-    for (const copy of request.#clones ?? []) NodeRequest.abort(copy);
-  }
-}
-
-/**
- * The body of a request as a web stream that pulls from the socket as it is read.
- *
- * Like `Readable.toWeb`, with a queue of the message's high-water mark and each chunk copied off
- * the parser's buffer. Unlike it, nothing is enqueued once the stream was cancelled or closed: a
- * refused body that was still arriving must not reach a closed stream (that throws, outside any
- * request, and stops the server). After a cancel the rest is discarded, never buffered.
- */
-function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
-  let controller: ReadableStreamDefaultController<Uint8Array>;
-  let settled = false;
-  const settle = (): boolean => {
-    if (settled) return false;
-    settled = true;
-    for (const [event, listener] of listeners) req.off(event, listener);
-    // A late error of a message nobody reads any more must not become an uncaught one.
-    req.on('error', ignore);
-    return true;
-  };
-  const listeners: readonly [string, Parameters<IncomingMessage['on']>[1]][] = [
-    ['data', onData],
-    ['end', onEnd],
-    ['error', onError],
-    ['close', onClose],
-  ];
-  function onData(chunk: Buffer): void {
-    if (settled) return;
-    controller.enqueue(new Uint8Array(chunk));
-    if ((controller.desiredSize ?? 0) <= 0) req.pause();
-  }
-  function onEnd(): void {
-    if (settle()) controller.close();
-  }
-  function onError(error: unknown): void {
-    if (settle()) controller.error(error);
-  }
-  function onClose(): void {
-    // Closed before its end: the client went away mid-body.
-    if (settle()) controller.error(new Error('the request body was cut short'));
-  }
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(c): void {
-        controller = c;
-      },
-      pull(): void {
-        req.resume();
-      },
-      cancel(): void {
-        // The rest of the body is read off the socket and dropped, as Node does with a body
-        // nobody reads: the answer still reaches the client, and the connection stays usable.
-        if (settle()) req.resume();
-      },
-    },
-    { highWaterMark: req.readableHighWaterMark, size: (chunk) => chunk.byteLength },
-  );
-  req.pause();
-  for (const [event, listener] of listeners) req.on(event, listener);
-  return stream;
-}
-
-/** The message's headers as `Request` init: the parsed object itself when every value is a string. */
-function headersOf(source: IncomingHttpHeaders): HeadersInit {
-  const names = Object.keys(source);
-  for (const name of names) {
-    if (typeof source[name] === 'string') continue;
-    // An array (`set-cookie`): one entry per value.
-    const pairs: [string, string][] = [];
-    for (const key of names) {
-      const value = source[key];
-      if (typeof value === 'string') pairs.push([key, value]);
-      else if (value !== undefined) for (const v of value) pairs.push([key, v]);
-    }
-    return pairs;
-  }
-  return source as Record<string, string>;
-}
-
-function toRequest(
-  req: IncomingMessage,
-  origin: string,
-  trusted: ReadonlySet<string>,
-): NodeRequest {
-  const headers = headersOf(req.headers);
-  const method = req.method ?? 'GET';
-  const target = req.url ?? '/';
-  // An origin-form target (`/path?query`) needs no second URL parse; anything else (`//host/x`,
-  // absolute-form, `*`) is resolved against the origin as the URL standard says.
-  const url =
-    target.startsWith('/') && !target.startsWith('//')
-      ? origin + target
-      : new URL(target, origin).href;
-  const request =
-    method === 'GET' || method === 'HEAD'
-      ? new NodeRequest(url, { method, headers })
-      : new NodeRequest(url, {
-          method,
-          headers,
-          body: bodyStream(req),
-          duplex: 'half',
-        } as RequestInit);
-  const address = clientAddressOf(req, trusted);
-  if (address !== undefined) setClientAddress(request, address);
-  return request;
-}
-
 async function writeResponse(response: Response, res: ServerResponse): Promise<void> {
+  // The responder's own JSON answers: status, headers and body at hand, written in one go, the
+  // same bytes as below (`responder/prepared-response.ts`).
+  const answer = preparedAnswerOf(response);
+  if (answer !== undefined) {
+    res.writeHead(answer.status, answer.headers as string[]).end(answer.body);
+    return;
+  }
   const headers: string[] = [];
   response.headers.forEach((value, name) => {
     headers.push(name, value);
@@ -349,10 +210,10 @@ export async function respond(
   trusted: ReadonlySet<string>,
   onError?: (error: unknown) => void,
 ): Promise<void> {
-  let request: NodeRequest | undefined;
+  let request: Request | undefined;
   // Abort only for a client that went away before the response was complete.
   res.once('close', () => {
-    if (!res.writableFinished && request !== undefined) NodeRequest.abort(request);
+    if (!res.writableFinished && request !== undefined) abortRequest(request);
   });
   let response: Response;
   try {

@@ -14,6 +14,8 @@
 import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
 import { parseJsonObject as parseJsonObjectOrUndefined } from '../core/json.js';
 import { readCapped } from '../core/read-capped.js';
+import { headerPairs, preparedResponse } from './prepared-response.js';
+import { takeBodySource } from './request-body.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
@@ -48,9 +50,11 @@ const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
 });
+const BASE_HEADER_PAIRS = headerPairs(BASE_HEADERS);
 
 /**
- * A JSON response with the responder's standard headers, from JSON text already serialised.
+ * A JSON response with the responder's standard headers, from JSON text already serialised: a
+ * prepared response (`prepared-response.ts`), which a server adapter writes without reading it back.
  * @param status - the HTTP status.
  * @param json - the body, JSON text.
  * @param headers - extra headers.
@@ -61,9 +65,11 @@ export function jsonTextResponse(
   json: string,
   headers?: Readonly<Record<string, string>>,
 ): Response {
-  return new Response(json, {
+  return preparedResponse({
     status,
-    headers: headers === undefined ? BASE_HEADERS : { ...BASE_HEADERS, ...headers },
+    headers:
+      headers === undefined ? BASE_HEADER_PAIRS : headerPairs({ ...BASE_HEADERS, ...headers }),
+    body: json,
   });
 }
 
@@ -146,8 +152,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (Number(declared.trim()) > maxBytes) throw new HttpError('payload_too_large');
   }
   let body: Uint8Array | undefined;
+  // A body the server adapter hands over as bytes (`request-body.ts`), else the body stream.
+  const source = takeBodySource(request);
   try {
-    body = await readCapped(request.body, maxBytes);
+    body = await (source === undefined
+      ? readCapped(request.body, maxBytes)
+      : source.read(maxBytes));
   } catch {
     throw new HttpError('invalid_request');
   }
@@ -160,7 +170,12 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
  * @param request - the request.
  */
 export function discardBody(request: Request): void {
-  if (request.body !== null && !request.bodyUsed && !request.body.locked) {
+  const source = takeBodySource(request);
+  if (source !== undefined) {
+    source.discard();
+    return;
+  }
+  if (!request.bodyUsed && request.body !== null && !request.body.locked) {
     request.body.cancel().catch(() => undefined);
   }
 }
