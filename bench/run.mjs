@@ -546,7 +546,35 @@ function httpTable(rows, misses) {
     ];
   });
   const generators = [...new Set(rows.map((r) => r.generator))].join(', ');
-  return `${table(['runtime', 'server backend', 'server', 'route', 'load', 'requests/s', 'p50', 'p99', 'server CPU per request', 'errors', 'server peak RSS', 'vs bare node:http', '1-core decaps/s', 'vs decaps', 'targets'], body)}\n\nLoad: ${generators}; server: \`zeq-keyex serve\` from dist/cli.js on 127.0.0.1, one process, with \`--trust-proxy 127.0.0.1\`; every request names its client in \`X-Forwarded-For\`, rotating over the clients shown. "Every defence on" is \`serve\`'s defaults: per-client token buckets, the cap on decapsulations in flight, the replay memory, the connection cap, the time limits. The bare \`node:http\` row is \`bench/bare-server.mjs\` under the same handshake requests and headers: it reads each body and sends a fixed answer of a handshake answer's size, with no routing, parsing or cryptography — the ceiling of one Node process here; "vs bare node:http" is each row's rate over it, measured in the same run. "Server CPU per request" is the server process's user + system time over the load (from \`/proc\`) divided by the requests it answered: steadier than the rates on a shared machine, it says what the server itself spends.`;
+  const floors = httpFloors(rows);
+  return `${table(['runtime', 'server backend', 'server', 'route', 'load', 'requests/s', 'p50', 'p99', 'server CPU per request', 'errors', 'server peak RSS', 'vs bare node:http', '1-core decaps/s', 'vs decaps', 'targets'], body)}\n\nLoad: ${generators}; server: \`zeq-keyex serve\` from dist/cli.js on 127.0.0.1, one process, with \`--trust-proxy 127.0.0.1\`; every request names its client in \`X-Forwarded-For\`, rotating over the clients shown. "Every defence on" is \`serve\`'s defaults: per-client token buckets, the cap on decapsulations in flight, the replay memory, the connection cap, the time limits. The bare \`node:http\` row is \`bench/bare-server.mjs\` under the same handshake requests and headers: it reads each body and sends a fixed answer of a handshake answer's size, with no routing, parsing or cryptography — the ceiling of one Node process here; "vs bare node:http" is each row's rate over it, measured in the same run. "Server CPU per request" is the server process's user + system time over the load (from \`/proc\`) divided by the requests it answered: steadier than the rates on a shared machine, it says what the server itself spends.${floors}`;
+}
+
+/**
+ * What any one-process server that decapsulates could reach, per runtime: the bare server's CPU
+ * per request plus one decapsulation on one core (the bound column), and nothing else — no
+ * routing, parsing, hashing, HKDF or sealing — over the bare server's rate in the same run. One
+ * process runs its JavaScript, node:http and a synchronous decapsulation on one core; the other
+ * core is the load generator's.
+ */
+function httpFloors(rows) {
+  const lines = [];
+  for (const runtime of [...new Set(rows.map((r) => r.runtime))]) {
+    const bare = rows.find((r) => r.runtime === runtime && r.configuration === 'bare');
+    const served = rows.find(
+      (r) => r.runtime === runtime && r.configuration === 'defended' && r.route === 'handshake',
+    );
+    if (bare === undefined || served === undefined) continue;
+    const bareUs = bare.cpuPerRequestMs * 1000;
+    const decapUs = 1e6 / served.boundPerSec;
+    if (!Number.isFinite(bareUs) || !Number.isFinite(decapUs)) continue;
+    const perSec = 1e6 / (bareUs + decapUs);
+    lines.push(
+      `- ${runtime}: the bare server's ${bareUs.toFixed(0)} µs of CPU per request + one decapsulation (${decapUs.toFixed(0)} µs) = ${(bareUs + decapUs).toFixed(0)} µs: at most ${fmtRate(perSec)} handshakes/s on one core, ${fmtRatio(perSec / bare.perSec)} the bare server's rate.`,
+    );
+  }
+  if (lines.length === 0) return '';
+  return `\n\nFloor of one process: what a server would reach if it did per handshake only the bare server's work and one decapsulation — no routing, JSON, transcript hash, HKDF, key confirmation or store — on the one core the load generator leaves it:\n${lines.join('\n')}`;
 }
 
 function recordsTable(rows, misses) {
