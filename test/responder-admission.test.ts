@@ -236,13 +236,14 @@ describe('per-client token buckets', () => {
     });
     const from = (client: string): Request =>
       new Request('https://responder.test/', { headers: { 'x-client': client } });
-    admission.take('handshake', from('a'));
+    // In-memory buckets answer at once (`undefined`, no promise), or throw.
+    expect(admission.take('handshake', from('a'))).toBeUndefined();
     expect(() => admission.take('handshake', from('a'))).toThrow(
       expect.objectContaining({ code: 'rate_limited' }),
     );
-    admission.take('handshake', from('b'));
-    admission.take('handshake', from('c')); // forgets a
-    admission.take('handshake', from('a'));
+    expect(admission.take('handshake', from('b'))).toBeUndefined();
+    expect(admission.take('handshake', from('c'))).toBeUndefined(); // forgets a
+    expect(admission.take('handshake', from('a'))).toBeUndefined();
   });
 
   test('malformed limits are refused when the responder is created', () => {
