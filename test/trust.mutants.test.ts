@@ -226,3 +226,43 @@ describe('the policy', () => {
     expect(() => createTrustPolicy({ pins: { [SLUG]: FP } })).not.toThrow();
   });
 });
+
+describe('what the errors name', () => {
+  const message = async (promise: Promise<unknown>): Promise<string> => {
+    const error: unknown = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return (error as Error).message;
+  };
+
+  test('pin_required names the slug that has no trust choice', async () => {
+    const policy = createTrustPolicy({ pins: { [SLUG]: FP } });
+    expect(() => policy.assertChoice('edge-77')).toThrow(/edge-77/);
+    expect(await message(policy.check(ORIGIN, 'edge-77', { fingerprint: FP }))).toMatch(/edge-77/);
+  });
+
+  test('a malformed tofu option names tofu; a missing storage names storage', () => {
+    expect(() => createTrustPolicy({ tofu: {} as TrustStore })).toThrow(/tofu/);
+    expect(() => createLocalStorageTrustStore({})).toThrow(/storage/);
+  });
+
+  test('a store_error says which entry of the store is at fault', async () => {
+    const kept = createTrustPolicy({
+      tofu: { get: async () => undefined, putIfAbsent: async () => undefined as unknown as string },
+    });
+    const decision = await kept.check(ORIGIN, SLUG, { fingerprint: FP });
+    expect(await message(decision.confirmed())).toMatch(/fingerprint/);
+    const edited = createTrustPolicy({
+      tofu: { get: async () => 'not a fingerprint', putIfAbsent: async () => FP },
+    });
+    expect(await message(edited.check(ORIGIN, SLUG, { fingerprint: FP }))).toMatch(/fingerprint/);
+    const storage = new MemoryStorage();
+    storage.setItem('zeq-keyex:tofu:serial:k', 'twelve');
+    const store = createLocalStorageTrustStore({ storage });
+    expect(
+      await message((store.raiseSerial as NonNullable<TrustStore['raiseSerial']>)('k', 1)),
+    ).toMatch(/serial/);
+  });
+});
