@@ -19,6 +19,7 @@ import base from './vitest.config.js';
 const MOCKING = [
   'test/client-wipe.test.ts',
   'test/modeb-wipe.mutants.test.ts',
+  'test/record-channel-async.mutants.test.ts',
   'test/record-channel.mutants.test.ts',
   'test/records-async.test.ts',
   'test/xwing-wipe.mutants.test.ts',
