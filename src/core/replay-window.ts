@@ -45,7 +45,6 @@ export function markSeen(window: ReplayWindow, seq: number): void {
   const bits = (window.bits ??= new Uint32Array(WINDOW_WORDS));
   // Stryker disable next-line EqualityOperator: `>` → `>=` is equivalent: for seq equal to the top the branch changes nothing (the slide clears no slot, the top stays).
   if (seq > window.top) {
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: `window.top < 0` → false and `>=` → `>` are equivalent: the loop then clears the same slots `fill(0)` does (all of them, or those of an all-zero bitmap).
     if (window.top < 0 || seq - window.top >= REPLAY_WINDOW) {
       bits.fill(0);
     } else {
