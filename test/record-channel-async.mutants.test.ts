@@ -68,6 +68,15 @@ describe('a wiped receiver', () => {
   });
 });
 
+describe('the AAD', () => {
+  test('that is not bytes is a rejection naming it, before any key is made', async () => {
+    await expect(receiver().openAsync(i2r(0, 0), 'aad' as unknown as Uint8Array)).rejects.toThrow(
+      /aad/,
+    );
+    expect(keys.made).toBe(0);
+  });
+});
+
 describe('asynchronous keys', () => {
   test('an epoch the receiver holds gets one, reused by each of its records', async () => {
     const r = receiver();
