@@ -102,6 +102,13 @@ describe('the validity period', () => {
 });
 
 describe('keys and signing', () => {
+  test('a 32-byte identity seed gives the same ML-DSA-65 key pair each time', () => {
+    const pair = identityKeygen(new Uint8Array(32).fill(7));
+    expect(toHex(pair.publicKey)).toBe(toHex(IDENTITY_KEY));
+    expect(pair.publicKey).toHaveLength(1952);
+    expect(pair.secretKey).toHaveLength(4032);
+  });
+
   test('an identity seed must be a Uint8Array of 32 bytes; the error says how long', async () => {
     for (const seed of [new Uint8Array(31), new Uint8Array(33), Array.from(new Uint8Array(32))])
       expectCode(() => identityKeygen(seed as Uint8Array), 'invalid_secret_key');
