@@ -297,3 +297,12 @@ describe('a malformed_response names the field at fault', () => {
     ).toMatch(/expires_at/);
   });
 });
+
+describe('the attestation of a key document (§8.1)', () => {
+  test('is kept as received, unchecked, and is undefined when absent', () => {
+    const attestation = { sig_alg: 'ML-DSA-65', anything: [1, 2] };
+    expect(parseKeyDocument({ ...KEY_DOCUMENT, attestation }).attestation).toBe(attestation);
+    expect(parseKeyDocument({ ...KEY_DOCUMENT, attestation: null }).attestation).toBeNull();
+    expect(parseKeyDocument(KEY_DOCUMENT).attestation).toBeUndefined();
+  });
+});
