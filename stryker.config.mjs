@@ -26,6 +26,8 @@ const config = {
     'src/core/sealing.ts',
     'src/core/modeb.ts',
     'src/core/document.ts',
+    'src/core/attestation.ts',
+    'src/core/xwing.ts',
     'src/core/origin.ts',
     'src/initiator/trust.ts',
     'src/initiator/client.ts',

@@ -18,13 +18,17 @@ import base from './vitest.config.js';
 /** The unit-level files that `vi.mock` a module of the SDK. */
 const MOCKING = [
   'test/client-wipe.test.ts',
+  'test/modeb-wipe.mutants.test.ts',
+  'test/record-channel-async.mutants.test.ts',
   'test/record-channel.mutants.test.ts',
   'test/records-async.test.ts',
+  'test/xwing-wipe.mutants.test.ts',
 ];
 
 /** The unit-level files of the mutated modules, and the mutation tests. */
 const UNIT = [
   'test/*.mutants.test.ts',
+  'test/attestation-vectors.test.ts',
   'test/client-fetch.test.ts',
   'test/client-transport.test.ts',
   'test/client-trust.test.ts',
@@ -42,6 +46,7 @@ const UNIT = [
   'test/records-ratchet.test.ts',
   'test/records-vectors.test.ts',
   'test/responder-admission.test.ts',
+  'test/xwing-backends.test.ts',
 ];
 
 const config: ViteUserConfig = defineConfig({

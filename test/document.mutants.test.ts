@@ -248,3 +248,61 @@ describe('expires_at', () => {
       expectCode(() => expiry(text), 'malformed_response');
   });
 });
+
+describe('a malformed_response names the field at fault', () => {
+  const messageOf = (parse: () => unknown): string => {
+    try {
+      parse();
+    } catch (error) {
+      expect((error as { code?: unknown }).code).toBe('malformed_response');
+      return (error as Error).message;
+    }
+    throw new Error('expected malformed_response');
+  };
+
+  test('in a key document', () => {
+    expect(messageOf(() => parseKeyDocument('text'))).toMatch(/object/);
+    for (const name of ['alg', 'public_key', 'fingerprint', 'machine_id'])
+      expect(messageOf(() => parseKeyDocument(without(KEY_DOCUMENT, name)))).toMatch(name);
+    expect(messageOf(() => parseKeyDocument({ ...KEY_DOCUMENT, machine_id: 'a b' }))).toMatch(
+      /machine_id/,
+    );
+    expect(messageOf(() => parseKeyDocument({ ...KEY_DOCUMENT, fingerprint: 'ab' }))).toMatch(
+      /fingerprint/,
+    );
+    expect(messageOf(() => parseKeyDocument({ ...KEY_DOCUMENT, public_key: 'A*' }))).toMatch(
+      /public_key/,
+    );
+  });
+
+  test('the base64 decoder’s error, kept as the cause, names public_key too', () => {
+    try {
+      parseKeyDocument({ ...KEY_DOCUMENT, public_key: 'A*' });
+    } catch (error) {
+      expect(((error as Error).cause as Error).message).toMatch(/public_key/);
+      return;
+    }
+    throw new Error('expected malformed_response');
+  });
+
+  test('in a handshake response', () => {
+    expect(messageOf(() => parseHandshakeResponse(null))).toMatch(/object/);
+    for (const name of Object.keys(RESPONSE))
+      expect(messageOf(() => parseHandshakeResponse(without(RESPONSE, name)))).toMatch(name);
+    expect(messageOf(() => parseHandshakeResponse({ ...RESPONSE, session_id: 'x y' }))).toMatch(
+      /session_id/,
+    );
+    expect(
+      messageOf(() => parseHandshakeResponse({ ...RESPONSE, expires_at: '2026-02-30T00:00:00Z' })),
+    ).toMatch(/expires_at/);
+  });
+});
+
+describe('the attestation of a key document (§8.1)', () => {
+  test('is kept as received, unchecked, and is undefined when absent', () => {
+    const attestation = { sig_alg: 'ML-DSA-65', anything: [1, 2] };
+    expect(parseKeyDocument({ ...KEY_DOCUMENT, attestation }).attestation).toBe(attestation);
+    expect(parseKeyDocument({ ...KEY_DOCUMENT, attestation: null }).attestation).toBeNull();
+    expect(parseKeyDocument(KEY_DOCUMENT).attestation).toBeUndefined();
+  });
+});

@@ -22,6 +22,7 @@ import {
   respondModeB,
 } from '../src/core/modeb.js';
 import type { KemEncapsulator, KemSecretKey } from '../src/backends/kem-backend.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import { type ModeBCase, hex, protocolCases, toHex } from './helpers/vector-data.js';
 
@@ -321,5 +322,102 @@ describe('the seed and its transcript', () => {
     expect(toHex(seed.transcript)).toBe(toHex(transcript));
     expect(seed.seed).toHaveLength(32);
     expect(seed.seedCommitment).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('what the errors name, and the refusals only a guard makes', () => {
+  const failure = async (promise: Promise<unknown>): Promise<Error> => {
+    const error: unknown = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return error as Error;
+  };
+
+  test('an initiator input that is not an object is a TypeError naming the fields expected', async () => {
+    for (const input of [null, undefined, 'peer', 7]) {
+      const error = await failure(
+        deriveModeBSeedAsInitiator(input as unknown as ModeBInitiatorInput),
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/expectedFingerprint/);
+    }
+  });
+
+  test('a peer that is not a key document object is a TypeError pointing to parseKeyDocument', async () => {
+    // A function carrying a document's fields is not a document either.
+    const callable = Object.assign(() => undefined, peer());
+    for (const value of [null, 'doc', 7, {}, callable]) {
+      const error = await failure(deriveModeBSeedAsInitiator(initiator({ peer: value })));
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/parseKeyDocument/);
+    }
+  });
+
+  test('a responder input that is not an object is a TypeError naming the fields expected', async () => {
+    for (const input of [null, undefined, 'x', 7]) {
+      const error = await failure(
+        deriveModeBSeedAsResponder(input as unknown as ModeBResponderInput),
+      );
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.message).toMatch(/cipherText/);
+    }
+  });
+
+  test('a backend of another alg is unsupported_alg, before it encapsulates', async () => {
+    let encapsulated = false;
+    const xwing: KemEncapsulator = {
+      ...keptEncapsulator(new Uint8Array(32), () => {
+        encapsulated = true;
+      }),
+      alg: 'X-Wing',
+    };
+    await expectCodeAsync(initiateModeB(initiator(), xwing), 'unsupported_alg');
+    expect(encapsulated).toBe(false);
+  });
+
+  test('a secret key of another public key says so, for a seed and for an expanded key', async () => {
+    const other = kemKeygen(new Uint8Array(64).fill(1)).publicKey;
+    const imported = await failure(
+      respondModeB(responder({ publicKey: other }), keptSecretKey(new Uint8Array(32))),
+    );
+    expect(isZeqKeyExError(imported, 'invalid_secret_key')).toBe(true);
+    expect(imported.message).toMatch(/public key/);
+    const expanded = await failure(
+      deriveModeBSeedAsResponder(
+        responder({ secretKey: kemKeygen(SEED).secretKey, publicKey: other }),
+      ),
+    );
+    expect(isZeqKeyExError(expanded, 'invalid_secret_key')).toBe(true);
+    expect(expanded.message).toMatch(/public key/);
+  });
+
+  test('X-Wing has no expanded key: any other length is invalid_secret_key, even one holding the key', async () => {
+    const xwingPublicKey = new Uint8Array(1216).fill(7);
+    // Shaped like an expanded ML-KEM-768 key around the X-Wing public key.
+    const shaped = new Uint8Array(2400);
+    shaped.set(xwingPublicKey, 2400 - 64 - 1216);
+    await expectCodeAsync(
+      deriveModeBSeedAsResponder(
+        responder({
+          alg: 'X-Wing',
+          secretKey: shaped,
+          publicKey: xwingPublicKey,
+          cipherText: new Uint8Array(1120),
+        }),
+      ),
+      'invalid_secret_key',
+    );
+  });
+
+  test("an expanded key with kem: 'native' is a TypeError saying a seed is needed", async () => {
+    const error = await failure(
+      deriveModeBSeedAsResponder(
+        responder({ secretKey: kemKeygen(SEED).secretKey, kem: 'native' }),
+      ),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toMatch(/seed/);
   });
 });

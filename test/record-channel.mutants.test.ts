@@ -215,3 +215,31 @@ function sealRecordOpens(record: Uint8Array, direction: 'i2r' | 'r2i'): Uint8Arr
   const r = createReceiverAt(deriveTrafficKey(RECORD_KEY, SID, direction), SID);
   return r.open(record);
 }
+
+describe('the programmer errors name the argument or option at fault', () => {
+  test('at creation: the record key, the role, the session id, the interval, the clock', () => {
+    const make =
+      (...args: unknown[]) =>
+      () =>
+        (createRecordChannel as (...a: unknown[]) => unknown)(...args);
+    expect(make(new Uint8Array(31), SID, 'initiator')).toThrow(/32 bytes/);
+    expect(make(RECORD_KEY, SID, 'server')).toThrow(/role/);
+    expect(make(RECORD_KEY, 7, 'initiator')).toThrow(/sessionId/);
+    expect(make(RECORD_KEY, SID, 'initiator', { rekeyIntervalMs: 0 })).toThrow(/rekeyIntervalMs/);
+    expect(make(RECORD_KEY, SID, 'initiator', { now: 5 })).toThrow(/now/);
+    expect(() => assertRatchetOptions({ now: 5 as unknown as () => number })).toThrow(/now/);
+    expect(() =>
+      createReceiverAt(keyAt(RECORD_KEY, SID, 'i2r', 0), 7 as unknown as string),
+    ).toThrow(/sessionId/);
+  });
+
+  test('a record call names the plaintext or the AAD that is not bytes', async () => {
+    const channel = createRecordChannel(RECORD_KEY, SID, 'initiator');
+    const peer = createRecordChannel(RECORD_KEY, SID, 'responder');
+    const notBytes = 'text' as unknown as Uint8Array;
+    expect(() => channel.seal(notBytes)).toThrow(/plaintext/);
+    expect(() => channel.seal(utf8('x'), notBytes)).toThrow(/aad/);
+    expect(() => peer.open(channel.seal(utf8('x')), notBytes)).toThrow(/aad/);
+    await expect(channel.sealAsync(notBytes)).rejects.toThrow(/plaintext/);
+  });
+});

@@ -133,3 +133,16 @@ describe('keys', () => {
       expect(() => deriveTrafficKey(KEY, SID, direction as 'i2r')).toThrow(TypeError);
   });
 });
+
+describe('the programmer errors name the argument at fault', () => {
+  test('a counter out of range names epoch or seq', () => {
+    expect(() => encodeRecordHeader(2 ** 32, 0)).toThrow(/epoch/);
+    expect(() => encodeRecordHeader(0, 2 ** 32)).toThrow(/seq/);
+    expect(() => encodeRecordHeader(0, -1)).toThrow(/2\^32/);
+  });
+
+  test('deriveTrafficKey names sessionId and direction', () => {
+    expect(() => deriveTrafficKey(KEY, 7 as unknown as string, 'i2r')).toThrow(/sessionId/);
+    expect(() => deriveTrafficKey(KEY, SID, 'x2y' as 'i2r')).toThrow(/direction/);
+  });
+});

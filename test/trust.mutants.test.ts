@@ -7,11 +7,13 @@
 import { describe, expect, test } from 'vitest';
 import { ZeqKeyExError, isZeqKeyExError } from '../src/core/errors.js';
 import {
+  type IdentityTrust,
   type StorageLike,
   type TrustStore,
   createLocalStorageTrustStore,
   createMemoryTrustStore,
   createTrustPolicy,
+  isSerial,
   tofuKey,
 } from '../src/initiator/trust.js';
 import { expectCode, expectCodeAsync } from './helpers/errors.js';
@@ -224,5 +226,129 @@ describe('the policy', () => {
       expect(() => createTrustPolicy({ tofu: tofu as unknown as TrustStore })).toThrow(TypeError);
     expect(() => createTrustPolicy({ tofu: { get, putIfAbsent } })).not.toThrow();
     expect(() => createTrustPolicy({ pins: { [SLUG]: FP } })).not.toThrow();
+  });
+});
+
+describe('what the errors name', () => {
+  const message = async (promise: Promise<unknown>): Promise<string> => {
+    const error: unknown = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return (error as Error).message;
+  };
+
+  test('pin_required names the slug that has no trust choice', async () => {
+    const policy = createTrustPolicy({ pins: { [SLUG]: FP } });
+    expect(() => policy.assertChoice('edge-77')).toThrow(/edge-77/);
+    expect(await message(policy.check(ORIGIN, 'edge-77', { fingerprint: FP }))).toMatch(/edge-77/);
+  });
+
+  test('a malformed tofu option names tofu; a missing storage names storage', () => {
+    expect(() => createTrustPolicy({ tofu: {} as TrustStore })).toThrow(/tofu/);
+    expect(() => createLocalStorageTrustStore({})).toThrow(/storage/);
+  });
+
+  test('a store_error says which entry of the store is at fault', async () => {
+    const kept = createTrustPolicy({
+      tofu: { get: async () => undefined, putIfAbsent: async () => undefined as unknown as string },
+    });
+    const decision = await kept.check(ORIGIN, SLUG, { fingerprint: FP });
+    expect(await message(decision.confirmed())).toMatch(/fingerprint/);
+    const edited = createTrustPolicy({
+      tofu: { get: async () => 'not a fingerprint', putIfAbsent: async () => FP },
+    });
+    expect(await message(edited.check(ORIGIN, SLUG, { fingerprint: FP }))).toMatch(/fingerprint/);
+    const storage = new MemoryStorage();
+    storage.setItem('zeq-keyex:tofu:serial:k', 'twelve');
+    const store = createLocalStorageTrustStore({ storage });
+    expect(
+      await message((store.raiseSerial as NonNullable<TrustStore['raiseSerial']>)('k', 1)),
+    ).toMatch(/serial/);
+  });
+});
+
+describe('identity pins come first', () => {
+  const decision = { mode: 'identity', confirmed: async () => undefined } as const;
+  const identity = (covered: readonly string[]): IdentityTrust => ({
+    covers: (slug) => covered.includes(slug),
+    check: async () => decision,
+  });
+
+  test('for a slug they cover, over its pin; other slugs keep their pins', async () => {
+    const policy = createTrustPolicy({
+      identity: identity([SLUG]),
+      pins: { [SLUG]: OTHER_FP, other: OTHER_FP },
+    });
+    expect(await policy.check(ORIGIN, SLUG, { fingerprint: FP })).toBe(decision);
+    await expectCodeAsync(
+      policy.check(ORIGIN, 'other', { fingerprint: FP }),
+      'fingerprint_mismatch',
+    );
+    expect(() => policy.assertChoice(SLUG)).not.toThrow();
+  });
+
+  test('a slug they do not cover, without a pin or store, has no trust choice', async () => {
+    const policy = createTrustPolicy({ identity: identity([SLUG]) });
+    await expectCodeAsync(policy.check(ORIGIN, 'other', { fingerprint: FP }), 'pin_required');
+    expectCode(() => policy.assertChoice('other'), 'pin_required');
+  });
+});
+
+describe('the serials of identity pins', () => {
+  test('isSerial: an integer in [0, 2^53 − 1]', () => {
+    for (const value of [0, 1, 2 ** 53 - 1]) expect(isSerial(value)).toBe(true);
+    for (const value of [-1, 1.5, 2 ** 53, Number.NaN, Infinity, '1', null, undefined])
+      expect(isSerial(value)).toBe(false);
+  });
+
+  const raise = (store: TrustStore): NonNullable<TrustStore['raiseSerial']> =>
+    store.raiseSerial as NonNullable<TrustStore['raiseSerial']>;
+
+  test('the memory store keeps the highest serial per key', async () => {
+    const store = raise(createMemoryTrustStore());
+    expect(await store('k', 5)).toBe(5);
+    expect(await store('k', 3)).toBe(5);
+    expect(await store('k', 7)).toBe(7);
+    expect(await store('other', 0)).toBe(0);
+    expect(await store('other', 1)).toBe(1);
+  });
+
+  test('the localStorage store keeps the highest serial beside the fingerprints, writing only a raise', async () => {
+    const storage = new MemoryStorage();
+    const store = raise(createLocalStorageTrustStore({ storage }));
+    expect(await store('k', 0)).toBe(0);
+    expect(storage.getItem('zeq-keyex:tofu:serial:k')).toBe('0');
+    expect(await store('k', 12)).toBe(12);
+    expect(storage.writes).toBe(2);
+    expect(await store('k', 12)).toBe(12);
+    expect(await store('k', 3)).toBe(12);
+    expect(storage.writes).toBe(2);
+    expect(storage.getItem('zeq-keyex:tofu:serial:k')).toBe('12');
+    expect(await raise(createLocalStorageTrustStore({ storage, prefix: 'app/' }))('k', 1)).toBe(1);
+    expect(storage.getItem('app/serial:k')).toBe('1');
+  });
+
+  test('a stored serial that is not a decimal integer in range is store_error', async () => {
+    for (const stored of [
+      '',
+      ' 5',
+      '5 ',
+      '+5',
+      '0x10',
+      '1e3',
+      '1.5',
+      '-1',
+      'twelve',
+      '9999999999999999',
+    ]) {
+      const storage = new MemoryStorage();
+      storage.setItem('zeq-keyex:tofu:serial:k', stored);
+      await expectCodeAsync(
+        raise(createLocalStorageTrustStore({ storage }))('k', 1),
+        'store_error',
+      );
+    }
   });
 });

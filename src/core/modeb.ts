@@ -385,6 +385,7 @@ export async function deriveModeBSeedAsResponder(
     // FIPS 203 layout: dk = dk_PKE ‖ ek ‖ H(ek) ‖ z, so the public key sits 64 bytes before the end.
     const end = expanded.length - 64;
     if (
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: equivalent: without this guard a key too short to hold the public key compares a slice of another length, which fails the same way (`invalid_secret_key`); `<=` differs only for a key of exactly 1248 bytes, refused as `invalid_secret_key` either way.
       end - checked.publicKey.length < 0 ||
       !constantTimeEqual(expanded.subarray(end - checked.publicKey.length, end), checked.publicKey)
     ) {

@@ -365,6 +365,7 @@ function locateKey(state: ReceiverState, epoch: number, at: number): Located {
   const previous = state.previous;
   const held = epoch === current.epoch ? current : epoch === previous?.epoch ? previous : undefined;
   if (held !== undefined) return { kind: 'held', held, key: held.key };
+  // Stryker disable next-line EqualityOperator: `<` → `<=` is equivalent: an epoch equal to the current one was returned as held just above.
   if (epoch < current.epoch) throw new ZeqKeyExError('record_too_old');
   const steps = epoch - current.epoch;
   if (steps > MAX_EPOCH_SKIP) throw new ZeqKeyExError('record_too_far_ahead');
@@ -545,6 +546,7 @@ export function createRecordChannel(
   const receiving: Direction = role === 'initiator' ? 'r2i' : 'i2r';
   const sendKey = deriveTrafficKey(recordKey, sessionId, sending);
   const sender = createRecordSender(
+    // Stryker disable next-line BooleanLiteral: `exhausted: true` is equivalent: the flag is read only once the key is gone, which only `wipe()` (resets it) or the exhaustion of the last epoch (sets it) do.
     { epoch: 0, seq: 0, startedAt: now(), key: sendKey, asyncKey: undefined, exhausted: false },
     sessionId,
     options,

@@ -124,6 +124,7 @@ let lastSessionField: Uint8Array = EMPTY;
 
 /** `header ‖ LP(session_id) ‖ LP(app_aad)` (spec §3), built in one array. */
 function recordAad(header: Uint8Array, sessionId: string, appAad: Uint8Array): Uint8Array {
+  // Stryker disable next-line ConditionalExpression: `→ true` is equivalent: the cached `LP(session_id)` is recomputed, with the same bytes.
   if (sessionId !== lastSessionId) {
     lastSessionField = lp(sessionId);
     lastSessionId = sessionId;

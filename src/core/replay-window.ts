@@ -28,6 +28,7 @@ const WINDOW_WORDS = REPLAY_WINDOW / 32;
  * @throws {ZeqKeyExError} `record_too_old` below the window, `record_replayed` for a seq it holds.
  */
 export function checkWindow(window: ReplayWindow, seq: number): void {
+  // Stryker disable next-line ConditionalExpression: `window.top < 0` → false is equivalent: with top −1 every seq is above the top, so `seq > window.top` returns all the same.
   if (window.top < 0 || seq > window.top) return;
   if (seq + REPLAY_WINDOW <= window.top) throw new ZeqKeyExError('record_too_old');
   const slot = seq % REPLAY_WINDOW;
@@ -42,11 +43,13 @@ export function checkWindow(window: ReplayWindow, seq: number): void {
  */
 export function markSeen(window: ReplayWindow, seq: number): void {
   const bits = (window.bits ??= new Uint32Array(WINDOW_WORDS));
+  // Stryker disable next-line EqualityOperator: `>` → `>=` is equivalent: for seq equal to the top the branch changes nothing (the slide clears no slot, the top stays).
   if (seq > window.top) {
     if (window.top < 0 || seq - window.top >= REPLAY_WINDOW) {
       bits.fill(0);
     } else {
       // Clear the slots of the seqs the window slides over (window.top + 1 … seq).
+      // Stryker disable next-line EqualityOperator: `<=` → `<` is equivalent: the slot of `seq` is set right after the loop.
       for (let s = window.top + 1; s <= seq; s++) {
         const slot = s % REPLAY_WINDOW;
         bits[slot >>> 5] = (bits[slot >>> 5] as number) & ~(1 << (slot & 31));

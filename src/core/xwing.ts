@@ -120,6 +120,7 @@ function encapsulateWith(publicKey: Uint8Array, randomness?: Uint8Array): Encaps
   // Length and the ML-KEM part's FIPS 203 §7.2 modulus check, with the SDK's code.
   assertPublicKey(publicKey, ALG_XWING);
   try {
+    // Stryker disable next-line ConditionalExpression: `=== undefined` → false is equivalent: noble's `encapsulate` draws fresh randomness for an undefined second argument all the same.
     return randomness === undefined
       ? ml_kem768_x25519.encapsulate(publicKey)
       : ml_kem768_x25519.encapsulate(publicKey, randomness);
