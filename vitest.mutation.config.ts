@@ -18,6 +18,7 @@ import base from './vitest.config.js';
 /** The unit-level files that `vi.mock` a module of the SDK. */
 const MOCKING = [
   'test/client-wipe.test.ts',
+  'test/encoding-decode.mutants.test.ts',
   'test/record-channel.mutants.test.ts',
   'test/records-async.test.ts',
 ];
