@@ -44,8 +44,7 @@ describe('key confirmation', () => {
   });
 
   test('another plaintext of the same length, sealed under the right key and AAD: confirmation_failed', () => {
-    const other = LABEL.slice();
-    other[other.length - 1] ^= 1;
+    const other = concat(LABEL.subarray(0, -1), Uint8Array.of((LABEL.at(-1) ?? 0) ^ 1));
     expectCode(
       () => openKeyConfirmation(KEY, TRANSCRIPT, SID, sealedBy(other)),
       'confirmation_failed',
