@@ -31,6 +31,7 @@ const UNIT = [
   'test/client-trust.test.ts',
   'test/errors.test.ts',
   'test/hot-paths.test.ts',
+  'test/identity-client.test.ts',
   'test/modeb-core.test.ts',
   'test/modeb-properties.test.ts',
   'test/properties-encoding.test.ts',

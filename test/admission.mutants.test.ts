@@ -71,8 +71,10 @@ describe('the client address', () => {
   });
 
   test('must be a non-empty string', () => {
-    for (const address of ['', 7, undefined, null])
+    for (const address of ['', 7, undefined, null]) {
       expect(() => setClientAddress(from(undefined), address as string)).toThrow(TypeError);
+      expect(() => setClientAddress(from(undefined), address as string)).toThrow(/client address/);
+    }
   });
 });
 
@@ -85,7 +87,7 @@ describe('rateLimits', () => {
       records: { burst: 200, perSecond: 100 },
       keyGeneration: { burst: 5, perSecond: 1 / 60 },
     });
-    expect(resolveRateLimits(false)).toEqual({
+    expect(resolveRateLimits(false)).toStrictEqual({
       handshake: undefined,
       records: undefined,
       keyGeneration: undefined,
@@ -140,6 +142,9 @@ describe('createAdmission', () => {
   test('checks its options', () => {
     expect(() => admission({ clientId: 'x' as unknown as AdmissionOptions['clientId'] })).toThrow(
       TypeError,
+    );
+    expect(() => admission({ clientId: 'x' as unknown as AdmissionOptions['clientId'] })).toThrow(
+      /clientId/,
     );
     expect(() => admission({ maxTrackedClients: 0 })).toThrow(/maxTrackedClients/);
     expect(() => admission({ maxInFlightDecapsulations: 0 })).toThrow(/maxInFlightDecapsulations/);
@@ -325,8 +330,13 @@ describe('decapsulations in flight', () => {
         throw new Error('work failure');
       }),
     ).rejects.toThrow('work failure');
+    // The time told lies within the call, as the clock measured it around.
+    const before = performance.now();
     expect(await a.decapsulate(async () => 1)).toBe(1);
+    const after = performance.now();
     expect(times).toHaveLength(2);
+    expect(times[1]).toBeGreaterThanOrEqual(0);
+    expect(times[1]).toBeLessThanOrEqual(after - before);
     const gate = a.decapsulate(() => new Promise<void>((resolve) => setTimeout(resolve, 1)));
     expect((thrown(() => a.assertDecapsulationRoom()) as HttpError).code).toBe('unavailable');
     await gate;

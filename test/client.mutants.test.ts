@@ -9,6 +9,7 @@ import { ALG } from '../src/core/constants.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type ClientOptions, createClient } from '../src/initiator/client.js';
 import { createMemoryTrustStore, tofuKey } from '../src/initiator/trust.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import {
   type FetchHandler,
@@ -57,16 +58,23 @@ describe('options', () => {
     expect(() => createClient({ ...base, algs: [ALG] })).not.toThrow();
     expect(() => createClient({ ...base, algs: ['X-Wing'] })).not.toThrow();
     expect(() => createClient({ ...base, algs: [ALG, 'X-Wing'] })).not.toThrow();
-    for (const algs of [[], ['x-wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']])
+    for (const algs of [[], ['x-wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']]) {
       expect(() => createClient({ ...base, algs: algs as (typeof ALG)[] })).toThrow(TypeError);
+      // The message lists the algs there are.
+      expect(() => createClient({ ...base, algs: algs as (typeof ALG)[] })).toThrow(
+        /ML-KEM-768, X-Wing/,
+      );
+    }
   });
 
   test('maxRecordBytes: an integer above 0', () => {
     const fetch: FetchHandler = async () => new Response(null, { status: 500 });
     const base = { origin: ORIGIN, fetch, insecureUnpinned: true };
     expect(() => createClient({ ...base, maxRecordBytes: 1 })).not.toThrow();
-    for (const maxRecordBytes of [0, -1, 1.5, Number.NaN, 2 ** 53])
+    for (const maxRecordBytes of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
       expect(() => createClient({ ...base, maxRecordBytes })).toThrow(RangeError);
+      expect(() => createClient({ ...base, maxRecordBytes })).toThrow(/maxRecordBytes/);
+    }
   });
 
   test('trust options are checked at creation', () => {
@@ -90,6 +98,23 @@ describe('a handshake', () => {
     const s = spy(f.handler);
     await expectCodeAsync(client(s.handler).handshake(SLUG), 'pin_required');
     expect(s.requests).toHaveLength(0);
+  });
+
+  test('kem: native, for any accepted alg: a runtime without it sends nothing', async () => {
+    const f = await makeFixture();
+    for (const algs of [[ALG], [ALG, 'X-Wing']] as const) {
+      const s = spy(f.handler);
+      const c = client(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, kem: 'native', algs });
+      try {
+        const session = await c.handshake(SLUG);
+        // This runtime has a native KEM for every alg accepted.
+        expect(session.kemBackend).not.toBe('noble');
+        session.wipe();
+      } catch (error) {
+        expect(isZeqKeyExError(error, 'kem_unavailable')).toBe(true);
+        expect(s.requests).toHaveLength(0);
+      }
+    }
   });
 
   test('a malformed slug is a TypeError, before anything is sent', async () => {

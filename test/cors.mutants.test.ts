@@ -191,6 +191,15 @@ describe('preflight', () => {
     expect(answer.headers.get('access-control-allow-credentials')).toBeNull();
     const opaque = cors.preflight(preflightOf('null'), PATTERN, 'GET');
     expect(opaque.headers.get('access-control-allow-origin')).toBeNull();
+    // No Origin at all: no CORS headers either.
+    expect(
+      cors
+        .preflight(preflightOf(undefined), PATTERN, 'GET')
+        .headers.get('access-control-allow-origin'),
+    ).toBeNull();
+    const plain = cors.decorate(getFrom(undefined), PATTERN, new Response('{}'));
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    expect(plain.headers.get('vary')).toBe('origin');
   });
 
   test('a function: asked for each origin, its origin echoed; null never asked; a throw allows nothing', () => {
