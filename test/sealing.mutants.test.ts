@@ -57,8 +57,11 @@ describe('the field key', () => {
       null,
       42,
       parseFieldKey(FIELD_HEX),
-    ])
+    ]) {
       expectCode(() => parseFieldKey(text), 'invalid_field_key');
+      // The message says what a field key is.
+      expect(() => parseFieldKey(text)).toThrow(/64 hex characters \(32 bytes\)/);
+    }
   });
 
   test('deriveSealKey takes 32 bytes exactly', () => {
