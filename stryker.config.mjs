@@ -32,6 +32,7 @@ const config = {
     'src/initiator/trust.ts',
     'src/initiator/client.ts',
     'src/responder/admission.ts',
+    'src/responder/cors.ts',
   ],
   // Two cores, shared.
   concurrency: 1,

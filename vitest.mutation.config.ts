@@ -18,6 +18,7 @@ import base from './vitest.config.js';
 /** The unit-level files that `vi.mock` a module of the SDK. */
 const MOCKING = [
   'test/client-wipe.test.ts',
+  'test/encoding-decode.mutants.test.ts',
   'test/modeb-wipe.mutants.test.ts',
   'test/record-channel-async.mutants.test.ts',
   'test/record-channel.mutants.test.ts',
@@ -34,6 +35,7 @@ const UNIT = [
   'test/client-trust.test.ts',
   'test/errors.test.ts',
   'test/hot-paths.test.ts',
+  'test/identity-client.test.ts',
   'test/modeb-core.test.ts',
   'test/modeb-properties.test.ts',
   'test/properties-encoding.test.ts',

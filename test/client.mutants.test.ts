@@ -9,15 +9,22 @@ import { ALG } from '../src/core/constants.js';
 import { base64Decode } from '../src/core/encoding.js';
 import { type ClientOptions, createClient } from '../src/initiator/client.js';
 import { createMemoryTrustStore, tofuKey } from '../src/initiator/trust.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
 import { expectCodeAsync } from './helpers/errors.js';
 import {
   type FetchHandler,
   MACHINE_ID,
+  OTHER_SLUG,
   SLUG,
   editHandshake,
+  failFirst,
   makeFixture,
   spy,
+  switchable,
 } from './helpers/client-kit.js';
+import { FIELD_KEY } from './helpers/responder.js';
+import { createResponder } from '../src/responder/responder.js';
+import { createMemoryKeyStore } from '../src/responder/stores.js';
 
 const ORIGIN = 'https://edge.test';
 
@@ -51,16 +58,23 @@ describe('options', () => {
     expect(() => createClient({ ...base, algs: [ALG] })).not.toThrow();
     expect(() => createClient({ ...base, algs: ['X-Wing'] })).not.toThrow();
     expect(() => createClient({ ...base, algs: [ALG, 'X-Wing'] })).not.toThrow();
-    for (const algs of [[], ['x-wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']])
+    for (const algs of [[], ['x-wing'], [ALG, 'ML-KEM-1024'], ['ml-kem-768']]) {
       expect(() => createClient({ ...base, algs: algs as (typeof ALG)[] })).toThrow(TypeError);
+      // The message lists the algs there are.
+      expect(() => createClient({ ...base, algs: algs as (typeof ALG)[] })).toThrow(
+        /ML-KEM-768, X-Wing/,
+      );
+    }
   });
 
   test('maxRecordBytes: an integer above 0', () => {
     const fetch: FetchHandler = async () => new Response(null, { status: 500 });
     const base = { origin: ORIGIN, fetch, insecureUnpinned: true };
     expect(() => createClient({ ...base, maxRecordBytes: 1 })).not.toThrow();
-    for (const maxRecordBytes of [0, -1, 1.5, Number.NaN, 2 ** 53])
+    for (const maxRecordBytes of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
       expect(() => createClient({ ...base, maxRecordBytes })).toThrow(RangeError);
+      expect(() => createClient({ ...base, maxRecordBytes })).toThrow(/maxRecordBytes/);
+    }
   });
 
   test('trust options are checked at creation', () => {
@@ -84,6 +98,23 @@ describe('a handshake', () => {
     const s = spy(f.handler);
     await expectCodeAsync(client(s.handler).handshake(SLUG), 'pin_required');
     expect(s.requests).toHaveLength(0);
+  });
+
+  test('kem: native, for any accepted alg: a runtime without it sends nothing', async () => {
+    const f = await makeFixture();
+    for (const algs of [[ALG], [ALG, 'X-Wing']] as const) {
+      const s = spy(f.handler);
+      const c = client(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, kem: 'native', algs });
+      try {
+        const session = await c.handshake(SLUG);
+        // This runtime has a native KEM for every alg accepted.
+        expect(session.kemBackend).not.toBe('noble');
+        session.wipe();
+      } catch (error) {
+        expect(isZeqKeyExError(error, 'kem_unavailable')).toBe(true);
+        expect(s.requests).toHaveLength(0);
+      }
+    }
   });
 
   test('a malformed slug is a TypeError, before anything is sent', async () => {
@@ -146,5 +177,110 @@ describe('a handshake', () => {
     const session = await client(f.handler, { tofu }).handshake(SLUG);
     expect(session.trust).toBe('tofu-first-use');
     expect(await tofu.get(tofuKey(ORIGIN, SLUG))).toBe(f.doc.fingerprint);
+  });
+});
+
+describe('one round trip: the kept key documents (spec §8.2)', () => {
+  test('a KEM-key pin keeps the document: the next handshake only posts', async () => {
+    const f = await makeFixture();
+    const s = spy(f.handler);
+    const c = client(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
+    expect((await c.handshake(SLUG)).documentCached).toBe(false);
+    const second = await c.handshake(SLUG);
+    expect(second).toMatchObject({ documentCached: true, trust: 'pinned', slug: SLUG });
+    expect(s.requests.map((r) => r.method)).toEqual(['GET', 'POST', 'POST']);
+    expect(await f.sessions.get(second.sessionId)).toBeDefined();
+    // Kept per slug: another slug fetches its own.
+    const other = await client(s.handler, {
+      pins: {
+        [SLUG]: f.doc.fingerprint,
+        [OTHER_SLUG]: (await f.responder.keyDocument(OTHER_SLUG)).fingerprint,
+      },
+    }).handshake(OTHER_SLUG);
+    expect(other.documentCached).toBe(false);
+  });
+
+  test('cacheKeyDocuments: false, a TOFU store or no authentication: the document every time', async () => {
+    const f = await makeFixture();
+    for (const options of [
+      { pins: { [SLUG]: f.doc.fingerprint }, cacheKeyDocuments: false },
+      { tofu: createMemoryTrustStore() },
+      { insecureUnpinned: true as const },
+    ] satisfies Partial<ClientOptions>[]) {
+      const s = spy(f.handler);
+      const c = client(s.handler, options);
+      await c.handshake(SLUG);
+      expect((await c.handshake(SLUG)).documentCached).toBe(false);
+      expect(s.requests.map((r) => r.method)).toEqual(['GET', 'POST', 'GET', 'POST']);
+    }
+    const s = spy(f.handler);
+    const c = client(s.handler, { pins: { [SLUG]: f.doc.fingerprint }, cacheKeyDocuments: true });
+    await c.handshake(SLUG);
+    expect((await c.handshake(SLUG)).documentCached).toBe(true);
+  });
+
+  test('409 key_mismatch on a kept document: the document again, once, and the handshake retried', async () => {
+    const before = await makeFixture();
+    const after = await makeFixture();
+    const target = switchable(before.handler);
+    const s = spy(target.handler);
+    const c = client(s.handler, {
+      pins: { [SLUG]: [before.doc.fingerprint, after.doc.fingerprint] },
+    });
+    await c.handshake(SLUG);
+    target.set(after.handler); // the responder rotated its key
+    const session = await c.handshake(SLUG);
+    expect(session).toMatchObject({ documentCached: false, fingerprint: after.doc.fingerprint });
+    expect(s.requests.map((r) => r.method)).toEqual(['GET', 'POST', 'POST', 'GET', 'POST']);
+    // The document fetched again is kept in turn.
+    expect((await c.handshake(SLUG)).documentCached).toBe(true);
+  });
+
+  test('any other failure on a kept document is thrown, and the document dropped', async () => {
+    const f = await makeFixture();
+    const target = switchable(f.handler);
+    const s = spy(target.handler);
+    const c = client(s.handler, { pins: { [SLUG]: f.doc.fingerprint } });
+    await c.handshake(SLUG);
+    for (const [status, code] of [
+      [503, 'unavailable'],
+      [409, 'session_exists'],
+      [400, 'key_mismatch_not'],
+    ] as const) {
+      target.set(failFirst(f.handler, 'POST', 1, status, code));
+      await expectCodeAsync(c.handshake(SLUG), 'http_error');
+      const methods = s.requests.map((r) => r.method);
+      expect(methods.at(-1)).toBe('POST');
+      target.set(f.handler);
+      expect((await c.handshake(SLUG)).documentCached).toBe(false);
+      expect(s.requests.map((r) => r.method).slice(methods.length)).toEqual(['GET', 'POST']);
+    }
+    // A failed confirmation on a kept document: thrown, not retried.
+    target.set(editHandshake(f.handler, (response) => ({ ...response, key_confirmation: 'AAAA' })));
+    const sent = s.requests.length;
+    await expectCodeAsync(c.handshake(SLUG), 'confirmation_failed');
+    expect(s.requests.map((r) => r.method).slice(sent)).toEqual(['POST']);
+  });
+
+  test('at most 64 documents: the 65th slug empties the cache', async () => {
+    const slugs = Array.from({ length: 65 }, (_, i) => `m-${i}`);
+    const responder = createResponder({
+      fieldKey: FIELD_KEY,
+      machines: Object.fromEntries(slugs.map((slug) => [slug, `machine:${slug}`])),
+      keyStore: createMemoryKeyStore(),
+    });
+    const pins: Record<string, string> = {};
+    for (const slug of slugs) pins[slug] = (await responder.keyDocument(slug)).fingerprint;
+    const s = spy((request) => responder.fetch(request));
+    const c = client(s.handler, { pins });
+    for (const slug of slugs.slice(0, 64)) await c.handshake(slug);
+    // All 64 kept; one of them kept again does not empty the full cache.
+    expect((await c.handshake('m-0')).documentCached).toBe(true);
+    expect((await c.handshake('m-63')).documentCached).toBe(true);
+    expect((await c.handshake('m-0')).documentCached).toBe(true);
+    await c.handshake('m-64'); // the cache was full: emptied, then this one kept
+    expect((await c.handshake('m-64')).documentCached).toBe(true);
+    expect((await c.handshake('m-0')).documentCached).toBe(false);
+    expect((await c.handshake('m-63')).documentCached).toBe(false);
   });
 });

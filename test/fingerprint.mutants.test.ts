@@ -38,8 +38,10 @@ describe('pins', () => {
       '',
       7,
       null,
-    ])
+    ]) {
       expect(() => parsePin(pin)).toThrow(TypeError);
+      expect(() => parsePin(pin)).toThrow(/pin/);
+    }
   });
 
   test('parsePins: one pin or a non-empty array, canonical, deduplicated, frozen', () => {
@@ -47,8 +49,10 @@ describe('pins', () => {
     const set = parsePins([FP.toUpperCase(), FP, OTHER]);
     expect(set).toEqual([FP, OTHER]);
     expect(Object.isFrozen(set)).toBe(true);
-    for (const pins of [[], undefined, null, 7, { 0: FP, length: 1 }, [FP, 'x']])
+    for (const pins of [[], undefined, null, 7, { 0: FP, length: 1 }, [FP, 'x']]) {
       expect(() => parsePins(pins)).toThrow(TypeError);
+      expect(() => parsePins(pins)).toThrow(/pin/);
+    }
   });
 });
 

@@ -38,6 +38,9 @@ describe('values that are not strings', () => {
       expect(isFingerprint(value)).toBe(false);
       expect(() => assertSlug(value)).toThrow(TypeError);
       expect(() => assertMachineId(value)).toThrow(TypeError);
+      // The message names what was expected.
+      expect(() => assertSlug(value)).toThrow(/^slug /);
+      expect(() => assertMachineId(value)).toThrow(/^machine_id /);
     }
   });
 });

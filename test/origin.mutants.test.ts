@@ -50,5 +50,8 @@ describe('normaliseOrigin', () => {
     for (const origin of ['ftp://edge.example', 'https://edge.example?x', 'nope', 7])
       expect(() => normaliseOrigin(origin)).toThrow(TypeError);
     expect(() => normaliseOrigin('nope', 'peerOrigin')).toThrow(TypeError);
+    // The message names the option.
+    expect(() => normaliseOrigin('nope', 'peerOrigin')).toThrow(/^peerOrigin /);
+    expect(() => normaliseOrigin('nope')).toThrow(/^origin /);
   });
 });

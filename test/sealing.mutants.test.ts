@@ -4,8 +4,9 @@
  * fresh nonce per seal, and every malformed sealed string `unseal_failed` (never a new secret).
  */
 import { describe, expect, test } from 'vitest';
-import { ALG } from '../src/core/constants.js';
-import { base64Decode, base64Encode } from '../src/core/encoding.js';
+import { ALG, SEALED_IDENTITY_LABEL, SIG_ALG } from '../src/core/constants.js';
+import { base64Decode, base64Encode, lp } from '../src/core/encoding.js';
+import { isZeqKeyExError } from '../src/core/errors.js';
 import {
   type SecretKeyContext,
   type SeedContext,
@@ -15,8 +16,11 @@ import {
   sealSecretKey,
   sealSeed,
   sealWithNonce,
+  identityAad,
+  sealIdentitySeed,
   secretKeyAad,
   seedAad,
+  unsealIdentitySeed,
   unsealSecretKey,
   unsealSeed,
 } from '../src/core/sealing.js';
@@ -57,8 +61,11 @@ describe('the field key', () => {
       null,
       42,
       parseFieldKey(FIELD_HEX),
-    ])
+    ]) {
       expectCode(() => parseFieldKey(text), 'invalid_field_key');
+      // The message says what a field key is.
+      expect(() => parseFieldKey(text)).toThrow(/64 hex characters \(32 bytes\)/);
+    }
   });
 
   test('deriveSealKey takes 32 bytes exactly', () => {
@@ -150,5 +157,35 @@ describe('sealing', () => {
     expectCode(() => unsealSeed(SEAL_KEY, SEED_CONTEXT, base64Encode(flipped)), 'unseal_failed');
     const otherKey = deriveSealKey(new Uint8Array(32).fill(9));
     expectCode(() => unsealSeed(otherKey, SEED_CONTEXT, sealed), 'unseal_failed');
+  });
+});
+
+describe('the sealed identity seed', () => {
+  const identityKey = new Uint8Array(1952).fill(5);
+  const seed = new Uint8Array(32).fill(6);
+
+  test('bound to the identity key by its AAD LP(label) ‖ LP("ML-DSA-65") ‖ LP(identity_key)', () => {
+    expect(identityAad(identityKey)).toEqual(lp(SEALED_IDENTITY_LABEL, SIG_ALG, identityKey));
+    const sealed = sealIdentitySeed(SEAL_KEY, identityKey, seed);
+    expect(base64Decode(sealed)).toHaveLength(12 + 32 + 16);
+    expect(unsealIdentitySeed(SEAL_KEY, identityKey, sealed)).toEqual(seed);
+    const other = identityKey.slice();
+    other[0] = 4;
+    expectCode(() => unsealIdentitySeed(SEAL_KEY, other, sealed), 'unseal_failed');
+    expectCode(
+      () => unsealIdentitySeed(SEAL_KEY, identityKey, sealSeed(SEAL_KEY, SEED_CONTEXT, seed)),
+      'unseal_failed',
+    );
+  });
+
+  test('a malformed sealed string: unseal_failed, its cause naming the field', () => {
+    let thrown: unknown;
+    try {
+      unsealIdentitySeed(SEAL_KEY, identityKey, 'AAAA');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isZeqKeyExError(thrown, 'unseal_failed')).toBe(true);
+    expect(String((thrown as Error).cause)).toContain('sealed secret');
   });
 });

@@ -85,6 +85,7 @@ export function openKeyConfirmation(
     bytes = base64Decode(
       keyConfirmation,
       AEAD_NONCE_BYTES + LABEL.length + AEAD_TAG_BYTES,
+      // Stryker disable next-line StringLiteral: names the field in a message replaced just below
       'key_confirmation',
     );
   } catch {

@@ -47,6 +47,7 @@ export function base64Decode(text: unknown, length?: number, field = 'base64 fie
   ) {
     throw new ZeqKeyExError(
       'invalid_encoding',
+      // Stryker disable next-line StringLiteral: message prose (the field and length are tested)
       `${field} is not canonical base64${length === undefined ? '' : ` of ${length} bytes`}`,
     );
   }
@@ -76,6 +77,7 @@ export function hexDecode(text: unknown, length?: number, field = 'hex field'): 
   ) {
     throw new ZeqKeyExError(
       'invalid_encoding',
+      // Stryker disable next-line StringLiteral: message prose (the field and length are tested)
       `${field} must be ${length === undefined ? '' : `${length * 2} `}lowercase hex characters`,
     );
   }

@@ -62,6 +62,7 @@ export function assertOwnFingerprint(publicKey: Uint8Array, stated: unknown): st
  */
 export function parsePin(pin: unknown): string {
   const canonical =
+    // Stryker disable next-line ConditionalExpression,StringLiteral: a non-string fails the pattern or has no `replace` (a TypeError either way); any fallback but a fingerprint is refused below
     typeof pin === 'string' && HUMAN_PIN.test(pin) ? pin.replace(/[: ]/g, '').toLowerCase() : '';
   if (!isFingerprint(canonical))
     throw new TypeError('a pin must be 64 hex digits, optionally grouped by ":" or single spaces');

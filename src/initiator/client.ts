@@ -199,7 +199,8 @@ export function createClient(options: ClientOptions): Client {
    */
   function keep(slug: string, kept: CachedDocument, session: ClientSession): ClientSession {
     if (cacheDocuments && (session.trust === 'identity' || session.trust === 'pinned')) {
-      if (documents.size >= MAX_CACHED_DOCUMENTS) documents.clear();
+      // Full: dropped for a new slug only (one already kept is replaced in place).
+      if (documents.size >= MAX_CACHED_DOCUMENTS && !documents.has(slug)) documents.clear();
       documents.set(slug, kept);
     }
     return session;

@@ -156,6 +156,7 @@ function parseLimit(value: unknown, name: string): TokenBucketLimit | undefined 
     throw new TypeError(`rateLimits.${name} must be { burst, perSecond } or false`);
   const { burst, perSecond } = value as Record<string, unknown>;
   assertPositiveInteger(burst, `rateLimits.${name}.burst`);
+  // Stryker disable next-line ConditionalExpression: Number.isFinite is false for any non-number too
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0)
     throw new RangeError(`rateLimits.${name}.perSecond must be a positive number`);
   return { burst: burst as number, perSecond };
@@ -218,16 +219,18 @@ export function createAdmission(options: AdmissionOptions): Admission {
     let id: unknown;
     try {
       id = clientId(request);
-    } catch {
+    } catch /* Stryker disable next-line BlockStatement: id stays undefined */ {
       id = undefined; // a failing hook limits no one rather than fail the request
     }
     if (typeof id !== 'string' || id === '') return undefined;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: slicing an id of at most 256 characters to 256 returns it unchanged
     return id.length > MAX_CLIENT_ID_LENGTH ? id.slice(0, MAX_CLIENT_ID_LENGTH) : id;
   }
 
   const observer = options.observer;
   const tell = (call: (o: AdmissionObserver) => void): void => {
     try {
+      // Stryker disable next-line ConditionalExpression: calling into an undefined observer throws, and is ignored like an observer's throw
       if (observer !== undefined) call(observer);
     } catch {
       // Metrics that fail must not change an answer.
@@ -235,6 +238,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
 
   function busy(): HttpError {
+    // Stryker disable next-line OptionalChaining: an observer without `shed` then throws inside `tell`, which ignores it
     tell((o) => o.shed?.());
     return new HttpError('unavailable', { 'retry-after': String(IN_FLIGHT_RETRY_AFTER_SECONDS) });
   }
@@ -252,6 +256,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
         bucket = { tokens: limit.burst, at: time };
         if (map.size >= maxClients) {
           const oldest = map.keys().next();
+          // Stryker disable next-line ConditionalExpression: the map holds maxClients >= 1 entries here, so `done` is never true
           if (oldest.done !== true) map.delete(oldest.value);
         }
       } else {
@@ -279,11 +284,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
     async decapsulate<T>(work: () => Promise<T>): Promise<T> {
       if (inFlight >= maxInFlight) throw busy();
       inFlight += 1;
+      // Stryker disable next-line ConditionalExpression: a start time without an observer to tell is never used (`tell` ignores the call)
       const started = observer?.decapsulated === undefined ? 0 : performance.now();
       try {
         return await work();
       } finally {
         inFlight -= 1;
+        // Stryker disable next-line ConditionalExpression,OptionalChaining: `decapsulated` was defined when `started` was set; without it `tell` ignores the call
         if (started !== 0) tell((o) => o.decapsulated?.(performance.now() - started));
       }
     },
