@@ -45,6 +45,9 @@ const config = {
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   tempDirName: '.stryker-tmp',
+  // Not copied into the sandbox: local caches and outputs (runtimes, Valkey, bench results,
+  // `dist/`), which the mutated tests never read and which may hold links outside the tree.
+  ignorePatterns: ['.tmp', 'dist', 'coverage', 'examples/**/node_modules'],
   timeoutMS: 30_000,
   thresholds: { high: 95, low: 90, break: null },
   cleanTempDir: 'always',
