@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import {
+  type AdmissionKind,
   type AdmissionOptions,
   DEFAULT_RATE_LIMITS,
   MAX_CLIENT_ID_LENGTH,
@@ -29,7 +30,7 @@ const byHeader = (request: Request): string | undefined =>
 
 function admission(options: Partial<AdmissionOptions> & { clock?: { t: number } } = {}) {
   const clock = options.clock ?? { t: 1_000_000 };
-  return createAdmission({
+  const inner = createAdmission({
     clientId: byHeader,
     rateLimits: undefined,
     maxTrackedClients: 100,
@@ -37,6 +38,13 @@ function admission(options: Partial<AdmissionOptions> & { clock?: { t: number } 
     now: () => clock.t,
     ...options,
   });
+  return {
+    ...inner,
+    /** In-memory buckets answer at once: `undefined` (no promise), or a throw. */
+    take(kind: AdmissionKind, request: Request): void {
+      expect(inner.take(kind, request)).toBeUndefined();
+    },
+  };
 }
 
 /** The error `fn` throws. */
