@@ -1,17 +1,22 @@
 /**
  * The responder's prepared JSON answers (`src/responder/prepared-response.ts`): a `Response` in
  * every way to whoever uses it, an answer `serve` writes without reading it back while nothing
- * made the real response, and the same bytes on the wire as an ordinary `Response`.
+ * made the real response, and the same bytes on the wire as an ordinary `Response`. Only an adapter
+ * that asked for them gets one: every other caller of the responder a native `Response` (workerd's
+ * server, for one, takes nothing else).
  */
 import { createConnection } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { errorResponse, jsonResponse } from '../src/responder/http.js';
 import {
+  allowPreparedAnswers,
   headerPairs,
   preparedAnswerOf,
   preparedResponse,
 } from '../src/responder/prepared-response.js';
+import { createResponder } from '../src/responder.js';
+import { FIELD_KEY } from './helpers/responder.js';
 
 const running: RunningServer[] = [];
 
@@ -42,6 +47,31 @@ async function rawAnswer(handler: FetchHandler): Promise<string> {
   // The date changes from one answer to the next.
   return raw.replace(/\r\ndate: [^\r]*/i, '');
 }
+
+describe('who is handed a prepared response', () => {
+  const responder = createResponder({ fieldKey: FIELD_KEY, machines: { 'edge-01': 'm:1' } });
+  const pubkey = (): Request => new Request('https://edge.test/api/keyex/edge-01/pubkey');
+
+  test('a caller of responder.fetch gets a native Response, answers and refusals alike', async () => {
+    for (const request of [pubkey(), new Request('https://edge.test/nowhere')]) {
+      const response = await responder.fetch(request);
+      expect(Object.getPrototypeOf(response) === Response.prototype).toBe(true);
+      expect(preparedAnswerOf(response)).toBeUndefined();
+    }
+  });
+
+  test('an adapter that asked for them gets the answer to write as it is', async () => {
+    const request = pubkey();
+    allowPreparedAnswers(request);
+    const response = await responder.fetch(request);
+    expect(Object.getPrototypeOf(response) === Response.prototype).toBe(false);
+    expect(preparedAnswerOf(response)?.status).toBe(200);
+    expect(JSON.parse(preparedAnswerOf(response)?.body ?? '')).toMatchObject({
+      alg: 'ML-KEM-768',
+      machine_id: 'm:1',
+    });
+  });
+});
 
 describe('a prepared response', () => {
   test('is a Response: status, ok, headers, body, clone', async () => {

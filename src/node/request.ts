@@ -19,6 +19,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { clientAddressOf as attachedAddressOf, setClientAddress } from '../responder/admission.js';
+import { allowPreparedAnswers } from '../responder/prepared-response.js';
 import { type BodySource, setBodySource, takeBodySource } from '../responder/request-body.js';
 import { clientAddressOf } from './client-address.js';
 
@@ -368,6 +369,8 @@ export function toRequest(
           } as RequestInit);
   }
   if (address !== undefined) setClientAddress(request, address);
+  // The server writes the responder's prepared answers itself (`server.ts`, `writeResponse`).
+  allowPreparedAnswers(request);
   return request;
 }
 

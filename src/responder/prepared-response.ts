@@ -10,6 +10,10 @@
  * ({@link preparedAnswerOf}) holds only while nothing made the real one: a response whose headers
  * someone may have changed is written the ordinary way.
  *
+ * Only an adapter that asked for them ({@link allowPreparedAnswers}) is handed prepared responses;
+ * every other caller gets the real `Response` ({@link responseFor}): a runtime's own server (workerd
+ * for one) accepts nothing but its native `Response`, whatever its prototype says.
+ *
  * The bytes on the wire are the same either way: the header names lowercase, in the order a
  * `Headers` object lists them (sorted), the body the UTF-8 of the JSON text.
  * @module
@@ -121,6 +125,35 @@ Object.setPrototypeOf(PreparedResponse.prototype, Response.prototype);
  */
 export function preparedResponse(answer: PreparedAnswer): Response {
   return new PreparedResponse(answer) as unknown as Response;
+}
+
+/**
+ * The requests whose answers may stay prepared: those a server adapter that writes prepared
+ * answers itself made (`src/node/request.ts`). Held weakly, so they go with the request.
+ */
+const preparedAllowed = new WeakSet<Request>();
+
+/**
+ * Lets the responder answer `request` with prepared responses: what an adapter that writes them
+ * itself ({@link preparedAnswerOf}) says of the requests it makes.
+ * @param request - the request.
+ */
+export function allowPreparedAnswers(request: Request): void {
+  preparedAllowed.add(request);
+}
+
+/**
+ * The response the responder hands back for `request`: a prepared one only to an adapter that
+ * asked for them ({@link allowPreparedAnswers}), a real `Response` to every other caller — a
+ * runtime's own server (workerd, Deno, Bun) takes nothing but its native `Response`.
+ * @param request - the request answered.
+ * @param response - the answer.
+ * @returns the answer, made real unless the adapter asked for prepared ones.
+ */
+export function responseFor(request: Request, response: Response): Response {
+  return response instanceof PreparedResponse && !preparedAllowed.has(request)
+    ? PreparedResponse.real(response)
+    : response;
 }
 
 /**

@@ -30,6 +30,7 @@ import { unsealSeed } from '../core/sealing.js';
 import type { KemBackendName } from '../backends/kem-backend.js';
 import { createHandshakeRoute } from './handshake-route.js';
 import { HttpError, discardBody, errorResponse, refusalResponse } from './http.js';
+import { responseFor } from './prepared-response.js';
 import { createKeyDocumentRoute } from './key-document-route.js';
 import { type IdentitySigner, createIdentitySigner } from './identity.js';
 import { type KeyRotation, type KeyRotationResult, createKeyRotation } from './key-rotation.js';
@@ -336,9 +337,13 @@ export function createResponder(options: ResponderOptions): Responder {
 
   return {
     async fetch(request: Request): Promise<Response> {
-      if (!config.cors.enabled || request.method === 'OPTIONS') return dispatch(request);
       const response = await dispatch(request);
-      return config.cors.decorate(request, router.match(request.url)?.route.pattern, response);
+      return responseFor(
+        request,
+        !config.cors.enabled || request.method === 'OPTIONS'
+          ? response
+          : config.cors.decorate(request, router.match(request.url)?.route.pattern, response),
+      );
     },
     async keyDocument(slug: string): Promise<KeyDocumentJson> {
       const machineId = await machineForCaller(lookupMachine, slug);
