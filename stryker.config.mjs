@@ -33,6 +33,9 @@ const config = {
     'src/initiator/client.ts',
     'src/responder/admission.ts',
     'src/responder/cors.ts',
+    'src/responder/http.ts',
+    'src/responder/router.ts',
+    'src/responder/request-body.ts',
   ],
   // Two cores, shared.
   concurrency: 1,
