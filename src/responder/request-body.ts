@@ -41,6 +41,6 @@ export function setBodySource(request: Request, source: BodySource): void {
  */
 export function takeBodySource(request: Request): BodySource | undefined {
   const source = sources.get(request);
-  if (source !== undefined) sources.delete(request);
+  sources.delete(request);
   return source;
 }
