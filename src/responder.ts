@@ -89,7 +89,7 @@ export {
   createBearerTokenAuthorizer,
 } from './responder/admin.js';
 export { MIN_ADMIN_TOKEN_LENGTH, assertAdminToken } from './core/admin-token.js';
-export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-route.js';
+export { DEFAULT_PEER_TIMEOUT_MS, type ModeBOptions } from './responder/modeb-peer.js';
 export type { FetchFunction } from './initiator/transport.js';
 export {
   type SeedStore,

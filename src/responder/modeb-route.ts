@@ -34,7 +34,6 @@ import {
 } from '../core/constants.js';
 import { type AdminOptions, adminRefusal } from './admin.js';
 import { createKeyedLock } from './keyed-lock.js';
-import type { KeyDocument } from '../core/document.js';
 import { base64Decode, base64Encode } from '../core/encoding.js';
 import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import {
@@ -47,44 +46,15 @@ import {
 } from './http.js';
 import { isFingerprint, isMachineId, isSlug } from '../core/identifiers.js';
 import { jsonField, jsonString } from '../core/json.js';
-import { assertDurationMs } from '../core/limits.js';
-import { parseOrigin } from '../core/origin.js';
 import type { KeyManager } from './key-manager.js';
 import type { Logger } from './logger.js';
 import type { Kem } from '../backends/kem-backend.js';
 import { type ModeBInitiation, initiateModeB, respondModeB } from '../core/modeb.js';
-import type { FetchFunction } from '../initiator/transport.js';
-import { isPrivatePeerHost, parseHostList } from '../core/host.js';
-import { fetchPeerKeyDocument } from './modeb-peer.js';
+import { type ModeBOptions, createModeBPeers } from './modeb-peer.js';
 import { wipe } from '../core/primitives.js';
 import type { Route } from './router.js';
 import { sealSeed } from '../core/sealing.js';
 import { type SeedStore, type StoredSeed, createMemorySeedStore } from './seed-store.js';
-
-/** Options of the Mode-B endpoints (the responder's `modeB` option). */
-export interface ModeBOptions {
-  /**
-   * Hosts (names or IP addresses, no port) whose key documents may be fetched over plain http, e.g.
-   * `['127.0.0.1']` for two responders on one machine. Every other peer must be https.
-   * @defaultValue `[]`
-   */
-  allowHttpHosts?: readonly string[];
-  /**
-   * Hosts (names or IP addresses, no port) that `initiate` may fetch although they are loopback,
-   * private or link-local IP literals or `localhost` (see `isPrivatePeerHost`), e.g.
-   * `['127.0.0.1']` for two responders on one machine. Such a host over plain http must also be in
-   * `allowHttpHosts`. Every other such peer is refused (`400 invalid_request`).
-   * @defaultValue `[]`
-   */
-  allowPrivatePeerHosts?: readonly string[];
-  /**
-   * Time limit of the peer key-document fetch, headers and body included.
-   * @defaultValue 10_000
-   */
-  peerTimeoutMs?: number;
-  /** The `fetch` used to reach peers (the global one by default; a peer's handler in tests). */
-  fetch?: FetchFunction;
-}
 
 /** What the endpoints need from the responder that hosts them. */
 export interface ModeBEndpointsOptions {
@@ -112,46 +82,8 @@ export interface ModeBEndpoints {
   close(): void;
 }
 
-/** The clock skew allowed around a peer attestation's validity (§8.2's, as in the vectors). */
-const MODE_B_CLOCK_SKEW_S = 60;
-
-/** Default time limit of the peer key-document fetch. */
-export const DEFAULT_PEER_TIMEOUT_MS = 10_000;
-
 /** The ciphertext lengths of the algs a machine may have (§1, §9); the machine's own is checked once its key is known. */
 const CIPHER_TEXT_BYTES: readonly number[] = ALGS.map((alg) => ALG_SIZES[alg].cipherText);
-
-/** Transport and §2.1 failures that mean the peer was reached but answered no valid key document. */
-const PEER_INVALID = new Set([
-  'http_error',
-  'response_too_large',
-  'malformed_response',
-  'unsupported_alg',
-  'invalid_public_key',
-  'invalid_encoding',
-  'fingerprint_inconsistent',
-]);
-/** Transport failures that mean the peer was not reached in time. */
-const PEER_UNREACHABLE = new Set(['network_error', 'timeout', 'aborted']);
-
-/** What a failed peer fetch is answered with, and the line logged for it. */
-interface PeerFailure {
-  readonly code: 'peer_unreachable' | 'peer_invalid_response';
-  readonly log: string;
-}
-
-/**
- * The answer to a peer fetch that failed with an SDK code: `502 peer_unreachable` or
- * `502 peer_invalid_response`; `undefined` for any other code (the responder's own failure, a
- * `500`).
- */
-function peerFailure(reason: string): PeerFailure | undefined {
-  if (PEER_UNREACHABLE.has(reason))
-    return { code: 'peer_unreachable', log: 'mode-b initiate failed: peer unreachable' };
-  if (PEER_INVALID.has(reason))
-    return { code: 'peer_invalid_response', log: 'mode-b initiate failed: invalid peer response' };
-  return undefined;
-}
 
 /** A field of an admin request that must be a string; anything else is `400 invalid_request`. */
 function stringField(body: Readonly<Record<string, unknown>>, name: string): string {
@@ -164,7 +96,8 @@ function stringField(body: Readonly<Record<string, unknown>>, name: string): str
  * Creates the two Mode-B endpoints for a responder, validating their options.
  * @param options - admin hook, Mode-B options, seed store and what the responder shares.
  * @returns the routes and a `close` to call when the responder closes.
- * @throws {TypeError} for a malformed admin hook, seed store, fetch or `allowHttpHosts`.
+ * @throws {TypeError} for a malformed admin hook or seed store, and (`createModeBPeers`,
+ *   `modeb-peer.ts`) a malformed fetch or host list.
  * @throws {RangeError} for a peer timeout out of range.
  */
 export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpoints {
@@ -181,18 +114,7 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
   }
   const modeB = options.modeB ?? {};
   if (typeof modeB !== 'object' || modeB === null) throw new TypeError('modeB must be an object');
-  const allowHttpHosts = parseHostList(modeB.allowHttpHosts, 'modeB.allowHttpHosts');
-  const allowPrivatePeerHosts = parseHostList(
-    modeB.allowPrivatePeerHosts,
-    'modeB.allowPrivatePeerHosts',
-  );
-  const peerTimeoutMs =
-    modeB.peerTimeoutMs === undefined
-      ? DEFAULT_PEER_TIMEOUT_MS
-      : assertDurationMs(modeB.peerTimeoutMs, 'modeB.peerTimeoutMs');
-  if (modeB.fetch !== undefined && typeof modeB.fetch !== 'function')
-    throw new TypeError('modeB.fetch must be a function');
-  const peerFetch = modeB.fetch;
+  const peers = createModeBPeers(modeB, logger, now);
   const seedStore = options.seedStore ?? createMemorySeedStore();
   if (
     typeof seedStore !== 'object' ||
@@ -222,33 +144,6 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (!isMediaType(request.headers.get('content-type'), 'application/json'))
       throw new HttpError('unsupported_media_type');
     return parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
-  }
-
-  /**
-   * The peer origin of an initiate request: an origin (`core/origin.ts`), then the scheme policy,
-   * then the private-host policy.
-   */
-  function parsePeerOrigin(text: string): string {
-    const peerOrigin = parseOrigin(text);
-    if (peerOrigin === undefined) throw new HttpError('invalid_request');
-    const url = new URL(peerOrigin);
-    if (url.protocol === 'http:' && !allowHttpHosts.has(url.hostname)) {
-      logger.warn('mode-b initiate refused: plain http peer not allowed', {
-        code: 'invalid_request',
-        peerHost: url.hostname,
-      });
-      throw new HttpError('invalid_request');
-    }
-    // Not a way into the responder's own network: an admin token must not buy a fetch of
-    // loopback, private or link-local addresses unless the operator named the host.
-    if (isPrivatePeerHost(url.hostname) && !allowPrivatePeerHosts.has(url.hostname)) {
-      logger.warn('mode-b initiate refused: private peer host not allowed', {
-        code: 'invalid_request',
-        peerHost: url.hostname,
-      });
-      throw new HttpError('invalid_request');
-    }
-    return peerOrigin;
   }
 
   function assertOpen(): void {
@@ -337,91 +232,11 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     if (typeof replace !== 'boolean') throw new HttpError('invalid_request');
     return {
       localSlug,
-      peerOrigin: parsePeerOrigin(peerOriginText),
+      peerOrigin: peers.parseOrigin(peerOriginText),
       peerSlug,
       expected,
       replace,
     };
-  }
-
-  /** The peer's key document (§2.1 checks 1–2); a peer that fails them is a `502`. */
-  async function fetchPeer(
-    peerOrigin: string,
-    peerSlug: string,
-    signal: AbortSignal,
-  ): Promise<KeyDocument> {
-    try {
-      return await fetchPeerKeyDocument(peerOrigin, peerSlug, {
-        timeoutMs: peerTimeoutMs,
-        signal,
-        ...(peerFetch === undefined ? {} : { fetch: peerFetch }),
-      });
-    } catch (error) {
-      const reason = isZeqKeyExError(error) ? error.code : undefined;
-      const failure = reason === undefined ? undefined : peerFailure(reason);
-      if (failure !== undefined) {
-        logger.warn(failure.log, {
-          code: failure.code,
-          reason,
-          peerHost: new URL(peerOrigin).hostname,
-          peerMachine: peerSlug,
-        });
-        throw new HttpError(failure.code);
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * §4.1 with §8: the peer's document must carry a valid attestation by the expected identity
-   * (checks 1–6 of §8.2, with the responder's clock and a 60 s skew). Another identity is
-   * `409 identity_mismatch`; no attestation, or one that is malformed, badly signed or expired,
-   * is `502 peer_invalid_response`. Mode-B keeps no serials: an older document that is still
-   * valid only makes L seed with a key the peer may no longer hold, which the commitments show.
-   * @returns the refusal, or `undefined` when the peer's key is attested.
-   */
-  async function checkPeerIdentity(
-    peer: KeyDocument,
-    peerSlug: string,
-    expectedIdentity: string,
-    localSlug: string,
-  ): Promise<Response | undefined> {
-    const { checkAttestation } = await import('../core/attestation.js');
-    try {
-      await checkAttestation(peer.attestation, {
-        document: {
-          alg: peer.alg,
-          slug: peerSlug,
-          machineId: peer.machineId,
-          publicKey: peer.publicKey,
-        },
-        identityPins: [expectedIdentity],
-        nowSeconds: Math.floor(now() / 1_000),
-        skewSeconds: MODE_B_CLOCK_SKEW_S,
-      });
-      return undefined;
-    } catch (error) {
-      if (!isZeqKeyExError(error)) throw error;
-      if (error.code === 'identity_mismatch') {
-        logger.warn('mode-b initiate refused: identity mismatch', {
-          code: 'identity_mismatch',
-          localMachine: localSlug,
-          peerMachine: peerSlug,
-          expectedIdentity,
-        });
-        return jsonResponse(409, {
-          error: 'identity_mismatch',
-          message: WIRE_ERRORS.identity_mismatch.message,
-          expected_identity: expectedIdentity,
-        });
-      }
-      logger.warn('mode-b initiate failed: invalid peer attestation', {
-        code: 'peer_invalid_response',
-        reason: error.code,
-        peerMachine: peerSlug,
-      });
-      throw new HttpError('peer_invalid_response');
-    }
   }
 
   // §4.1
@@ -432,9 +247,9 @@ export function createModeBEndpoints(options: ModeBEndpointsOptions): ModeBEndpo
     );
     const localMachineId = await machineFor(localSlug);
     assertOpen();
-    const peer = await fetchPeer(peerOrigin, peerSlug, request.signal);
+    const peer = await peers.fetchDocument(peerOrigin, peerSlug, request.signal);
     if ('identity' in expected) {
-      const refusal = await checkPeerIdentity(peer, peerSlug, expected.identity, localSlug);
+      const refusal = await peers.checkIdentity(peer, peerSlug, expected.identity, localSlug);
       if (refusal !== undefined) return refusal;
     }
     // With an identity, the key it attested is the one expected (§4.1, §8).

@@ -40,7 +40,7 @@ import { type Logger, assertLogger, safeLogger, silentLogger } from './logger.js
 import type { RateLimitStore } from './rate-limit-store.js';
 import { assertRateLimitStore, shareRateLimits } from './shared-rate-limits.js';
 import { type LookupMachine, type MachineResolver, parseMachines } from './machines.js';
-import type { ModeBOptions } from './modeb-route.js';
+import type { ModeBOptions } from './modeb-peer.js';
 import type { RecordHandler } from './records-route.js';
 import type { SeedStore } from './seed-store.js';
 import type { SharedRecordState } from './shared-records.js';

@@ -13,7 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalHost } from '../../core/host.js';
 import { type AdminOptions, createBearerTokenAuthorizer } from '../../responder/admin.js';
-import type { ModeBOptions } from '../../responder/modeb-route.js';
+import type { ModeBOptions } from '../../responder/modeb-peer.js';
 import type { SeedStore } from '../../responder/seed-store.js';
 import { createFileSeedStore } from '../file-seed-store.js';
 import {
