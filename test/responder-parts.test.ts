@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { deriveSealKey } from '../src/core/sealing.js';
 import { HttpError, errorResponse, readBody, refusalResponse } from '../src/responder/http.js';
 import { machineForCaller, machineForRequest, parseMachines } from '../src/responder/machines.js';
-import { resolveResponderOptions } from '../src/responder/options.js';
+import { resolveResponderOptions } from '../src/responder/config.js';
 import {
   SESSION_ID_BYTES,
   createPublicRandom,

@@ -6,7 +6,7 @@
  * the ZeqSSL Mode-B admin endpoints of §4.1 and §4.2 (`modeb-route.ts`), which refuse every call
  * unless the deployment configures an `admin` check.
  *
- * This file is the wiring: options (`options.ts`), machine lookup (`machines.ts`), keys
+ * This file is the wiring: options (`options.ts`, checked by `config.ts`), machine lookup (`machines.ts`), keys
  * (`key-manager.ts`), one route module per endpoint, the route table (`router.ts`), the dispatch
  * that turns every refusal into its §7 response (`http.ts`), and the lifecycle. Each route checks
  * a request in the order that keeps a refused request from changing anything; its module says
@@ -44,7 +44,8 @@ import {
 } from './key-manager.js';
 import { machineForCaller, machineForRequest } from './machines.js';
 import { type ModeBEndpoints, createModeBEndpoints } from './modeb-route.js';
-import { type ResponderConfig, type ResponderOptions, resolveResponderOptions } from './options.js';
+import { type ResponderConfig, resolveResponderOptions } from './config.js';
+import type { ResponderOptions } from './options.js';
 import { createPublicRandom } from './public-random.js';
 import {
   type RecordSessions,
