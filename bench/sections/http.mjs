@@ -11,6 +11,9 @@
  * - Key documents: `GET …/pubkey`.
  * - Baseline: the handshake load against a bare `node:http` server (`bench/bare-server.mjs`) that
  *   reads the body and answers a fixed 200: what one Node process can serve here at all.
+ * - The protocol's floor: the same load against `bench/minimal-server.mjs`, the least a `node:http`
+ *   server can do and still answer handshakes correctly (the SDK's KEM, transcript, HKDF and key
+ *   confirmation, sessions in a `Map`, no defences): what the protocol itself costs one process.
  *
  * `serve` runs with every defence on (its defaults: per-client token buckets, the cap on
  * decapsulations in flight, the replay memory, the connection cap and time limits) and
@@ -46,6 +49,7 @@ import { MACHINE_ID, RAW_OF, SLUG, loadSdk, resolveBackend } from '../sdk.mjs';
 
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const BARE_SERVER = path.join(ROOT, 'bench', 'bare-server.mjs');
+const MINIMAL_SERVER = path.join(ROOT, 'bench', 'minimal-server.mjs');
 const HOST = '127.0.0.1';
 const CONNECTIONS = 16;
 /** `getconf CLK_TCK` on Linux: the unit of the CPU times in `/proc/<pid>/stat`. */
@@ -62,6 +66,7 @@ const CLIENT_ADDRESSES = 4_096;
 const SCENARIOS = [
   { id: 'handshake', route: 'handshake', server: 'defended' },
   { id: 'baseline', route: 'handshake', server: 'bare' },
+  { id: 'minimal', route: 'handshake', server: 'minimal' },
   { id: 'handshake-unlimited', route: 'handshake', server: 'unlimited' },
   { id: 'pubkey', route: 'pubkey', server: 'defended' },
 ];
@@ -98,20 +103,22 @@ async function startServer({ profileDir, kind = 'defended' } = {}) {
   const command =
     kind === 'bare'
       ? [BARE_SERVER, HOST]
-      : [
-          CLI,
-          'serve',
-          '--host',
-          HOST,
-          '--port',
-          '0',
-          '--machine',
-          `${SLUG}=${MACHINE_ID}`,
-          // The load names its clients in X-Forwarded-For, as a proxy in front would.
-          '--trust-proxy',
-          HOST,
-          ...(kind === 'unlimited' ? ['--no-rate-limits'] : []),
-        ];
+      : kind === 'minimal'
+        ? [MINIMAL_SERVER, HOST]
+        : [
+            CLI,
+            'serve',
+            '--host',
+            HOST,
+            '--port',
+            '0',
+            '--machine',
+            `${SLUG}=${MACHINE_ID}`,
+            // The load names its clients in X-Forwarded-For, as a proxy in front would.
+            '--trust-proxy',
+            HOST,
+            ...(kind === 'unlimited' ? ['--no-rate-limits'] : []),
+          ];
   const args = [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--disable-warning=ExperimentalWarning',
