@@ -181,7 +181,7 @@ describe('createAdmission', () => {
     expect(drain(() => a.take('records', from('alice'))).given).toBe(200);
   });
 
-  test('a refill never exceeds the burst, and a clock that goes back refills nothing', () => {
+  test('a refill never exceeds the burst, and a clock that goes back refills nothing, then or after', () => {
     const clock = { t: 100_000 };
     const a = admission({ clock, rateLimits: { records: { burst: 2, perSecond: 10 } } });
     expect(drain(() => a.take('records', from('c'))).given).toBe(2);
@@ -189,7 +189,11 @@ describe('createAdmission', () => {
     expect(drain(() => a.take('records', from('c'))).given).toBe(2);
     clock.t -= 30_000;
     expect(thrown(() => a.take('records', from('c')))).toBeInstanceOf(HttpError);
-    // A bucket's time moves with each take, back as well: from there, 50 ms give half a token.
+    // A bucket's time never moves back: the clock stepping forward again to where it was refills
+    // nothing (else a step back and forth would refill the same interval twice)...
+    clock.t += 30_000;
+    expect(thrown(() => a.take('records', from('c')))).toBeInstanceOf(HttpError);
+    // ...and from there, 50 ms give half a token, 100 ms a whole one.
     clock.t += 50;
     const refusal = thrown(() => a.take('records', from('c'))) as HttpError;
     expect(refusal.headers).toEqual({ 'retry-after': '1' });

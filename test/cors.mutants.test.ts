@@ -301,6 +301,26 @@ describe('decorate', () => {
     }
   });
 
+  test('Vary: a name already there, in any case and spacing, is not repeated', () => {
+    const cors = createCors(options());
+    for (const vary of [
+      'origin',
+      'Origin',
+      'accept-encoding,ORIGIN',
+      'accept-encoding , origin ,x',
+    ]) {
+      const kept = cors.decorate(getFrom(APP), PATTERN, new Response(null, { headers: { vary } }));
+      expect(kept.headers.get('vary')).toBe(vary.trim());
+    }
+    // A name that merely contains it is another name.
+    const other = cors.decorate(
+      getFrom(APP),
+      PATTERN,
+      new Response(null, { headers: { vary: 'x-origin' } }),
+    );
+    expect(other.headers.get('vary')).toBe('x-origin, origin');
+  });
+
   test('a response with immutable headers is copied, with its status and body', async () => {
     const cors = createCors(options());
     const redirect = Response.redirect('https://elsewhere.example/', 302);

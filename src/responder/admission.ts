@@ -261,10 +261,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
         }
       } else {
         map.delete(id);
-        // A clock that went back refills nothing.
+        // A clock that went back refills nothing, and the bucket's time stays where it was: the
+        // clock stepping forward again to it refills nothing either (not the same interval twice).
         const elapsed = Math.max(0, time - bucket.at) / 1_000;
         bucket.tokens = Math.min(limit.burst, bucket.tokens + elapsed * limit.perSecond);
-        bucket.at = time;
+        bucket.at = Math.max(bucket.at, time);
       }
       map.set(id, bucket);
       if (bucket.tokens >= 1) {

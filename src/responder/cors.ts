@@ -162,15 +162,20 @@ function resolveCors(options: CorsOptions): CorsConfig {
   };
 }
 
-// Stryker disable MethodExpression: Headers trims the values it returns (`current.trim()`)
-/** Appends to `vary` without repeating a name. */
-function addVary(headers: Headers, names: string): void {
+/**
+ * Adds `name` (lowercase) to `vary`, unless it is there already, in any case, or `vary` is `*`.
+ * Header values come trimmed from `Headers`; the names between commas are trimmed here.
+ */
+function addVary(headers: Headers, name: string): void {
   const current = headers.get('vary');
-  if (current === null) headers.set('vary', names);
-  else if (current.trim() !== '*') headers.set('vary', `${current}, ${names}`);
+  if (current === null) {
+    headers.set('vary', name);
+    return;
+  }
+  const names = current.split(',').map((n) => n.trim().toLowerCase());
+  if (!names.includes('*') && !names.includes(name)) headers.set('vary', `${current}, ${name}`);
 }
 
-// Stryker restore MethodExpression
 /**
  * Creates the CORS of a responder.
  * @param options - the `cors` option, or `undefined` for none.
