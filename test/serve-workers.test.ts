@@ -1,7 +1,8 @@
 /**
  * `zeq-keyex serve --workers N` and the metrics options: two workers on one (private) Redis serve a
- * handshake and records through one port, their metrics are summed on the metrics port, and SIGTERM
- * stops them all; more than one worker without a shared store is a usage error.
+ * handshake and records through one port, their metrics are served per worker (`worker="K"`) on the
+ * metrics port, and SIGTERM stops them all; more than one worker without a shared store is a usage
+ * error.
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -23,10 +24,23 @@ afterAll(async () => {
   await redis.dispose();
 });
 
-/** The series' value in a metrics text (`undefined` when absent). */
-function valueOf(exposition: string, series: string): number | undefined {
-  const line = exposition.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+/**
+ * The values of a series per worker: the samples `name{worker="K",labels}` (`name{worker="K"}`
+ * when `labels` is empty) of a metrics text, by worker number.
+ */
+function perWorker(exposition: string, name: string, labels = ''): Map<number, number> {
+  const values = new Map<number, number>();
+  const rest = labels === '' ? '}' : `,${labels}}`;
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-z_]+)\{worker="(\d+)"(.*) (\S+)$/.exec(line);
+    if (match?.[1] === name && match[3] === rest) values.set(Number(match[2]), Number(match[4]));
+  }
+  return values;
+}
+
+/** The sum of a series over the workers. */
+function overWorkers(exposition: string, name: string, labels = ''): number {
+  return [...perWorker(exposition, name, labels).values()].reduce((sum, value) => sum + value, 0);
 }
 
 /**
@@ -66,7 +80,7 @@ function metricsUrl(stderr: string): string {
 }
 
 describe('serve --workers', () => {
-  test('two workers on one Redis: a handshake, then records through the same port; metrics summed; SIGTERM stops all', async () => {
+  test('two workers on one Redis: a handshake, then records through the same port; metrics per worker; SIGTERM stops all', async () => {
     const server = await startServe(
       [...MACHINE, '--workers', '2', '--redis', redis.url, '--metrics-port', '0'],
       FIELD_KEY,
@@ -87,11 +101,16 @@ describe('serve --workers', () => {
     expect(scrape.status).toBe(200);
     expect(scrape.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const exposition = await scrape.text();
-    expect(valueOf(exposition, 'zeq_keyex_handshakes_total{outcome="ok"}')).toBe(1);
-    expect(valueOf(exposition, 'zeq_keyex_records_total{outcome="ok"}')).toBe(20);
-    expect(valueOf(exposition, 'zeq_keyex_decapsulation_seconds_count')).toBe(1);
-    expect(valueOf(exposition, 'zeq_keyex_live_sessions')).toBe(1);
-    expect(exposition).toMatch(/zeq_keyex_store_operation_seconds_count\{store="session"/);
+    // Every series is a worker's: labelled worker="1" or "2", none summed without the label.
+    expect(exposition).not.toMatch(/^zeq_keyex_[a-z_]+(\{(?!worker=")[^\n]*)? /m);
+    expect([...perWorker(exposition, 'zeq_keyex_live_sessions').keys()].sort()).toEqual([1, 2]);
+    expect(overWorkers(exposition, 'zeq_keyex_handshakes_total', 'outcome="ok"')).toBe(1);
+    expect(overWorkers(exposition, 'zeq_keyex_records_total', 'outcome="ok"')).toBe(20);
+    expect(overWorkers(exposition, 'zeq_keyex_decapsulation_seconds_count')).toBe(1);
+    expect(overWorkers(exposition, 'zeq_keyex_live_sessions')).toBe(1);
+    expect(exposition).toMatch(
+      /zeq_keyex_store_operation_seconds_count\{worker="[12]",store="session"/,
+    );
     const metricsOrigin = new URL(metricsUrl(server.stderr())).origin;
     // SIGTERM: the primary stops every worker, then exits 0; nothing listens any more.
     const exit = await stop(server);
