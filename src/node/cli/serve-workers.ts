@@ -203,6 +203,9 @@ export async function runPrimary(
   // The live workers, each with its number (1 to N); `numbers` outlives them, for replacements.
   const workers = new Map<Worker, number>();
   const numbers = new WeakMap<Worker, number>();
+  // The workers that listen: only they are asked for metrics (one still starting would hold up
+  // every scrape until METRICS_WAIT_MS).
+  const listening = new WeakSet<Worker>();
   let stopping = false;
   let metricsServer: RunningServer | undefined;
   let requestId = 0;
@@ -210,6 +213,9 @@ export async function runPrimary(
     const worker = cluster.fork({ [WORKER_ENV]: '1', [WORKER_NUMBER_ENV]: String(number) });
     workers.set(worker, number);
     numbers.set(worker, number);
+    worker.on('message', (message: unknown) => {
+      if (isMessage(message) && message.zeq === 'listening') listening.add(worker);
+    });
     worker.once('exit', () => workers.delete(worker));
     return worker;
   };
@@ -246,7 +252,12 @@ export async function runPrimary(
   if (metrics?.port !== undefined) {
     try {
       metricsServer = await serve(
-        metricsHandler(metrics.path, () => gatherMetrics(workers, () => (requestId += 1))),
+        metricsHandler(metrics.path, () =>
+          gatherMetrics(
+            new Map([...workers].filter(([worker]) => listening.has(worker))),
+            () => (requestId += 1),
+          ),
+        ),
         { host: metrics.host, port: metrics.port },
       );
     } catch (error) {
