@@ -6,7 +6,9 @@
  * replayed through the other worker is refused — on Redis and on Valkey; more than one worker
  * without a shared store is a usage error.
  */
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
@@ -119,6 +121,33 @@ describe('serve --workers', () => {
     expect(exit.stderr).toMatch(/SIGTERM received, stopping 2 workers/);
     await expect(fetch(`${server.origin}/healthz`)).rejects.toThrow();
     await expect(fetch(`${metricsOrigin}/metrics`)).rejects.toThrow();
+  });
+
+  test('a worker killed while serving is replaced under its number: the metrics name workers 1 and 2 again', async () => {
+    const server = await startServe(
+      [...MACHINE, '--workers', '2', '--redis', redis.url, '--metrics-port', '0'],
+      FIELD_KEY,
+    );
+    const workerNumbers = async (): Promise<number[]> => {
+      const scrape = await fetch(metricsUrl(server.stderr()));
+      return [...perWorker(await scrape.text(), 'zeq_keyex_live_sessions').keys()];
+    };
+    expect(await workerNumbers()).toEqual([1, 2]);
+    // The primary's children are its workers.
+    const { stdout } = await promisify(execFile)('pgrep', ['-P', String(server.child.pid)]);
+    const pids = stdout.trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    process.kill(pids[0] as number, 'SIGKILL');
+    const warning = /^warning: worker ([12]) \(pid (\d+)\) exited \(SIGKILL\); starting another$/m;
+    const deadline = Date.now() + 10_000;
+    while (!warning.test(server.stderr()) || (await workerNumbers()).length < 2) {
+      expect(Date.now(), server.stderr()).toBeLessThan(deadline);
+      await new Promise((wait) => setTimeout(wait, 50));
+    }
+    expect(warning.exec(server.stderr())?.[2]).toBe(String(pids[0]));
+    // The replacement took the number of the worker it replaced: still 1 and 2, not 3.
+    expect(await workerNumbers()).toEqual([1, 2]);
+    await stop(server);
   });
 
   test('more than one worker without a shared store is a usage error that says why', async () => {
