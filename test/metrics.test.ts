@@ -1,5 +1,6 @@
 /**
- * The metrics of `serve` (src/node/metrics.ts): the text format, the sum over workers, and a real
+ * The metrics of `serve` (src/node/metrics.ts): the text format, the sum over processes, the
+ * workers' series kept apart by a `worker` label, and a real
  * responder's handshakes, records, decapsulation time, live sessions and store errors.
  */
 import { describe, expect, test } from 'vitest';
@@ -12,6 +13,7 @@ import {
   createResponderMetrics,
   mergeMetrics,
   renderMetrics,
+  withLabels,
 } from '../src/node/metrics.js';
 import { createResponder } from '../src/responder/responder.js';
 import { createMemoryKeyStore } from '../src/responder/stores.js';
@@ -72,6 +74,33 @@ describe('registry and text format', () => {
     expect(valueOf(text, 'hs_total{outcome="failed_2"}')).toBe(1);
     expect(valueOf(text, 't_seconds_count')).toBe(3);
     expect(text.match(/# TYPE hs_total/g)).toHaveLength(1);
+  });
+
+  test("labelled by worker, the workers' series stay apart: one family, a series per worker", () => {
+    const worker = (ok: number): MetricFamily[] => {
+      const registry = createMetricsRegistry();
+      registry.counter('hs_total', 'Handshakes.').inc({ outcome: 'ok' }, ok);
+      registry.gauge('live', 'Live.', () => ok);
+      registry.histogram('t_seconds', 'Time.', [1]).observe(0.5);
+      return registry.collect();
+    };
+    const one = worker(2);
+    const before = JSON.stringify(one);
+    const text = renderMetrics(
+      mergeMetrics([withLabels(one, { worker: '1' }), withLabels(worker(5), { worker: '2' })]),
+    );
+    expect(JSON.stringify(one)).toBe(before);
+    expect(valueOf(text, 'hs_total{worker="1",outcome="ok"}')).toBe(2);
+    expect(valueOf(text, 'hs_total{worker="2",outcome="ok"}')).toBe(5);
+    expect(valueOf(text, 'live{worker="1"}')).toBe(2);
+    expect(valueOf(text, 'live{worker="2"}')).toBe(5);
+    expect(valueOf(text, 't_seconds_bucket{worker="2",le="+Inf"}')).toBe(1);
+    expect(valueOf(text, 't_seconds_count{worker="1"}')).toBe(1);
+    expect(text.match(/# TYPE hs_total/g)).toHaveLength(1);
+    expect(text).not.toMatch(/^hs_total\{outcome/m);
+    // The label added wins over a sample's own label of that name.
+    const relabelled = withLabels(withLabels(one, { worker: '1' }), { worker: '3' });
+    expect(renderMetrics(relabelled)).toContain('hs_total{worker="3",outcome="ok"} 2\n');
   });
 });
 

@@ -1,14 +1,15 @@
 /**
  * Metrics of a `serve` process in the Prometheus text exposition format (version 0.0.4): a small
  * registry of counters, gauges and histograms, its snapshot (plain data, so that the primary of
- * `serve --workers` can add up its workers' snapshots), and the instruments of a responder — its
- * answers by route and outcome, the decapsulation time, live sessions, rate-limited and shed
- * requests, and the latency and errors of its stores.
+ * `serve --workers` can serve its workers' snapshots side by side, each labelled with its worker),
+ * and the instruments of a responder — its answers by route and outcome, the decapsulation time,
+ * live sessions, rate-limited and shed requests, and the latency and errors of its stores.
  *
- * Caveats: labels only ever hold route names, wire error codes, store and method names — never a
- * slug, a client address or anything a client chose beyond those, so a stranger cannot grow the
- * number of series. "Live sessions" counts the sessions this process opened that have not expired
- * yet (a shared store is not scanned): summed over every instance, that is the deployment's.
+ * Caveats: labels only ever hold route names, wire error codes, store and method names, and a
+ * worker's number (1 to N, from the primary of `serve --workers`) — never a slug, a client address
+ * or anything a client chose beyond those, so a stranger cannot grow the number of series. "Live
+ * sessions" counts the sessions this process opened that have not expired yet (a shared store is
+ * not scanned): summed over every instance, that is the deployment's.
  * @module
  */
 import { isZeqKeyExError } from '../core/errors.js';
@@ -170,6 +171,27 @@ export function mergeMetrics(snapshots: readonly (readonly MetricFamily[])[]): M
   return [...merged.values()].map(({ family, samples }) => ({
     ...family,
     samples: [...samples.values()].map(({ s, value }) => ({ ...s, value })),
+  }));
+}
+
+/**
+ * The families of one process with `labels` on every sample, in front of its own (the primary of
+ * `serve --workers` labels each worker's series `worker="K"` before merging them, so that they
+ * stay apart).
+ * @param families - one process's families.
+ * @param labels - the labels to add; they win over a sample's label of the same name.
+ * @returns new families; `families` is not changed.
+ */
+export function withLabels(
+  families: readonly MetricFamily[],
+  labels: MetricLabels,
+): MetricFamily[] {
+  return families.map((family) => ({
+    ...family,
+    samples: family.samples.map((sample) => ({
+      ...sample,
+      labels: { ...labels, ...sample.labels, ...labels },
+    })),
   }));
 }
 

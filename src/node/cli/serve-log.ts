@@ -1,7 +1,8 @@
 /**
  * `zeq-keyex serve`'s log: one JSON line on stderr per refused request and per failure
  * (`--log-level warn`, the default), failures only (`error`) or nothing (`silent`). The lines carry
- * codes, statuses, methods and paths — never a body, a key or a token.
+ * codes, statuses, methods and paths — never a body, a key or a token — and, in a worker of
+ * `serve --workers`, the worker's number (`"worker":K`).
  * @module
  */
 import type { LogFields, Logger } from '../../responder/logger.js';
@@ -22,12 +23,15 @@ export function logLevelArg(text: string): LogLevel {
 /**
  * A logger writing one JSON line per event on stderr: `{"level","message",...fields}`. The
  * responder gives its logger codes, slugs, machine ids, routes and statuses only (logger.ts).
+ * @param worker - the number of this worker of `serve --workers`, put in every line; `undefined`
+ *   outside a worker.
  */
-export function jsonLog(level: LogLevel, io: CliIo): Logger {
+export function jsonLog(level: LogLevel, io: CliIo, worker?: number): Logger {
+  const origin = worker === undefined ? {} : { worker };
   const line =
     (name: 'warn' | 'error') =>
     (message: string, fields?: LogFields): void => {
-      io.stderr(JSON.stringify({ level: name, message, ...fields }));
+      io.stderr(JSON.stringify({ level: name, message, ...fields, ...origin }));
     };
   const ignore = (): void => undefined;
   return {

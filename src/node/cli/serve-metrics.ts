@@ -16,7 +16,7 @@ import { type CommandArgs, UsageError, integerOption, stringOption } from './arg
 /** `zeq-keyex serve` lines for its help text. */
 export const SERVE_METRICS_HELP: string = `Metrics (Prometheus text format; see docs/deploying.md):
   --metrics-port PORT         serve GET /metrics on this port, a listener of its own (with
-                              --workers, the sum over every worker)
+                              --workers, every worker's, labelled worker="K")
   --metrics-host HOST         the interface of that listener (default 127.0.0.1)
   --metrics-path PATH         the path of the metrics (default /metrics); without --metrics-port,
                               served on the responder's own port at PATH`;

@@ -1,8 +1,14 @@
 /**
  * `zeq-keyex serve --workers N`: the primary process forks N workers (node:cluster) that share
  * the listening port, each a whole responder, and supervises them: it prints the listening line
- * once every worker listens, replaces a worker that dies while serving, sums the workers' metrics
+ * once every worker listens, replaces a worker that dies while serving, serves the workers' metrics
  * for `--metrics-port`, and on SIGINT/SIGTERM stops them all.
+ *
+ * Each worker has a number, 1 to N, that a replacement takes over: the primary labels the worker's
+ * metrics `worker="K"` (a replaced worker's counters restart from zero in the same series, which
+ * Prometheus reads as a counter reset, where a sum over the workers would drop without one), and the
+ * worker puts `"worker":K` in its log lines. Neither reaches a client: no header or body names the
+ * worker that answered.
  *
  * Caveats: workers share nothing in memory, so more than one worker needs a shared store
  * (`--redis`, `ZEQ_REDIS_URL`): without one, each worker would keep its own sessions, replay tags
@@ -12,7 +18,7 @@
  * @module
  */
 import cluster, { type Worker } from 'node:cluster';
-import { type MetricFamily, mergeMetrics } from '../metrics.js';
+import { type MetricFamily, mergeMetrics, withLabels } from '../metrics.js';
 import { type RunningServer, serve } from '../server.js';
 import { type CliIo, type CommandArgs, EXIT, UsageError, integerOption } from './args.js';
 import { type MetricsPlan, metricsHandler } from './serve-metrics.js';
@@ -25,12 +31,16 @@ const STOP_LIMIT_MS = 10_000;
 const METRICS_WAIT_MS = 2_000;
 /** The environment variable that marks a process as a worker of `serve --workers`. */
 const WORKER_ENV = 'ZEQ_SERVE_WORKER';
+/** The environment variable that gives a worker its number (1 to N). */
+const WORKER_NUMBER_ENV = 'ZEQ_SERVE_WORKER_NUMBER';
 
 /** `zeq-keyex serve` lines for its help text. */
 export const SERVE_WORKERS_HELP: string = `Workers:
   --workers N                 run N worker processes sharing the port (node:cluster), at most
                               ${MAX_WORKERS}; more than one needs --redis (or ZEQ_REDIS_URL), since
-                              workers share sessions, replay tags and record state only there`;
+                              workers share sessions, replay tags and record state only there;
+                              each worker's metrics are labelled worker="K" (K = 1..N) and
+                              its log lines carry "worker":K`;
 
 /** The `serve` options this module reads (a fragment of its option table). */
 export const SERVE_WORKERS_OPTIONS: { readonly workers: { readonly type: 'string' } } = {
@@ -64,6 +74,16 @@ export function isServeWorker(): boolean {
   const worker = cluster.isWorker && process.env[WORKER_ENV] === '1';
   if (worker) process.channel?.unref();
   return worker;
+}
+
+/**
+ * The number (1 to N) of this worker of `serve --workers`, for its log lines.
+ * @returns the number, or `undefined` outside a worker.
+ */
+export function serveWorkerNumber(): number | undefined {
+  if (!cluster.isWorker || process.env[WORKER_ENV] !== '1') return undefined;
+  const number = Number(process.env[WORKER_NUMBER_ENV]);
+  return Number.isSafeInteger(number) && number >= 1 && number <= MAX_WORKERS ? number : undefined;
 }
 
 /** In a worker that has stopped: lets go of the primary, so that the process exits. */
@@ -120,24 +140,39 @@ export function primaryGone(): Promise<string> {
   return new Promise((resolve) => process.once('disconnect', () => resolve('disconnect')));
 }
 
-/** The metrics of every live worker, summed; a worker that does not answer in time is left out. */
-function gatherMetrics(workers: ReadonlySet<Worker>, next: () => number): Promise<MetricFamily[]> {
+/**
+ * The metrics of every live worker, each series labelled with its worker's number, in the order of
+ * those numbers; a worker that does not answer in time is left out.
+ */
+function gatherMetrics(
+  workers: ReadonlyMap<Worker, number>,
+  next: () => number,
+): Promise<MetricFamily[]> {
   const id = next();
-  const live = [...workers].filter((worker) => worker.isConnected());
+  const live = [...workers].filter(([worker]) => worker.isConnected());
   return new Promise((resolve) => {
-    const answers: MetricFamily[][] = [];
+    const answers = new Map<number, MetricFamily[]>();
+    const listeners: [Worker, (message: unknown) => void][] = [];
     const done = (): void => {
       clearTimeout(timer);
-      for (const worker of live) worker.off('message', listener);
-      resolve(mergeMetrics(answers));
-    };
-    const listener = (message: unknown): void => {
-      if (!isMessage(message) || message.zeq !== 'metrics' || message['id'] !== id) return;
-      answers.push(message['families'] as MetricFamily[]);
-      if (answers.length === live.length) done();
+      for (const [worker, listener] of listeners) worker.off('message', listener);
+      const numbers = [...answers.keys()].sort((a, b) => a - b);
+      resolve(
+        mergeMetrics(
+          numbers.map((number) =>
+            withLabels(answers.get(number) ?? [], { worker: String(number) }),
+          ),
+        ),
+      );
     };
     const timer = setTimeout(done, METRICS_WAIT_MS);
-    for (const worker of live) {
+    for (const [worker, number] of live) {
+      const listener = (message: unknown): void => {
+        if (!isMessage(message) || message.zeq !== 'metrics' || message['id'] !== id) return;
+        answers.set(number, message['families'] as MetricFamily[]);
+        if (answers.size === live.length) done();
+      };
+      listeners.push([worker, listener]);
       worker.on('message', listener);
       const request: ToWorker = { zeq: 'metrics?', id };
       worker.send(request);
@@ -165,19 +200,28 @@ export async function runPrimary(
   io: CliIo,
   metrics: MetricsPlan | undefined,
 ): Promise<number> {
-  const workers = new Set<Worker>();
+  // The live workers, each with its number (1 to N); `numbers` outlives them, for replacements.
+  const workers = new Map<Worker, number>();
+  const numbers = new WeakMap<Worker, number>();
+  // The workers that listen: only they are asked for metrics (one still starting would hold up
+  // every scrape until METRICS_WAIT_MS).
+  const listening = new WeakSet<Worker>();
   let stopping = false;
   let metricsServer: RunningServer | undefined;
   let requestId = 0;
-  const fork = (): Worker => {
-    const worker = cluster.fork({ [WORKER_ENV]: '1' });
-    workers.add(worker);
+  const fork = (number: number): Worker => {
+    const worker = cluster.fork({ [WORKER_ENV]: '1', [WORKER_NUMBER_ENV]: String(number) });
+    workers.set(worker, number);
+    numbers.set(worker, number);
+    worker.on('message', (message: unknown) => {
+      if (isMessage(message) && message.zeq === 'listening') listening.add(worker);
+    });
     worker.once('exit', () => workers.delete(worker));
     return worker;
   };
   const stopAll = async (): Promise<void> => {
     stopping = true;
-    const live = [...workers];
+    const live = [...workers.keys()];
     for (const worker of live) worker.process.kill('SIGTERM');
     const killer = setTimeout(() => {
       for (const worker of live) worker.process.kill('SIGKILL');
@@ -187,7 +231,7 @@ export async function runPrimary(
   };
 
   // Start: every worker listening, or the first failure.
-  const started = Array.from({ length: count }, fork);
+  const started = Array.from({ length: count }, (_, i) => fork(i + 1));
   const urls = await Promise.all(
     started.map(
       (worker) =>
@@ -208,7 +252,12 @@ export async function runPrimary(
   if (metrics?.port !== undefined) {
     try {
       metricsServer = await serve(
-        metricsHandler(metrics.path, () => gatherMetrics(workers, () => (requestId += 1))),
+        metricsHandler(metrics.path, () =>
+          gatherMetrics(
+            new Map([...workers].filter(([worker]) => listening.has(worker))),
+            () => (requestId += 1),
+          ),
+        ),
         { host: metrics.host, port: metrics.port },
       );
     } catch (error) {
@@ -224,11 +273,12 @@ export async function runPrimary(
   // A worker that dies while serving is replaced (after a pause, so a crash loop does not spin).
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    const number = numbers.get(worker) ?? 1;
     io.stderr(
-      `warning: worker ${worker.process.pid ?? '?'} exited (${signal ?? code}); starting another`,
+      `warning: worker ${number} (pid ${worker.process.pid ?? '?'}) exited (${signal ?? code}); starting another`,
     );
     setTimeout(() => {
-      if (!stopping) fork();
+      if (!stopping) fork(number);
     }, 1_000).unref();
   });
   io.stdout(`listening on ${String(urls[0])}`);

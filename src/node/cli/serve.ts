@@ -68,6 +68,7 @@ import {
   leavePrimary,
   primaryGone,
   runPrimary,
+  serveWorkerNumber,
   tellPrimaryListening,
   workersArg,
 } from './serve-workers.js';
@@ -168,7 +169,11 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     const host = stringOption(args, 'host') ?? DEFAULT_HOST;
     const port = integerOption(args, 'port', 0, MAX_PORT) ?? DEFAULT_PORT;
     const limits = { ...connectionLimits(args), ...(await tlsFiles(args)) };
-    const log = jsonLog(logLevelArg(stringOption(args, 'log-level') ?? 'warn'), io);
+    const log = jsonLog(
+      logLevelArg(stringOption(args, 'log-level') ?? 'warn'),
+      io,
+      serveWorkerNumber(),
+    );
     // Shared stores (--redis / ZEQ_REDIS_URL): opened first, closed on every way out.
     const redisUrl = redisUrlOf(args, io);
     const metricsPlan = metricsPlanOf(args);
@@ -213,7 +218,7 @@ Prints 'listening on http://HOST:PORT' when ready; stops cleanly on SIGINT/SIGTE
     let metricsServer: RunningServer | undefined;
     try {
       server = await serve(withHealthChecks(handler, ready), { host, port, ...limits });
-      // A worker's metrics are served by the primary, summed with the other workers'.
+      // A worker's metrics are served by the primary, labelled with the worker's number.
       if (metricsPlan?.port !== undefined && !isWorker)
         metricsServer = await serve(metricsHandler(metricsPlan.path, collect), {
           host: metricsPlan.host,
