@@ -235,6 +235,18 @@ describe('toNodeListener as middleware', () => {
     expect(response.status).toBe(500);
     expect(((await response.json()) as { error: string }).error).toBe('internal');
     expect(logger.lines.map((line) => line.fields?.['code'])).toEqual(['body_consumed']);
+    // A records path is logged without its session id.
+    const sessionId = 'B'.repeat(22);
+    const records = await fetch(`${origin}/api/keyex/edge-01/sessions/${sessionId}/records`, {
+      method: 'POST',
+      body: 'data',
+    });
+    expect(records.status).toBe(500);
+    await records.body?.cancel();
+    expect(logger.lines[1]?.fields?.['path']).toBe(
+      '/api/keyex/edge-01/sessions/{session_id}/records',
+    );
+    expect(JSON.stringify(logger.lines)).not.toContain(sessionId);
   });
 
   test('a parser that skipped the body (another content type) leaves it to the responder', async () => {

@@ -281,6 +281,31 @@ describe('zeq-keyex serve at start', () => {
     expect((await quiet.stop()).err.filter((line) => line.startsWith('{'))).toEqual([]);
   });
 
+  test("a refused record's log line names the route, not the session id in its path", async () => {
+    const server = await serving([]);
+    const sessionId = 'AAAAAAAAAAAAAAAAAAAAAA';
+    const refused = await fetch(`${server.url}/api/keyex/edge-01/sessions/${sessionId}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(64),
+    });
+    expect(refused.status).toBe(404);
+    await refused.body?.cancel();
+    const run = await server.stop();
+    const refusals = run.err
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line['message'] === 'request refused');
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        status: 404,
+        method: 'POST',
+        path: '/api/keyex/edge-01/sessions/{session_id}/records',
+      }),
+    ]);
+    expect(run.err.join('\n')).not.toContain(sessionId);
+  });
+
   test('--log-level takes warn, error or silent only', async () => {
     const run: Run = { code: -1, out: [], err: [] };
     run.code = await runCli(

@@ -6,9 +6,8 @@
  * replayed through the other worker is refused — on Redis and on Valkey; more than one worker
  * without a shared store is a usage error.
  */
-import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createClient } from '../src/initiator/client.js';
 import { sessionRecords } from '../src/initiator/records.js';
@@ -16,6 +15,24 @@ import { type Server, cliEnv, useCliProcesses } from './helpers/cli-process.js';
 import { headerOf, text, utf8 } from './helpers/records.js';
 import { type RedisServer, startRedisServer } from './helpers/redis-server.js';
 import { FIELD_KEY } from './helpers/responder.js';
+
+/** The ids of a process's children, from `/proc` (Linux): no `pgrep` needed where the tests run. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // After the command name (which may hold spaces and parentheses): state, then the parent's id.
+    const parent = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    if (Number(parent) === pid) children.push(Number(entry));
+  }
+  return children;
+}
 
 const MACHINE = ['--machine', 'edge-01=machine:edge-01', '--echo', '--no-rate-limits'];
 const { startServe, stop, run } = useCliProcesses('serve-workers');
@@ -134,8 +151,7 @@ describe('serve --workers', () => {
     };
     expect(await workerNumbers()).toEqual([1, 2]);
     // The primary's children are its workers.
-    const { stdout } = await promisify(execFile)('pgrep', ['-P', String(server.child.pid)]);
-    const pids = stdout.trim().split('\n').map(Number);
+    const pids = childrenOf(server.child.pid as number);
     expect(pids).toHaveLength(2);
     process.kill(pids[0] as number, 'SIGKILL');
     const warning = /^warning: worker ([12]) \(pid (\d+)\) exited \(SIGKILL\); starting another$/m;

@@ -22,7 +22,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ZeqKeyExError, isZeqKeyExError } from '../core/errors.js';
 import { normaliseOrigin } from '../core/origin.js';
-import type { Logger } from '../responder/logger.js';
+import { type Logger, loggablePath } from '../responder/logger.js';
 import { parseTrustProxy } from './client-address.js';
 import { type FetchHandler, respond } from './server.js';
 
@@ -116,7 +116,7 @@ export function toNodeListener(
   return (req, res, next) => {
     const mounted = req.url;
     const full = typeof req.originalUrl === 'string' ? req.originalUrl : mounted;
-    const path = pathOf(full ?? '/');
+    const path = loggablePath(pathOf(full ?? '/'));
     if (bodyConsumed(req)) {
       const error = new ZeqKeyExError(
         'body_consumed',

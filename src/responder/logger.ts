@@ -19,6 +19,17 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
+/**
+ * A request path as a log line may show it: the session id of the records route
+ * (`…/sessions/{id}/records`, spec §3.1) replaced by `{session_id}`. Log lines carry no session
+ * ids: a log is read by more people than a session's two parties.
+ * @param pathname - the path of a request's URL.
+ * @returns the path to log.
+ */
+export function loggablePath(pathname: string): string {
+  return pathname.replace(/\/sessions\/[^/]*\//, '/sessions/{session_id}/');
+}
+
 /** The default logger: says nothing. */
 export const silentLogger: Logger = Object.freeze({
   warn(): void {},

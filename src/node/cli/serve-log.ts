@@ -1,11 +1,11 @@
 /**
  * `zeq-keyex serve`'s log: one JSON line on stderr per refused request and per failure
  * (`--log-level warn`, the default), failures only (`error`) or nothing (`silent`). The lines carry
- * codes, statuses, methods and paths — never a body, a key or a token — and, in a worker of
+ * codes, statuses, methods and paths — never a body, a key, a token or a session id — and, in a worker of
  * `serve --workers`, the worker's number (`"worker":K`).
  * @module
  */
-import type { LogFields, Logger } from '../../responder/logger.js';
+import { type LogFields, type Logger, loggablePath } from '../../responder/logger.js';
 import type { FetchHandler } from '../server.js';
 import { type CliIo, UsageError } from './args.js';
 
@@ -60,7 +60,7 @@ export function loggedRefusals(handler: FetchHandler, log: Logger): FetchHandler
       status: response.status,
       code: await wireCodeOf(response),
       method: request.method,
-      path: new URL(request.url).pathname,
+      path: loggablePath(new URL(request.url).pathname),
     };
     if (response.status >= 500) log.error('request failed', fields);
     else log.warn('request refused', fields);
