@@ -46,6 +46,22 @@ const keyDocument = JSON.stringify({
   machine_id: MACHINE_ID,
 });
 const sessions = new Map();
+/**
+ * Session ids in the order they were made, read from `head`. Not `sessions.keys().next()`: V8
+ * keeps a deleted entry's slot until the `Map` is rehashed, and iterating from the start walks
+ * over every one of them, thousands per handshake once the map is full.
+ */
+let order = [];
+let head = 0;
+
+function dropOldest() {
+  sessions.delete(order[head]);
+  head += 1;
+  if (head > MAX_SESSIONS) {
+    order = order.slice(head);
+    head = 0;
+  }
+}
 
 /** Session ids cut from one CSPRNG draw per 64, as `serve` does (a draw per id costs more than the id). */
 let pool = Buffer.alloc(0);
@@ -72,7 +88,8 @@ async function handshake(body) {
   const keyConfirmation = sealKeyConfirmation(recordKey, transcript, id);
   const expiresAt = Date.now() + SESSION_TTL_MS;
   sessions.set(id, { recordKey, expiresAt });
-  if (sessions.size > MAX_SESSIONS) sessions.delete(sessions.keys().next().value);
+  order.push(id);
+  if (sessions.size > MAX_SESSIONS) dropOldest();
   return JSON.stringify({
     session_id: id,
     key_confirmation: keyConfirmation,

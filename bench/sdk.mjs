@@ -24,6 +24,27 @@ export const MACHINE_ID = 'm-bench-01';
 export const ORIGIN = 'http://zeq-keyex.bench';
 
 const DIST = path.join(ROOT, 'dist');
+/** The built CLI, what `npx zeq-keyex` runs. */
+export const CLI = path.join(DIST, 'cli.js');
+
+/**
+ * The arguments of `node` running `zeq-keyex serve` for the bench's one machine on a free port.
+ * @param host - the address to listen on.
+ * @param extra - more `serve` flags.
+ */
+export function serveCommand(host, ...extra) {
+  return [
+    CLI,
+    'serve',
+    '--host',
+    host,
+    '--port',
+    '0',
+    '--machine',
+    `${SLUG}=${MACHINE_ID}`,
+    ...extra,
+  ];
+}
 
 /** What `resolveBackend` names a backend (`responder.kemBackend()`), mapped to the raw bound's id. */
 export const RAW_OF = { noble: 'noble', node: 'node:crypto', webcrypto: 'webcrypto' };

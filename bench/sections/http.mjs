@@ -45,9 +45,8 @@ import {
   startListening,
 } from '../lib.mjs';
 import { rawKems, selfTest } from '../kem-raw.mjs';
-import { MACHINE_ID, RAW_OF, SLUG, loadSdk, resolveBackend } from '../sdk.mjs';
+import { CLI, RAW_OF, SLUG, loadSdk, resolveBackend, serveCommand } from '../sdk.mjs';
 
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 const BARE_SERVER = path.join(ROOT, 'bench', 'bare-server.mjs');
 const MINIMAL_SERVER = path.join(ROOT, 'bench', 'minimal-server.mjs');
 const HOST = '127.0.0.1';
@@ -100,25 +99,17 @@ function loadAutocannon() {
 
 /** Starts `zeq-keyex serve` on a free loopback port; resolves once it listens. */
 async function startServer({ profileDir, kind = 'defended' } = {}) {
+  const REFERENCE = { bare: BARE_SERVER, minimal: MINIMAL_SERVER };
   const command =
-    kind === 'bare'
-      ? [BARE_SERVER, HOST]
-      : kind === 'minimal'
-        ? [MINIMAL_SERVER, HOST]
-        : [
-            CLI,
-            'serve',
-            '--host',
-            HOST,
-            '--port',
-            '0',
-            '--machine',
-            `${SLUG}=${MACHINE_ID}`,
-            // The load names its clients in X-Forwarded-For, as a proxy in front would.
-            '--trust-proxy',
-            HOST,
-            ...(kind === 'unlimited' ? ['--no-rate-limits'] : []),
-          ];
+    REFERENCE[kind] === undefined
+      ? serveCommand(
+          HOST,
+          // The load names its clients in X-Forwarded-For, as a proxy in front would.
+          '--trust-proxy',
+          HOST,
+          ...(kind === 'unlimited' ? ['--no-rate-limits'] : []),
+        )
+      : [REFERENCE[kind], HOST];
   const args = [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--disable-warning=ExperimentalWarning',

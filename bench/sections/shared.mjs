@@ -25,7 +25,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   BenchFailure,
-  ROOT,
   check,
   childEnv,
   killGroup,
@@ -33,9 +32,8 @@ import {
   start,
   startListening,
 } from '../lib.mjs';
-import { MACHINE_ID, SLUG, loadSdk } from '../sdk.mjs';
+import { SLUG, loadSdk, serveCommand } from '../sdk.mjs';
 
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 const HOST = '127.0.0.1';
 const CONCURRENCY = 8;
 const RECORD = new Uint8Array(64).fill(7);
@@ -93,14 +91,7 @@ async function startRedis() {
 async function startServe(config, redisUrl, fieldKey) {
   const args = [
     '--disable-warning=ExperimentalWarning',
-    CLI,
-    'serve',
-    '--host',
-    HOST,
-    '--port',
-    '0',
-    '--machine',
-    `${SLUG}=${MACHINE_ID}`,
+    ...serveCommand(HOST),
     '--echo',
     '--no-rate-limits',
     ...(config.redis === undefined ? [] : ['--redis', `${redisUrl}/${config.redis}`]),
