@@ -22,6 +22,7 @@ import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { constantTimeEqual, sha256, wipe } from '../core/primitives.js';
 import { type IdentityStore, createMemoryIdentityStore } from './identity-store.js';
+import { OrderedMap } from './ordered-map.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {
@@ -356,11 +357,13 @@ export function createMemorySessionStore(
   if (typeof now !== 'function')
     throw new TypeError('now must be a function returning milliseconds');
 
-  const sessions = new Map<string, MemorySession>();
+  // Ordered maps, not `Map`s: both are swept and evicted from their oldest end on every write,
+  // which a `Map` makes cost more the more it deleted (`ordered-map.ts`).
+  const sessions = new OrderedMap<string, MemorySession>();
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();
   /** Replay ids of sessions deleted or evicted before their expiry → that expiry. */
-  const retired = new Map<string, number>();
+  const retired = new OrderedMap<string, number>();
 
   function drop(session: MemorySession, at: number): void {
     const replayId = MemorySession.replayIdOf(session);
@@ -369,9 +372,10 @@ export function createMemorySessionStore(
     wipe(session.recordKey);
     if (session.expiresAt > at) {
       retired.set(replayId, session.expiresAt);
-      for (const oldest of retired.keys()) {
-        if (retired.size <= maxRetired) break;
-        retired.delete(oldest);
+      while (retired.size > maxRetired) {
+        const oldest = retired.oldest();
+        if (oldest === undefined) break;
+        retired.delete(oldest.key);
       }
     }
   }
@@ -379,13 +383,13 @@ export function createMemorySessionStore(
   function purge(at: number): void {
     // Insertion order is expiry order while every session has the same lifetime, so sweeping
     // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
-    for (const session of sessions.values()) {
-      if (session.expiresAt > at) break;
-      drop(session, at); // expired, so its replay id is not kept as retired
+    for (let oldest = sessions.oldest(); oldest !== undefined; oldest = sessions.oldest()) {
+      if (oldest.value.expiresAt > at) break;
+      drop(oldest.value, at); // expired, so its replay id is not kept as retired
     }
-    for (const [id, expiresAt] of retired) {
-      if (expiresAt > at) break;
-      retired.delete(id);
+    for (let oldest = retired.oldest(); oldest !== undefined; oldest = retired.oldest()) {
+      if (oldest.value > at) break;
+      retired.delete(oldest.key);
     }
   }
 
@@ -407,9 +411,10 @@ export function createMemorySessionStore(
         retired.delete(replayId);
         sessions.set(stored.sessionId, stored);
         live.add(replayId);
-        for (const oldest of sessions.values()) {
-          if (sessions.size <= maxSessions) break;
-          drop(oldest, at);
+        while (sessions.size > maxSessions) {
+          const oldest = sessions.oldest();
+          if (oldest === undefined) break;
+          drop(oldest.value, at);
         }
         return Promise.resolve('created');
       } catch (error) {
@@ -426,7 +431,7 @@ export function createMemorySessionStore(
     },
     close(): void {
       const at = now();
-      for (const session of [...sessions.values()]) drop(session, at);
+      for (const session of sessions.values()) drop(session, at);
     },
   };
 }
