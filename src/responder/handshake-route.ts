@@ -41,7 +41,7 @@ import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import { isFingerprint } from '../core/identifiers.js';
 import { jsonField, jsonString } from '../core/json.js';
 import { sha256, wipe } from '../core/primitives.js';
-import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
+import { deriveRecordKey, firstContactTranscriptOf } from '../core/transcript.js';
 import { HttpError, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import type { Admission } from './admission.js';
 import type { KeyManager, MachineKey } from './key-manager.js';
@@ -151,6 +151,19 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     admission,
     retiredKey,
   } = deps;
+
+  /** Each key's transcript function, its fields before the ciphertext hashed once (§2.2). */
+  const transcripts = new WeakMap<MachineKey, (cipherText: Uint8Array) => Uint8Array>();
+
+  /** The §2.2 transcript of a ciphertext under `key`. */
+  function transcriptOf(key: MachineKey, cipherText: Uint8Array): Uint8Array {
+    let transcript = transcripts.get(key);
+    if (transcript === undefined) {
+      transcript = firstContactTranscriptOf(key);
+      transcripts.set(key, transcript);
+    }
+    return transcript(cipherText);
+  }
 
   /** Remembers the tag until `expiresAt`, or refuses the handshake (409, or 429 when full). */
   async function rememberTag(slug: string, tag: ReplayTag, expiresAt: number): Promise<void> {
@@ -280,13 +293,7 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     // §1, §9: the length of the machine's alg (a ciphertext of the other alg is refused here).
     if (cipherText.length !== ALG_SIZES[key.alg].cipherText)
       throw new HttpError('invalid_cipher_text');
-    const transcript = firstContactTranscript({
-      alg: key.alg,
-      slug: key.slug,
-      machineId: key.machineId,
-      publicKey: key.publicKey,
-      cipherText,
-    });
+    const transcript = transcriptOf(key, cipherText);
     const tag: ReplayTag = { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) };
     const expiresAt = now() + sessionTtlMs;
     await rememberTag(slug, tag, expiresAt);
