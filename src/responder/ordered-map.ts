@@ -1,7 +1,8 @@
 /**
  * A map in insertion order, as `Map` is, whose oldest entry is found in amortised constant time:
- * the memory session store's sessions and retired replay ids (`stores.ts`), which are swept and
- * evicted from their oldest end on every write.
+ * the memory session store's sessions and retired replay ids (`stores.ts`) and the sessions
+ * registered for records (`record-sessions.ts`), which are swept and evicted from their oldest end
+ * on every write.
  *
  * Why not a `Map` alone: V8 leaves the slot of a deleted entry in a `Map`'s table until the table
  * is next rehashed, and iteration from the start walks over every such slot. A store that deletes
