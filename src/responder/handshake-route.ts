@@ -61,8 +61,11 @@ export interface HandshakeRouteDeps {
   readonly sessionStore: SessionStore;
   /** Where replay tags are kept until their sessions' expiry (§2.3, revision 2). */
   readonly replayMemory: ReplayMemory;
-  /** The time limit of the session store's `create` (the responder's `storeTimeoutMs`). */
-  readonly storeTimeoutMs: number;
+  /**
+   * The time limit of the session store's `create` (the responder's `storeTimeoutMs`); `undefined`
+   * for the responder's own memory store, which answers at once.
+   */
+  readonly storeTimeoutMs: number | undefined;
   /** Told of each new session, so that its records can be served (§3). */
   readonly recordSessions: RecordSessions;
   /** Public random bytes, for session ids and confirmation nonces (`public-random.ts`). */
@@ -217,18 +220,16 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     tag: ReplayTag,
     expiresAt: number,
   ): Promise<boolean> {
-    const created: string = await callStoreWithin(
-      () =>
-        sessionStore.create(
-          { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
-          tag,
-        ),
-      storeTimeoutMs,
-      'the session store failed',
-      (outcome) => {
-        undoLateCreate(sessionId, tag, outcome);
-      },
-    );
+    const create = (): Promise<string> =>
+      sessionStore.create(
+        { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
+        tag,
+      );
+    const created: string = await (storeTimeoutMs === undefined
+      ? callStore(create, 'the session store failed')
+      : callStoreWithin(create, storeTimeoutMs, 'the session store failed', (outcome) => {
+          undoLateCreate(sessionId, tag, outcome);
+        }));
     if (created !== 'created' && created !== 'replayed')
       throw new ZeqKeyExError(
         'store_error',
