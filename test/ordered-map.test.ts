@@ -1,46 +1,52 @@
 /**
- * `OrderedMap`: the same entries, values and insertion order as a `Map` under any sequence of
- * sets and deletes (compactions included), with its oldest entry at hand.
+ * `OrderedMap`: the same values, found by the same keys, in the same insertion order as a `Map`
+ * given `delete` then `set` for each value added, under any sequence of adds and deletes
+ * (compactions included), with its oldest value at hand.
  */
 import { fc, test as prop } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
 import { OrderedMap } from '../src/responder/ordered-map.js';
 
-/** One step: set a key (to the step's number) or delete one, or drop the oldest entry. */
-type Step = { readonly op: 'set' | 'delete'; readonly key: number } | { readonly op: 'shift' };
+interface Item {
+  readonly key: string;
+  readonly n: number;
+}
+
+const itemMap = (): OrderedMap<string, Item> => new OrderedMap<string, Item>((item) => item.key);
+
+/** One step: add a value under a key, delete a key, or drop the oldest value. */
+type Step = { readonly op: 'add' | 'delete'; readonly key: number } | { readonly op: 'shift' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constant('set' as const), key: fc.nat(40) }),
+  fc.record({ op: fc.constant('add' as const), key: fc.nat(40) }),
   fc.record({ op: fc.constant('delete' as const), key: fc.nat(40) }),
   fc.record({ op: fc.constant('shift' as const) }),
 );
 
 describe('OrderedMap', () => {
-  test('keeps insertion order; a key set again keeps its place, a key set after a delete is newest', () => {
-    const map = new OrderedMap<string, number>();
-    map.set('a', 1);
-    map.set('b', 2);
-    map.set('c', 3);
-    map.set('a', 4);
-    expect(map.values()).toEqual([4, 2, 3]);
-    expect(map.oldest()).toEqual({ key: 'a', value: 4 });
-    map.delete('a');
-    map.set('a', 5);
-    expect(map.values()).toEqual([2, 3, 5]);
-    expect(map.oldest()).toEqual({ key: 'b', value: 2 });
-    expect([map.size, map.get('a'), map.has('b'), map.get('z'), map.has('z')]).toEqual([
+  test('keeps insertion order; a key added again is the newest, its old value gone', () => {
+    const map = itemMap();
+    const a = { key: 'a', n: 1 };
+    map.add(a);
+    map.add({ key: 'b', n: 2 });
+    map.add({ key: 'c', n: 3 });
+    expect(map.oldest()).toBe(a);
+    map.add({ key: 'a', n: 4 });
+    expect(map.values().map((item) => item.n)).toEqual([2, 3, 4]);
+    expect(map.oldest()).toEqual({ key: 'b', n: 2 });
+    expect([map.size, map.get('a')?.n, map.has('b'), map.get('z'), map.has('z')]).toEqual([
       3,
-      5,
+      4,
       true,
       undefined,
       false,
     ]);
   });
 
-  test('has no oldest entry when empty, before and after use', () => {
-    const map = new OrderedMap<string, number>();
+  test('has no oldest value when empty, before and after use', () => {
+    const map = itemMap();
     expect(map.oldest()).toBeUndefined();
-    map.set('a', 1);
+    map.add({ key: 'a', n: 1 });
     map.delete('a');
     map.delete('a');
     expect(map.oldest()).toBeUndefined();
@@ -49,23 +55,22 @@ describe('OrderedMap', () => {
   });
 
   prop.prop([fc.array(step, { maxLength: 400 })])(
-    'matches a Map under any sequence of sets, deletes and drops of the oldest entry',
+    'matches a Map under any sequence of adds, deletes and drops of the oldest value',
     (steps) => {
-      const map = new OrderedMap<number, number>();
-      const model = new Map<number, number>();
-      steps.forEach((s, index) => {
-        if (s.op === 'set') {
-          map.set(s.key, index);
-          model.set(s.key, index);
+      const map = itemMap();
+      const model = new Map<string, Item>();
+      steps.forEach((s, n) => {
+        if (s.op === 'add') {
+          const item = { key: String(s.key), n };
+          map.add(item);
+          model.delete(item.key);
+          model.set(item.key, item);
         } else if (s.op === 'delete') {
-          map.delete(s.key);
-          model.delete(s.key);
+          map.delete(String(s.key));
+          model.delete(String(s.key));
         } else {
           const oldest = map.oldest();
-          const first = model.entries().next();
-          expect(oldest).toEqual(
-            first.done === true ? undefined : { key: first.value[0], value: first.value[1] },
-          );
+          expect(oldest).toBe(model.values().next().value);
           if (oldest !== undefined) {
             map.delete(oldest.key);
             model.delete(oldest.key);
@@ -79,13 +84,13 @@ describe('OrderedMap', () => {
   );
 
   test('drops from the oldest end in steady state as a bounded store does', () => {
-    const map = new OrderedMap<number, number>();
-    for (let i = 0; i < 10_000; i++) {
-      map.set(i, i);
-      if (map.size > 100) map.delete((map.oldest() as { key: number }).key);
+    const map = itemMap();
+    for (let n = 0; n < 10_000; n++) {
+      map.add({ key: String(n), n });
+      if (map.size > 100) map.delete((map.oldest() as Item).key);
     }
     expect(map.size).toBe(100);
-    expect(map.oldest()).toEqual({ key: 9_900, value: 9_900 });
-    expect(map.values()[99]).toBe(9_999);
+    expect(map.oldest()?.n).toBe(9_900);
+    expect(map.values().map((item) => item.n)[99]).toBe(9_999);
   });
 });

@@ -10,32 +10,39 @@
  * last rehash — thousands of slots per write at 10,000 sessions, about 20 µs a handshake
  * (docs/performance.md), and more the larger the store.
  *
- * Here a `Map` finds an entry by key, and an array holds the entries in insertion order, read from
- * a moving head. A deleted entry leaves its slot in the array and is skipped when the head reaches
+ * Here a `Map` finds a value by key, and an array holds the values in insertion order, read from
+ * a moving head. A deleted value leaves its slot in the array and is skipped when the head reaches
  * it; the array is compacted once more than half of it is behind the head or stale, so it never
- * holds more than about twice as many slots as there are entries. Internal: no entry exports it.
+ * holds more than about twice as many slots as there are values. Internal: no entry exports it.
  * @module
  */
-
-/** One key and its value; the array and the map hold the same object while it is live. */
-interface Entry<K, V> {
-  readonly key: K;
-  value: V;
-}
 
 /** Slots behind the head, or stale, tolerated before compaction in any case. */
 const SLACK = 32;
 
-/** A map in insertion order whose oldest entry is found in amortised constant time. */
-export class OrderedMap<K, V> {
-  readonly #entries = new Map<K, Entry<K, V>>();
-  /** Entries in insertion order from `#head` on; a slot is stale when its entry was deleted. */
-  #order: (Entry<K, V> | undefined)[] = [];
+/**
+ * Values in insertion order, found by a key each value carries (`keyOf`), whose oldest value is
+ * found in amortised constant time. The array holds the values themselves, so an entry costs a
+ * `Map` entry and an array slot or two: no wrapper object per entry (an idle session is small).
+ * Each value is its own object, added once: a slot is live while the map holds that very object.
+ */
+export class OrderedMap<K, V extends object> {
+  readonly #values = new Map<K, V>();
+  readonly #keyOf: (value: V) => K;
+  /** Values in insertion order from `#head` on; a slot is stale when its value was deleted. */
+  #order: (V | undefined)[] = [];
   #head = 0;
 
-  /** How many entries there are. */
+  /**
+   * @param keyOf - the key a value is found by.
+   */
+  constructor(keyOf: (value: V) => K) {
+    this.#keyOf = keyOf;
+  }
+
+  /** How many values there are. */
   get size(): number {
-    return this.#entries.size;
+    return this.#values.size;
   }
 
   /**
@@ -43,80 +50,70 @@ export class OrderedMap<K, V> {
    * @returns its value, or `undefined`.
    */
   get(key: K): V | undefined {
-    return this.#entries.get(key)?.value;
+    return this.#values.get(key);
   }
 
   /**
    * @param key - the key.
-   * @returns whether it has an entry.
+   * @returns whether it has a value.
    */
   has(key: K): boolean {
-    return this.#entries.has(key);
+    return this.#values.has(key);
   }
 
   /**
-   * Sets a key's value. A new key becomes the newest entry; a key already there keeps its place,
-   * as in a `Map`.
-   * @param key - the key.
-   * @param value - its value.
+   * Adds a value as the newest, under its key; a value already there under that key is deleted
+   * first (so the new one is the newest, as after `delete` and `set` on a `Map`).
+   * @param value - a value not added before.
    */
-  set(key: K, value: V): void {
-    const known = this.#entries.get(key);
-    if (known !== undefined) {
-      known.value = value;
-      return;
-    }
-    const entry = { key, value };
-    this.#entries.set(key, entry);
-    this.#order.push(entry);
+  add(value: V): void {
+    const key = this.#keyOf(value);
+    this.delete(key);
+    this.#values.set(key, value);
+    this.#order.push(value);
   }
 
   /**
-   * Deletes a key's entry.
+   * Deletes a key's value.
    * @param key - the key.
    */
   delete(key: K): void {
-    if (!this.#entries.delete(key)) return;
-    // Stale slots beyond what the entries need: keep the live ones, in order.
-    if (this.#order.length - this.#head > 2 * this.#entries.size + SLACK) {
-      this.#order = this.#order.slice(this.#head).filter((entry) => this.#isLive(entry));
+    if (!this.#values.delete(key)) return;
+    // Stale slots beyond what the values need: keep the live ones, in order.
+    if (this.#order.length - this.#head > 2 * this.#values.size + SLACK) {
+      this.#order = this.#order.slice(this.#head).filter((value) => this.#isLive(value));
       this.#head = 0;
     }
   }
 
   /**
-   * The oldest entry: the first set of those still there.
-   * @returns its key and value, or `undefined` when there is none.
+   * The oldest value: the first added of those still there.
+   * @returns it, or `undefined` when there is none.
    */
-  oldest(): { readonly key: K; readonly value: V } | undefined {
+  oldest(): V | undefined {
     const order = this.#order;
     while (this.#head < order.length && !this.#isLive(order[this.#head])) {
       order[this.#head] = undefined;
       this.#head += 1;
     }
-    const entry = order[this.#head];
+    const value = order[this.#head];
     // Slots behind the head are dropped once they are half of the array.
     if (this.#head > SLACK && 2 * this.#head > order.length) {
       this.#order = order.slice(this.#head);
       this.#head = 0;
     }
-    return entry;
+    return value;
   }
 
   /**
    * @returns the values, oldest first.
    */
   values(): V[] {
-    const values: V[] = [];
-    for (let at = this.#head; at < this.#order.length; at++) {
-      const entry = this.#order[at];
-      if (entry !== undefined && this.#isLive(entry)) values.push(entry.value);
-    }
-    return values;
+    return this.#order.slice(this.#head).filter((value) => this.#isLive(value)) as V[];
   }
 
-  /** Whether a slot holds the map's current entry for its key. */
-  #isLive(entry: Entry<K, V> | undefined): boolean {
-    return entry !== undefined && this.#entries.get(entry.key) === entry;
+  /** Whether a slot holds the map's current value for its key. */
+  #isLive(value: V | undefined): boolean {
+    return value !== undefined && this.#values.get(this.#keyOf(value)) === value;
   }
 }

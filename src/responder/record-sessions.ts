@@ -94,6 +94,7 @@ export interface RecordSessionsOptions {
 }
 
 interface Entry {
+  readonly sessionId: string;
   readonly expiresAt: number;
   channel: RecordChannel | undefined;
 }
@@ -114,7 +115,7 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
   const ratchetNow = ratchet.now ?? Date.now;
   // An ordered map, not a `Map`: swept and evicted from its oldest end on every registration,
   // which a `Map` makes cost more the more it deleted (`ordered-map.ts`).
-  const entries = new OrderedMap<string, Entry>();
+  const entries = new OrderedMap<string, Entry>((entry) => entry.sessionId);
   let closed = false;
 
   function drop(sessionId: string, entry: Entry): void {
@@ -125,8 +126,8 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
   function purge(at: number): void {
     // Insertion order is expiry order while sessions share one lifetime (see the memory store).
     for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest()) {
-      if (oldest.value.expiresAt > at) break;
-      drop(oldest.key, oldest.value);
+      if (oldest.expiresAt > at) break;
+      drop(oldest.sessionId, oldest);
     }
   }
 
@@ -139,11 +140,11 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
       purge(now());
       const existing = entries.get(sessionId);
       if (existing !== undefined) drop(sessionId, existing);
-      entries.set(sessionId, { expiresAt, channel: undefined });
+      entries.add({ sessionId, expiresAt, channel: undefined });
       while (entries.size > maxSessions) {
         const oldest = entries.oldest();
         if (oldest === undefined) break;
-        drop(oldest.key, oldest.value);
+        drop(oldest.sessionId, oldest);
       }
     },
     channel(session: StoredSession): RecordChannel | undefined {
@@ -178,7 +179,7 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
     close(): void {
       closed = true;
       for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest())
-        drop(oldest.key, oldest.value);
+        drop(oldest.sessionId, oldest);
     },
   };
 }

@@ -276,6 +276,12 @@ class MemorySession implements StoredSession {
   }
 }
 
+/** A replay id kept after its session was deleted or evicted, until the session's expiry. */
+interface RetiredReplay {
+  readonly replayId: string;
+  readonly expiresAt: number;
+}
+
 /** A tag's id as last computed, with the fields it was computed from. */
 interface KnownReplayId {
   readonly fingerprint: string;
@@ -364,11 +370,11 @@ export function createMemorySessionStore(
 
   // Ordered maps, not `Map`s: both are swept and evicted from their oldest end on every write,
   // which a `Map` makes cost more the more it deleted (`ordered-map.ts`).
-  const sessions = new OrderedMap<string, MemorySession>();
+  const sessions = new OrderedMap<string, MemorySession>((session) => session.sessionId);
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();
-  /** Replay ids of sessions deleted or evicted before their expiry → that expiry. */
-  const retired = new OrderedMap<string, number>();
+  /** Replay ids of sessions deleted or evicted before their expiry, with that expiry. */
+  const retired = new OrderedMap<string, RetiredReplay>((entry) => entry.replayId);
 
   function drop(session: MemorySession, at: number): void {
     const replayId = MemorySession.replayIdOf(session);
@@ -376,11 +382,11 @@ export function createMemorySessionStore(
     live.delete(replayId);
     wipe(session.recordKey);
     if (session.expiresAt > at) {
-      retired.set(replayId, session.expiresAt);
+      retired.add({ replayId, expiresAt: session.expiresAt });
       while (retired.size > maxRetired) {
         const oldest = retired.oldest();
         if (oldest === undefined) break;
-        retired.delete(oldest.key);
+        retired.delete(oldest.replayId);
       }
     }
   }
@@ -389,12 +395,12 @@ export function createMemorySessionStore(
     // Insertion order is expiry order while every session has the same lifetime, so sweeping
     // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
     for (let oldest = sessions.oldest(); oldest !== undefined; oldest = sessions.oldest()) {
-      if (oldest.value.expiresAt > at) break;
-      drop(oldest.value, at); // expired, so its replay id is not kept as retired
+      if (oldest.expiresAt > at) break;
+      drop(oldest, at); // expired, so its replay id is not kept as retired
     }
     for (let oldest = retired.oldest(); oldest !== undefined; oldest = retired.oldest()) {
-      if (oldest.value > at) break;
-      retired.delete(oldest.key);
+      if (oldest.expiresAt > at) break;
+      retired.delete(oldest.replayId);
     }
   }
 
@@ -407,19 +413,19 @@ export function createMemorySessionStore(
         }
         const at = now();
         purge(at);
-        const retiredUntil = retired.get(replayId);
+        const retiredUntil = retired.get(replayId)?.expiresAt;
         if (live.has(replayId) || (retiredUntil !== undefined && retiredUntil > at))
           return Promise.resolve('replayed');
         if (sessions.has(session.sessionId))
           throw new ZeqKeyExError('store_error', 'session id already in use');
         const stored = new MemorySession(session, replayId);
         retired.delete(replayId);
-        sessions.set(stored.sessionId, stored);
+        sessions.add(stored);
         live.add(replayId);
         while (sessions.size > maxSessions) {
           const oldest = sessions.oldest();
           if (oldest === undefined) break;
-          drop(oldest.value, at);
+          drop(oldest, at);
         }
         return Promise.resolve('created');
       } catch (error) {
