@@ -319,3 +319,23 @@ describe('LP()', () => {
     for (const [x, y] of distinct) expect(toHex(x)).not.toBe(toHex(y));
   });
 });
+
+describe('SHA-256 of messages sharing a prefix', () => {
+  test.prop(
+    [fc.uint8Array({ maxLength: 200 }), fc.array(bytes, { minLength: 1, maxLength: 4 })],
+    RUNS,
+  )(
+    'each build hashes prefix ‖ rest as one-shot SHA-256 does, for every rest in turn',
+    (prefix, rests) => {
+      for (const platform of [nodePlatform, portablePlatform]) {
+        const hashOf = platform.sha256Prefixed(prefix);
+        for (const rest of rests) {
+          const whole = new Uint8Array(prefix.length + rest.length);
+          whole.set(prefix);
+          whole.set(rest, prefix.length);
+          expect(toHex(hashOf(rest))).toBe(toHex(portablePlatform.sha256(whole)));
+        }
+      }
+    },
+  );
+});

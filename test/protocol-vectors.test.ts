@@ -28,7 +28,11 @@ import {
   unsealSecretKey,
   unsealSeed,
 } from '../src/core/sealing.js';
-import { deriveRecordKey, firstContactTranscript } from '../src/core/transcript.js';
+import {
+  deriveRecordKey,
+  firstContactTranscript,
+  firstContactTranscriptOf,
+} from '../src/core/transcript.js';
 import { expectCode } from './helpers/errors.js';
 import {
   BAD_RECORD_CODES,
@@ -74,6 +78,15 @@ describe('keyex (spec §2)', () => {
         cipherText,
       });
       expect(toHex(transcript)).toBe(c.transcript);
+      // The responder's form, its prefix hashed once: the same bytes, call after call.
+      const transcriptOf = firstContactTranscriptOf({
+        alg: ALG,
+        slug: c.slug,
+        machineId: c.machine_id,
+        publicKey,
+      });
+      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
       const recordKey = deriveRecordKey(sharedSecret, transcript);
       expect(toHex(recordKey)).toBe(c.record_key);
 
@@ -269,6 +282,15 @@ describe('xwing.keyex (spec §9)', () => {
         cipherText,
       });
       expect(toHex(transcript)).toBe(c.transcript);
+      // The responder's form, its prefix hashed once: the same bytes, call after call.
+      const transcriptOf = firstContactTranscriptOf({
+        alg: ALG_XWING,
+        slug: c.slug,
+        machineId: c.machine_id,
+        publicKey,
+      });
+      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
       const recordKey = deriveRecordKey(sharedSecret, transcript);
       expect(toHex(recordKey)).toBe(c.record_key);
       expect(

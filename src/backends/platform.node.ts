@@ -400,6 +400,12 @@ export const sha256: typeof portable.sha256 =
     ? (message) => own(crypto.hash('sha256', message, 'buffer'))
     : (message) => own(crypto.createHash('sha256').update(message).digest());
 
+/** {@link portable.sha256Prefixed} from `node:crypto`: a `Hash` fed the prefix, copied per call. */
+export const sha256Prefixed: typeof portable.sha256Prefixed = (prefix) => {
+  const state = crypto.createHash('sha256').update(prefix);
+  return (rest) => own(state.copy().update(rest).digest());
+};
+
 /** {@link portable.sha3_256} from `node:crypto` (OpenSSL): several times faster than pure JS. */
 export const sha3_256: typeof portable.sha3_256 =
   typeof crypto.hash === 'function'

@@ -100,5 +100,16 @@ export function base64Bytes(text: string): Uint8Array | undefined {
 /** SHA-256. */
 export const sha256: (message: Uint8Array) => Uint8Array = nobleSha256;
 
+/**
+ * SHA-256 of `prefix ‖ rest` for any number of `rest`s, the prefix hashed once: the state after
+ * the prefix is copied for each call. Public data only (the state is kept).
+ * @param prefix - the bytes every message starts with.
+ * @returns a function of the rest, returning the 32-byte digest.
+ */
+export function sha256Prefixed(prefix: Uint8Array): (rest: Uint8Array) => Uint8Array {
+  const state = nobleSha256.create().update(prefix);
+  return (rest) => state.clone().update(rest).digest();
+}
+
 /** SHA3-256 (X-Wing's combiner). */
 export const sha3_256: (message: Uint8Array) => Uint8Array = nobleSha3_256;

@@ -12,8 +12,8 @@
  */
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, CONFIRM_LABEL } from './constants.js';
 import { ZeqKeyExError } from './errors.js';
-import { base64Decode, base64Encode, concat, lp, utf8 } from './encoding.js';
-import { aeadOpen, aeadSeal, constantTimeEqual, randomBytes } from './primitives.js';
+import { base64Decode, base64Encode, lp, utf8 } from './encoding.js';
+import { aeadOpen, aeadSealPrefixed, constantTimeEqual, randomBytes } from './primitives.js';
 
 // Pure, and no module-level `LABEL.length`: bundlers drop unused module-level code only when it
 // is provably free of side effects (kem-backend.ts says why that matters).
@@ -41,8 +41,9 @@ export function sealKeyConfirmationWithNonce(
   sessionId: string,
   nonce: Uint8Array,
 ): string {
+  // `nonce ‖ ciphertext ‖ tag` sealed into one array (no copy to put the nonce in front).
   return base64Encode(
-    concat(nonce, aeadSeal(recordKey, nonce, LABEL, confirmationAad(transcript, sessionId))),
+    aeadSealPrefixed(recordKey, nonce, LABEL, confirmationAad(transcript, sessionId), nonce),
   );
 }
 

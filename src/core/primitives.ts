@@ -23,6 +23,7 @@ import {
   aeadOpen as platformOpen,
   aeadSeal as platformSeal,
   sha256 as platformSha256,
+  sha256Prefixed as platformSha256Prefixed,
 } from '../backends/platform.js';
 
 /** The most HKDF-SHA256 can expand to: 255 blocks of 32 bytes (RFC 5869 §2.3). */
@@ -34,6 +35,15 @@ const HKDF_MAX_BYTES = 255 * 32;
  * @returns the 32-byte digest.
  */
 export const sha256: (message: Uint8Array) => Uint8Array = platformSha256;
+
+/**
+ * SHA-256 of messages that share a prefix, the prefix hashed once (the state after it is copied
+ * per message). For public data only: the state is kept as long as the returned function.
+ * @param prefix - the bytes every message starts with.
+ * @returns a function of the rest of a message, returning the 32-byte digest of `prefix ‖ rest`.
+ */
+export const sha256Prefixed: (prefix: Uint8Array) => (rest: Uint8Array) => Uint8Array =
+  platformSha256Prefixed;
 
 /**
  * HMAC-SHA256.

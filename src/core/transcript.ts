@@ -11,7 +11,7 @@
  */
 import { AEAD_KEY_BYTES, RECORD_KEY_INFO, TRANSCRIPT_LABEL, type Alg } from './constants.js';
 import { lp, utf8 } from './encoding.js';
-import { hkdf, sha256 } from './primitives.js';
+import { hkdf, sha256, sha256Prefixed } from './primitives.js';
 
 /** What a first-contact transcript binds. */
 export interface TranscriptInput {
@@ -36,6 +36,23 @@ export function firstContactTranscript(input: TranscriptInput): Uint8Array {
   return sha256(
     lp(TRANSCRIPT_LABEL, input.alg, input.slug, input.machineId, input.publicKey, input.cipherText),
   );
+}
+
+/**
+ * {@link firstContactTranscript} for many ciphertexts to one key: the transcript's fields before
+ * the ciphertext are the same for every handshake with that key, so they are hashed once and the
+ * hash state is copied per ciphertext. The same bytes as {@link firstContactTranscript}; a
+ * responder keeps one per key it serves (saves hashing the 1.2 KB public key per handshake).
+ * @param key - the fields other than the ciphertext (public data, copied into the hash state).
+ * @returns the transcript of a ciphertext under that key.
+ */
+export function firstContactTranscriptOf(
+  key: Omit<TranscriptInput, 'cipherText'>,
+): (cipherText: Uint8Array) => Uint8Array {
+  const afterKey = sha256Prefixed(
+    lp(TRANSCRIPT_LABEL, key.alg, key.slug, key.machineId, key.publicKey),
+  );
+  return (cipherText) => afterKey(lp(cipherText));
 }
 
 /**

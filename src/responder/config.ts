@@ -94,6 +94,12 @@ export interface ResponderConfig {
   readonly replayMemory: ReplayMemory;
   /** The time limit of each call to a store given in the options. */
   readonly storeTimeoutMs: number;
+  /**
+   * The time limit the handshake route sets on the session store's `create` (the other calls are
+   * bounded by the store's wrapper): `storeTimeoutMs` for a store given in the options, none for the
+   * responder's own memory store, which answers at once (no timer to set and clear per handshake).
+   */
+  readonly sessionCreateTimeoutMs: number | undefined;
   /** Empties the stores the responder made itself (the default memory session store), wiping their keys. */
   readonly closeOwnStores: () => void;
   readonly records: RecordsConfig | undefined;
@@ -181,7 +187,13 @@ function resolveStores(
   maxSessions: number,
 ): Pick<
   ResponderConfig,
-  'keyStore' | 'sessionStore' | 'replayMemory' | 'seedStore' | 'storeTimeoutMs' | 'closeOwnStores'
+  | 'keyStore'
+  | 'sessionStore'
+  | 'replayMemory'
+  | 'seedStore'
+  | 'storeTimeoutMs'
+  | 'sessionCreateTimeoutMs'
+  | 'closeOwnStores'
 > {
   const timeoutMs = assertDurationMs(
     options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS,
@@ -211,6 +223,7 @@ function resolveStores(
     replayMemory: resolveReplayMemory(options, now, timeoutMs),
     seedStore: boundSeedStore(options.seedStore, timeoutMs),
     storeTimeoutMs: timeoutMs,
+    sessionCreateTimeoutMs: options.sessionStore === undefined ? undefined : timeoutMs,
     // A store given in the options may be shared with other responders: it is the app's to close.
     closeOwnStores: () => ownSessionStore?.close(),
   };

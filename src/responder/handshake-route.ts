@@ -41,7 +41,7 @@ import { ZeqKeyExError, callStore, isZeqKeyExError } from '../core/errors.js';
 import { isFingerprint } from '../core/identifiers.js';
 import { jsonField, jsonString } from '../core/json.js';
 import { sha256, wipe } from '../core/primitives.js';
-import { deriveRecordKey, firstContactTranscript } from '../core/transcript.js';
+import { deriveRecordKey, firstContactTranscriptOf } from '../core/transcript.js';
 import { HttpError, isMediaType, jsonResponse, parseJsonObject, readBody } from './http.js';
 import type { Admission } from './admission.js';
 import type { KeyManager, MachineKey } from './key-manager.js';
@@ -61,8 +61,11 @@ export interface HandshakeRouteDeps {
   readonly sessionStore: SessionStore;
   /** Where replay tags are kept until their sessions' expiry (§2.3, revision 2). */
   readonly replayMemory: ReplayMemory;
-  /** The time limit of the session store's `create` (the responder's `storeTimeoutMs`). */
-  readonly storeTimeoutMs: number;
+  /**
+   * The time limit of the session store's `create` (the responder's `storeTimeoutMs`); `undefined`
+   * for the responder's own memory store, which answers at once.
+   */
+  readonly storeTimeoutMs: number | undefined;
   /** Told of each new session, so that its records can be served (§3). */
   readonly recordSessions: RecordSessions;
   /** Public random bytes, for session ids and confirmation nonces (`public-random.ts`). */
@@ -152,6 +155,19 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     retiredKey,
   } = deps;
 
+  /** Each key's transcript function, its fields before the ciphertext hashed once (§2.2). */
+  const transcripts = new WeakMap<MachineKey, (cipherText: Uint8Array) => Uint8Array>();
+
+  /** The §2.2 transcript of a ciphertext under `key`. */
+  function transcriptOf(key: MachineKey, cipherText: Uint8Array): Uint8Array {
+    let transcript = transcripts.get(key);
+    if (transcript === undefined) {
+      transcript = firstContactTranscriptOf(key);
+      transcripts.set(key, transcript);
+    }
+    return transcript(cipherText);
+  }
+
   /** Remembers the tag until `expiresAt`, or refuses the handshake (409, or 429 when full). */
   async function rememberTag(slug: string, tag: ReplayTag, expiresAt: number): Promise<void> {
     const result = await callStore(
@@ -204,18 +220,16 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     tag: ReplayTag,
     expiresAt: number,
   ): Promise<boolean> {
-    const created: string = await callStoreWithin(
-      () =>
-        sessionStore.create(
-          { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
-          tag,
-        ),
-      storeTimeoutMs,
-      'the session store failed',
-      (outcome) => {
-        undoLateCreate(sessionId, tag, outcome);
-      },
-    );
+    const create = (): Promise<string> =>
+      sessionStore.create(
+        { sessionId, slug: key.slug, machineId: key.machineId, recordKey, expiresAt },
+        tag,
+      );
+    const created: string = await (storeTimeoutMs === undefined
+      ? callStore(create, 'the session store failed')
+      : callStoreWithin(create, storeTimeoutMs, 'the session store failed', (outcome) => {
+          undoLateCreate(sessionId, tag, outcome);
+        }));
     if (created !== 'created' && created !== 'replayed')
       throw new ZeqKeyExError(
         'store_error',
@@ -280,13 +294,7 @@ export function createHandshakeRoute(deps: HandshakeRouteDeps): RouteHandler<Req
     // §1, §9: the length of the machine's alg (a ciphertext of the other alg is refused here).
     if (cipherText.length !== ALG_SIZES[key.alg].cipherText)
       throw new HttpError('invalid_cipher_text');
-    const transcript = firstContactTranscript({
-      alg: key.alg,
-      slug: key.slug,
-      machineId: key.machineId,
-      publicKey: key.publicKey,
-      cipherText,
-    });
+    const transcript = transcriptOf(key, cipherText);
     const tag: ReplayTag = { fingerprint: key.fingerprint, cipherTextHash: sha256(cipherText) };
     const expiresAt = now() + sessionTtlMs;
     await rememberTag(slug, tag, expiresAt);

