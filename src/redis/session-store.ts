@@ -34,6 +34,7 @@ import {
   replayIdFor,
 } from '../responder/stores.js';
 import { type RedisCommands, checkRedisOptions, command, parseStored } from './commands.js';
+import { OrderedMap } from '../responder/ordered-map.js';
 import { sealRecordKey, unsealRecordKey } from './sealed-session.js';
 
 /** Options of {@link createRedisSessionStore}. */
@@ -148,8 +149,15 @@ export function createRedisSessionStore(
   } finally {
     wipe(fieldKey);
   }
-  /** Sessions opened by this instance: id → the sealed string it was opened from, and the session. */
-  const opened = new Map<string, { readonly sealed: string; readonly session: StoredSession }>();
+  /**
+   * Sessions opened by this instance, oldest first: the id, the sealed string it was opened from,
+   * and the session. An `OrderedMap`, not a `Map`: `keep` looks at the oldest on every call, and
+   * finding a `Map`'s first entry walks every slot deleted since its last rehash.
+   */
+  const opened = new OrderedMap<
+    string,
+    { readonly id: string; readonly sealed: string; readonly session: StoredSession }
+  >((entry) => entry.id);
   let closed = false;
 
   const sessionKey = (sessionId: string): string => `${prefix}session:${sessionId}`;
@@ -164,11 +172,11 @@ export function createRedisSessionStore(
 
   function keep(sessionId: string, sealed: string, session: StoredSession): void {
     drop(sessionId);
-    opened.set(sessionId, { sealed, session });
+    opened.add({ id: sessionId, sealed, session });
     const at = now();
-    for (const [id, entry] of opened) {
-      if (opened.size <= maxOpen && entry.session.expiresAt + graceMs > at) break;
-      drop(id);
+    for (let oldest = opened.oldest(); oldest !== undefined; oldest = opened.oldest()) {
+      if (opened.size <= maxOpen && oldest.session.expiresAt + graceMs > at) break;
+      drop(oldest.id);
     }
   }
 
@@ -251,7 +259,7 @@ export function createRedisSessionStore(
     },
     close(): void {
       closed = true;
-      for (const id of [...opened.keys()]) drop(id);
+      for (const entry of opened.values()) drop(entry.id);
       wipe(sealKey);
     },
   };

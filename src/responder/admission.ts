@@ -25,6 +25,7 @@
  */
 import { assertPositiveInteger } from '../core/limits.js';
 import { HttpError } from './http.js';
+import { OrderedMap } from './ordered-map.js';
 
 /** The addresses adapters attached to requests; held weakly, so they go with the request. */
 const clientAddresses = new WeakMap<Request, string>();
@@ -140,6 +141,8 @@ export interface Admission {
 }
 
 interface Bucket {
+  /** The client's id: the key it is found by. */
+  readonly client: string;
   tokens: number;
   /** When `tokens` was last brought up to date. */
   at: number;
@@ -206,12 +209,15 @@ export function createAdmission(options: AdmissionOptions): Admission {
     options.maxInFlightDecapsulations,
     'maxInFlightDecapsulations',
   );
-  // One map per kind; a Map iterates in insertion order, so re-inserting on use keeps the least
-  // recently seen client first, to be forgotten when the map is full.
-  const buckets: Record<AdmissionKind, Map<string, Bucket>> = {
-    handshake: new Map(),
-    records: new Map(),
-    keyGeneration: new Map(),
+  // One map per kind, in order of use: the least recently seen client oldest, to be forgotten when
+  // the map is full. An `OrderedMap`, not a `Map`: finding a `Map`'s first entry walks every slot
+  // deleted since its last rehash (one per take here), which a flood from ever new addresses would
+  // make each request pay (`ordered-map.ts`).
+  const clientOf = (bucket: Bucket): string => bucket.client;
+  const buckets: Record<AdmissionKind, OrderedMap<string, Bucket>> = {
+    handshake: new OrderedMap(clientOf),
+    records: new OrderedMap(clientOf),
+    keyGeneration: new OrderedMap(clientOf),
   };
   let inFlight = 0;
 
@@ -251,23 +257,27 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (id === undefined) return;
       const map = buckets[kind];
       const time = now();
-      let bucket = map.get(id);
-      if (bucket === undefined) {
-        bucket = { tokens: limit.burst, at: time };
+      const known = map.get(id);
+      let bucket: Bucket;
+      if (known === undefined) {
+        bucket = { client: id, tokens: limit.burst, at: time };
         if (map.size >= maxClients) {
-          const oldest = map.keys().next();
-          // Stryker disable next-line ConditionalExpression: the map holds maxClients >= 1 entries here, so `done` is never true
-          if (oldest.done !== true) map.delete(oldest.value);
+          const oldest = map.oldest();
+          // Stryker disable next-line ConditionalExpression: the map holds maxClients >= 1 entries here, so there is an oldest
+          if (oldest !== undefined) map.delete(oldest.client);
         }
       } else {
-        map.delete(id);
         // A clock that went back refills nothing, and the bucket's time stays where it was: the
         // clock stepping forward again to it refills nothing either (not the same interval twice).
-        const elapsed = Math.max(0, time - bucket.at) / 1_000;
-        bucket.tokens = Math.min(limit.burst, bucket.tokens + elapsed * limit.perSecond);
-        bucket.at = Math.max(bucket.at, time);
+        const elapsed = Math.max(0, time - known.at) / 1_000;
+        bucket = {
+          client: id,
+          tokens: Math.min(limit.burst, known.tokens + elapsed * limit.perSecond),
+          at: Math.max(known.at, time),
+        };
       }
-      map.set(id, bucket);
+      // A new object each take: the ordered map takes each value once, as its newest.
+      map.add(bucket);
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return;

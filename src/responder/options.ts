@@ -54,7 +54,7 @@ export interface ResponderOptions {
   replayMemory?: ReplayMemory;
   /**
    * The most replay tags of the default memory replay memory (not allowed with `replayMemory`):
-   * about 100 bytes each; the default (about 10 MB) supports a sustained 10,000 handshakes a
+   * about 140 bytes each; the default (about 14 MB) supports a sustained 10,000 handshakes a
    * minute with the default ten-minute sessions (`maxReplayTags` divided by the session lifetime in
    * minutes), and answers `429 rate_limited` beyond that rather than forget a tag.
    * @defaultValue 100_000

@@ -1,8 +1,9 @@
 /**
  * A map in insertion order, as `Map` is, whose oldest entry is found in amortised constant time:
- * the memory session store's sessions and retired replay ids (`stores.ts`) and the sessions
- * registered for records (`record-sessions.ts`), which are swept and evicted from their oldest end
- * on every write.
+ * for what is swept or evicted from its oldest end on every request — the memory session store's
+ * sessions and retired replay ids (`stores.ts`), the sessions registered for records
+ * (`record-sessions.ts`), the replay memory's tags, admission's token buckets and the memory
+ * rate-limit store's, the Redis session store's opened sessions.
  *
  * Why not a `Map` alone: V8 leaves the slot of a deleted entry in a `Map`'s table until the table
  * is next rehashed, and iteration from the start walks over every such slot. A store that deletes

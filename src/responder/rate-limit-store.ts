@@ -16,6 +16,7 @@
  */
 import { assertPositiveInteger } from '../core/limits.js';
 import type { TokenBucketLimit } from './admission.js';
+import { OrderedMap } from './ordered-map.js';
 
 /** The answer of {@link RateLimitStore.take}. */
 export interface RateLimitTake {
@@ -40,6 +41,8 @@ export interface RateLimitStore {
 
 /** A bucket's tokens and when they were counted. */
 interface Bucket {
+  /** The bucket's name: the key it is found by. */
+  readonly name: string;
   tokens: number;
   at: number;
 }
@@ -86,21 +89,22 @@ export function createMemoryRateLimitStore(
   options: MemoryRateLimitStoreOptions = {},
 ): RateLimitStore {
   const max = assertPositiveInteger(options.maxBuckets ?? 10_000, 'maxBuckets');
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  const buckets = new Map<string, Bucket>();
+  // In order of use, the least recently used oldest: an `OrderedMap`, not a `Map`, whose first
+  // entry is found by walking every slot deleted since its last rehash (`ordered-map.ts`).
+  const buckets = new OrderedMap<string, Bucket>((b) => b.name);
   return {
     take(bucket: string, limit: TokenBucketLimit, at: number): Promise<RateLimitTake> {
-      let state = buckets.get(bucket);
-      if (state === undefined) {
-        state = { tokens: limit.burst, at };
-        if (buckets.size >= max) {
-          const oldest = buckets.keys().next();
-          if (oldest.done !== true) buckets.delete(oldest.value);
-        }
-      } else {
-        buckets.delete(bucket);
+      const known = buckets.get(bucket);
+      if (known === undefined && buckets.size >= max) {
+        const oldest = buckets.oldest();
+        if (oldest !== undefined) buckets.delete(oldest.name);
       }
-      buckets.set(bucket, state);
+      // A new object each use: the ordered map takes each value once, as its newest.
+      const state: Bucket =
+        known === undefined
+          ? { name: bucket, tokens: limit.burst, at }
+          : { name: bucket, tokens: known.tokens, at: known.at };
+      buckets.add(state);
       return Promise.resolve(takeFrom(state, limit, at));
     },
   };

@@ -11,6 +11,7 @@
  * @module
  */
 import { assertPositiveInteger } from '../core/limits.js';
+import { OrderedMap } from './ordered-map.js';
 import { type ReplayTag, replayIdFor } from './stores.js';
 
 /** The outcome of {@link ReplayMemory.remember}. */
@@ -56,7 +57,7 @@ export interface ReplayMemory {
 /** Options of {@link createMemoryReplayMemory}. */
 export interface MemoryReplayMemoryOptions {
   /**
-   * The most tags remembered at once. At about 100 bytes a tag, the default holds 10 MB and
+   * The most tags remembered at once. At about 140 bytes a tag, the default holds 14 MB and
    * supports a sustained 10,000 handshakes a minute with ten-minute sessions (`maxTags` divided by
    * the session lifetime in minutes); beyond that, handshakes are refused (`429`) until the oldest
    * tag expires.
@@ -70,13 +71,13 @@ export interface MemoryReplayMemoryOptions {
   now?: () => number;
 }
 
-/** Default bound of the memory replay memory: 100,000 tags (about 10 MB). */
+/** Default bound of the memory replay memory: 100,000 tags (about 14 MB). */
 export const DEFAULT_MAX_REPLAY_TAGS = 100_000;
 
 /**
  * A replay memory in process memory, bounded by `maxTags`. Each tag is one 32-character string
  * (SHA-256 of the fingerprint and the ciphertext hash, a byte per character) mapped to its expiry
- * in whole seconds (rounded up, so never early) from the memory's creation: about 100 bytes a tag
+ * in whole seconds (rounded up, so never early) from the memory's creation: about 140 bytes a tag
  * in V8. Tags are kept in insertion order, which is expiry order while every session has the same
  * lifetime, so expired tags are swept from the oldest end in amortised constant time; a tag out of
  * order is only kept longer, never dropped early.
@@ -91,16 +92,23 @@ export function createMemoryReplayMemory(options: MemoryReplayMemoryOptions = {}
   if (typeof now !== 'function')
     throw new TypeError('now must be a function returning milliseconds');
   const origin = now();
-  /** Replay id → expiry in seconds after `origin` (a small integer: V8 stores it unboxed). */
-  const tags = new Map<string, number>();
+  /**
+   * The tags by replay id, oldest first, each with its expiry in seconds after `origin` (a small
+   * integer: V8 stores it unboxed). An `OrderedMap`, not a `Map`: the sweep looks at the oldest tag
+   * on every handshake, and finding a `Map`'s first entry walks every slot deleted since its last
+   * rehash — up to the whole bound, once tags expire (`ordered-map.ts`).
+   */
+  const tags = new OrderedMap<string, { readonly id: string; readonly expires: number }>(
+    (tag) => tag.id,
+  );
 
   const toSeconds = (ms: number): number => Math.ceil((ms - origin) / 1_000);
   const toMs = (seconds: number): number => origin + seconds * 1_000;
 
   function purge(at: number): void {
-    for (const [id, expires] of tags) {
-      if (toMs(expires) > at) break;
-      tags.delete(id);
+    for (let oldest = tags.oldest(); oldest !== undefined; oldest = tags.oldest()) {
+      if (toMs(oldest.expires) > at) break;
+      tags.delete(oldest.id);
     }
   }
 
@@ -112,13 +120,13 @@ export function createMemoryReplayMemory(options: MemoryReplayMemoryOptions = {}
         const at = now();
         purge(at);
         const known = tags.get(replayId);
-        if (known !== undefined && toMs(known) > at) return Promise.resolve({ status: 'replayed' });
+        if (known !== undefined && toMs(known.expires) > at)
+          return Promise.resolve({ status: 'replayed' });
         if (tags.size >= maxTags) {
-          const oldest = tags.values().next().value ?? 0;
+          const oldest = tags.oldest()?.expires ?? 0;
           return Promise.resolve({ status: 'full', retryAt: toMs(oldest) });
         }
-        tags.delete(replayId);
-        tags.set(replayId, toSeconds(expiresAt));
+        tags.add({ id: replayId, expires: toSeconds(expiresAt) });
         return Promise.resolve({ status: 'remembered' });
       } catch (error) {
         return Promise.reject(error);
