@@ -130,10 +130,10 @@ const LAZY_METHODS: ReadonlySet<string> = new Set([
  */
 const PLAIN_TARGET = /^(?:\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*\/?$/;
 
-/** How far a lazy request's body has gone. */
 /** HTTP whitespace at either end of a header value, which `Headers` strips. */
 const EDGE_WHITESPACE = /^[\t\n\r ]|[\t\n\r ]$/;
 
+/** How far a lazy request's body has gone. */
 type BodyState = 'none' | 'unread' | 'taken';
 
 /** A `Request` made on first use; its prototype is `Request.prototype`'s (below). */
