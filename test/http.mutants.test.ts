@@ -19,7 +19,12 @@ import {
   readBody,
   refusalResponse,
 } from '../src/responder/http.js';
-import { type BodySource, setBodySource, takeBodySource } from '../src/responder/request-body.js';
+import {
+  type BodySource,
+  requestHeader,
+  setBodySource,
+  takeBodySource,
+} from '../src/responder/request-body.js';
 
 const URL_ = 'https://responder.test/api';
 const BASE = {
@@ -264,6 +269,35 @@ describe('takeBodySource', () => {
     expect(takeBodySource(new Request(URL_, { method: 'POST' }))).toBeUndefined();
     expect(takeBodySource(request)).toBe(source);
     expect(takeBodySource(request)).toBeUndefined();
+  });
+});
+
+describe('requestHeader', () => {
+  const headed = (values: Record<string, string>): BodySource => ({
+    ...recordingSource(new Uint8Array(0)),
+    header: (name) => values[name] ?? null,
+  });
+
+  test("answers from the adapter's body source while the request has it, else from its headers", () => {
+    const request = post('{}', { 'content-type': 'text/plain', 'content-length': '2' });
+    expect(requestHeader(request, 'content-type')).toBe('text/plain');
+    setBodySource(request, headed({ 'content-type': 'application/json' }));
+    expect(requestHeader(request, 'content-type')).toBe('application/json');
+    expect(requestHeader(request, 'content-length')).toBeNull();
+    takeBodySource(request);
+    expect(requestHeader(request, 'content-length')).toBe('2');
+    const plain = post('{}', { 'content-type': 'text/plain' });
+    setBodySource(plain, recordingSource(new Uint8Array(0)));
+    expect(requestHeader(plain, 'content-type')).toBe('text/plain');
+  });
+
+  test('readBody checks the content-length the body source answers, before reading', async () => {
+    const request = post('{}', { 'content-length': '2' });
+    setBodySource(request, headed({ 'content-length': '6' }));
+    expect(await codeOf(readBody(request, 5))).toBe('payload_too_large');
+    const malformed = post('{}');
+    setBodySource(malformed, headed({ 'content-length': '1x' }));
+    expect(await codeOf(readBody(malformed, 5))).toBe('invalid_request');
   });
 });
 

@@ -10,6 +10,7 @@ import { type Socket, createConnection } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
 import { HttpError, discardBody, readBody } from '../src/responder/http.js';
+import { requestHeader } from '../src/responder/request-body.js';
 import { createResponder } from '../src/responder/responder.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
@@ -410,6 +411,37 @@ describe('request URL and headers', () => {
       cookie: 'a=1; b=2',
       type: 'application/json',
     });
+  });
+
+  test('headers read before the body are those request.headers has, however the client spelled them', async () => {
+    const names = ['content-type', 'content-length', 'x-a', 'x-pad', 'x-empty', 'absent'];
+    const seen: { read: (string | null)[]; headers: (string | null)[] }[] = [];
+    const server = await start(async (request) => {
+      // Read through the body source first, then through the `Headers` it did not need to make.
+      const read = names.map((name) => requestHeader(request, name));
+      seen.push({ read, headers: names.map((name) => request.headers.get(name)) });
+      return new Response(null, { status: 204 });
+    });
+    const url = new URL(server.url);
+    const heads = [
+      'content-type: application/json\r\ncontent-length: 2\r\nx-a: 1\r\nx-a: 2\r\n',
+      'content-type:   text/plain ;charset=utf-8 \t\r\ncontent-type: application/json\r\ncontent-length:  2 \r\nx-pad: \t a \t\r\nx-empty:\r\n',
+      'CONTENT-Type: Application/JSON\r\nContent-Length: 2\r\nX-A: a\r\nx-a: \r\n',
+    ];
+    for (const head of heads) {
+      const socket = createConnection({ host: url.hostname, port: Number(url.port) });
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', () => {
+          resolve();
+        });
+        socket.on('error', reject);
+        socket.write(`POST / HTTP/1.1\r\nhost: x\r\n${head}connection: close\r\n\r\n{}`);
+      });
+      socket.destroy();
+    }
+    expect(seen).toHaveLength(heads.length);
+    for (const { read, headers } of seen) expect(read).toEqual(headers);
+    expect(seen[0]?.read).toEqual(['application/json', '2', '1, 2', null, null, null]);
   });
 
   test('a request carrying set-cookie twice keeps both values', async () => {

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import { ALG } from '../src/core/constants.js';
-import { base64Encode } from '../src/core/encoding.js';
+import { base64Encode, lp } from '../src/core/encoding.js';
 import { createKeyManager } from '../src/responder/key-manager.js';
 import { nobleSecretKeyBytes } from '../src/internal/testing.js';
 import { sha256 } from '../src/core/primitives.js';
@@ -107,6 +107,15 @@ describe('replay ids', () => {
     expect(replayIdFor(renamed)).not.toBe(other);
     first.fingerprint = 'cd'.repeat(32);
     expect(replayIdFor(first)).toBe(replayIdFor(renamed));
+  });
+
+  test('an id is SHA-256 of LP(fingerprint) ‖ LP(ciphertext hash), a byte per character, whatever fingerprint came before', () => {
+    const fingerprints = ['ab'.repeat(32), 'cd'.repeat(32), 'ab'.repeat(32), '', 'é'];
+    for (const [i, fingerprint] of fingerprints.entries()) {
+      const cipherTextHash = new Uint8Array(32).map((_, j) => (i * 32 + j) & 0xff);
+      const expected = String.fromCharCode(...sha256(lp(fingerprint, cipherTextHash)));
+      expect(replayIdFor({ fingerprint, cipherTextHash }), fingerprint).toBe(expected);
+    }
   });
 });
 

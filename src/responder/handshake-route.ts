@@ -51,6 +51,7 @@ import type { RecordSessions } from './record-sessions.js';
 import type { RequestContext, RouteHandler } from './router.js';
 import { type ReplayTag, type SessionStore } from './stores.js';
 import { type ReplayMemory } from './replay-memory.js';
+import { requestHeader } from './request-body.js';
 import { callStoreWithin, isStoreTimeout } from './store-timeouts.js';
 
 /** What the route needs from the responder. */
@@ -95,7 +96,7 @@ const CIPHER_TEXT_BYTES: readonly number[] = ALGS.map((alg) => ALG_SIZES[alg].ci
 
 /** Reads and checks the body: content-type, size, JSON shape, then field encodings. */
 async function readHandshakeRequest(request: Request): Promise<HandshakeRequest> {
-  if (!isMediaType(request.headers.get('content-type'), 'application/json'))
+  if (!isMediaType(requestHeader(request, 'content-type'), 'application/json'))
     throw new HttpError('unsupported_media_type');
   const body = parseJsonObject(await readBody(request, MAX_HANDSHAKE_REQUEST_BYTES));
   const cipherTextField = jsonString(body, 'cipher_text');

@@ -15,7 +15,7 @@ import { WIRE_ERRORS, type WireErrorCode } from '../core/constants.js';
 import { parseJsonObject as parseJsonObjectOrUndefined } from '../core/json.js';
 import { readCapped } from '../core/read-capped.js';
 import { headerPairs, preparedResponse } from './prepared-response.js';
-import { takeBodySource } from './request-body.js';
+import { requestHeader, takeBodySource } from './request-body.js';
 
 // The table itself lives with the other wire constants; the responder's modules import it here.
 export { WIRE_ERRORS, type WireErrorCode };
@@ -146,7 +146,7 @@ export function isMediaType(header: string | null, mediaType: string): boolean {
  *   a malformed `content-length` or a body that fails while being read.
  */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get('content-length');
+  const declared = requestHeader(request, 'content-length');
   if (declared !== null) {
     if (!/^[0-9]+$/.test(declared.trim())) throw new HttpError('invalid_request');
     // Stryker disable next-line MethodExpression: Number() skips the same whitespace trim() strips.
