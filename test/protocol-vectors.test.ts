@@ -55,6 +55,25 @@ const {
   base64: base64Cases,
 } = protocolCases;
 
+/**
+ * A case's §2.2 transcript, checked by both forms: the one-shot, and the responder's with its
+ * per-key prefix hashed once (the same bytes, call after call).
+ */
+function checkedTranscript(
+  alg: Alg,
+  c: { readonly slug: string; readonly machine_id: string; readonly transcript: string },
+  publicKey: Uint8Array,
+  cipherText: Uint8Array,
+): Uint8Array {
+  const input = { alg, slug: c.slug, machineId: c.machine_id, publicKey };
+  const transcript = firstContactTranscript({ ...input, cipherText });
+  expect(toHex(transcript)).toBe(c.transcript);
+  const transcriptOf = firstContactTranscriptOf(input);
+  expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+  expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+  return transcript;
+}
+
 describe('keyex (spec §2)', () => {
   test.each(keyex.map((c, i) => [i, c] as const))(
     'case %i: keygen, encaps, schedule, confirmation',
@@ -70,23 +89,7 @@ describe('keyex (spec §2)', () => {
       expect(toHex(sharedSecret)).toBe(c.shared_secret);
       expect(toHex(kemDecapsulateSeed(seed, cipherText))).toBe(c.shared_secret);
 
-      const transcript = firstContactTranscript({
-        alg: ALG,
-        slug: c.slug,
-        machineId: c.machine_id,
-        publicKey,
-        cipherText,
-      });
-      expect(toHex(transcript)).toBe(c.transcript);
-      // The responder's form, its prefix hashed once: the same bytes, call after call.
-      const transcriptOf = firstContactTranscriptOf({
-        alg: ALG,
-        slug: c.slug,
-        machineId: c.machine_id,
-        publicKey,
-      });
-      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
-      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+      const transcript = checkedTranscript(ALG, c, publicKey, cipherText);
       const recordKey = deriveRecordKey(sharedSecret, transcript);
       expect(toHex(recordKey)).toBe(c.record_key);
 
@@ -274,23 +277,7 @@ describe('xwing.keyex (spec §9)', () => {
       expect(toHex(sharedSecret)).toBe(c.shared_secret);
       expect(toHex(xwingDecapsulate(seed, cipherText))).toBe(c.shared_secret);
 
-      const transcript = firstContactTranscript({
-        alg: ALG_XWING,
-        slug: c.slug,
-        machineId: c.machine_id,
-        publicKey,
-        cipherText,
-      });
-      expect(toHex(transcript)).toBe(c.transcript);
-      // The responder's form, its prefix hashed once: the same bytes, call after call.
-      const transcriptOf = firstContactTranscriptOf({
-        alg: ALG_XWING,
-        slug: c.slug,
-        machineId: c.machine_id,
-        publicKey,
-      });
-      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
-      expect(toHex(transcriptOf(cipherText))).toBe(c.transcript);
+      const transcript = checkedTranscript(ALG_XWING, c, publicKey, cipherText);
       const recordKey = deriveRecordKey(sharedSecret, transcript);
       expect(toHex(recordKey)).toBe(c.record_key);
       expect(
