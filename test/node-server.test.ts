@@ -7,13 +7,14 @@
  */
 import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { type Socket, createConnection } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { MAX_HANDSHAKE_REQUEST_BYTES } from '../src/core/constants.js';
 import { HttpError, discardBody, readBody } from '../src/responder/http.js';
 import { requestHeader } from '../src/responder/request-body.js';
 import { createResponder } from '../src/responder/responder.js';
 import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
 import { FIELD_KEY } from './helpers/responder.js';
+import { useServing } from './helpers/serving.js';
 
 /** A promise and the function that resolves it. */
 function deferred(): [Promise<void>, () => void] {
@@ -27,20 +28,7 @@ function deferred(): [Promise<void>, () => void] {
 function ignoreError(): void {}
 
 const SLUG = 'edge-01';
-const running: RunningServer[] = [];
-
-afterEach(async () => {
-  for (const server of running.splice(0)) {
-    server.server.closeAllConnections();
-    await server.close();
-  }
-});
-
-async function start(handler: FetchHandler): Promise<RunningServer> {
-  const server = await serve(handler, { host: '127.0.0.1', port: 0 });
-  running.push(server);
-  return server;
-}
+const start = useServing();
 
 interface Answer {
   readonly status: number;
@@ -636,13 +624,11 @@ describe('connection limits', () => {
   const ok: FetchHandler = async () => new Response('ok');
 
   test('a client that sends its headers slowly is answered 408 and cut at the headers time limit', async () => {
-    const server = await serve(ok, {
-      port: 0,
+    const server = await start(ok, {
       headersTimeoutMs: 300,
       requestTimeoutMs: 300,
       keepAliveTimeoutMs: 60_000,
     });
-    running.push(server);
     const slow = connect(server);
     slow.socket.write('GET / HTTP/1.1\r\nhost: x\r\n');
     // One more header line every 50 ms, for ever: only the server's limit ends this.
@@ -661,8 +647,10 @@ describe('connection limits', () => {
   });
 
   test('connections beyond maxConnections are closed at once, unanswered; a freed slot serves again', async () => {
-    const server = await serve(ok, { port: 0, maxConnections: 2, keepAliveTimeoutMs: 60_000 });
-    running.push(server);
+    const server = await start(ok, {
+      maxConnections: 2,
+      keepAliveTimeoutMs: 60_000,
+    });
     let accepted = 0;
     const twoAccepted = new Promise<void>((resolve) => {
       server.server.on('connection', () => {
@@ -692,8 +680,9 @@ describe('connection limits', () => {
   });
 
   test('a request line and headers above maxHeaderBytes get 431', async () => {
-    const server = await serve(ok, { port: 0, maxHeaderBytes: 1024 });
-    running.push(server);
+    const server = await start(ok, {
+      maxHeaderBytes: 1024,
+    });
     const big = await send(server, { path: '/', headers: { 'x-big': 'a'.repeat(2048) } });
     expect(big === 'reset' ? big : big.status).toBe(431);
     const small = await send(server, { path: '/', headers: { 'x-small': 'a'.repeat(512) } });

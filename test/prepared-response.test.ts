@@ -6,8 +6,8 @@
  * server, for one, takes nothing else).
  */
 import { createConnection } from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
-import { type FetchHandler, type RunningServer, serve } from '../src/node/server.js';
+import { describe, expect, test } from 'vitest';
+import type { FetchHandler } from '../src/node/server.js';
 import { errorResponse, jsonResponse } from '../src/responder/http.js';
 import {
   allowPreparedAnswers,
@@ -17,20 +17,13 @@ import {
 } from '../src/responder/prepared-response.js';
 import { createResponder } from '../src/responder.js';
 import { FIELD_KEY } from './helpers/responder.js';
+import { useServing } from './helpers/serving.js';
 
-const running: RunningServer[] = [];
-
-afterEach(async () => {
-  for (const server of running.splice(0)) {
-    server.server.closeAllConnections();
-    await server.close();
-  }
-});
+const start = useServing();
 
 /** The raw bytes (latin1) of one answer to `GET /` over a fresh connection. */
 async function rawAnswer(handler: FetchHandler): Promise<string> {
-  const server = await serve(handler, { host: '127.0.0.1', port: 0 });
-  running.push(server);
+  const server = await start(handler);
   const url = new URL(server.url);
   const socket = createConnection({ host: url.hostname, port: Number(url.port) });
   const raw = await new Promise<string>((resolve, reject) => {
